@@ -1,0 +1,127 @@
+import { awscdk, javascript } from 'projen';
+import { UpdateSnapshot } from 'projen/lib/javascript';
+
+// Versions bundled into the handler asset are pinned exactly: the asset hash
+// (and so every user's snapshot test) must only change when we choose to.
+const SDK_VERSION = '3.1169.0';
+const ESBUILD_VERSION = '0.28.2';
+const CDK_VERSION = '2.211.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-ami',
+  description:
+    'AWS CDK constructs that create, copy, import and restore Amazon Machine Images (AMIs) and wait until they are available.',
+  author: 'cdk-ami maintainers',
+  authorAddress: 'maintainers@cdk-ami.dev',
+  repositoryUrl: 'https://github.com/cdk-ami/cdk-ami.git',
+  keywords: ['cdk', 'aws-cdk', 'ami', 'ec2', 'machine-image', 'packer', 'custom-resource'],
+  license: 'Apache-2.0',
+  cdkVersion: CDK_VERSION,
+  defaultReleaseBranch: 'main',
+  jsiiVersion: '~6.0.0',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  // CI for this project is `.ci/run`; no GitHub workflows are generated.
+  github: false,
+  release: false,
+
+  publishToPypi: { distName: 'cdk-ami', module: 'cdk_ami' },
+  publishToMaven: {
+    javaPackage: 'dev.cdkami',
+    mavenGroupId: 'dev.cdk-ami',
+    mavenArtifactId: 'cdk-ami',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkAmi', packageId: 'CdkAmi' },
+  publishToGo: { moduleName: 'github.com/cdk-ami/cdk-ami-go' },
+
+  devDeps: [
+    `@aws-sdk/client-ec2@${SDK_VERSION}`,
+    `@aws-sdk/client-cloudformation@${SDK_VERSION}`,
+    `esbuild@${ESBUILD_VERSION}`,
+    '@types/aws-lambda@^8',
+    '@types/node@^20',
+    'aws-sdk-client-mock@^4',
+    'aws-sdk-client-mock-jest@^4',
+    'cdk-nag@^2',
+    'aws-cdk@^2.1100.0',
+    '@aws-cdk/integ-runner@^2',
+    `@aws-cdk/integ-tests-alpha@${CDK_VERSION}-alpha.0`,
+  ],
+
+  jestOptions: {
+    // Snapshots are assertions: they only change through `npx projen test:update`.
+    updateSnapshot: UpdateSnapshot.NEVER,
+    passWithNoTests: false,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '\\.snapshot/'],
+      coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
+    },
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'lambda', 'bench', 'examples', 'build-tools'],
+  },
+  tsconfigDev: {
+    include: ['lambda/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts', 'test/**/*.ts'],
+    compilerOptions: {},
+  },
+  gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/'],
+  npmignoreEnabled: true,
+});
+
+project.npmignore?.addPatterns('/lambda/', '/bench/', '/examples/', '/build-tools/', '/docs/', '/.ci/', 'cdk.out', '!/assets/');
+
+// Handlers: one minified CommonJS bundle with the pinned SDK inside. esbuild's
+// output depends only on its inputs, so two builds give the same bytes.
+const bundle = project.addTask('bundle', {
+  description: 'Bundle the Lambda handlers in lambda/ into assets/provider/index.js',
+  exec: [
+    'esbuild lambda/index.ts',
+    '--bundle',
+    '--platform=node',
+    '--target=node22',
+    '--format=cjs',
+    '--main-fields=module,main',
+    '--minify',
+    '--legal-comments=none',
+    '--log-level=warning',
+    '--outfile=assets/provider/index.js',
+  ].join(' '),
+});
+project.preCompileTask.spawn(bundle);
+project.testTask.prependSpawn(bundle);
+
+// Integration test snapshots: verified in every test run, never deployed here.
+const integ = project.addTask('integ', {
+  description: 'Verify the integ-runner snapshots of test/integ.*.ts (no deployment)',
+  exec: 'integ-runner --directory test --parallel-regions us-east-1 --max-workers 1',
+});
+project.testTask.spawn(integ);
+project.addTask('integ:update', {
+  description: 'Re-synthesize the integ-runner snapshots without deploying',
+  exec: 'integ-runner --directory test --update-on-failed --dry-run --parallel-regions us-east-1 --max-workers 1',
+});
+
+// The example app in examples/, synthesized with the CDK CLI; prints the template.
+const exampleTask = project.addTask('synth:example', {
+  description: 'Synthesize the example app in examples/ and print its template (no AWS account needed)',
+  cwd: 'examples',
+  exec: 'cdk synth --no-notices --no-version-reporting --app "ts-node --prefer-ts-exts -P ../test/tsconfig.json app.ts"',
+});
+exampleTask.prependSpawn(bundle);
+
+// Packaging for Python, Java, .NET and Go needs their registries, which a
+// developer machine may not reach: `package` builds the npm tarball only and
+// `package-all` stays available for release machines.
+const pkg = project.tasks.tryFind('package')!;
+pkg.reset();
+pkg.spawn(project.tasks.tryFind('package:js')!);
+
+// Benchmarks print figures; they are never part of the test command.
+project.addTask('bench', {
+  description: 'Run the benchmarks in bench/ and print the figures',
+  exec: 'ts-node -P test/tsconfig.json bench/run.ts',
+}).prependSpawn(bundle);
+
+project.synth();
