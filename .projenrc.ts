@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 import { UpdateSnapshot } from 'projen/lib/javascript';
 
 // Versions bundled into the handler asset are pinned exactly: the asset hash
@@ -63,12 +63,24 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'lambda', 'bench', 'examples', 'build-tools'],
   },
   tsconfigDev: {
-    include: ['lambda/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts', 'test/**/*.ts'],
+    include: ['../lambda/**/*.ts', '../src/**/*.ts'],
     compilerOptions: {},
   },
   gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/'],
   npmignoreEnabled: true,
 });
+
+// lambda/, bench/ and examples/ are type-checked (and linted) like test/.
+for (const dir of ['lambda', 'bench', 'examples']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: {
+      extends: '../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '..', isolatedModules: true },
+      include: ['**/*.ts'],
+      exclude: ['node_modules', 'cdk.out'],
+    },
+  });
+}
 
 project.npmignore?.addPatterns('/lambda/', '/bench/', '/examples/', '/build-tools/', '/docs/', '/.ci/', 'cdk.out', '!/assets/');
 
@@ -107,7 +119,7 @@ project.addTask('integ:update', {
 const exampleTask = project.addTask('synth:example', {
   description: 'Synthesize the example app in examples/ and print its template (no AWS account needed)',
   cwd: 'examples',
-  exec: 'cdk synth --no-notices --no-version-reporting --app "ts-node --prefer-ts-exts -P ../test/tsconfig.json app.ts"',
+  exec: 'cdk synth --no-notices --no-version-reporting --app "ts-node --prefer-ts-exts -P tsconfig.json app.ts"',
 });
 exampleTask.prependSpawn(bundle);
 
@@ -121,7 +133,7 @@ pkg.spawn(project.tasks.tryFind('package:js')!);
 // Benchmarks print figures; they are never part of the test command.
 project.addTask('bench', {
   description: 'Run the benchmarks in bench/ and print the figures',
-  exec: 'ts-node -P test/tsconfig.json bench/run.ts',
+  exec: 'ts-node -P bench/tsconfig.json bench/run.ts',
 }).prependSpawn(bundle);
 
 project.synth();

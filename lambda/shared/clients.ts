@@ -1,0 +1,32 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client } from '@aws-sdk/client-ec2';
+
+/**
+ * Adaptive retry rate-limits the client itself when EC2 throttles, so a burst
+ * of images polled at once slows down instead of failing the deployment.
+ */
+const RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
+
+const ec2Clients = new Map<string, EC2Client>();
+let cfnClient: CloudFormationClient | undefined;
+
+/** EC2 is always called in the image's own Region, not the function's. */
+export function ec2(region: string): EC2Client {
+  let client = ec2Clients.get(region);
+  if (!client) {
+    client = new EC2Client({ region, ...RETRY });
+    ec2Clients.set(region, client);
+  }
+  return client;
+}
+
+export function cloudFormation(): CloudFormationClient {
+  cfnClient ??= new CloudFormationClient({ ...RETRY });
+  return cfnClient;
+}
+
+/** Forget cached clients (tests point them at a new endpoint). */
+export function resetClients(): void {
+  ec2Clients.clear();
+  cfnClient = undefined;
+}

@@ -1,0 +1,144 @@
+import {
+  CreateTagsCommand,
+  DeleteSnapshotCommand,
+  DeleteTagsCommand,
+  DeregisterImageCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+  Image,
+  ModifyImageAttributeCommand,
+  TagSpecification,
+} from '@aws-sdk/client-ec2';
+import { AmiError, errorCode, isNotFound, toAmiError } from './errors';
+import { log } from './log';
+import { OWNER_TAG, Ownership, isOwnedBy, ownershipTags, withoutReservedTags } from './ownership';
+import { Tag } from './types';
+
+/** The image, or undefined when EC2 does not know it (any more). */
+export async function describeImage(ec2: EC2Client, imageId: string): Promise<Image | undefined> {
+  try {
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    return out.Images?.[0];
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** An image of this account with exactly this name, if one exists. */
+export async function findImageByName(ec2: EC2Client, name: string): Promise<Image | undefined> {
+  const out = await ec2.send(new DescribeImagesCommand({
+    Owners: ['self'],
+    Filters: [{ Name: 'name', Values: [name] }],
+  }));
+  return out.Images?.find((image) => image.Name === name);
+}
+
+export function snapshotIdsOf(image: Image): string[] {
+  return (image.BlockDeviceMappings ?? [])
+    .map((m) => m.Ebs?.SnapshotId)
+    .filter((id): id is string => !!id);
+}
+
+/** Tags for the image and its snapshots at creation: the user's, then ours. */
+export function tagSpecifications(userTags: Tag[], ownership: Ownership, resourceTypes: ('image' | 'snapshot')[] = ['image', 'snapshot']): TagSpecification[] {
+  const tags = [...withoutReservedTags(userTags), ...ownershipTags(ownership)];
+  return resourceTypes.map((ResourceType) => ({ ResourceType, Tags: tags }));
+}
+
+/**
+ * Refuses to touch an image this resource did not create. The IAM policy
+ * already limits the provider to its own stack's images; this narrows it to
+ * this resource, and explains the refusal in words.
+ */
+export function assertOwned(image: Image, ownership: Ownership, region: string, action: string): void {
+  if (!isOwnedBy(image, ownership)) {
+    throw new AmiError(
+      `Refusing to ${action} image ${image.ImageId} in ${region}: it does not carry this resource's ${OWNER_TAG} tag, so cdk-ami did not create it for this resource.`,
+    );
+  }
+}
+
+/**
+ * Deregisters the image (as just described, or undefined if EC2 no longer
+ * knows it) and deletes every snapshot it used. Already gone counts as done,
+ * so a retried or repeated delete succeeds.
+ */
+export async function destroyImage(ec2: EC2Client, imageId: string, image: Image | undefined, ownership: Ownership, region: string): Promise<void> {
+  if (!image || image.State === 'deregistered') {
+    log('info', 'image already gone', { imageId, region });
+    await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
+    return;
+  }
+  assertOwned(image, ownership, region, 'delete');
+  const snapshotIds = snapshotIdsOf(image);
+  const deletedWithImage = new Set<string>();
+  try {
+    const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+    for (const result of out.DeleteSnapshotResults ?? []) {
+      if (result.ReturnCode === 'success' && result.SnapshotId) deletedWithImage.add(result.SnapshotId);
+    }
+  } catch (err) {
+    if (errorCode(err) === 'OperationNotPermitted') {
+      throw new AmiError(
+        `Cannot delete image ${imageId} in ${region}: deregistration protection is on. Turn off deregistrationProtection and deploy, or set removalPolicy to RETAIN to keep the image.`,
+      );
+    }
+    if (!isNotFound(err)) throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
+  }
+  log('info', 'image deregistered', { imageId, region, snapshotIds });
+  // EC2 skips a snapshot it cannot delete with the image; delete those one by one.
+  await deleteSnapshots(ec2, snapshotIds.filter((id) => !deletedWithImage.has(id)), region);
+  await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
+}
+
+/**
+ * Snapshots a failed or cancelled image made before its block device mappings
+ * were recorded: EC2 names the image in their description.
+ */
+async function deleteLeftoverSnapshots(ec2: EC2Client, imageId: string, ownership: Ownership, region: string): Promise<void> {
+  const out = await ec2.send(new DescribeSnapshotsCommand({
+    OwnerIds: ['self'],
+    Filters: [
+      { Name: `tag:${OWNER_TAG}`, Values: [ownership.owner] },
+      { Name: 'description', Values: [`*${imageId}*`] },
+    ],
+  }));
+  await deleteSnapshots(ec2, (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean), region);
+}
+
+async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: string): Promise<void> {
+  for (const snapshotId of snapshotIds) {
+    try {
+      await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+      log('info', 'snapshot deleted', { snapshotId, region });
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      throw toAmiError(err, `Deleting snapshot ${snapshotId} in ${region}`);
+    }
+  }
+}
+
+/** Applies tag changes in place to the image and all its snapshots. */
+export async function updateTags(ec2: EC2Client, image: Image, before: Tag[], after: Tag[]): Promise<void> {
+  const oldTags = new Map(withoutReservedTags(before).map((t) => [t.Key, t.Value]));
+  const newTags = new Map(withoutReservedTags(after).map((t) => [t.Key, t.Value]));
+  const removed = [...oldTags.keys()].filter((k) => !newTags.has(k));
+  const upserted = [...newTags.entries()].filter(([k, v]) => oldTags.get(k) !== v);
+  const resources = [image.ImageId!, ...snapshotIdsOf(image)];
+  if (removed.length > 0) {
+    await ec2.send(new DeleteTagsCommand({ Resources: resources, Tags: removed.map((Key) => ({ Key })) }));
+  }
+  if (upserted.length > 0) {
+    await ec2.send(new CreateTagsCommand({ Resources: resources, Tags: upserted.map(([Key, Value]) => ({ Key, Value })) }));
+  }
+  if (removed.length + upserted.length > 0) {
+    log('info', 'tags updated', { imageId: image.ImageId, removed, changed: upserted.map(([k]) => k) });
+  }
+}
+
+export async function updateDescription(ec2: EC2Client, imageId: string, description: string | undefined): Promise<void> {
+  await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: description ?? '' } }));
+  log('info', 'description updated', { imageId });
+}

@@ -1,0 +1,121 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ec2 } from './clients';
+import { AmiError, toAmiError } from './errors';
+import { assertOwned, describeImage, destroyImage, updateDescription, updateTags } from './images';
+import { log } from './log';
+import { Ownership, ownershipOf, shortHash } from './ownership';
+import { changed, required, str, tags } from './props';
+import { decideRemoval } from './removal';
+import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
+
+/** What one image kind's operation handler is given for a create. */
+export interface OperationContext {
+  readonly event: CustomResourceEvent;
+  readonly props: ResourceProperties;
+  readonly region: string;
+  readonly ec2: EC2Client;
+  readonly ownership: Ownership;
+  /** The AMI name to create: the user's, or a unique one for this request. */
+  readonly imageName: string;
+}
+
+/**
+ * One image kind (AmiFromInstance, CopiedAmi, ...). Everything but the create
+ * call is shared: update in place, replacement, delete and removal policy.
+ */
+export interface ImageOperation {
+  /** Human name used in messages, e.g. "CreateImage". */
+  readonly action: string;
+  /** Properties whose change means a new image (CloudFormation replacement). */
+  readonly replaceOn: readonly string[];
+  /** Starts the EC2 action and returns the image ID at once (the waiters wait). */
+  create(ctx: OperationContext): Promise<string>;
+}
+
+/** Properties every operation resource carries. */
+export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix'] as const;
+
+/** What every request of an operation resource works with. */
+interface Request {
+  readonly event: CustomResourceEvent;
+  readonly props: ResourceProperties;
+  readonly region: string;
+  readonly ec2: EC2Client;
+  readonly ownership: Ownership;
+}
+
+export async function handleOperation(op: ImageOperation, event: CustomResourceEvent): Promise<OnEventResponse> {
+  const props = event.ResourceProperties as ResourceProperties;
+  const region = required(props, 'Region');
+  const req: Request = { event, props, region, ec2: ec2(region), ownership: ownershipOf(event) };
+
+  switch (event.RequestType) {
+    case 'Create':
+      return { PhysicalResourceId: await create(op, req) };
+
+    case 'Update': {
+      const before = event.OldResourceProperties as ResourceProperties;
+      const replacedBy = changed(before, props, [...COMMON_REPLACE_ON, ...op.replaceOn]);
+      if (replacedBy.length > 0) {
+        log('info', 'replacing image', { imageId: event.PhysicalResourceId, changed: replacedBy });
+        // CloudFormation then deletes the old image under its removal policy.
+        return { PhysicalResourceId: await create(op, req) };
+      }
+      await updateInPlace(req, event.PhysicalResourceId, before);
+      return { PhysicalResourceId: event.PhysicalResourceId };
+    }
+
+    case 'Delete':
+      await deleteImage(req, event.PhysicalResourceId);
+      return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+}
+
+async function create(op: ImageOperation, req: Request): Promise<string> {
+  const imageName = str(req.props.ImageName) ?? uniqueName(required(req.props, 'NamePrefix'), req.event.RequestId);
+  const imageId = await op.create({ ...req, imageName });
+  log('info', `${op.action} started`, { imageId, imageName, region: req.region });
+  return imageId;
+}
+
+/**
+ * A name nobody else has: the construct path plus a hash of this request. The
+ * same request (a retried Lambda) gets the same name, so it finds its image.
+ */
+export function uniqueName(prefix: string, requestId: string): string {
+  return `${prefix.slice(0, 110)}-${shortHash(requestId).slice(0, 12)}`;
+}
+
+async function updateInPlace(req: Request, imageId: string, before: ResourceProperties): Promise<void> {
+  const image = await describeImage(req.ec2, imageId);
+  if (!image) {
+    throw new AmiError(
+      `Image ${imageId} no longer exists in ${req.region}; it was deregistered outside CloudFormation. Change imageName or remove and re-add the construct to create a new one.`,
+    );
+  }
+  assertOwned(image, req.ownership, req.region, 'update');
+  try {
+    if (changed(before, req.props, ['Description']).length > 0) {
+      await updateDescription(req.ec2, imageId, str(req.props.Description));
+    }
+    await updateTags(req.ec2, image, tags(before.Tags), tags(req.props.Tags));
+  } catch (err) {
+    throw toAmiError(err, `Updating image ${imageId} in ${req.region}`);
+  }
+}
+
+async function deleteImage(req: Request, physicalId: string): Promise<void> {
+  if (!physicalId.startsWith('ami-')) {
+    // The create failed before EC2 returned an image: nothing to clean up.
+    log('info', 'nothing to delete', { physicalId });
+    return;
+  }
+  const image = await describeImage(req.ec2, physicalId);
+  const decision = await decideRemoval(str(req.props.RemovalPolicy), image, req.event.StackId);
+  if (!decision.destroy) {
+    log('info', 'image retained', { imageId: physicalId, region: req.region, reason: decision.reason });
+    return;
+  }
+  log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
+  await destroyImage(req.ec2, physicalId, image, req.ownership, req.region);
+}

@@ -1,0 +1,27 @@
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+
+export type ResourceProperties = Record<string, unknown>;
+
+/** What CloudFormation sends, as the Provider framework forwards it. */
+export type CustomResourceEvent = CloudFormationCustomResourceEvent & {
+  /** Set by a waiter's onEvent and carried into every isComplete call of that wait. */
+  readonly WaitStartedAt?: number;
+};
+
+export interface OnEventResponse {
+  readonly PhysicalResourceId: string;
+  readonly Data?: Record<string, string>;
+  /** Epoch milliseconds; the Provider framework passes it on to isComplete. */
+  readonly WaitStartedAt?: number;
+}
+
+export interface IsCompleteResponse {
+  readonly IsComplete: boolean;
+  readonly Data?: Record<string, string>;
+}
+
+/** A tag as CloudFormation renders it from the construct's TagManager. */
+export interface Tag {
+  readonly Key: string;
+  readonly Value: string;
+}

@@ -1,0 +1,175 @@
+import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { ec2 } from './shared/clients';
+import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
+import { describeImage, snapshotIdsOf } from './shared/images';
+import { log } from './shared/log';
+import { num, required, str } from './shared/props';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
+
+/**
+ * Custom::AmiWaiter — one link of the chain that waits for an image to become
+ * available. Each link waits at most its budget (≤ 50 minutes, under
+ * CloudFormation's one-hour custom resource limit); a link whose budget runs
+ * out while the image is still pending completes anyway, and the next link
+ * keeps waiting. Only the last link fails on timeout.
+ */
+
+/** After creation EC2 may not know a new image ID for a little while. */
+const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
+/** Snapshot progress costs a call; read it every few polls, not every poll. */
+const SNAPSHOT_PROGRESS_EVERY_MS = 90 * 1000;
+const POLL_INTERVAL_MS = 15 * 1000;
+
+export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
+  const physicalId = event.RequestType === 'Create'
+    ? `${required(event.ResourceProperties, 'ImageId')}/wait-${required(event.ResourceProperties, 'Link')}`
+    : event.PhysicalResourceId;
+  if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
+  // Create and Update (a replaced image) both start a new wait.
+  return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
+}
+
+export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
+  if (event.RequestType === 'Delete') return { IsComplete: true };
+  const props = event.ResourceProperties as ResourceProperties;
+  const w = readWaiter(props, event.WaitStartedAt);
+  const client = ec2(w.region);
+
+  let image: Image | undefined;
+  try {
+    image = await describeImage(client, w.imageId);
+  } catch (err) {
+    if (isThrottling(err)) {
+      // Throttled even after the SDK's retries: try again at the next poll.
+      log('warn', 'throttled; polling again', { imageId: w.imageId, elapsedSeconds: w.elapsedSeconds });
+      return pendingOrBudgetSpent(w, 'pending');
+    }
+    throw toAmiError(err, `Reading image ${w.imageId} in ${w.region}`);
+  }
+
+  if (!image) {
+    if (w.elapsedMs < NOT_FOUND_GRACE_MS) {
+      log('info', 'image not visible yet', { imageId: w.imageId, region: w.region, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+      return pendingOrBudgetSpent(w, 'pending');
+    }
+    throw new AmiError(`Image ${w.imageId} does not exist in ${w.region}: it was deregistered while the stack waited for it, or never became visible.`);
+  }
+
+  const state = image.State ?? 'unknown';
+  const progress = await snapshotProgress(client, image, w);
+  log('info', 'poll', { imageId: w.imageId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
+
+  switch (state) {
+    case 'available':
+      if (w.isLastLink) await applyInstanceAction(client, props, w.region);
+      return complete(image, 'available');
+    case 'pending':
+    case 'transient':
+      return pendingOrBudgetSpent(w, state, image);
+    default: {
+      const reason = image.StateReason?.Message ?? image.StateReason?.Code ?? 'EC2 gave no reason';
+      throw new AmiError(
+        `Image ${w.imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${reason}. The rollback deregisters it and deletes its snapshots.`,
+      );
+    }
+  }
+}
+
+interface WaitLink {
+  readonly region: string;
+  readonly imageId: string;
+  readonly link: number;
+  readonly links: number;
+  readonly linkLabel: string;
+  readonly isLastLink: boolean;
+  readonly budgetMs: number;
+  readonly totalTimeoutSeconds: number;
+  readonly elapsedMs: number;
+  readonly elapsedSeconds: number;
+}
+
+function readWaiter(props: ResourceProperties, startedAt: number | undefined): WaitLink {
+  const link = num(props.Link, 1);
+  const links = num(props.Links, 1);
+  const elapsedMs = startedAt ? Date.now() - startedAt : 0;
+  return {
+    region: required(props, 'Region'),
+    imageId: required(props, 'ImageId'),
+    link,
+    links,
+    linkLabel: `${link}/${links}`,
+    isLastLink: link >= links,
+    budgetMs: num(props.BudgetSeconds, 3000) * 1000,
+    totalTimeoutSeconds: num(props.TimeoutSeconds, num(props.BudgetSeconds, 3000)),
+    elapsedMs,
+    elapsedSeconds: Math.round(elapsedMs / 1000),
+  };
+}
+
+function complete(image: Image | undefined, state: string, imageId?: string): IsCompleteResponse {
+  return {
+    IsComplete: true,
+    Data: { ImageId: image?.ImageId ?? imageId ?? '', ImageName: image?.Name ?? '', State: state },
+  };
+}
+
+/**
+ * Still waiting. The poll that would end past this link's budget hands over to
+ * the next link instead; the last link fails with the total timeout.
+ */
+function pendingOrBudgetSpent(w: WaitLink, state: string, image?: Image): IsCompleteResponse {
+  if (w.elapsedMs + POLL_INTERVAL_MS < w.budgetMs) return { IsComplete: false };
+  if (!w.isLastLink) {
+    log('info', 'link budget spent; the next link keeps waiting', { imageId: w.imageId, state, link: w.linkLabel });
+    return complete(image, state, w.imageId);
+  }
+  throw new AmiError(
+    `Image ${w.imageId} is still ${state} in ${w.region} after the timeout of ${formatDuration(w.totalTimeoutSeconds)}. The rollback deregisters it and deletes its snapshots; raise the construct's timeout (up to 48 hours) if the image needs longer.`,
+  );
+}
+
+async function snapshotProgress(client: EC2Client, image: Image, w: WaitLink): Promise<Record<string, unknown>> {
+  const snapshotIds = snapshotIdsOf(image);
+  const due = image.State !== 'pending' || Math.floor(w.elapsedMs / POLL_INTERVAL_MS) % (SNAPSHOT_PROGRESS_EVERY_MS / POLL_INTERVAL_MS) === 0;
+  if (snapshotIds.length === 0 || image.State === 'available' || !due) return {};
+  try {
+    const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+    return { snapshotProgress: Object.fromEntries((out.Snapshots ?? []).map((s) => [s.SnapshotId, s.Progress ?? ''])) };
+  } catch (err) {
+    // Progress is only for the log; never fail a wait over it.
+    return { snapshotProgressError: errorMessage(err) };
+  }
+}
+
+/** Stops or terminates the build instance once its image is available. */
+async function applyInstanceAction(client: EC2Client, props: ResourceProperties, region: string): Promise<void> {
+  const action = str(props.InstanceAction);
+  const instanceId = str(props.InstanceId);
+  if (!action || action === 'none' || !instanceId) return;
+  try {
+    if (action === 'stop') {
+      await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    } else if (action === 'terminate') {
+      await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    } else {
+      throw new AmiError(`Unknown instance action "${action}"; expected stop or terminate.`);
+    }
+    log('info', `instance ${action} requested`, { instanceId, region });
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'InvalidInstanceID.NotFound' || code === 'IncorrectInstanceState') {
+      // Already gone or already stopping: the goal is met.
+      log('info', `instance ${action} not needed`, { instanceId, region, code });
+      return;
+    }
+    throw toAmiError(err, `The ${action} of instance ${instanceId} in ${region} after its image became available`);
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  if (h && m) return `${h} h ${m} min`;
+  if (h) return `${h} h`;
+  return `${m} min`;
+}

@@ -1,0 +1,193 @@
+import { Arn, CfnOutput, RemovalPolicy, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ImageBase, ImageProps } from './image';
+import { ManagedImage } from './private/managed-image';
+import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+
+/**
+ * What to do with the source instance once its image is available.
+ */
+export enum InstanceAction {
+  /** Leave the instance as it is. */
+  NONE = 'none',
+  /** Stop the instance: it stops costing compute, its volumes remain. */
+  STOP = 'stop',
+  /** Terminate the instance, e.g. a build instance that has served its purpose. */
+  TERMINATE = 'terminate',
+}
+
+/**
+ * Properties of an `AmiFromInstance`.
+ */
+export interface AmiFromInstanceProps extends ImageProps {
+  /**
+   * The instance to image. Give this or `instanceId`.
+   *
+   * @default - `instanceId` is used
+   */
+  readonly instance?: ec2.IInstance;
+
+  /**
+   * The ID of the instance to image, e.g. `i-0123456789abcdef0`. Give this or `instance`.
+   *
+   * @default - `instance` is used
+   */
+  readonly instanceId?: string;
+
+  /**
+   * The AMI name: 3 to 128 characters of letters, digits, spaces and
+   * `( ) [ ] . / - ' @ _`, unique in the Region. Changing it replaces the image.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement, so replacements never collide
+   */
+  readonly imageName?: string;
+
+  /**
+   * Create the image without shutting down and rebooting the instance first.
+   * Faster and without downtime, but file system integrity of the image is
+   * not guaranteed. Changing it replaces the image.
+   *
+   * @default false
+   */
+  readonly noReboot?: boolean;
+
+  /**
+   * Include the instance's data volumes in the image. With `false`, only the
+   * root volume is imaged (every other device is mapped to NoDevice). Changing
+   * it replaces the image.
+   *
+   * @default true
+   */
+  readonly includeDataVolumes?: boolean;
+
+  /**
+   * What to do with the source instance once its image is available.
+   *
+   * @default InstanceAction.NONE
+   */
+  readonly instanceAction?: InstanceAction;
+}
+
+/**
+ * An AMI created from an EC2 instance (EC2 CreateImage), available when the
+ * deployment finishes.
+ *
+ * The stack waits until the image is `available`; `imageId` (and the
+ * `ec2.IMachineImage` view of this construct) resolve only then. On removal
+ * the image is kept (default) or deregistered with its snapshots; a failed or
+ * rolled-back deployment always deletes the image it started.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const builder: ec2.Instance;
+ * const image = new AmiFromInstance(this, 'Golden', {
+ *   instance: builder,
+ *   instanceAction: InstanceAction.STOP,
+ * });
+ * new ec2.Instance(this, 'FromGolden', {
+ *   vpc,
+ *   instanceType: new ec2.InstanceType('t3.micro'),
+ *   machineImage: image,
+ * });
+ */
+export class AmiFromInstance extends ImageBase {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  public readonly tags: TagManager;
+  public readonly output?: CfnOutput;
+  public readonly parameter?: ssm.IStringParameter;
+  /**
+   * The ID of the source instance.
+   */
+  public readonly instanceId: string;
+
+  private readonly managed: ManagedImage;
+
+  constructor(scope: Construct, id: string, props: AmiFromInstanceProps) {
+    super(scope, id);
+    this.region = Stack.of(this).region;
+    this.instanceId = sourceInstanceId(this, props);
+    const action = props.instanceAction ?? InstanceAction.NONE;
+
+    this.managed = new ManagedImage(this, props, {
+      resourceType: 'Custom::AmiFromInstance',
+      imageName: props.imageName,
+      properties: {
+        InstanceId: this.instanceId,
+        NoReboot: props.noReboot ?? false,
+        IncludeDataVolumes: props.includeDataVolumes ?? true,
+      },
+      lastWaiterProperties: action === InstanceAction.NONE ? undefined : {
+        InstanceAction: action,
+        InstanceId: this.instanceId,
+      },
+    });
+    this.imageId = this.managed.imageId;
+    this.imageName = this.managed.imageName;
+    this.tags = this.managed.tags;
+    this.output = this.managed.output;
+    this.parameter = this.managed.parameter;
+
+    this.grantProvider(action);
+  }
+
+  public getImage(_scope: Construct): ec2.MachineImageConfig {
+    return this.managed.getImage(this.imageId);
+  }
+
+  /**
+   * Sets the removal policy: `RETAIN` keeps the image, `DESTROY` deregisters it
+   * and deletes its snapshots.
+   */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    this.managed.applyRemovalPolicy(this, policy);
+  }
+
+  /** Least privilege: CreateImage only of these instances, tagged as ours. */
+  private grantProvider(action: InstanceAction): void {
+    const provider = AmiProvider.of(this);
+    const instanceArn = Arn.format({ service: 'ec2', resource: 'instance', resourceName: this.instanceId }, Stack.of(this));
+    provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
+      sid: 'CreateImageOfSourceInstances',
+      actions: ['ec2:CreateImage'],
+    }), instanceArn);
+    provider.grantOperation('create-image-tagged', new iam.PolicyStatement({
+      sid: 'CreateImageTaggedAsOwn',
+      actions: ['ec2:CreateImage'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Stack.of(this).stackId } },
+    }));
+    provider.grantOperation('create-image-tag-on-create', new iam.PolicyStatement({
+      sid: 'TagOnCreateImage',
+      actions: ['ec2:CreateTags'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
+    }));
+    if (action === InstanceAction.STOP || action === InstanceAction.TERMINATE) {
+      const ec2Action = action === InstanceAction.STOP ? 'ec2:StopInstances' : 'ec2:TerminateInstances';
+      provider.addResourceToWaiterStatement(`instance-${action}`, () => new iam.PolicyStatement({
+        sid: action === InstanceAction.STOP ? 'StopSourceInstances' : 'TerminateSourceInstances',
+        actions: [ec2Action],
+      }), instanceArn);
+    }
+  }
+}
+
+function sourceInstanceId(scope: Construct, props: AmiFromInstanceProps): string {
+  if (props.instance && props.instanceId) {
+    throw new ValidationError('Give either instance or instanceId, not both.', scope);
+  }
+  const instanceId = props.instance?.instanceId ?? props.instanceId;
+  if (!instanceId) {
+    throw new ValidationError('AmiFromInstance needs a source: set instance (an ec2.IInstance) or instanceId.', scope);
+  }
+  if (!Token.isUnresolved(instanceId) && !/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(instanceId)) {
+    throw new ValidationError(`instanceId "${instanceId}" is not an instance ID: instance IDs look like i-0123456789abcdef0.`, scope);
+  }
+  return instanceId;
+}

@@ -1,0 +1,252 @@
+import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct, IConstruct } from 'constructs';
+import { machineImageConfig } from './private/machine-image';
+import { validateRegion } from './private/validation';
+
+/**
+ * An Amazon Machine Image: one this library creates, or an existing one.
+ *
+ * Every image is an `ec2.IMachineImage`, so it can be passed straight to
+ * `ec2.Instance`, launch templates and Auto Scaling groups.
+ */
+export interface IImage extends ec2.IMachineImage, IConstruct {
+  /**
+   * The AMI ID, e.g. `ami-0123456789abcdef0`.
+   *
+   * For images this library creates, the token resolves only once the image is
+   * `available`, so anything that uses it waits for the image.
+   */
+  readonly imageId: string;
+
+  /**
+   * The AMI name, where known.
+   */
+  readonly imageName?: string;
+
+  /**
+   * The Region the image lives in.
+   */
+  readonly region: string;
+}
+
+/**
+ * What is known of an existing image.
+ */
+export interface ImageAttributes {
+  /**
+   * The AMI ID, e.g. `ami-0123456789abcdef0`.
+   */
+  readonly imageId: string;
+
+  /**
+   * The Region the image lives in.
+   *
+   * @default - the stack's Region
+   */
+  readonly region?: string;
+
+  /**
+   * The AMI name.
+   *
+   * @default - unknown
+   */
+  readonly imageName?: string;
+
+  /**
+   * The operating system of the image, used by `getImage()`.
+   *
+   * @default ec2.OperatingSystemType.LINUX
+   */
+  readonly osType?: ec2.OperatingSystemType;
+
+  /**
+   * User data for instances launched from the image through `getImage()`.
+   *
+   * @default - empty user data for the operating system
+   */
+  readonly userData?: ec2.UserData;
+}
+
+/**
+ * Properties shared by every image construct of this library.
+ */
+export interface ImageProps {
+  /**
+   * A description of the image. Changing it updates the image in place.
+   *
+   * @default - no description
+   */
+  readonly description?: string;
+
+  /**
+   * What happens to the image when it is removed from the stack or replaced.
+   *
+   * `RETAIN` keeps the image and its snapshots; `DESTROY` deregisters the image
+   * and deletes its snapshots. Either way, an image that never became
+   * available, or that a failed deployment created, is always deleted when
+   * CloudFormation rolls back: nothing is left behind.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long to wait for the image to become `available` before the
+   * deployment fails (and rolls back, deleting the image).
+   *
+   * Waits longer than CloudFormation's one-hour custom resource limit are
+   * split into a chain of waiter resources of at most 50 minutes each.
+   * Between 1 minute and 48 hours.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Whether to add a CloudFormation output with the image ID.
+   *
+   * @default true
+   */
+  readonly output?: boolean;
+
+  /**
+   * Export name for the image ID output, for `Fn::ImportValue` in other stacks.
+   *
+   * @default - not exported
+   */
+  readonly exportName?: string;
+
+  /**
+   * Publish the image ID to an SSM parameter of this name, with data type
+   * `aws:ec2:image` (so EC2 can resolve it at launch time).
+   *
+   * @default - no parameter
+   */
+  readonly parameterName?: string;
+
+  /**
+   * The operating system of the image, used by `getImage()`.
+   *
+   * @default ec2.OperatingSystemType.LINUX
+   */
+  readonly osType?: ec2.OperatingSystemType;
+
+  /**
+   * User data for instances launched from this image through `getImage()`.
+   *
+   * @default - empty user data for the operating system
+   */
+  readonly userData?: ec2.UserData;
+
+  /**
+   * Tags for the image and its snapshots, in addition to those applied with
+   * `Tags.of(...)`. Changing them updates the image in place.
+   *
+   * @default - no tags
+   */
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * References to images that already exist.
+ */
+export class Ami {
+  /**
+   * An existing image, by ID, in the stack's Region or the given one.
+   *
+   * @param scope construct scope
+   * @param id construct ID
+   * @param imageId the AMI ID, e.g. `ami-0123456789abcdef0`
+   * @param region the image's Region (default: the stack's Region)
+   */
+  public static fromImageId(scope: Construct, id: string, imageId: string, region?: string): IImage {
+    return Ami.fromImageAttributes(scope, id, { imageId, region });
+  }
+
+  /**
+   * An existing image, with what is known of it.
+   */
+  public static fromImageAttributes(scope: Construct, id: string, attrs: ImageAttributes): IImage {
+    return new ExistingImage(scope, id, attrs);
+  }
+
+  private constructor() {}
+}
+
+class ExistingImage extends Resource implements IImage {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  private readonly osType: ec2.OperatingSystemType;
+  private readonly userData?: ec2.UserData;
+
+  constructor(scope: Construct, id: string, attrs: ImageAttributes) {
+    super(scope, id, { region: attrs.region });
+    validateImageId(this, attrs.imageId);
+    validateRegion(this, attrs.region);
+    this.imageId = attrs.imageId;
+    this.imageName = attrs.imageName;
+    this.region = attrs.region ?? Stack.of(this).region;
+    this.osType = attrs.osType ?? ec2.OperatingSystemType.LINUX;
+    this.userData = attrs.userData;
+  }
+
+  public getImage(_scope: Construct): ec2.MachineImageConfig {
+    return machineImageConfig(this.imageId, this.osType, this.userData);
+  }
+}
+
+/**
+ * Base class of the images this library creates: an operation resource that
+ * starts the EC2 action, a chain of waiter resources that wait until the
+ * image is available, tags, outputs and the removal policy.
+ */
+export abstract class ImageBase extends Resource implements IImage, ITaggable {
+  /**
+   * The AMI ID. Resolves once the image is `available`.
+   *
+   * @attribute
+   */
+  public abstract readonly imageId: string;
+
+  /**
+   * The AMI name.
+   *
+   * @attribute
+   */
+  public abstract readonly imageName?: string;
+
+  /**
+   * The Region the image lives in.
+   */
+  public abstract readonly region: string;
+
+  /**
+   * Tags of the image and its snapshots.
+   */
+  public abstract readonly tags: TagManager;
+
+  /**
+   * The ID of the image in the CloudFormation output, or undefined when `output` is false.
+   */
+  public abstract readonly output?: CfnOutput;
+
+  /**
+   * Where the image's SSM parameter is published, if `parameterName` was given.
+   */
+  public abstract readonly parameter?: ssm.IStringParameter;
+
+  /**
+   * The `ec2.IMachineImage` view of this image.
+   */
+  public abstract getImage(scope: Construct): ec2.MachineImageConfig;
+}
+
+function validateImageId(scope: IConstruct, imageId: string): void {
+  if (Token.isUnresolved(imageId)) return;
+  if (!/^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(imageId)) {
+    throw new ValidationError(`imageId "${imageId}" is not an AMI ID: AMI IDs look like ami-0123456789abcdef0.`, scope);
+  }
+}

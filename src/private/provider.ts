@@ -1,0 +1,212 @@
+import * as path from 'node:path';
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct, IConstruct } from 'constructs';
+import { suppressNag } from './nag';
+
+/** The tag every image and snapshot gets; the IAM conditions below test it. */
+export const STACK_TAG = 'cdk-ami:stack';
+
+/** The Lambda runtime is pinned: "latest" would churn users' snapshots. */
+export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+/** Poll interval of the waiters; also the worst-case lag after "available". */
+export const POLL_INTERVAL = Duration.seconds(15);
+/** Longest wait of one waiter link: below CloudFormation's 1-hour limit. */
+export const LINK_BUDGET = Duration.minutes(50);
+
+const PROVIDER_ID = 'CdkAmiProvider';
+const ASSET_DIR = path.join(__dirname, '..', '..', 'assets', 'provider');
+
+/**
+ * The stack's one provider, created on first use however many images the
+ * stack declares. Two Lambda functions run our code: `onEvent` (starts,
+ * changes and deletes images; one role with the write permissions) and
+ * `isComplete` (polls; a read-only role). Operation resources use a provider
+ * without a waiter so they return the image ID at once; waiter resources use
+ * a provider whose Step Functions waiter calls isComplete every 15 s.
+ */
+export class AmiProvider extends Construct {
+  public static of(scope: IConstruct): AmiProvider {
+    const stack = Stack.of(scope);
+    return (stack.node.tryFindChild(PROVIDER_ID) as AmiProvider | undefined) ?? new AmiProvider(stack, PROVIDER_ID);
+  }
+
+  /** Service token for operation resources (Custom::AmiFromInstance, ...). */
+  public readonly operationServiceToken: string;
+  /** Service token for Custom::AmiWaiter resources. */
+  public readonly waiterServiceToken: string;
+  /** Role of the onEvent function: everything that changes EC2. */
+  public readonly operationRole: iam.Role;
+  /** Role of the isComplete function: reads, plus the post-availability instance action. */
+  public readonly waiterRole: iam.Role;
+
+  private readonly statements = new Map<string, iam.PolicyStatement>();
+
+  private constructor(scope: Stack, id: string) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.operationRole = this.lambdaRole('OperationRole', logGroup, 'cdk-ami onEvent: creates, updates and deletes images');
+    this.waiterRole = this.lambdaRole('WaiterRole', logGroup, 'cdk-ami isComplete: polls images until they are available');
+    // The framework's onEvent functions start the waiter state machine, which
+    // calls the isComplete function: separate roles keep that out of a cycle.
+    const frameworkOnEventRole = this.lambdaRole('FrameworkOnEventRole', logGroup, 'cdk-ami provider framework onEvent (aws-cdk-lib custom-resources)');
+    const frameworkWaitRole = this.lambdaRole('FrameworkWaitRole', logGroup, 'cdk-ami provider framework isComplete and onTimeout (aws-cdk-lib custom-resources)');
+
+    const onEvent = this.handler('OnEvent', 'index.onEvent', this.operationRole, logGroup, Duration.minutes(5));
+    const isComplete = this.handler('IsComplete', 'index.isComplete', this.waiterRole, logGroup, Duration.minutes(2));
+
+    const operations = new cr.Provider(this, 'Operations', {
+      onEventHandler: onEvent,
+      frameworkOnEventRole,
+      logGroup,
+    });
+    const waiters = new cr.Provider(this, 'Waiters', {
+      onEventHandler: onEvent,
+      isCompleteHandler: isComplete,
+      queryInterval: POLL_INTERVAL,
+      // A link stops itself after LINK_BUDGET; the framework's own timeout is a backstop.
+      totalTimeout: LINK_BUDGET.plus(Duration.minutes(5)),
+      frameworkOnEventRole,
+      frameworkCompleteAndTimeoutRole: frameworkWaitRole,
+      logGroup,
+      disableWaiterStateMachineLogging: false,
+      waiterStateMachineLogOptions: {
+        destination: logGroup,
+        level: sfn.LogLevel.ALL,
+      },
+    });
+    this.operationServiceToken = operations.serviceToken;
+    this.waiterServiceToken = waiters.serviceToken;
+
+    this.grantOperation('describe', new iam.PolicyStatement({
+      sid: 'DescribeImages',
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+      resources: ['*'],
+    }));
+    this.grantOperation('stack-status', new iam.PolicyStatement({
+      sid: 'ReadOwnStackStatus',
+      actions: ['cloudformation:DescribeStacks'],
+      resources: [Aws.STACK_ID],
+    }));
+    this.grantOperation('manage-own', new iam.PolicyStatement({
+      sid: 'ManageOwnImages',
+      actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:ModifyImageAttribute'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    }));
+    this.grantOperation('retag-own', new iam.PolicyStatement({
+      sid: 'RetagOwnImages',
+      actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: {
+        'StringEquals': { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID },
+        // The ownership tags themselves are only ever written at creation.
+        'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
+      },
+    }));
+    this.grantWaiter('describe', new iam.PolicyStatement({
+      sid: 'DescribeImages',
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+      resources: ['*'],
+    }));
+
+    suppressNag(this, [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'EC2 Describe* actions support no resource-level permissions; image, snapshot and tag actions are limited by the cdk-ami:stack tag condition to this stack\'s own images; log streams and Lambda versions are named at run time.',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'The handlers are pinned to nodejs22.x on purpose (a floating runtime changes users\' asset snapshots); the provider framework functions use the runtime aws-cdk-lib chooses.',
+      },
+      {
+        id: 'AwsSolutions-SF2',
+        reason: 'The provider framework\'s waiter state machine does not expose X-Ray tracing; every poll is logged as one JSON line by the isComplete function instead.',
+      },
+    ]);
+  }
+
+  /** Adds a statement to the onEvent role once, however many images ask for it. */
+  public grantOperation(key: string, statement: iam.PolicyStatement): void {
+    this.addOnce(`op:${key}`, this.operationRole, statement);
+  }
+
+  /** Adds a statement to the isComplete role once. */
+  public grantWaiter(key: string, statement: iam.PolicyStatement): void {
+    this.addOnce(`wait:${key}`, this.waiterRole, statement);
+  }
+
+  /**
+   * A statement shared by all images of a kind, growing one resource per image
+   * (e.g. each source instance ARN), instead of one statement per image.
+   */
+  public addResourceToOperationStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
+    const existing = this.statements.get(`op:${key}`);
+    if (existing) {
+      existing.addResources(resource);
+    } else {
+      const statement = create();
+      statement.addResources(resource);
+      this.grantOperation(key, statement);
+    }
+  }
+
+  public addResourceToWaiterStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
+    const existing = this.statements.get(`wait:${key}`);
+    if (existing) {
+      existing.addResources(resource);
+    } else {
+      const statement = create();
+      statement.addResources(resource);
+      this.grantWaiter(key, statement);
+    }
+  }
+
+  private addOnce(key: string, role: iam.Role, statement: iam.PolicyStatement): void {
+    if (this.statements.has(key)) return;
+    this.statements.set(key, statement);
+    role.addToPrincipalPolicy(statement);
+  }
+
+  private lambdaRole(id: string, logGroup: logs.LogGroup, description: string): iam.Role {
+    const role = new iam.Role(this, id, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description,
+    });
+    // Written by hand instead of AWSLambdaBasicExecutionRole: only our log group.
+    logGroup.grantWrite(role);
+    return role;
+  }
+
+  private handler(id: string, handler: string, role: iam.Role, logGroup: logs.LogGroup, timeout: Duration): lambda.Function {
+    return new lambda.Function(this, id, {
+      description: `cdk-ami ${handler.split('.')[1]} handler`,
+      runtime: HANDLER_RUNTIME,
+      code: lambda.Code.fromAsset(ASSET_DIR),
+      handler,
+      role,
+      timeout,
+      memorySize: 256,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+    });
+  }
+}
+
+/** Images and snapshots in any Region: copies live outside the stack's Region. */
+export function imageArns(): string {
+  return `arn:${Aws.PARTITION}:ec2:*::image/*`;
+}
+
+export function snapshotArns(): string {
+  return `arn:${Aws.PARTITION}:ec2:*::snapshot/*`;
+}

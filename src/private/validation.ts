@@ -1,0 +1,56 @@
+import { Duration, Token, ValidationError } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
+const AMI_NAME = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+export const MIN_TIMEOUT = Duration.minutes(1);
+export const MAX_TIMEOUT = Duration.hours(48);
+
+export function validateImageName(scope: IConstruct, name: string | undefined): void {
+  if (name === undefined || Token.isUnresolved(name)) return;
+  if (!AMI_NAME.test(name)) {
+    throw new ValidationError(
+      `imageName "${name}" is not a valid AMI name: it must be 3 to 128 characters of letters, digits, spaces and ( ) [ ] . / - ' @ _ (got ${name.length} characters${firstBadCharacter(name)}).`, scope);
+  }
+}
+
+function firstBadCharacter(name: string): string {
+  const bad = [...name].find((c) => !AMI_NAME.test(`aa${c}`));
+  return bad === undefined ? '' : `, including "${bad}"`;
+}
+
+export function validateRegion(scope: IConstruct, region: string | undefined, field = 'region'): void {
+  if (region === undefined || Token.isUnresolved(region)) return;
+  if (!REGION.test(region)) {
+    throw new ValidationError(`${field} "${region}" is not an AWS Region name such as us-east-1 or eu-west-2.`, scope);
+  }
+}
+
+export function validateTimeout(scope: IConstruct, timeout: Duration): void {
+  if (timeout.isUnresolved()) {
+    throw new ValidationError('timeout must be a concrete Duration; the number of waiter links is decided at synth time.', scope);
+  }
+  const seconds = timeout.toSeconds();
+  if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
+    throw new ValidationError(
+      `timeout ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
+  }
+}
+
+export function validateTags(scope: IConstruct, tags: Record<string, string> | undefined): void {
+  for (const key of Object.keys(tags ?? {})) {
+    if (key.startsWith('cdk-ami:') || key.toLowerCase().startsWith('aws:')) {
+      throw new ValidationError(
+        `Tag key "${key}" is reserved: keys starting with "cdk-ami:" mark the images cdk-ami owns, and "aws:" keys belong to AWS.`, scope);
+    }
+  }
+}
+
+/** A default AMI name prefix from the construct path, made of allowed characters. */
+export function namePrefixFromPath(path: string): string {
+  const cleaned = path.replace(/[^a-zA-Z0-9()[\] ./\-'@_]/g, '-');
+  // Keep the most specific end of long paths; the handler appends a unique suffix.
+  return cleaned.length > 100 ? cleaned.slice(cleaned.length - 100) : cleaned;
+}

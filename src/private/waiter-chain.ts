@@ -1,0 +1,56 @@
+import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { LINK_BUDGET } from './provider';
+
+export const WAITER_RESOURCE_TYPE = 'Custom::AmiWaiter';
+
+export interface WaiterChainProps {
+  readonly serviceToken: string;
+  readonly region: string;
+  /** The operation resource's physical ID: a change (replacement) restarts the wait. */
+  readonly imageId: string;
+  readonly timeout: Duration;
+  readonly lastLinkProperties?: Record<string, unknown>;
+}
+
+/**
+ * The waiter resources of one image: `timeout` split evenly into links of at
+ * most 50 minutes. Link n+1 takes its image ID from link n's attribute, so
+ * CloudFormation runs them one after the other, and the last link's
+ * attributes resolve only when the image is available.
+ */
+export class WaiterChain extends Construct {
+  public readonly links: CustomResource[] = [];
+  public readonly imageId: string;
+  public readonly imageName: string;
+
+  constructor(scope: Construct, id: string, props: WaiterChainProps) {
+    super(scope, id);
+    const total = props.timeout.toSeconds();
+    const count = Math.ceil(total / LINK_BUDGET.toSeconds());
+    const budget = Math.ceil(total / count);
+
+    let imageId = props.imageId;
+    for (let link = 1; link <= count; link++) {
+      const isLast = link === count;
+      const waiter = new CustomResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, {
+        serviceToken: props.serviceToken,
+        resourceType: WAITER_RESOURCE_TYPE,
+        removalPolicy: RemovalPolicy.DESTROY,
+        properties: {
+          Region: props.region,
+          ImageId: imageId,
+          Link: link,
+          Links: count,
+          BudgetSeconds: budget,
+          TimeoutSeconds: total,
+          ...(isLast ? props.lastLinkProperties : {}),
+        },
+      });
+      this.links.push(waiter);
+      imageId = waiter.getAttString('ImageId');
+    }
+    this.imageId = imageId;
+    this.imageName = this.links[this.links.length - 1].getAttString('ImageName');
+  }
+}

@@ -1,0 +1,539 @@
+/**
+ * Proves the local endpoint against the REAL AWS SDK v3 clients: every request below is
+ * serialized by the SDK's ec2Query / awsQuery protocol, signed, sent over HTTP and parsed back.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CopyImageCommand,
+  CreateImageCommand,
+  CreateTagsCommand,
+  DeleteSnapshotCommand,
+  DeleteTagsCommand,
+  DeregisterImageCommand,
+  DescribeImageAttributeCommand,
+  DescribeImagesCommand,
+  DescribeImagesCommandInput,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  EC2Client,
+  EnableImageDeprecationCommand,
+  EnableImageDeregistrationProtectionCommand,
+  Image,
+  ModifyImageAttributeCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { fastRetryStrategy, FastRetryStrategy, LocalEc2, withEndpointEnv } from './local-ec2';
+
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+let server: LocalEc2;
+
+beforeAll(async () => {
+  server = await LocalEc2.start();
+});
+
+afterAll(async () => {
+  await server.stop();
+});
+
+beforeEach(() => {
+  server.reset();
+});
+
+/** A real EC2 client for `region`, retrying like the SDK but without its slow backoff. */
+function ec2(region = 'us-east-1', retryStrategy: FastRetryStrategy = fastRetryStrategy(3)): EC2Client {
+  return new EC2Client({ region, endpoint: server.url, credentials: CREDENTIALS, retryStrategy });
+}
+
+/** The rejection of a promise that must fail. */
+async function failure(promise: Promise<unknown>): Promise<Error & { $metadata: { httpStatusCode?: number; attempts?: number } }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { $metadata: { httpStatusCode?: number; attempts?: number } };
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function describeImage(client: EC2Client, imageId: string): Promise<Image> {
+  const { Images } = await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+  expect(Images).toHaveLength(1);
+  return Images![0];
+}
+
+/** Creates an image from a fresh one-volume instance and returns its ID. */
+async function createImage(client: EC2Client, region: string, name: string, tags: Record<string, string> = {}): Promise<string> {
+  const instanceId = server.addInstance({ region });
+  const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  const { ImageId } = await client.send(new CreateImageCommand({
+    InstanceId: instanceId,
+    Name: name,
+    TagSpecifications: Tags.length > 0 ? [{ ResourceType: 'image', Tags }] : undefined,
+  }));
+  return ImageId!;
+}
+
+/** Polls until the image leaves `pending`, the way a waiter would. */
+async function pollUntilSettled(client: EC2Client, imageId: string): Promise<Image> {
+  for (let poll = 0; poll < 20; poll++) {
+    const image = await describeImage(client, imageId);
+    if (image.State !== 'pending') return image;
+  }
+  throw new Error(`${imageId} stayed pending`);
+}
+
+describe('instances', () => {
+  test('DescribeInstances returns state, root device, volumes and tags; regions are separate', async () => {
+    const instanceId = server.addInstance({
+      region: 'us-east-1',
+      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdb', sizeGiB: 20 }],
+      tags: { Name: 'builder' },
+    });
+
+    const { Reservations } = await ec2().send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = Reservations![0].Instances![0];
+    expect(instance).toMatchObject({
+      InstanceId: instanceId,
+      State: { Code: 16, Name: 'running' },
+      RootDeviceName: '/dev/xvda',
+      Tags: [{ Key: 'Name', Value: 'builder' }],
+    });
+    expect(instance.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs?.Status, m.Ebs?.DeleteOnTermination])).toEqual([
+      ['/dev/xvda', 'attached', true],
+      ['/dev/sdb', 'attached', true],
+    ]);
+    expect(instance.BlockDeviceMappings![0].Ebs!.VolumeId).toMatch(/^vol-[0-9a-f]{17}$/);
+
+    const elsewhere = await failure(ec2('us-west-2').send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+    expect(elsewhere.name).toBe('InvalidInstanceID.NotFound');
+    expect(elsewhere.message).toBe(`The instance ID '${instanceId}' does not exist`);
+    const malformed = await failure(ec2().send(new DescribeInstancesCommand({ InstanceIds: ['i-123'] })));
+    expect(malformed.name).toBe('InvalidInstanceID.Malformed');
+  });
+
+  test('StopInstances and TerminateInstances report the transition and settle', async () => {
+    const client = ec2();
+    const instanceId = server.addInstance({ region: 'us-east-1' });
+
+    const stopped = await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    expect(stopped.StoppingInstances).toEqual([{
+      InstanceId: instanceId,
+      CurrentState: { Code: 64, Name: 'stopping' },
+      PreviousState: { Code: 16, Name: 'running' },
+    }]);
+    expect(server.instances('us-east-1')[0].state).toBe('stopped');
+
+    const terminated = await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    expect(terminated.TerminatingInstances![0]).toMatchObject({ CurrentState: { Name: 'shutting-down' }, PreviousState: { Name: 'stopped' } });
+    const { Reservations } = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    expect(Reservations![0].Instances![0].State).toEqual({ Code: 48, Name: 'terminated' });
+  });
+});
+
+describe('CreateImage', () => {
+  test('applies tag specifications to image and snapshots and leaves out NoDevice mappings', async () => {
+    const client = ec2();
+    const instanceId = server.addInstance({
+      region: 'us-east-1',
+      volumes: [
+        { deviceName: '/dev/xvda', sizeGiB: 8 },
+        { deviceName: '/dev/sdb', sizeGiB: 30 },
+        { deviceName: '/dev/sdc', sizeGiB: 100 },
+      ],
+    });
+
+    const { ImageId } = await client.send(new CreateImageCommand({
+      InstanceId: instanceId,
+      Name: 'golden (v1.2) [build 7]',
+      Description: 'golden image',
+      NoReboot: true,
+      BlockDeviceMappings: [{ DeviceName: '/dev/sdc', NoDevice: '' }],
+      TagSpecifications: [
+        { ResourceType: 'image', Tags: [{ Key: 'Name', Value: 'golden' }, { Key: 'Team', Value: 'platform' }] },
+        { ResourceType: 'snapshot', Tags: [{ Key: 'Owner', Value: 'ami-factory' }] },
+      ],
+    }));
+    expect(ImageId).toMatch(/^ami-[0-9a-f]{17}$/);
+
+    const image = await describeImage(client, ImageId!);
+    expect(image).toMatchObject({
+      ImageId,
+      Name: 'golden (v1.2) [build 7]',
+      Description: 'golden image',
+      State: 'pending',
+      OwnerId: '123456789012',
+      ImageLocation: '123456789012/golden (v1.2) [build 7]',
+      Architecture: 'x86_64',
+      ImageType: 'machine',
+      RootDeviceName: '/dev/xvda',
+      RootDeviceType: 'ebs',
+      VirtualizationType: 'hvm',
+      DeregistrationProtection: 'disabled',
+      Public: false,
+    });
+    expect(image.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'golden' }, { Key: 'Team', Value: 'platform' }]));
+    expect(image.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs?.VolumeSize, m.Ebs?.VolumeType, m.Ebs?.Encrypted])).toEqual([
+      ['/dev/xvda', 8, 'gp3', false],
+      ['/dev/sdb', 30, 'gp3', false],
+    ]);
+
+    const snapshotIds = image.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId!);
+    const { Snapshots } = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+    expect(Snapshots).toHaveLength(2);
+    for (const snapshot of Snapshots!) {
+      expect(snapshot.SnapshotId).toMatch(/^snap-[0-9a-f]{17}$/);
+      expect(snapshot.Tags).toEqual([{ Key: 'Owner', Value: 'ami-factory' }]);
+      expect(snapshot.Description).toBe(`Created by CreateImage(${instanceId}) for ${ImageId}`);
+      expect(snapshot.StartTime).toBeInstanceOf(Date);
+    }
+    const byTag = await client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:Owner', Values: ['ami-*'] }] }));
+    expect(byTag.Snapshots!.map((s) => s.SnapshotId).sort()).toEqual([...snapshotIds].sort());
+  });
+
+  test('stays pending for the scripted number of polls, with rising snapshot progress, then becomes available', async () => {
+    const client = ec2();
+    server.imageBehaviour = { pendingPolls: 3, finalState: 'available' };
+    const imageId = await createImage(client, 'us-east-1', 'slow-image');
+    const snapshotId = server.image(imageId)!.blockDeviceMappings[0].snapshotId;
+
+    const seen: Array<[string | undefined, string | undefined]> = [];
+    for (let poll = 0; poll < 4; poll++) {
+      const image = await describeImage(client, imageId);
+      const { Snapshots } = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+      seen.push([image.State, `${Snapshots![0].State} ${Snapshots![0].Progress}`]);
+    }
+    expect(seen).toEqual([
+      ['pending', 'pending 25%'],
+      ['pending', 'pending 50%'],
+      ['pending', 'pending 75%'],
+      ['available', 'completed 100%'],
+    ]);
+  });
+
+  test('a scripted failure reports its stateReason and puts the snapshots in error', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'doomed-image');
+    server.scriptImage(imageId, { pendingPolls: 1, finalState: 'failed', stateReason: { code: 'Client.InvalidSnapshot', message: 'broken volume' } });
+
+    const image = await pollUntilSettled(client, imageId);
+    expect(image.State).toBe('failed');
+    expect(image.StateReason).toEqual({ Code: 'Client.InvalidSnapshot', Message: 'broken volume' });
+    expect(server.snapshots('us-east-1').map((s) => s.state)).toEqual(['error']);
+    expect(server.callCount('DescribeImages')).toBe(2);
+  });
+
+  test('notFoundAfterCreate imitates eventual consistency for DescribeImages by ID', async () => {
+    const client = ec2();
+    server.notFoundAfterCreate = 2;
+    const imageId = await createImage(client, 'us-east-1', 'fresh-image');
+
+    for (let call = 0; call < 2; call++) {
+      const error = await failure(client.send(new DescribeImagesCommand({ ImageIds: [imageId] })));
+      expect(error.name).toBe('InvalidAMIID.NotFound');
+      expect(error.message).toBe(`The image id '[${imageId}]' does not exist`);
+    }
+    expect((await describeImage(client, imageId)).State).toBe('pending');
+  });
+
+  test('rejects malformed and duplicate names, unknown and terminated instances', async () => {
+    const client = ec2();
+    await createImage(client, 'us-east-1', 'taken');
+    const instanceId = server.addInstance({ region: 'us-east-1' });
+    const create = (Name: string, InstanceId = instanceId) => failure(client.send(new CreateImageCommand({ InstanceId, Name })));
+
+    const duplicate = await create('taken');
+    expect(duplicate.name).toBe('InvalidAMIName.Duplicate');
+    expect(duplicate.message).toMatch(/^AMI name taken is already in use by AMI ami-[0-9a-f]{17}$/);
+    expect(duplicate.$metadata.httpStatusCode).toBe(400);
+    expect((await create('no')).name).toBe('InvalidAMIName.Malformed');
+    expect((await create('bad*name')).name).toBe('InvalidAMIName.Malformed');
+    expect((await create('x'.repeat(129))).name).toBe('InvalidAMIName.Malformed');
+    expect((await create('fine-name', 'i-0123456789abcdef0')).name).toBe('InvalidInstanceID.NotFound');
+
+    const terminated = server.addInstance({ region: 'us-east-1', state: 'terminated' });
+    expect((await create('fine-name', terminated)).name).toBe('IncorrectInstanceState');
+    // The same name is free in another region.
+    await expect(createImage(ec2('eu-west-1'), 'eu-west-1', 'taken')).resolves.toMatch(/^ami-/);
+  });
+});
+
+describe('DescribeImages', () => {
+  test('filters by name, state, tag and tag-key; Owner other than self finds nothing', async () => {
+    const client = ec2();
+    server.imageBehaviour = { pendingPolls: 0, finalState: 'available' };
+    const web = await createImage(client, 'us-east-1', 'web-2024-01', { Role: 'web', Stage: 'prod' });
+    const api = await createImage(client, 'us-east-1', 'api-2024-01', { Role: 'api' });
+    const ids = async (input: DescribeImagesCommandInput) =>
+      ((await client.send(new DescribeImagesCommand(input))).Images ?? []).map((i) => i.ImageId).sort();
+
+    expect(await ids({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['web-*'] }] })).toEqual([web]);
+    expect(await ids({ Filters: [{ Name: 'name', Values: ['web-2024-0?', 'api-2024-01'] }] })).toEqual([web, api].sort());
+    expect(await ids({ Filters: [{ Name: 'tag:Role', Values: ['api'] }] })).toEqual([api]);
+    expect(await ids({ Filters: [{ Name: 'tag-key', Values: ['Stage'] }] })).toEqual([web]);
+    expect(await ids({ Filters: [{ Name: 'state', Values: ['available'] }, { Name: 'image-id', Values: [api] }] })).toEqual([api]);
+    expect(await ids({ Owners: ['amazon'] })).toEqual([]);
+
+    const invalid = await failure(client.send(new DescribeImagesCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] })));
+    expect(invalid.name).toBe('InvalidParameterValue');
+  });
+
+  test('unknown IDs are NotFound, malformed IDs Malformed, deregistered images absent', async () => {
+    const client = ec2();
+    const unknown = await failure(client.send(new DescribeImagesCommand({ ImageIds: ['ami-0123456789abcdef0'] })));
+    expect(unknown.name).toBe('InvalidAMIID.NotFound');
+    expect(unknown.message).toBe("The image id '[ami-0123456789abcdef0]' does not exist");
+    const malformed = await failure(client.send(new DescribeImagesCommand({ ImageIds: ['ami-xyz'] })));
+    expect(malformed.name).toBe('InvalidAMIID.Malformed');
+
+    const imageId = await createImage(client, 'us-east-1', 'short-lived');
+    await client.send(new DeregisterImageCommand({ ImageId: imageId }));
+    const { Images } = await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    expect(Images).toEqual([]);
+  });
+});
+
+describe('deregistration and snapshots', () => {
+  test('DeleteSnapshot refuses a snapshot in use; DeregisterImage with DeleteAssociatedSnapshots removes them', async () => {
+    const client = ec2();
+    server.imageBehaviour = { pendingPolls: 0, finalState: 'available' };
+    const imageId = await createImage(client, 'us-east-1', 'to-delete');
+    const [snapshot] = server.snapshots('us-east-1');
+
+    const inUse = await failure(client.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.snapshotId })));
+    expect(inUse.name).toBe('InvalidSnapshot.InUse');
+    expect(inUse.message).toBe(`The snapshot ${snapshot.snapshotId} is currently in use by ${imageId}`);
+
+    const result = await client.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+    expect(result.Return).toBe(true);
+    expect(result.DeleteSnapshotResults).toEqual([{ SnapshotId: snapshot.snapshotId, ReturnCode: 'success' }]);
+    expect(server.snapshots('us-east-1')).toEqual([]);
+    expect(server.liveImages('us-east-1')).toEqual([]);
+    expect(server.images('us-east-1').map((i) => i.state)).toEqual(['deregistered']);
+
+    const gone = await failure(client.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.snapshotId] })));
+    expect(gone.name).toBe('InvalidSnapshot.NotFound');
+    const again = await failure(client.send(new DeregisterImageCommand({ ImageId: imageId })));
+    expect(again.name).toBe('InvalidAMIID.Unavailable');
+  });
+
+  test('without DeleteAssociatedSnapshots the snapshots stay and can then be deleted', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'keep-snapshots');
+    const [snapshot] = server.snapshots('us-east-1');
+
+    const result = await client.send(new DeregisterImageCommand({ ImageId: imageId }));
+    expect(result.DeleteSnapshotResults).toBeUndefined();
+    await client.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.snapshotId }));
+    expect(server.snapshots('us-east-1')).toEqual([]);
+  });
+
+  test('deregistration protection blocks DeregisterImage and shows in DescribeImages', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'protected');
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: imageId, WithCooldown: false }));
+    await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date('2030-06-01T12:00:20Z') }));
+
+    const image = await describeImage(client, imageId);
+    expect(image.DeregistrationProtection).toBe('enabled');
+    expect(image.DeprecationTime).toBe('2030-06-01T12:00:00.000Z');
+    const blocked = await failure(client.send(new DeregisterImageCommand({ ImageId: imageId })));
+    expect(blocked.name).toBe('OperationNotPermitted');
+    expect(blocked.message).toBe(`Deregistration protection is enabled for image ${imageId}`);
+  });
+});
+
+describe('CopyImage', () => {
+  test('copies across regions into separate state and is idempotent on ClientToken', async () => {
+    server.imageBehaviour = { pendingPolls: 0, finalState: 'available' };
+    const east = ec2('us-east-1');
+    const west = ec2('eu-west-1');
+    const sourceId = await createImage(east, 'us-east-1', 'source', { Team: 'platform' });
+    await describeImage(east, sourceId); // settles the source
+
+    server.imageBehaviour = { pendingPolls: 1, finalState: 'available' };
+    const copy = {
+      SourceImageId: sourceId,
+      SourceRegion: 'us-east-1',
+      Name: 'source-copy',
+      ClientToken: 'copy-1',
+      CopyImageTags: true,
+      Encrypted: true,
+      TagSpecifications: [{ ResourceType: 'image' as const, Tags: [{ Key: 'Copy', Value: 'yes' }] }],
+    };
+    const first = await west.send(new CopyImageCommand(copy));
+    const retried = await west.send(new CopyImageCommand(copy));
+    expect(retried.ImageId).toBe(first.ImageId);
+    expect(server.images('eu-west-1')).toHaveLength(1);
+    expect(server.snapshots('eu-west-1')).toHaveLength(1);
+
+    const copied = await describeImage(west, first.ImageId!);
+    expect(copied).toMatchObject({ State: 'pending', SourceImageId: sourceId, SourceImageRegion: 'us-east-1' });
+    expect(copied.Tags).toEqual(expect.arrayContaining([{ Key: 'Team', Value: 'platform' }, { Key: 'Copy', Value: 'yes' }]));
+    expect(copied.BlockDeviceMappings![0].Ebs!.Encrypted).toBe(true);
+    expect((await describeImage(west, first.ImageId!)).State).toBe('available');
+
+    const notInEast = await failure(east.send(new DescribeImagesCommand({ ImageIds: [first.ImageId!] })));
+    expect(notInEast.name).toBe('InvalidAMIID.NotFound');
+    expect(server.images('us-east-1').map((i) => i.imageId)).toEqual([sourceId]);
+  });
+
+  test('a source missing in SourceRegion is NotFound; deregistering a pending copy cancels it', async () => {
+    server.imageBehaviour = { pendingPolls: 0, finalState: 'available' };
+    const east = ec2('us-east-1');
+    const west = ec2('eu-west-1');
+    const sourceId = await createImage(east, 'us-east-1', 'source');
+    await describeImage(east, sourceId);
+
+    const wrongRegion = await failure(west.send(new CopyImageCommand({ SourceImageId: sourceId, SourceRegion: 'ap-south-1', Name: 'x-copy' })));
+    expect(wrongRegion.name).toBe('InvalidAMIID.NotFound');
+
+    const { ImageId } = await west.send(new CopyImageCommand({ SourceImageId: sourceId, SourceRegion: 'us-east-1', Name: 'x-copy' }));
+    await west.send(new DeregisterImageCommand({ ImageId, DeleteAssociatedSnapshots: true }));
+    expect(server.liveImages('eu-west-1')).toEqual([]);
+    expect(server.snapshots('eu-west-1')).toEqual([]);
+  });
+});
+
+describe('tags and attributes', () => {
+  test('CreateTags and DeleteTags work on images, snapshots and instances', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'tagged');
+    const [snapshot] = server.snapshots('us-east-1');
+    const instanceId = server.instances('us-east-1')[0].instanceId;
+    const resources = [imageId, snapshot.snapshotId, instanceId];
+
+    await client.send(new CreateTagsCommand({ Resources: resources, Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] }));
+    await client.send(new DeleteTagsCommand({ Resources: resources, Tags: [{ Key: 'a' }, { Key: 'b', Value: 'not-2' }] }));
+    expect(server.image(imageId)!.tags).toEqual({ b: '2' });
+    expect(server.snapshots('us-east-1')[0].tags).toEqual({ b: '2' });
+    expect(server.instances('us-east-1')[0].tags).toEqual({ b: '2' });
+
+    const missing = await failure(client.send(new CreateTagsCommand({ Resources: ['snap-0123456789abcdef0'], Tags: [{ Key: 'a', Value: '1' }] })));
+    expect(missing.name).toBe('InvalidSnapshot.NotFound');
+  });
+
+  test('ModifyImageAttribute stores description and launch permissions; DescribeImageAttribute returns them', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'shared');
+
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      Description: { Value: 'shared image' },
+      LaunchPermission: {
+        Add: [{ UserId: '111111111111' }, { OrganizationArn: 'arn:aws:organizations::123456789012:organization/o-abc' }],
+      },
+    }));
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: { Add: [{ UserId: '222222222222' }], Remove: [{ UserId: '111111111111' }] },
+    }));
+
+    const permissions = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
+    expect(permissions.ImageId).toBe(imageId);
+    expect(permissions.LaunchPermissions).toEqual([
+      { OrganizationArn: 'arn:aws:organizations::123456789012:organization/o-abc' },
+      { UserId: '222222222222' },
+    ]);
+    const description = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
+    expect(description.Description).toEqual({ Value: 'shared image' });
+    expect((await describeImage(client, imageId)).Description).toBe('shared image');
+  });
+});
+
+describe('faults and retries', () => {
+  test('throttling is answered like EC2 (503 RequestLimitExceeded), classified as THROTTLING and retried', async () => {
+    const retry = fastRetryStrategy(3);
+    const client = ec2('us-east-1', retry);
+    server.injectFault({ action: 'DescribeImages', times: 2, kind: 'throttle' });
+
+    const { Images } = await client.send(new DescribeImagesCommand({ Owners: ['self'] }));
+    expect(Images).toEqual([]);
+    expect(retry.errorTypes).toEqual(['THROTTLING', 'THROTTLING']);
+    expect(server.calls.map((c) => [c.action, c.status, c.code, c.attempt])).toEqual([
+      ['DescribeImages', 503, 'RequestLimitExceeded', 1],
+      ['DescribeImages', 503, 'RequestLimitExceeded', 2],
+      ['DescribeImages', 200, undefined, 3],
+    ]);
+  });
+
+  test('a fault lasting beyond the retry budget surfaces as the service error', async () => {
+    const client = ec2('us-east-1', fastRetryStrategy(3));
+    server.injectFault({ times: 5, kind: 'throttle' });
+
+    const error = await failure(client.send(new DescribeImagesCommand({})));
+    expect(error.name).toBe('RequestLimitExceeded');
+    expect(error.$metadata.httpStatusCode).toBe(503);
+    expect(error.$metadata.attempts).toBe(3);
+    expect(server.callCount('DescribeImages')).toBe(3);
+  });
+
+  test("the SDK's own standard retry strategy retries 5xx faults", async () => {
+    const client = new EC2Client({ region: 'us-east-1', endpoint: server.url, credentials: CREDENTIALS, maxAttempts: 3 });
+    server.injectFault({ action: 'DescribeImages', times: 1, kind: 'http500' });
+    server.injectFault({ action: 'DescribeImages', times: 1, kind: 'http503' });
+
+    const output = await client.send(new DescribeImagesCommand({}));
+    expect(output.$metadata.attempts).toBe(3);
+    expect(server.calls.map((c) => c.code)).toEqual(['InternalError', 'Unavailable', undefined]);
+  });
+
+  test('throttleRate throttles the same calls for the same seed', async () => {
+    const throttledCalls = async (seed: number): Promise<boolean[]> => {
+      server.reset();
+      server.throttleRate(0.3, seed);
+      const client = ec2('us-east-1', fastRetryStrategy(10));
+      for (let i = 0; i < 10; i++) await client.send(new DescribeImagesCommand({}));
+      return server.calls.map((c) => c.status === 503);
+    };
+
+    const first = await throttledCalls(42);
+    expect(await throttledCalls(42)).toEqual(first);
+    expect(first.filter(Boolean).length).toBeGreaterThan(0);
+    expect(first.filter((throttled) => !throttled)).toHaveLength(10);
+  });
+
+  test('an action the endpoint does not implement is InvalidAction', async () => {
+    const error = await failure(ec2().send(new DescribeVolumesCommand({})));
+    expect(error.name).toBe('InvalidAction');
+    expect(error.$metadata.httpStatusCode).toBe(400);
+  });
+});
+
+describe('CloudFormation DescribeStacks', () => {
+  test('reports the scripted status by name and by ID; unknown stacks are a ValidationError', async () => {
+    const client = new CloudFormationClient({ region: 'eu-west-1', endpoint: server.url, credentials: CREDENTIALS });
+    const stackId = server.setStackStatus('ami-pipeline', 'CREATE_IN_PROGRESS', 'eu-west-1');
+    server.setStackStatus(stackId, 'CREATE_COMPLETE');
+
+    const byName = await client.send(new DescribeStacksCommand({ StackName: 'ami-pipeline' }));
+    expect(byName.Stacks).toHaveLength(1);
+    expect(byName.Stacks![0]).toMatchObject({ StackId: stackId, StackName: 'ami-pipeline', StackStatus: 'CREATE_COMPLETE' });
+    expect(byName.Stacks![0].CreationTime).toBeInstanceOf(Date);
+    const byId = await client.send(new DescribeStacksCommand({ StackName: stackId }));
+    expect(byId.Stacks![0].StackName).toBe('ami-pipeline');
+
+    const missing = await failure(client.send(new DescribeStacksCommand({ StackName: 'nope' })));
+    expect(missing.name).toBe('ValidationError');
+    expect(missing.message).toBe('Stack with id nope does not exist');
+    expect(server.calls.at(-1)).toMatchObject({ service: 'cloudformation', action: 'DescribeStacks', region: 'eu-west-1', status: 400 });
+  });
+});
+
+describe('withEndpointEnv', () => {
+  test('clients built without endpoint options reach the local endpoint', async () => {
+    const restore = withEndpointEnv(server.url);
+    try {
+      server.setStackStatus('env-stack', 'UPDATE_COMPLETE');
+      const instanceId = server.addInstance({ region: 'us-east-1' });
+
+      const { Reservations } = await new EC2Client({}).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      expect(Reservations![0].Instances![0].InstanceId).toBe(instanceId);
+      const { Stacks } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: 'env-stack' }));
+      expect(Stacks![0].StackStatus).toBe('UPDATE_COMPLETE');
+    } finally {
+      restore();
+    }
+  });
+});

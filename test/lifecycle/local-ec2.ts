@@ -1,0 +1,1597 @@
+/**
+ * An in-process imitation of the Amazon EC2 Query API (plus CloudFormation
+ * DescribeStacks) that the REAL AWS SDK v3 clients talk to over HTTP.
+ *
+ * Lifecycle tests point `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_CLOUDFORMATION`
+ * (or a client's `endpoint`) at it and then script what the "service" does:
+ * how many polls an image stays pending, whether it fails, eventual-consistency
+ * NotFound answers, throttling and 5xx faults. Everything is driven by call
+ * counts rather than wall-clock time so tests are deterministic and fast.
+ *
+ * Wire formats follow the real services, checked against what the SDK sends and
+ * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+/** The account that owns every resource of the local endpoint. */
+export const ACCOUNT_ID = '123456789012';
+
+export type ImageState = 'pending' | 'available' | 'failed' | 'deregistered';
+export type SnapshotState = 'pending' | 'completed' | 'error';
+export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+export type DeregistrationProtection = 'disabled' | 'enabled' | 'enabled-with-cooldown';
+/** Tags as a plain key → value record (null prototype, so any key is safe). */
+export type Tags = Record<string, string>;
+
+export interface StateReason {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** How a newly created or copied image progresses, counted in DescribeImages polls. */
+export interface ImageBehaviour {
+  /** DescribeImages calls that still return the image as `pending`. */
+  readonly pendingPolls: number;
+  readonly finalState: 'available' | 'failed';
+  /** Reported when `finalState` is `failed`; a generic internal error otherwise. */
+  readonly stateReason?: StateReason;
+}
+
+/** Per-image override of {@link ImageBehaviour}, plus its eventual-consistency window. */
+export interface ImageScript extends Partial<ImageBehaviour> {
+  /** DescribeImages-by-ID calls that will still answer `InvalidAMIID.NotFound`. */
+  readonly notFoundCalls?: number;
+}
+
+export interface VolumeSpec {
+  readonly deviceName: string;
+  readonly sizeGiB: number;
+}
+
+export interface AddInstanceOptions {
+  readonly region: string;
+  /** Default: one 8 GiB root volume on `rootDeviceName`. */
+  readonly volumes?: readonly VolumeSpec[];
+  /** Default `/dev/xvda`. */
+  readonly rootDeviceName?: string;
+  /** Default `running`. */
+  readonly state?: InstanceStateName;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface LaunchPermission {
+  userId?: string;
+  group?: string;
+  organizationArn?: string;
+  organizationalUnitArn?: string;
+}
+
+export interface InstanceVolume {
+  readonly deviceName: string;
+  readonly volumeId: string;
+  readonly sizeGiB: number;
+}
+
+export interface LocalInstance {
+  readonly instanceId: string;
+  readonly region: string;
+  readonly reservationId: string;
+  readonly launchTime: string;
+  readonly rootDeviceName: string;
+  readonly volumes: InstanceVolume[];
+  state: InstanceStateName;
+  tags: Tags;
+}
+
+export interface ImageDevice {
+  readonly deviceName: string;
+  readonly snapshotId: string;
+  readonly volumeSizeGiB: number;
+}
+
+export interface LocalImage {
+  readonly imageId: string;
+  readonly region: string;
+  readonly name: string;
+  readonly imageLocation: string;
+  readonly creationDate: string;
+  readonly rootDeviceName: string;
+  readonly blockDeviceMappings: ImageDevice[];
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly sourceInstanceId?: string;
+  readonly sourceImageId?: string;
+  readonly sourceRegion?: string;
+  description?: string;
+  state: ImageState;
+  stateReason?: StateReason;
+  tags: Tags;
+  launchPermissions: LaunchPermission[];
+  deprecationTime?: string;
+  deregistrationProtection: DeregistrationProtection;
+  behaviour: ImageBehaviour;
+  /** DescribeImages calls that have returned this image so far. */
+  polls: number;
+  /** DescribeImages-by-ID calls that will still answer NotFound. */
+  notFoundCalls: number;
+}
+
+export interface LocalSnapshot {
+  readonly snapshotId: string;
+  readonly region: string;
+  readonly volumeId: string;
+  readonly startTime: string;
+  readonly volumeSizeGiB: number;
+  readonly description: string;
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  state: SnapshotState;
+  /** Percent, 0–100. */
+  progress: number;
+  statusMessage?: string;
+  tags: Tags;
+}
+
+export interface LocalStack {
+  readonly stackId: string;
+  readonly stackName: string;
+  readonly region: string;
+  readonly creationTime: string;
+  status: string;
+}
+
+export type FaultKind = 'throttle' | 'http500' | 'http503';
+
+export interface FaultSpec {
+  /** Only calls of this action fail; every action when omitted. */
+  readonly action?: string;
+  /** How many matching calls fail before the fault is used up. */
+  readonly times: number;
+  readonly kind: FaultKind;
+}
+
+export interface RecordedCall {
+  readonly service: 'ec2' | 'cloudformation';
+  readonly action: string;
+  readonly region: string;
+  readonly status: number;
+  /** Error code when the call failed. */
+  readonly code?: string;
+  /** The SDK's attempt number (`amz-sdk-request` header), when it sent one. */
+  readonly attempt?: number;
+  /** Epoch milliseconds. */
+  readonly at: number;
+}
+
+// ---------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------
+
+const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+const CFN_NAMESPACE = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
+const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+
+const DEFAULT_BEHAVIOUR: ImageBehaviour = { pendingPolls: 2, finalState: 'available' };
+const DEFAULT_FAILURE: StateReason = {
+  code: 'Server.InternalError',
+  message: 'Server.InternalError: An internal error has occurred',
+};
+
+/** The numeric codes EC2 reports next to each instance state name. */
+const INSTANCE_STATE_CODES: Readonly<Record<InstanceStateName, number>> = {
+  'pending': 0,
+  'running': 16,
+  'shutting-down': 32,
+  'terminated': 48,
+  'stopping': 64,
+  'stopped': 80,
+};
+
+/** CreateImage accepts only instances that have settled in one of these states. */
+const IMAGEABLE_STATES: ReadonlySet<InstanceStateName> = new Set(['running', 'stopped']);
+
+/** EC2's documented AMI name rule. */
+const IMAGE_NAME_PATTERN = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
+
+const IMAGE_ATTRIBUTES = new Set([
+  'description', 'kernel', 'ramdisk', 'launchPermission', 'productCodes', 'blockDeviceMapping', 'sriovNetSupport',
+  'bootMode', 'tpmSupport', 'uefiData', 'lastLaunchedTime', 'imdsSupport', 'deregistrationProtection',
+]);
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/** An error the service answers with: rendered as the protocol's error document. */
+class ApiError extends Error {
+  constructor(readonly code: string, message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+function missingParameter(name: string): ApiError {
+  return new ApiError('MissingParameter', `The request must contain the parameter ${name}`);
+}
+
+function invalidValue(message: string): ApiError {
+  return new ApiError('InvalidParameterValue', message);
+}
+
+function imageNotFound(ids: readonly string[]): ApiError {
+  return ids.length === 1
+    ? new ApiError('InvalidAMIID.NotFound', `The image id '[${ids[0]}]' does not exist`)
+    : new ApiError('InvalidAMIID.NotFound', `The image ids '[${ids.join(', ')}]' do not exist`);
+}
+
+function instanceNotFound(ids: readonly string[]): ApiError {
+  return ids.length === 1
+    ? new ApiError('InvalidInstanceID.NotFound', `The instance ID '${ids[0]}' does not exist`)
+    : new ApiError('InvalidInstanceID.NotFound', `The instance IDs '${ids.join(', ')}' do not exist`);
+}
+
+function snapshotNotFound(ids: readonly string[]): ApiError {
+  return ids.length === 1
+    ? new ApiError('InvalidSnapshot.NotFound', `The snapshot '${ids[0]}' does not exist.`)
+    : new ApiError('InvalidSnapshot.NotFound', `The snapshots '${ids.join(', ')}' do not exist.`);
+}
+
+/** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
+function faultError(kind: FaultKind, service: RecordedCall['service']): ApiError {
+  if (service === 'cloudformation') {
+    switch (kind) {
+      case 'throttle': return new ApiError('Throttling', 'Rate exceeded', 400);
+      case 'http500': return new ApiError('InternalFailure', 'An internal error has occurred', 500);
+      case 'http503': return new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
+    }
+  }
+  switch (kind) {
+    // RequestLimitExceeded is in the SDK's THROTTLING_ERROR_CODES, so it is retried as throttling.
+    case 'throttle': return new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    case 'http500': return new ApiError('InternalError', 'An internal error has occurred', 500);
+    case 'http503': return new ApiError('Unavailable', 'The server is temporarily unavailable', 503);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters (form body): `Key=v`, lists `Key.N`, structures `Key.N.Member`
+// ---------------------------------------------------------------------------
+
+class QueryParams {
+  static parse(body: string, search: string): QueryParams {
+    const values = new Map<string, string>();
+    for (const source of [search, body]) {
+      for (const [key, value] of new URLSearchParams(source)) values.set(key, value);
+    }
+    return new QueryParams(values);
+  }
+
+  constructor(private readonly values: ReadonlyMap<string, string>) {}
+
+  has(key: string): boolean {
+    return this.values.has(key);
+  }
+
+  get(key: string): string | undefined {
+    return this.values.get(key);
+  }
+
+  required(key: string): string {
+    const value = this.values.get(key);
+    if (value === undefined || value === '') throw missingParameter(key);
+    return value;
+  }
+
+  bool(key: string): boolean | undefined {
+    const value = this.values.get(key);
+    if (value === undefined) return undefined;
+    if (value !== 'true' && value !== 'false') throw invalidValue(`Invalid value '${value}' for ${key}; expected true or false`);
+    return value === 'true';
+  }
+
+  /** `Key.1`, `Key.2`, … in index order. */
+  list(prefix: string): string[] {
+    return this.indexes(prefix, (rest) => rest === '').map((index) => this.values.get(`${prefix}.${index}`) ?? '');
+  }
+
+  /** `Key.N.*` as one scoped QueryParams per N, in index order. */
+  members(prefix: string): QueryParams[] {
+    return this.indexes(prefix, (rest) => rest.startsWith('.')).map((index) => {
+      const scope = `${prefix}.${index}.`;
+      const scoped = new Map<string, string>();
+      for (const [key, value] of this.values) {
+        if (key.startsWith(scope)) scoped.set(key.slice(scope.length), value);
+      }
+      return new QueryParams(scoped);
+    });
+  }
+
+  /** Distinct indexes N of keys `prefix.N<rest>` whose rest passes `accept`, sorted numerically. */
+  private indexes(prefix: string, accept: (rest: string) => boolean): number[] {
+    const indexes = new Set<number>();
+    for (const key of this.values.keys()) {
+      if (!key.startsWith(`${prefix}.`)) continue;
+      const match = /^(\d+)(.*)$/.exec(key.slice(prefix.length + 1));
+      if (match && accept(match[2])) indexes.add(Number(match[1]));
+    }
+    return [...indexes].sort((a, b) => a - b);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// XML rendering
+// ---------------------------------------------------------------------------
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => XML_ENTITIES[char]);
+}
+
+/** `<name>value</name>`, or nothing when the value is absent (EC2 omits unset members). */
+function leaf(name: string, value: string | number | boolean | undefined): string {
+  return value === undefined ? '' : `<${name}>${escapeXml(String(value))}</${name}>`;
+}
+
+/** A container element around already-rendered children. */
+function node(name: string, ...children: string[]): string {
+  return `<${name}>${children.join('')}</${name}>`;
+}
+
+/** An EC2 list: `<name><item>…</item>…</name>` (each entry is the item's rendered children). */
+function itemSet(name: string, items: readonly string[]): string {
+  return node(name, ...items.map((item) => node('item', item)));
+}
+
+/** EC2 leaves `tagSet` out entirely when a resource has no tags. */
+function renderTags(tags: Tags): string {
+  const entries = Object.entries(tags);
+  return entries.length === 0 ? '' : itemSet('tagSet', entries.map(([key, value]) => leaf('key', key) + leaf('value', value)));
+}
+
+function ec2Document(action: string, requestId: string, body: string): string {
+  return `${XML_DECLARATION}<${action}Response xmlns="${EC2_NAMESPACE}">${leaf('requestId', requestId)}${body}</${action}Response>`;
+}
+
+function ec2ErrorDocument(error: ApiError, requestId: string): string {
+  const detail = node('Error', leaf('Code', error.code), leaf('Message', error.message));
+  return `${XML_DECLARATION}${node('Response', node('Errors', detail), leaf('RequestID', requestId))}`;
+}
+
+function cfnDocument(action: string, requestId: string, result: string): string {
+  const metadata = node('ResponseMetadata', leaf('RequestId', requestId));
+  return `${XML_DECLARATION}<${action}Response xmlns="${CFN_NAMESPACE}">${node(`${action}Result`, result)}${metadata}</${action}Response>`;
+}
+
+function cfnErrorDocument(error: ApiError, requestId: string): string {
+  const type = error.status >= 500 ? 'Receiver' : 'Sender';
+  const detail = node('Error', leaf('Type', type), leaf('Code', error.code), leaf('Message', error.message));
+  return `${XML_DECLARATION}<ErrorResponse xmlns="${CFN_NAMESPACE}">${detail}${leaf('RequestId', requestId)}</ErrorResponse>`;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+/** A real-looking resource ID: `prefix-` and 17 lowercase hex digits. */
+function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+/** EC2 IDs carry 8 (legacy) or 17 hex digits after the prefix. */
+function isWellFormedId(id: string, prefix: string): boolean {
+  return new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(id);
+}
+
+function assertWellFormedId(id: string, prefix: string, code: string): void {
+  if (!isWellFormedId(id, prefix)) throw new ApiError(code, `Invalid id: "${id}" (expecting "${prefix}-...")`);
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** A tag record with no prototype, so keys such as `__proto__` are stored like any other. */
+function newTags(entries: Iterable<readonly [string, string]> = []): Tags {
+  const tags: Tags = Object.create(null);
+  for (const [key, value] of entries) tags[key] = value;
+  return tags;
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}
+
+/** EC2 filter values are globs: `*` any run, `?` one character, `\` escapes. */
+function globMatches(pattern: string, value: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]);
+    else if (char === '*') source += '.*';
+    else if (char === '?') source += '.';
+    else source += escapeRegExp(char);
+  }
+  return new RegExp(`^${source}$`, 's').test(value);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Reads `Tag.N.Key` / `Tag.N.Value` members; `aws:` keys are reserved like on the real service. */
+function readTags(members: readonly QueryParams[]): Array<[string, string]> {
+  return members.map((member) => {
+    const key = member.required('Key');
+    if (key.toLowerCase().startsWith('aws:')) throw invalidValue("Tag keys starting with 'aws:' are reserved for internal use");
+    return [key, member.get('Value') ?? ''];
+  });
+}
+
+/** `TagSpecification.N` grouped by resource type; a type the action cannot tag is rejected. */
+function readTagSpecifications(params: QueryParams, allowed: readonly string[]): Map<string, Tags> {
+  const byType = new Map<string, Tags>(allowed.map((type) => [type, newTags()]));
+  for (const spec of params.members('TagSpecification')) {
+    const type = spec.required('ResourceType');
+    const target = byType.get(type);
+    if (!target) throw invalidValue(`'${type}' is not a valid taggable resource type for this operation.`);
+    for (const [key, value] of readTags(spec.members('Tag'))) target[key] = value;
+  }
+  return byType;
+}
+
+function tagsFor(specs: Map<string, Tags>, type: string): Tags {
+  return newTags(Object.entries(specs.get(type) ?? {}));
+}
+
+/** Owner.N: our resources match `self` or our account ID; any other owner has none. */
+function ownersInclude(owners: readonly string[]): boolean {
+  return owners.length === 0 || owners.some((owner) => owner === 'self' || owner === ACCOUNT_ID);
+}
+
+// ---------------------------------------------------------------------------
+// Filters (`Filter.N.Name`, `Filter.N.Value.M`)
+// ---------------------------------------------------------------------------
+
+type Tagged = { readonly tags: Tags };
+type FilterFields<T> = Readonly<Record<string, (resource: T) => ReadonlyArray<string | undefined>>>;
+
+/** A predicate for all `Filter.N` of the request; an unknown filter name is rejected up front, like EC2 does. */
+function filterPredicate<T extends Tagged>(params: QueryParams, fields: FilterFields<T>): (resource: T) => boolean {
+  const tests = params.members('Filter').map((filter) => {
+    const read = filterReader(filter.required('Name'), fields);
+    const patterns = filter.list('Value');
+    return (resource: T) => read(resource).some((value) => value !== undefined && patterns.some((p) => globMatches(p, value)));
+  });
+  return (resource) => tests.every((test) => test(resource));
+}
+
+function filterReader<T extends Tagged>(name: string, fields: FilterFields<T>): (resource: T) => ReadonlyArray<string | undefined> {
+  if (name.startsWith('tag:')) {
+    const key = name.slice('tag:'.length);
+    return (resource) => (Object.hasOwn(resource.tags, key) ? [resource.tags[key]] : []);
+  }
+  if (name === 'tag-key') return (resource) => Object.keys(resource.tags);
+  if (name === 'tag-value') return (resource) => Object.values(resource.tags);
+  const field = fields[name];
+  if (!field) throw invalidValue(`The filter '${name}' is invalid`);
+  return field;
+}
+
+const IMAGE_FILTERS: FilterFields<LocalImage> = {
+  'name': (image) => [image.name],
+  'state': (image) => [image.state],
+  'image-id': (image) => [image.imageId],
+  'description': (image) => [image.description],
+  'owner-id': () => [ACCOUNT_ID],
+  'architecture': () => ['x86_64'],
+  'image-type': () => ['machine'],
+  'root-device-type': () => ['ebs'],
+  'root-device-name': (image) => [image.rootDeviceName],
+  'virtualization-type': () => ['hvm'],
+  'is-public': (image) => [String(isPublic(image))],
+  'source-image-id': (image) => [image.sourceImageId],
+  'source-instance-id': (image) => [image.sourceInstanceId],
+  'block-device-mapping.snapshot-id': (image) => image.blockDeviceMappings.map((device) => device.snapshotId),
+  'block-device-mapping.device-name': (image) => image.blockDeviceMappings.map((device) => device.deviceName),
+};
+
+const SNAPSHOT_FILTERS: FilterFields<LocalSnapshot> = {
+  'status': (snapshot) => [snapshot.state],
+  'snapshot-id': (snapshot) => [snapshot.snapshotId],
+  'volume-id': (snapshot) => [snapshot.volumeId],
+  'volume-size': (snapshot) => [String(snapshot.volumeSizeGiB)],
+  'description': (snapshot) => [snapshot.description],
+  'owner-id': () => [ACCOUNT_ID],
+  'encrypted': (snapshot) => [String(snapshot.encrypted)],
+  'progress': (snapshot) => [`${snapshot.progress}%`],
+};
+
+const INSTANCE_FILTERS: FilterFields<LocalInstance> = {
+  'instance-id': (instance) => [instance.instanceId],
+  'instance-state-name': (instance) => [instance.state],
+  'instance-state-code': (instance) => [String(INSTANCE_STATE_CODES[instance.state])],
+};
+
+function isPublic(image: LocalImage): boolean {
+  return image.launchPermissions.some((permission) => permission.group === 'all');
+}
+
+// ---------------------------------------------------------------------------
+// Rendering of resources (element names as in the EC2 API reference)
+// ---------------------------------------------------------------------------
+
+function renderInstanceState(state: InstanceStateName): string {
+  return leaf('code', INSTANCE_STATE_CODES[state]) + leaf('name', state);
+}
+
+function renderInstance(instance: LocalInstance): string {
+  // A terminated instance's volumes are gone (deleteOnTermination), so EC2 lists no mappings.
+  const volumes = instance.state === 'terminated' ? [] : instance.volumes;
+  const mappings = volumes.map((volume) => leaf('deviceName', volume.deviceName) + node('ebs',
+    leaf('volumeId', volume.volumeId),
+    leaf('status', 'attached'),
+    leaf('attachTime', instance.launchTime),
+    leaf('deleteOnTermination', true),
+  ));
+  return [
+    leaf('instanceId', instance.instanceId),
+    node('instanceState', renderInstanceState(instance.state)),
+    leaf('instanceType', 't3.micro'),
+    leaf('launchTime', instance.launchTime),
+    leaf('architecture', 'x86_64'),
+    leaf('rootDeviceType', 'ebs'),
+    leaf('rootDeviceName', instance.rootDeviceName),
+    itemSet('blockDeviceMapping', mappings),
+    leaf('virtualizationType', 'hvm'),
+    leaf('hypervisor', 'xen'),
+    renderTags(instance.tags),
+  ].join('');
+}
+
+function renderStateChange(instanceId: string, previous: InstanceStateName, current: InstanceStateName): string {
+  return leaf('instanceId', instanceId)
+    + node('currentState', renderInstanceState(current))
+    + node('previousState', renderInstanceState(previous));
+}
+
+function renderImage(image: LocalImage): string {
+  const mappings = image.blockDeviceMappings.map((device) => leaf('deviceName', device.deviceName) + node('ebs',
+    leaf('snapshotId', device.snapshotId),
+    leaf('volumeSize', device.volumeSizeGiB),
+    leaf('deleteOnTermination', true),
+    leaf('volumeType', 'gp3'),
+    leaf('encrypted', image.encrypted),
+  ));
+  const stateReason = image.stateReason
+    ? node('stateReason', leaf('code', image.stateReason.code), leaf('message', image.stateReason.message))
+    : '';
+  return [
+    leaf('imageId', image.imageId),
+    leaf('imageLocation', image.imageLocation),
+    leaf('imageState', image.state),
+    leaf('imageOwnerId', ACCOUNT_ID),
+    leaf('creationDate', image.creationDate),
+    leaf('isPublic', isPublic(image)),
+    leaf('architecture', 'x86_64'),
+    leaf('imageType', 'machine'),
+    leaf('sourceInstanceId', image.sourceInstanceId),
+    leaf('sourceImageId', image.sourceImageId),
+    leaf('sourceImageRegion', image.sourceRegion),
+    leaf('name', image.name),
+    leaf('description', image.description),
+    leaf('rootDeviceType', 'ebs'),
+    leaf('rootDeviceName', image.rootDeviceName),
+    itemSet('blockDeviceMapping', mappings),
+    leaf('virtualizationType', 'hvm'),
+    leaf('hypervisor', 'xen'),
+    leaf('enaSupport', true),
+    leaf('platformDetails', 'Linux/UNIX'),
+    leaf('usageOperation', 'RunInstances'),
+    renderTags(image.tags),
+    stateReason,
+    leaf('deprecationTime', image.deprecationTime),
+    leaf('deregistrationProtection', image.deregistrationProtection),
+  ].join('');
+}
+
+function renderSnapshot(snapshot: LocalSnapshot): string {
+  return [
+    leaf('snapshotId', snapshot.snapshotId),
+    leaf('volumeId', snapshot.volumeId),
+    leaf('status', snapshot.state),
+    leaf('statusMessage', snapshot.statusMessage),
+    leaf('startTime', snapshot.startTime),
+    leaf('progress', `${snapshot.progress}%`),
+    leaf('ownerId', ACCOUNT_ID),
+    leaf('volumeSize', snapshot.volumeSizeGiB),
+    leaf('description', snapshot.description),
+    leaf('encrypted', snapshot.encrypted),
+    leaf('kmsKeyId', snapshot.kmsKeyId),
+    leaf('storageTier', 'standard'),
+    renderTags(snapshot.tags),
+  ].join('');
+}
+
+function renderLaunchPermission(permission: LaunchPermission): string {
+  return leaf('group', permission.group)
+    + leaf('userId', permission.userId)
+    + leaf('organizationArn', permission.organizationArn)
+    + leaf('organizationalUnitArn', permission.organizationalUnitArn);
+}
+
+function renderStack(stack: LocalStack): string {
+  return node('member',
+    leaf('StackId', stack.stackId),
+    leaf('StackName', stack.stackName),
+    leaf('CreationTime', stack.creationTime),
+    leaf('StackStatus', stack.status),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// State, kept per region
+// ---------------------------------------------------------------------------
+
+interface CopyTokenRecord {
+  readonly imageId: string;
+  readonly sourceImageId: string;
+  readonly sourceRegion: string;
+}
+
+/** Everything one region holds; regions never see each other's resources (CopyImage reads its source region explicitly). */
+class RegionState {
+  readonly instances = new Map<string, LocalInstance>();
+  readonly images = new Map<string, LocalImage>();
+  /** Deleted snapshots are removed: EC2 answers NotFound for them. */
+  readonly snapshots = new Map<string, LocalSnapshot>();
+  /** CopyImage ClientToken → the copy it started, so a retried request creates nothing new. */
+  readonly copyTokens = new Map<string, CopyTokenRecord>();
+  readonly stacks = new Map<string, LocalStack>();
+
+  constructor(readonly name: string) {}
+
+  /** The first non-deregistered image that still references the snapshot. */
+  imageUsing(snapshotId: string, except?: LocalImage): LocalImage | undefined {
+    return [...this.images.values()].find((image) => image !== except
+      && image.state !== 'deregistered'
+      && image.blockDeviceMappings.some((device) => device.snapshotId === snapshotId));
+  }
+}
+
+class World {
+  imageBehaviour: ImageBehaviour = DEFAULT_BEHAVIOUR;
+  notFoundAfterCreate = 0;
+  private readonly regions = new Map<string, RegionState>();
+
+  region(name: string): RegionState {
+    let state = this.regions.get(name);
+    if (!state) {
+      state = new RegionState(name);
+      this.regions.set(name, state);
+    }
+    return state;
+  }
+
+  /** Image IDs are unique across regions, so one can be found without its region. */
+  findImage(imageId: string): LocalImage | undefined {
+    for (const region of this.regions.values()) {
+      const image = region.images.get(imageId);
+      if (image) return image;
+    }
+    return undefined;
+  }
+
+  reset(): void {
+    this.regions.clear();
+    this.imageBehaviour = DEFAULT_BEHAVIOUR;
+    this.notFoundAfterCreate = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// EC2 actions
+// ---------------------------------------------------------------------------
+
+type ActionHandler = (region: RegionState, params: QueryParams) => string;
+
+interface NewImage {
+  readonly imageId: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly rootDeviceName: string;
+  readonly blockDeviceMappings: ImageDevice[];
+  readonly tags: Tags;
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly sourceInstanceId?: string;
+  readonly sourceImageId?: string;
+  readonly sourceRegion?: string;
+}
+
+interface NewSnapshot {
+  readonly volumeId: string;
+  readonly volumeSizeGiB: number;
+  readonly description: string;
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly tags: Tags;
+}
+
+class Ec2Api {
+  private readonly handlers: Readonly<Record<string, ActionHandler>> = {
+    DescribeInstances: (region, params) => this.describeInstances(region, params),
+    StopInstances: (region, params) => this.stopInstances(region, params),
+    TerminateInstances: (region, params) => this.terminateInstances(region, params),
+    CreateImage: (region, params) => this.createImage(region, params),
+    CopyImage: (region, params) => this.copyImage(region, params),
+    DescribeImages: (region, params) => this.describeImages(region, params),
+    DeregisterImage: (region, params) => this.deregisterImage(region, params),
+    DescribeSnapshots: (region, params) => this.describeSnapshots(region, params),
+    DeleteSnapshot: (region, params) => this.deleteSnapshot(region, params),
+    CreateTags: (region, params) => this.createTags(region, params),
+    DeleteTags: (region, params) => this.deleteTags(region, params),
+    ModifyImageAttribute: (region, params) => this.modifyImageAttribute(region, params),
+    DescribeImageAttribute: (region, params) => this.describeImageAttribute(region, params),
+    EnableImageDeprecation: (region, params) => this.setDeprecation(region, params, true),
+    DisableImageDeprecation: (region, params) => this.setDeprecation(region, params, false),
+    EnableImageDeregistrationProtection: (region, params) => this.setProtection(region, params, true),
+    DisableImageDeregistrationProtection: (region, params) => this.setProtection(region, params, false),
+  };
+
+  constructor(private readonly world: World) {}
+
+  /** The inner XML of the action's response; throws ApiError for service errors. */
+  handle(action: string, region: RegionState, params: QueryParams): string {
+    const handler = Object.hasOwn(this.handlers, action) ? this.handlers[action] : undefined;
+    if (!handler) throw new ApiError('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
+    return handler(region, params);
+  }
+
+  addInstance(options: AddInstanceOptions): LocalInstance {
+    const rootDeviceName = options.rootDeviceName ?? '/dev/xvda';
+    const volumes = options.volumes ?? [{ deviceName: rootDeviceName, sizeGiB: 8 }];
+    const instance: LocalInstance = {
+      instanceId: newId('i'),
+      region: options.region,
+      reservationId: newId('r'),
+      launchTime: now(),
+      rootDeviceName,
+      volumes: volumes.map((volume) => ({ deviceName: volume.deviceName, volumeId: newId('vol'), sizeGiB: volume.sizeGiB })),
+      state: options.state ?? 'running',
+      tags: newTags(Object.entries(options.tags ?? {})),
+    };
+    this.world.region(options.region).instances.set(instance.instanceId, instance);
+    return instance;
+  }
+
+  // -- instances -----------------------------------------------------------
+
+  private describeInstances(region: RegionState, params: QueryParams): string {
+    const ids = unique(params.list('InstanceId'));
+    const selected = ids.length > 0 ? this.instancesById(region, ids) : [...region.instances.values()];
+    const matches = filterPredicate(params, INSTANCE_FILTERS);
+    // One reservation per instance: we never launch several instances together.
+    const reservations = selected.filter(matches).map((instance) => leaf('reservationId', instance.reservationId)
+      + leaf('ownerId', ACCOUNT_ID)
+      + itemSet('groupSet', [])
+      + itemSet('instancesSet', [renderInstance(instance)]));
+    return itemSet('reservationSet', reservations);
+  }
+
+  private stopInstances(region: RegionState, params: QueryParams): string {
+    const instances = this.instancesById(region, this.requiredList(params, 'InstanceId'));
+    const blocked = instances.find((instance) => instance.state === 'shutting-down' || instance.state === 'terminated');
+    if (blocked) {
+      throw new ApiError('IncorrectInstanceState', `This instance '${blocked.instanceId}' is not in a state from which it can be stopped.`);
+    }
+    // The response shows the transition (`stopping`); the instance settles at once so later calls see `stopped`.
+    const changes = instances.map((instance) => {
+      const previous = instance.state;
+      instance.state = 'stopped';
+      return renderStateChange(instance.instanceId, previous, previous === 'stopped' ? 'stopped' : 'stopping');
+    });
+    return itemSet('instancesSet', changes);
+  }
+
+  private terminateInstances(region: RegionState, params: QueryParams): string {
+    const instances = this.instancesById(region, this.requiredList(params, 'InstanceId'));
+    const changes = instances.map((instance) => {
+      const previous = instance.state;
+      instance.state = 'terminated';
+      return renderStateChange(instance.instanceId, previous, previous === 'terminated' ? 'terminated' : 'shutting-down');
+    });
+    return itemSet('instancesSet', changes);
+  }
+
+  // -- images --------------------------------------------------------------
+
+  private createImage(region: RegionState, params: QueryParams): string {
+    const instanceId = params.required('InstanceId');
+    const name = params.required('Name');
+    const [instance] = this.instancesById(region, [instanceId]);
+    assertImageName(name);
+    if (!IMAGEABLE_STATES.has(instance.state)) {
+      throw new ApiError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be imaged.`);
+    }
+    this.assertNameFree(region, name);
+    const specs = readTagSpecifications(params, ['image', 'snapshot']);
+    const excluded = new Set(params.members('BlockDeviceMapping')
+      .filter((mapping) => mapping.has('NoDevice'))
+      .map((mapping) => mapping.required('DeviceName')));
+
+    const imageId = newId('ami');
+    const devices = instance.volumes.filter((volume) => !excluded.has(volume.deviceName)).map((volume) => {
+      const snapshot = this.addSnapshot(region, {
+        volumeId: volume.volumeId,
+        volumeSizeGiB: volume.sizeGiB,
+        description: `Created by CreateImage(${instanceId}) for ${imageId}`,
+        encrypted: false,
+        tags: tagsFor(specs, 'snapshot'),
+      });
+      return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: volume.sizeGiB };
+    });
+    this.addImage(region, {
+      imageId,
+      name,
+      description: params.get('Description'),
+      rootDeviceName: instance.rootDeviceName,
+      blockDeviceMappings: devices,
+      tags: tagsFor(specs, 'image'),
+      encrypted: false,
+      sourceInstanceId: instanceId,
+    });
+    return leaf('imageId', imageId);
+  }
+
+  private copyImage(region: RegionState, params: QueryParams): string {
+    const sourceImageId = params.required('SourceImageId');
+    const sourceRegion = params.required('SourceRegion');
+    const name = params.required('Name');
+    assertWellFormedId(sourceImageId, 'ami', 'InvalidAMIID.Malformed');
+    assertImageName(name);
+
+    const token = params.get('ClientToken');
+    const earlier = token ? region.copyTokens.get(token) : undefined;
+    if (earlier) {
+      if (earlier.sourceImageId !== sourceImageId || earlier.sourceRegion !== sourceRegion) {
+        throw new ApiError('IdempotentParameterMismatch', `Client token '${token}' was already used with different parameters.`);
+      }
+      return leaf('imageId', earlier.imageId);
+    }
+
+    const source = this.world.region(sourceRegion).images.get(sourceImageId);
+    if (!source || source.state === 'deregistered') throw imageNotFound([sourceImageId]);
+    if (source.state !== 'available') {
+      throw new ApiError('InvalidAMIID.Unavailable', `AMI '${sourceImageId}' is ${source.state}, and cannot be copied`);
+    }
+    this.assertNameFree(region, name);
+
+    const specs = readTagSpecifications(params, ['image', 'snapshot']);
+    const encrypted = (params.bool('Encrypted') ?? false) || source.encrypted;
+    const kmsKeyId = encrypted ? params.get('KmsKeyId') ?? source.kmsKeyId ?? 'alias/aws/ebs' : undefined;
+    const imageId = newId('ami');
+    const devices = source.blockDeviceMappings.map((device) => {
+      const snapshot = this.addSnapshot(region, {
+        // Copied snapshots have no volume of their own; EC2 shows this placeholder.
+        volumeId: 'vol-ffffffff',
+        volumeSizeGiB: device.volumeSizeGiB,
+        description: `Copied for DestinationAmi ${imageId} from SourceAmi ${sourceImageId} for SourceSnapshot ${device.snapshotId}`,
+        encrypted,
+        kmsKeyId,
+        tags: tagsFor(specs, 'snapshot'),
+      });
+      return { deviceName: device.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: device.volumeSizeGiB };
+    });
+    const copiedTags = params.bool('CopyImageTags') ? Object.entries(source.tags) : [];
+    this.addImage(region, {
+      imageId,
+      name,
+      description: params.get('Description') ?? source.description,
+      rootDeviceName: source.rootDeviceName,
+      blockDeviceMappings: devices,
+      tags: newTags([...copiedTags, ...Object.entries(tagsFor(specs, 'image'))]),
+      encrypted,
+      kmsKeyId,
+      sourceImageId,
+      sourceRegion,
+    });
+    if (token) region.copyTokens.set(token, { imageId, sourceImageId, sourceRegion });
+    return leaf('imageId', imageId);
+  }
+
+  private describeImages(region: RegionState, params: QueryParams): string {
+    const ids = unique(params.list('ImageId'));
+    ids.forEach((id) => assertWellFormedId(id, 'ami', 'InvalidAMIID.Malformed'));
+    const candidates = ids.length > 0 ? this.imagesNamedInDescribe(region, ids) : [...region.images.values()];
+    const owned = ownersInclude(params.list('Owner'));
+    const matches = filterPredicate(params, IMAGE_FILTERS);
+    // A deregistered image is simply absent, as on EC2 a while after deregistration.
+    const result = candidates.filter((image) => owned && image.state !== 'deregistered' && matches(image));
+    result.forEach((image) => this.poll(region, image));
+    return itemSet('imagesSet', result.map(renderImage));
+  }
+
+  private deregisterImage(region: RegionState, params: QueryParams): string {
+    const imageId = params.required('ImageId');
+    assertWellFormedId(imageId, 'ami', 'InvalidAMIID.Malformed');
+    const image = region.images.get(imageId);
+    if (!image) throw imageNotFound([imageId]);
+    if (image.state === 'deregistered') throw new ApiError('InvalidAMIID.Unavailable', `The image '${imageId}' is no longer available`);
+    if (image.deregistrationProtection !== 'disabled') {
+      throw new ApiError('OperationNotPermitted', `Deregistration protection is enabled for image ${imageId}`);
+    }
+    // Deregistering a pending image is how a copy is cancelled, so any state is accepted.
+    image.state = 'deregistered';
+    if (!params.bool('DeleteAssociatedSnapshots')) return leaf('return', true);
+    const results = image.blockDeviceMappings.map((device) => {
+      const code = this.deleteAssociatedSnapshot(region, image, device.snapshotId);
+      return leaf('snapshotId', device.snapshotId) + leaf('returnCode', code);
+    });
+    return leaf('return', true) + itemSet('deleteSnapshotResultSet', results);
+  }
+
+  private modifyImageAttribute(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    const attribute = params.get('Attribute');
+    const description = params.get('Description.Value') ?? (attribute === 'description' ? params.get('Value') : undefined);
+    if (description !== undefined) image.description = description;
+
+    const { add, remove } = readLaunchPermissionChanges(params);
+    for (const permission of [...add, ...remove]) assertLaunchPermission(permission);
+    const kept = image.launchPermissions.filter((existing) => !remove.some((removed) => samePermission(existing, removed)));
+    const added = add.filter((permission) => !kept.some((existing) => samePermission(existing, permission)));
+    image.launchPermissions = [...kept, ...added];
+    return leaf('return', true);
+  }
+
+  private describeImageAttribute(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    const attribute = params.required('Attribute');
+    if (!IMAGE_ATTRIBUTES.has(attribute)) throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Unknown attribute.`);
+    return leaf('imageId', image.imageId) + renderImageAttribute(image, attribute);
+  }
+
+  private setDeprecation(region: RegionState, params: QueryParams, enable: boolean): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    image.deprecationTime = enable ? deprecationTimeFrom(params.required('DeprecateAt')) : undefined;
+    return leaf('return', true);
+  }
+
+  private setProtection(region: RegionState, params: QueryParams, enable: boolean): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    // The 24-hour cooldown after disabling is not modelled: disabling takes effect at once.
+    image.deregistrationProtection = !enable ? 'disabled' : params.bool('WithCooldown') ? 'enabled-with-cooldown' : 'enabled';
+    return leaf('return', 'true');
+  }
+
+  // -- snapshots -----------------------------------------------------------
+
+  private describeSnapshots(region: RegionState, params: QueryParams): string {
+    const ids = unique(params.list('SnapshotId'));
+    ids.forEach((id) => assertWellFormedId(id, 'snap', 'InvalidSnapshotID.Malformed'));
+    const missing = ids.filter((id) => !region.snapshots.has(id));
+    if (missing.length > 0) throw snapshotNotFound(missing);
+    const candidates = ids.length > 0 ? ids.map((id) => region.snapshots.get(id) as LocalSnapshot) : [...region.snapshots.values()];
+    const owned = ownersInclude(params.list('Owner'));
+    const matches = filterPredicate(params, SNAPSHOT_FILTERS);
+    return itemSet('snapshotSet', candidates.filter((snapshot) => owned && matches(snapshot)).map(renderSnapshot));
+  }
+
+  private deleteSnapshot(region: RegionState, params: QueryParams): string {
+    const snapshotId = params.required('SnapshotId');
+    assertWellFormedId(snapshotId, 'snap', 'InvalidSnapshotID.Malformed');
+    if (!region.snapshots.has(snapshotId)) throw snapshotNotFound([snapshotId]);
+    const user = region.imageUsing(snapshotId);
+    if (user) throw new ApiError('InvalidSnapshot.InUse', `The snapshot ${snapshotId} is currently in use by ${user.imageId}`);
+    region.snapshots.delete(snapshotId);
+    return leaf('return', true);
+  }
+
+  // -- tags ----------------------------------------------------------------
+
+  private createTags(region: RegionState, params: QueryParams): string {
+    const targets = this.requiredList(params, 'ResourceId').map((id) => this.taggable(region, id));
+    const tags = readTags(params.members('Tag'));
+    if (tags.length === 0) throw missingParameter('Tag');
+    for (const target of targets) {
+      for (const [key, value] of tags) target.tags[key] = value;
+    }
+    return leaf('return', true);
+  }
+
+  private deleteTags(region: RegionState, params: QueryParams): string {
+    const targets = this.requiredList(params, 'ResourceId').map((id) => this.taggable(region, id));
+    const members = params.members('Tag');
+    for (const target of targets) {
+      // No Tag.N at all deletes every tag; a Tag.N without Value deletes that key whatever its value.
+      if (members.length === 0) target.tags = newTags();
+      for (const member of members) {
+        const key = member.required('Key');
+        const value = member.get('Value');
+        if (Object.hasOwn(target.tags, key) && (value === undefined || target.tags[key] === value)) delete target.tags[key];
+      }
+    }
+    return leaf('return', true);
+  }
+
+  // -- shared lookups and mutations ------------------------------------------
+
+  private requiredList(params: QueryParams, prefix: string): string[] {
+    const values = unique(params.list(prefix));
+    if (values.length === 0) throw missingParameter(`${prefix}.1`);
+    return values;
+  }
+
+  private instancesById(region: RegionState, ids: readonly string[]): LocalInstance[] {
+    ids.forEach((id) => assertWellFormedId(id, 'i', 'InvalidInstanceID.Malformed'));
+    const missing = ids.filter((id) => !region.instances.has(id));
+    if (missing.length > 0) throw instanceNotFound(missing);
+    return ids.map((id) => region.instances.get(id) as LocalInstance);
+  }
+
+  /**
+   * The images DescribeImages names by ID. IDs that never existed answer NotFound, and so do
+   * images still inside their eventual-consistency window; each such call uses up one of its
+   * NotFound answers.
+   */
+  private imagesNamedInDescribe(region: RegionState, ids: readonly string[]): LocalImage[] {
+    const hidden = ids.map((id) => region.images.get(id)).filter((image): image is LocalImage => (image?.notFoundCalls ?? 0) > 0);
+    hidden.forEach((image) => image.notFoundCalls--);
+    const missing = ids.filter((id) => !region.images.has(id) || hidden.some((image) => image.imageId === id));
+    if (missing.length > 0) throw imageNotFound(missing);
+    return ids.map((id) => region.images.get(id) as LocalImage);
+  }
+
+  /** An image that exists and is not deregistered (EC2 no longer knows deregistered ones). */
+  private liveImage(region: RegionState, imageId: string): LocalImage {
+    assertWellFormedId(imageId, 'ami', 'InvalidAMIID.Malformed');
+    const image = region.images.get(imageId);
+    if (!image || image.state === 'deregistered') throw imageNotFound([imageId]);
+    return image;
+  }
+
+  private taggable(region: RegionState, id: string): { tags: Tags } {
+    const prefix = id.slice(0, id.lastIndexOf('-'));
+    if (!['ami', 'snap', 'i'].includes(prefix) || !isWellFormedId(id, prefix)) throw new ApiError('InvalidID', `The ID '${id}' is not valid`);
+    if (prefix === 'ami') return this.liveImage(region, id);
+    if (prefix === 'snap') {
+      const snapshot = region.snapshots.get(id);
+      if (!snapshot) throw snapshotNotFound([id]);
+      return snapshot;
+    }
+    return this.instancesById(region, [id])[0];
+  }
+
+  private assertNameFree(region: RegionState, name: string): void {
+    const holder = [...region.images.values()].find((image) => image.name === name && image.state !== 'deregistered');
+    if (holder) throw new ApiError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI ${holder.imageId}`);
+  }
+
+  private addImage(region: RegionState, fields: NewImage): LocalImage {
+    const image: LocalImage = {
+      ...fields,
+      region: region.name,
+      imageLocation: `${ACCOUNT_ID}/${fields.name}`,
+      creationDate: now(),
+      state: 'pending',
+      launchPermissions: [],
+      deregistrationProtection: 'disabled',
+      behaviour: { ...this.world.imageBehaviour },
+      polls: 0,
+      notFoundCalls: this.world.notFoundAfterCreate,
+    };
+    region.images.set(image.imageId, image);
+    return image;
+  }
+
+  private addSnapshot(region: RegionState, fields: NewSnapshot): LocalSnapshot {
+    const snapshot: LocalSnapshot = {
+      ...fields,
+      snapshotId: newId('snap'),
+      region: region.name,
+      startTime: now(),
+      state: 'pending',
+      progress: 0,
+    };
+    region.snapshots.set(snapshot.snapshotId, snapshot);
+    return snapshot;
+  }
+
+  /** DeregisterImage's per-snapshot outcome; a snapshot another image still uses is skipped, as EC2 does. */
+  private deleteAssociatedSnapshot(region: RegionState, image: LocalImage, snapshotId: string): string {
+    if (!region.snapshots.has(snapshotId)) return 'client-error';
+    if (region.imageUsing(snapshotId, image)) return 'skipped';
+    region.snapshots.delete(snapshotId);
+    return 'success';
+  }
+
+  /** One DescribeImages poll of a pending image: progress rises, and after `pendingPolls` polls it settles. */
+  private poll(region: RegionState, image: LocalImage): void {
+    if (image.state !== 'pending') return;
+    image.polls++;
+    const { pendingPolls, finalState, stateReason } = image.behaviour;
+    const snapshots = image.blockDeviceMappings
+      .map((device) => region.snapshots.get(device.snapshotId))
+      .filter((snapshot): snapshot is LocalSnapshot => snapshot !== undefined);
+    if (image.polls <= pendingPolls) {
+      const progress = Math.floor((100 * image.polls) / (pendingPolls + 1));
+      snapshots.forEach((snapshot) => { snapshot.progress = progress; });
+      return;
+    }
+    image.state = finalState;
+    if (finalState === 'available') {
+      snapshots.forEach((snapshot) => { snapshot.state = 'completed'; snapshot.progress = 100; });
+    } else {
+      image.stateReason = stateReason ?? DEFAULT_FAILURE;
+      snapshots.forEach((snapshot) => { snapshot.state = 'error'; snapshot.statusMessage = image.stateReason?.message; });
+    }
+  }
+}
+
+function assertImageName(name: string): void {
+  if (!IMAGE_NAME_PATTERN.test(name)) {
+    throw new ApiError('InvalidAMIName.Malformed',
+      "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '[', ']', ' ', ''', '@' and '_'");
+  }
+}
+
+/** EC2 rounds the deprecation time to the nearest minute. */
+function deprecationTimeFrom(value: string): string {
+  const millis = Date.parse(value);
+  if (Number.isNaN(millis)) throw invalidValue(`Value (${value}) for parameter DeprecateAt is invalid.`);
+  return new Date(Math.round(millis / 60_000) * 60_000).toISOString();
+}
+
+/** Both request forms: `LaunchPermission.Add.N.*` / `.Remove.N.*`, and `OperationType` with `UserId.N`, `UserGroup.N`, …. */
+function readLaunchPermissionChanges(params: QueryParams): { add: LaunchPermission[]; remove: LaunchPermission[] } {
+  const add = params.members('LaunchPermission.Add').map(launchPermissionFrom);
+  const remove = params.members('LaunchPermission.Remove').map(launchPermissionFrom);
+  const operation = params.get('OperationType');
+  if (operation !== undefined) {
+    if (operation !== 'add' && operation !== 'remove') throw invalidValue(`Value (${operation}) for parameter OperationType is invalid.`);
+    const listed: LaunchPermission[] = [
+      ...params.list('UserId').map((userId) => ({ userId })),
+      ...params.list('UserGroup').map((group) => ({ group })),
+      ...params.list('OrganizationArn').map((organizationArn) => ({ organizationArn })),
+      ...params.list('OrganizationalUnitArn').map((organizationalUnitArn) => ({ organizationalUnitArn })),
+    ];
+    (operation === 'add' ? add : remove).push(...listed);
+  }
+  return { add, remove };
+}
+
+function launchPermissionFrom(member: QueryParams): LaunchPermission {
+  const permission: LaunchPermission = {};
+  const userId = member.get('UserId');
+  const group = member.get('Group');
+  const organizationArn = member.get('OrganizationArn');
+  const organizationalUnitArn = member.get('OrganizationalUnitArn');
+  if (userId !== undefined) permission.userId = userId;
+  if (group !== undefined) permission.group = group;
+  if (organizationArn !== undefined) permission.organizationArn = organizationArn;
+  if (organizationalUnitArn !== undefined) permission.organizationalUnitArn = organizationalUnitArn;
+  return permission;
+}
+
+function assertLaunchPermission(permission: LaunchPermission): void {
+  if (permission.userId !== undefined && !/^\d{12}$/.test(permission.userId)) {
+    throw new ApiError('InvalidAMIAttributeItemValue', `Invalid attribute item value "${permission.userId}" for userId item type.`);
+  }
+  if (permission.group !== undefined && permission.group !== 'all') {
+    throw new ApiError('InvalidAMIAttributeItemValue', `Invalid attribute item value "${permission.group}" for group item type.`);
+  }
+  if (Object.keys(permission).length === 0) throw missingParameter('LaunchPermission');
+}
+
+function samePermission(a: LaunchPermission, b: LaunchPermission): boolean {
+  return a.userId === b.userId && a.group === b.group
+    && a.organizationArn === b.organizationArn && a.organizationalUnitArn === b.organizationalUnitArn;
+}
+
+/** The element DescribeImageAttribute returns for the attribute; attributes we do not model come back empty. */
+function renderImageAttribute(image: LocalImage, attribute: string): string {
+  switch (attribute) {
+    case 'launchPermission':
+      return itemSet('launchPermission', image.launchPermissions.map(renderLaunchPermission));
+    case 'description':
+      return image.description === undefined ? '' : node('description', leaf('value', image.description));
+    case 'deregistrationProtection':
+      return node('deregistrationProtection', leaf('value', image.deregistrationProtection));
+    case 'blockDeviceMapping':
+      return itemSet('blockDeviceMapping', image.blockDeviceMappings.map((device) => leaf('deviceName', device.deviceName)
+        + node('ebs', leaf('snapshotId', device.snapshotId), leaf('volumeSize', device.volumeSizeGiB))));
+    default:
+      return '';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CloudFormation: DescribeStacks only
+// ---------------------------------------------------------------------------
+
+const STACK_ARN_PATTERN = /^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):\d{12}:stack\/([^/]+)\/[^/]+$/;
+
+class CloudFormationApi {
+  constructor(private readonly world: World) {}
+
+  handle(action: string, region: RegionState, params: QueryParams): string {
+    if (action !== 'DescribeStacks') throw new ApiError('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
+    const stackName = params.get('StackName');
+    if (stackName === undefined) {
+      return node('Stacks', ...[...region.stacks.values()].filter((stack) => stack.status !== 'DELETE_COMPLETE').map(renderStack));
+    }
+    const stack = this.find(region, stackName);
+    if (!stack) throw new ApiError('ValidationError', `Stack with id ${stackName} does not exist`);
+    return node('Stacks', renderStack(stack));
+  }
+
+  /** Creates or updates a stack; a stack ARN fixes its region and name. Returns the stack ID. */
+  setStatus(stackIdOrName: string, status: string, regionName: string): string {
+    const arn = STACK_ARN_PATTERN.exec(stackIdOrName);
+    const region = this.world.region(arn ? arn[1] : regionName);
+    const existing = this.find(region, stackIdOrName);
+    if (existing) {
+      existing.status = status;
+      return existing.stackId;
+    }
+    const stackName = arn ? arn[2] : stackIdOrName;
+    const stackId = arn ? stackIdOrName : `arn:aws:cloudformation:${region.name}:${ACCOUNT_ID}:stack/${stackName}/${randomUUID()}`;
+    region.stacks.set(stackId, { stackId, stackName, region: region.name, creationTime: now(), status });
+    return stackId;
+  }
+
+  /** By ID any stack is found; by name only a stack that is not deleted, as on CloudFormation. */
+  private find(region: RegionState, stackIdOrName: string): LocalStack | undefined {
+    if (STACK_ARN_PATTERN.test(stackIdOrName)) return region.stacks.get(stackIdOrName);
+    return [...region.stacks.values()].find((stack) => stack.stackName === stackIdOrName && stack.status !== 'DELETE_COMPLETE');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------
+
+/** Park–Miller minimal standard generator: deterministic per seed, plain arithmetic (no bitwise ops). */
+function seededRandom(seed: number): () => number {
+  const modulus = 2_147_483_647;
+  let state = Math.abs(Math.floor(seed)) % modulus || 1;
+  return () => {
+    state = (state * 48_271) % modulus;
+    return (state - 1) / (modulus - 1);
+  };
+}
+
+interface PendingFault {
+  readonly action?: string;
+  readonly kind: FaultKind;
+  remaining: number;
+}
+
+class FaultPlan {
+  private readonly pending: PendingFault[] = [];
+  private rate = 0;
+  private random: () => number = seededRandom(1);
+
+  add(spec: FaultSpec): void {
+    if (!Number.isInteger(spec.times) || spec.times < 0) throw new Error(`Fault times must be a non-negative integer, got ${spec.times}`);
+    this.pending.push({ action: spec.action, kind: spec.kind, remaining: spec.times });
+  }
+
+  setRate(fraction: number, seed: number): void {
+    if (!(fraction >= 0 && fraction <= 1)) throw new Error(`Throttle rate must be between 0 and 1, got ${fraction}`);
+    this.rate = fraction;
+    this.random = seededRandom(seed);
+  }
+
+  /** The fault this call suffers, if any: injected faults first (in order), then the random throttle rate. */
+  take(action: string): FaultKind | undefined {
+    const fault = this.pending.find((candidate) => candidate.remaining > 0 && (candidate.action ?? action) === action);
+    if (fault) {
+      fault.remaining--;
+      return fault.kind;
+    }
+    return this.rate > 0 && this.random() < this.rate ? 'throttle' : undefined;
+  }
+
+  clear(): void {
+    this.pending.length = 0;
+    this.setRate(0, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The endpoint
+// ---------------------------------------------------------------------------
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly code?: string;
+}
+
+/** `Credential=AKID/20261123/us-east-1/ec2/aws4_request` → region and service of a SigV4 request. */
+function credentialScope(authorization: string | undefined): { region: string; service: string } | undefined {
+  const match = /Credential=[^/,\s]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
+  return match ? { region: match[1], service: match[2] } : undefined;
+}
+
+/** The attempt number the SDK's retry middleware puts in `amz-sdk-request: attempt=2; max=3`. */
+function sdkAttempt(header: string | string[] | undefined): number | undefined {
+  const match = /attempt=(\d+)/.exec(String(header ?? ''));
+  return match ? Number(match[1]) : undefined;
+}
+
+async function readBody(request: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The local EC2 + CloudFormation endpoint. Start one per test file, `reset()` it between tests.
+ *
+ * @example
+ *   const ec2 = await LocalEc2.start();
+ *   const restore = withEndpointEnv(ec2.url);
+ *   const instanceId = ec2.addInstance({ region: 'us-east-1' });
+ *   ...
+ *   restore();
+ *   await ec2.stop();
+ */
+export class LocalEc2 {
+  static async start(): Promise<LocalEc2> {
+    const endpoint = new LocalEc2();
+    await new Promise<void>((resolve, reject) => {
+      endpoint.server.once('error', reject);
+      endpoint.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return endpoint;
+  }
+
+  private readonly world = new World();
+  private readonly ec2 = new Ec2Api(this.world);
+  private readonly cloudFormation = new CloudFormationApi(this.world);
+  private readonly faults = new FaultPlan();
+  private readonly recorded: RecordedCall[] = [];
+  private readonly server: http.Server;
+  private stopped = false;
+
+  private constructor() {
+    this.server = http.createServer((request, response) => {
+      this.serve(request, response).catch((error: unknown) => {
+        // Only a broken connection gets here; the request can no longer be answered properly.
+        response.destroy(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
+  }
+
+  /** `http://127.0.0.1:<port>`: use as the clients' `endpoint` or via {@link withEndpointEnv}. */
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** How images created or copied from now on behave (default: pending for 2 polls, then available). */
+  get imageBehaviour(): ImageBehaviour {
+    return this.world.imageBehaviour;
+  }
+
+  set imageBehaviour(behaviour: ImageBehaviour) {
+    this.world.imageBehaviour = { ...behaviour };
+  }
+
+  /** New images answer `InvalidAMIID.NotFound` to this many DescribeImages-by-ID calls (default 0). */
+  get notFoundAfterCreate(): number {
+    return this.world.notFoundAfterCreate;
+  }
+
+  set notFoundAfterCreate(calls: number) {
+    this.world.notFoundAfterCreate = calls;
+  }
+
+  /** Every request received so far, in order (including faulted and failed ones). */
+  get calls(): readonly RecordedCall[] {
+    return [...this.recorded];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // The SDK keeps connections alive; without this, close() would wait for them to time out.
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
+  }
+
+  /** Forgets all resources, stacks, faults and recorded calls, and restores the default behaviours. */
+  reset(): void {
+    this.world.reset();
+    this.faults.clear();
+    this.recorded.length = 0;
+  }
+
+  // -- scripting -------------------------------------------------------------
+
+  /** Adds an instance (default: running, one 8 GiB root volume `/dev/xvda`); returns its ID. */
+  addInstance(options: AddInstanceOptions): string {
+    return this.ec2.addInstance(options).instanceId;
+  }
+
+  /** Overrides how one existing image behaves from now on; polls already made still count. */
+  scriptImage(imageId: string, script: ImageScript): void {
+    const image = this.world.findImage(imageId);
+    if (!image) throw new Error(`No image ${imageId} in any region`);
+    const { notFoundCalls, ...behaviour } = script;
+    image.behaviour = { ...image.behaviour, ...behaviour };
+    if (notFoundCalls !== undefined) image.notFoundCalls = notFoundCalls;
+  }
+
+  /** The next `times` calls (of `action`, or of any action) fail with the given fault. Faults queue up in order. */
+  injectFault(spec: FaultSpec): void {
+    this.faults.add(spec);
+  }
+
+  /** Throttles `fraction` of all later calls, chosen by a generator seeded with `seed`: the same seed, the same calls. */
+  throttleRate(fraction: number, seed = 1): void {
+    this.faults.setRate(fraction, seed);
+  }
+
+  /** Creates or updates a stack for DescribeStacks; a stack ARN sets its region. Returns the stack ID. */
+  setStackStatus(stackIdOrName: string, status: string, region = 'us-east-1'): string {
+    return this.cloudFormation.setStatus(stackIdOrName, status, region);
+  }
+
+  // -- inspection (copies: changing them does not change the endpoint) --------
+
+  /** All images of the region, deregistered ones included. */
+  images(region: string): LocalImage[] {
+    return structuredClone([...this.world.region(region).images.values()]);
+  }
+
+  /** Images of the region that are not deregistered. */
+  liveImages(region: string): LocalImage[] {
+    return this.images(region).filter((image) => image.state !== 'deregistered');
+  }
+
+  /** One image, wherever it is. */
+  image(imageId: string): LocalImage | undefined {
+    const image = this.world.findImage(imageId);
+    return image ? structuredClone(image) : undefined;
+  }
+
+  /** Snapshots of the region that are not deleted. */
+  snapshots(region: string): LocalSnapshot[] {
+    return structuredClone([...this.world.region(region).snapshots.values()]);
+  }
+
+  instances(region: string): LocalInstance[] {
+    return structuredClone([...this.world.region(region).instances.values()]);
+  }
+
+  stacks(region: string): LocalStack[] {
+    return structuredClone([...this.world.region(region).stacks.values()]);
+  }
+
+  /** Requests received, of one action or of all. */
+  callCount(action?: string): number {
+    return this.recorded.filter((call) => action === undefined || call.action === action).length;
+  }
+
+  // -- HTTP --------------------------------------------------------------------
+
+  private async serve(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const body = await readBody(request);
+    const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
+    const scope = credentialScope(request.headers.authorization);
+    const service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
+    const action = params.get('Action') ?? '';
+    const requestId = randomUUID();
+    const reply = scope
+      ? this.reply(service, action, scope.region, params, requestId)
+      : this.errorReply(service, new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401), requestId);
+
+    this.recorded.push({
+      service,
+      action,
+      region: scope?.region ?? '',
+      status: reply.status,
+      code: reply.code,
+      attempt: sdkAttempt(request.headers['amz-sdk-request']),
+      at: Date.now(),
+    });
+    response.writeHead(reply.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId });
+    response.end(reply.body);
+  }
+
+  private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string): Reply {
+    const fault = this.faults.take(action);
+    if (fault) return this.errorReply(service, faultError(fault, service), requestId);
+    try {
+      const region = this.world.region(regionName);
+      if (service === 'cloudformation') {
+        return { status: 200, body: cfnDocument(action, requestId, this.cloudFormation.handle(action, region, params)) };
+      }
+      return { status: 200, body: ec2Document(action, requestId, this.ec2.handle(action, region, params)) };
+    } catch (error) {
+      // A bug in this fake still reaches the test, as a 500 with the stack in the message.
+      const apiError = error instanceof ApiError
+        ? error
+        : new ApiError('InternalError', `Local endpoint failure: ${error instanceof Error ? error.stack : String(error)}`, 500);
+      return this.errorReply(service, apiError, requestId);
+    }
+  }
+
+  private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {
+    const body = service === 'cloudformation' ? cfnErrorDocument(error, requestId) : ec2ErrorDocument(error, requestId);
+    return { status: error.status, body, code: error.code };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Client-side helpers for tests
+// ---------------------------------------------------------------------------
+
+/**
+ * Points every SDK client created afterwards (without explicit options) at the local endpoint,
+ * with dummy credentials and region us-east-1. Returns a function that restores the environment.
+ */
+export function withEndpointEnv(url: string): () => void {
+  const settings: Record<string, string> = {
+    AWS_ENDPOINT_URL_EC2: url,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: url,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: 'us-east-1',
+  };
+  const previous = new Map(Object.keys(settings).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, settings);
+  return () => {
+    for (const [name, value] of previous) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** The SDK's classification of a failed attempt, as its retry middleware passes it to the strategy. */
+export type RetryErrorType = 'TRANSIENT' | 'THROTTLING' | 'SERVER_ERROR' | 'CLIENT_ERROR';
+
+interface FastRetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+/** A retry strategy with the standard strategy's rules but a fixed, tiny delay; `errorTypes` logs what it was asked to retry. */
+export interface FastRetryStrategy {
+  readonly errorTypes: RetryErrorType[];
+  acquireInitialRetryToken(scope: string): Promise<FastRetryToken>;
+  refreshRetryTokenForRetry(token: FastRetryToken, info: { errorType: RetryErrorType }): Promise<FastRetryToken>;
+  recordSuccess(token: FastRetryToken): void;
+}
+
+/**
+ * Retries what the SDK classifies as THROTTLING or TRANSIENT (the same rule as its standard
+ * strategy) up to `maxAttempts` attempts, waiting `delayMs` between them. The standard strategy
+ * waits up to 1 s (throttling) or 50 ms (transient) × 2^retry, which is too slow for unit tests.
+ * The classification itself stays the SDK's: its retry middleware computes `errorType`.
+ */
+export function fastRetryStrategy(maxAttempts = 3, delayMs = 1): FastRetryStrategy {
+  const token = (count: number): FastRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => (count === 0 ? 0 : delayMs) });
+  const errorTypes: RetryErrorType[] = [];
+  return {
+    errorTypes,
+    acquireInitialRetryToken: async () => token(0),
+    refreshRetryTokenForRetry: async (previous, info) => {
+      errorTypes.push(info.errorType);
+      const retryable = info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT';
+      if (!retryable || previous.getRetryCount() + 1 >= maxAttempts) throw new Error('No retry token available');
+      return token(previous.getRetryCount() + 1);
+    },
+    recordSuccess: () => undefined,
+  };
+}
