@@ -9,24 +9,29 @@ const RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
 
 const ec2Clients = new Map<string, EC2Client>();
 let cfnClient: CloudFormationClient | undefined;
+let overrides: Record<string, unknown> = {};
 
 /** EC2 is always called in the image's own Region, not the function's. */
 export function ec2(region: string): EC2Client {
   let client = ec2Clients.get(region);
   if (!client) {
-    client = new EC2Client({ region, ...RETRY });
+    client = new EC2Client({ region, ...RETRY, ...overrides });
     ec2Clients.set(region, client);
   }
   return client;
 }
 
 export function cloudFormation(): CloudFormationClient {
-  cfnClient ??= new CloudFormationClient({ ...RETRY });
+  cfnClient ??= new CloudFormationClient({ ...RETRY, ...overrides });
   return cfnClient;
 }
 
-/** Forget cached clients (tests point them at a new endpoint). */
-export function resetClients(): void {
+/**
+ * Forget cached clients; tests point them at a new endpoint, and may swap the
+ * retry strategy for one that does not sleep between attempts.
+ */
+export function resetClients(clientOverrides: Record<string, unknown> = {}): void {
   ec2Clients.clear();
   cfnClient = undefined;
+  overrides = clientOverrides;
 }

@@ -4,7 +4,7 @@ import { IConstruct } from 'constructs';
 export interface NagSuppression {
   readonly id: string;
   readonly reason: string;
-  readonly appliesTo?: string[];
+  readonly appliesTo?: (string | { regex: string })[];
 }
 
 /**

@@ -119,20 +119,37 @@ export class AmiProvider extends Construct {
       resources: ['*'],
     }));
 
-    suppressNag(this, [
-      {
+    const describeOnly = {
+      id: 'AwsSolutions-IAM5',
+      reason: 'EC2 DescribeImages, DescribeSnapshots and DescribeInstances support no resource-level permissions.',
+      appliesTo: ['Resource::*'],
+    };
+    suppressNag(this.waiterRole, [describeOnly]);
+    suppressNag(this.operationRole, [describeOnly, {
+      id: 'AwsSolutions-IAM5',
+      reason: 'Image and snapshot IDs only exist at deploy time. Every statement on them is limited by the cdk-ami:stack tag '
+        + '(aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction at creation) to the images this stack made, '
+        + 'in any Region because copies live outside the stack\'s Region.',
+      appliesTo: [`Resource::arn:<AWS::Partition>:ec2:*::image/*`, `Resource::arn:<AWS::Partition>:ec2:*::snapshot/*`],
+    }]);
+    const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
+    for (const role of [frameworkOnEventRole, frameworkWaitRole]) {
+      suppressNag(role, [{
         id: 'AwsSolutions-IAM5',
-        reason: 'EC2 Describe* actions support no resource-level permissions; image, snapshot and tag actions are limited by the cdk-ami:stack tag condition to this stack\'s own images; log streams and Lambda versions are named at run time.',
-      },
-      {
-        id: 'AwsSolutions-L1',
-        reason: 'The handlers are pinned to nodejs22.x on purpose (a floating runtime changes users\' asset snapshots); the provider framework functions use the runtime aws-cdk-lib chooses.',
-      },
-      {
-        id: 'AwsSolutions-SF2',
-        reason: 'The provider framework\'s waiter state machine does not expose X-Ray tracing; every poll is logged as one JSON line by the isComplete function instead.',
-      },
-    ]);
+        reason: 'Written by the aws-cdk-lib Provider framework: lambda:InvokeFunction on the handler function and its versions (:*).',
+        appliesTo: [lambdaVersions],
+      }]);
+    }
+    suppressNag(waiters.node.findChild('waiter-state-machine'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Written by the aws-cdk-lib Provider framework: invoking its functions and their versions (:*), and the CloudWatch Logs '
+        + 'delivery actions for the state machine\'s log, which support no resource-level permissions.',
+      appliesTo: [lambdaVersions, 'Resource::*'],
+    }]);
+    suppressNag(waiters, [{
+      id: 'AwsSolutions-SF2',
+      reason: 'The Provider framework\'s waiter state machine does not expose X-Ray tracing; every poll is logged as one JSON line by the isComplete function.',
+    }]);
   }
 
   /** Adds a statement to the onEvent role once, however many images ask for it. */

@@ -27,6 +27,8 @@ import {
 import { fastRetryStrategy, FastRetryStrategy, LocalEc2, withEndpointEnv } from './local-ec2';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+/** A tag value full of XML specials: it must survive our escaping and the SDK's XML parser. */
+const MARKUP = '<a & "b"> \'c\'';
 
 let server: LocalEc2;
 
@@ -151,7 +153,7 @@ describe('CreateImage', () => {
       NoReboot: true,
       BlockDeviceMappings: [{ DeviceName: '/dev/sdc', NoDevice: '' }],
       TagSpecifications: [
-        { ResourceType: 'image', Tags: [{ Key: 'Name', Value: 'golden' }, { Key: 'Team', Value: 'platform' }] },
+        { ResourceType: 'image', Tags: [{ Key: 'Name', Value: 'golden' }, { Key: 'Markup', Value: MARKUP }] },
         { ResourceType: 'snapshot', Tags: [{ Key: 'Owner', Value: 'ami-factory' }] },
       ],
     }));
@@ -173,7 +175,7 @@ describe('CreateImage', () => {
       DeregistrationProtection: 'disabled',
       Public: false,
     });
-    expect(image.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'golden' }, { Key: 'Team', Value: 'platform' }]));
+    expect(image.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'golden' }, { Key: 'Markup', Value: MARKUP }]));
     expect(image.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs?.VolumeSize, m.Ebs?.VolumeType, m.Ebs?.Encrypted])).toEqual([
       ['/dev/xvda', 8, 'gp3', false],
       ['/dev/sdb', 30, 'gp3', false],

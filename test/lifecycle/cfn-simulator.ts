@@ -1,0 +1,392 @@
+/**
+ * Drives the real cdk-ami handlers the way CloudFormation and the aws-cdk-lib
+ * Provider framework do, from a real synthesized template: resources are
+ * created in dependency order, `Ref`/`Fn::GetAtt` are resolved from what the
+ * handlers returned, scalar properties arrive as strings, a waiter's
+ * isComplete is called every poll interval until done or out of attempts,
+ * failures roll the stack back (with the stack status the handlers can read
+ * through DescribeStacks), replaced resources are deleted in the cleanup phase.
+ *
+ * Time is virtual: `Date.now()` returns the simulator's clock, which advances
+ * by one poll interval between isComplete calls, so an hour-long wait runs in
+ * milliseconds and the handlers' link budgets and timeouts behave as deployed.
+ */
+import { randomUUID } from 'node:crypto';
+import { isComplete, onEvent } from '../../lambda';
+import { LocalEc2 } from './local-ec2';
+
+export interface TemplateResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly DependsOn?: string | string[];
+}
+
+export interface StackTemplate {
+  readonly Resources: Record<string, TemplateResource>;
+  readonly Outputs?: Record<string, { Value: unknown }>;
+}
+
+export interface SimulatorOptions {
+  readonly stackName?: string;
+  readonly region?: string;
+  /** The Provider framework's queryInterval (cdk-ami: 15 s). */
+  readonly pollIntervalSeconds?: number;
+  /** The Provider framework's totalTimeout / queryInterval (cdk-ami: 55 min / 15 s). */
+  readonly maxPollsPerWait?: number;
+}
+
+export interface ResourceEvent {
+  readonly logicalId: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly at: number;
+}
+
+export interface DeployResult {
+  readonly ok: boolean;
+  /** The first failure's reason, as the stack event shows it. */
+  readonly reason?: string;
+  readonly failedResource?: string;
+}
+
+interface LiveResource {
+  readonly type: string;
+  readonly props: Record<string, unknown>;
+  readonly physicalId: string;
+  readonly data: Record<string, string>;
+  readonly lastCreate?: Record<string, unknown>;
+}
+
+/** Resource types the simulator fails on purpose, to test rollbacks. */
+export const FAILING_RESOURCE = 'Test::AlwaysFails';
+const WAITER = 'Custom::AmiWaiter';
+const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
+
+export class CfnSimulator {
+  public readonly stackId: string;
+  public readonly stackName: string;
+  public readonly region: string;
+  public readonly events: ResourceEvent[] = [];
+  public now = Date.UTC(2026, 10, 23, 12, 0, 0);
+  /** isComplete calls made, over the simulator's life. */
+  public polls = 0;
+  private template: StackTemplate = { Resources: {} };
+  private readonly live = new Map<string, LiveResource>();
+  private readonly pollIntervalMs: number;
+  private readonly maxPolls: number;
+  private dateSpy?: jest.SpyInstance;
+
+  constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
+    this.stackName = options.stackName ?? 'LifecycleStack';
+    this.region = options.region ?? 'us-east-1';
+    this.stackId = `arn:aws:cloudformation:${this.region}:123456789012:stack/${this.stackName}/${randomUUID()}`;
+    this.pollIntervalMs = (options.pollIntervalSeconds ?? 15) * 1000;
+    this.maxPolls = options.maxPollsPerWait ?? 220;
+  }
+
+  /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
+  public startClock(): void {
+    this.dateSpy = jest.spyOn(Date, 'now').mockImplementation(() => this.now);
+  }
+
+  public stopClock(): void {
+    this.dateSpy?.mockRestore();
+  }
+
+  public physicalId(logicalId: string): string | undefined {
+    return this.live.get(logicalId)?.physicalId;
+  }
+
+  public attribute(logicalId: string, name: string): string | undefined {
+    return this.live.get(logicalId)?.data[name];
+  }
+
+  /** The stack's outputs, resolved against the live resources. */
+  public outputs(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.template.Outputs ?? {}).map(([name, o]) => [name, this.resolve(o.Value)]));
+  }
+
+  /** Logical IDs of the current template's resources of a type. */
+  public logicalIdsOfType(type: string): string[] {
+    return Object.entries(this.template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
+  }
+
+  /** Creates the stack, or updates it to the new template. */
+  public async deploy(template: StackTemplate): Promise<DeployResult> {
+    return this.live.size === 0 ? this.createStack(template) : this.updateStack(template);
+  }
+
+  public async deleteStack(): Promise<DeployResult> {
+    this.setStatus('DELETE_IN_PROGRESS');
+    for (const logicalId of order(this.template).reverse()) {
+      const resource = this.live.get(logicalId);
+      if (!resource) continue;
+      const result = await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      if (!result.ok) {
+        this.setStatus('DELETE_FAILED');
+        return { ok: false, reason: result.reason, failedResource: logicalId };
+      }
+      this.live.delete(logicalId);
+    }
+    this.setStatus('DELETE_COMPLETE');
+    return { ok: true };
+  }
+
+  /** Delivers the last Create request of a resource again, same RequestId (a retried Lambda). */
+  public async redeliverCreate(logicalId: string): Promise<string> {
+    const resource = this.live.get(logicalId);
+    if (!resource?.lastCreate) throw new Error(`${logicalId} was not created`);
+    const out = await onEvent(resource.lastCreate as never);
+    return out.PhysicalResourceId;
+  }
+
+  private async createStack(template: StackTemplate): Promise<DeployResult> {
+    this.template = template;
+    this.setStatus('CREATE_IN_PROGRESS');
+    for (const logicalId of order(template)) {
+      const def = template.Resources[logicalId];
+      const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
+      if (!result.ok) {
+        this.setStatus('ROLLBACK_IN_PROGRESS');
+        await this.deleteAll([...this.live.keys()].reverse());
+        this.setStatus('ROLLBACK_COMPLETE');
+        return { ok: false, reason: result.reason, failedResource: logicalId };
+      }
+    }
+    this.setStatus('CREATE_COMPLETE');
+    return { ok: true };
+  }
+
+  private async updateStack(template: StackTemplate): Promise<DeployResult> {
+    const previous = this.template;
+    const before = new Map(this.live);
+    this.template = template;
+    this.setStatus('UPDATE_IN_PROGRESS');
+    const created: string[] = [];
+    const replaced: [string, LiveResource][] = [];
+    let failure: DeployResult | undefined;
+
+    for (const logicalId of order(template)) {
+      const def = template.Resources[logicalId];
+      const props = this.resolveProps(def);
+      const old = this.live.get(logicalId);
+      if (!old) {
+        const result = await this.invoke(logicalId, 'Create', def.Type, props);
+        if (!result.ok) { failure = { ok: false, reason: result.reason, failedResource: logicalId }; break; }
+        created.push(logicalId);
+        continue;
+      }
+      if (JSON.stringify(old.props) === JSON.stringify(props)) continue;
+      const result = await this.invoke(logicalId, 'Update', def.Type, props, old.physicalId, old.props);
+      if (!result.ok) { failure = { ok: false, reason: result.reason, failedResource: logicalId }; break; }
+      if (this.live.get(logicalId)!.physicalId !== old.physicalId) replaced.push([logicalId, old]);
+    }
+
+    if (!failure) {
+      this.setStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      for (const [logicalId, old] of replaced.reverse()) {
+        await this.invoke(logicalId, 'Delete', old.type, old.props, old.physicalId);
+      }
+      const removed = order(previous).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
+      await this.deleteAll(removed);
+      this.setStatus('UPDATE_COMPLETE');
+      return { ok: true };
+    }
+
+    // Roll back: in-place updates are reverted with the old properties; what
+    // this update created (new resources, replacements) is deleted in cleanup.
+    this.setStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+    const replacements: [string, LiveResource][] = [];
+    for (const [logicalId, old] of before) {
+      const current = this.live.get(logicalId)!;
+      if (current === old) continue;
+      if (current.physicalId !== old.physicalId) {
+        replacements.push([logicalId, current]);
+      } else {
+        await this.invoke(logicalId, 'Update', old.type, old.props, old.physicalId, current.props);
+      }
+      this.live.set(logicalId, old);
+    }
+    this.template = previous;
+    this.setStatus('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    for (const [logicalId, replacement] of replacements) {
+      await this.invoke(logicalId, 'Delete', replacement.type, replacement.props, replacement.physicalId);
+    }
+    await this.deleteAll(created.reverse());
+    this.setStatus('UPDATE_ROLLBACK_COMPLETE');
+    return failure;
+  }
+
+  private async deleteAll(logicalIds: string[]): Promise<void> {
+    for (const logicalId of logicalIds) {
+      const resource = this.live.get(logicalId);
+      if (!resource) continue;
+      await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      this.live.delete(logicalId);
+    }
+  }
+
+  /**
+   * One CloudFormation request through the Provider framework: onEvent, then
+   * (waiters) isComplete every poll interval. Records the resource's new state.
+   */
+  private async invoke(
+    logicalId: string, requestType: 'Create' | 'Update' | 'Delete', type: string, props: Record<string, unknown>,
+    physicalId?: string, oldProps?: Record<string, unknown>,
+  ): Promise<{ ok: boolean; reason?: string }> {
+    if (!type.startsWith('Custom::') && type !== FAILING_RESOURCE) {
+      // Not ours: CloudFormation creates it; only its Ref matters here.
+      if (requestType !== 'Delete') this.live.set(logicalId, { type, props, physicalId: `${logicalId}-physical`, data: {} });
+      return { ok: true };
+    }
+    if (type === FAILING_RESOURCE && requestType !== 'Delete') {
+      return this.record(logicalId, requestType, false, 'Resource failed on purpose (test)');
+    }
+    if (requestType === 'Delete' && physicalId === CREATE_FAILED_MARKER) {
+      return this.record(logicalId, requestType, true);
+    }
+    const event: Record<string, unknown> = {
+      RequestType: requestType,
+      ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+      ResponseURL: 'https://cloudformation-custom-resource-response.example/...',
+      StackId: this.stackId,
+      RequestId: randomUUID(),
+      LogicalResourceId: logicalId,
+      ResourceType: type,
+      ResourceProperties: props,
+      ...(physicalId ? { PhysicalResourceId: physicalId } : {}),
+      ...(oldProps ? { OldResourceProperties: oldProps } : {}),
+    };
+
+    let response: { PhysicalResourceId?: string; Data?: Record<string, string> };
+    try {
+      response = await onEvent(event as never);
+    } catch (err) {
+      if (requestType === 'Create') this.live.set(logicalId, { type, props, physicalId: CREATE_FAILED_MARKER, data: {} });
+      return this.record(logicalId, requestType, false, frameworkReason(err));
+    }
+    const resourceEvent = { ...event, ...response, PhysicalResourceId: response.PhysicalResourceId ?? physicalId ?? event.RequestId };
+    let data = response.Data ?? {};
+
+    if (type === WAITER) {
+      const outcome = await this.waitUntilComplete(resourceEvent);
+      if (!outcome.ok) {
+        this.live.set(logicalId, { type, props, physicalId: resourceEvent.PhysicalResourceId as string, data: {} });
+        return this.record(logicalId, requestType, false, outcome.reason);
+      }
+      data = { ...data, ...outcome.data };
+    }
+    if (requestType !== 'Delete') {
+      this.live.set(logicalId, {
+        type, props, data,
+        physicalId: resourceEvent.PhysicalResourceId as string,
+        lastCreate: requestType === 'Create' ? event : this.live.get(logicalId)?.lastCreate,
+      });
+    }
+    return this.record(logicalId, requestType, true);
+  }
+
+  private async waitUntilComplete(resourceEvent: Record<string, unknown>): Promise<{ ok: boolean; reason?: string; data?: Record<string, string> }> {
+    for (let attempt = 0; attempt < this.maxPolls; attempt++) {
+      this.polls++;
+      let result;
+      try {
+        result = await isComplete(resourceEvent as never);
+      } catch (err) {
+        return { ok: false, reason: frameworkReason(err) };
+      }
+      if (result.IsComplete) return { ok: true, data: result.Data ?? {} };
+      this.now += this.pollIntervalMs;
+    }
+    return { ok: false, reason: 'Operation timed out' };
+  }
+
+  private record(logicalId: string, requestType: string, ok: boolean, reason?: string): { ok: boolean; reason?: string } {
+    const status = `${requestType.toUpperCase()}_${ok ? 'COMPLETE' : 'FAILED'}`;
+    this.events.push({ logicalId, status, reason, at: this.now });
+    return { ok, reason };
+  }
+
+  private setStatus(status: string): void {
+    this.ec2.setStackStatus(this.stackId, status);
+  }
+
+  private resolveProps(def: TemplateResource): Record<string, unknown> {
+    const { ServiceToken: _token, ...props } = def.Properties ?? {};
+    return stringifyScalars(this.resolve(props)) as Record<string, unknown>;
+  }
+
+  private resolve(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map((v) => this.resolve(v));
+    if (value === null || typeof value !== 'object') return value;
+    const obj = value as Record<string, unknown>;
+    if ('Ref' in obj) {
+      const ref = obj.Ref as string;
+      if (ref === 'AWS::StackId') return this.stackId;
+      if (ref === 'AWS::StackName') return this.stackName;
+      if (ref === 'AWS::Region') return this.region;
+      if (ref === 'AWS::Partition') return 'aws';
+      if (ref === 'AWS::AccountId') return '123456789012';
+      return this.live.get(ref)?.physicalId;
+    }
+    if ('Fn::GetAtt' in obj) {
+      const [logicalId, attr] = obj['Fn::GetAtt'] as [string, string];
+      return this.live.get(logicalId)?.data[attr];
+    }
+    if ('Fn::Join' in obj) {
+      const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
+      return parts.map((p) => this.resolve(p)).join(sep);
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, this.resolve(v)]));
+  }
+}
+
+/** CloudFormation hands custom resources every scalar as a string. */
+function stringifyScalars(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stringifyScalars);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stringifyScalars(v)]));
+  }
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+}
+
+/**
+ * The Reason the Provider framework puts in the stack event: the user
+ * function's error message, a log pointer, then every trace line after the first.
+ */
+export function frameworkReason(err: unknown): string {
+  const error = err as Error;
+  const trace = (error.stack ?? '').split('\n');
+  return [error.message, '', 'Logs: /aws/lambda/cdk-ami-provider', '', ...trace.slice(1)].join('\n').trimEnd();
+}
+
+/** Resources in an order that respects Ref, Fn::GetAtt and DependsOn. */
+function order(template: StackTemplate): string[] {
+  const ids = Object.keys(template.Resources);
+  const deps = new Map(ids.map((id) => [id, dependencies(template.Resources[id], ids)]));
+  const result: string[] = [];
+  const visit = (id: string, path: Set<string>) => {
+    if (result.includes(id)) return;
+    if (path.has(id)) throw new Error(`dependency cycle through ${id}`);
+    path.add(id);
+    for (const dep of deps.get(id) ?? []) visit(dep, path);
+    path.delete(id);
+    result.push(id);
+  };
+  for (const id of ids) visit(id, new Set());
+  return result;
+}
+
+function dependencies(def: TemplateResource, ids: string[]): string[] {
+  const found = new Set<string>([def.DependsOn ?? []].flat());
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (v === null || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.Ref === 'string' && ids.includes(o.Ref)) found.add(o.Ref);
+    if (Array.isArray(o['Fn::GetAtt']) && ids.includes(o['Fn::GetAtt'][0] as string)) found.add(o['Fn::GetAtt'][0] as string);
+    Object.values(o).forEach(walk);
+  };
+  walk(def.Properties);
+  return [...found];
+}
