@@ -66,7 +66,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     include: ['../lambda/**/*.ts', '../src/**/*.ts'],
     compilerOptions: {},
   },
-  gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/'],
+  gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json'],
   npmignoreEnabled: true,
 });
 
@@ -122,6 +122,14 @@ const exampleTask = project.addTask('synth:example', {
   exec: 'cdk synth --no-notices --no-version-reporting --app "ts-node --prefer-ts-exts -P tsconfig.json app.ts"',
 });
 exampleTask.prependSpawn(bundle);
+
+// README and docstring examples must compile (jsii-rosetta, strict). README
+// snippets carry their own imports and use rosetta/bare.ts-fixture.
+const rosetta = project.addTask('rosetta', {
+  description: 'Compile every README and docstring example with jsii-rosetta in strict mode',
+  exec: 'jsii-rosetta extract --strict --compile',
+});
+project.postCompileTask.spawn(rosetta);
 
 // Packaging for Python, Java, .NET and Go needs their registries, which a
 // developer machine may not reach: `package` builds the npm tarball only and
