@@ -49,6 +49,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
 
   jestOptions: {
+    // Jest 30 and eslint-import-resolver-typescript 4 depend on unrs-resolver,
+    // whose per-platform optional packages the project's registry does not
+    // serve; `npm ci` then rejects the lock file. These versions do not.
+    jestVersion: '^29',
     // Snapshots are assertions: they only change through `npx projen test:update`.
     updateSnapshot: UpdateSnapshot.NEVER,
     passWithNoTests: false,
@@ -69,6 +73,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json'],
   npmignoreEnabled: true,
 });
+
+// See jestVersion: the 3.6 resolver does not pull in unrs-resolver.
+project.addDevDeps('eslint-import-resolver-typescript@3.6.3');
 
 // lambda/, bench/ and examples/ are type-checked (and linted) like test/.
 for (const dir of ['lambda', 'bench', 'examples']) {

@@ -55,6 +55,12 @@ async function adoptByName(ctx: OperationContext): Promise<string | undefined> {
     return existing.ImageId!;
   }
   if (isOwnedBy(existing, ctx.ownership)) {
+    if (ctx.event.RequestType === 'Update' && existing.ImageId === ctx.event.PhysicalResourceId) {
+      // A replacement that keeps a fixed name: the image it replaces still exists.
+      throw new AmiError(
+        `Image name "${ctx.imageName}" is used in ${ctx.region} by ${existing.ImageId}, the image this update replaces: CloudFormation creates the new image before it deletes the old one, so the new image needs another name. Change imageName too, or omit it to get a unique one.`,
+      );
+    }
     throw new AmiError(
       `Image name "${ctx.imageName}" is already used in ${ctx.region} by ${existing.ImageId}, an earlier image of this resource that was kept (removalPolicy RETAIN). Give the new image another imageName, or omit imageName to get a unique one.`,
     );

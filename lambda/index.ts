@@ -3,6 +3,7 @@
  * `onEvent` starts, changes and deletes images (operation resources) and starts
  * waits (waiter resources); `isComplete` polls a wait.
  */
+import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
@@ -14,6 +15,7 @@ export const WAITER_TYPE = 'Custom::AmiWaiter';
 
 const OPERATIONS: Record<string, ImageOperation> = {
   'Custom::AmiFromInstance': fromInstance,
+  'Custom::CopiedAmi': copy,
 };
 
 export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {

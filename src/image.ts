@@ -2,6 +2,7 @@ import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagMana
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
+import type { CopiedAmi, CopyOptions } from './copied-ami';
 import { machineImageConfig } from './private/machine-image';
 import { validateRegion } from './private/validation';
 
@@ -242,6 +243,23 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    * The `ec2.IMachineImage` view of this image.
    */
   public abstract getImage(scope: Construct): ec2.MachineImageConfig;
+
+  /**
+   * Copies this image into another Region (EC2 CopyImage, called there).
+   *
+   * The copy is a `CopiedAmi` in this image's scope, with construct ID
+   * `CopyTo<region>`; it waits until the copy is available.
+   *
+   * @param region the destination Region, e.g. `eu-west-1`
+   * @param options how to copy
+   */
+  public copyTo(region: string, options: CopyOptions = {}): CopiedAmi {
+    // Loaded here: copied-ami.ts extends this class, so it cannot be imported above.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CopiedAmi: Copy } = require('./copied-ami') as typeof import('./copied-ami');
+    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}`;
+    return new Copy(this, id, { ...options, source: this, region });
+  }
 }
 
 function validateImageId(scope: IConstruct, imageId: string): void {

@@ -1,2 +1,3 @@
 export * from './image';
 export * from './ami-from-instance';
+export * from './copied-ami';

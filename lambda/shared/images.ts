@@ -105,16 +105,21 @@ async function deleteLeftoverSnapshots(ec2: EC2Client, imageId: string, ownershi
       { Name: 'description', Values: [`*${imageId}*`] },
     ],
   }));
-  await deleteSnapshots(ec2, (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean), region);
+  // A match still in use belongs to another image (e.g. a copy that copied our tags): not ours to delete.
+  await deleteSnapshots(ec2, (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean), region, true);
 }
 
-async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: string): Promise<void> {
+async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: string, skipInUse = false): Promise<void> {
   for (const snapshotId of snapshotIds) {
     try {
       await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
       log('info', 'snapshot deleted', { snapshotId, region });
     } catch (err) {
       if (isNotFound(err)) continue;
+      if (skipInUse && errorCode(err) === 'InvalidSnapshot.InUse') {
+        log('info', 'snapshot in use by another image; left alone', { snapshotId, region });
+        continue;
+      }
       throw toAmiError(err, `Deleting snapshot ${snapshotId} in ${region}`);
     }
   }

@@ -130,7 +130,7 @@ export class AmiProvider extends Construct {
       reason: 'Image and snapshot IDs only exist at deploy time. Every statement on them is limited by the cdk-ami:stack tag '
         + '(aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction at creation) to the images this stack made, '
         + 'in any Region because copies live outside the stack\'s Region.',
-      appliesTo: [`Resource::arn:<AWS::Partition>:ec2:*::image/*`, `Resource::arn:<AWS::Partition>:ec2:*::snapshot/*`],
+      appliesTo: ['Resource::arn:<AWS::Partition>:ec2:*::image/*', 'Resource::arn:<AWS::Partition>:ec2:*::snapshot/*'],
     }]);
     const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
     for (const role of [frameworkOnEventRole, frameworkWaitRole]) {

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { AmiFromInstance, InstanceAction } from '../../src';
 import { FAILING_RESOURCE } from './cfn-simulator';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { AmiFromInstance, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
 const h = useLocalEc2();
@@ -127,7 +127,8 @@ describe('AmiFromInstance lifecycle against the local EC2 endpoint', () => {
 
   test('an image that fails: the deployment fails with EC2\'s reason, and the rollback leaves nothing behind', async () => {
     h.ec2.imageBehaviour = {
-      pendingPolls: 3, finalState: 'failed',
+      pendingPolls: 3,
+      finalState: 'failed',
       stateReason: { code: 'Client.InternalError', message: 'Client.InternalError: the snapshot of /dev/sdf could not be completed' },
     };
     const sim = h.sim();

@@ -12,8 +12,8 @@
  * milliseconds and the handlers' link budgets and timeouts behave as deployed.
  */
 import { randomUUID } from 'node:crypto';
-import { isComplete, onEvent } from '../../lambda';
 import { LocalEc2 } from './local-ec2';
+import { isComplete, onEvent } from '../../lambda';
 
 export interface TemplateResource {
   readonly Type: string;
@@ -278,7 +278,9 @@ export class CfnSimulator {
     }
     if (requestType !== 'Delete') {
       this.live.set(logicalId, {
-        type, props, data,
+        type,
+        props,
+        data,
         physicalId: resourceEvent.PhysicalResourceId as string,
         lastCreate: requestType === 'Create' ? event : this.live.get(logicalId)?.lastCreate,
       });

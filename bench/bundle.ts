@@ -1,0 +1,107 @@
+/**
+ * Figures 2 and 4: size and cold-load time of the handler bundle, and whether
+ * two builds of it are byte-identical.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { median } from './stats';
+
+export const ROOT = path.join(__dirname, '..');
+export const BUNDLE = path.join(ROOT, 'assets', 'provider', 'index.js');
+const BUNDLE_OUTFILE = '--outfile=assets/provider/index.js';
+
+export interface RequireResult {
+  readonly runs: number;
+  readonly bundleMs: number;
+  readonly unbundledMs: number;
+  readonly bundleSamplesMs: number[];
+  readonly unbundledSamplesMs: number[];
+  /** bundle / unbundled, of the medians. */
+  readonly ratio: number;
+}
+
+export function bundleBytes(): number {
+  return fs.statSync(BUNDLE).size;
+}
+
+/**
+ * Time of `require(target)` in a new node process, so nothing is cached in
+ * the module registry (the OS file cache is warm after the first run).
+ */
+function coldRequireMs(target: string): number {
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(target)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+  const value = Number(out.trim().split('\n').pop());
+  if (!Number.isFinite(value)) throw new Error(`Could not read a time from: ${out}`);
+  return value;
+}
+
+/** One warm-up of each, then `runs` interleaved pairs. */
+export function benchRequire(runs: number): RequireResult {
+  const unbundled = '@aws-sdk/client-ec2';
+  coldRequireMs(BUNDLE);
+  coldRequireMs(unbundled);
+  const bundleSamples: number[] = [];
+  const unbundledSamples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bundleSamples.push(coldRequireMs(BUNDLE));
+    unbundledSamples.push(coldRequireMs(unbundled));
+  }
+  const bundleMs = median(bundleSamples);
+  const unbundledMs = median(unbundledSamples);
+  const round = (v: number): number => Math.round(v * 10) / 10;
+  return {
+    runs,
+    bundleMs,
+    unbundledMs,
+    bundleSamplesMs: bundleSamples.map(round),
+    unbundledSamplesMs: unbundledSamples.map(round),
+    ratio: bundleMs / unbundledMs,
+  };
+}
+
+export interface ReproducibleResult {
+  readonly identical: boolean;
+  readonly sha256: [string, string];
+  /** The bundle `npx projen bundle` wrote has the same hash. */
+  readonly matchesAsset: boolean;
+}
+
+/** The `bundle` task's command line, as projen wrote it to .projen/tasks.json. */
+function bundleCommand(): string {
+  const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')) as {
+    tasks: Record<string, { steps?: { exec?: string }[] }>;
+  };
+  const command = tasks.tasks.bundle?.steps?.find((step) => step.exec?.startsWith('esbuild'))?.exec;
+  if (!command || !command.includes(BUNDLE_OUTFILE)) {
+    throw new Error(`The bundle task no longer has an esbuild step writing ${BUNDLE_OUTFILE}`);
+  }
+  return command;
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Runs the bundle task's esbuild command twice, into two temporary files, and compares them. */
+export function benchReproducible(): ReproducibleResult {
+  const command = bundleCommand();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-ami-bundle-'));
+  try {
+    const hashes = [1, 2].map((n) => {
+      const outfile = path.join(dir, `build${n}`, 'index.js');
+      execFileSync('/bin/sh', ['-c', command.replace(BUNDLE_OUTFILE, `--outfile=${outfile}`)], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` },
+      });
+      return sha256(outfile);
+    }) as [string, string];
+    return { identical: hashes[0] === hashes[1], sha256: hashes, matchesAsset: sha256(BUNDLE) === hashes[0] };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
+import { withBackoff } from './shared/backoff';
+import { ec2 } from './shared/clients';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { describeImage, tagSpecifications } from './shared/images';
+import { ImageOperation, OperationContext } from './shared/operation';
+import { shortHash } from './shared/ownership';
+import { bool, num, required, str, tags } from './shared/props';
+
+/** Custom::CopiedAmi — EC2 CopyImage, called in the destination Region. */
+export const copy: ImageOperation = {
+  action: 'CopyImage',
+  replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes'],
+  create: createCopy,
+};
+
+/** Five tries over about 30 s: long enough for another copy to finish starting. */
+const LIMIT_ATTEMPTS = 5;
+
+async function createCopy(ctx: OperationContext): Promise<string> {
+  const sourceImageId = required(ctx.props, 'SourceImageId');
+  const sourceRegion = required(ctx.props, 'SourceRegion');
+  const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
+  const kmsKeyId = str(ctx.props.KmsKeyId);
+
+  const source = await readSource(sourceImageId, sourceRegion, ctx.region);
+  if (encrypted === false && isEncrypted(source)) {
+    throw new AmiError(
+      `Image ${sourceImageId} in ${sourceRegion} has encrypted snapshots and EC2 cannot make an unencrypted copy of it. Remove encrypted: false, or set encrypted: true (with a kmsKey in ${ctx.region} if needed).`,
+    );
+  }
+
+  // The token makes a retried Lambda get the same copy back, never a second one.
+  const clientToken = shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`);
+  try {
+    const out = await withBackoff('CopyImage', LIMIT_ATTEMPTS, (err) => errorCode(err) === 'ResourceLimitExceeded', () =>
+      ctx.ec2.send(new CopyImageCommand({
+        SourceImageId: sourceImageId,
+        SourceRegion: sourceRegion,
+        Name: ctx.imageName,
+        Description: str(ctx.props.Description),
+        Encrypted: encrypted,
+        KmsKeyId: kmsKeyId,
+        CopyImageTags: bool(ctx.props.CopyImageTags, false),
+        SnapshotCopyCompletionDurationMinutes: str(ctx.props.CompletionDurationMinutes) ? num(ctx.props.CompletionDurationMinutes, 0) : undefined,
+        ClientToken: clientToken,
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
+      })));
+    return out.ImageId!;
+  } catch (err) {
+    throw explainCopyError(err, sourceImageId, sourceRegion, ctx);
+  }
+}
+
+async function readSource(imageId: string, sourceRegion: string, destination: string): Promise<Image> {
+  let image: Image | undefined;
+  try {
+    image = await describeImage(ec2(sourceRegion), imageId);
+  } catch (err) {
+    throw toAmiError(err, `Reading source image ${imageId} in ${sourceRegion}`);
+  }
+  if (!image || image.State === 'deregistered') {
+    throw new AmiError(`Source image ${imageId} does not exist in ${sourceRegion}, or this account cannot see it; it cannot be copied to ${destination}.`);
+  }
+  if (image.State !== 'available') {
+    throw new AmiError(`Source image ${imageId} in ${sourceRegion} is ${image.State}; only available images can be copied.`);
+  }
+  return image;
+}
+
+function isEncrypted(image: Image): boolean {
+  return (image.BlockDeviceMappings ?? []).some((m) => m.Ebs?.Encrypted);
+}
+
+function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext): AmiError {
+  const message = errorMessage(err);
+  switch (errorCode(err)) {
+    case 'InvalidAMIID.NotFound':
+    case 'InvalidAMIID.Unavailable':
+      return new AmiError(`Source image ${sourceImageId} does not exist in ${sourceRegion}, or is not visible from ${ctx.region}: ${message}`);
+    case 'InvalidAMIName.Duplicate':
+      return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
+    case 'InvalidAMIName.Malformed':
+      return new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
+    case 'ResourceLimitExceeded':
+      return new AmiError(
+        `EC2 refused to start another copy into ${ctx.region} after ${LIMIT_ATTEMPTS} tries: too many concurrent copies (${message}). Deploy again later, or copy fewer images at once.`,
+      );
+    case 'InvalidParameter':
+    case 'InvalidParameterValue':
+    case 'InvalidParameterCombination':
+      return new AmiError(`EC2 rejected the copy of ${sourceImageId} from ${sourceRegion} to ${ctx.region}: ${message}`);
+    default:
+      if (/kms|key/i.test(message)) {
+        return new AmiError(`The copy of ${sourceImageId} to ${ctx.region} failed on its KMS key: ${message}. Check that the key is enabled, in ${ctx.region}, and usable by the provider's role.`);
+      }
+      return toAmiError(err, `CopyImage of ${sourceImageId} from ${sourceRegion} to ${ctx.region}`);
+  }
+}

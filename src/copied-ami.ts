@@ -1,0 +1,212 @@
+import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { IImage, ImageBase, ImageProps } from './image';
+import { ManagedImage } from './private/managed-image';
+import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+import { validateRegion } from './private/validation';
+
+/**
+ * Options for copying an image, as used by `copyTo()`.
+ */
+export interface CopyOptions extends ImageProps {
+  /**
+   * The AMI name of the copy: 3 to 128 characters of letters, digits, spaces
+   * and `( ) [ ] . / - ' @ _`, unique in the destination Region. Changing it
+   * replaces the copy.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement
+   */
+  readonly imageName?: string;
+
+  /**
+   * Encrypt the snapshots of the copy. `true` encrypts with `kmsKey`, or the
+   * account's default EBS key in the destination Region. `false` is refused at
+   * deploy time for a source with encrypted snapshots (EC2 cannot decrypt a
+   * copy). Changing it replaces the copy.
+   *
+   * @default - the copy is encrypted exactly when the source is
+   */
+  readonly encrypted?: boolean;
+
+  /**
+   * The KMS key for the copy's snapshots, in the destination Region. Requires
+   * `encrypted: true`. The provider's role is granted what EBS needs on it.
+   * Changing it replaces the copy.
+   *
+   * @default - the account's default EBS key in the destination Region
+   */
+  readonly kmsKey?: kms.IKey;
+
+  /**
+   * Copy the source image's user-defined tags to the copy (CopyImageTags).
+   * Changing it replaces the copy.
+   *
+   * @default false
+   */
+  readonly copyTags?: boolean;
+
+  /**
+   * Time-based copy: how long EC2 may take to complete the snapshot copies,
+   * in steps of 15 minutes from 15 minutes to 48 hours. The wait `timeout`
+   * must be at least this long. Changing it replaces the copy.
+   *
+   * @default - a standard copy, as fast as EC2 can make it
+   */
+  readonly completionDuration?: Duration;
+}
+
+/**
+ * Properties of a `CopiedAmi`.
+ */
+export interface CopiedAmiProps extends CopyOptions {
+  /**
+   * The image to copy: an image of this stack (e.g. an `AmiFromInstance`), or
+   * an existing one from `Ami.fromImageId()`. Changing it replaces the copy.
+   */
+  readonly source: IImage;
+
+  /**
+   * The destination Region. CopyImage is called there, so one stack can copy
+   * an image into several Regions.
+   *
+   * @default - the stack's Region
+   */
+  readonly region?: string;
+}
+
+/**
+ * A copy of an AMI (EC2 CopyImage), in another Region or the same one (for
+ * example to encrypt it), available when the deployment finishes.
+ *
+ * @example
+ * declare const golden: AmiFromInstance;
+ * new CopiedAmi(this, 'GoldenInEurope', {
+ *   source: golden,
+ *   region: 'eu-west-1',
+ *   encrypted: true,
+ * });
+ * // or, the same:
+ * golden.copyTo('eu-central-1', { encrypted: true });
+ */
+export class CopiedAmi extends ImageBase {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  public readonly tags: TagManager;
+  public readonly output?: CfnOutput;
+  public readonly parameter?: ssm.IStringParameter;
+  /**
+   * The image this is a copy of.
+   */
+  public readonly source: IImage;
+
+  private readonly managed: ManagedImage;
+
+  constructor(scope: Construct, id: string, props: CopiedAmiProps) {
+    super(scope, id, { region: props.region });
+    validateRegion(this, props.region);
+    this.region = props.region ?? Stack.of(this).region;
+    this.source = props.source;
+    validateCopy(this, props);
+
+    const completionMinutes = props.completionDuration?.toMinutes();
+    this.managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
+      resourceType: 'Custom::CopiedAmi',
+      imageName: props.imageName,
+      properties: {
+        SourceImageId: props.source.imageId,
+        SourceRegion: props.source.region,
+        Encrypted: props.encrypted,
+        KmsKeyId: props.kmsKey?.keyArn,
+        CopyImageTags: props.copyTags ?? false,
+        CompletionDurationMinutes: completionMinutes,
+      },
+    });
+    this.imageId = this.managed.imageId;
+    this.imageName = this.managed.imageName;
+    this.tags = this.managed.tags;
+    this.output = this.managed.output;
+    this.parameter = this.managed.parameter;
+    this.grantProvider(props);
+  }
+
+  public getImage(_scope: Construct): ec2.MachineImageConfig {
+    return this.managed.getImage(this.imageId);
+  }
+
+  /**
+   * Sets the removal policy: `RETAIN` keeps the copy, `DESTROY` deregisters it
+   * and deletes its snapshots.
+   */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    this.managed.applyRemovalPolicy(this, policy);
+  }
+
+  private grantProvider(props: CopiedAmiProps): void {
+    const provider = AmiProvider.of(this);
+    const stack = Stack.of(this);
+    const sourceArn = Arn.format({
+      service: 'ec2',
+      region: props.source.region,
+      account: '',
+      resource: 'image',
+      resourceName: props.source.imageId,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    }, stack);
+    provider.addResourceToOperationStatement('copy-image-sources', () => new iam.PolicyStatement({
+      sid: 'CopyImageOfSources',
+      actions: ['ec2:CopyImage'],
+    }), sourceArn);
+    provider.grantOperation('copy-image-tagged', new iam.PolicyStatement({
+      sid: 'CopyImageTaggedAsOwn',
+      actions: ['ec2:CopyImage'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: stack.stackId } },
+    }));
+    provider.grantOperation('copy-image-tag-on-create', new iam.PolicyStatement({
+      sid: 'TagOnCopyImage',
+      actions: ['ec2:CreateTags'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'CopyImage' } },
+    }));
+    if (props.kmsKey) {
+      // What EBS needs to write encrypted snapshots with a customer managed key.
+      props.kmsKey.grant(provider.operationRole,
+        'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
+    }
+  }
+}
+
+function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
+  if (props.kmsKey && props.encrypted !== true) {
+    throw new ValidationError('kmsKey needs encrypted: true; EC2 only uses a KMS key for an encrypted copy.', scope);
+  }
+  const keyRegion = props.kmsKey?.env.region;
+  if (keyRegion && !Token.isUnresolved(keyRegion) && !Token.isUnresolved(scope.region) && keyRegion !== scope.region) {
+    throw new ValidationError(
+      `kmsKey is in ${keyRegion}, but the copy is made in ${scope.region}: EBS needs a key in the destination Region (use kms.Key.fromKeyArn with a ${scope.region} key).`, scope);
+  }
+  const duration = props.completionDuration;
+  if (duration) {
+    const minutes = duration.toMinutes({ integral: false });
+    if (!Number.isInteger(minutes) || minutes % 15 !== 0 || minutes < 15 || minutes > 2880) {
+      throw new ValidationError(
+        `completionDuration ${duration.toHumanString()} is not allowed: it must be a multiple of 15 minutes between 15 minutes and 48 hours.`, scope);
+    }
+    if (props.timeout && props.timeout.toMinutes({ integral: false }) < minutes) {
+      throw new ValidationError(
+        `timeout ${props.timeout.toHumanString()} is shorter than completionDuration ${duration.toHumanString()}: the stack would stop waiting before EC2 has to finish. Raise timeout, or leave it out to wait completionDuration plus 1 hour.`, scope);
+    }
+  }
+}
+
+/** A time-based copy may take its whole completion duration: wait that, plus an hour. */
+function defaultTimeout(completionDuration: Duration | undefined): Duration {
+  if (!completionDuration) return Duration.hours(1);
+  return Duration.minutes(Math.min(completionDuration.toMinutes() + 60, 48 * 60));
+}

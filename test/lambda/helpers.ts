@@ -1,0 +1,189 @@
+/**
+ * Shared fixtures for the handler tests: CloudFormation events as the Provider
+ * framework forwards them (scalars as strings), the ownership tags a resource's
+ * images carry, SDK-shaped service errors and a log capture.
+ */
+import { createHash } from 'node:crypto';
+import { EC2ServiceException, Image } from '@aws-sdk/client-ec2';
+import { resetClients } from '../../lambda/shared/clients';
+import { LogSink, setLogSink } from '../../lambda/shared/log';
+import { CustomResourceEvent } from '../../lambda/shared/types';
+
+export const REGION = 'us-east-1';
+export const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/S/uuid';
+export const LOGICAL_ID = 'GoldenResource';
+export const INSTANCE_ID = 'i-0abc1234567890def';
+export const SERVICE_TOKEN = 'arn:aws:lambda:us-east-1:123456789012:function:provider';
+export const FROM_INSTANCE = 'Custom::AmiFromInstance';
+export const WAITER = 'Custom::AmiWaiter';
+
+export const CREATE_REQUEST = 'create-request-0001';
+export const UPDATE_REQUEST = 'update-request-0002';
+export const DELETE_REQUEST = 'delete-request-0003';
+
+type Props = Record<string, unknown>;
+
+/** sha256 hex, first 32 characters: what the handler tags images with. */
+export function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+/** The three tags every image and snapshot of LOGICAL_ID made by `requestId` carries. */
+export function ownershipTagsFor(requestId: string, logicalId = LOGICAL_ID): { Key: string; Value: string }[] {
+  return [
+    { Key: 'cdk-ami:stack', Value: STACK_ID },
+    { Key: 'cdk-ami:owner', Value: hash(`${STACK_ID}/${logicalId}`) },
+    { Key: 'cdk-ami:request', Value: hash(requestId) },
+  ];
+}
+
+/** AmiFromInstance properties as CloudFormation sends them. */
+export function fromInstanceProps(overrides: Props = {}): Props {
+  return {
+    ServiceToken: SERVICE_TOKEN,
+    Region: REGION,
+    NamePrefix: 'Stack/Golden',
+    InstanceId: INSTANCE_ID,
+    NoReboot: 'false',
+    IncludeDataVolumes: 'true',
+    RemovalPolicy: 'retain',
+    Tags: [{ Key: 'team', Value: 'infra' }],
+    ...overrides,
+  };
+}
+
+/** Waiter link properties as CloudFormation sends them: link 1 of 2, 50 minutes each. */
+export function waiterProps(overrides: Props = {}): Props {
+  return {
+    ServiceToken: SERVICE_TOKEN,
+    Region: REGION,
+    ImageId: 'ami-0123456789abcdef0',
+    Link: '1',
+    Links: '2',
+    BudgetSeconds: '3000',
+    TimeoutSeconds: '6000',
+    ...overrides,
+  };
+}
+
+function base(resourceType: string, requestId: string) {
+  return {
+    ServiceToken: SERVICE_TOKEN,
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/response',
+    StackId: STACK_ID,
+    RequestId: requestId,
+    LogicalResourceId: LOGICAL_ID,
+    ResourceType: resourceType,
+  };
+}
+
+export function createEvent(resourceType: string, props: Props, extra: Partial<CustomResourceEvent> = {}): CustomResourceEvent {
+  return {
+    ...base(resourceType, CREATE_REQUEST),
+    RequestType: 'Create',
+    ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props },
+    ...extra,
+  } as CustomResourceEvent;
+}
+
+export function updateEvent(
+  resourceType: string,
+  physicalId: string,
+  props: Props,
+  oldProps: Props,
+  extra: Partial<CustomResourceEvent> = {},
+): CustomResourceEvent {
+  return {
+    ...base(resourceType, UPDATE_REQUEST),
+    RequestType: 'Update',
+    PhysicalResourceId: physicalId,
+    ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props },
+    OldResourceProperties: oldProps,
+    ...extra,
+  } as CustomResourceEvent;
+}
+
+export function deleteEvent(resourceType: string, physicalId: string, props: Props, extra: Partial<CustomResourceEvent> = {}): CustomResourceEvent {
+  return {
+    ...base(resourceType, DELETE_REQUEST),
+    RequestType: 'Delete',
+    PhysicalResourceId: physicalId,
+    ResourceProperties: { ServiceToken: SERVICE_TOKEN, ...props },
+    ...extra,
+  } as CustomResourceEvent;
+}
+
+/** An image of this resource (created by CREATE_REQUEST unless told otherwise). */
+export function ownedImage(overrides: Partial<Image> = {}, requestId = CREATE_REQUEST): Image {
+  return {
+    ImageId: 'ami-0123456789abcdef0',
+    Name: 'Stack/Golden-abc',
+    State: 'available',
+    BlockDeviceMappings: [
+      { DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-root' } },
+      { DeviceName: '/dev/sdb', Ebs: { SnapshotId: 'snap-data' } },
+      { DeviceName: '/dev/sdc', VirtualName: 'ephemeral0' },
+    ],
+    Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(requestId)],
+    ...overrides,
+  };
+}
+
+/** An image some other resource (or a person) made. */
+export function foreignImage(overrides: Partial<Image> = {}): Image {
+  return {
+    ImageId: 'ami-0fffffffffffffff0',
+    Name: 'someone-elses',
+    State: 'available',
+    Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST, 'OtherResource')],
+    ...overrides,
+  };
+}
+
+/** An error shaped as the AWS SDK v3 throws it for an EC2 error code. */
+export function awsError(code: string, message = `${code} message`): EC2ServiceException {
+  return new EC2ServiceException({ name: code, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
+}
+
+export type LogLine = { level: string; message: string; [field: string]: unknown };
+
+/**
+ * Captures the handler's JSON log lines for the current test file and resets
+ * the cached SDK clients between tests.
+ */
+export function captureLogs(): { lines: () => LogLine[]; find: (message: string) => LogLine[]; originalSink: () => LogSink } {
+  let captured: string[] = [];
+  let previous: LogSink | undefined;
+  beforeEach(() => {
+    captured = [];
+    previous = setLogSink((line) => captured.push(line));
+    resetClients();
+  });
+  afterEach(() => {
+    if (previous) setLogSink(previous);
+    jest.restoreAllMocks();
+  });
+  const lines = () => captured.map((line) => JSON.parse(line) as LogLine);
+  return {
+    lines,
+    find: (message) => lines().filter((l) => l.message === message),
+    originalSink: () => previous!,
+  };
+}
+
+/** Runs `fn`, expects it to reject, and returns the error for further checks. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/** The error reached CloudFormation as one sentence: message and stack are one line. */
+export function expectOneLine(err: Error): void {
+  expect(err.name).toBe('AmiError');
+  expect(err.message).not.toContain('\n');
+  expect(err.stack).toBe(`AmiError: ${err.message}`);
+}

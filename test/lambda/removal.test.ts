@@ -1,0 +1,127 @@
+/**
+ * The removal policy as the Delete handler applies it: RETAIN keeps a finished
+ * image, but never a pending or failed one, nor one whose deployment is being
+ * rolled back.
+ */
+import { CloudFormationClient, DescribeStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
+import {
+  DeleteSnapshotCommand,
+  DeregisterImageCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+  ImageState,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { FROM_INSTANCE, STACK_ID, awsError, captureLogs, deleteEvent, fromInstanceProps, ownedImage } from './helpers';
+import { onEvent } from '../../lambda/index';
+
+const ec2Mock = mockClient(EC2Client);
+const cfnMock = mockClient(CloudFormationClient);
+const logs = captureLogs();
+
+const IMAGE_ID = 'ami-0123456789abcdef0';
+
+function imageIs(state: ImageState) {
+  ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [ownedImage({ State: state })] });
+}
+
+function stackIs(status: StackStatus) {
+  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: status, CreationTime: new Date() }] });
+}
+
+function remove(removalPolicy?: string) {
+  return onEvent(deleteEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps({ RemovalPolicy: removalPolicy })));
+}
+
+function expectDestroyed(reason: string) {
+  expect(ec2Mock).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: IMAGE_ID, DeleteAssociatedSnapshots: true });
+  expect(logs.find('deleting image')).toEqual([expect.objectContaining({ imageId: IMAGE_ID, region: 'us-east-1', reason })]);
+  expect(logs.find('image retained')).toEqual([]);
+}
+
+function expectRetained() {
+  expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+  expect(ec2Mock).not.toHaveReceivedCommand(DeleteSnapshotCommand);
+  expect(ec2Mock).not.toHaveReceivedCommand(DescribeSnapshotsCommand);
+  expect(logs.find('image retained')).toEqual([
+    expect.objectContaining({ imageId: IMAGE_ID, region: 'us-east-1', reason: 'removalPolicy is RETAIN' }),
+  ]);
+}
+
+beforeEach(() => {
+  ec2Mock.reset();
+  cfnMock.reset();
+  imageIs('available');
+  stackIs('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+  ec2Mock.on(DeregisterImageCommand).resolves({ Return: true });
+  ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
+});
+
+test('DESTROY deletes an available image', async () => {
+  await expect(remove('destroy')).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
+  expectDestroyed('removalPolicy is DESTROY');
+  expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
+});
+
+test('the policy name is read case-insensitively', async () => {
+  await remove('DESTROY');
+  expectDestroyed('removalPolicy is DESTROY');
+});
+
+test.each([['retain'], ['RETAIN'], [undefined]])('RETAIN (%s) keeps an available image when the stack deletes or replaces it', async (policy) => {
+  await expect(remove(policy)).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
+  expectRetained();
+  expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+});
+
+test.each(['DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'] as const)('RETAIN keeps the image while the stack is %s', async (status) => {
+  stackIs(status);
+  await remove('retain');
+  expectRetained();
+});
+
+test.each(['pending', 'failed', 'error', 'invalid'] as const)('RETAIN still deletes an image in state %s', async (state) => {
+  imageIs(state);
+  await remove('retain');
+  expectDestroyed(`the image never became available (state ${state})`);
+  // The state alone decides: no need to ask CloudFormation.
+  expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
+});
+
+test.each([
+  'ROLLBACK_IN_PROGRESS',
+  'UPDATE_ROLLBACK_IN_PROGRESS',
+  'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+  'IMPORT_ROLLBACK_IN_PROGRESS',
+] as const)('RETAIN still deletes an available image during %s', async (status) => {
+  stackIs(status);
+  await remove('retain');
+  expectDestroyed(`the deployment that created it is rolling back (${status})`);
+});
+
+test('RETAIN of an image that no longer exists: nothing to keep, leftover snapshots are swept', async () => {
+  ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [] });
+  await remove('retain');
+  expect(logs.find('deleting image')).toEqual([expect.objectContaining({ reason: 'the image no longer exists' })]);
+  expect(ec2Mock).toHaveReceivedCommand(DescribeSnapshotsCommand);
+  expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+});
+
+test('when DescribeStacks fails, the policy decides: RETAIN keeps the image, with a warning', async () => {
+  cfnMock.on(DescribeStacksCommand).rejects(awsError('AccessDenied', 'not authorized to perform cloudformation:DescribeStacks'));
+  await expect(remove('retain')).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
+  expectRetained();
+  expect(logs.find('could not read the stack status; applying the removal policy')).toEqual([expect.objectContaining({
+    level: 'warn',
+    stackId: STACK_ID,
+    error: 'not authorized to perform cloudformation:DescribeStacks',
+  })]);
+});
+
+test('when DescribeStacks returns no stack, the policy decides', async () => {
+  cfnMock.on(DescribeStacksCommand).resolves({});
+  await remove('retain');
+  expectRetained();
+});
