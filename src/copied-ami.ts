@@ -150,18 +150,26 @@ export class CopiedAmi extends ImageBase {
   private grantProvider(props: CopiedAmiProps): void {
     const provider = AmiProvider.of(this);
     const stack = Stack.of(this);
-    const sourceArn = Arn.format({
-      service: 'ec2',
-      region: props.source.region,
-      account: '',
-      resource: 'image',
-      resourceName: props.source.imageId,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    }, stack);
-    provider.addResourceToOperationStatement('copy-image-sources', () => new iam.PolicyStatement({
-      sid: 'CopyImageOfSources',
-      actions: ['ec2:CopyImage'],
-    }), sourceArn);
+    if (props.source instanceof ImageBase && Stack.of(props.source) === stack) {
+      // An image of this stack carries its cdk-ami:stack tag. Naming its ID
+      // here would make the provider's policy wait for the image, which waits
+      // for the provider: a cycle. The tag condition is as narrow.
+      provider.grantOperation('copy-image-own-sources', new iam.PolicyStatement({
+        sid: 'CopyImageOfOwnImages',
+        actions: ['ec2:CopyImage'],
+        resources: [imageArns()],
+        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: stack.stackId } },
+      }));
+    } else {
+      const sourceArn = Arn.format({
+        service: 'ec2', region: props.source.region, account: '', resource: 'image', resourceName: props.source.imageId,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      }, stack);
+      provider.addResourceToOperationStatement('copy-image-sources', () => new iam.PolicyStatement({
+        sid: 'CopyImageOfSources',
+        actions: ['ec2:CopyImage'],
+      }), sourceArn);
+    }
     provider.grantOperation('copy-image-tagged', new iam.PolicyStatement({
       sid: 'CopyImageTaggedAsOwn',
       actions: ['ec2:CopyImage'],

@@ -1,0 +1,128 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Ami, AmiFromInstance, CopiedAmi } from '../src';
+import { nagFindings, newStack, resourcesOfType } from './util';
+
+const SOURCE = 'ami-0123456789abcdef0';
+
+function copyStack(props: Partial<ConstructorParameters<typeof CopiedAmi>[2]> = {}): { stack: Stack; copy: CopiedAmi } {
+  const stack = newStack();
+  const source = Ami.fromImageId(stack, 'Source', SOURCE);
+  const copy = new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1', ...props });
+  return { stack, copy };
+}
+
+function policyStatements(stack: Stack): any[] {
+  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
+    .filter(([id]) => id.includes('OperationRole'))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('CopiedAmi', () => {
+  test('copies an existing image into another Region, and waits there', () => {
+    const { stack, copy } = copyStack({ imageName: 'golden-eu', copyTags: true, encrypted: true });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::CopiedAmi', {
+      Region: 'eu-west-1',
+      SourceImageId: SOURCE,
+      SourceRegion: 'us-east-1',
+      ImageName: 'golden-eu',
+      Encrypted: true,
+      CopyImageTags: true,
+    });
+    for (const [, w] of resourcesOfType(template, 'Custom::AmiWaiter')) expect(w.Properties.Region).toBe('eu-west-1');
+    expect(copy.region).toBe('eu-west-1');
+    template.hasOutput('*', { Description: 'AMI ID of TestStack/Copy (eu-west-1)' });
+  });
+
+  test('copyTo on a stack image copies to several Regions with one provider', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const eu = golden.copyTo('eu-west-1');
+    const ap = golden.copyTo('ap-southeast-2', { encrypted: true });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('Custom::CopiedAmi', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 6);
+    expect(eu.node.path).toBe('TestStack/Golden/CopyToeu-west-1');
+    expect(ap.source).toBe(golden);
+    // The copy's source ID is the source's final waiter: it copies an available image.
+    const sourceWaiter = resourcesOfType(template, 'Custom::AmiWaiter').find(([id, w]) => id.startsWith('Golden') && w.Properties.Link === 2)!;
+    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', SourceImageId: { 'Fn::GetAtt': [sourceWaiter[0], 'ImageId'] } });
+    expect(Object.keys(template.findOutputs('*'))).toHaveLength(3);
+    // CopyImage of the stack's own image is allowed by its cdk-ami:stack tag, not by its ID.
+    const ownSource = policyStatements(stack).find((s) => s.Sid === 'CopyImageOfOwnImages');
+    expect(ownSource.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+  });
+
+  test('a KMS key in the destination Region is granted what EBS needs', () => {
+    const stack = newStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key });
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { KmsKeyId: key.keyArn });
+    const kmsStatement = policyStatements(stack).find((s) => [s.Action].flat().includes('kms:CreateGrant'));
+    expect(kmsStatement.Resource).toBe(key.keyArn);
+    expect(kmsStatement.Action).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']));
+  });
+
+  test('CopyImage only of the declared source, and only tagged as this stack\'s', () => {
+    const { stack } = copyStack();
+    const copyImage = policyStatements(stack).filter((s) => [s.Action].flat().includes('ec2:CopyImage'));
+    expect(copyImage).toHaveLength(2);
+    expect(JSON.stringify(copyImage.find((s) => !s.Condition).Resource)).toContain(`:ec2:us-east-1::image/${SOURCE}`);
+    expect(copyImage.find((s) => s.Condition).Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+    expect(policyStatements(stack).find((s) => s.Condition?.StringEquals?.['ec2:CreateAction'] === 'CopyImage')).toBeDefined();
+  });
+
+  test('a time-based copy waits its completion duration plus an hour by default', () => {
+    const { stack } = copyStack({ completionDuration: Duration.hours(2) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::CopiedAmi', { CompletionDurationMinutes: 120 });
+    const waiters = resourcesOfType(template, 'Custom::AmiWaiter');
+    expect(waiters[0][1].Properties.TimeoutSeconds).toBe(3 * 3600);
+    expect(waiters).toHaveLength(4);
+  });
+
+  test.each([
+    [{ kmsKey: 'key' }, /kmsKey needs encrypted: true/],
+    [{ completionDuration: Duration.minutes(20) }, /completionDuration 20 minutes is not allowed: it must be a multiple of 15 minutes between 15 minutes and 48 hours/],
+    [{ completionDuration: Duration.hours(49) }, /completionDuration .* is not allowed/],
+    [{ completionDuration: Duration.hours(2), timeout: Duration.hours(1) }, /timeout 1 hour is shorter than completionDuration 2 hours/],
+    [{ region: 'Europe' }, /region "Europe" is not an AWS Region name/],
+    [{ parameterName: '/x' }, /an aws:ec2:image parameter must live in the image's Region, and this stack deploys to us-east-1/],
+  ])('%o is rejected at synth time', (props, message) => {
+    const stack = newStack();
+    const extra: any = { ...props };
+    if (extra.kmsKey) extra.kmsKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', ...extra })).toThrow(message);
+  });
+
+  test('a KMS key in another Region than the copy is rejected', () => {
+    const stack = newStack();
+    const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/k');
+    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key }))
+      .toThrow(/kmsKey is in us-east-1, but the copy is made in eu-west-1/);
+  });
+
+  test('Ami.fromImageId validates the ID and serves as an ec2.IMachineImage', () => {
+    const stack = newStack();
+    expect(() => Ami.fromImageId(stack, 'Bad', 'ami-xyz')).toThrow(/imageId "ami-xyz" is not an AMI ID/);
+    const image = Ami.fromImageAttributes(stack, 'Win', { imageId: SOURCE, region: 'eu-west-1', osType: (require('aws-cdk-lib/aws-ec2')).OperatingSystemType.WINDOWS });
+    expect(image.region).toBe('eu-west-1');
+    expect(image.getImage(stack).imageId).toBe(SOURCE);
+    expect(image.getImage(stack).userData.render()).toContain('powershell');
+  });
+
+  test('cdk-nag AwsSolutions reports nothing unexplained', () => {
+    const stack = newStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    golden.copyTo('eu-west-1', { encrypted: true, kmsKey: key });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('template snapshot', () => {
+    const { stack } = copyStack({ encrypted: true, imageName: 'golden-eu', tags: { team: 'platform' } });
+    expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
+  });
+});
