@@ -1,9 +1,10 @@
 /**
  * A realistic cdk-ami app: a builder instance is configured by its user data,
- * imaged once it has run, stopped to save money, and the image is published to
- * SSM and used by a launch template. Synthesize it with `npx projen synth:example`.
+ * imaged once it has run, stopped to save money; the image is copied
+ * (encrypted) to two more Regions, published to SSM and used by a launch
+ * template. Synthesize it with `npx projen synth:example`.
  */
-import { App, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { App, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { AmiFromInstance, InstanceAction } from '../src';
@@ -43,6 +44,12 @@ class GoldenImageStack extends Stack {
       tags: { role: 'web' },
     });
     Tags.of(this).add('project', 'cdk-ami-example');
+
+    // Copies for the other Regions we serve; each has its own output with its ID.
+    for (const region of ['eu-west-1', 'ap-southeast-2']) {
+      const copy = golden.copyTo(region, { encrypted: true, removalPolicy: RemovalPolicy.DESTROY });
+      new CfnOutput(this, `GoldenImageName-${region}`, { value: copy.imageName ?? '', description: `AMI name in ${region}` });
+    }
 
     new ec2.LaunchTemplate(this, 'WebServers', {
       machineImage: golden,

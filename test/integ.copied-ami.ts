@@ -1,0 +1,45 @@
+/**
+ * Images a builder instance in us-east-1, copies the image to us-west-2
+ * (encrypted), and asserts from a stack in us-west-2 that the copy is
+ * `available` there. Deploy with credentials:
+ * `npx integ-runner --directory test --update-on-failed`; without them the test
+ * command verifies the committed snapshot.
+ */
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { AmiFromInstance, InstanceAction } from '../src';
+
+const app = new App();
+const stack = new Stack(app, 'cdk-ami-integ-copied', { env: { region: 'us-east-1' }, crossRegionReferences: true });
+
+const vpc = new ec2.Vpc(stack, 'Vpc', {
+  maxAzs: 1,
+  natGateways: 0,
+  subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+});
+const builder = new ec2.Instance(stack, 'Builder', {
+  vpc,
+  instanceType: new ec2.InstanceType('t3.micro'),
+  machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+  requireImdsv2: true,
+});
+const golden = new AmiFromInstance(stack, 'Golden', {
+  instance: builder,
+  includeDataVolumes: false,
+  instanceAction: InstanceAction.TERMINATE,
+  removalPolicy: RemovalPolicy.DESTROY,
+});
+const copy = golden.copyTo('us-west-2', { encrypted: true, removalPolicy: RemovalPolicy.DESTROY, tags: { purpose: 'cdk-ami-integ' } });
+
+// Assertions run in the copy's Region: EC2 only describes an image there.
+const assertions = new Stack(app, 'cdk-ami-integ-copied-assert', { env: { region: 'us-west-2' }, crossRegionReferences: true });
+const integ = new IntegTest(app, 'CopiedAmi', { testCases: [stack], assertionStack: assertions, regions: ['us-east-1'] });
+integ.assertions
+  .awsApiCall('EC2', 'describeImages', { ImageIds: [copy.imageId] })
+  .expect(ExpectedResult.objectLike({
+    Images: [{
+      State: 'available',
+      BlockDeviceMappings: ExpectedResult.arrayWith([ExpectedResult.objectLike({ Ebs: ExpectedResult.objectLike({ Encrypted: true }) })]),
+    }],
+  }));
