@@ -162,7 +162,11 @@ export class CopiedAmi extends ImageBase {
       }));
     } else {
       const sourceArn = Arn.format({
-        service: 'ec2', region: props.source.region, account: '', resource: 'image', resourceName: props.source.imageId,
+        service: 'ec2',
+        region: props.source.region,
+        account: '',
+        resource: 'image',
+        resourceName: props.source.imageId,
         arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
       }, stack);
       provider.addResourceToOperationStatement('copy-image-sources', () => new iam.PolicyStatement({

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { CfnParameter, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AmiFromInstance, InstanceAction } from '../src';
@@ -213,7 +213,7 @@ describe('synth-time validation', () => {
 
   test('tokens are not validated at synth time', () => {
     const stack = newStack();
-    const name = new (require('aws-cdk-lib').CfnParameter)(stack, 'Name').valueAsString;
+    const name = new CfnParameter(stack, 'Name').valueAsString;
     expect(() => new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, imageName: name })).not.toThrow();
   });
 });

@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Ami, AmiFromInstance, CopiedAmi } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
@@ -107,7 +108,7 @@ describe('CopiedAmi', () => {
   test('Ami.fromImageId validates the ID and serves as an ec2.IMachineImage', () => {
     const stack = newStack();
     expect(() => Ami.fromImageId(stack, 'Bad', 'ami-xyz')).toThrow(/imageId "ami-xyz" is not an AMI ID/);
-    const image = Ami.fromImageAttributes(stack, 'Win', { imageId: SOURCE, region: 'eu-west-1', osType: (require('aws-cdk-lib/aws-ec2')).OperatingSystemType.WINDOWS });
+    const image = Ami.fromImageAttributes(stack, 'Win', { imageId: SOURCE, region: 'eu-west-1', osType: ec2.OperatingSystemType.WINDOWS });
     expect(image.region).toBe('eu-west-1');
     expect(image.getImage(stack).imageId).toBe(SOURCE);
     expect(image.getImage(stack).userData.render()).toContain('powershell');

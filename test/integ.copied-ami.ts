@@ -5,9 +5,9 @@
  * `npx integ-runner --directory test --update-on-failed`; without them the test
  * command verifies the committed snapshot.
  */
+import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { AmiFromInstance, InstanceAction } from '../src';
 
 const app = new App();

@@ -12,8 +12,14 @@ const SOURCE = 'ami-0aaaaaaaaaaaaaaa0';
 
 function copyProps(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    Region: 'eu-west-1', NamePrefix: 'Stack/Copy', SourceImageId: SOURCE, SourceRegion: 'us-east-1',
-    CopyImageTags: 'false', RemovalPolicy: 'retain', Tags: [{ Key: 'team', Value: 'infra' }], ...overrides,
+    Region: 'eu-west-1',
+    NamePrefix: 'Stack/Copy',
+    SourceImageId: SOURCE,
+    SourceRegion: 'us-east-1',
+    CopyImageTags: 'false',
+    RemovalPolicy: 'retain',
+    Tags: [{ Key: 'team', Value: 'infra' }],
+    ...overrides,
   };
 }
 
@@ -44,8 +50,13 @@ describe('Custom::CopiedAmi create', () => {
     })));
     expect(out.PhysicalResourceId).toBe('ami-0bbbbbbbbbbbbbbb0');
     expect(ec2Mock).toHaveReceivedCommandWith(CopyImageCommand, {
-      SourceImageId: SOURCE, SourceRegion: 'us-east-1', Name: 'golden-eu', Encrypted: true, KmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k',
-      CopyImageTags: true, SnapshotCopyCompletionDurationMinutes: 120,
+      SourceImageId: SOURCE,
+      SourceRegion: 'us-east-1',
+      Name: 'golden-eu',
+      Encrypted: true,
+      KmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k',
+      CopyImageTags: true,
+      SnapshotCopyCompletionDurationMinutes: 120,
       ClientToken: hash(`${STACK_ID}/${LOGICAL_ID}/${CREATE_REQUEST}`),
       TagSpecifications: [
         { ResourceType: 'image', Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)] },

@@ -87,7 +87,8 @@ describe('destroyImage leftover sweep', () => {
     ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-copy' }] });
     ec2Mock.on(DeleteSnapshotCommand, { SnapshotId: 'snap-copy' }).rejects(awsError('InvalidSnapshot.InUse'));
     const image = {
-      ImageId: 'ami-1', State: 'available',
+      ImageId: 'ami-1',
+      State: 'available',
       Tags: ownershipTagsFor(CREATE_REQUEST),
       BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-1' } }],
     };

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { Ami, AmiFromInstance, CopiedAmi } from '../../src';
 import { FAILING_RESOURCE } from './cfn-simulator';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { Ami, AmiFromInstance, CopiedAmi } from '../../src';
 
 const h = useLocalEc2();
 const HOME = 'us-east-1';
@@ -76,7 +76,8 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   test('a copy that fails rolls back with EC2\'s reason and leaves nothing in the destination', async () => {
     const source = await sourceImage();
     h.ec2.imageBehaviour = {
-      pendingPolls: 2, finalState: 'failed',
+      pendingPolls: 2,
+      finalState: 'failed',
       stateReason: { code: 'Client.InvalidKMSKey.InvalidState', message: 'The KMS key provided is in an incorrect state' },
     };
     const sim = h.sim();
