@@ -16,7 +16,7 @@ import { benchSynth } from './synth';
 import { benchWaiters, chainLinks } from './waiters';
 import { POLL_INTERVAL } from '../src/private/provider';
 
-const SYNTH_RUNS = 11;
+const SYNTH_RUNS = 15;
 const REQUIRE_RUNS = 11;
 /** Timeout of the construct used for the image-hour figure: an hour's wait must not time out. */
 const CHAIN_TIMEOUT = Duration.hours(2);

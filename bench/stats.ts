@@ -1,6 +1,4 @@
 /** Small helpers shared by the benchmarks: medians, formatting, figures. */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 
 /** One printed line of the report: a figure, its target and whether the target is met. */
 export interface Figure {
@@ -52,8 +50,9 @@ export function renderTable(figures: readonly Figure[]): string {
     target: f.target,
     status: f.met === undefined ? '' : f.met ? 'met' : 'NOT MET',
   }));
+  const sectionWidth = Math.max(...rows.map((r) => `**${r.section}**`.length));
   const width = (key: 'name' | 'value' | 'target' | 'status'): number =>
-    Math.max(header[key].length, ...rows.map((r) => r[key].length));
+    Math.max(header[key].length, key === 'name' ? sectionWidth : 0, ...rows.map((r) => r[key].length));
   const w = { name: width('name'), value: width('value'), target: width('target'), status: width('status') };
   const line = (r: { name: string; value: string; target: string; status: string }): string =>
     `| ${r.name.padEnd(w.name)} | ${r.value.padEnd(w.value)} | ${r.target.padEnd(w.target)} | ${r.status.padEnd(w.status)} |`;
@@ -71,19 +70,3 @@ export function renderTable(figures: readonly Figure[]): string {
   return out.join('\n');
 }
 
-/**
- * A full garbage collection before each timed run, so garbage left by the
- * previous run (a 100-image app) is not collected inside the next one's
- * timing. `--expose-gc` cannot be passed through the projen task, so it is
- * switched on here; without it this does nothing.
- */
-export const collectGarbage: () => void = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as unknown;
-    if (typeof gc === 'function') return () => gc();
-  } catch {
-    // fall through: no explicit collection
-  }
-  return () => undefined;
-})();

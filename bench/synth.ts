@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { AmiFromInstance } from '../src';
-import { collectGarbage, median, msSince } from './stats';
+import { median, msSince } from './stats';
 
 export const IMAGE_COUNTS = [1, 10, 100] as const;
 
@@ -42,7 +42,6 @@ function instanceId(n: number): string {
 function synthOnce(images: number): SynthSample {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-ami-bench-'));
   try {
-    collectGarbage();
     const start = process.hrtime.bigint();
     const app = new App({ outdir });
     const stack = new Stack(app, 'BenchStack', { env: { account: '123456789012', region: 'us-east-1' } });
