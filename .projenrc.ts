@@ -109,6 +109,14 @@ const bundle = project.addTask('bundle', {
   ].join(' '),
 });
 project.preCompileTask.spawn(bundle);
+
+// ts-jest runs with isolatedModules (no type checking): type-check the
+// handlers, tests, benchmarks and example before jest runs them.
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check lambda/, test/, bench/ and examples/',
+  steps: ['test', 'bench', 'examples'].map((dir) => ({ exec: `tsc --noEmit -p ${dir}/tsconfig.json` })),
+});
+project.testTask.prependSpawn(typecheck);
 project.testTask.prependSpawn(bundle);
 
 // Integration test snapshots: verified in every test run, never deployed here.

@@ -1,4 +1,4 @@
-import { Arn, CfnOutput, RemovalPolicy, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { Arn, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -106,15 +106,13 @@ export class AmiFromInstance extends ImageBase {
    */
   public readonly instanceId: string;
 
-  private readonly managed: ManagedImage;
-
   constructor(scope: Construct, id: string, props: AmiFromInstanceProps) {
     super(scope, id);
     this.region = Stack.of(this).region;
     this.instanceId = sourceInstanceId(this, props);
     const action = props.instanceAction ?? InstanceAction.NONE;
 
-    this.managed = new ManagedImage(this, props, {
+    const managed = new ManagedImage(this, props, {
       resourceType: 'Custom::AmiFromInstance',
       imageName: props.imageName,
       properties: {
@@ -127,25 +125,14 @@ export class AmiFromInstance extends ImageBase {
         InstanceId: this.instanceId,
       },
     });
-    this.imageId = this.managed.imageId;
-    this.imageName = this.managed.imageName;
-    this.tags = this.managed.tags;
-    this.output = this.managed.output;
-    this.parameter = this.managed.parameter;
+    this._managed = managed;
+    this.imageId = managed.imageId;
+    this.imageName = managed.imageName;
+    this.tags = managed.tags;
+    this.output = managed.output;
+    this.parameter = managed.parameter;
 
     this.grantProvider(action);
-  }
-
-  public getImage(_scope: Construct): ec2.MachineImageConfig {
-    return this.managed.getImage(this.imageId);
-  }
-
-  /**
-   * Sets the removal policy: `RETAIN` keeps the image, `DESTROY` deregisters it
-   * and deletes its snapshots.
-   */
-  public applyRemovalPolicy(policy: RemovalPolicy): void {
-    this.managed.applyRemovalPolicy(this, policy);
   }
 
   /** Least privilege: CreateImage only of these instances, tagged as ours. */

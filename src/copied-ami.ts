@@ -1,5 +1,4 @@
-import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Arn, ArnFormat, CfnOutput, Duration, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -105,8 +104,6 @@ export class CopiedAmi extends ImageBase {
    */
   public readonly source: IImage;
 
-  private readonly managed: ManagedImage;
-
   constructor(scope: Construct, id: string, props: CopiedAmiProps) {
     super(scope, id, { region: props.region });
     validateRegion(this, props.region);
@@ -115,7 +112,7 @@ export class CopiedAmi extends ImageBase {
     validateCopy(this, props);
 
     const completionMinutes = props.completionDuration?.toMinutes();
-    this.managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
+    const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
       resourceType: 'Custom::CopiedAmi',
       imageName: props.imageName,
       properties: {
@@ -127,24 +124,13 @@ export class CopiedAmi extends ImageBase {
         CompletionDurationMinutes: completionMinutes,
       },
     });
-    this.imageId = this.managed.imageId;
-    this.imageName = this.managed.imageName;
-    this.tags = this.managed.tags;
-    this.output = this.managed.output;
-    this.parameter = this.managed.parameter;
+    this._managed = managed;
+    this.imageId = managed.imageId;
+    this.imageName = managed.imageName;
+    this.tags = managed.tags;
+    this.output = managed.output;
+    this.parameter = managed.parameter;
     this.grantProvider(props);
-  }
-
-  public getImage(_scope: Construct): ec2.MachineImageConfig {
-    return this.managed.getImage(this.imageId);
-  }
-
-  /**
-   * Sets the removal policy: `RETAIN` keeps the copy, `DESTROY` deregisters it
-   * and deletes its snapshots.
-   */
-  public applyRemovalPolicy(policy: RemovalPolicy): void {
-    this.managed.applyRemovalPolicy(this, policy);
   }
 
   private grantProvider(props: CopiedAmiProps): void {

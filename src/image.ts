@@ -4,6 +4,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import type { CopiedAmi, CopyOptions } from './copied-ami';
 import { machineImageConfig } from './private/machine-image';
+import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
 
 /**
@@ -240,9 +241,27 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   public abstract readonly parameter?: ssm.IStringParameter;
 
   /**
-   * The `ec2.IMachineImage` view of this image.
+   * The shared machinery that made this image (set by each construct).
+   *
+   * @internal
    */
-  public abstract getImage(scope: Construct): ec2.MachineImageConfig;
+  protected _managed?: ManagedImage;
+
+  /**
+   * The `ec2.IMachineImage` view of this image: its ID (which resolves once
+   * the image is available), OS type and user data.
+   */
+  public getImage(_scope: Construct): ec2.MachineImageConfig {
+    return this._managed!.getImage(this.imageId);
+  }
+
+  /**
+   * Sets the removal policy: `RETAIN` keeps the image, `DESTROY` deregisters it
+   * and deletes its snapshots. Other policies are rejected.
+   */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    this._managed!.applyRemovalPolicy(this, policy);
+  }
 
   /**
    * Copies this image into another Region (EC2 CopyImage, called there).

@@ -167,25 +167,23 @@ export class AmiProvider extends Construct {
    * (e.g. each source instance ARN), instead of one statement per image.
    */
   public addResourceToOperationStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
-    const existing = this.statements.get(`op:${key}`);
-    if (existing) {
-      existing.addResources(resource);
-    } else {
-      const statement = create();
-      statement.addResources(resource);
-      this.grantOperation(key, statement);
-    }
+    this.growStatement(`op:${key}`, this.operationRole, create, resource);
   }
 
+  /** The same, on the isComplete role. */
   public addResourceToWaiterStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
-    const existing = this.statements.get(`wait:${key}`);
+    this.growStatement(`wait:${key}`, this.waiterRole, create, resource);
+  }
+
+  private growStatement(key: string, role: iam.Role, create: () => iam.PolicyStatement, resource: string): void {
+    const existing = this.statements.get(key);
     if (existing) {
       existing.addResources(resource);
-    } else {
-      const statement = create();
-      statement.addResources(resource);
-      this.grantWaiter(key, statement);
+      return;
     }
+    const statement = create();
+    statement.addResources(resource);
+    this.addOnce(key, role, statement);
   }
 
   private addOnce(key: string, role: iam.Role, statement: iam.PolicyStatement): void {

@@ -1,4 +1,4 @@
-import { CopyImageCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CopyImageCommand, DescribeImagesCommand, EC2Client, Image } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, awsError, captureLogs, createEvent, expectOneLine, hash, ownershipTagsFor } from './helpers';
@@ -23,7 +23,7 @@ function copyProps(overrides: Record<string, unknown> = {}): Record<string, unkn
   };
 }
 
-function source(encrypted = false) {
+function source(encrypted = false): Image {
   return { ImageId: SOURCE, State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-1', Encrypted: encrypted } }] };
 }
 
@@ -84,7 +84,7 @@ describe('Custom::CopiedAmi create', () => {
 
   test.each([
     [{ Images: [] }, /Source image ami-0aaaaaaaaaaaaaaa0 does not exist in us-east-1, or this account cannot see it; it cannot be copied to eu-west-1\./],
-    [{ Images: [{ ...source(), State: 'pending' }] }, /Source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 is pending; only available images can be copied\./],
+    [{ Images: [{ ...source(), State: 'pending' as const }] }, /Source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 is pending; only available images can be copied\./],
   ])('a source that cannot be copied fails before CopyImage', async (answer, message) => {
     ec2Mock.on(DescribeImagesCommand).resolves(answer as never);
     expect((await failure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(message);

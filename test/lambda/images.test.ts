@@ -1,4 +1,4 @@
-import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client, Image } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CREATE_REQUEST, LOGICAL_ID, REGION, STACK_ID, awsError, captureLogs, ownershipTagsFor } from './helpers';
@@ -86,7 +86,7 @@ describe('destroyImage leftover sweep', () => {
     ec2Mock.on(DeregisterImageCommand).resolves({ DeleteSnapshotResults: [{ SnapshotId: 'snap-1', ReturnCode: 'success' }] });
     ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-copy' }] });
     ec2Mock.on(DeleteSnapshotCommand, { SnapshotId: 'snap-copy' }).rejects(awsError('InvalidSnapshot.InUse'));
-    const image = {
+    const image: Image = {
       ImageId: 'ami-1',
       State: 'available',
       Tags: ownershipTagsFor(CREATE_REQUEST),
