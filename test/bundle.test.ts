@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..');
+
+/** The exact esbuild command line of the `bundle` task, writing elsewhere. */
+function bundleTo(outfile: string): string {
+  const tasks = JSON.parse(readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8'));
+  const command: string = tasks.tasks.bundle.steps[0].exec;
+  const args = command.split(' ').slice(1).map((a) => (a.startsWith('--outfile=') ? `--outfile=${outfile}` : a));
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), args, { cwd: ROOT });
+  return createHash('sha256').update(readFileSync(outfile)).digest('hex');
+}
+
+test('the handler bundle is byte-identical across builds, so users\' asset hashes are stable', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cdk-ami-bundle-'));
+  try {
+    const first = bundleTo(path.join(dir, 'a', 'index.js'));
+    const second = bundleTo(path.join(dir, 'b', 'index.js'));
+    expect(second).toBe(first);
+    const shipped = createHash('sha256').update(readFileSync(path.join(ROOT, 'assets', 'provider', 'index.js'))).digest('hex');
+    expect(shipped).toBe(first);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bundle carries the pinned EC2 client and loads without node_modules', () => {
+  const code = readFileSync(path.join(ROOT, 'assets', 'provider', 'index.js'), 'utf8');
+  // Only node: built-ins stay outside, plus the SDK's optional CRT signer, which it loads in a try/catch for SigV4a only.
+  const external = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
+  expect([...new Set(external)]).toEqual(['@aws-sdk/signature-v4-crt']);
+  const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(path.join(ROOT, 'assets', 'provider', 'index.js'))}); console.log(typeof m.onEvent, typeof m.isComplete)`], { cwd: tmpdir() });
+  expect(out.toString().trim()).toBe('function function');
+});
