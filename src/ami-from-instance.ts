@@ -5,7 +5,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+import { AmiProvider } from './private/provider';
 
 /**
  * What to do with the source instance once its image is available.
@@ -143,18 +143,7 @@ export class AmiFromInstance extends ImageBase {
       sid: 'CreateImageOfSourceInstances',
       actions: ['ec2:CreateImage'],
     }), instanceArn);
-    provider.grantOperation('create-image-tagged', new iam.PolicyStatement({
-      sid: 'CreateImageTaggedAsOwn',
-      actions: ['ec2:CreateImage'],
-      resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Stack.of(this).stackId } },
-    }));
-    provider.grantOperation('create-image-tag-on-create', new iam.PolicyStatement({
-      sid: 'TagOnCreateImage',
-      actions: ['ec2:CreateTags'],
-      resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateImage' } },
-    }));
+    provider.grantCreateTagged('CreateImage');
     if (action === InstanceAction.STOP || action === InstanceAction.TERMINATE) {
       const ec2Action = action === InstanceAction.STOP ? 'ec2:StopInstances' : 'ec2:TerminateInstances';
       provider.addResourceToWaiterStatement(`instance-${action}`, () => new iam.PolicyStatement({

@@ -5,7 +5,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+import { AmiProvider, imageArns, STACK_TAG } from './private/provider';
 import { validateRegion } from './private/validation';
 
 /**
@@ -160,18 +160,7 @@ export class CopiedAmi extends ImageBase {
         actions: ['ec2:CopyImage'],
       }), sourceArn);
     }
-    provider.grantOperation('copy-image-tagged', new iam.PolicyStatement({
-      sid: 'CopyImageTaggedAsOwn',
-      actions: ['ec2:CopyImage'],
-      resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: stack.stackId } },
-    }));
-    provider.grantOperation('copy-image-tag-on-create', new iam.PolicyStatement({
-      sid: 'TagOnCopyImage',
-      actions: ['ec2:CreateTags'],
-      resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { 'ec2:CreateAction': 'CopyImage' } },
-    }));
+    provider.grantCreateTagged('CopyImage');
     if (props.kmsKey) {
       // What EBS needs to write encrypted snapshots with a customer managed key.
       props.kmsKey.grant(provider.operationRole,

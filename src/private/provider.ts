@@ -157,6 +157,26 @@ export class AmiProvider extends Construct {
     this.addOnce(`op:${key}`, this.operationRole, statement);
   }
 
+  /**
+   * Lets the onEvent role call an EC2 action that creates images and
+   * snapshots (CreateImage, CopyImage, ...) only with this stack's
+   * cdk-ami:stack tag on them, and tag them in that same call.
+   */
+  public grantCreateTagged(ec2Action: string): void {
+    this.grantOperation(`${ec2Action}-tagged`, new iam.PolicyStatement({
+      sid: `${ec2Action}TaggedAsOwn`,
+      actions: [`ec2:${ec2Action}`],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    }));
+    this.grantOperation(`${ec2Action}-tag-on-create`, new iam.PolicyStatement({
+      sid: `TagOn${ec2Action}`,
+      actions: ['ec2:CreateTags'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { 'ec2:CreateAction': ec2Action } },
+    }));
+  }
+
   /** Adds a statement to the isComplete role once. */
   public grantWaiter(key: string, statement: iam.PolicyStatement): void {
     this.addOnce(`wait:${key}`, this.waiterRole, statement);
