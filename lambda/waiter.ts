@@ -1,6 +1,7 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
+import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
@@ -61,7 +62,10 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
 
   switch (state) {
     case 'available':
-      if (w.isLastLink) await applyInstanceAction(client, props, w.region);
+      if (w.isLastLink) {
+        await applyGovernance(client, image, readGovernance(governedBefore(event)), readGovernance(props), w.region);
+        await applyInstanceAction(client, props, w.region);
+      }
       return complete(image, 'available');
     case 'pending':
     case 'transient':
@@ -73,6 +77,17 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
       );
     }
   }
+}
+
+/**
+ * The sharing, deprecation and protection the image already has: those of the
+ * previous properties when this update waits for the same image; none for a
+ * new (or replacement) image.
+ */
+function governedBefore(event: CustomResourceEvent): ResourceProperties | undefined {
+  if (event.RequestType !== 'Update') return undefined;
+  const before = event.OldResourceProperties as ResourceProperties;
+  return before.ImageId === event.ResourceProperties.ImageId ? before : undefined;
 }
 
 interface WaitLink {

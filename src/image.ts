@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import type { CopiedAmi, CopyOptions } from './copied-ami';
+import { DeregistrationProtection, LaunchPermission } from './governance';
 import { machineImageConfig } from './private/machine-image';
 import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
@@ -143,6 +144,52 @@ export interface ImageProps {
   readonly userData?: ec2.UserData;
 
   /**
+   * Accounts, organizations and organizational units that may launch
+   * instances from the image. More can be added with `grantLaunch()`.
+   * Changes are applied in place (the image keeps its ID).
+   *
+   * @default - only this account
+   */
+  readonly launchPermissions?: LaunchPermission[];
+
+  /**
+   * Make the image public: every AWS account may launch it. Fails at deploy
+   * time with a clear message while the account's image block public access
+   * is on. Applied in place.
+   *
+   * @default false
+   */
+  readonly dangerouslyMakePublic?: boolean;
+
+  /**
+   * Also share the image's snapshots (createVolumePermission) with the
+   * accounts in the launch permissions, so that they can copy the image.
+   * Organizations and organizational units cannot be given snapshot
+   * permissions by EC2; public images never share their snapshots.
+   *
+   * @default false
+   */
+  readonly shareSnapshots?: boolean;
+
+  /**
+   * When the image becomes deprecated (it stays usable, but is hidden from
+   * searches). Rounded to the nearest minute; must be in the future and at
+   * most 10 years ahead. Applied in place; removing it undeprecates.
+   *
+   * @default - never deprecated
+   */
+  readonly deprecateAt?: Date;
+
+  /**
+   * Deregistration protection. An image with protection on cannot be deleted
+   * by `RemovalPolicy.DESTROY`: the delete fails with a message saying so.
+   * Applied in place.
+   *
+   * @default DeregistrationProtection.DISABLED
+   */
+  readonly deregistrationProtection?: DeregistrationProtection;
+
+  /**
    * Tags for the image and its snapshots, in addition to those applied with
    * `Tags.of(...)`. Changing them updates the image in place.
    *
@@ -253,6 +300,14 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    */
   public getImage(_scope: Construct): ec2.MachineImageConfig {
     return this._managed!.getImage(this.imageId);
+  }
+
+  /**
+   * Lets more accounts, organizations or organizational units launch
+   * instances from this image (applied in place, after the image is available).
+   */
+  public grantLaunch(...permissions: LaunchPermission[]): void {
+    this._managed!.grantLaunch(this, permissions);
   }
 
   /**

@@ -1,3 +1,4 @@
 export * from './image';
 export * from './ami-from-instance';
 export * from './copied-ami';
+export * from './governance';

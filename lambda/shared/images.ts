@@ -3,6 +3,7 @@ import {
   DeleteSnapshotCommand,
   DeleteTagsCommand,
   DeregisterImageCommand,
+  DisableImageDeregistrationProtectionCommand,
   DescribeImagesCommand,
   DescribeSnapshotsCommand,
   EC2Client,
@@ -65,7 +66,9 @@ export function assertOwned(image: Image, ownership: Ownership, region: string, 
  * knows it) and deletes every snapshot it used. Already gone counts as done,
  * so a retried or repeated delete succeeds.
  */
-export async function destroyImage(ec2: EC2Client, imageId: string, image: Image | undefined, ownership: Ownership, region: string): Promise<void> {
+export async function destroyImage(
+  ec2: EC2Client, imageId: string, image: Image | undefined, ownership: Ownership, region: string, overrideProtection = false,
+): Promise<void> {
   if (!image || image.State === 'deregistered') {
     log('info', 'image already gone', { imageId, region });
     await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
@@ -73,24 +76,50 @@ export async function destroyImage(ec2: EC2Client, imageId: string, image: Image
   }
   assertOwned(image, ownership, region, 'delete');
   const snapshotIds = snapshotIdsOf(image);
-  const deletedWithImage = new Set<string>();
-  try {
-    const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
-    for (const result of out.DeleteSnapshotResults ?? []) {
-      if (result.ReturnCode === 'success' && result.SnapshotId) deletedWithImage.add(result.SnapshotId);
-    }
-  } catch (err) {
-    if (errorCode(err) === 'OperationNotPermitted') {
-      throw new AmiError(
-        `Cannot delete image ${imageId} in ${region}: deregistration protection is on. Turn off deregistrationProtection and deploy, or set removalPolicy to RETAIN to keep the image.`,
-      );
-    }
-    if (!isNotFound(err)) throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
-  }
+  const deregistered = await deregister(ec2, imageId, region, overrideProtection);
+  if (!deregistered) return;
+  const deletedWithImage = new Set(deregistered);
   log('info', 'image deregistered', { imageId, region, snapshotIds });
   // EC2 skips a snapshot it cannot delete with the image; delete those one by one.
   await deleteSnapshots(ec2, snapshotIds.filter((id) => !deletedWithImage.has(id)), region);
   await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
+}
+
+/**
+ * Deregisters the image with its snapshots; returns the IDs of the snapshots
+ * EC2 deleted with it, or undefined when the image must stay (a rollback that
+ * meets protection with a cooldown).
+ */
+async function deregister(ec2: EC2Client, imageId: string, region: string, overrideProtection: boolean): Promise<string[] | undefined> {
+  try {
+    return await deregisterWithSnapshots(ec2, imageId);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    if (errorCode(err) !== 'OperationNotPermitted') throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
+  }
+  if (!overrideProtection) {
+    throw new AmiError(
+      `Cannot delete image ${imageId} in ${region}: deregistration protection is on. Turn off deregistrationProtection and deploy, or set removalPolicy to RETAIN to keep the image.`,
+    );
+  }
+  // The image belongs to a deployment that failed: lift the protection it gave it.
+  await ec2.send(new DisableImageDeregistrationProtectionCommand({ ImageId: imageId }));
+  try {
+    return await deregisterWithSnapshots(ec2, imageId);
+  } catch (err) {
+    if (errorCode(err) !== 'OperationNotPermitted') throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
+    // Protection with a cooldown holds for 24 hours; failing here would leave
+    // the stack's rollback stuck, so the image stays and the log says why.
+    log('warn', 'image kept: deregistration protection has a 24-hour cooldown', {
+      imageId, region, action: `deregister ${imageId} and delete its snapshots after the cooldown`,
+    });
+    return undefined;
+  }
+}
+
+async function deregisterWithSnapshots(ec2: EC2Client, imageId: string): Promise<string[]> {
+  const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+  return (out.DeleteSnapshotResults ?? []).filter((r) => r.ReturnCode === 'success' && r.SnapshotId).map((r) => r.SnapshotId!);
 }
 
 /**

@@ -117,5 +117,5 @@ async function deleteImage(req: Request, physicalId: string): Promise<void> {
     return;
   }
   log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
-  await destroyImage(req.ec2, physicalId, image, req.ownership, req.region);
+  await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, decision.overridesProtection);
 }

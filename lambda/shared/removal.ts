@@ -19,6 +19,11 @@ const ROLLBACK_STATES = new Set([
 export interface RemovalDecision {
   readonly destroy: boolean;
   readonly reason: string;
+  /**
+   * The image goes because the deployment that made it failed, not because the
+   * user asked: deregistration protection it got from that deployment is lifted.
+   */
+  readonly overridesProtection: boolean;
 }
 
 /**
@@ -29,17 +34,17 @@ export interface RemovalDecision {
  */
 export async function decideRemoval(removalPolicy: string | undefined, image: Image | undefined, stackId: string): Promise<RemovalDecision> {
   if ((removalPolicy ?? 'retain').toLowerCase() === 'destroy') {
-    return { destroy: true, reason: 'removalPolicy is DESTROY' };
+    return { destroy: true, reason: 'removalPolicy is DESTROY', overridesProtection: false };
   }
-  if (!image) return { destroy: true, reason: 'the image no longer exists' };
+  if (!image) return { destroy: true, reason: 'the image no longer exists', overridesProtection: false };
   if (image.State !== 'available') {
-    return { destroy: true, reason: `the image never became available (state ${image.State})` };
+    return { destroy: true, reason: `the image never became available (state ${image.State})`, overridesProtection: true };
   }
   const status = await stackStatus(stackId);
   if (status && ROLLBACK_STATES.has(status)) {
-    return { destroy: true, reason: `the deployment that created it is rolling back (${status})` };
+    return { destroy: true, reason: `the deployment that created it is rolling back (${status})`, overridesProtection: true };
   }
-  return { destroy: false, reason: 'removalPolicy is RETAIN' };
+  return { destroy: false, reason: 'removalPolicy is RETAIN', overridesProtection: false };
 }
 
 async function stackStatus(stackId: string): Promise<string | undefined> {

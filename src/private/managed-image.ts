@@ -2,10 +2,11 @@ import { CfnOutput, CustomResource, Duration, Lazy, RemovalPolicy, Resource, Sta
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
+import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
-import { namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
+import { deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
 
 /** What a concrete image construct passes to `ManagedImage` to build its resources. */
@@ -31,6 +32,7 @@ export class ManagedImage {
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
   private removalPolicy: RemovalPolicy;
+  private readonly launchPermissions: LaunchPermission[] = [];
   private readonly osType: ec2.OperatingSystemType;
   private readonly userData?: ec2.UserData;
 
@@ -62,12 +64,22 @@ export class ManagedImage {
       },
     });
 
+    this.grantLaunch(scope, props.launchPermissions ?? []);
     this.waiters = new WaiterChain(scope, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: scope.region,
       imageId: this.operation.ref,
       timeout,
-      lastLinkProperties: resources.lastWaiterProperties,
+      // Sharing, deprecation and protection are applied by the last link once the
+      // image is available, and re-applied in place when they change.
+      lastLinkProperties: {
+        ...resources.lastWaiterProperties,
+        LaunchPermissions: Lazy.any({ produce: () => this.launchPermissions.map((p) => p._render()) }, { omitEmptyArray: true }),
+        Public: props.dangerouslyMakePublic || undefined,
+        ShareSnapshots: props.shareSnapshots || undefined,
+        DeprecateAt: deprecationTime(scope, props.deprecateAt),
+        DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
+      },
     });
     this.imageId = this.waiters.imageId;
     this.imageName = this.waiters.imageName;
@@ -96,6 +108,15 @@ export class ManagedImage {
         dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
         description: `AMI ID of ${scope.node.path}, published by cdk-ami`,
       });
+    }
+  }
+
+  public grantLaunch(scope: IConstruct, permissions: LaunchPermission[]): void {
+    for (const permission of permissions) {
+      permission._validate(scope);
+      if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
+        this.launchPermissions.push(permission);
+      }
     }
   }
 

@@ -99,7 +99,8 @@ export class AmiProvider extends Construct {
     }));
     this.grantOperation('manage-own', new iam.PolicyStatement({
       sid: 'ManageOwnImages',
-      actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:ModifyImageAttribute'],
+      // DisableImageDeregistrationProtection: a rollback removes the protected image it made.
+      actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:ModifyImageAttribute', 'ec2:DisableImageDeregistrationProtection'],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     }));
@@ -113,25 +114,37 @@ export class AmiProvider extends Construct {
         'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
       },
     }));
+    // The last waiter link applies sharing, deprecation and protection once the image is available.
+    this.grantWaiter('govern-own', new iam.PolicyStatement({
+      sid: 'GovernOwnImages',
+      actions: [
+        'ec2:ModifyImageAttribute', 'ec2:ModifySnapshotAttribute',
+        'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation',
+        'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection',
+      ],
+      resources: [imageArns(), snapshotArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    }));
     this.grantWaiter('describe', new iam.PolicyStatement({
       sid: 'DescribeImages',
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState'],
       resources: ['*'],
     }));
 
     const describeOnly = {
       id: 'AwsSolutions-IAM5',
-      reason: 'EC2 DescribeImages, DescribeSnapshots and DescribeInstances support no resource-level permissions.',
+      reason: 'EC2 DescribeImages, DescribeSnapshots, DescribeInstances and GetImageBlockPublicAccessState support no resource-level permissions.',
       appliesTo: ['Resource::*'],
     };
-    suppressNag(this.waiterRole, [describeOnly]);
-    suppressNag(this.operationRole, [describeOnly, {
+    const ownImagesOnly = {
       id: 'AwsSolutions-IAM5',
       reason: 'Image and snapshot IDs only exist at deploy time. Every statement on them is limited by the cdk-ami:stack tag '
         + '(aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction at creation) to the images this stack made, '
         + 'in any Region because copies live outside the stack\'s Region.',
       appliesTo: ['Resource::arn:<AWS::Partition>:ec2:*::image/*', 'Resource::arn:<AWS::Partition>:ec2:*::snapshot/*'],
-    }]);
+    };
+    suppressNag(this.waiterRole, [describeOnly, ownImagesOnly]);
+    suppressNag(this.operationRole, [describeOnly, ownImagesOnly]);
     const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
     for (const role of [frameworkOnEventRole, frameworkWaitRole]) {
       suppressNag(role, [{

@@ -54,3 +54,23 @@ export function namePrefixFromPath(path: string): string {
   // Keep the most specific end of long paths; the handler appends a unique suffix.
   return cleaned.length > 100 ? cleaned.slice(cleaned.length - 100) : cleaned;
 }
+
+const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
+
+/**
+ * `deprecateAt` as EC2 stores it: rounded to the nearest minute, in the future,
+ * at most 10 years ahead.
+ */
+export function deprecationTime(scope: IConstruct, deprecateAt: Date | undefined, now = Date.now()): string | undefined {
+  if (deprecateAt === undefined) return undefined;
+  const ms = deprecateAt.getTime();
+  if (Number.isNaN(ms)) throw new ValidationError('deprecateAt is not a valid date.', scope);
+  const rounded = Math.round(ms / 60_000) * 60_000;
+  if (rounded <= now) {
+    throw new ValidationError(`deprecateAt ${new Date(rounded).toISOString()} is in the past: an image can only be deprecated at a future time.`, scope);
+  }
+  if (rounded - now > TEN_YEARS_MS) {
+    throw new ValidationError(`deprecateAt ${new Date(rounded).toISOString()} is more than 10 years ahead, which EC2 does not allow.`, scope);
+  }
+  return new Date(rounded).toISOString();
+}

@@ -7,6 +7,7 @@ import {
   CopyImageCommand,
   CreateImageCommand,
   CreateTagsCommand,
+  CreateVolumePermissionModifications,
   DeleteSnapshotCommand,
   DeleteTagsCommand,
   DeregisterImageCommand,
@@ -14,13 +15,22 @@ import {
   DescribeImagesCommand,
   DescribeImagesCommandInput,
   DescribeInstancesCommand,
+  DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
+  DisableImageBlockPublicAccessCommand,
+  DisableImageDeprecationCommand,
+  DisableImageDeregistrationProtectionCommand,
   EC2Client,
+  EnableImageBlockPublicAccessCommand,
   EnableImageDeprecationCommand,
   EnableImageDeregistrationProtectionCommand,
+  GetImageBlockPublicAccessStateCommand,
   Image,
   ModifyImageAttributeCommand,
+  ModifySnapshotAttributeCommand,
+  PermissionGroup,
+  SnapshotAttributeName,
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -441,6 +451,248 @@ describe('tags and attributes', () => {
     const description = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'description' }));
     expect(description.Description).toEqual({ Value: 'shared image' });
     expect((await describeImage(client, imageId)).Description).toBe('shared image');
+  });
+});
+
+describe('launch permissions and deprecation', () => {
+  const ORG = 'arn:aws:organizations::123456789012:organization/o-abc';
+  const OU = 'arn:aws:organizations::123456789012:ou/o-abc/ou-ab12-cdef3456';
+
+  test('LaunchPermission.Add/.Remove take accounts, the all group, organizations and OUs; isPublic follows the all group', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'shared-widely');
+    const launchPermissions = async () =>
+      (await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }))).LaunchPermissions;
+
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: { Add: [{ UserId: '111111111111' }, { Group: 'all' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }] },
+    }));
+    expect(await launchPermissions()).toEqual([
+      { UserId: '111111111111' }, { Group: 'all' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU },
+    ]);
+    expect((await describeImage(client, imageId)).Public).toBe(true);
+    const publicImages = await client.send(new DescribeImagesCommand({ Filters: [{ Name: 'is-public', Values: ['true'] }] }));
+    expect(publicImages.Images!.map((i) => i.ImageId)).toEqual([imageId]);
+
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: { Remove: [{ OrganizationArn: ORG }, { Group: 'all' }] },
+    }));
+    expect(await launchPermissions()).toEqual([{ UserId: '111111111111' }, { OrganizationalUnitArn: OU }]);
+    expect((await describeImage(client, imageId)).Public).toBe(false);
+
+    // The older form: Attribute + OperationType + UserId.N / UserGroup.N / OrganizationArn.N / OrganizationalUnitArn.N.
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId, Attribute: 'launchPermission', OperationType: 'add', OrganizationArns: [ORG], UserIds: ['222222222222'],
+    }));
+    await client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId, Attribute: 'launchPermission', OperationType: 'remove', UserIds: ['111111111111'], OrganizationalUnitArns: [OU],
+    }));
+    expect(await launchPermissions()).toEqual([{ UserId: '222222222222' }, { OrganizationArn: ORG }]);
+    expect(server.image(imageId)!.launchPermissions).toEqual([{ userId: '222222222222' }, { organizationArn: ORG }]);
+
+    const badAccount = await failure(client.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: '12345' }] } })));
+    expect(badAccount.name).toBe('InvalidAMIAttributeItemValue');
+    const unknown = await failure(client.send(new ModifyImageAttributeCommand({
+      ImageId: 'ami-0123456789abcdef0', LaunchPermission: { Add: [{ UserId: '111111111111' }] },
+    })));
+    expect(unknown.name).toBe('InvalidAMIID.NotFound');
+  });
+
+  test('DescribeImages reports deprecationTime after EnableImageDeprecation and drops it after DisableImageDeprecation', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'deprecating');
+    expect((await describeImage(client, imageId)).DeprecationTime).toBeUndefined();
+
+    await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date('2031-01-15T08:29:31Z') }));
+    expect((await describeImage(client, imageId)).DeprecationTime).toBe('2031-01-15T08:30:00.000Z');
+    expect(server.image(imageId)!.deprecationTime).toBe('2031-01-15T08:30:00.000Z');
+
+    const disabled = await client.send(new DisableImageDeprecationCommand({ ImageId: imageId }));
+    expect(disabled.Return).toBe(true);
+    expect((await describeImage(client, imageId)).DeprecationTime).toBeUndefined();
+    expect(server.image(imageId)!.deprecationTime).toBeUndefined();
+  });
+});
+
+describe('snapshot sharing', () => {
+  test('ModifySnapshotAttribute takes both request forms; DescribeSnapshotAttribute and snapshots() report the permissions', async () => {
+    const client = ec2();
+    await createImage(client, 'us-east-1', 'snapshot-source');
+    const [{ snapshotId }] = server.snapshots('us-east-1');
+    const describe = (Attribute: SnapshotAttributeName) => client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute }));
+
+    const initial = await describe('createVolumePermission');
+    expect(initial.SnapshotId).toBe(snapshotId);
+    expect(initial.CreateVolumePermissions).toEqual([]);
+
+    // What the SDK sends: Attribute=createVolumePermission&OperationType=add&UserId.1=…&UserId.2=…
+    await client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: ['111111111111', '222222222222'],
+    }));
+    // What the SDK sends: CreateVolumePermission.Add.1.Group=all&CreateVolumePermission.Remove.1.UserId=…
+    await client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId, CreateVolumePermission: { Add: [{ Group: 'all' }], Remove: [{ UserId: '111111111111' }] },
+    }));
+    expect((await describe('createVolumePermission')).CreateVolumePermissions).toEqual([{ UserId: '222222222222' }, { Group: 'all' }]);
+    expect(server.snapshots('us-east-1')[0].createVolumePermissions).toEqual([{ userId: '222222222222' }, { group: 'all' }]);
+
+    // Adding a permission twice keeps one entry; UserGroup.N removes the group.
+    await client.send(new ModifySnapshotAttributeCommand({ SnapshotId: snapshotId, CreateVolumePermission: { Add: [{ UserId: '222222222222' }] } }));
+    await client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'remove', GroupNames: ['all'],
+    }));
+    expect((await describe('createVolumePermission')).CreateVolumePermissions).toEqual([{ UserId: '222222222222' }]);
+    expect((await describe('productCodes')).ProductCodes).toEqual([]);
+  });
+
+  test('unknown snapshots are NotFound; bad accounts, groups and attributes are rejected without changing anything', async () => {
+    const client = ec2();
+    await createImage(client, 'us-east-1', 'snapshot-source');
+    const [{ snapshotId }] = server.snapshots('us-east-1');
+    const missingId = 'snap-0123456789abcdef0';
+
+    const modifyMissing = await failure(client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: missingId, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: ['111111111111'],
+    })));
+    expect(modifyMissing.name).toBe('InvalidSnapshot.NotFound');
+    expect(modifyMissing.message).toBe(`The snapshot '${missingId}' does not exist.`);
+    const describeMissing = await failure(client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: missingId, Attribute: 'createVolumePermission' })));
+    expect(describeMissing.name).toBe('InvalidSnapshot.NotFound');
+    const malformed = await failure(client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: 'snap-1', Attribute: 'createVolumePermission' })));
+    expect(malformed.name).toBe('InvalidSnapshotID.Malformed');
+
+    const modify = (CreateVolumePermission: CreateVolumePermissionModifications) =>
+      failure(client.send(new ModifySnapshotAttributeCommand({ SnapshotId: snapshotId, CreateVolumePermission })));
+    expect((await modify({ Add: [{ UserId: '111111111111' }, { UserId: 'not-an-account' }] })).name).toBe('InvalidUserID.Malformed');
+    expect((await modify({ Add: [{ Group: 'everyone' as PermissionGroup }] })).name).toBe('InvalidParameterValue');
+    expect((await modify({})).name).toBe('MissingParameter');
+    const productCodes = await failure(client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId, Attribute: 'productCodes', OperationType: 'add', UserIds: ['111111111111'],
+    })));
+    expect(productCodes.name).toBe('InvalidParameterValue');
+    const unknownAttribute = await failure(client.send(new DescribeSnapshotAttributeCommand({
+      SnapshotId: snapshotId, Attribute: 'colour' as SnapshotAttributeName,
+    })));
+    expect(unknownAttribute.name).toBe('InvalidParameterValue');
+    expect(server.snapshots('us-east-1')[0].createVolumePermissions).toEqual([]);
+  });
+});
+
+describe('block public access for AMIs', () => {
+  test('GetImageBlockPublicAccessState is per region and unblocked by default; the script and the API change it', async () => {
+    const east = ec2('us-east-1');
+    const west = ec2('eu-west-1');
+    expect(await east.send(new GetImageBlockPublicAccessStateCommand({}))).toMatchObject({ ImageBlockPublicAccessState: 'unblocked', ManagedBy: 'account' });
+
+    server.setImageBlockPublicAccess('us-east-1', 'block-new-sharing');
+    expect((await east.send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe('block-new-sharing');
+    expect((await west.send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe('unblocked');
+
+    expect((await east.send(new DisableImageBlockPublicAccessCommand({}))).ImageBlockPublicAccessState).toBe('unblocked');
+    const enabled = await west.send(new EnableImageBlockPublicAccessCommand({ ImageBlockPublicAccessState: 'block-new-sharing' }));
+    expect(enabled.ImageBlockPublicAccessState).toBe('block-new-sharing');
+    expect([server.imageBlockPublicAccess('us-east-1'), server.imageBlockPublicAccess('eu-west-1')]).toEqual(['unblocked', 'block-new-sharing']);
+  });
+
+  test('while new sharing is blocked, adding the all group fails and changes nothing; accounts can be added, public images stay public', async () => {
+    const client = ec2();
+    const alreadyPublic = await createImage(client, 'us-east-1', 'already-public');
+    await client.send(new ModifyImageAttributeCommand({ ImageId: alreadyPublic, LaunchPermission: { Add: [{ Group: 'all' }] } }));
+    const imageId = await createImage(client, 'us-east-1', 'private');
+    server.setImageBlockPublicAccess('us-east-1', 'block-new-sharing');
+
+    const blocked = await failure(client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      Description: { Value: 'should not stick' },
+      LaunchPermission: { Add: [{ UserId: '111111111111' }, { Group: 'all' }] },
+    })));
+    expect(blocked.name).toBe('OperationNotPermitted');
+    expect(blocked.$metadata.httpStatusCode).toBe(400);
+    expect(blocked.message).toBe('You can’t publicly share this image because block public access for AMIs is enabled for this account. '
+      + 'To publicly share the image, you must call the DisableImageBlockPublicAccess API.');
+    const blockedOldForm = await failure(client.send(new ModifyImageAttributeCommand({
+      ImageId: imageId, Attribute: 'launchPermission', OperationType: 'add', UserGroups: ['all'],
+    })));
+    expect(blockedOldForm.name).toBe('OperationNotPermitted');
+    expect(server.image(imageId)).toMatchObject({ description: undefined, launchPermissions: [] });
+
+    await client.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: '111111111111' }] } }));
+    expect(server.image(imageId)!.launchPermissions).toEqual([{ userId: '111111111111' }]);
+    expect((await describeImage(client, alreadyPublic)).Public).toBe(true);
+    // Making an image private is always allowed.
+    await client.send(new ModifyImageAttributeCommand({ ImageId: alreadyPublic, LaunchPermission: { Remove: [{ Group: 'all' }] } }));
+    expect((await describeImage(client, alreadyPublic)).Public).toBe(false);
+
+    // Another region is not blocked.
+    const westClient = ec2('eu-west-1');
+    const westImage = await createImage(westClient, 'eu-west-1', 'west-public');
+    await westClient.send(new ModifyImageAttributeCommand({ ImageId: westImage, LaunchPermission: { Add: [{ Group: 'all' }] } }));
+    expect((await describeImage(westClient, westImage)).Public).toBe(true);
+  });
+});
+
+describe('deregistration protection cooldown', () => {
+  test('protection enabled with cooldown stays in effect after Disable (disabled-until) until endCooldown', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'cooldown');
+    const protection = async () => (await describeImage(client, imageId)).DeregistrationProtection;
+
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: imageId, WithCooldown: true }));
+    expect(await protection()).toBe('enabled-with-cooldown');
+    const attribute = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'deregistrationProtection' }));
+    expect(attribute.DeregistrationProtection).toEqual({ Value: 'enabled-with-cooldown' });
+
+    const before = Date.now();
+    const disabled = await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: imageId }));
+    expect(disabled.Return).toBe('true');
+    const reported = await protection();
+    const match = /^disabled-until (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)$/.exec(reported ?? '');
+    expect(match).not.toBeNull();
+    const cooldownEnds = Date.parse(match![1]);
+    expect(cooldownEnds).toBeGreaterThanOrEqual(before + 24 * 3600_000);
+    expect(cooldownEnds).toBeLessThanOrEqual(Date.now() + 24 * 3600_000);
+    expect(server.image(imageId)).toMatchObject({ deregistrationProtection: 'disabled-until', protectionCooldownEnds: match![1] });
+    const attributeDuringCooldown = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'deregistrationProtection' }));
+    expect(attributeDuringCooldown.DeregistrationProtection).toEqual({ Value: reported });
+
+    const blocked = await failure(client.send(new DeregisterImageCommand({ ImageId: imageId })));
+    expect(blocked.name).toBe('OperationNotPermitted');
+    expect(blocked.message).toBe(`Deregistration protection for image ${imageId} stays in effect until its cooldown ends at ${match![1]}`);
+    // Disabling again does not restart the cooldown.
+    await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: imageId }));
+    expect(await protection()).toBe(reported);
+
+    server.endCooldown(imageId);
+    expect(await protection()).toBe('disabled');
+    expect(server.image(imageId)!.protectionCooldownEnds).toBeUndefined();
+    expect(() => server.endCooldown(imageId)).toThrow(/not in a deregistration-protection cooldown/);
+    expect(() => server.endCooldown('ami-0123456789abcdef0')).toThrow(/No image/);
+    await client.send(new DeregisterImageCommand({ ImageId: imageId }));
+    expect(server.image(imageId)!.state).toBe('deregistered');
+  });
+
+  test('protection without cooldown ends at once; enabling again during a cooldown cancels it', async () => {
+    const client = ec2();
+    const plain = await createImage(client, 'us-east-1', 'plain-protection');
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: plain }));
+    expect((await describeImage(client, plain)).DeregistrationProtection).toBe('enabled');
+    await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: plain }));
+    expect((await describeImage(client, plain)).DeregistrationProtection).toBe('disabled');
+    await client.send(new DeregisterImageCommand({ ImageId: plain }));
+
+    const cooled = await createImage(client, 'us-east-1', 'cooled');
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: cooled, WithCooldown: true }));
+    await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: cooled }));
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: cooled, WithCooldown: false }));
+    expect((await describeImage(client, cooled)).DeregistrationProtection).toBe('enabled');
+    expect(() => server.endCooldown(cooled)).toThrow();
+    expect((await failure(client.send(new DeregisterImageCommand({ ImageId: cooled })))).message)
+      .toBe(`Deregistration protection is enabled for image ${cooled}`);
+    await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: cooled }));
+    await client.send(new DeregisterImageCommand({ ImageId: cooled }));
+    expect(server.liveImages('us-east-1')).toEqual([]);
   });
 });
 

@@ -25,7 +25,13 @@ export const ACCOUNT_ID = '123456789012';
 export type ImageState = 'pending' | 'available' | 'failed' | 'deregistered';
 export type SnapshotState = 'pending' | 'completed' | 'error';
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
-export type DeregistrationProtection = 'disabled' | 'enabled' | 'enabled-with-cooldown';
+/**
+ * `disabled-until` is the 24-hour cooldown after protection that was enabled with cooldown is
+ * disabled: the image is still protected, and EC2 reports `disabled-until <end of cooldown>`.
+ */
+export type DeregistrationProtection = 'disabled' | 'enabled' | 'enabled-with-cooldown' | 'disabled-until';
+/** Block public access for AMIs, per region (GetImageBlockPublicAccessState). */
+export type ImageBlockPublicAccessState = 'unblocked' | 'block-new-sharing';
 /** Tags as a plain key → value record (null prototype, so any key is safe). */
 export type Tags = Record<string, string>;
 
@@ -72,6 +78,12 @@ export interface LaunchPermission {
   organizationalUnitArn?: string;
 }
 
+/** A snapshot's createVolumePermission entry: an account, or the `all` group (public). */
+export interface CreateVolumePermission {
+  userId?: string;
+  group?: string;
+}
+
 export interface InstanceVolume {
   readonly deviceName: string;
   readonly volumeId: string;
@@ -115,6 +127,8 @@ export interface LocalImage {
   launchPermissions: LaunchPermission[];
   deprecationTime?: string;
   deregistrationProtection: DeregistrationProtection;
+  /** While `deregistrationProtection` is `disabled-until`: when the cooldown ends (ISO timestamp). */
+  protectionCooldownEnds?: string;
   behaviour: ImageBehaviour;
   /** DescribeImages calls that have returned this image so far. */
   polls: number;
@@ -136,6 +150,7 @@ export interface LocalSnapshot {
   progress: number;
   statusMessage?: string;
   tags: Tags;
+  createVolumePermissions: CreateVolumePermission[];
 }
 
 export interface LocalStack {
@@ -198,6 +213,11 @@ const IMAGEABLE_STATES: ReadonlySet<InstanceStateName> = new Set(['running', 'st
 
 /** EC2's documented AMI name rule. */
 const IMAGE_NAME_PATTERN = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
+
+const SNAPSHOT_ATTRIBUTES = new Set(['productCodes', 'createVolumePermission']);
+
+/** How long deregistration protection enabled with cooldown outlasts DisableImageDeregistrationProtection. */
+const DEREGISTRATION_COOLDOWN_MS = 24 * 60 * 60 * 1000;
 
 const IMAGE_ATTRIBUTES = new Set([
   'description', 'kernel', 'ramdisk', 'launchPermission', 'productCodes', 'blockDeviceMapping', 'sriovNetSupport',
@@ -596,8 +616,15 @@ function renderImage(image: LocalImage): string {
     renderTags(image.tags),
     stateReason,
     leaf('deprecationTime', image.deprecationTime),
-    leaf('deregistrationProtection', image.deregistrationProtection),
+    leaf('deregistrationProtection', protectionValue(image)),
   ].join('');
+}
+
+/** The protection as EC2 reports it: during the cooldown, `disabled-until` and the time the cooldown ends. */
+function protectionValue(image: LocalImage): string {
+  return image.deregistrationProtection === 'disabled-until'
+    ? `disabled-until ${image.protectionCooldownEnds ?? ''}`
+    : image.deregistrationProtection;
 }
 
 function renderSnapshot(snapshot: LocalSnapshot): string {
@@ -623,6 +650,10 @@ function renderLaunchPermission(permission: LaunchPermission): string {
     + leaf('userId', permission.userId)
     + leaf('organizationArn', permission.organizationArn)
     + leaf('organizationalUnitArn', permission.organizationalUnitArn);
+}
+
+function renderCreateVolumePermission(permission: CreateVolumePermission): string {
+  return leaf('group', permission.group) + leaf('userId', permission.userId);
 }
 
 function renderStack(stack: LocalStack): string {
@@ -653,6 +684,7 @@ class RegionState {
   /** CopyImage ClientToken → the copy it started, so a retried request creates nothing new. */
   readonly copyTokens = new Map<string, CopyTokenRecord>();
   readonly stacks = new Map<string, LocalStack>();
+  imageBlockPublicAccess: ImageBlockPublicAccessState = 'unblocked';
 
   constructor(readonly name: string) {}
 
@@ -740,8 +772,13 @@ class Ec2Api {
     DescribeImageAttribute: (region, params) => this.describeImageAttribute(region, params),
     EnableImageDeprecation: (region, params) => this.setDeprecation(region, params, true),
     DisableImageDeprecation: (region, params) => this.setDeprecation(region, params, false),
-    EnableImageDeregistrationProtection: (region, params) => this.setProtection(region, params, true),
-    DisableImageDeregistrationProtection: (region, params) => this.setProtection(region, params, false),
+    EnableImageDeregistrationProtection: (region, params) => this.enableProtection(region, params),
+    DisableImageDeregistrationProtection: (region, params) => this.disableProtection(region, params),
+    GetImageBlockPublicAccessState: (region) => this.imageBlockPublicAccessState(region),
+    EnableImageBlockPublicAccess: (region, params) => this.enableImageBlockPublicAccess(region, params),
+    DisableImageBlockPublicAccess: (region) => this.disableImageBlockPublicAccess(region),
+    ModifySnapshotAttribute: (region, params) => this.modifySnapshotAttribute(region, params),
+    DescribeSnapshotAttribute: (region, params) => this.describeSnapshotAttribute(region, params),
   };
 
   constructor(private readonly world: World) {}
@@ -923,6 +960,10 @@ class Ec2Api {
     const image = region.images.get(imageId);
     if (!image) throw imageNotFound([imageId]);
     if (image.state === 'deregistered') throw new ApiError('InvalidAMIID.Unavailable', `The image '${imageId}' is no longer available`);
+    if (image.deregistrationProtection === 'disabled-until') {
+      throw new ApiError('OperationNotPermitted',
+        `Deregistration protection for image ${imageId} stays in effect until its cooldown ends at ${image.protectionCooldownEnds ?? ''}`);
+    }
     if (image.deregistrationProtection !== 'disabled') {
       throw new ApiError('OperationNotPermitted', `Deregistration protection is enabled for image ${imageId}`);
     }
@@ -940,10 +981,15 @@ class Ec2Api {
     const image = this.liveImage(region, params.required('ImageId'));
     const attribute = params.get('Attribute');
     const description = params.get('Description.Value') ?? (attribute === 'description' ? params.get('Value') : undefined);
-    if (description !== undefined) image.description = description;
-
     const { add, remove } = readLaunchPermissionChanges(params);
+    // Everything is checked before anything changes: a rejected request modifies nothing.
     for (const permission of [...add, ...remove]) assertLaunchPermission(permission);
+    if (region.imageBlockPublicAccess === 'block-new-sharing' && add.some((permission) => permission.group === 'all')) {
+      throw new ApiError('OperationNotPermitted', 'You can’t publicly share this image because block public access for AMIs is enabled for this account. '
+        + 'To publicly share the image, you must call the DisableImageBlockPublicAccess API.');
+    }
+
+    if (description !== undefined) image.description = description;
     const kept = image.launchPermissions.filter((existing) => !remove.some((removed) => samePermission(existing, removed)));
     const added = add.filter((permission) => !kept.some((existing) => samePermission(existing, permission)));
     image.launchPermissions = [...kept, ...added];
@@ -963,11 +1009,58 @@ class Ec2Api {
     return leaf('return', true);
   }
 
-  private setProtection(region: RegionState, params: QueryParams, enable: boolean): string {
+  private enableProtection(region: RegionState, params: QueryParams): string {
     const image = this.liveImage(region, params.required('ImageId'));
-    // The 24-hour cooldown after disabling is not modelled: disabling takes effect at once.
-    image.deregistrationProtection = !enable ? 'disabled' : params.bool('WithCooldown') ? 'enabled-with-cooldown' : 'enabled';
+    // Enabling again during a cooldown ends the cooldown: the image is simply protected again.
+    image.deregistrationProtection = params.bool('WithCooldown') ? 'enabled-with-cooldown' : 'enabled';
+    image.protectionCooldownEnds = undefined;
     return leaf('return', 'true');
+  }
+
+  /**
+   * Protection enabled without cooldown ends at once. Protection enabled with cooldown stays in
+   * effect for 24 hours (`disabled-until`); the cooldown is not timed here: it lasts until the
+   * test calls {@link LocalEc2.endCooldown}. Disabling again during the cooldown does not restart it.
+   */
+  private disableProtection(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    if (image.deregistrationProtection === 'enabled-with-cooldown') {
+      image.deregistrationProtection = 'disabled-until';
+      image.protectionCooldownEnds = new Date(Date.now() + DEREGISTRATION_COOLDOWN_MS).toISOString();
+    } else if (image.deregistrationProtection === 'enabled') {
+      image.deregistrationProtection = 'disabled';
+    }
+    return leaf('return', 'true');
+  }
+
+  /** Ends an image's deregistration-protection cooldown, as if its 24 hours had passed. */
+  endCooldown(imageId: string): void {
+    const image = this.world.findImage(imageId);
+    if (!image) throw new Error(`No image ${imageId} in any region`);
+    if (image.deregistrationProtection !== 'disabled-until') {
+      throw new Error(`Image ${imageId} is not in a deregistration-protection cooldown (protection: ${image.deregistrationProtection})`);
+    }
+    image.deregistrationProtection = 'disabled';
+    image.protectionCooldownEnds = undefined;
+  }
+
+  // -- block public access for AMIs -------------------------------------------
+
+  private imageBlockPublicAccessState(region: RegionState): string {
+    return leaf('imageBlockPublicAccessState', region.imageBlockPublicAccess) + leaf('managedBy', 'account');
+  }
+
+  /** Takes effect at once (EC2 may take up to 10 minutes). */
+  private enableImageBlockPublicAccess(region: RegionState, params: QueryParams): string {
+    const state = params.required('ImageBlockPublicAccessState');
+    if (state !== 'block-new-sharing') throw invalidValue(`Value (${state}) for parameter ImageBlockPublicAccessState is invalid.`);
+    region.imageBlockPublicAccess = state;
+    return leaf('imageBlockPublicAccessState', state);
+  }
+
+  private disableImageBlockPublicAccess(region: RegionState): string {
+    region.imageBlockPublicAccess = 'unblocked';
+    return leaf('imageBlockPublicAccessState', 'unblocked');
   }
 
   // -- snapshots -----------------------------------------------------------
@@ -981,6 +1074,32 @@ class Ec2Api {
     const owned = ownersInclude(params.list('Owner'));
     const matches = filterPredicate(params, SNAPSHOT_FILTERS);
     return itemSet('snapshotSet', candidates.filter((snapshot) => owned && matches(snapshot)).map(renderSnapshot));
+  }
+
+  private modifySnapshotAttribute(region: RegionState, params: QueryParams): string {
+    const snapshot = this.snapshotById(region, params.required('SnapshotId'));
+    const attribute = params.get('Attribute');
+    if (attribute !== undefined && attribute !== 'createVolumePermission') {
+      throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Only createVolumePermission can be modified.`);
+    }
+    const { add, remove } = readCreateVolumePermissionChanges(params);
+    if (add.length + remove.length === 0) throw missingParameter('CreateVolumePermission');
+    for (const permission of [...add, ...remove]) assertCreateVolumePermission(permission);
+
+    const kept = snapshot.createVolumePermissions.filter((existing) => !remove.some((removed) => sameVolumePermission(existing, removed)));
+    const added = add.filter((permission) => !kept.some((existing) => sameVolumePermission(existing, permission)));
+    snapshot.createVolumePermissions = [...kept, ...added];
+    return leaf('return', true);
+  }
+
+  private describeSnapshotAttribute(region: RegionState, params: QueryParams): string {
+    const snapshot = this.snapshotById(region, params.required('SnapshotId'));
+    const attribute = params.required('Attribute');
+    if (!SNAPSHOT_ATTRIBUTES.has(attribute)) throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Unknown attribute.`);
+    const value = attribute === 'createVolumePermission'
+      ? itemSet('createVolumePermission', snapshot.createVolumePermissions.map(renderCreateVolumePermission))
+      : itemSet('productCodes', []);
+    return leaf('snapshotId', snapshot.snapshotId) + value;
   }
 
   private deleteSnapshot(region: RegionState, params: QueryParams): string {
@@ -1048,6 +1167,13 @@ class Ec2Api {
     return ids.map((id) => region.images.get(id) as LocalImage);
   }
 
+  private snapshotById(region: RegionState, snapshotId: string): LocalSnapshot {
+    assertWellFormedId(snapshotId, 'snap', 'InvalidSnapshotID.Malformed');
+    const snapshot = region.snapshots.get(snapshotId);
+    if (!snapshot) throw snapshotNotFound([snapshotId]);
+    return snapshot;
+  }
+
   /** An image that exists and is not deregistered (EC2 no longer knows deregistered ones). */
   private liveImage(region: RegionState, imageId: string): LocalImage {
     assertWellFormedId(imageId, 'ami', 'InvalidAMIID.Malformed');
@@ -1060,11 +1186,7 @@ class Ec2Api {
     const prefix = id.slice(0, id.lastIndexOf('-'));
     if (!['ami', 'snap', 'i'].includes(prefix) || !isWellFormedId(id, prefix)) throw new ApiError('InvalidID', `The ID '${id}' is not valid`);
     if (prefix === 'ami') return this.liveImage(region, id);
-    if (prefix === 'snap') {
-      const snapshot = region.snapshots.get(id);
-      if (!snapshot) throw snapshotNotFound([id]);
-      return snapshot;
-    }
+    if (prefix === 'snap') return this.snapshotById(region, id);
     return this.instancesById(region, [id])[0];
   }
 
@@ -1098,6 +1220,7 @@ class Ec2Api {
       startTime: now(),
       state: 'pending',
       progress: 0,
+      createVolumePermissions: [],
     };
     region.snapshots.set(snapshot.snapshotId, snapshot);
     return snapshot;
@@ -1194,6 +1317,45 @@ function samePermission(a: LaunchPermission, b: LaunchPermission): boolean {
     && a.organizationArn === b.organizationArn && a.organizationalUnitArn === b.organizationalUnitArn;
 }
 
+/** Both request forms: `CreateVolumePermission.Add.N.*` / `.Remove.N.*`, and `OperationType` with `UserId.N` / `UserGroup.N`. */
+function readCreateVolumePermissionChanges(params: QueryParams): { add: CreateVolumePermission[]; remove: CreateVolumePermission[] } {
+  const add = params.members('CreateVolumePermission.Add').map(createVolumePermissionFrom);
+  const remove = params.members('CreateVolumePermission.Remove').map(createVolumePermissionFrom);
+  const operation = params.get('OperationType');
+  if (operation !== undefined) {
+    if (operation !== 'add' && operation !== 'remove') throw invalidValue(`Value (${operation}) for parameter OperationType is invalid.`);
+    const listed: CreateVolumePermission[] = [
+      ...params.list('UserId').map((userId) => ({ userId })),
+      ...params.list('UserGroup').map((group) => ({ group })),
+    ];
+    (operation === 'add' ? add : remove).push(...listed);
+  }
+  return { add, remove };
+}
+
+function createVolumePermissionFrom(member: QueryParams): CreateVolumePermission {
+  const permission: CreateVolumePermission = {};
+  const userId = member.get('UserId');
+  const group = member.get('Group');
+  if (userId !== undefined) permission.userId = userId;
+  if (group !== undefined) permission.group = group;
+  return permission;
+}
+
+function assertCreateVolumePermission(permission: CreateVolumePermission): void {
+  if (permission.userId !== undefined && !/^\d{12}$/.test(permission.userId)) {
+    throw new ApiError('InvalidUserID.Malformed', `Invalid user id: "${permission.userId}"`);
+  }
+  if (permission.group !== undefined && permission.group !== 'all') {
+    throw invalidValue(`Value (${permission.group}) for parameter group is invalid. Only 'all' is supported.`);
+  }
+  if (permission.userId === undefined && permission.group === undefined) throw missingParameter('CreateVolumePermission');
+}
+
+function sameVolumePermission(a: CreateVolumePermission, b: CreateVolumePermission): boolean {
+  return a.userId === b.userId && a.group === b.group;
+}
+
 /** The element DescribeImageAttribute returns for the attribute; attributes we do not model come back empty. */
 function renderImageAttribute(image: LocalImage, attribute: string): string {
   switch (attribute) {
@@ -1202,7 +1364,7 @@ function renderImageAttribute(image: LocalImage, attribute: string): string {
     case 'description':
       return image.description === undefined ? '' : node('description', leaf('value', image.description));
     case 'deregistrationProtection':
-      return node('deregistrationProtection', leaf('value', image.deregistrationProtection));
+      return node('deregistrationProtection', leaf('value', protectionValue(image)));
     case 'blockDeviceMapping':
       return itemSet('blockDeviceMapping', image.blockDeviceMappings.map((device) => leaf('deviceName', device.deviceName)
         + node('ebs', leaf('snapshotId', device.snapshotId), leaf('volumeSize', device.volumeSizeGiB))));
@@ -1441,6 +1603,19 @@ export class LocalEc2 {
     this.faults.setRate(fraction, seed);
   }
 
+  /** Sets block public access for AMIs in a region (default `unblocked`), as Enable/DisableImageBlockPublicAccess would. */
+  setImageBlockPublicAccess(region: string, state: ImageBlockPublicAccessState): void {
+    this.world.region(region).imageBlockPublicAccess = state;
+  }
+
+  /**
+   * Ends the 24-hour deregistration-protection cooldown of an image (`disabled-until` → `disabled`),
+   * as if the time had passed; the endpoint never ends it by itself. Throws if the image is not in one.
+   */
+  endCooldown(imageId: string): void {
+    this.ec2.endCooldown(imageId);
+  }
+
   /** Creates or updates a stack for DescribeStacks; a stack ARN sets its region. Returns the stack ID. */
   setStackStatus(stackIdOrName: string, status: string, region = 'us-east-1'): string {
     return this.cloudFormation.setStatus(stackIdOrName, status, region);
@@ -1467,6 +1642,11 @@ export class LocalEc2 {
   /** Snapshots of the region that are not deleted. */
   snapshots(region: string): LocalSnapshot[] {
     return structuredClone([...this.world.region(region).snapshots.values()]);
+  }
+
+  /** Block public access for AMIs in the region. */
+  imageBlockPublicAccess(region: string): ImageBlockPublicAccessState {
+    return this.world.region(region).imageBlockPublicAccess;
   }
 
   instances(region: string): LocalInstance[] {

@@ -1,0 +1,77 @@
+import { Token, ValidationError } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * Who may launch instances from an image (EC2 launch permissions).
+ *
+ * Making an image public is deliberately not one of these: it takes the
+ * `dangerouslyMakePublic` image property.
+ */
+export class LaunchPermission {
+  /**
+   * An AWS account, by its 12-digit ID.
+   */
+  public static account(accountId: string): LaunchPermission {
+    return new LaunchPermission('UserId', accountId, /^\d{12}$/, 'an account ID of 12 digits');
+  }
+
+  /**
+   * Every account of an AWS Organizations organization, by its ARN.
+   */
+  public static organization(organizationArn: string): LaunchPermission {
+    return new LaunchPermission('OrganizationArn', organizationArn,
+      /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/, 'an organization ARN such as arn:aws:organizations::123456789012:organization/o-exampleorgid');
+  }
+
+  /**
+   * Every account of an organizational unit, by its ARN.
+   */
+  public static organizationalUnit(organizationalUnitArn: string): LaunchPermission {
+    return new LaunchPermission('OrganizationalUnitArn', organizationalUnitArn,
+      /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/,
+      'an organizational unit ARN such as arn:aws:organizations::123456789012:ou/o-exampleorgid/ou-ab12-cdef3456');
+  }
+
+  /**
+   * The kind of grantee: `UserId`, `OrganizationArn` or `OrganizationalUnitArn`.
+   */
+  public readonly kind: string;
+
+  /**
+   * The account ID or ARN.
+   */
+  public readonly value: string;
+
+  private constructor(kind: string, value: string, private readonly pattern: RegExp, private readonly expected: string) {
+    this.kind = kind;
+    this.value = value;
+  }
+
+  /** @internal */
+  public _validate(scope: IConstruct): void {
+    if (Token.isUnresolved(this.value)) return;
+    if (!this.pattern.test(this.value)) {
+      throw new ValidationError(`Launch permission "${this.value}" is not valid: expected ${this.expected}.`, scope);
+    }
+  }
+
+  /** @internal */
+  public _render(): Record<string, string> {
+    return { [this.kind]: this.value };
+  }
+}
+
+/**
+ * Deregistration protection: whether the image can be deregistered.
+ */
+export enum DeregistrationProtection {
+  /** The image can be deregistered. */
+  DISABLED = 'disabled',
+  /** Deregistration fails until protection is turned off. */
+  ENABLED = 'enabled',
+  /**
+   * As `ENABLED`, and once protection is turned off the image stays protected
+   * for another 24 hours.
+   */
+  ENABLED_WITH_COOLDOWN = 'enabled-with-cooldown',
+}

@@ -1,0 +1,80 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AmiFromInstance, DeregistrationProtection, LaunchPermission } from '../src';
+import { nagFindings, newStack, resourcesOfType } from './util';
+
+const INSTANCE = 'i-0123456789abcdef0';
+const ORG = 'arn:aws:organizations::123456789012:organization/o-abcdefghij';
+const OU = 'arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456';
+
+function lastWaiter(stack: Stack): any {
+  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter');
+  return waiters.find(([, w]) => w.Properties.Link === w.Properties.Links)![1].Properties;
+}
+
+describe('sharing, deprecation and protection', () => {
+  test('are carried by the last waiter link only, which applies them once the image is available', () => {
+    const stack = newStack();
+    const image = new AmiFromInstance(stack, 'Image', {
+      instanceId: INSTANCE,
+      launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization(ORG)],
+      shareSnapshots: true,
+      deprecateAt: new Date('2030-01-02T03:04:29Z'),
+      deregistrationProtection: DeregistrationProtection.ENABLED_WITH_COOLDOWN,
+    });
+    image.grantLaunch(LaunchPermission.organizationalUnit(OU), LaunchPermission.account('111122223333'));
+    expect(lastWaiter(stack)).toMatchObject({
+      LaunchPermissions: [{ UserId: '111122223333' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }],
+      ShareSnapshots: true,
+      DeprecateAt: '2030-01-02T03:04:00.000Z',
+      DeregistrationProtection: 'enabled-with-cooldown',
+    });
+    const first = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').find(([, w]) => w.Properties.Link === 1)![1].Properties;
+    expect(first.LaunchPermissions).toBeUndefined();
+    // None of it is an input of the operation resource: changing it never replaces the image.
+    const operation = resourcesOfType(Template.fromStack(stack), 'Custom::AmiFromInstance')[0][1].Properties;
+    expect(Object.keys(operation)).not.toEqual(expect.arrayContaining(['LaunchPermissions']));
+  });
+
+  test('public only through dangerouslyMakePublic; the defaults add nothing', () => {
+    const a = newStack();
+    new AmiFromInstance(a, 'Image', { instanceId: INSTANCE, dangerouslyMakePublic: true });
+    expect(lastWaiter(a)).toMatchObject({ Public: true });
+    const b = newStack();
+    new AmiFromInstance(b, 'Image', { instanceId: INSTANCE, deregistrationProtection: DeregistrationProtection.DISABLED });
+    const props = lastWaiter(b);
+    for (const key of ['LaunchPermissions', 'Public', 'ShareSnapshots', 'DeprecateAt', 'DeregistrationProtection']) expect(props[key]).toBeUndefined();
+  });
+
+  test.each([
+    [() => LaunchPermission.account('12345'), /Launch permission "12345" is not valid: expected an account ID of 12 digits/],
+    [() => LaunchPermission.organization('o-abc'), /Launch permission "o-abc" is not valid: expected an organization ARN/],
+    [() => LaunchPermission.organizationalUnit(ORG), /expected an organizational unit ARN/],
+  ])('invalid grantees are rejected at synth time', (make, message) => {
+    expect(() => new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE, launchPermissions: [make()] })).toThrow(message);
+  });
+
+  test('grantLaunch validates too', () => {
+    const image = new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE });
+    expect(() => image.grantLaunch(LaunchPermission.account('abc'))).toThrow(/expected an account ID of 12 digits/);
+  });
+
+  test.each([
+    [new Date(Date.now() - 3600_000), /deprecateAt .* is in the past/],
+    [new Date(Date.now() + 11 * 365 * 24 * 3600_000), /is more than 10 years ahead/],
+    [new Date('not a date'), /deprecateAt is not a valid date/],
+  ])('deprecateAt %s is rejected', (deprecateAt, message) => {
+    expect(() => new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE, deprecateAt })).toThrow(message);
+  });
+
+  test('the waiter role may govern only images and snapshots of this stack', () => {
+    const stack = newStack();
+    new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE });
+    const statements = resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
+      .filter(([id]) => id.includes('WaiterRole')).flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const govern = statements.find((s) => s.Sid === 'GovernOwnImages');
+    expect(govern.Action).toEqual(expect.arrayContaining(['ec2:ModifyImageAttribute', 'ec2:ModifySnapshotAttribute', 'ec2:EnableImageDeregistrationProtection']));
+    expect(govern.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+});
