@@ -5,6 +5,8 @@
  */
 import { copy } from './copy';
 import { fromInstance } from './from-instance';
+import { fromSnapshot } from './from-snapshot';
+import { restore } from './restore';
 import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { ImageOperation, handleOperation } from './shared/operation';
@@ -16,6 +18,8 @@ export const WAITER_TYPE = 'Custom::AmiWaiter';
 const OPERATIONS: Record<string, ImageOperation> = {
   'Custom::AmiFromInstance': fromInstance,
   'Custom::CopiedAmi': copy,
+  'Custom::RestoredAmi': restore,
+  'Custom::AmiFromSnapshot': fromSnapshot,
 };
 
 export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {

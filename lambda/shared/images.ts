@@ -66,8 +66,15 @@ export function assertOwned(image: Image, ownership: Ownership, region: string, 
  * knows it) and deletes every snapshot it used. Already gone counts as done,
  * so a retried or repeated delete succeeds.
  */
+export interface DestroyOptions {
+  /** Lift deregistration protection (the image belongs to a failed deployment). */
+  readonly overrideProtection?: boolean;
+  /** The snapshots are the user's (AmiFromSnapshot): deregister only. */
+  readonly keepSnapshots?: boolean;
+}
+
 export async function destroyImage(
-  ec2: EC2Client, imageId: string, image: Image | undefined, ownership: Ownership, region: string, overrideProtection = false,
+  ec2: EC2Client, imageId: string, image: Image | undefined, ownership: Ownership, region: string, options: DestroyOptions = {},
 ): Promise<void> {
   if (!image || image.State === 'deregistered') {
     log('info', 'image already gone', { imageId, region });
@@ -76,8 +83,8 @@ export async function destroyImage(
   }
   assertOwned(image, ownership, region, 'delete');
   const snapshotIds = snapshotIdsOf(image);
-  const deregistered = await deregister(ec2, imageId, region, overrideProtection);
-  if (!deregistered) return;
+  const deregistered = await deregister(ec2, imageId, region, options);
+  if (!deregistered || options.keepSnapshots) return;
   const deletedWithImage = new Set(deregistered);
   log('info', 'image deregistered', { imageId, region, snapshotIds });
   // EC2 skips a snapshot it cannot delete with the image; delete those one by one.
@@ -90,14 +97,15 @@ export async function destroyImage(
  * EC2 deleted with it, or undefined when the image must stay (a rollback that
  * meets protection with a cooldown).
  */
-async function deregister(ec2: EC2Client, imageId: string, region: string, overrideProtection: boolean): Promise<string[] | undefined> {
+async function deregister(ec2: EC2Client, imageId: string, region: string, options: DestroyOptions): Promise<string[] | undefined> {
+  const withSnapshots = !options.keepSnapshots;
   try {
-    return await deregisterWithSnapshots(ec2, imageId);
+    return await deregisterWithSnapshots(ec2, imageId, withSnapshots);
   } catch (err) {
     if (isNotFound(err)) return [];
     if (errorCode(err) !== 'OperationNotPermitted') throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
   }
-  if (!overrideProtection) {
+  if (!options.overrideProtection) {
     throw new AmiError(
       `Cannot delete image ${imageId} in ${region}: deregistration protection is on. Turn off deregistrationProtection and deploy, or set removalPolicy to RETAIN to keep the image.`,
     );
@@ -105,7 +113,7 @@ async function deregister(ec2: EC2Client, imageId: string, region: string, overr
   // The image belongs to a deployment that failed: lift the protection it gave it.
   await ec2.send(new DisableImageDeregistrationProtectionCommand({ ImageId: imageId }));
   try {
-    return await deregisterWithSnapshots(ec2, imageId);
+    return await deregisterWithSnapshots(ec2, imageId, withSnapshots);
   } catch (err) {
     if (errorCode(err) !== 'OperationNotPermitted') throw toAmiError(err, `Deregistering image ${imageId} in ${region}`);
     // Protection with a cooldown holds for 24 hours; failing here would leave
@@ -117,8 +125,8 @@ async function deregister(ec2: EC2Client, imageId: string, region: string, overr
   }
 }
 
-async function deregisterWithSnapshots(ec2: EC2Client, imageId: string): Promise<string[]> {
-  const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+async function deregisterWithSnapshots(ec2: EC2Client, imageId: string, withSnapshots: boolean): Promise<string[]> {
+  const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: withSnapshots }));
   return (out.DeleteSnapshotResults ?? []).filter((r) => r.ReturnCode === 'success' && r.SnapshotId).map((r) => r.SnapshotId!);
 }
 
@@ -154,13 +162,13 @@ async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: st
   }
 }
 
-/** Applies tag changes in place to the image and all its snapshots. */
-export async function updateTags(ec2: EC2Client, image: Image, before: Tag[], after: Tag[]): Promise<void> {
+/** Applies tag changes in place to the image and (unless they are the user's) all its snapshots. */
+export async function updateTags(ec2: EC2Client, image: Image, before: Tag[], after: Tag[], includeSnapshots = true): Promise<void> {
   const oldTags = new Map(withoutReservedTags(before).map((t) => [t.Key, t.Value]));
   const newTags = new Map(withoutReservedTags(after).map((t) => [t.Key, t.Value]));
   const removed = [...oldTags.keys()].filter((k) => !newTags.has(k));
   const upserted = [...newTags.entries()].filter(([k, v]) => oldTags.get(k) !== v);
-  const resources = [image.ImageId!, ...snapshotIdsOf(image)];
+  const resources = [image.ImageId!, ...(includeSnapshots ? snapshotIdsOf(image) : [])];
   if (removed.length > 0) {
     await ec2.send(new DeleteTagsCommand({ Resources: resources, Tags: removed.map((Key) => ({ Key })) }));
   }

@@ -28,6 +28,11 @@ export interface ImageOperation {
   readonly action: string;
   /** Properties whose change means a new image (CloudFormation replacement). */
   readonly replaceOn: readonly string[];
+  /**
+   * The image's snapshots belong to the user (AmiFromSnapshot registers their
+   * snapshots): never retag or delete them.
+   */
+  readonly snapshotsBelongToUser?: boolean;
   /** Starts the EC2 action and returns the image ID at once (the waiters wait). */
   create(ctx: OperationContext): Promise<string>;
 }
@@ -61,12 +66,12 @@ export async function handleOperation(op: ImageOperation, event: CustomResourceE
         // CloudFormation then deletes the old image under its removal policy.
         return { PhysicalResourceId: await create(op, req) };
       }
-      await updateInPlace(req, event.PhysicalResourceId, before);
+      await updateInPlace(req, event.PhysicalResourceId, before, !op.snapshotsBelongToUser);
       return { PhysicalResourceId: event.PhysicalResourceId };
     }
 
     case 'Delete':
-      await deleteImage(req, event.PhysicalResourceId);
+      await deleteImage(req, event.PhysicalResourceId, !!op.snapshotsBelongToUser);
       return { PhysicalResourceId: event.PhysicalResourceId };
   }
 }
@@ -86,7 +91,7 @@ export function uniqueName(prefix: string, requestId: string): string {
   return `${prefix.slice(0, 110)}-${shortHash(requestId).slice(0, 12)}`;
 }
 
-async function updateInPlace(req: Request, imageId: string, before: ResourceProperties): Promise<void> {
+async function updateInPlace(req: Request, imageId: string, before: ResourceProperties, retagSnapshots: boolean): Promise<void> {
   const image = await describeImage(req.ec2, imageId);
   if (!image) {
     throw new AmiError(
@@ -98,13 +103,13 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
     if (changed(before, req.props, ['Description']).length > 0) {
       await updateDescription(req.ec2, imageId, str(req.props.Description));
     }
-    await updateTags(req.ec2, image, tags(before.Tags), tags(req.props.Tags));
+    await updateTags(req.ec2, image, tags(before.Tags), tags(req.props.Tags), retagSnapshots);
   } catch (err) {
     throw toAmiError(err, `Updating image ${imageId} in ${req.region}`);
   }
 }
 
-async function deleteImage(req: Request, physicalId: string): Promise<void> {
+async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<void> {
   if (!physicalId.startsWith('ami-')) {
     // The create failed before EC2 returned an image: nothing to clean up.
     log('info', 'nothing to delete', { physicalId });
@@ -117,5 +122,5 @@ async function deleteImage(req: Request, physicalId: string): Promise<void> {
     return;
   }
   log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
-  await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, decision.overridesProtection);
+  await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, { overrideProtection: decision.overridesProtection, keepSnapshots });
 }

@@ -121,7 +121,7 @@ describe('delete of a protected image', () => {
 
   test('asked for by the user (DESTROY): fails with a sentence, protection stays', async () => {
     ec2Mock.on(DeregisterImageCommand).rejects(awsError('OperationNotPermitted'));
-    const destroying = destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', false);
+    const destroying = destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', { overrideProtection: false });
     const err = await destroying.then(() => undefined, (e: Error) => e);
     expect(err!.message).toMatch(/Cannot delete image ami-0123456789abcdef0 in us-east-1: deregistration protection is on/);
     expect(ec2Mock).not.toHaveReceivedCommand(DisableImageDeregistrationProtectionCommand);
@@ -129,20 +129,20 @@ describe('delete of a protected image', () => {
 
   test('made by a failed deployment: protection is lifted and the image deleted', async () => {
     ec2Mock.on(DeregisterImageCommand).rejectsOnce(awsError('OperationNotPermitted')).resolves({});
-    await destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', true);
+    await destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', { overrideProtection: true });
     expect(ec2Mock).toHaveReceivedCommandWith(DisableImageDeregistrationProtectionCommand, { ImageId: IMAGE });
     expect(ec2Mock).toHaveReceivedCommandTimes(DeregisterImageCommand, 2);
   });
 
   test('made by a failed deployment but in its 24-hour cooldown: kept, and the log says what to do', async () => {
     ec2Mock.on(DeregisterImageCommand).rejects(awsError('OperationNotPermitted'));
-    await expect(destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', true)).resolves.toBeUndefined();
+    await expect(destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', { overrideProtection: true })).resolves.toBeUndefined();
     expect(logs.find('image kept: deregistration protection has a 24-hour cooldown')).toHaveLength(1);
   });
 
   test('other errors on the second try name the image', async () => {
     ec2Mock.on(DeregisterImageCommand).rejectsOnce(awsError('OperationNotPermitted')).rejects(awsError('InternalError'));
-    const err = await destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', true).then(() => undefined, (e: Error) => e);
+    const err = await destroyImage(ec2('us-east-1'), IMAGE, ownedImage(), ownership, 'us-east-1', { overrideProtection: true }).then(() => undefined, (e: Error) => e);
     expect(err!.message).toMatch(/Deregistering image ami-0123456789abcdef0 in us-east-1 failed: InternalError/);
   });
 });

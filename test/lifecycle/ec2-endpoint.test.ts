@@ -4,8 +4,11 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
+  CancelImportTaskCommand,
   CopyImageCommand,
   CreateImageCommand,
+  CreateRestoreImageTaskCommand,
+  CreateStoreImageTaskCommand,
   CreateTagsCommand,
   CreateVolumePermissionModifications,
   DeleteSnapshotCommand,
@@ -14,9 +17,12 @@ import {
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
   DescribeImagesCommandInput,
+  DescribeImportImageTasksCommand,
   DescribeInstancesCommand,
   DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
+  DescribeStoreImageTasksCommand,
+  DescribeStoreImageTasksCommandInput,
   DescribeVolumesCommand,
   DisableImageBlockPublicAccessCommand,
   DisableImageDeprecationCommand,
@@ -27,9 +33,14 @@ import {
   EnableImageDeregistrationProtectionCommand,
   GetImageBlockPublicAccessStateCommand,
   Image,
+  ImportImageCommand,
+  ImportImageCommandInput,
+  ImportImageTask,
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
   PermissionGroup,
+  RegisterImageCommand,
+  RegisterImageCommandInput,
   SnapshotAttributeName,
   StopInstancesCommand,
   TerminateInstancesCommand,
@@ -693,6 +704,513 @@ describe('deregistration protection cooldown', () => {
     await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: cooled }));
     await client.send(new DeregisterImageCommand({ ImageId: cooled }));
     expect(server.liveImages('us-east-1')).toEqual([]);
+  });
+});
+
+describe('RegisterImage', () => {
+  /** A RegisterImage request for one root snapshot on /dev/xvda. */
+  const registration = (Name: string, SnapshotId: string, extra: Partial<RegisterImageCommandInput> = {}): RegisterImageCommandInput => ({
+    Name,
+    RootDeviceName: '/dev/xvda',
+    BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId } }],
+    ...extra,
+  });
+
+  test('registers an image over existing snapshots with its launch attributes; the snapshots are in use while it is registered', async () => {
+    const client = ec2();
+    const root = server.addSnapshot({ region: 'us-east-1', sizeGiB: 10, tags: { Origin: 'builder' } });
+    const data = server.addSnapshot({ region: 'us-east-1', sizeGiB: 50, encrypted: true });
+
+    const { ImageId } = await client.send(new RegisterImageCommand({
+      Name: 'registered [arm] v1',
+      Description: 'from snapshots',
+      Architecture: 'arm64',
+      BootMode: 'uefi',
+      EnaSupport: true,
+      ImdsSupport: 'v2.0',
+      TpmSupport: 'v2.0',
+      VirtualizationType: 'hvm',
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/xvda', Ebs: { SnapshotId: root, VolumeSize: 20, VolumeType: 'gp3', DeleteOnTermination: true } },
+        { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeType: 'io2', DeleteOnTermination: false } },
+        { DeviceName: '/dev/sdg', NoDevice: '' },
+      ],
+      TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'Markup', Value: MARKUP }] }],
+    }));
+    expect(ImageId).toMatch(/^ami-[0-9a-f]{17}$/);
+
+    const image = await describeImage(client, ImageId!);
+    expect(image).toMatchObject({
+      Name: 'registered [arm] v1',
+      Description: 'from snapshots',
+      State: 'pending',
+      Architecture: 'arm64',
+      BootMode: 'uefi',
+      EnaSupport: true,
+      ImdsSupport: 'v2.0',
+      TpmSupport: 'v2.0',
+      VirtualizationType: 'hvm',
+      RootDeviceName: '/dev/xvda',
+      Tags: [{ Key: 'Markup', Value: MARKUP }],
+    });
+    expect(image.SourceInstanceId).toBeUndefined();
+    expect(image.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvda', Ebs: { SnapshotId: root, VolumeSize: 20, VolumeType: 'gp3', DeleteOnTermination: true, Encrypted: false } },
+      { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeSize: 50, VolumeType: 'io2', DeleteOnTermination: false, Encrypted: true } },
+      { DeviceName: '/dev/sdg', NoDevice: '' },
+    ]);
+    // RegisterImage creates no snapshots and leaves the existing ones as they are.
+    expect(server.snapshots('us-east-1').map((s) => [s.snapshotId, s.state, s.progress, s.tags])).toEqual([
+      [root, 'completed', 100, { Origin: 'builder' }],
+      [data, 'completed', 100, {}],
+    ]);
+    const bootMode = await client.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'bootMode' }));
+    expect(bootMode.BootMode).toEqual({ Value: 'uefi' });
+    const byArchitecture = await client.send(new DescribeImagesCommand({ Filters: [{ Name: 'architecture', Values: ['arm64'] }] }));
+    expect(byArchitecture.Images!.map((i) => i.ImageId)).toEqual([ImageId]);
+
+    // Default image behaviour: pending for 2 polls (the one above and this one), then available.
+    expect((await describeImage(client, ImageId!)).State).toBe('available');
+    expect(server.snapshots('us-east-1').map((s) => s.state)).toEqual(['completed', 'completed']);
+
+    const inUse = await failure(client.send(new DeleteSnapshotCommand({ SnapshotId: data })));
+    expect(inUse.name).toBe('InvalidSnapshot.InUse');
+    expect(inUse.message).toBe(`The snapshot ${data} is currently in use by ${ImageId}`);
+    await client.send(new DeregisterImageCommand({ ImageId }));
+    await client.send(new DeleteSnapshotCommand({ SnapshotId: data }));
+    expect(server.snapshots('us-east-1').map((s) => s.snapshotId)).toEqual([root]);
+  });
+
+  test("EC2's defaults apply: i386, paravirtual, gp2, the snapshot's size; unset attributes are not reported", async () => {
+    const client = ec2();
+    const snapshotId = server.addSnapshot({ region: 'us-east-1', sizeGiB: 12 });
+    const { ImageId } = await client.send(new RegisterImageCommand(registration('plain-registration', snapshotId)));
+
+    const image = await describeImage(client, ImageId!);
+    expect(image).toMatchObject({ Architecture: 'i386', VirtualizationType: 'paravirtual', PlatformDetails: 'Linux/UNIX' });
+    expect(image.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvda', Ebs: { SnapshotId: snapshotId, VolumeSize: 12, VolumeType: 'gp2', DeleteOnTermination: true, Encrypted: false } },
+    ]);
+    for (const member of ['BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport', 'Tags'] as const) expect(image[member]).toBeUndefined();
+    const bootMode = await client.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'bootMode' }));
+    expect(bootMode.BootMode).toBeUndefined();
+  });
+
+  test('rejects bad names, duplicates, unknown or unfinished snapshots and root devices outside the mapping, creating nothing', async () => {
+    const client = ec2();
+    const snapshotId = server.addSnapshot({ region: 'us-east-1', sizeGiB: 8 });
+    const pending = server.addSnapshot({ region: 'us-east-1', state: 'pending' });
+    await client.send(new RegisterImageCommand(registration('taken-name', snapshotId)));
+    const register = async (input: RegisterImageCommandInput) => failure(client.send(new RegisterImageCommand(input)));
+
+    expect((await register(registration('no', snapshotId))).name).toBe('InvalidAMIName.Malformed');
+    expect((await register(registration('bad*name', snapshotId))).name).toBe('InvalidAMIName.Malformed');
+    const duplicate = await register(registration('taken-name', snapshotId));
+    expect(duplicate.name).toBe('InvalidAMIName.Duplicate');
+    expect(duplicate.message).toMatch(/^AMI name taken-name is already in use by AMI ami-[0-9a-f]{17}$/);
+
+    const missing = await register(registration('fresh-name', 'snap-0123456789abcdef0'));
+    expect(missing.name).toBe('InvalidSnapshot.NotFound');
+    expect(missing.message).toBe("The snapshot 'snap-0123456789abcdef0' does not exist.");
+    expect((await register(registration('fresh-name', 'snap-1'))).name).toBe('InvalidSnapshotID.Malformed');
+    const unfinished = await register(registration('fresh-name', pending));
+    expect(unfinished.name).toBe('IncorrectState');
+    expect(unfinished.message).toBe(`Snapshot '${pending}' is not in a completed state (state: pending)`);
+    // Snapshots live in one region.
+    expect((await failure(ec2('eu-west-1').send(new RegisterImageCommand(registration('fresh-name', snapshotId))))).name)
+      .toBe('InvalidSnapshot.NotFound');
+
+    const wrongRoot = await register(registration('fresh-name', snapshotId, { RootDeviceName: '/dev/sda1' }));
+    expect(wrongRoot.name).toBe('InvalidParameterValue');
+    expect(wrongRoot.message).toMatch(/^Value \(\/dev\/sda1\) for parameter rootDeviceName is invalid/);
+    const suppressedRoot = await register(registration('fresh-name', snapshotId, { BlockDeviceMappings: [{ DeviceName: '/dev/xvda', NoDevice: '' }] }));
+    expect(suppressedRoot.name).toBe('InvalidParameterValue');
+    expect((await register(registration('fresh-name', snapshotId, { RootDeviceName: undefined }))).name).toBe('MissingParameter');
+
+    const tooSmall = await register(registration('fresh-name', snapshotId, {
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snapshotId, VolumeSize: 4 } }],
+    }));
+    expect(tooSmall.name).toBe('InvalidBlockDeviceMapping');
+    expect(tooSmall.message).toBe(`Volume of size 4GB is smaller than snapshot '${snapshotId}', expect size >= 8GB`);
+    const twice = await register(registration('fresh-name', snapshotId, {
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snapshotId } }, { DeviceName: '/dev/xvda', Ebs: { SnapshotId: snapshotId } }],
+    }));
+    expect(twice.name).toBe('InvalidBlockDeviceMapping');
+    const snapshotTags = await register(registration('fresh-name', snapshotId, {
+      TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'a', Value: 'b' }] }],
+    }));
+    expect(snapshotTags.name).toBe('InvalidParameterValue');
+    expect((await register(registration('fresh-name', snapshotId, { TpmSupport: 'v2.0', BootMode: 'legacy-bios' }))).name).toBe('InvalidParameterCombination');
+
+    expect(server.images('us-east-1').map((i) => i.name)).toEqual(['taken-name']);
+    expect(server.snapshots('us-east-1')).toHaveLength(2);
+  });
+});
+
+describe('store and restore AMIs with S3', () => {
+  /** An available image made by CreateImage, with a data volume. */
+  async function availableImage(client: EC2Client, name: string): Promise<string> {
+    server.imageBehaviour = { pendingPolls: 0, finalState: 'available' };
+    const instanceId = server.addInstance({
+      region: 'us-east-1',
+      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdb', sizeGiB: 30 }],
+    });
+    const { ImageId } = await client.send(new CreateImageCommand({ InstanceId: instanceId, Name: name, Description: `${name} image` }));
+    await pollUntilSettled(client, ImageId!);
+    server.imageBehaviour = { pendingPolls: 2, finalState: 'available' };
+    return ImageId!;
+  }
+
+  test('CreateStoreImageTask writes <imageId>.bin once its task completes; DescribeStoreImageTasks reports rising progress', async () => {
+    const client = ec2();
+    const imageId = await availableImage(client, 'to-store');
+
+    const { ObjectKey } = await client.send(new CreateStoreImageTaskCommand({
+      ImageId: imageId,
+      Bucket: 'ami-archive',
+      S3ObjectTags: [{ Key: 'Retention', Value: '1y' }],
+    }));
+    expect(ObjectKey).toBe(`${imageId}.bin`);
+    expect(server.s3Objects()).toEqual([]);
+
+    const seen: Array<[string | undefined, number | undefined]> = [];
+    for (let poll = 0; poll < 3; poll++) {
+      const { StoreImageTaskResults } = await client.send(new DescribeStoreImageTasksCommand({ ImageIds: [imageId] }));
+      expect(StoreImageTaskResults).toHaveLength(1);
+      const [task] = StoreImageTaskResults!;
+      expect(task).toMatchObject({ AmiId: imageId, Bucket: 'ami-archive', S3objectKey: `${imageId}.bin` });
+      expect(task.TaskStartTime).toBeInstanceOf(Date);
+      expect(task.StoreTaskFailureReason).toBeUndefined();
+      seen.push([task.StoreTaskState, task.ProgressPercentage]);
+      if (poll < 2) expect(server.s3Objects()).toEqual([]);
+    }
+    expect(seen).toEqual([['InProgress', 33], ['InProgress', 66], ['Completed', 100]]);
+
+    const [object] = server.s3Objects();
+    expect(object).toMatchObject({
+      bucket: 'ami-archive',
+      key: `${imageId}.bin`,
+      tags: { Retention: '1y' },
+      image: {
+        name: 'to-store',
+        description: 'to-store image',
+        architecture: 'x86_64',
+        rootDeviceName: '/dev/xvda',
+        sourceImageId: imageId,
+        sourceRegion: 'us-east-1',
+        blockDeviceMappings: [{ deviceName: '/dev/xvda', volumeSizeGiB: 8 }, { deviceName: '/dev/sdb', volumeSizeGiB: 30 }],
+      },
+    });
+    expect(server.storeTasks('us-east-1').map((t) => t.state)).toEqual(['Completed']);
+  });
+
+  test('filters select tasks by state and bucket, are ignored with ImageIds; failures report their reason and write nothing', async () => {
+    const client = ec2();
+    const first = await availableImage(client, 'first');
+    const second = await availableImage(client, 'second');
+    server.storeBehaviour = { pendingPolls: 0, finalState: 'Failed', failureReason: 'Access Denied to bucket' };
+    await client.send(new CreateStoreImageTaskCommand({ ImageId: first, Bucket: 'bucket-a' }));
+    server.storeBehaviour = { pendingPolls: 5, finalState: 'Completed' };
+    await client.send(new CreateStoreImageTaskCommand({ ImageId: second, Bucket: 'bucket-b' }));
+
+    const list = async (input: DescribeStoreImageTasksCommandInput) =>
+      ((await client.send(new DescribeStoreImageTasksCommand(input))).StoreImageTaskResults ?? [])
+        .map((t) => [t.AmiId, t.StoreTaskState, t.StoreTaskFailureReason]);
+
+    // Newest first; this first poll settles the failing task.
+    expect(await list({})).toEqual([[second, 'InProgress', undefined], [first, 'Failed', 'Access Denied to bucket']]);
+    expect(await list({ Filters: [{ Name: 'task-state', Values: ['Failed'] }] })).toEqual([[first, 'Failed', 'Access Denied to bucket']]);
+    expect(await list({ Filters: [{ Name: 'bucket', Values: ['bucket-b'] }] })).toEqual([[second, 'InProgress', undefined]]);
+    expect(await list({ ImageIds: [first], Filters: [{ Name: 'bucket', Values: ['bucket-b'] }] })).toEqual([[first, 'Failed', 'Access Denied to bucket']]);
+    expect(await list({ ImageIds: ['ami-0123456789abcdef0'] })).toEqual([]);
+    expect((await failure(client.send(new DescribeStoreImageTasksCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] })))).name)
+      .toBe('InvalidParameterValue');
+    expect(server.s3Objects()).toEqual([]);
+    // Tasks belong to the region they were started in.
+    expect(await ec2('eu-west-1').send(new DescribeStoreImageTasksCommand({}))).toMatchObject({ StoreImageTaskResults: [] });
+  });
+
+  test('only available images of the region can be stored, in a bucket of that region', async () => {
+    const client = ec2();
+    const pendingImage = await createImage(client, 'us-east-1', 'still-pending');
+    const unavailable = await failure(client.send(new CreateStoreImageTaskCommand({ ImageId: pendingImage, Bucket: 'b' })));
+    expect(unavailable.name).toBe('InvalidAMIID.Unavailable');
+
+    const imageId = await availableImage(client, 'storable');
+    expect((await failure(ec2('eu-west-1').send(new CreateStoreImageTaskCommand({ ImageId: imageId, Bucket: 'b' })))).name)
+      .toBe('InvalidAMIID.NotFound');
+    expect((await failure(client.send(new CreateStoreImageTaskCommand({ ImageId: 'ami-0123456789abcdef0', Bucket: 'b' })))).name)
+      .toBe('InvalidAMIID.NotFound');
+
+    server.setBucketRegion('eu-bucket', 'eu-west-1');
+    const wrongRegion = await failure(client.send(new CreateStoreImageTaskCommand({ ImageId: imageId, Bucket: 'eu-bucket' })));
+    expect(wrongRegion.name).toBe('InvalidParameterValue');
+    expect(wrongRegion.message).toBe("The bucket 'eu-bucket' is in eu-west-1; it must be in us-east-1, the Region of the request");
+    server.setBucketRegion('us-bucket', 'us-east-1');
+    await expect(client.send(new CreateStoreImageTaskCommand({ ImageId: imageId, Bucket: 'us-bucket' }))).resolves.toMatchObject({ ObjectKey: `${imageId}.bin` });
+    expect(server.storeTasks('us-east-1')).toHaveLength(1);
+  });
+
+  test('CreateRestoreImageTask creates a pending image with new, tagged snapshots; the name defaults to the stored one', async () => {
+    const client = ec2();
+    const originalId = await availableImage(client, 'round-trip');
+    await client.send(new CreateStoreImageTaskCommand({ ImageId: originalId, Bucket: 'ami-archive' }));
+    for (let poll = 0; poll < 3; poll++) await client.send(new DescribeStoreImageTasksCommand({}));
+    const originalSnapshots = server.snapshots('us-east-1').map((s) => s.snapshotId);
+
+    const clash = await failure(client.send(new CreateRestoreImageTaskCommand({ Bucket: 'ami-archive', ObjectKey: `${originalId}.bin` })));
+    expect(clash.name).toBe('InvalidAMIName.Duplicate');
+    expect(clash.message).toBe(`AMI name round-trip is already in use by AMI ${originalId}`);
+
+    const { ImageId } = await client.send(new CreateRestoreImageTaskCommand({
+      Bucket: 'ami-archive',
+      ObjectKey: `${originalId}.bin`,
+      Name: 'round-trip-restored',
+      TagSpecifications: [
+        { ResourceType: 'image', Tags: [{ Key: 'Restored', Value: 'yes' }] },
+        { ResourceType: 'snapshot', Tags: [{ Key: 'From', Value: 's3' }] },
+      ],
+    }));
+    expect(ImageId).toMatch(/^ami-[0-9a-f]{17}$/);
+    const restored = await describeImage(client, ImageId!);
+    expect(restored).toMatchObject({
+      State: 'pending',
+      Name: 'round-trip-restored',
+      Description: 'round-trip image',
+      Architecture: 'x86_64',
+      RootDeviceName: '/dev/xvda',
+      Tags: [{ Key: 'Restored', Value: 'yes' }],
+    });
+    const snapshotIds = restored.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId!);
+    expect(restored.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs!.VolumeSize])).toEqual([['/dev/xvda', 8], ['/dev/sdb', 30]]);
+    expect(snapshotIds.some((id) => originalSnapshots.includes(id))).toBe(false);
+    const { Snapshots } = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+    expect(Snapshots!.map((s) => [s.State, s.Tags])).toEqual([
+      ['pending', [{ Key: 'From', Value: 's3' }]],
+      ['pending', [{ Key: 'From', Value: 's3' }]],
+    ]);
+    expect((await pollUntilSettled(client, ImageId!)).State).toBe('available');
+
+    // Once the original is gone, its name is free for a restore without Name.
+    await client.send(new DeregisterImageCommand({ ImageId: originalId }));
+    const again = await client.send(new CreateRestoreImageTaskCommand({ Bucket: 'ami-archive', ObjectKey: `${originalId}.bin` }));
+    expect(server.image(again.ImageId!)!.name).toBe('round-trip');
+  });
+
+  test('seeded objects restore in any region; a missing object or a malformed name fails', async () => {
+    const west = ec2('eu-west-1');
+    server.putS3Object('archive', 'legacy/ami.bin', {
+      name: 'legacy-arm',
+      architecture: 'arm64',
+      bootMode: 'uefi',
+      rootDeviceName: '/dev/sda1',
+      blockDeviceMappings: [{ deviceName: '/dev/sda1', volumeSizeGiB: 16, volumeType: 'gp3' }],
+    }, { Source: 'seed' });
+    expect(server.s3Objects().map((o) => [o.bucket, o.key, o.tags])).toEqual([['archive', 'legacy/ami.bin', { Source: 'seed' }]]);
+
+    const { ImageId } = await west.send(new CreateRestoreImageTaskCommand({ Bucket: 'archive', ObjectKey: 'legacy/ami.bin' }));
+    const image = await describeImage(west, ImageId!);
+    expect(image).toMatchObject({ Name: 'legacy-arm', Architecture: 'arm64', BootMode: 'uefi', RootDeviceName: '/dev/sda1' });
+    expect(image.BlockDeviceMappings![0].Ebs).toMatchObject({ VolumeSize: 16, VolumeType: 'gp3' });
+    expect(server.liveImages('eu-west-1')).toHaveLength(1);
+
+    const badName = await failure(west.send(new CreateRestoreImageTaskCommand({ Bucket: 'archive', ObjectKey: 'legacy/ami.bin', Name: 'x' })));
+    expect(badName.name).toBe('InvalidAMIName.Malformed');
+    expect(server.deleteS3Object('archive', 'legacy/ami.bin')).toBe(true);
+    expect(server.deleteS3Object('archive', 'legacy/ami.bin')).toBe(false);
+    const missing = await failure(west.send(new CreateRestoreImageTaskCommand({ Bucket: 'archive', ObjectKey: 'legacy/ami.bin', Name: 'other-name' })));
+    expect(missing.name).toBe('InvalidParameterValue');
+    expect(missing.message).toBe("The object 'legacy/ami.bin' does not exist in the S3 bucket 'archive'");
+    expect(server.liveImages('eu-west-1')).toHaveLength(1);
+  });
+});
+
+describe('VM Import (ImportImage)', () => {
+  const DISK = { Description: 'root disk', Format: 'VMDK', UserBucket: { S3Bucket: 'vm-uploads', S3Key: 'images/web.vmdk' } };
+
+  async function describeTask(client: EC2Client, importTaskId: string): Promise<ImportImageTask> {
+    const { ImportImageTasks } = await client.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [importTaskId] }));
+    expect(ImportImageTasks).toHaveLength(1);
+    return ImportImageTasks![0];
+  }
+
+  /** What successive polls report: `status/statusMessage/progress`. */
+  async function statusesUntilDone(client: EC2Client, importTaskId: string): Promise<string[]> {
+    const seen: string[] = [];
+    for (let poll = 0; poll < 40; poll++) {
+      const task = await describeTask(client, importTaskId);
+      seen.push([task.Status, task.StatusMessage, task.Progress].filter((part) => part !== undefined).join('/'));
+      if (task.Status === 'completed' || task.Status === 'deleted') return seen;
+    }
+    throw new Error(`${importTaskId} did not finish`);
+  }
+
+  test('advances one step per poll through the real sequence and completes with an available, untagged AMI', async () => {
+    const client = ec2();
+    const started = await client.send(new ImportImageCommand({
+      Description: 'web server VM',
+      DiskContainers: [DISK],
+      LicenseType: 'BYOL',
+      RoleName: 'vmimport',
+      TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [{ Key: 'Project', Value: 'migration' }] }],
+    }));
+    expect(started.ImportTaskId).toMatch(/^import-ami-[0-9a-f]{17}$/);
+    expect(started).toMatchObject({
+      Status: 'active',
+      StatusMessage: 'pending',
+      Progress: '2',
+      Description: 'web server VM',
+      LicenseType: 'BYOL',
+      Tags: [{ Key: 'Project', Value: 'migration' }],
+      SnapshotDetails: [{
+        Description: 'root disk',
+        DiskImageSize: 0,
+        Format: 'VMDK',
+        Url: 's3://vm-uploads/images/web.vmdk',
+        UserBucket: { S3Bucket: 'vm-uploads', S3Key: 'images/web.vmdk' },
+      }],
+    });
+    expect(started.ImageId).toBeUndefined();
+    expect(started.Architecture).toBeUndefined();
+
+    expect(await statusesUntilDone(client, started.ImportTaskId!)).toEqual([
+      'active/pending/2',
+      'active/validating/3',
+      'active/validated/6',
+      'active/converting/19',
+      'active/updating/27',
+      'active/updated/30',
+      'active/preparing to boot/34',
+      'active/booting/39',
+      'active/booted/46',
+      'active/preparing ami/57',
+      'completed',
+    ]);
+
+    const done = await describeTask(client, started.ImportTaskId!);
+    expect(done).toMatchObject({ Status: 'completed', Architecture: 'x86_64', Platform: 'Linux', LicenseType: 'BYOL' });
+    expect(done.ImageId).toMatch(/^ami-[0-9a-f]{17}$/);
+    const [detail] = done.SnapshotDetails!;
+    expect(detail).toMatchObject({ DeviceName: '/dev/sda1', Status: 'completed', DiskImageSize: 8 * 1024 ** 3, Format: 'VMDK' });
+    expect(detail.SnapshotId).toMatch(/^snap-[0-9a-f]{17}$/);
+
+    const image = await describeImage(client, done.ImageId!);
+    expect(image).toMatchObject({ State: 'available', Name: started.ImportTaskId, RootDeviceName: '/dev/sda1', Architecture: 'x86_64' });
+    expect(image.Tags).toBeUndefined();
+    expect(image.BlockDeviceMappings![0].Ebs!.SnapshotId).toBe(detail.SnapshotId);
+    const { Snapshots } = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [detail.SnapshotId!] }));
+    expect(Snapshots![0]).toMatchObject({ State: 'completed', VolumeSize: 8, Description: `Created by AWS-VMImport service for ${started.ImportTaskId}` });
+    expect(Snapshots![0].Tags).toBeUndefined();
+    // Later polls report the same completed task and create nothing more.
+    expect((await describeTask(client, started.ImportTaskId!)).ImageId).toBe(done.ImageId);
+    expect(server.images('us-east-1')).toHaveLength(1);
+  });
+
+  test('is idempotent on ClientToken; a scripted failure ends deleted with its message; filters use Filters.N', async () => {
+    const client = ec2();
+    const request: ImportImageCommandInput = { ClientToken: 'import-1', DiskContainers: [DISK], Architecture: 'x86_64' };
+    const first = await client.send(new ImportImageCommand(request));
+    const retried = await client.send(new ImportImageCommand(request));
+    expect(retried.ImportTaskId).toBe(first.ImportTaskId);
+    expect(server.importTasks('us-east-1')).toHaveLength(1);
+    const mismatch = await failure(client.send(new ImportImageCommand({ ...request, Architecture: 'i386' })));
+    expect(mismatch.name).toBe('IdempotentParameterMismatch');
+
+    server.importBehaviour = { finalStatus: 'deleted', failureMessage: 'ClientError: Unsupported kernel version 2.6.18', pollsPerStep: 2 };
+    const doomed = await client.send(new ImportImageCommand({ DiskContainers: [DISK], Platform: 'Linux' }));
+    expect(await statusesUntilDone(client, doomed.ImportTaskId!)).toEqual([
+      'active/pending/2', 'active/pending/2',
+      'active/validating/3', 'active/validating/3',
+      'active/validated/6', 'active/validated/6',
+      'active/converting/19', 'active/converting/19',
+      'deleting/ClientError: Unsupported kernel version 2.6.18', 'deleting/ClientError: Unsupported kernel version 2.6.18',
+      'deleted/ClientError: Unsupported kernel version 2.6.18',
+    ]);
+    expect((await describeTask(client, doomed.ImportTaskId!)).ImageId).toBeUndefined();
+    expect(server.images('us-east-1')).toEqual([]);
+
+    const byState = async (state: string) => ((await client.send(new DescribeImportImageTasksCommand({
+      Filters: [{ Name: 'task-state', Values: [state] }],
+    }))).ImportImageTasks ?? []).map((task) => task.ImportTaskId);
+    expect(await byState('deleted')).toEqual([doomed.ImportTaskId]);
+    expect(await byState('active')).toEqual([first.ImportTaskId]);
+    expect(server.calls.filter((c) => c.action === 'DescribeImportImageTasks').every((c) => c.status === 200)).toBe(true);
+  });
+
+  test('CancelImportTask moves an active task to deleting, then deleted; finished and unknown tasks cannot be cancelled', async () => {
+    const client = ec2();
+    const { ImportTaskId } = await client.send(new ImportImageCommand({ DiskContainers: [DISK] }));
+    await describeTask(client, ImportTaskId!);
+    await describeTask(client, ImportTaskId!);
+
+    const cancelled = await client.send(new CancelImportTaskCommand({ ImportTaskId }));
+    expect(cancelled).toMatchObject({ ImportTaskId, PreviousState: 'active', State: 'deleting' });
+    expect(await statusesUntilDone(client, ImportTaskId!)).toEqual(['deleting/user canceled', 'deleted/user canceled']);
+    const again = await failure(client.send(new CancelImportTaskCommand({ ImportTaskId })));
+    expect(again.name).toBe('IncorrectState');
+    expect(again.message).toBe(`The import task '${ImportTaskId}' is deleted and can no longer be canceled`);
+
+    server.importBehaviour = { finalStatus: 'completed' };
+    const finished = await client.send(new ImportImageCommand({ DiskContainers: [DISK] }));
+    await statusesUntilDone(client, finished.ImportTaskId!);
+    expect((await failure(client.send(new CancelImportTaskCommand({ ImportTaskId: finished.ImportTaskId })))).name).toBe('IncorrectState');
+
+    const unknown = await failure(client.send(new CancelImportTaskCommand({ ImportTaskId: 'import-ami-0123456789abcdef0' })));
+    expect(unknown.name).toBe('InvalidConversionTaskId.Malformed');
+  });
+
+  test('expireImportTask makes DescribeImportImageTasks forget a task; tasks are regional', async () => {
+    const client = ec2();
+    const kept = await client.send(new ImportImageCommand({ DiskContainers: [DISK] }));
+    const expired = await client.send(new ImportImageCommand({ DiskContainers: [DISK] }));
+    server.expireImportTask(expired.ImportTaskId!);
+
+    const gone = await failure(client.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [expired.ImportTaskId!] })));
+    expect(gone.name).toBe('InvalidConversionTaskId.Malformed');
+    expect(gone.message).toBe(`The import task ID '${expired.ImportTaskId}' is malformed or does not exist`);
+    const { ImportImageTasks } = await client.send(new DescribeImportImageTasksCommand({}));
+    expect(ImportImageTasks!.map((task) => task.ImportTaskId)).toEqual([kept.ImportTaskId]);
+    expect(() => server.expireImportTask(expired.ImportTaskId!)).toThrow(/No import task/);
+    expect((await failure(ec2('eu-west-1').send(new DescribeImportImageTasksCommand({ ImportTaskIds: [kept.ImportTaskId!] })))).name)
+      .toBe('InvalidConversionTaskId.Malformed');
+  });
+
+  test('imports from an EBS snapshot (its size), encrypted, as Windows; validates disk containers and enums', async () => {
+    const client = ec2();
+    const snapshotId = server.addSnapshot({ region: 'us-east-1', sizeGiB: 30 });
+    server.importBehaviour = { finalStatus: 'completed', pollsPerStep: 1 };
+    const { ImportTaskId } = await client.send(new ImportImageCommand({
+      DiskContainers: [{ SnapshotId: snapshotId }, { Format: 'raw', Url: 's3://vm-uploads/data.raw' }],
+      Platform: 'Windows',
+      BootMode: 'uefi',
+      Encrypted: true,
+      KmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/abcd',
+    }));
+    await statusesUntilDone(client, ImportTaskId!);
+    const done = await describeTask(client, ImportTaskId!);
+    expect(done).toMatchObject({ Platform: 'Windows', LicenseType: 'AWS', BootMode: 'uefi', Encrypted: true });
+    expect(done.SnapshotDetails!.map((d) => [d.DeviceName, d.DiskImageSize, d.Url])).toEqual([
+      ['/dev/sda1', 30 * 1024 ** 3, undefined],
+      ['/dev/sdb', 8 * 1024 ** 3, 's3://vm-uploads/data.raw'],
+    ]);
+    const image = await describeImage(client, done.ImageId!);
+    expect(image).toMatchObject({ Platform: 'windows', PlatformDetails: 'Windows', BootMode: 'uefi' });
+    expect(image.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs!.VolumeSize, m.Ebs!.Encrypted])).toEqual([
+      ['/dev/sda1', 30, true],
+      ['/dev/sdb', 8, true],
+    ]);
+
+    const start = (input: ImportImageCommandInput) => failure(client.send(new ImportImageCommand(input)));
+    expect((await start({})).name).toBe('MissingParameter');
+    expect((await start({ DiskContainers: [{ Format: 'ISO', Url: 's3://b/k.iso' }] })).name).toBe('InvalidParameterValue');
+    expect((await start({ DiskContainers: [{ Format: 'VMDK' }] })).name).toBe('InvalidParameterValue');
+    expect((await start({ DiskContainers: [{ Url: 's3://b/k.vmdk' }] })).name).toBe('MissingParameter');
+    expect((await start({ DiskContainers: [DISK], BootMode: 'uefi-preferred' })).name).toBe('InvalidParameterValue');
+    expect((await start({ DiskContainers: [{ SnapshotId: 'snap-0123456789abcdef0' }] })).name).toBe('InvalidSnapshot.NotFound');
+    const wrongType = await start({ DiskContainers: [DISK], TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'a', Value: 'b' }] }] });
+    expect(wrongType.name).toBe('InvalidParameterValue');
+    expect(server.importTasks('us-east-1')).toHaveLength(1);
   });
 });
 

@@ -8,8 +8,16 @@
  * NotFound answers, throttling and 5xx faults. Everything is driven by call
  * counts rather than wall-clock time so tests are deterministic and fast.
  *
+ * Besides instances, images, snapshots and their attributes it covers RegisterImage, storing and
+ * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
+ * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask, and VM
+ * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
+ * by the polls that observe them (`storeBehaviour`, `importBehaviour`).
+ *
  * Wire formats follow the real services, checked against what the SDK sends and
  * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
+ * Where the real service's error code or message is not documented, the choice is marked
+ * "best knowledge" next to it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -105,6 +113,12 @@ export interface ImageDevice {
   readonly deviceName: string;
   readonly snapshotId: string;
   readonly volumeSizeGiB: number;
+  /** Default `gp3` (CreateImage, CopyImage); RegisterImage records what it was given (`gp2` when omitted). */
+  readonly volumeType?: string;
+  /** Default `true`. */
+  readonly deleteOnTermination?: boolean;
+  /** Default: the image's `encrypted`. */
+  readonly encrypted?: boolean;
 }
 
 export interface LocalImage {
@@ -120,6 +134,22 @@ export interface LocalImage {
   readonly sourceInstanceId?: string;
   readonly sourceImageId?: string;
   readonly sourceRegion?: string;
+  /** Reported as `x86_64` when unset (images from instances). RegisterImage defaults it to `i386`, as EC2 does. */
+  readonly architecture?: string;
+  /** Reported as `hvm` when unset. RegisterImage defaults it to `paravirtual`, as EC2 does. */
+  readonly virtualizationType?: string;
+  /** Reported only when set: `legacy-bios`, `uefi` or `uefi-preferred`. */
+  readonly bootMode?: string;
+  /** Reported only when set. */
+  readonly enaSupport?: boolean;
+  /** `v2.0` when instances launched from the image must use IMDSv2. */
+  readonly imdsSupport?: string;
+  /** `v2.0` for NitroTPM. */
+  readonly tpmSupport?: string;
+  /** `windows` for Windows images; unset for Linux/UNIX. */
+  readonly platform?: string;
+  /** Devices RegisterImage suppressed with `NoDevice` (DescribeImages lists them with an empty `noDevice`). */
+  readonly noDevices?: readonly string[];
   description?: string;
   state: ImageState;
   stateReason?: StateReason;
@@ -151,6 +181,147 @@ export interface LocalSnapshot {
   statusMessage?: string;
   tags: Tags;
   createVolumePermissions: CreateVolumePermission[];
+}
+
+export interface AddSnapshotOptions {
+  readonly region: string;
+  /** Default 8. */
+  readonly sizeGiB?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Default false. */
+  readonly encrypted?: boolean;
+  /** Default `alias/aws/ebs` when encrypted. */
+  readonly kmsKeyId?: string;
+  /** Default `completed`. */
+  readonly state?: SnapshotState;
+  readonly description?: string;
+}
+
+/** One device of an AMI stored in S3 (CreateStoreImageTask): the snapshot data travels, not the snapshot. */
+export interface StoredImageDevice {
+  readonly deviceName: string;
+  readonly volumeSizeGiB: number;
+  readonly volumeType?: string;
+  readonly deleteOnTermination?: boolean;
+}
+
+/** What a stored-AMI object (`<imageId>.bin`) holds: enough to restore the AMI with CreateRestoreImageTask. */
+export interface StoredImage {
+  readonly name: string;
+  readonly description?: string;
+  /** Default `x86_64` on restore. */
+  readonly architecture?: string;
+  readonly virtualizationType?: string;
+  readonly bootMode?: string;
+  readonly enaSupport?: boolean;
+  readonly imdsSupport?: string;
+  readonly tpmSupport?: string;
+  readonly platform?: string;
+  readonly rootDeviceName: string;
+  readonly blockDeviceMappings: readonly StoredImageDevice[];
+  /** The AMI that was stored, when the object came from CreateStoreImageTask. */
+  readonly sourceImageId?: string;
+  readonly sourceRegion?: string;
+}
+
+/** An object of the simulated S3 (one per account: buckets are global, keyed by bucket and key). */
+export interface S3StoredObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly image: StoredImage;
+  readonly tags: Tags;
+  readonly lastModified: string;
+}
+
+export type StoreTaskState = 'InProgress' | 'Completed' | 'Failed';
+
+/** How a CreateStoreImageTask task progresses, counted in DescribeStoreImageTasks polls that return it. */
+export interface StoreBehaviour {
+  /** Polls that still report `InProgress` (with rising `progressPercentage`). */
+  readonly pendingPolls: number;
+  readonly finalState: 'Completed' | 'Failed';
+  /** `storeTaskFailureReason` when `finalState` is `Failed`. */
+  readonly failureReason?: string;
+}
+
+export interface LocalStoreTask {
+  readonly imageId: string;
+  readonly region: string;
+  readonly bucket: string;
+  readonly objectKey: string;
+  readonly taskStartTime: string;
+  /** Tags the object gets (S3ObjectTag.N). */
+  readonly objectTags: Tags;
+  /** The AMI as it was when the task started: what the object will hold. */
+  readonly image: StoredImage;
+  state: StoreTaskState;
+  progressPercentage: number;
+  failureReason?: string;
+  behaviour: StoreBehaviour;
+  polls: number;
+}
+
+/** DescribeImportImageTasks `status`. */
+export type ImportTaskStatus = 'active' | 'completed' | 'deleting' | 'deleted';
+
+/** How an ImportImage task progresses, counted in DescribeImportImageTasks polls that return it. */
+export interface ImportBehaviour {
+  /** Polls each status is reported for before the task moves on (default 1). */
+  readonly pollsPerStep?: number;
+  /** `deleted`: the task fails after `converting` (`deleting`, then `deleted`, with `failureMessage`). */
+  readonly finalStatus: 'completed' | 'deleted';
+  /** Default `ClientError: Unsupported kernel version`. */
+  readonly failureMessage?: string;
+  /** Size of each imported disk that is not an EBS snapshot (default 8 GiB). */
+  readonly diskSizeGiB?: number;
+}
+
+/** One step of an import task as DescribeImportImageTasks reports it. */
+export interface ImportStep {
+  readonly status: ImportTaskStatus;
+  readonly statusMessage?: string;
+  readonly progress?: string;
+}
+
+export interface ImportDisk {
+  readonly description?: string;
+  readonly format?: string;
+  readonly url?: string;
+  readonly userBucket?: { readonly s3Bucket: string; readonly s3Key: string };
+  /** DiskContainer.N.SnapshotId: an EBS snapshot to import instead of a disk file. */
+  readonly sourceSnapshotId?: string;
+  readonly sizeGiB: number;
+  /** Set when the task completes. */
+  deviceName?: string;
+  /** The new snapshot, set when the task completes. */
+  snapshotId?: string;
+}
+
+export interface LocalImportTask {
+  readonly importTaskId: string;
+  readonly region: string;
+  readonly description?: string;
+  readonly architecture?: string;
+  readonly platform?: string;
+  readonly bootMode?: string;
+  readonly licenseType?: string;
+  readonly hypervisor?: string;
+  readonly usageOperation?: string;
+  readonly encrypted?: boolean;
+  readonly kmsKeyId?: string;
+  readonly roleName: string;
+  readonly clientToken?: string;
+  readonly disks: ImportDisk[];
+  tags: Tags;
+  /** Every step the task reports, in order; cancelling replaces what is left with `deleting`, `deleted`. */
+  timeline: ImportStep[];
+  /** Index into `timeline` of what the task reports now. */
+  position: number;
+  /** DescribeImportImageTasks polls that have reported the current step. */
+  pollsAtPosition: number;
+  readonly pollsPerStep: number;
+  /** The imported AMI, once the task has completed. */
+  imageId?: string;
 }
 
 export interface LocalStack {
@@ -197,6 +368,46 @@ const DEFAULT_FAILURE: StateReason = {
   code: 'Server.InternalError',
   message: 'Server.InternalError: An internal error has occurred',
 };
+
+const DEFAULT_STORE_BEHAVIOUR: StoreBehaviour = { pendingPolls: 2, finalState: 'Completed' };
+/** Best knowledge; scripts usually set their own `failureReason`. */
+const DEFAULT_STORE_FAILURE = 'InternalError: An internal error has occurred';
+const DEFAULT_IMPORT_BEHAVIOUR: ImportBehaviour = { pollsPerStep: 1, finalStatus: 'completed' };
+const DEFAULT_IMPORT_FAILURE = 'ClientError: Unsupported kernel version';
+/** DescribeImportImageTasks reports a cancelled task with this message (best knowledge, not verified). */
+const IMPORT_CANCEL_MESSAGE = 'user canceled';
+
+/**
+ * The `active` steps of a VM import, as observed on the real service (statusMessage and
+ * approximate progress). Pollers see a subset depending on their interval; here every step is
+ * reported for `pollsPerStep` polls.
+ */
+const IMPORT_ACTIVE_STEPS: readonly ImportStep[] = [
+  { status: 'active', statusMessage: 'pending', progress: '2' },
+  { status: 'active', statusMessage: 'validating', progress: '3' },
+  { status: 'active', statusMessage: 'validated', progress: '6' },
+  { status: 'active', statusMessage: 'converting', progress: '19' },
+  { status: 'active', statusMessage: 'updating', progress: '27' },
+  { status: 'active', statusMessage: 'updated', progress: '30' },
+  { status: 'active', statusMessage: 'preparing to boot', progress: '34' },
+  { status: 'active', statusMessage: 'booting', progress: '39' },
+  { status: 'active', statusMessage: 'booted', progress: '46' },
+  { status: 'active', statusMessage: 'preparing ami', progress: '57' },
+];
+/** A failing import gets through conversion and fails while updating the converted disk. */
+const IMPORT_STEPS_BEFORE_FAILURE = 4;
+/** From this step on the disk image has been read: its size is known and its detail is `active`. */
+const IMPORT_VALIDATED_STEP = 2;
+
+const ARCHITECTURES = new Set(['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac']);
+const BOOT_MODES = new Set(['legacy-bios', 'uefi', 'uefi-preferred']);
+const VIRTUALIZATION_TYPES = new Set(['hvm', 'paravirtual']);
+const VOLUME_TYPES = new Set(['standard', 'io1', 'io2', 'gp2', 'gp3', 'sc1', 'st1']);
+const IMPORT_FORMATS = new Set(['OVA', 'VHD', 'VHDX', 'VMDK', 'RAW']);
+const IMPORT_ARCHITECTURES = new Set(['i386', 'x86_64', 'arm64']);
+const IMPORT_PLATFORMS = new Set(['Windows', 'Linux']);
+const IMPORT_LICENSE_TYPES = new Set(['AWS', 'BYOL']);
+const GiB = 1024 ** 3;
 
 /** The numeric codes EC2 reports next to each instance state name. */
 const INSTANCE_STATE_CODES: Readonly<Record<InstanceStateName, number>> = {
@@ -261,6 +472,19 @@ function snapshotNotFound(ids: readonly string[]): ApiError {
     : new ApiError('InvalidSnapshot.NotFound', `The snapshots '${ids.join(', ')}' do not exist.`);
 }
 
+/**
+ * DescribeImportImageTasks / CancelImportTask answer this for IDs they do not know, expired tasks included.
+ * The code is what EC2 is reported to answer for tasks that no longer exist; the message is best knowledge.
+ */
+function importTaskNotFound(id: string): ApiError {
+  return new ApiError('InvalidConversionTaskId.Malformed', `The import task ID '${id}' is malformed or does not exist`);
+}
+
+/** A parameter that must be one of a fixed set of values. */
+function assertOneOf(name: string, value: string | undefined, allowed: ReadonlySet<string>): void {
+  if (value !== undefined && !allowed.has(value)) throw invalidValue(`Value (${value}) for parameter ${name} is invalid.`);
+}
+
 /** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
 function faultError(kind: FaultKind, service: RecordedCall['service']): ApiError {
   if (service === 'cloudformation') {
@@ -305,6 +529,19 @@ class QueryParams {
     const value = this.values.get(key);
     if (value === undefined || value === '') throw missingParameter(key);
     return value;
+  }
+
+  /** A non-negative integer parameter. */
+  int(key: string): number | undefined {
+    const value = this.values.get(key);
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value)) throw invalidValue(`Value (${value}) for parameter ${key} is invalid. Expected an integer.`);
+    return Number(value);
+  }
+
+  /** Every parameter except `exclude`, sorted: two requests with the same fingerprint asked for the same thing. */
+  fingerprint(exclude: readonly string[]): string {
+    return JSON.stringify([...this.values].filter(([key]) => !exclude.includes(key)).sort(([a], [b]) => a.localeCompare(b)));
   }
 
   bool(key: string): boolean | undefined {
@@ -481,9 +718,12 @@ function ownersInclude(owners: readonly string[]): boolean {
 type Tagged = { readonly tags: Tags };
 type FilterFields<T> = Readonly<Record<string, (resource: T) => ReadonlyArray<string | undefined>>>;
 
-/** A predicate for all `Filter.N` of the request; an unknown filter name is rejected up front, like EC2 does. */
-function filterPredicate<T extends Tagged>(params: QueryParams, fields: FilterFields<T>): (resource: T) => boolean {
-  const tests = params.members('Filter').map((filter) => {
+/**
+ * A predicate for all `Filter.N` of the request (`Filters.N` for the few actions whose model names
+ * the list so); an unknown filter name is rejected up front, like EC2 does.
+ */
+function filterPredicate<T extends Tagged>(params: QueryParams, fields: FilterFields<T>, prefix = 'Filter'): (resource: T) => boolean {
+  const tests = params.members(prefix).map((filter) => {
     const read = filterReader(filter.required('Name'), fields);
     const patterns = filter.list('Value');
     return (resource: T) => read(resource).some((value) => value !== undefined && patterns.some((p) => globMatches(p, value)));
@@ -509,11 +749,12 @@ const IMAGE_FILTERS: FilterFields<LocalImage> = {
   'image-id': (image) => [image.imageId],
   'description': (image) => [image.description],
   'owner-id': () => [ACCOUNT_ID],
-  'architecture': () => ['x86_64'],
+  'architecture': (image) => [image.architecture ?? 'x86_64'],
   'image-type': () => ['machine'],
   'root-device-type': () => ['ebs'],
   'root-device-name': (image) => [image.rootDeviceName],
-  'virtualization-type': () => ['hvm'],
+  'virtualization-type': (image) => [image.virtualizationType ?? 'hvm'],
+  'platform': (image) => [image.platform],
   'is-public': (image) => [String(isPublic(image))],
   'source-image-id': (image) => [image.sourceImageId],
   'source-instance-id': (image) => [image.sourceInstanceId],
@@ -530,6 +771,18 @@ const SNAPSHOT_FILTERS: FilterFields<LocalSnapshot> = {
   'owner-id': () => [ACCOUNT_ID],
   'encrypted': (snapshot) => [String(snapshot.encrypted)],
   'progress': (snapshot) => [`${snapshot.progress}%`],
+};
+
+/** Store tasks have no tags; `Tagged` is satisfied with an empty record. */
+type StoreTaskView = LocalStoreTask & Tagged;
+
+const STORE_TASK_FILTERS: FilterFields<StoreTaskView> = {
+  'task-state': (task) => [task.state],
+  'bucket': (task) => [task.bucket],
+};
+
+const IMPORT_TASK_FILTERS: FilterFields<LocalImportTask> = {
+  'task-state': (task) => [currentImportStep(task).status],
 };
 
 const INSTANCE_FILTERS: FilterFields<LocalInstance> = {
@@ -584,10 +837,12 @@ function renderImage(image: LocalImage): string {
   const mappings = image.blockDeviceMappings.map((device) => leaf('deviceName', device.deviceName) + node('ebs',
     leaf('snapshotId', device.snapshotId),
     leaf('volumeSize', device.volumeSizeGiB),
-    leaf('deleteOnTermination', true),
-    leaf('volumeType', 'gp3'),
-    leaf('encrypted', image.encrypted),
+    leaf('deleteOnTermination', device.deleteOnTermination ?? true),
+    leaf('volumeType', device.volumeType ?? 'gp3'),
+    leaf('encrypted', device.encrypted ?? image.encrypted),
   ));
+  const suppressed = (image.noDevices ?? []).map((deviceName) => leaf('deviceName', deviceName) + node('noDevice'));
+  const windows = image.platform === 'windows';
   const stateReason = image.stateReason
     ? node('stateReason', leaf('code', image.stateReason.code), leaf('message', image.stateReason.message))
     : '';
@@ -598,8 +853,9 @@ function renderImage(image: LocalImage): string {
     leaf('imageOwnerId', ACCOUNT_ID),
     leaf('creationDate', image.creationDate),
     leaf('isPublic', isPublic(image)),
-    leaf('architecture', 'x86_64'),
+    leaf('architecture', image.architecture ?? 'x86_64'),
     leaf('imageType', 'machine'),
+    leaf('platform', image.platform),
     leaf('sourceInstanceId', image.sourceInstanceId),
     leaf('sourceImageId', image.sourceImageId),
     leaf('sourceImageRegion', image.sourceRegion),
@@ -607,12 +863,15 @@ function renderImage(image: LocalImage): string {
     leaf('description', image.description),
     leaf('rootDeviceType', 'ebs'),
     leaf('rootDeviceName', image.rootDeviceName),
-    itemSet('blockDeviceMapping', mappings),
-    leaf('virtualizationType', 'hvm'),
+    itemSet('blockDeviceMapping', [...mappings, ...suppressed]),
+    leaf('virtualizationType', image.virtualizationType ?? 'hvm'),
     leaf('hypervisor', 'xen'),
-    leaf('enaSupport', true),
-    leaf('platformDetails', 'Linux/UNIX'),
-    leaf('usageOperation', 'RunInstances'),
+    leaf('enaSupport', image.enaSupport),
+    leaf('bootMode', image.bootMode),
+    leaf('tpmSupport', image.tpmSupport),
+    leaf('imdsSupport', image.imdsSupport),
+    leaf('platformDetails', windows ? 'Windows' : 'Linux/UNIX'),
+    leaf('usageOperation', windows ? 'RunInstances:0002' : 'RunInstances'),
     renderTags(image.tags),
     stateReason,
     leaf('deprecationTime', image.deprecationTime),
@@ -642,6 +901,68 @@ function renderSnapshot(snapshot: LocalSnapshot): string {
     leaf('kmsKeyId', snapshot.kmsKeyId),
     leaf('storageTier', 'standard'),
     renderTags(snapshot.tags),
+  ].join('');
+}
+
+function renderStoreTask(task: LocalStoreTask): string {
+  return [
+    leaf('amiId', task.imageId),
+    leaf('taskStartTime', task.taskStartTime),
+    leaf('bucket', task.bucket),
+    leaf('s3objectKey', task.objectKey),
+    leaf('progressPercentage', task.progressPercentage),
+    leaf('storeTaskState', task.state),
+    leaf('storeTaskFailureReason', task.failureReason),
+  ].join('');
+}
+
+function currentImportStep(task: LocalImportTask): ImportStep {
+  return task.timeline[task.position];
+}
+
+/** A disk's snapshotDetailSet entry: its size once validated, `active` while converting, its snapshot once completed. */
+function renderImportDisk(task: LocalImportTask, disk: ImportDisk): string {
+  const step = currentImportStep(task);
+  const sizeKnown = task.position >= IMPORT_VALIDATED_STEP || step.status !== 'active';
+  const completed = step.status === 'completed';
+  const userBucket = disk.userBucket ? node('userBucket', leaf('s3Bucket', disk.userBucket.s3Bucket), leaf('s3Key', disk.userBucket.s3Key)) : '';
+  return [
+    leaf('description', disk.description),
+    leaf('deviceName', completed ? disk.deviceName : undefined),
+    leaf('diskImageSize', `${sizeKnown ? disk.sizeGiB * GiB : 0}.0`),
+    leaf('format', disk.format),
+    leaf('snapshotId', completed ? disk.snapshotId : undefined),
+    leaf('status', completed ? 'completed' : sizeKnown ? 'active' : undefined),
+    leaf('url', disk.url ?? (disk.userBucket ? `s3://${disk.userBucket.s3Bucket}/${disk.userBucket.s3Key}` : undefined)),
+    userBucket,
+  ].join('');
+}
+
+/**
+ * The members ImportImage and DescribeImportImageTasks share. Architecture, platform and license
+ * type are reported as requested while the task runs, and as detected once it has completed.
+ */
+function renderImportTask(task: LocalImportTask, withBootMode: boolean): string {
+  const step = currentImportStep(task);
+  const completed = step.status === 'completed';
+  const platform = task.platform ?? (completed ? 'Linux' : undefined);
+  return [
+    leaf('architecture', task.architecture ?? (completed ? 'x86_64' : undefined)),
+    leaf('description', task.description),
+    leaf('encrypted', task.encrypted),
+    leaf('hypervisor', task.hypervisor),
+    leaf('imageId', task.imageId),
+    leaf('importTaskId', task.importTaskId),
+    leaf('kmsKeyId', task.kmsKeyId),
+    leaf('licenseType', task.licenseType ?? (completed ? (platform === 'Windows' ? 'AWS' : 'BYOL') : undefined)),
+    leaf('platform', platform),
+    leaf('progress', step.progress),
+    itemSet('snapshotDetailSet', task.disks.map((disk) => renderImportDisk(task, disk))),
+    leaf('status', step.status),
+    leaf('statusMessage', step.statusMessage),
+    itemSet('tagSet', Object.entries(task.tags).map(([key, value]) => leaf('key', key) + leaf('value', value))),
+    leaf('usageOperation', task.usageOperation),
+    withBootMode ? leaf('bootMode', task.bootMode) : '',
   ].join('');
 }
 
@@ -684,6 +1005,12 @@ class RegionState {
   /** CopyImage ClientToken → the copy it started, so a retried request creates nothing new. */
   readonly copyTokens = new Map<string, CopyTokenRecord>();
   readonly stacks = new Map<string, LocalStack>();
+  /** Store tasks, oldest first (DescribeStoreImageTasks lists them newest first). */
+  readonly storeTasks: LocalStoreTask[] = [];
+  /** Import tasks by ID; an expired task is removed. */
+  readonly importTasks = new Map<string, LocalImportTask>();
+  /** ImportImage ClientToken → the task it started and a fingerprint of the request. */
+  readonly importTokens = new Map<string, { readonly importTaskId: string; readonly fingerprint: string }>();
   imageBlockPublicAccess: ImageBlockPublicAccessState = 'unblocked';
 
   constructor(readonly name: string) {}
@@ -696,9 +1023,20 @@ class RegionState {
   }
 }
 
+/** The key of an object in the simulated S3. */
+function s3ObjectId(bucket: string, key: string): string {
+  return JSON.stringify([bucket, key]);
+}
+
 class World {
   imageBehaviour: ImageBehaviour = DEFAULT_BEHAVIOUR;
+  storeBehaviour: StoreBehaviour = DEFAULT_STORE_BEHAVIOUR;
+  importBehaviour: ImportBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
   notFoundAfterCreate = 0;
+  /** The account's S3 objects: global, not per region. */
+  readonly s3 = new Map<string, S3StoredObject>();
+  /** Buckets whose region was set; any other bucket is taken to be in whatever region asks. */
+  readonly bucketRegions = new Map<string, string>();
   private readonly regions = new Map<string, RegionState>();
 
   region(name: string): RegionState {
@@ -719,9 +1057,22 @@ class World {
     return undefined;
   }
 
+  /** Import task IDs are unique across regions, like image IDs. */
+  findImportTask(importTaskId: string): LocalImportTask | undefined {
+    for (const region of this.regions.values()) {
+      const task = region.importTasks.get(importTaskId);
+      if (task) return task;
+    }
+    return undefined;
+  }
+
   reset(): void {
     this.regions.clear();
+    this.s3.clear();
+    this.bucketRegions.clear();
     this.imageBehaviour = DEFAULT_BEHAVIOUR;
+    this.storeBehaviour = DEFAULT_STORE_BEHAVIOUR;
+    this.importBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
     this.notFoundAfterCreate = 0;
   }
 }
@@ -744,6 +1095,29 @@ interface NewImage {
   readonly sourceInstanceId?: string;
   readonly sourceImageId?: string;
   readonly sourceRegion?: string;
+  readonly architecture?: string;
+  readonly virtualizationType?: string;
+  readonly bootMode?: string;
+  readonly enaSupport?: boolean;
+  readonly imdsSupport?: string;
+  readonly tpmSupport?: string;
+  readonly platform?: string;
+  readonly noDevices?: readonly string[];
+}
+
+/** The launch attributes an image passes on to its copies and stored objects. */
+type LaunchAttributes = Pick<LocalImage, 'architecture' | 'virtualizationType' | 'bootMode' | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'platform'>;
+
+function launchAttributes(source: LaunchAttributes): LaunchAttributes {
+  return {
+    architecture: source.architecture,
+    virtualizationType: source.virtualizationType,
+    bootMode: source.bootMode,
+    enaSupport: source.enaSupport,
+    imdsSupport: source.imdsSupport,
+    tpmSupport: source.tpmSupport,
+    platform: source.platform,
+  };
 }
 
 interface NewSnapshot {
@@ -753,6 +1127,8 @@ interface NewSnapshot {
   readonly encrypted: boolean;
   readonly kmsKeyId?: string;
   readonly tags: Tags;
+  /** Default `pending`: the snapshot completes with the image that creates it. */
+  readonly state?: SnapshotState;
 }
 
 class Ec2Api {
@@ -779,6 +1155,13 @@ class Ec2Api {
     DisableImageBlockPublicAccess: (region) => this.disableImageBlockPublicAccess(region),
     ModifySnapshotAttribute: (region, params) => this.modifySnapshotAttribute(region, params),
     DescribeSnapshotAttribute: (region, params) => this.describeSnapshotAttribute(region, params),
+    RegisterImage: (region, params) => this.registerImage(region, params),
+    CreateStoreImageTask: (region, params) => this.createStoreImageTask(region, params),
+    DescribeStoreImageTasks: (region, params) => this.describeStoreImageTasks(region, params),
+    CreateRestoreImageTask: (region, params) => this.createRestoreImageTask(region, params),
+    ImportImage: (region, params) => this.importImage(region, params),
+    DescribeImportImageTasks: (region, params) => this.describeImportImageTasks(region, params),
+    CancelImportTask: (region, params) => this.cancelImportTask(region, params),
   };
 
   constructor(private readonly world: World) {}
@@ -882,6 +1265,9 @@ class Ec2Api {
       tags: tagsFor(specs, 'image'),
       encrypted: false,
       sourceInstanceId: instanceId,
+      architecture: 'x86_64',
+      virtualizationType: 'hvm',
+      enaSupport: true,
     });
     return leaf('imageId', imageId);
   }
@@ -923,7 +1309,13 @@ class Ec2Api {
         kmsKeyId,
         tags: tagsFor(specs, 'snapshot'),
       });
-      return { deviceName: device.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: device.volumeSizeGiB };
+      return {
+        deviceName: device.deviceName,
+        snapshotId: snapshot.snapshotId,
+        volumeSizeGiB: device.volumeSizeGiB,
+        volumeType: device.volumeType,
+        deleteOnTermination: device.deleteOnTermination,
+      };
     });
     const copiedTags = params.bool('CopyImageTags') ? Object.entries(source.tags) : [];
     this.addImage(region, {
@@ -937,6 +1329,8 @@ class Ec2Api {
       kmsKeyId,
       sourceImageId,
       sourceRegion,
+      ...launchAttributes(source),
+      noDevices: source.noDevices,
     });
     if (token) region.copyTokens.set(token, { imageId, sourceImageId, sourceRegion });
     return leaf('imageId', imageId);
@@ -1139,6 +1533,433 @@ class Ec2Api {
     return leaf('return', true);
   }
 
+  // -- RegisterImage ---------------------------------------------------------
+
+  /**
+   * Registers an EBS-backed AMI from existing snapshots. RegisterImage has no ClientToken and creates
+   * no snapshots: the image references the given ones (so they are InUse while it is registered), and
+   * TagSpecification takes `image` only. Defaults are EC2's: architecture `i386`, virtualization
+   * `paravirtual`, volume type `gp2`, DeleteOnTermination true, volume size the snapshot's.
+   */
+  private registerImage(region: RegionState, params: QueryParams): string {
+    const name = params.required('Name');
+    assertImageName(name);
+    if (params.has('ImageLocation')) {
+      throw invalidValue('Instance store-backed AMIs (ImageLocation) are not supported by this local endpoint');
+    }
+    const architecture = params.get('Architecture') ?? 'i386';
+    const virtualizationType = params.get('VirtualizationType') ?? 'paravirtual';
+    const bootMode = params.get('BootMode');
+    const imdsSupport = params.get('ImdsSupport');
+    const tpmSupport = params.get('TpmSupport');
+    assertOneOf('Architecture', architecture, ARCHITECTURES);
+    assertOneOf('VirtualizationType', virtualizationType, VIRTUALIZATION_TYPES);
+    assertOneOf('BootMode', bootMode, BOOT_MODES);
+    assertOneOf('ImdsSupport', imdsSupport, new Set(['v2.0']));
+    assertOneOf('TpmSupport', tpmSupport, new Set(['v2.0']));
+    if (tpmSupport !== undefined && bootMode !== 'uefi') {
+      // Best knowledge: EC2 documents the rule, not the error.
+      throw new ApiError('InvalidParameterCombination', 'NitroTPM support (TpmSupport) requires the uefi boot mode.');
+    }
+    const specs = readTagSpecifications(params, ['image']);
+    const rootDeviceName = params.required('RootDeviceName');
+
+    const devices: ImageDevice[] = [];
+    const noDevices: string[] = [];
+    const seen = new Set<string>();
+    for (const mapping of params.members('BlockDeviceMapping')) {
+      const deviceName = mapping.required('DeviceName');
+      if (seen.has(deviceName)) {
+        throw new ApiError('InvalidBlockDeviceMapping', `The device '${deviceName}' is used in more than one block-device mapping`);
+      }
+      seen.add(deviceName);
+      if (mapping.has('NoDevice')) {
+        noDevices.push(deviceName);
+        continue;
+      }
+      devices.push(this.registeredDevice(region, mapping, deviceName));
+    }
+    if (!devices.some((device) => device.deviceName === rootDeviceName)) {
+      throw invalidValue(`Value (${rootDeviceName}) for parameter rootDeviceName is invalid. The root device must be an EBS volume in the block device mapping.`);
+    }
+    this.assertNameFree(region, name);
+
+    const imageId = newId('ami');
+    const root = region.snapshots.get(devices.find((device) => device.deviceName === rootDeviceName)?.snapshotId ?? '');
+    this.addImage(region, {
+      imageId,
+      name,
+      description: params.get('Description'),
+      rootDeviceName,
+      blockDeviceMappings: devices,
+      tags: tagsFor(specs, 'image'),
+      encrypted: root?.encrypted ?? false,
+      kmsKeyId: root?.kmsKeyId,
+      architecture,
+      virtualizationType,
+      bootMode,
+      enaSupport: params.bool('EnaSupport'),
+      imdsSupport,
+      tpmSupport,
+      noDevices: noDevices.length > 0 ? noDevices : undefined,
+    });
+    return leaf('imageId', imageId);
+  }
+
+  /** One `BlockDeviceMapping.N` with `Ebs`: the snapshot must exist here and be completed; the volume may grow, not shrink. */
+  private registeredDevice(region: RegionState, mapping: QueryParams, deviceName: string): ImageDevice {
+    const snapshotId = mapping.get('Ebs.SnapshotId');
+    if (snapshotId === undefined) {
+      // EC2 would register an empty volume here; images of this endpoint always reference a snapshot.
+      throw new ApiError('InvalidBlockDeviceMapping', `The block device mapping for ${deviceName} needs Ebs.SnapshotId (or NoDevice) on this local endpoint`);
+    }
+    const snapshot = this.snapshotById(region, snapshotId);
+    if (snapshot.state !== 'completed') {
+      // Best knowledge for the message.
+      throw new ApiError('IncorrectState', `Snapshot '${snapshotId}' is not in a completed state (state: ${snapshot.state})`);
+    }
+    const volumeSizeGiB = mapping.int('Ebs.VolumeSize') ?? snapshot.volumeSizeGiB;
+    if (volumeSizeGiB < snapshot.volumeSizeGiB) {
+      throw new ApiError('InvalidBlockDeviceMapping',
+        `Volume of size ${volumeSizeGiB}GB is smaller than snapshot '${snapshotId}', expect size >= ${snapshot.volumeSizeGiB}GB`);
+    }
+    const volumeType = mapping.get('Ebs.VolumeType') ?? 'gp2';
+    assertOneOf('volumeType', volumeType, VOLUME_TYPES);
+    return {
+      deviceName,
+      snapshotId,
+      volumeSizeGiB,
+      volumeType,
+      deleteOnTermination: mapping.bool('Ebs.DeleteOnTermination') ?? true,
+      encrypted: snapshot.encrypted,
+    };
+  }
+
+  /** The test's own snapshot, as if a volume had been snapshotted long ago (default: completed, 8 GiB). */
+  addScriptedSnapshot(options: AddSnapshotOptions): LocalSnapshot {
+    const encrypted = options.encrypted ?? false;
+    return this.addSnapshot(this.world.region(options.region), {
+      volumeId: newId('vol'),
+      volumeSizeGiB: options.sizeGiB ?? 8,
+      description: options.description ?? '',
+      encrypted,
+      kmsKeyId: encrypted ? options.kmsKeyId ?? 'alias/aws/ebs' : undefined,
+      tags: newTags(Object.entries(options.tags ?? {})),
+      state: options.state ?? 'completed',
+    });
+  }
+
+  // -- store and restore AMIs with S3 ------------------------------------------
+
+  /**
+   * Starts storing an available AMI as `<imageId>.bin` in a bucket of the request's region. The task
+   * progresses by DescribeStoreImageTasks polls; the object appears only when it completes.
+   */
+  private createStoreImageTask(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    const bucket = params.required('Bucket');
+    const objectTags = newTags(readTags(params.members('S3ObjectTag')));
+    // Best knowledge for both errors below: EC2 documents the rules, not the errors.
+    if (image.state !== 'available') {
+      throw new ApiError('InvalidAMIID.Unavailable', `The image '${image.imageId}' is ${image.state}; only available images can be stored`);
+    }
+    const bucketRegion = this.world.bucketRegions.get(bucket);
+    if (bucketRegion !== undefined && bucketRegion !== region.name) {
+      throw invalidValue(`The bucket '${bucket}' is in ${bucketRegion}; it must be in ${region.name}, the Region of the request`);
+    }
+    const task: LocalStoreTask = {
+      imageId: image.imageId,
+      region: region.name,
+      bucket,
+      objectKey: `${image.imageId}.bin`,
+      taskStartTime: now(),
+      objectTags,
+      image: storedImageOf(image),
+      state: 'InProgress',
+      progressPercentage: 0,
+      behaviour: { ...this.world.storeBehaviour },
+      polls: 0,
+    };
+    region.storeTasks.push(task);
+    return leaf('objectKey', task.objectKey);
+  }
+
+  /**
+   * With ImageId.N: the latest task of each listed AMI (filters are ignored then, as EC2 documents).
+   * Without: every task, newest first, narrowed by `task-state` and `bucket` filters.
+   */
+  private describeStoreImageTasks(region: RegionState, params: QueryParams): string {
+    const ids = unique(params.list('ImageId'));
+    ids.forEach((id) => assertWellFormedId(id, 'ami', 'InvalidAMIID.Malformed'));
+    const newestFirst = [...region.storeTasks].reverse();
+    let result: LocalStoreTask[];
+    if (ids.length > 0) {
+      result = ids.map((id) => newestFirst.find((task) => task.imageId === id)).filter((task): task is LocalStoreTask => task !== undefined);
+    } else {
+      const matches = filterPredicate<StoreTaskView>(params, STORE_TASK_FILTERS);
+      result = newestFirst.filter((task) => matches({ ...task, tags: newTags() }));
+    }
+    result.forEach((task) => this.pollStoreTask(task));
+    return itemSet('storeImageTaskResultSet', result.map(renderStoreTask));
+  }
+
+  /** One poll of a store task: progress rises for `pendingPolls` polls, then it completes (writing the object) or fails. */
+  private pollStoreTask(task: LocalStoreTask): void {
+    if (task.state !== 'InProgress') return;
+    task.polls++;
+    const { pendingPolls, finalState, failureReason } = task.behaviour;
+    if (task.polls <= pendingPolls) {
+      task.progressPercentage = Math.floor((100 * task.polls) / (pendingPolls + 1));
+      return;
+    }
+    task.state = finalState;
+    if (finalState === 'Failed') {
+      task.failureReason = failureReason ?? DEFAULT_STORE_FAILURE;
+      return;
+    }
+    task.progressPercentage = 100;
+    this.putObject(task.bucket, task.objectKey, task.image, task.objectTags);
+  }
+
+  /** Writes (or overwrites, as S3 does) an object of the simulated S3. */
+  putObject(bucket: string, key: string, image: StoredImage, tags: Tags = newTags()): void {
+    const object: S3StoredObject = { bucket, key, image: structuredClone(image), tags: newTags(Object.entries(tags)), lastModified: now() };
+    this.world.s3.set(s3ObjectId(bucket, key), object);
+  }
+
+  /**
+   * Restores a stored AMI into the request's region (any bucket region: restoring elsewhere is how
+   * AMIs move between partitions). The image is created at once, `pending`, with a new snapshot per
+   * stored device; it then follows `imageBehaviour` like any new image.
+   */
+  private createRestoreImageTask(region: RegionState, params: QueryParams): string {
+    const bucket = params.required('Bucket');
+    const objectKey = params.required('ObjectKey');
+    const object = this.world.s3.get(s3ObjectId(bucket, objectKey));
+    // Best knowledge: EC2 reads the object for you and reports a parameter error, not S3's NoSuchKey.
+    if (!object) throw invalidValue(`The object '${objectKey}' does not exist in the S3 bucket '${bucket}'`);
+    const stored = object.image;
+    const name = params.get('Name') ?? stored.name;
+    assertImageName(name);
+    const specs = readTagSpecifications(params, ['image', 'snapshot']);
+    this.assertNameFree(region, name);
+
+    const imageId = newId('ami');
+    const devices = stored.blockDeviceMappings.map((device) => {
+      const snapshot = this.addSnapshot(region, {
+        volumeId: 'vol-ffffffff',
+        volumeSizeGiB: device.volumeSizeGiB,
+        description: `Created by CreateRestoreImageTask for ${imageId} from s3://${bucket}/${objectKey}`,
+        encrypted: false,
+        tags: tagsFor(specs, 'snapshot'),
+      });
+      return {
+        deviceName: device.deviceName,
+        snapshotId: snapshot.snapshotId,
+        volumeSizeGiB: device.volumeSizeGiB,
+        volumeType: device.volumeType,
+        deleteOnTermination: device.deleteOnTermination,
+      };
+    });
+    this.addImage(region, {
+      imageId,
+      name,
+      description: stored.description,
+      rootDeviceName: stored.rootDeviceName,
+      blockDeviceMappings: devices,
+      tags: tagsFor(specs, 'image'),
+      // Stored AMIs are decrypted on the way to S3, so restored ones are not encrypted.
+      encrypted: false,
+      ...launchAttributes(stored),
+    });
+    return leaf('imageId', imageId);
+  }
+
+  // -- VM Import: ImportImage ------------------------------------------------
+
+  /**
+   * Starts an import task (`import-ami-…`). A repeated request with the same ClientToken returns the
+   * same task; the same token with other parameters is an IdempotentParameterMismatch. Disk files are
+   * not read: S3 objects named by Url / UserBucket are taken to exist (DiskContainer SnapshotId is checked).
+   */
+  private importImage(region: RegionState, params: QueryParams): string {
+    const token = params.get('ClientToken');
+    const fingerprint = params.fingerprint(['Action', 'Version', 'ClientToken']);
+    const earlier = token ? region.importTokens.get(token) : undefined;
+    if (earlier) {
+      if (earlier.fingerprint !== fingerprint) {
+        throw new ApiError('IdempotentParameterMismatch', `Client token '${token}' was already used with different parameters.`);
+      }
+      const task = region.importTasks.get(earlier.importTaskId);
+      if (task) return renderImportTask(task, false);
+    }
+
+    const architecture = params.get('Architecture');
+    const platform = params.get('Platform');
+    const licenseType = params.get('LicenseType');
+    const bootMode = params.get('BootMode');
+    assertOneOf('Architecture', architecture, IMPORT_ARCHITECTURES);
+    assertOneOf('Platform', platform, IMPORT_PLATFORMS);
+    assertOneOf('LicenseType', licenseType, IMPORT_LICENSE_TYPES);
+    if (bootMode === 'uefi-preferred') throw invalidValue('The uefi-preferred boot mode is not supported for importing images.');
+    assertOneOf('BootMode', bootMode, BOOT_MODES);
+    const specs = readTagSpecifications(params, ['import-image-task']);
+    const containers = params.members('DiskContainer');
+    if (containers.length === 0) throw missingParameter('DiskContainer');
+    const behaviour = { ...DEFAULT_IMPORT_BEHAVIOUR, ...this.world.importBehaviour };
+    const disks = containers.map((container) => this.importDisk(region, container, behaviour.diskSizeGiB ?? 8));
+    const encrypted = params.bool('Encrypted');
+
+    const failed = behaviour.finalStatus === 'deleted';
+    const message = behaviour.failureMessage ?? DEFAULT_IMPORT_FAILURE;
+    const timeline: ImportStep[] = failed
+      ? [...IMPORT_ACTIVE_STEPS.slice(0, IMPORT_STEPS_BEFORE_FAILURE), { status: 'deleting', statusMessage: message }, { status: 'deleted', statusMessage: message }]
+      : [...IMPORT_ACTIVE_STEPS, { status: 'completed' }];
+    const task: LocalImportTask = {
+      importTaskId: newId('import-ami'),
+      region: region.name,
+      description: params.get('Description'),
+      architecture,
+      platform,
+      bootMode,
+      licenseType,
+      hypervisor: params.get('Hypervisor'),
+      usageOperation: params.get('UsageOperation'),
+      encrypted,
+      kmsKeyId: encrypted ? params.get('KmsKeyId') : undefined,
+      roleName: params.get('RoleName') ?? 'vmimport',
+      clientToken: token,
+      disks,
+      tags: tagsFor(specs, 'import-image-task'),
+      timeline,
+      position: 0,
+      pollsAtPosition: 0,
+      pollsPerStep: Math.max(1, behaviour.pollsPerStep ?? 1),
+    };
+    region.importTasks.set(task.importTaskId, task);
+    if (token) region.importTokens.set(token, { importTaskId: task.importTaskId, fingerprint });
+    return renderImportTask(task, false);
+  }
+
+  /** One `DiskContainer.N`: a disk file in S3 (Url or UserBucket) or an EBS snapshot of this region. */
+  private importDisk(region: RegionState, container: QueryParams, defaultSizeGiB: number): ImportDisk {
+    const format = container.get('Format');
+    if (format !== undefined && !IMPORT_FORMATS.has(format.toUpperCase())) {
+      throw invalidValue(`Value (${format}) for parameter Format is invalid. Valid values: OVA, VHD, VHDX, VMDK, RAW.`);
+    }
+    const sourceSnapshotId = container.get('SnapshotId');
+    const s3Bucket = container.get('UserBucket.S3Bucket');
+    const s3Key = container.get('UserBucket.S3Key');
+    const url = container.get('Url');
+    if ((s3Bucket === undefined) !== (s3Key === undefined)) throw missingParameter(s3Bucket === undefined ? 'UserBucket.S3Bucket' : 'UserBucket.S3Key');
+    if (url !== undefined && !/^(s3|https?):\/\/./.test(url)) throw invalidValue(`Value (${url}) for parameter Url is invalid. Expected an s3:// or https:// URL.`);
+    if (sourceSnapshotId === undefined && s3Bucket === undefined && url === undefined) {
+      throw invalidValue('Each disk container needs a Url, a UserBucket or a SnapshotId');
+    }
+    if (sourceSnapshotId === undefined && format === undefined) throw missingParameter('Format');
+    const snapshot = sourceSnapshotId === undefined ? undefined : this.snapshotById(region, sourceSnapshotId);
+    return {
+      description: container.get('Description'),
+      format,
+      url,
+      userBucket: s3Bucket !== undefined && s3Key !== undefined ? { s3Bucket, s3Key } : undefined,
+      sourceSnapshotId,
+      sizeGiB: snapshot?.volumeSizeGiB ?? defaultSizeGiB,
+    };
+  }
+
+  /** By ImportTaskId.N (an unknown or expired ID fails) or all of the region's tasks, narrowed by `Filters.N`. */
+  private describeImportImageTasks(region: RegionState, params: QueryParams): string {
+    const ids = unique(params.list('ImportTaskId'));
+    const missing = ids.find((id) => !region.importTasks.has(id));
+    if (missing !== undefined) throw importTaskNotFound(missing);
+    const candidates = ids.length > 0 ? ids.map((id) => region.importTasks.get(id) as LocalImportTask) : [...region.importTasks.values()];
+    // The model names this list `Filters` (query key Filters.N), unlike most EC2 actions.
+    const matches = filterPredicate(params, IMPORT_TASK_FILTERS, 'Filters');
+    // Filters see the state the task reports on this call.
+    candidates.forEach((task) => this.pollImportTask(region, task));
+    return itemSet('importImageTaskSet', candidates.filter(matches).map((task) => renderImportTask(task, true)));
+  }
+
+  /**
+   * One poll: once the current step has been reported `pollsPerStep` times the task moves to the next.
+   * Reaching `completed` creates the AMI (available, untagged) and its completed, untagged snapshots.
+   */
+  private pollImportTask(region: RegionState, task: LocalImportTask): void {
+    if (task.pollsAtPosition >= task.pollsPerStep && task.position < task.timeline.length - 1) {
+      task.position++;
+      task.pollsAtPosition = 0;
+    }
+    task.pollsAtPosition++;
+    if (currentImportStep(task).status === 'completed' && task.imageId === undefined) this.completeImport(region, task);
+  }
+
+  private completeImport(region: RegionState, task: LocalImportTask): void {
+    const imageId = newId('ami');
+    const kmsKeyId = task.encrypted ? task.kmsKeyId ?? 'alias/aws/ebs' : undefined;
+    const devices = task.disks.map((disk, index) => {
+      const deviceName = index === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode('a'.charCodeAt(0) + index)}`;
+      const snapshot = this.addSnapshot(region, {
+        volumeId: 'vol-ffffffff',
+        volumeSizeGiB: disk.sizeGiB,
+        description: `Created by AWS-VMImport service for ${task.importTaskId}`,
+        encrypted: task.encrypted ?? false,
+        kmsKeyId,
+        tags: newTags(),
+        state: 'completed',
+      });
+      disk.deviceName = deviceName;
+      disk.snapshotId = snapshot.snapshotId;
+      return { deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: disk.sizeGiB };
+    });
+    const image = this.addImage(region, {
+      imageId,
+      // Imported AMIs are named after their import task.
+      name: task.importTaskId,
+      description: task.description,
+      rootDeviceName: '/dev/sda1',
+      blockDeviceMappings: devices,
+      tags: newTags(),
+      encrypted: task.encrypted ?? false,
+      kmsKeyId,
+      architecture: task.architecture ?? 'x86_64',
+      virtualizationType: 'hvm',
+      bootMode: task.bootMode,
+      enaSupport: true,
+      platform: task.platform === 'Windows' ? 'windows' : undefined,
+    });
+    image.state = 'available';
+    task.imageId = imageId;
+  }
+
+  /** Cancels an `active` task: it reports `deleting` (for `pollsPerStep` polls), then `deleted`. */
+  private cancelImportTask(region: RegionState, params: QueryParams): string {
+    const importTaskId = params.required('ImportTaskId');
+    const task = region.importTasks.get(importTaskId);
+    if (!task) throw importTaskNotFound(importTaskId);
+    const previous = currentImportStep(task).status;
+    if (previous !== 'active') {
+      // Best knowledge for code and message.
+      throw new ApiError('IncorrectState', `The import task '${importTaskId}' is ${previous} and can no longer be canceled`);
+    }
+    const message = params.get('CancelReason') ?? IMPORT_CANCEL_MESSAGE;
+    task.timeline = [
+      ...task.timeline.slice(0, task.position + 1),
+      { status: 'deleting', statusMessage: message },
+      { status: 'deleted', statusMessage: message },
+    ];
+    task.position++;
+    task.pollsAtPosition = 0;
+    return leaf('importTaskId', importTaskId) + leaf('previousState', previous) + leaf('state', 'deleting');
+  }
+
+  /** Forgets an import task, as EC2 does 7 days after it ends. */
+  expireImportTask(importTaskId: string): void {
+    const task = this.world.findImportTask(importTaskId);
+    if (!task) throw new Error(`No import task ${importTaskId} in any region`);
+    this.world.region(task.region).importTasks.delete(importTaskId);
+  }
+
   // -- shared lookups and mutations ------------------------------------------
 
   private requiredList(params: QueryParams, prefix: string): string[] {
@@ -1218,8 +2039,8 @@ class Ec2Api {
       snapshotId: newId('snap'),
       region: region.name,
       startTime: now(),
-      state: 'pending',
-      progress: 0,
+      state: fields.state ?? 'pending',
+      progress: fields.state === 'completed' ? 100 : 0,
       createVolumePermissions: [],
     };
     region.snapshots.set(snapshot.snapshotId, snapshot);
@@ -1239,9 +2060,10 @@ class Ec2Api {
     if (image.state !== 'pending') return;
     image.polls++;
     const { pendingPolls, finalState, stateReason } = image.behaviour;
+    // Only the snapshots the image is still creating follow it: RegisterImage's are completed already.
     const snapshots = image.blockDeviceMappings
       .map((device) => region.snapshots.get(device.snapshotId))
-      .filter((snapshot): snapshot is LocalSnapshot => snapshot !== undefined);
+      .filter((snapshot): snapshot is LocalSnapshot => snapshot?.state === 'pending');
     if (image.polls <= pendingPolls) {
       const progress = Math.floor((100 * image.polls) / (pendingPolls + 1));
       snapshots.forEach((snapshot) => { snapshot.progress = progress; });
@@ -1255,6 +2077,25 @@ class Ec2Api {
       snapshots.forEach((snapshot) => { snapshot.state = 'error'; snapshot.statusMessage = image.stateReason?.message; });
     }
   }
+}
+
+/** What CreateStoreImageTask writes for an image: its launch attributes and devices, not its snapshots. */
+function storedImageOf(image: LocalImage): StoredImage {
+  return {
+    name: image.name,
+    description: image.description,
+    ...launchAttributes(image),
+    architecture: image.architecture ?? 'x86_64',
+    rootDeviceName: image.rootDeviceName,
+    blockDeviceMappings: image.blockDeviceMappings.map((device) => ({
+      deviceName: device.deviceName,
+      volumeSizeGiB: device.volumeSizeGiB,
+      volumeType: device.volumeType,
+      deleteOnTermination: device.deleteOnTermination,
+    })),
+    sourceImageId: image.imageId,
+    sourceRegion: image.region,
+  };
 }
 
 function assertImageName(name: string): void {
@@ -1365,6 +2206,12 @@ function renderImageAttribute(image: LocalImage, attribute: string): string {
       return image.description === undefined ? '' : node('description', leaf('value', image.description));
     case 'deregistrationProtection':
       return node('deregistrationProtection', leaf('value', protectionValue(image)));
+    case 'bootMode':
+    case 'tpmSupport':
+    case 'imdsSupport': {
+      const value = image[attribute];
+      return value === undefined ? '' : node(attribute, leaf('value', value));
+    }
     case 'blockDeviceMapping':
       return itemSet('blockDeviceMapping', image.blockDeviceMappings.map((device) => leaf('deviceName', device.deviceName)
         + node('ebs', leaf('snapshotId', device.snapshotId), leaf('volumeSize', device.volumeSizeGiB))));
@@ -1548,6 +2395,24 @@ export class LocalEc2 {
     this.world.imageBehaviour = { ...behaviour };
   }
 
+  /** How store tasks started from now on progress (default: InProgress for 2 polls, then Completed). */
+  get storeBehaviour(): StoreBehaviour {
+    return this.world.storeBehaviour;
+  }
+
+  set storeBehaviour(behaviour: StoreBehaviour) {
+    this.world.storeBehaviour = { ...behaviour };
+  }
+
+  /** How import tasks started from now on progress (default: one poll per step, then completed). */
+  get importBehaviour(): ImportBehaviour {
+    return this.world.importBehaviour;
+  }
+
+  set importBehaviour(behaviour: ImportBehaviour) {
+    this.world.importBehaviour = { ...behaviour };
+  }
+
   /** New images answer `InvalidAMIID.NotFound` to this many DescribeImages-by-ID calls (default 0). */
   get notFoundAfterCreate(): number {
     return this.world.notFoundAfterCreate;
@@ -1582,6 +2447,31 @@ export class LocalEc2 {
   /** Adds an instance (default: running, one 8 GiB root volume `/dev/xvda`); returns its ID. */
   addInstance(options: AddInstanceOptions): string {
     return this.ec2.addInstance(options).instanceId;
+  }
+
+  /** Adds a snapshot (default: completed, 8 GiB, unencrypted), e.g. for RegisterImage; returns its ID. */
+  addSnapshot(options: AddSnapshotOptions): string {
+    return this.ec2.addScriptedSnapshot(options).snapshotId;
+  }
+
+  /** Pins a bucket of the simulated S3 to a region; CreateStoreImageTask then only accepts it there. */
+  setBucketRegion(bucket: string, region: string): void {
+    this.world.bucketRegions.set(bucket, region);
+  }
+
+  /** Seeds a stored-AMI object, as if CreateStoreImageTask had written it (overwrites like S3). */
+  putS3Object(bucket: string, key: string, image: StoredImage, tags: Readonly<Record<string, string>> = {}): void {
+    this.ec2.putObject(bucket, key, image, newTags(Object.entries(tags)));
+  }
+
+  /** Deletes an object of the simulated S3; returns whether it existed. */
+  deleteS3Object(bucket: string, key: string): boolean {
+    return this.world.s3.delete(s3ObjectId(bucket, key));
+  }
+
+  /** Makes DescribeImportImageTasks forget a task, as EC2 does 7 days after it ends. Throws if there is no such task. */
+  expireImportTask(importTaskId: string): void {
+    this.ec2.expireImportTask(importTaskId);
   }
 
   /** Overrides how one existing image behaves from now on; polls already made still count. */
@@ -1647,6 +2537,21 @@ export class LocalEc2 {
   /** Block public access for AMIs in the region. */
   imageBlockPublicAccess(region: string): ImageBlockPublicAccessState {
     return this.world.region(region).imageBlockPublicAccess;
+  }
+
+  /** Every object of the simulated S3 (all buckets, all regions). */
+  s3Objects(): S3StoredObject[] {
+    return structuredClone([...this.world.s3.values()]);
+  }
+
+  /** Store tasks started in the region, oldest first. */
+  storeTasks(region: string): LocalStoreTask[] {
+    return structuredClone(this.world.region(region).storeTasks);
+  }
+
+  /** Import tasks of the region that have not expired. */
+  importTasks(region: string): LocalImportTask[] {
+    return structuredClone([...this.world.region(region).importTasks.values()]);
   }
 
   instances(region: string): LocalInstance[] {

@@ -1,0 +1,66 @@
+import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
+import { createOnceByName } from './shared/adopt';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { tagSpecifications } from './shared/images';
+import { ImageOperation, OperationContext } from './shared/operation';
+import { bool, required, str, tags } from './shared/props';
+
+/**
+ * Custom::AmiFromSnapshot — EC2 RegisterImage from EBS snapshots. The
+ * snapshots stay the user's: the image is deregistered on delete, the
+ * snapshots are never deleted or retagged.
+ */
+export const fromSnapshot: ImageOperation = {
+  action: 'RegisterImage',
+  replaceOn: ['RootSnapshotId', 'RootDeviceName', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport', 'VolumeType'],
+  snapshotsBelongToUser: true,
+  create: register,
+};
+
+interface DataVolume {
+  readonly DeviceName: string;
+  readonly SnapshotId: string;
+}
+
+async function register(ctx: OperationContext): Promise<string> {
+  const rootSnapshotId = required(ctx.props, 'RootSnapshotId');
+  const rootDeviceName = str(ctx.props.RootDeviceName) ?? '/dev/xvda';
+  const volumeType = (str(ctx.props.VolumeType) ?? 'gp3') as VolumeType;
+  const data = (Array.isArray(ctx.props.DataVolumes) ? ctx.props.DataVolumes : []) as DataVolume[];
+  const mappings: BlockDeviceMapping[] = [
+    { DeviceName: rootDeviceName, Ebs: { SnapshotId: rootSnapshotId, DeleteOnTermination: true, VolumeType: volumeType } },
+    ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: { SnapshotId: d.SnapshotId, DeleteOnTermination: true, VolumeType: volumeType } })),
+  ];
+  try {
+    return await createOnceByName(ctx, async () => {
+      const out = await ctx.ec2.send(new RegisterImageCommand({
+        Name: ctx.imageName,
+        Description: str(ctx.props.Description),
+        Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
+        BootMode: str(ctx.props.BootMode) as never,
+        EnaSupport: bool(ctx.props.EnaSupport, true),
+        ImdsSupport: str(ctx.props.ImdsSupport) as never,
+        TpmSupport: str(ctx.props.TpmSupport) as never,
+        RootDeviceName: rootDeviceName,
+        VirtualizationType: 'hvm',
+        BlockDeviceMappings: mappings,
+        // RegisterImage tags only the image: the snapshots are the user's.
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, ['image']),
+      }));
+      return out.ImageId!;
+    });
+  } catch (err) {
+    if (err instanceof AmiError) throw err;
+    const message = errorMessage(err);
+    switch (errorCode(err)) {
+      case 'InvalidSnapshot.NotFound':
+        throw new AmiError(`A snapshot of the image does not exist in ${ctx.region}: ${message}`);
+      case 'IncorrectState':
+        throw new AmiError(`A snapshot of the image is not completed yet in ${ctx.region}: ${message}`);
+      case 'InvalidAMIName.Duplicate':
+        throw new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
+      default:
+        throw toAmiError(err, `RegisterImage of snapshot ${rootSnapshotId} in ${ctx.region}`);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
+import { createOnceByName } from './shared/adopt';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { tagSpecifications } from './shared/images';
+import { ImageOperation, OperationContext } from './shared/operation';
+import { required, tags } from './shared/props';
+
+/**
+ * Custom::RestoredAmi — EC2 CreateRestoreImageTask from an object that
+ * CreateStoreImageTask wrote to S3. The new image ID comes back at once.
+ */
+export const restore: ImageOperation = {
+  action: 'CreateRestoreImageTask',
+  replaceOn: ['Bucket', 'ObjectKey'],
+  create: createRestore,
+};
+
+async function createRestore(ctx: OperationContext): Promise<string> {
+  const bucket = required(ctx.props, 'Bucket');
+  const objectKey = required(ctx.props, 'ObjectKey');
+  try {
+    // The name is always given: EC2 would otherwise reuse the stored image's
+    // name, which collides while the original image still exists.
+    return await createOnceByName(ctx, async () => {
+      const out = await ctx.ec2.send(new CreateRestoreImageTaskCommand({
+        Bucket: bucket,
+        ObjectKey: objectKey,
+        Name: ctx.imageName,
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
+      }));
+      return out.ImageId!;
+    });
+  } catch (err) {
+    if (err instanceof AmiError) throw err;
+    const message = errorMessage(err);
+    switch (errorCode(err)) {
+      case 'InvalidAMIName.Duplicate':
+        throw new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
+      case 'InvalidAMIName.Malformed':
+        throw new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
+      case 'NoSuchKey':
+      case 'NoSuchBucket':
+      case 'InvalidParameterValue':
+      case 'InvalidParameter':
+        throw new AmiError(
+          `Cannot restore an image from s3://${bucket}/${objectKey} in ${ctx.region}: ${message}. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.`,
+        );
+      default:
+        throw toAmiError(err, `CreateRestoreImageTask from s3://${bucket}/${objectKey} in ${ctx.region}`);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { AmiError, errorCode } from './errors';
+import { findImageByName } from './images';
+import { log } from './log';
+import { OperationContext } from './operation';
+import { isFromRequest, isOwnedBy } from './ownership';
+
+/**
+ * For EC2 actions without a client token (CreateImage, RegisterImage,
+ * CreateRestoreImageTask): a retried request recognises the image it already
+ * started by its name and ownership tags instead of starting a second one, and
+ * a name held by anyone else is an error that says whose it is.
+ */
+export async function createOnceByName(ctx: OperationContext, start: () => Promise<string>): Promise<string> {
+  const adopted = await adoptByName(ctx);
+  if (adopted) return adopted;
+  try {
+    return await start();
+  } catch (err) {
+    if (errorCode(err) === 'InvalidAMIName.Duplicate') {
+      // Lost a race with our own earlier attempt, or the name is someone else's.
+      const raced = await adoptByName(ctx);
+      if (raced) return raced;
+    }
+    throw err;
+  }
+}
+
+/**
+ * The image this request already created under this name, if any. A name held
+ * by any other image is an error that says whose it is.
+ */
+export async function adoptByName(ctx: OperationContext): Promise<string | undefined> {
+  const existing = await findImageByName(ctx.ec2, ctx.imageName);
+  if (!existing) return undefined;
+  if (isFromRequest(existing, ctx.ownership)) {
+    log('info', 'adopting the image this request already started', { imageId: existing.ImageId, imageName: ctx.imageName });
+    return existing.ImageId!;
+  }
+  if (isOwnedBy(existing, ctx.ownership)) {
+    if (ctx.event.RequestType === 'Update' && existing.ImageId === ctx.event.PhysicalResourceId) {
+      // A replacement that keeps a fixed name: the image it replaces still exists.
+      throw new AmiError(
+        `Image name "${ctx.imageName}" is used in ${ctx.region} by ${existing.ImageId}, the image this update replaces: CloudFormation creates the new image before it deletes the old one, so the new image needs another name. Change imageName too, or omit it to get a unique one.`,
+      );
+    }
+    throw new AmiError(
+      `Image name "${ctx.imageName}" is already used in ${ctx.region} by ${existing.ImageId}, an earlier image of this resource that was kept (removalPolicy RETAIN). Give the new image another imageName, or omit imageName to get a unique one.`,
+    );
+  }
+  throw new AmiError(
+    `Image name "${ctx.imageName}" is already used in ${ctx.region} by ${existing.ImageId}, which this resource did not create. Choose another imageName, or omit it to get a unique one.`,
+  );
+}
+

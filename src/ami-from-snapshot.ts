@@ -1,0 +1,196 @@
+import { Arn, ArnFormat, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ImageBase, ImageProps } from './image';
+import { ManagedImage } from './private/managed-image';
+import { AmiProvider } from './private/provider';
+
+/**
+ * The processor architecture of a registered image.
+ */
+export enum ImageArchitecture {
+  /** 64-bit x86. */
+  X86_64 = 'x86_64',
+  /** 64-bit Arm (Graviton). */
+  ARM64 = 'arm64',
+  /** 32-bit x86. */
+  I386 = 'i386',
+}
+
+/**
+ * How instances of a registered image boot.
+ */
+export enum BootMode {
+  /** Legacy BIOS. */
+  LEGACY_BIOS = 'legacy-bios',
+  /** UEFI. */
+  UEFI = 'uefi',
+  /** UEFI where the instance type supports it, legacy BIOS otherwise. */
+  UEFI_PREFERRED = 'uefi-preferred',
+}
+
+/**
+ * A data volume of a registered image, from a snapshot.
+ */
+export interface SnapshotVolume {
+  /**
+   * The device name, e.g. `/dev/sdf`.
+   */
+  readonly deviceName: string;
+
+  /**
+   * The snapshot, e.g. `snap-0123456789abcdef0`.
+   */
+  readonly snapshotId: string;
+}
+
+/**
+ * Properties of an `AmiFromSnapshot`.
+ */
+export interface AmiFromSnapshotProps extends ImageProps {
+  /**
+   * The snapshot of the root volume. It stays yours: deleting the image never
+   * deletes it. Changing it replaces the image.
+   */
+  readonly rootSnapshotId: string;
+
+  /**
+   * The root device name.
+   *
+   * @default '/dev/xvda'
+   */
+  readonly rootDeviceName?: string;
+
+  /**
+   * Data volumes, from snapshots that also stay yours.
+   *
+   * @default - the root volume only
+   */
+  readonly dataVolumes?: SnapshotVolume[];
+
+  /**
+   * The architecture the snapshot's operating system was built for. (EC2
+   * itself would default to i386.)
+   *
+   * @default ImageArchitecture.X86_64
+   */
+  readonly architecture?: ImageArchitecture;
+
+  /**
+   * The boot mode.
+   *
+   * @default - EC2's default for the architecture
+   */
+  readonly bootMode?: BootMode;
+
+  /**
+   * Enhanced networking with ENA.
+   *
+   * @default true
+   */
+  readonly enaSupport?: boolean;
+
+  /**
+   * Instances launched from the image require IMDSv2 (`ImdsSupport: v2.0`).
+   *
+   * @default false
+   */
+  readonly requireImdsv2?: boolean;
+
+  /**
+   * Instances launched from the image get NitroTPM 2.0 (needs UEFI boot).
+   *
+   * @default false
+   */
+  readonly tpmSupport?: boolean;
+
+  /**
+   * The EBS volume type of the image's volumes.
+   *
+   * @default ec2.EbsDeviceVolumeType.GP3
+   */
+  readonly volumeType?: ec2.EbsDeviceVolumeType;
+
+  /**
+   * The AMI name, unique in the Region. Changing it replaces the image.
+   *
+   * @default - a unique name from the construct path
+   */
+  readonly imageName?: string;
+}
+
+/**
+ * An AMI registered from EBS snapshots (EC2 RegisterImage).
+ *
+ * The snapshots stay yours: removing the image deregisters it and never
+ * deletes or retags them.
+ *
+ * @example
+ * new AmiFromSnapshot(this, 'FromSnapshot', {
+ *   rootSnapshotId: 'snap-0123456789abcdef0',
+ *   architecture: ImageArchitecture.ARM64,
+ *   bootMode: BootMode.UEFI,
+ *   requireImdsv2: true,
+ * });
+ */
+export class AmiFromSnapshot extends ImageBase {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  public readonly tags: TagManager;
+  public readonly output?: CfnOutput;
+  public readonly parameter?: ssm.IStringParameter;
+
+  constructor(scope: Construct, id: string, props: AmiFromSnapshotProps) {
+    super(scope, id);
+    this.region = Stack.of(this).region;
+    if (props.shareSnapshots) {
+      throw new ValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
+    }
+    if (props.tpmSupport && props.bootMode === BootMode.LEGACY_BIOS) {
+      throw new ValidationError('tpmSupport needs UEFI: set bootMode to BootMode.UEFI (or leave it out).', this);
+    }
+    const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
+    for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
+
+    const managed = new ManagedImage(this, props, {
+      resourceType: 'Custom::AmiFromSnapshot',
+      imageName: props.imageName,
+      properties: {
+        RootSnapshotId: props.rootSnapshotId,
+        RootDeviceName: props.rootDeviceName ?? '/dev/xvda',
+        DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId })),
+        Architecture: props.architecture ?? ImageArchitecture.X86_64,
+        BootMode: props.bootMode,
+        EnaSupport: props.enaSupport ?? true,
+        ImdsSupport: props.requireImdsv2 ? 'v2.0' : undefined,
+        TpmSupport: props.tpmSupport ? 'v2.0' : undefined,
+        VolumeType: props.volumeType ?? ec2.EbsDeviceVolumeType.GP3,
+      },
+    });
+    this._managed = managed;
+    this.imageId = managed.imageId;
+    this.imageName = managed.imageName;
+    this.tags = managed.tags;
+    this.output = managed.output;
+    this.parameter = managed.parameter;
+
+    const provider = AmiProvider.of(this);
+    provider.grantCreateTagged('RegisterImage');
+    for (const snapshotId of snapshots) {
+      provider.addResourceToOperationStatement('register-image-snapshots', () => new iam.PolicyStatement({
+        sid: 'RegisterImageOfSourceSnapshots',
+        actions: ['ec2:RegisterImage'],
+      }), Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
+    }
+  }
+}
+
+function validateSnapshotId(scope: Construct, snapshotId: string): void {
+  if (Token.isUnresolved(snapshotId)) return;
+  if (!/^snap-[0-9a-f]{8}([0-9a-f]{9})?$/.test(snapshotId)) {
+    throw new ValidationError(`Snapshot ID "${snapshotId}" is not valid: snapshot IDs look like snap-0123456789abcdef0.`, scope);
+  }
+}

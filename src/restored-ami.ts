@@ -1,0 +1,102 @@
+import { CfnOutput, Stack, TagManager } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ImageBase, ImageProps } from './image';
+import { ManagedImage } from './private/managed-image';
+import { AmiProvider, snapshotArns } from './private/provider';
+
+/**
+ * Properties of a `RestoredAmi`.
+ */
+export interface RestoredAmiProps extends ImageProps {
+  /**
+   * The bucket that holds the stored image, in the stack's Region.
+   */
+  readonly bucket: s3.IBucket;
+
+  /**
+   * The key of the object CreateStoreImageTask wrote, e.g. `ami-0123456789abcdef0.bin`.
+   * Changing it replaces the image.
+   */
+  readonly objectKey: string;
+
+  /**
+   * The AMI name, unique in the Region. Changing it replaces the image.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement. (EC2 itself would reuse the
+   *            stored image's name, which collides while the original image
+   *            still exists in the Region.)
+   */
+  readonly imageName?: string;
+
+  /**
+   * The KMS key EBS encrypts new snapshots with in this account and Region,
+   * if EBS encryption by default uses a customer managed key: the provider's
+   * role is granted what the restore needs on it.
+   *
+   * @default - EBS encryption by default is off, or uses the AWS managed key
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * An AMI restored from an object in S3 that EC2 CreateStoreImageTask wrote
+ * (EC2 CreateRestoreImageTask), available when the deployment finishes.
+ *
+ * @example
+ * declare const bucket: s3.IBucket;
+ * new RestoredAmi(this, 'Restored', {
+ *   bucket,
+ *   objectKey: 'ami-0123456789abcdef0.bin',
+ * });
+ */
+export class RestoredAmi extends ImageBase {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  public readonly tags: TagManager;
+  public readonly output?: CfnOutput;
+  public readonly parameter?: ssm.IStringParameter;
+
+  constructor(scope: Construct, id: string, props: RestoredAmiProps) {
+    super(scope, id);
+    this.region = Stack.of(this).region;
+    const managed = new ManagedImage(this, props, {
+      resourceType: 'Custom::RestoredAmi',
+      imageName: props.imageName,
+      properties: { Bucket: props.bucket.bucketName, ObjectKey: props.objectKey },
+    });
+    this._managed = managed;
+    this.imageId = managed.imageId;
+    this.imageName = managed.imageName;
+    this.tags = managed.tags;
+    this.output = managed.output;
+    this.parameter = managed.parameter;
+
+    const provider = AmiProvider.of(this);
+    // Read exactly the stored object (bucket.grantRead would add wildcard actions).
+    provider.addResourceToOperationStatement('read-stored-objects', () => new iam.PolicyStatement({
+      sid: 'ReadStoredImageObject',
+      actions: ['s3:GetObject'],
+    }), props.bucket.arnForObjects(props.objectKey));
+    props.bucket.encryptionKey?.grantDecrypt(provider.operationRole);
+    provider.grantCreateTagged('CreateRestoreImageTask');
+    // The restore writes the snapshots through the EBS direct APIs, as the caller.
+    provider.grantOperation('restore-ebs-direct', new iam.PolicyStatement({
+      sid: 'WriteRestoredSnapshots',
+      actions: ['ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'],
+      resources: [snapshotArns()],
+    }));
+    provider.grantOperation('ebs-encryption-default', new iam.PolicyStatement({
+      sid: 'ReadEbsEncryptionDefault',
+      actions: ['ec2:GetEbsEncryptionByDefault', 'ec2:GetEbsDefaultKmsKeyId'],
+      resources: ['*'],
+    }));
+    props.encryptionKey?.grant(provider.operationRole,
+      'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
+  }
+}

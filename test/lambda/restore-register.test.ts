@@ -1,0 +1,132 @@
+import { DescribeStacksCommand, CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import {
+  CreateRestoreImageTaskCommand, CreateTagsCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand,
+  DeleteSnapshotCommand, EC2Client, RegisterImageCommand,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { CREATE_REQUEST, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, ownedImage, ownershipTagsFor, updateEvent } from './helpers';
+import { onEvent } from '../../lambda';
+
+const ec2Mock = mockClient(EC2Client);
+const cfnMock = mockClient(CloudFormationClient);
+captureLogs();
+const RESTORED = 'Custom::RestoredAmi';
+const REGISTERED = 'Custom::AmiFromSnapshot';
+const OURS = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
+
+beforeEach(() => {
+  ec2Mock.reset();
+  cfnMock.reset();
+  ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
+});
+
+const restoreProps = (extra: Record<string, unknown> = {}) => ({
+  Region: 'us-east-1',
+  NamePrefix: 'Stack/Restored',
+  Bucket: 'stored-amis',
+  ObjectKey: 'ami-0aaaaaaaaaaaaaaa0.bin',
+  RemovalPolicy: 'retain',
+  Tags: [{ Key: 'team', Value: 'infra' }],
+  ...extra,
+});
+const registerProps = (extra: Record<string, unknown> = {}) => ({
+  Region: 'us-east-1',
+  NamePrefix: 'Stack/Registered',
+  RootSnapshotId: 'snap-0root00000000000',
+  RootDeviceName: '/dev/xvda',
+  DataVolumes: [{ DeviceName: '/dev/sdf', SnapshotId: 'snap-0data00000000000' }],
+  Architecture: 'arm64',
+  BootMode: 'uefi',
+  EnaSupport: 'true',
+  ImdsSupport: 'v2.0',
+  VolumeType: 'gp3',
+  RemovalPolicy: 'destroy',
+  Tags: [{ Key: 'team', Value: 'infra' }],
+  ...extra,
+});
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(() => undefined, (e: Error) => e);
+  expectOneLine(err!);
+  return err!;
+}
+
+describe('Custom::RestoredAmi', () => {
+  test('restores under an explicit unique name with image and snapshot tags', async () => {
+    ec2Mock.on(CreateRestoreImageTaskCommand).resolves({ ImageId: 'ami-0bbbbbbbbbbbbbbb0' });
+    const out = await onEvent(createEvent(RESTORED, restoreProps()));
+    expect(out.PhysicalResourceId).toBe('ami-0bbbbbbbbbbbbbbb0');
+    const input = ec2Mock.commandCalls(CreateRestoreImageTaskCommand)[0].args[0].input;
+    expect(input).toMatchObject({ Bucket: 'stored-amis', ObjectKey: 'ami-0aaaaaaaaaaaaaaa0.bin' });
+    expect(input.Name).toMatch(/^Stack\/Restored-[0-9a-f]{12}$/);
+    expect(input.TagSpecifications).toEqual([{ ResourceType: 'image', Tags: OURS }, { ResourceType: 'snapshot', Tags: OURS }]);
+  });
+
+  test('a retried request adopts its image instead of restoring twice', async () => {
+    const event = createEvent(RESTORED, restoreProps());
+    ec2Mock.on(DescribeImagesCommand).callsFake(async (input) => ({
+      Images: [ownedImage({ ImageId: 'ami-0ccccccccccccccc0', Name: input.Filters[0].Values[0] })],
+    }));
+    expect((await onEvent(event)).PhysicalResourceId).toBe('ami-0ccccccccccccccc0');
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateRestoreImageTaskCommand);
+  });
+
+  test.each([
+    ['InvalidParameterValue', /^Cannot restore an image from s3:\/\/stored-amis\/ami-0aaaaaaaaaaaaaaa0\.bin in us-east-1: .*The object must be one that CreateStoreImageTask wrote/],
+    ['InvalidAMIName.Duplicate', /^Image name "restored" is already used in us-east-1/],
+    ['InvalidAMIName.Malformed', /^Image name "restored" is not valid/],
+    ['UnauthorizedOperation', /^CreateRestoreImageTask from s3:\/\/stored-amis\/ami-0aaaaaaaaaaaaaaa0\.bin in us-east-1 failed: UnauthorizedOperation/],
+  ])('%s becomes one sentence', async (code, message) => {
+    ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError(code));
+    expect((await failure(onEvent(createEvent(RESTORED, restoreProps({ ImageName: 'restored' }))))).message).toMatch(message);
+  });
+});
+
+describe('Custom::AmiFromSnapshot', () => {
+  test('registers the snapshots, tagging only the image', async () => {
+    ec2Mock.on(RegisterImageCommand).resolves({ ImageId: 'ami-0ddddddddddddddd0' });
+    expect((await onEvent(createEvent(REGISTERED, registerProps()))).PhysicalResourceId).toBe('ami-0ddddddddddddddd0');
+    expect(ec2Mock).toHaveReceivedCommandWith(RegisterImageCommand, {
+      Architecture: 'arm64',
+      BootMode: 'uefi',
+      EnaSupport: true,
+      ImdsSupport: 'v2.0',
+      RootDeviceName: '/dev/xvda',
+      VirtualizationType: 'hvm',
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0root00000000000', DeleteOnTermination: true, VolumeType: 'gp3' } },
+        { DeviceName: '/dev/sdf', Ebs: { SnapshotId: 'snap-0data00000000000', DeleteOnTermination: true, VolumeType: 'gp3' } },
+      ],
+      TagSpecifications: [{ ResourceType: 'image', Tags: OURS }],
+    });
+  });
+
+  test.each([
+    ['InvalidSnapshot.NotFound', /^A snapshot of the image does not exist in us-east-1/],
+    ['IncorrectState', /^A snapshot of the image is not completed yet in us-east-1/],
+    ['InvalidAMIName.Duplicate', /^Image name ".*" is already used in us-east-1/],
+    ['InvalidParameterValue', /^RegisterImage of snapshot snap-0root00000000000 in us-east-1 failed: InvalidParameterValue/],
+  ])('%s becomes one sentence', async (code, message) => {
+    ec2Mock.on(RegisterImageCommand).rejects(awsError(code));
+    expect((await failure(onEvent(createEvent(REGISTERED, registerProps())))).message).toMatch(message);
+  });
+
+  test('delete deregisters the image but never touches the user\'s snapshots', async () => {
+    const image = ownedImage({ BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0root00000000000' } }] });
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [image] });
+    ec2Mock.on(DeregisterImageCommand).resolves({});
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'DELETE_IN_PROGRESS', CreationTime: new Date() }] });
+    await onEvent(deleteEvent(REGISTERED, image.ImageId!, registerProps()));
+    expect(ec2Mock).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: image.ImageId, DeleteAssociatedSnapshots: false });
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteSnapshotCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeSnapshotsCommand);
+  });
+
+  test('tag changes reach the image only', async () => {
+    const image = ownedImage();
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [image] });
+    await onEvent(updateEvent(REGISTERED, image.ImageId!, registerProps({ Tags: [{ Key: 'team', Value: 'platform' }] }), registerProps()));
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [image.ImageId], Tags: [{ Key: 'team', Value: 'platform' }] });
+  });
+});
