@@ -6,6 +6,7 @@
 import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
+import { importImage } from './import';
 import { restore } from './restore';
 import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
@@ -20,6 +21,7 @@ const OPERATIONS: Record<string, ImageOperation> = {
   'Custom::CopiedAmi': copy,
   'Custom::RestoredAmi': restore,
   'Custom::AmiFromSnapshot': fromSnapshot,
+  'Custom::ImportedAmi': importImage,
 };
 
 export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {

@@ -1,8 +1,10 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
+import { isImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
@@ -36,32 +38,56 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   const w = readWaiter(props, event.WaitStartedAt);
   const client = ec2(w.region);
 
+  // Following an import task: the image it made, and what to remove once that image is available.
+  let imageId = w.imageId;
+  let leftovers: Image[] = [];
+  const importTaskId = isImportTask(w.imageId) ? w.imageId : undefined;
+  if (importTaskId) {
+    let outcome: ImportOutcome;
+    try {
+      outcome = await followImportTask(client, w.imageId, props, w.region, { elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+    } catch (err) {
+      if (!isThrottling(err)) throw err;
+      log('warn', 'throttled; polling again', { importTaskId: w.imageId, elapsedSeconds: w.elapsedSeconds });
+      return pendingOrBudgetSpent(w, 'pending');
+    }
+    if ('pending' in outcome) {
+      if (outcome.pending === 'not visible yet' && w.elapsedMs >= NOT_FOUND_GRACE_MS) {
+        throw new AmiError(`Import task ${w.imageId} does not exist in ${w.region}, and no image of it was found.`);
+      }
+      return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
+    }
+    imageId = outcome.imageId;
+    leftovers = outcome.leftovers;
+  }
+
   let image: Image | undefined;
   try {
-    image = await describeImage(client, w.imageId);
+    image = await describeImage(client, imageId);
   } catch (err) {
     if (isThrottling(err)) {
       // Throttled even after the SDK's retries: try again at the next poll.
-      log('warn', 'throttled; polling again', { imageId: w.imageId, elapsedSeconds: w.elapsedSeconds });
+      log('warn', 'throttled; polling again', { imageId, elapsedSeconds: w.elapsedSeconds });
       return pendingOrBudgetSpent(w, 'pending');
     }
-    throw toAmiError(err, `Reading image ${w.imageId} in ${w.region}`);
+    throw toAmiError(err, `Reading image ${imageId} in ${w.region}`);
   }
 
   if (!image) {
     if (w.elapsedMs < NOT_FOUND_GRACE_MS) {
-      log('info', 'image not visible yet', { imageId: w.imageId, region: w.region, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+      log('info', 'image not visible yet', { imageId, region: w.region, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
       return pendingOrBudgetSpent(w, 'pending');
     }
-    throw new AmiError(`Image ${w.imageId} does not exist in ${w.region}: it was deregistered while the stack waited for it, or never became visible.`);
+    throw new AmiError(`Image ${imageId} does not exist in ${w.region}: it was deregistered while the stack waited for it, or never became visible.`);
   }
 
   const state = image.State ?? 'unknown';
   const progress = await snapshotProgress(client, image, w);
-  log('info', 'poll', { imageId: w.imageId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
+  log('info', 'poll', { imageId, importTaskId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
 
   switch (state) {
     case 'available':
+      for (const unnamed of leftovers) await removeUnnamed(client, unnamed, w.region);
       if (w.isLastLink) {
         await applyGovernance(client, image, readGovernance(governedBefore(event)), readGovernance(props), w.region);
         await applyInstanceAction(client, props, w.region);
@@ -69,11 +95,12 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
       return complete(image, 'available');
     case 'pending':
     case 'transient':
-      return pendingOrBudgetSpent(w, state, image);
+      // While following an import, a handover passes the task on, so the next link finishes its work.
+      return pendingOrBudgetSpent(w, state, importTaskId ? undefined : image);
     default: {
       const reason = image.StateReason?.Message ?? image.StateReason?.Code ?? 'EC2 gave no reason';
       throw new AmiError(
-        `Image ${w.imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${reason}. The rollback deregisters it and deletes its snapshots.`,
+        `Image ${imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${reason}. The rollback deregisters it and deletes its snapshots.`,
       );
     }
   }

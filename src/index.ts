@@ -4,3 +4,4 @@ export * from './copied-ami';
 export * from './governance';
 export * from './restored-ami';
 export * from './ami-from-snapshot';
+export * from './imported-ami';

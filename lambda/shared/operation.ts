@@ -33,6 +33,11 @@ export interface ImageOperation {
    * snapshots): never retag or delete them.
    */
   readonly snapshotsBelongToUser?: boolean;
+  /**
+   * The images behind a physical ID that is not an image ID (an import task),
+   * for update and delete. May cancel work still in progress (delete only).
+   */
+  imagesOf?(ctx: { ec2: EC2Client; region: string }, physicalId: string, forDelete: boolean): Promise<string[]>;
   /** Starts the EC2 action and returns the image ID at once (the waiters wait). */
   create(ctx: OperationContext): Promise<string>;
 }
@@ -66,14 +71,26 @@ export async function handleOperation(op: ImageOperation, event: CustomResourceE
         // CloudFormation then deletes the old image under its removal policy.
         return { PhysicalResourceId: await create(op, req) };
       }
-      await updateInPlace(req, event.PhysicalResourceId, before, !op.snapshotsBelongToUser);
+      for (const imageId of await imagesOf(op, req, event.PhysicalResourceId, false)) {
+        await updateInPlace(req, imageId, before, !op.snapshotsBelongToUser);
+      }
       return { PhysicalResourceId: event.PhysicalResourceId };
     }
 
     case 'Delete':
-      await deleteImage(req, event.PhysicalResourceId, !!op.snapshotsBelongToUser);
+      for (const imageId of await imagesOf(op, req, event.PhysicalResourceId, true)) {
+        await deleteImage(req, imageId, !!op.snapshotsBelongToUser);
+      }
       return { PhysicalResourceId: event.PhysicalResourceId };
   }
+}
+
+async function imagesOf(op: ImageOperation, req: Request, physicalId: string, forDelete: boolean): Promise<string[]> {
+  if (op.imagesOf) return op.imagesOf(req, physicalId, forDelete);
+  if (physicalId.startsWith('ami-')) return [physicalId];
+  // The create failed before EC2 returned an image: nothing to change or clean up.
+  log('info', 'no image behind this resource', { physicalId });
+  return [];
 }
 
 async function create(op: ImageOperation, req: Request): Promise<string> {
@@ -110,11 +127,6 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
 }
 
 async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<void> {
-  if (!physicalId.startsWith('ami-')) {
-    // The create failed before EC2 returned an image: nothing to clean up.
-    log('info', 'nothing to delete', { physicalId });
-    return;
-  }
   const image = await describeImage(req.ec2, physicalId);
   const decision = await decideRemoval(str(req.props.RemovalPolicy), image, req.event.StackId);
   if (!decision.destroy) {

@@ -15,6 +15,8 @@ export const TAG_PREFIX = 'cdk-ami:';
 export const STACK_TAG = `${TAG_PREFIX}stack`;
 export const OWNER_TAG = `${TAG_PREFIX}owner`;
 export const REQUEST_TAG = `${TAG_PREFIX}request`;
+/** On imported images and snapshots: the import task that made them (the operation's physical ID). */
+export const IMPORT_TASK_TAG = `${TAG_PREFIX}import-task`;
 
 export interface Ownership {
   readonly stack: string;

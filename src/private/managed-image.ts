@@ -15,6 +15,8 @@ export interface ManagedImageResources {
   readonly properties: Record<string, unknown>;
   /** Properties for the last waiter link only (e.g. the post-availability instance action). */
   readonly lastWaiterProperties?: Record<string, unknown>;
+  /** Properties for every waiter link. */
+  readonly allWaiterProperties?: Record<string, unknown>;
   /** The name given by the user, if any (validated at synth time). */
   readonly imageName?: string;
 }
@@ -72,6 +74,7 @@ export class ManagedImage {
       timeout,
       // Sharing, deprecation and protection are applied by the last link once the
       // image is available, and re-applied in place when they change.
+      allLinkProperties: resources.allWaiterProperties,
       lastLinkProperties: {
         ...resources.lastWaiterProperties,
         LaunchPermissions: Lazy.any({ produce: () => this.launchPermissions.map((p) => p._render()) }, { omitEmptyArray: true }),

@@ -133,7 +133,8 @@ export class AmiProvider extends Construct {
 
     const describeOnly = {
       id: 'AwsSolutions-IAM5',
-      reason: 'EC2 DescribeImages, DescribeSnapshots, DescribeInstances and GetImageBlockPublicAccessState support no resource-level permissions.',
+      reason: 'EC2 Describe* actions and GetImageBlockPublicAccessState support no resource-level permissions; ImportImage and '
+        + 'CancelImportTask name no resource before the call, and are limited by the cdk-ami:stack request or resource tag.',
       appliesTo: ['Resource::*'],
     };
     const ownImagesOnly = {
@@ -175,14 +176,15 @@ export class AmiProvider extends Construct {
    * snapshots (CreateImage, CopyImage, ...) only with this stack's
    * cdk-ami:stack tag on them, and tag them in that same call.
    */
-  public grantCreateTagged(ec2Action: string): void {
-    this.grantOperation(`${ec2Action}-tagged`, new iam.PolicyStatement({
+  public grantCreateTagged(ec2Action: string, role: 'operation' | 'waiter' = 'operation'): void {
+    const grant = role === 'operation' ? this.grantOperation.bind(this) : this.grantWaiter.bind(this);
+    grant(`${ec2Action}-tagged`, new iam.PolicyStatement({
       sid: `${ec2Action}TaggedAsOwn`,
       actions: [`ec2:${ec2Action}`],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
     }));
-    this.grantOperation(`${ec2Action}-tag-on-create`, new iam.PolicyStatement({
+    grant(`${ec2Action}-tag-on-create`, new iam.PolicyStatement({
       sid: `TagOn${ec2Action}`,
       actions: ['ec2:CreateTags'],
       resources: [imageArns(), snapshotArns()],

@@ -11,6 +11,7 @@ export interface WaiterChainProps {
   readonly imageId: string;
   readonly timeout: Duration;
   readonly lastLinkProperties?: Record<string, unknown>;
+  readonly allLinkProperties?: Record<string, unknown>;
 }
 
 /**
@@ -44,6 +45,7 @@ export class WaiterChain extends Construct {
           Links: count,
           BudgetSeconds: budget,
           TimeoutSeconds: total,
+          ...props.allLinkProperties,
           ...(isLast ? props.lastLinkProperties : {}),
         },
       });

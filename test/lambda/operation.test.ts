@@ -240,7 +240,7 @@ describe('Delete', () => {
       await expect(destroy(physicalId)).resolves.toEqual({ PhysicalResourceId: physicalId });
       expect(ec2Mock.calls()).toHaveLength(0);
       expect(cfnMock.calls()).toHaveLength(0);
-      expect(logs.find('nothing to delete')).toEqual([expect.objectContaining({ physicalId })]);
+      expect(logs.find('no image behind this resource')).toEqual([expect.objectContaining({ physicalId })]);
     });
 
   test('deregisters with DeleteAssociatedSnapshots, deletes the snapshots EC2 skipped, and sweeps leftovers', async () => {

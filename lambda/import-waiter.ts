@@ -1,0 +1,86 @@
+import { CopyImageCommand, CreateTagsCommand, EC2Client, Image, ImportImageTask, Tag } from '@aws-sdk/client-ec2';
+import { AmiError, toAmiError } from './shared/errors';
+import { describeImage, destroyImage, snapshotIdsOf } from './shared/images';
+import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
+import { log } from './shared/log';
+import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash } from './shared/ownership';
+import { str } from './shared/props';
+import { ResourceProperties } from './shared/types';
+
+/**
+ * Follow the image from here on (and, once it is available, remove the
+ * unnamed import it was copied from), or keep waiting for the task.
+ */
+export type ImportOutcome = { readonly imageId: string; readonly leftovers: Image[] } | { readonly pending: string };
+
+/**
+ * One poll of an import task (the waiter's ImageId is the task ID). While the
+ * task runs, its Progress and StatusMessage go to the log. Once it completes,
+ * the image and snapshots get the task's tags (VM Import does not tag them),
+ * and, when `ImageName` is set, a copy under that name replaces the unnamed
+ * import; the waiter then follows that image.
+ */
+export async function followImportTask(
+  ec2: EC2Client, taskId: string, props: ResourceProperties, region: string, logFields: Record<string, unknown>,
+): Promise<ImportOutcome> {
+  const task = await describeImportTask(ec2, taskId);
+  if (task?.Status === 'active' || task?.Status === 'deleting') {
+    log('info', 'poll', { ...logFields, importTaskId: taskId, status: task.Status, statusMessage: task.StatusMessage, progress: task.Progress });
+    return { pending: task.StatusMessage ?? task.Status };
+  }
+  if (task?.Status === 'deleted') {
+    throw new AmiError(`Import task ${taskId} in ${region} failed: ${task.StatusMessage ?? 'EC2 gave no reason'}. Check the disk image format and the operating system requirements of VM Import.`);
+  }
+
+  const imageName = str(props.ImageName);
+  const made = await imagesOfImportTask(ec2, taskId);
+  const finished = imageName ? made.find((i) => i.Name === imageName) : made[0];
+  if (finished) return { imageId: finished.ImageId!, leftovers: made.filter((i) => i !== finished) };
+  if (!task) {
+    // Not visible yet right after ImportImage, or forgotten and nothing tagged: the caller's grace decides.
+    return { pending: 'not visible yet' };
+  }
+  return { imageId: await adoptCompletedImport(ec2, task, imageName, region), leftovers: [] };
+}
+
+async function adoptCompletedImport(ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string): Promise<string> {
+  const taskId = task.ImportTaskId!;
+  const importedId = task.ImageId!;
+  const tags: Tag[] = [...(task.Tags ?? []), { Key: IMPORT_TASK_TAG, Value: taskId }];
+  if (!tags.some((t) => t.Key === STACK_TAG)) {
+    throw new AmiError(`Import task ${taskId} does not carry cdk-ami's ownership tags; refusing to adopt its image ${importedId}.`);
+  }
+  try {
+    const imported = await describeImage(ec2, importedId);
+    const snapshotIds = imported ? snapshotIdsOf(imported) : (task.SnapshotDetails ?? []).map((d) => d.SnapshotId!).filter(Boolean);
+    await ec2.send(new CreateTagsCommand({ Resources: [importedId, ...snapshotIds], Tags: tags }));
+    log('info', 'imported image tagged', { importTaskId: taskId, imageId: importedId, snapshotIds });
+    if (!imageName) return importedId;
+
+    // ImportImage cannot name the image: copy it under the name, then drop the unnamed one.
+    const copy = await ec2.send(new CopyImageCommand({
+      SourceImageId: importedId,
+      SourceRegion: region,
+      Name: imageName,
+      Description: imported?.Description,
+      ClientToken: shortHash(`${taskId}/${imageName}`),
+      TagSpecifications: [{ ResourceType: 'image', Tags: tags }, { ResourceType: 'snapshot', Tags: tags }],
+    }));
+    log('info', 'imported image being copied under its name', { importTaskId: taskId, unnamedImageId: importedId, imageId: copy.ImageId, imageName });
+    return copy.ImageId!;
+  } catch (err) {
+    throw toAmiError(err, `Finishing import task ${taskId} (image ${importedId}) in ${region}`);
+  }
+}
+
+/** The unnamed import a named copy was made from: it goes once the copy is available. */
+export async function removeUnnamed(ec2: EC2Client, image: Image, region: string): Promise<void> {
+  const tags = image.Tags ?? [];
+  const owner = { stack: tagOf(tags, STACK_TAG), owner: tagOf(tags, OWNER_TAG), request: tagOf(tags, REQUEST_TAG) };
+  await destroyImage(ec2, image.ImageId!, image, owner, region);
+  log('info', 'unnamed imported image removed', { imageId: image.ImageId, region });
+}
+
+function tagOf(tags: { Key?: string; Value?: string }[], key: string): string {
+  return tags.find((t) => t.Key === key)?.Value ?? '';
+}

@@ -1,0 +1,95 @@
+import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand } from '@aws-sdk/client-ec2';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
+import { log } from './shared/log';
+import { ImageOperation, OperationContext } from './shared/operation';
+import { ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
+import { bool, str, tags } from './shared/props';
+
+/**
+ * Custom::ImportedAmi — EC2 ImportImage (VM Import) from disk images in S3 or
+ * EBS snapshots. The physical ID is the import task ID; the waiter follows the
+ * task, tags the image it makes and, with ImageName, renames it by copy.
+ */
+export const importImage: ImageOperation = {
+  action: 'ImportImage',
+  replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'Encrypted', 'KmsKeyId', 'RoleName'],
+  create: startImport,
+  imagesOf,
+};
+
+interface Disk {
+  readonly Format?: string;
+  readonly Url?: string;
+  readonly S3Bucket?: string;
+  readonly S3Key?: string;
+  readonly SnapshotId?: string;
+}
+
+async function startImport(ctx: OperationContext): Promise<string> {
+  const disks = (Array.isArray(ctx.props.Disks) ? ctx.props.Disks : []) as Disk[];
+  if (disks.length === 0) throw new AmiError('ImportedAmi needs at least one disk.');
+  const containers: ImageDiskContainer[] = disks.map((d, i) => ({
+    Description: `disk ${i + 1}`,
+    Format: d.Format,
+    Url: d.Url,
+    UserBucket: d.S3Bucket ? { S3Bucket: d.S3Bucket, S3Key: d.S3Key } : undefined,
+    SnapshotId: d.SnapshotId,
+  }));
+  const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
+  try {
+    const out = await ctx.ec2.send(new ImportImageCommand({
+      DiskContainers: containers,
+      Description: str(ctx.props.Description),
+      Architecture: str(ctx.props.Architecture),
+      Platform: str(ctx.props.Platform),
+      BootMode: str(ctx.props.BootMode) as never,
+      LicenseType: str(ctx.props.LicenseType),
+      Encrypted: encrypted,
+      KmsKeyId: str(ctx.props.KmsKeyId),
+      RoleName: str(ctx.props.RoleName),
+      // A retried Lambda gets the same task back, never a second import.
+      ClientToken: shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`),
+      // Only the task can be tagged now; the waiter copies these tags to the image and snapshots.
+      TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [...withoutReservedTags(tags(ctx.props.Tags)), ...ownershipTags(ctx.ownership)] }],
+    }));
+    return out.ImportTaskId!;
+  } catch (err) {
+    const message = errorMessage(err);
+    switch (errorCode(err)) {
+      case 'InvalidParameter':
+      case 'InvalidParameterValue':
+      case 'MissingParameter':
+        throw new AmiError(`EC2 rejected the import in ${ctx.region}: ${message}`);
+      case 'InvalidS3ObjectKey':
+      case 'NoSuchKey':
+        throw new AmiError(`A disk image of the import does not exist or cannot be read in S3: ${message}`);
+      default:
+        throw toAmiError(err, `ImportImage in ${ctx.region}`);
+    }
+  }
+}
+
+/**
+ * An active task is cancelled (delete only). A finished one is represented by
+ * the images tagged with its ID, which also works after EC2 forgot the task.
+ */
+async function imagesOf(ctx: { ec2: OperationContext['ec2']; region: string }, taskId: string, forDelete: boolean): Promise<string[]> {
+  if (!taskId.startsWith('import-ami-')) return [];
+  const task = await describeImportTask(ctx.ec2, taskId);
+  if (forDelete && task?.Status === 'active') {
+    try {
+      await ctx.ec2.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: 'CloudFormation deleted the resource' }));
+      log('info', 'import task cancelled', { importTaskId: taskId, region: ctx.region });
+    } catch (err) {
+      // Finished between the two calls: its images are found below.
+      log('info', 'import task could not be cancelled', { importTaskId: taskId, error: errorMessage(err) });
+    }
+  }
+  const images = (await imagesOfImportTask(ctx.ec2, taskId)).map((i) => i.ImageId!);
+  if (forDelete && task?.Status === 'completed' && task.ImageId && !images.includes(task.ImageId)) {
+    // Completed but never adopted by a waiter (it failed first): not tagged, so not ours to delete.
+    log('warn', 'imported image was never tagged; left for manual cleanup', { importTaskId: taskId, imageId: task.ImageId });
+  }
+  return images;
+}

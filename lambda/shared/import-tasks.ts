@@ -1,0 +1,31 @@
+import { DescribeImagesCommand, DescribeImportImageTasksCommand, EC2Client, Image, ImportImageTask } from '@aws-sdk/client-ec2';
+import { errorCode } from './errors';
+import { IMPORT_TASK_TAG } from './ownership';
+
+export function isImportTask(id: string): boolean {
+  return id.startsWith('import-ami-');
+}
+
+/** The task, or undefined once EC2 has forgotten it (7 days after it ended) or before it is visible. */
+export async function describeImportTask(ec2: EC2Client, taskId: string): Promise<ImportImageTask | undefined> {
+  try {
+    const out = await ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [taskId] }));
+    return out.ImportImageTasks?.[0];
+  } catch (err) {
+    if (errorCode(err) === 'InvalidConversionTaskId.Malformed' || errorCode(err)?.endsWith('.NotFound')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Images an import task made, found by the tag the waiter puts on them (EC2
+ * forgets the task after 7 days, the tag stays): the imported image and, when
+ * it was renamed, its named copy.
+ */
+export async function imagesOfImportTask(ec2: EC2Client, taskId: string): Promise<Image[]> {
+  const out = await ec2.send(new DescribeImagesCommand({
+    Owners: ['self'],
+    Filters: [{ Name: `tag:${IMPORT_TASK_TAG}`, Values: [taskId] }],
+  }));
+  return (out.Images ?? []).filter((i) => i.State !== 'deregistered');
+}

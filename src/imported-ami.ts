@@ -1,0 +1,325 @@
+import { Aws, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { BootMode, ImageArchitecture } from './ami-from-snapshot';
+import { ImageBase, ImageProps } from './image';
+import { ManagedImage } from './private/managed-image';
+import { suppressNag } from './private/nag';
+import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+
+/**
+ * The format of a disk image to import.
+ */
+export enum DiskImageFormat {
+  /** Open Virtual Appliance. */
+  OVA = 'OVA',
+  /** VMware virtual disk. */
+  VMDK = 'VMDK',
+  /** Hyper-V / Virtual PC virtual hard disk. */
+  VHD = 'VHD',
+  /** Hyper-V virtual hard disk, version 2. */
+  VHDX = 'VHDX',
+  /** A raw disk image. */
+  RAW = 'RAW',
+}
+
+/**
+ * The operating system of an imported image.
+ */
+export enum ImportPlatform {
+  /** Linux. */
+  LINUX = 'Linux',
+  /** Windows. */
+  WINDOWS = 'Windows',
+}
+
+/**
+ * The license of an imported image's operating system.
+ */
+export enum ImportLicenseType {
+  /** License included: AWS bills the license. */
+  AWS = 'AWS',
+  /** Bring your own license. */
+  BYOL = 'BYOL',
+}
+
+/**
+ * One disk of an image to import.
+ */
+export class ImportDisk {
+  /**
+   * A disk image in an S3 bucket. The import's service role may read exactly this object.
+   */
+  public static fromBucket(bucket: s3.IBucket, key: string, format: DiskImageFormat): ImportDisk {
+    return new ImportDisk({ Format: format, S3Bucket: bucket.bucketName, S3Key: key }, bucket, key);
+  }
+
+  /**
+   * A disk image at a URL: `s3://bucket/key`, or an `https://` URL (for example a presigned one).
+   */
+  public static fromUrl(url: string, format: DiskImageFormat): ImportDisk {
+    return new ImportDisk({ Format: format, Url: url }, undefined, undefined, url);
+  }
+
+  /**
+   * An EBS snapshot of the disk.
+   */
+  public static fromSnapshot(snapshotId: string): ImportDisk {
+    return new ImportDisk({ SnapshotId: snapshotId });
+  }
+
+  private constructor(
+    private readonly rendered: Record<string, string>,
+    private readonly bucket?: s3.IBucket,
+    private readonly key?: string,
+    private readonly url?: string,
+  ) {}
+
+  /** @internal */
+  public _render(): Record<string, string> {
+    return this.rendered;
+  }
+
+  /** @internal */
+  public _validate(scope: Construct): void {
+    if (this.url && !Token.isUnresolved(this.url) && !/^(s3|https):\/\//.test(this.url)) {
+      throw new ValidationError(`Disk URL "${this.url}" is not supported: use s3://bucket/key or an https:// URL.`, scope);
+    }
+  }
+
+  /**
+   * What VM Import needs to read this disk: the object, and the bucket's
+   * location and listing. HTTPS URLs need nothing.
+   *
+   * @internal
+   */
+  public _grantRead(role: iam.IRole): void {
+    let bucketName: string | undefined = this.bucket?.bucketName;
+    let key = this.key;
+    const s3Url = this.url && !Token.isUnresolved(this.url) ? /^s3:\/\/([^/]+)\/(.+)$/.exec(this.url) : null;
+    if (s3Url) [bucketName, key] = [s3Url[1], s3Url[2]];
+    if (!bucketName || !key) return;
+    const bucketArn = `arn:${Aws.PARTITION}:s3:::${bucketName}`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${key}`] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket'], resources: [bucketArn] }));
+    this.bucket?.encryptionKey?.grantDecrypt(role);
+  }
+}
+
+/** VM Import accepts at most 21 disks per image. */
+const MAX_DISKS = 21;
+
+/**
+ * Properties of an `ImportedAmi`.
+ */
+export interface ImportedAmiProps extends ImageProps {
+  /**
+   * The disks of the image, boot disk first (at most 21). Changing them replaces the image.
+   */
+  readonly disks: ImportDisk[];
+
+  /**
+   * The AMI name. ImportImage cannot name an image: with a name, the imported
+   * image is copied in its Region under this name and the unnamed import is
+   * removed, which makes the deployment take longer (a copy of every snapshot).
+   *
+   * @default - EC2's name for the import (`import-ami-...`)
+   */
+  readonly imageName?: string;
+
+  /**
+   * The architecture of the disks' operating system.
+   *
+   * @default - detected by VM Import
+   */
+  readonly architecture?: ImageArchitecture;
+
+  /**
+   * The operating system.
+   *
+   * @default - detected by VM Import
+   */
+  readonly platform?: ImportPlatform;
+
+  /**
+   * The boot mode.
+   *
+   * @default - detected by VM Import
+   */
+  readonly bootMode?: BootMode;
+
+  /**
+   * The license type.
+   *
+   * @default - AWS for Windows if it can, else BYOL
+   */
+  readonly licenseType?: ImportLicenseType;
+
+  /**
+   * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
+   *
+   * @default - as the account's EBS encryption by default
+   */
+  readonly encrypted?: boolean;
+
+  /**
+   * The KMS key for the snapshots. Requires `encrypted: true`.
+   *
+   * @default - the default EBS key
+   */
+  readonly kmsKey?: kms.IKey;
+
+  /**
+   * The service role VM Import uses to read the disks, assumable by
+   * `vmie.amazonaws.com` with external ID `vmimport`.
+   *
+   * @default - a role is created that may read exactly the disks' objects (and use `kmsKey`)
+   */
+  readonly role?: iam.IRole;
+}
+
+/**
+ * An AMI imported from disk images with VM Import (EC2 ImportImage),
+ * available when the deployment finishes.
+ *
+ * @example
+ * declare const bucket: s3.IBucket;
+ * new ImportedAmi(this, 'Appliance', {
+ *   disks: [ImportDisk.fromBucket(bucket, 'appliance/disk1.vmdk', DiskImageFormat.VMDK)],
+ *   imageName: 'appliance-1.0',
+ *   timeout: Duration.hours(4),
+ * });
+ */
+export class ImportedAmi extends ImageBase {
+  public readonly imageId: string;
+  public readonly imageName?: string;
+  public readonly region: string;
+  public readonly tags: TagManager;
+  public readonly output?: CfnOutput;
+  public readonly parameter?: ssm.IStringParameter;
+  /**
+   * The service role VM Import runs with.
+   */
+  public readonly role: iam.IRole;
+
+  constructor(scope: Construct, id: string, props: ImportedAmiProps) {
+    super(scope, id);
+    this.region = Stack.of(this).region;
+    if (props.disks.length === 0 || props.disks.length > MAX_DISKS) {
+      throw new ValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
+    }
+    props.disks.forEach((d) => d._validate(this));
+    if (props.kmsKey && props.encrypted !== true) {
+      throw new ValidationError('kmsKey needs encrypted: true; VM Import only uses a KMS key for encrypted snapshots.', this);
+    }
+    this.role = props.role ?? this.createServiceRole(props);
+
+    const managed = new ManagedImage(this, props, {
+      resourceType: 'Custom::ImportedAmi',
+      properties: {
+        Disks: props.disks.map((d) => d._render()),
+        Architecture: props.architecture,
+        Platform: props.platform,
+        BootMode: props.bootMode,
+        LicenseType: props.licenseType,
+        Encrypted: props.encrypted,
+        KmsKeyId: props.kmsKey?.keyArn,
+        RoleName: this.role.roleName,
+      },
+      // The name is given by a copy once the import is done, by whichever link sees it done.
+      allWaiterProperties: props.imageName ? { ImageName: props.imageName } : undefined,
+      imageName: props.imageName,
+    });
+    this._managed = managed;
+    this.imageId = managed.imageId;
+    this.imageName = managed.imageName;
+    this.tags = managed.tags;
+    this.output = managed.output;
+    this.parameter = managed.parameter;
+    this.grantProvider(props);
+  }
+
+  private createServiceRole(props: ImportedAmiProps): iam.Role {
+    const role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('vmie.amazonaws.com'),
+      externalIds: ['vmimport'],
+      description: `VM Import service role of ${this.node.path}: reads the disk images`,
+    });
+    props.disks.forEach((d) => d._grantRead(role));
+    // What VM Import does in the account while it builds the image.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ec2:ModifySnapshotAttribute', 'ec2:CopySnapshot', 'ec2:RegisterImage', 'ec2:Describe*'],
+      resources: ['*'],
+    }));
+    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*');
+    suppressNag(role, [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'The VM Import service role policy AWS documents: VM Import describes, copies and registers the snapshots and image it creates, '
+        + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
+      appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
+    }]);
+    return role;
+  }
+
+  private grantProvider(props: ImportedAmiProps): void {
+    const provider = AmiProvider.of(this);
+    provider.grantOperation('import-image', new iam.PolicyStatement({
+      sid: 'ImportImageTaggedAsOwn',
+      actions: ['ec2:ImportImage'],
+      resources: ['*'],
+      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    }));
+    provider.grantOperation('import-image-tag-on-create', new iam.PolicyStatement({
+      sid: 'TagOnImportImage',
+      actions: ['ec2:CreateTags'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'ImportImage' } },
+    }));
+    provider.grantOperation('import-tasks', new iam.PolicyStatement({
+      sid: 'FollowImportTasks',
+      actions: ['ec2:DescribeImportImageTasks'],
+      resources: ['*'],
+    }));
+    provider.grantOperation('import-cancel', new iam.PolicyStatement({
+      sid: 'CancelOwnImportTasks',
+      actions: ['ec2:CancelImportTask'],
+      resources: ['*'],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    }));
+    provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
+      sid: 'PassVmImportRoles',
+      actions: ['iam:PassRole'],
+    }), this.role.roleArn);
+    props.kmsKey?.grant(provider.operationRole, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo', 'kms:ReEncryptFrom');
+
+    // The waiter adopts the finished import: it tags the image and snapshots
+    // VM Import made (untagged, so only a request-tag condition can hold), and
+    // for a name, copies the image and removes the unnamed one.
+    provider.grantWaiter('import-follow', new iam.PolicyStatement({
+      sid: 'FollowImportTasks',
+      actions: ['ec2:DescribeImportImageTasks'],
+      resources: ['*'],
+    }));
+    provider.grantWaiter('import-adopt', new iam.PolicyStatement({
+      sid: 'TagImportedImages',
+      actions: ['ec2:CreateTags'],
+      resources: [imageArns(), snapshotArns()],
+      conditions: {
+        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID },
+        Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
+      },
+    }));
+    if (props.imageName) {
+      provider.grantCreateTagged('CopyImage', 'waiter');
+      provider.grantWaiter('import-rename', new iam.PolicyStatement({
+        sid: 'RenameImportedImages',
+        actions: ['ec2:CopyImage', 'ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
+        resources: [imageArns(), snapshotArns()],
+        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      }));
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { DiskImageFormat, ImageArchitecture, ImportDisk, ImportedAmi, ImportPlatform } from '../src';
+import { nagFindings, newStack, resourcesOfType } from './util';
+
+function importStack(extra: Partial<ConstructorParameters<typeof ImportedAmi>[2]> = {}): Stack {
+  const stack = newStack();
+  const bucket = s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks');
+  new ImportedAmi(stack, 'Appliance', {
+    disks: [
+      ImportDisk.fromBucket(bucket, 'appliance/boot.vmdk', DiskImageFormat.VMDK),
+      ImportDisk.fromUrl('s3://other-disks/data.raw', DiskImageFormat.RAW),
+      ImportDisk.fromSnapshot('snap-0123456789abcdef0'),
+    ],
+    architecture: ImageArchitecture.X86_64,
+    platform: ImportPlatform.LINUX,
+    ...extra,
+  });
+  return stack;
+}
+
+function policies(stack: Stack, fragment: string): any[] {
+  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
+    .filter(([id]) => id.includes(fragment)).flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('ImportedAmi', () => {
+  test('imports the disks with the given options and waits on the task', () => {
+    const template = Template.fromStack(importStack({ imageName: 'appliance-1.0' }));
+    const roleId = resourcesOfType(template, 'AWS::IAM::Role').find(([id]) => id.startsWith('ApplianceServiceRole'))![0];
+    template.hasResourceProperties('Custom::ImportedAmi', {
+      Disks: [
+        { Format: 'VMDK', S3Bucket: 'vm-disks', S3Key: 'appliance/boot.vmdk' },
+        { Format: 'RAW', Url: 's3://other-disks/data.raw' },
+        { SnapshotId: 'snap-0123456789abcdef0' },
+      ],
+      Architecture: 'x86_64',
+      Platform: 'Linux',
+      RoleName: { Ref: roleId },
+      ImageName: 'appliance-1.0',
+    });
+    // Any link may see the import finish, so every link knows the name to copy it under.
+    for (const [, w] of resourcesOfType(template, 'Custom::AmiWaiter')) expect(w.Properties.ImageName).toBe('appliance-1.0');
+  });
+
+  test('the service role trusts VM Import with external ID vmimport and reads exactly the disks', () => {
+    const stack = importStack();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'vmie.amazonaws.com' },
+          Condition: { StringEquals: { 'sts:ExternalId': 'vmimport' } },
+        }],
+      },
+    });
+    const statements = policies(stack, 'ApplianceServiceRole');
+    const objects = statements.filter((s) => s.Action === 's3:GetObject').map((s) => JSON.stringify(s.Resource));
+    expect(objects).toEqual([expect.stringContaining(':s3:::vm-disks/appliance/boot.vmdk'), expect.stringContaining(':s3:::other-disks/data.raw')]);
+    expect(JSON.stringify(statements)).not.toContain('s3:*');
+  });
+
+  test('the provider may pass exactly that role and import only with this stack\'s tags', () => {
+    const stack = importStack();
+    const op = policies(stack, 'OperationRole');
+    expect(op.find((s) => s.Sid === 'PassVmImportRoles').Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApplianceServiceRole/), 'Arn'] });
+    expect(op.find((s) => s.Sid === 'ImportImageTaggedAsOwn').Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+    const tagging = policies(stack, 'WaiterRole').find((s) => s.Sid === 'TagImportedImages');
+    expect(tagging.Condition).toEqual({
+      StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } },
+      Null: { 'aws:ResourceTag/cdk-ami:stack': 'true' },
+    });
+  });
+
+  test('a role of your own is used as it is', () => {
+    const stack = newStack();
+    const role = iam.Role.fromRoleName(stack, 'Mine', 'vmimport');
+    new ImportedAmi(stack, 'Appliance', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], role });
+    Template.fromStack(stack).hasResourceProperties('Custom::ImportedAmi', { RoleName: 'vmimport' });
+    expect(resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Role').find(([id]) => id.startsWith('ApplianceServiceRole'))).toBeUndefined();
+  });
+
+  test.each([
+    [{ disks: [] }, /disks has 0 entries: an import takes 1 to 21 disks/],
+    [{ disks: Array.from({ length: 22 }, () => ImportDisk.fromSnapshot('snap-0123456789abcdef0')) }, /disks has 22 entries/],
+    [{ disks: [ImportDisk.fromUrl('ftp://x/y', DiskImageFormat.RAW)] }, /Disk URL "ftp:\/\/x\/y" is not supported/],
+  ])('%o is rejected at synth time', (props, message) => {
+    expect(() => new ImportedAmi(newStack(), 'Appliance', props as any)).toThrow(message);
+  });
+
+  test('cdk-nag AwsSolutions reports nothing unexplained', () => {
+    expect(nagFindings(importStack({ imageName: 'appliance' }))).toEqual([]);
+  });
+});
