@@ -11,7 +11,7 @@ import { median } from './stats';
 
 export const ROOT = path.join(__dirname, '..');
 export const BUNDLE = path.join(ROOT, 'assets', 'provider', 'index.js');
-const BUNDLE_OUTFILE = '--outfile=assets/provider/index.js';
+const BUNDLE_OUTDIR = '--outdir=assets/provider';
 
 export interface RequireResult {
   readonly runs: number;
@@ -76,8 +76,8 @@ function bundleCommand(): string {
     tasks: Record<string, { steps?: { exec?: string }[] }>;
   };
   const command = tasks.tasks.bundle?.steps?.find((step) => step.exec?.startsWith('esbuild'))?.exec;
-  if (!command || !command.includes(BUNDLE_OUTFILE)) {
-    throw new Error(`The bundle task no longer has an esbuild step writing ${BUNDLE_OUTFILE}`);
+  if (!command || !command.includes(BUNDLE_OUTDIR)) {
+    throw new Error(`The bundle task no longer has an esbuild step writing ${BUNDLE_OUTDIR}`);
   }
   return command;
 }
@@ -92,8 +92,9 @@ export function benchReproducible(): ReproducibleResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-ami-bundle-'));
   try {
     const hashes = [1, 2].map((n) => {
-      const outfile = path.join(dir, `build${n}`, 'index.js');
-      execFileSync('/bin/sh', ['-c', command.replace(BUNDLE_OUTFILE, `--outfile=${outfile}`)], {
+      const outdir = path.join(dir, `build${n}`);
+      const outfile = path.join(outdir, 'index.js');
+      execFileSync('/bin/sh', ['-c', command.replace(BUNDLE_OUTDIR, `--outdir=${outdir}`)], {
         cwd: ROOT,
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` },

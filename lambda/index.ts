@@ -12,6 +12,7 @@ import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { ImageOperation, handleOperation } from './shared/operation';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
+import { handleStore } from './store';
 import { waiterIsComplete, waiterOnEvent } from './waiter';
 
 export const WAITER_TYPE = 'Custom::AmiWaiter';
@@ -27,6 +28,7 @@ const OPERATIONS: Record<string, ImageOperation> = {
 export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
   return guarded('onEvent', event, () => {
     if (event.ResourceType === WAITER_TYPE) return waiterOnEvent(event);
+    if (event.ResourceType === 'Custom::StoredAmi') return handleStore(event);
     const op = OPERATIONS[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
     return handleOperation(op, event);

@@ -8,6 +8,7 @@ import { isImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
+import { followStoreTask } from './store';
 
 /**
  * Custom::AmiWaiter — one link of the chain that waits for an image to become
@@ -37,6 +38,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   const props = event.ResourceProperties as ResourceProperties;
   const w = readWaiter(props, event.WaitStartedAt);
   const client = ec2(w.region);
+
+  if (str(props.Target) === 'store') return waitForStore(client, w, required(props, 'Bucket'));
 
   // Following an import task: the image it made, and what to remove once that image is available.
   let imageId = w.imageId;
@@ -115,6 +118,29 @@ function governedBefore(event: CustomResourceEvent): ResourceProperties | undefi
   if (event.RequestType !== 'Update') return undefined;
   const before = event.OldResourceProperties as ResourceProperties;
   return before.ImageId === event.ResourceProperties.ImageId ? before : undefined;
+}
+
+/** A StoredAmi's wait: the store task of the image into the bucket. */
+async function waitForStore(client: EC2Client, w: WaitLink, bucket: string): Promise<IsCompleteResponse> {
+  let task;
+  try {
+    task = await followStoreTask(client, w.imageId, bucket);
+  } catch (err) {
+    if (isThrottling(err)) return pendingOrBudgetSpent(w, 'pending');
+    throw toAmiError(err, `Reading the store task of image ${w.imageId} in ${w.region}`);
+  }
+  log('info', 'poll', { imageId: w.imageId, bucket, state: task?.StoreTaskState ?? 'not visible yet', progress: task?.ProgressPercentage, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+  if (!task) {
+    if (w.elapsedMs < NOT_FOUND_GRACE_MS) return pendingOrBudgetSpent(w, 'pending');
+    throw new AmiError(`No store task of image ${w.imageId} into s3://${bucket} exists in ${w.region}.`);
+  }
+  if (task.StoreTaskState === 'Completed') {
+    return { IsComplete: true, Data: { ImageId: w.imageId, State: 'Completed', Bucket: bucket, ObjectKey: task.S3objectKey ?? '' } };
+  }
+  if (task.StoreTaskState === 'Failed') {
+    throw new AmiError(`Storing image ${w.imageId} in s3://${bucket} failed: ${task.StoreTaskFailureReason ?? 'EC2 gave no reason'}.`);
+  }
+  return pendingOrBudgetSpent(w, 'pending');
 }
 
 interface WaitLink {

@@ -1,11 +1,10 @@
-import { Arn, ArnFormat, CfnOutput, Duration, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, Duration, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider, imageArns, STACK_TAG } from './private/provider';
+import { AmiProvider } from './private/provider';
 import { validateRegion } from './private/validation';
 
 /**
@@ -135,31 +134,7 @@ export class CopiedAmi extends ImageBase {
 
   private grantProvider(props: CopiedAmiProps): void {
     const provider = AmiProvider.of(this);
-    const stack = Stack.of(this);
-    if (props.source instanceof ImageBase && Stack.of(props.source) === stack) {
-      // An image of this stack carries its cdk-ami:stack tag. Naming its ID
-      // here would make the provider's policy wait for the image, which waits
-      // for the provider: a cycle. The tag condition is as narrow.
-      provider.grantOperation('copy-image-own-sources', new iam.PolicyStatement({
-        sid: 'CopyImageOfOwnImages',
-        actions: ['ec2:CopyImage'],
-        resources: [imageArns()],
-        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: stack.stackId } },
-      }));
-    } else {
-      const sourceArn = Arn.format({
-        service: 'ec2',
-        region: props.source.region,
-        account: '',
-        resource: 'image',
-        resourceName: props.source.imageId,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      }, stack);
-      provider.addResourceToOperationStatement('copy-image-sources', () => new iam.PolicyStatement({
-        sid: 'CopyImageOfSources',
-        actions: ['ec2:CopyImage'],
-      }), sourceArn);
-    }
+    provider.grantOnSourceImage('CopyImage', props.source, props.source instanceof ImageBase);
     provider.grantCreateTagged('CopyImage');
     if (props.kmsKey) {
       // What EBS needs to write encrypted snapshots with a customer managed key.

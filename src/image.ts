@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import type { CopiedAmi, CopyOptions } from './copied-ami';
@@ -7,6 +8,7 @@ import { DeregistrationProtection, LaunchPermission } from './governance';
 import { machineImageConfig } from './private/machine-image';
 import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
+import type { StoredAmi, StoreOptions } from './stored-ami';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.
@@ -300,6 +302,21 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    */
   public getImage(_scope: Construct): ec2.MachineImageConfig {
     return this._managed!.getImage(this.imageId);
+  }
+
+  /**
+   * Stores this image as one object in an S3 bucket (EC2 CreateStoreImageTask).
+   * The `StoredAmi` has construct ID `StoreTo<id>` in this image's scope.
+   *
+   * @param id construct ID suffix, e.g. the bucket's purpose
+   * @param bucket the bucket, in this image's Region
+   * @param options how to store
+   */
+  public storeTo(id: string, bucket: s3.IBucket, options: StoreOptions = {}): StoredAmi {
+    // Loaded here: stored-ami.ts imports this module.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { StoredAmi: Store } = require('./stored-ami') as typeof import('./stored-ami');
+    return new Store(this, `StoreTo${id}`, { ...options, image: this, bucket });
   }
 
   /**

@@ -5,3 +5,4 @@ export * from './governance';
 export * from './restored-ami';
 export * from './ami-from-snapshot';
 export * from './imported-ami';
+export * from './stored-ami';

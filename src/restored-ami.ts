@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, TagManager } from 'aws-cdk-lib';
+import { CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -78,11 +78,14 @@ export class RestoredAmi extends ImageBase {
     this.parameter = managed.parameter;
 
     const provider = AmiProvider.of(this);
-    // Read exactly the stored object (bucket.grantRead would add wildcard actions).
+    // Read exactly the stored object (bucket.grantRead would add wildcard actions). A key
+    // that a StoredAmi of this stack produces is only known at deploy time, and naming it
+    // would make the provider's policy wait for that store: the objects EC2 names <ami-id>.bin.
+    const objectKey = Token.isUnresolved(props.objectKey) ? 'ami-*.bin' : props.objectKey;
     provider.addResourceToOperationStatement('read-stored-objects', () => new iam.PolicyStatement({
       sid: 'ReadStoredImageObject',
       actions: ['s3:GetObject'],
-    }), props.bucket.arnForObjects(props.objectKey));
+    }), props.bucket.arnForObjects(objectKey));
     props.bucket.encryptionKey?.grantDecrypt(provider.operationRole);
     provider.grantCreateTagged('CreateRestoreImageTask');
     // The restore writes the snapshots through the EBS direct APIs, as the caller.

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
-import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct, IConstruct } from 'constructs';
+import { Construct, IConstruct, Node } from 'constructs';
 import { suppressNag } from './nag';
 
 /** The tag every image and snapshot gets; the IAM conditions below test it. */
@@ -145,7 +145,12 @@ export class AmiProvider extends Construct {
       appliesTo: ['Resource::arn:<AWS::Partition>:ec2:*::image/*', 'Resource::arn:<AWS::Partition>:ec2:*::snapshot/*'],
     };
     suppressNag(this.waiterRole, [describeOnly, ownImagesOnly]);
-    suppressNag(this.operationRole, [describeOnly, ownImagesOnly]);
+    suppressNag(this.operationRole, [describeOnly, ownImagesOnly, {
+      id: 'AwsSolutions-IAM5',
+      reason: 'CreateStoreImageTask writes, and CreateRestoreImageTask reads, one object named <ami-id>.bin per image; the image ID is only '
+        + 'known at deploy time, so these statements name the bucket and the ami-*.bin pattern, nothing broader.',
+      appliesTo: [{ regex: '/^Resource::.*:s3:::.*\\/ami-\\*\\.bin$/' }],
+    }]);
     const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
     for (const role of [frameworkOnEventRole, frameworkWaitRole]) {
       suppressNag(role, [{
@@ -190,6 +195,34 @@ export class AmiProvider extends Construct {
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { 'ec2:CreateAction': ec2Action } },
     }));
+  }
+
+  /**
+   * Lets the onEvent role run `ec2Action` (CopyImage, CreateStoreImageTask) on
+   * a source image: by ARN for an existing image; by the cdk-ami:stack tag for
+   * an image this stack makes (naming its ID would make the provider's policy
+   * wait for the image, which waits for the provider: a cycle).
+   */
+  public grantOnSourceImage(
+    ec2Action: string, source: { readonly imageId: string; readonly region: string; readonly node: Node }, managedHere: boolean,
+  ): void {
+    const stack = Stack.of(this);
+    if (managedHere && Stack.of(source as unknown as IConstruct) === stack) {
+      this.grantOperation(`${ec2Action}-own-sources`, new iam.PolicyStatement({
+        sid: `${ec2Action}OfOwnImages`,
+        actions: [`ec2:${ec2Action}`],
+        resources: [imageArns()],
+        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      }));
+      return;
+    }
+    const sourceArn = Arn.format({
+      service: 'ec2', region: source.region, account: '', resource: 'image', resourceName: source.imageId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    }, stack);
+    this.addResourceToOperationStatement(`${ec2Action}-sources`, () => new iam.PolicyStatement({
+      sid: `${ec2Action}OfSources`,
+      actions: [`ec2:${ec2Action}`],
+    }), sourceArn);
   }
 
   /** Adds a statement to the isComplete role once. */

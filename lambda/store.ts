@@ -1,0 +1,88 @@
+import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
+import { ec2 } from './shared/clients';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { log } from './shared/log';
+import { changed, required, str, tags } from './shared/props';
+import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './shared/types';
+
+/**
+ * Custom::StoredAmi — EC2 CreateStoreImageTask: one S3 object holding an AMI.
+ * The physical ID is `s3://bucket/key`. Any change stores again (a new
+ * object); the old object is deleted only under RemovalPolicy.DESTROY.
+ */
+export async function handleStore(event: CustomResourceEvent): Promise<OnEventResponse> {
+  const props = event.ResourceProperties as ResourceProperties;
+  const region = required(props, 'Region');
+  const client = ec2(region);
+  switch (event.RequestType) {
+    case 'Create':
+      return store(client, props, region);
+    case 'Update': {
+      const before = event.OldResourceProperties as ResourceProperties;
+      if (changed(before, props, ['Region', 'ImageId', 'Bucket', 'ObjectTags']).length > 0) return store(client, props, region);
+      return { PhysicalResourceId: event.PhysicalResourceId, Data: dataOf(event.PhysicalResourceId, required(props, 'ImageId')) };
+    }
+    case 'Delete':
+      await deleteStored(event.PhysicalResourceId, props, region);
+      return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+}
+
+async function store(client: EC2Client, props: ResourceProperties, region: string): Promise<OnEventResponse> {
+  const imageId = required(props, 'ImageId');
+  const bucket = required(props, 'Bucket');
+  try {
+    // Storing the same image in the same bucket again is idempotent in EC2: a retry returns the same key.
+    const out = await client.send(new CreateStoreImageTaskCommand({
+      ImageId: imageId,
+      Bucket: bucket,
+      S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
+    }));
+    const physicalId = `s3://${bucket}/${out.ObjectKey}`;
+    log('info', 'store task started', { imageId, bucket, objectKey: out.ObjectKey, region });
+    return { PhysicalResourceId: physicalId, Data: dataOf(physicalId, imageId) };
+  } catch (err) {
+    const message = errorMessage(err);
+    switch (errorCode(err)) {
+      case 'InvalidAMIID.NotFound':
+      case 'InvalidAMIID.Unavailable':
+        throw new AmiError(`Image ${imageId} cannot be stored: it does not exist in ${region} or is not available (${message}).`);
+      case 'InvalidParameterValue':
+      case 'InvalidParameter':
+        throw new AmiError(`EC2 refused to store image ${imageId} in s3://${bucket}: ${message}. The bucket must be in ${region} and writable by the provider.`);
+      default:
+        throw toAmiError(err, `CreateStoreImageTask of ${imageId} to s3://${bucket} in ${region}`);
+    }
+  }
+}
+
+function dataOf(physicalId: string, imageId: string): Record<string, string> {
+  const [bucket, ...key] = physicalId.replace(/^s3:\/\//, '').split('/');
+  return { ImageId: imageId, Bucket: bucket, ObjectKey: key.join('/') };
+}
+
+async function deleteStored(physicalId: string, props: ResourceProperties, region: string): Promise<void> {
+  if (!physicalId.startsWith('s3://')) return;
+  if ((str(props.RemovalPolicy) ?? 'retain') !== 'destroy') {
+    log('info', 'stored object retained', { object: physicalId });
+    return;
+  }
+  const { Bucket, ObjectKey } = dataOf(physicalId, '');
+  await loadS3().deleteObject(region, Bucket, ObjectKey);
+  log('info', 'stored object deleted', { object: physicalId });
+}
+
+/** In the Lambda bundle the S3 client is a file of its own beside index.js (external to esbuild). */
+function loadS3(): typeof import('./s3-objects') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./s3-objects');
+}
+
+/**
+ * One poll of a store task (waiter Target "store"): its progress goes to the
+ * log; Completed finishes the wait, Failed fails it with EC2's reason.
+ */
+export async function followStoreTask(client: EC2Client, imageId: string, bucket: string): Promise<StoreImageTaskResult | undefined> {
+  const out = await client.send(new DescribeStoreImageTasksCommand({ ImageIds: [imageId] }));
+  return (out.StoreImageTaskResults ?? []).find((t) => t.Bucket === bucket);
+}

@@ -1,0 +1,147 @@
+import { CustomResource, Duration, RemovalPolicy, Resource, ValidationError } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { IImage, ImageBase } from './image';
+import { AmiProvider, snapshotArns } from './private/provider';
+import { validateTimeout } from './private/validation';
+import { WaiterChain } from './private/waiter-chain';
+
+/**
+ * Options for storing an image in S3, as used by `storeTo()`.
+ */
+export interface StoreOptions {
+  /**
+   * Tags for the S3 object.
+   *
+   * @default - none
+   */
+  readonly objectTags?: { [key: string]: string };
+
+  /**
+   * `DESTROY` deletes the S3 object when the resource is removed or replaced;
+   * `RETAIN` keeps it.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long to wait for the store task to complete.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+}
+
+/**
+ * Properties of a `StoredAmi`.
+ */
+export interface StoredAmiProps extends StoreOptions {
+  /**
+   * The image to store. Changing it stores again.
+   */
+  readonly image: IImage;
+
+  /**
+   * The bucket to store the image in, in the image's Region. Changing it stores again.
+   */
+  readonly bucket: s3.IBucket;
+}
+
+/**
+ * An AMI stored as one object in S3 (EC2 CreateStoreImageTask), complete when
+ * the deployment finishes. `bucket` and `objectKey` tell a `RestoredAmi` (in
+ * this stack, another stack, or another account with a copy of the object)
+ * where to restore it from.
+ *
+ * @example
+ * declare const golden: AmiFromInstance;
+ * declare const bucket: s3.IBucket;
+ * const stored = new StoredAmi(this, 'Stored', { image: golden, bucket });
+ * new RestoredAmi(this, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey });
+ */
+export class StoredAmi extends Resource {
+  /**
+   * The image that was stored.
+   */
+  public readonly image: IImage;
+
+  /**
+   * The bucket holding the object.
+   */
+  public readonly bucket: s3.IBucket;
+
+  /**
+   * The key of the object (`<imageId>.bin`). Resolves once the store task completed.
+   *
+   * @attribute
+   */
+  public readonly objectKey: string;
+
+  constructor(scope: Construct, id: string, props: StoredAmiProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.hours(1);
+    validateTimeout(this, timeout);
+    const policy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
+      throw new ValidationError(`removalPolicy ${policy} is not supported for stored images: use RETAIN (keep the object) or DESTROY (delete it).`, this);
+    }
+    for (const key of Object.keys(props.objectTags ?? {})) {
+      if (key.toLowerCase().startsWith('aws:')) throw new ValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
+    }
+    this.image = props.image;
+    this.bucket = props.bucket;
+
+    const provider = AmiProvider.of(this);
+    const operation = new CustomResource(this, 'Resource', {
+      serviceToken: provider.operationServiceToken,
+      resourceType: 'Custom::StoredAmi',
+      removalPolicy: RemovalPolicy.DESTROY,
+      properties: {
+        Region: props.image.region,
+        ImageId: props.image.imageId,
+        Bucket: props.bucket.bucketName,
+        ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+        RemovalPolicy: policy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
+      },
+    });
+    const waiters = new WaiterChain(this, 'Wait', {
+      serviceToken: provider.waiterServiceToken,
+      region: props.image.region,
+      imageId: operation.getAttString('ImageId'),
+      timeout,
+      allLinkProperties: { Target: 'store', Bucket: props.bucket.bucketName },
+    });
+    this.objectKey = waiters.links[waiters.links.length - 1].getAttString('ObjectKey');
+    this.grantProvider(props, policy);
+  }
+
+  private grantProvider(props: StoredAmiProps, policy: RemovalPolicy): void {
+    const provider = AmiProvider.of(this);
+    provider.grantOnSourceImage('CreateStoreImageTask', props.image, props.image instanceof ImageBase);
+    // The store reads the image's snapshots through the EBS direct APIs and writes the object, as the caller.
+    provider.grantOperation('store-ebs-direct', new iam.PolicyStatement({
+      sid: 'ReadStoredSnapshots',
+      actions: ['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'],
+      resources: [snapshotArns()],
+    }));
+    const objects = props.bucket.arnForObjects('ami-*.bin');
+    provider.addResourceToOperationStatement('store-objects', () => new iam.PolicyStatement({
+      sid: 'WriteStoredImageObjects',
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'],
+    }), objects);
+    if (policy === RemovalPolicy.DESTROY) {
+      provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
+        sid: 'DeleteStoredImageObjects',
+        actions: ['s3:DeleteObject'],
+      }), objects);
+    }
+    props.bucket.encryptionKey?.grantEncryptDecrypt(provider.operationRole);
+    provider.grantWaiter('store-follow', new iam.PolicyStatement({
+      sid: 'FollowStoreTasks',
+      actions: ['ec2:DescribeStoreImageTasks'],
+      resources: ['*'],
+    }));
+  }
+}

@@ -1,0 +1,82 @@
+import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, updateEvent, waiterProps } from './helpers';
+import { isComplete, onEvent } from '../../lambda';
+
+const ec2Mock = mockClient(EC2Client);
+const s3Mock = mockClient(S3Client);
+captureLogs();
+const STORED = 'Custom::StoredAmi';
+const IMAGE = 'ami-0123456789abcdef0';
+const OBJECT = `s3://stored-amis/${IMAGE}.bin`;
+const props = (extra: Record<string, unknown> = {}) => ({
+  Region: 'us-east-1', ImageId: IMAGE, Bucket: 'stored-amis', ObjectTags: [{ Key: 'purpose', Value: 'backup' }], RemovalPolicy: 'retain', ...extra,
+});
+
+beforeEach(() => {
+  ec2Mock.reset();
+  s3Mock.reset();
+});
+
+describe('Custom::StoredAmi', () => {
+  test('starts the store task; the physical ID names the object', async () => {
+    ec2Mock.on(CreateStoreImageTaskCommand).resolves({ ObjectKey: `${IMAGE}.bin` });
+    expect(await onEvent(createEvent(STORED, props()))).toEqual({
+      PhysicalResourceId: OBJECT, Data: { ImageId: IMAGE, Bucket: 'stored-amis', ObjectKey: `${IMAGE}.bin` },
+    });
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateStoreImageTaskCommand, { ImageId: IMAGE, Bucket: 'stored-amis', S3ObjectTags: [{ Key: 'purpose', Value: 'backup' }] });
+  });
+
+  test.each([
+    ['InvalidAMIID.Unavailable', /^Image ami-0123456789abcdef0 cannot be stored: it does not exist in us-east-1 or is not available/],
+    ['InvalidParameterValue', /^EC2 refused to store image ami-0123456789abcdef0 in s3:\/\/stored-amis: .*The bucket must be in us-east-1/],
+    ['InternalError', /^CreateStoreImageTask of ami-0123456789abcdef0 to s3:\/\/stored-amis in us-east-1 failed: InternalError/],
+  ])('%s becomes one sentence', async (code, message) => {
+    ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError(code));
+    const err = await onEvent(createEvent(STORED, props())).then(() => undefined, (e: Error) => e);
+    expect(err!.message).toMatch(message);
+    expectOneLine(err!);
+  });
+
+  test('a change of removal policy alone stores nothing again', async () => {
+    const out = await onEvent(updateEvent(STORED, OBJECT, props({ RemovalPolicy: 'destroy' }), props()));
+    expect(out.PhysicalResourceId).toBe(OBJECT);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateStoreImageTaskCommand);
+  });
+
+  test('another image stores again', async () => {
+    ec2Mock.on(CreateStoreImageTaskCommand).resolves({ ObjectKey: 'ami-0fffffffffffffff0.bin' });
+    const out = await onEvent(updateEvent(STORED, OBJECT, props({ ImageId: 'ami-0fffffffffffffff0' }), props()));
+    expect(out.PhysicalResourceId).toBe('s3://stored-amis/ami-0fffffffffffffff0.bin');
+  });
+
+  test('delete keeps the object under RETAIN and deletes it under DESTROY', async () => {
+    await onEvent(deleteEvent(STORED, OBJECT, props()));
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
+    await onEvent(deleteEvent(STORED, OBJECT, props({ RemovalPolicy: 'destroy' })));
+    expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'stored-amis', Key: `${IMAGE}.bin` });
+  });
+});
+
+describe('Custom::AmiWaiter following a store task', () => {
+  const poll = () => isComplete({ ...createEvent(WAITER, waiterProps({ ImageId: IMAGE, Link: '1', Links: '1', Target: 'store', Bucket: 'stored-amis' })), WaitStartedAt: Date.now() });
+
+  test('in progress is pending; completed returns the object key', async () => {
+    ec2Mock.on(DescribeStoreImageTasksCommand).resolvesOnce({ StoreImageTaskResults: [{ AmiId: IMAGE, Bucket: 'stored-amis', StoreTaskState: 'InProgress', ProgressPercentage: 40 }] })
+      .resolves({ StoreImageTaskResults: [{ AmiId: IMAGE, Bucket: 'stored-amis', StoreTaskState: 'Completed', S3objectKey: `${IMAGE}.bin` }] });
+    expect(await poll()).toEqual({ IsComplete: false });
+    expect(await poll()).toEqual({ IsComplete: true, Data: { ImageId: IMAGE, State: 'Completed', Bucket: 'stored-amis', ObjectKey: `${IMAGE}.bin` } });
+  });
+
+  test('a failed task fails the wait with its reason; a task in another bucket does not count', async () => {
+    ec2Mock.on(DescribeStoreImageTasksCommand).resolves({
+      StoreImageTaskResults: [
+        { AmiId: IMAGE, Bucket: 'elsewhere', StoreTaskState: 'Completed' },
+        { AmiId: IMAGE, Bucket: 'stored-amis', StoreTaskState: 'Failed', StoreTaskFailureReason: 'InternalError' },
+      ],
+    });
+    await expect(poll()).rejects.toThrow('Storing image ami-0123456789abcdef0 in s3://stored-amis failed: InternalError.');
+  });
+});
