@@ -96,3 +96,7 @@ describe('ImportedAmi', () => {
     expect(nagFindings(importStack({ imageName: 'appliance' }))).toEqual([]);
   });
 });
+
+test('ImportedAmi template snapshot', () => {
+  expect(Template.fromStack(importStack({ imageName: 'appliance-1.0', tags: { team: 'platform' } })).toJSON()).toMatchSnapshot();
+});

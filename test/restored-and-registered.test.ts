@@ -86,3 +86,10 @@ describe('AmiFromSnapshot', () => {
     expect(() => new AmiFromSnapshot(newStack(), 'Registered', props)).toThrow(message);
   });
 });
+
+test('RestoredAmi and AmiFromSnapshot template snapshot', () => {
+  const stack = newStack();
+  new RestoredAmi(stack, 'Restored', { bucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'stored-amis'), objectKey: 'ami-0123456789abcdef0.bin' });
+  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0', architecture: ImageArchitecture.ARM64 });
+  expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
+});

@@ -57,3 +57,10 @@ describe('StoredAmi', () => {
     })).toThrow(message);
   });
 });
+
+test('StoredAmi template snapshot', () => {
+  const stack = newStack();
+  const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+  golden.storeTo('Backup', s3.Bucket.fromBucketName(stack, 'Store', 'stored-amis'), { removalPolicy: RemovalPolicy.DESTROY });
+  expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
+});
