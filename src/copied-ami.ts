@@ -136,11 +136,7 @@ export class CopiedAmi extends ImageBase {
     const provider = AmiProvider.of(this);
     provider.grantOnSourceImage('CopyImage', props.source, props.source instanceof ImageBase);
     provider.grantCreateTagged('CopyImage');
-    if (props.kmsKey) {
-      // What EBS needs to write encrypted snapshots with a customer managed key.
-      props.kmsKey.grant(provider.operationRole,
-        'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
-    }
+    if (props.kmsKey) provider.grantEbsKey(props.kmsKey);
   }
 }
 

@@ -99,7 +99,6 @@ export class RestoredAmi extends ImageBase {
       actions: ['ec2:GetEbsEncryptionByDefault', 'ec2:GetEbsDefaultKmsKeyId'],
       resources: ['*'],
     }));
-    props.encryptionKey?.grant(provider.operationRole,
-      'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
+    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey);
   }
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -223,6 +224,12 @@ export class AmiProvider extends Construct {
       sid: `${ec2Action}OfSources`,
       actions: [`ec2:${ec2Action}`],
     }), sourceArn);
+  }
+
+  /** What EBS needs, as the onEvent role, to write encrypted snapshots with a customer managed key. */
+  public grantEbsKey(key: kms.IKey): void {
+    key.grant(this.operationRole,
+      'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
   }
 
   /** Adds a statement to the isComplete role once. */
