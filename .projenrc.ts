@@ -78,8 +78,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // See jestVersion: the 3.6 resolver does not pull in unrs-resolver.
 project.addDevDeps('eslint-import-resolver-typescript@3.6.3');
 
-// lambda/, bench/ and examples/ are type-checked (and linted) like test/.
-for (const dir of ['lambda', 'bench', 'examples']) {
+// lambda/, bench/, examples/ and build-tools/ are type-checked (and linted) like test/.
+for (const dir of ['lambda', 'bench', 'examples', 'build-tools']) {
   new JsonFile(project, `${dir}/tsconfig.json`, {
     obj: {
       extends: '../tsconfig.json',
@@ -92,34 +92,19 @@ for (const dir of ['lambda', 'bench', 'examples']) {
 
 project.npmignore?.addPatterns('/lambda/', '/bench/', '/examples/', '/build-tools/', '/docs/', '/.ci/', 'cdk.out', '!/assets/');
 
-// Handlers: minified CommonJS bundles with the pinned SDK inside. esbuild's
-// output depends only on its inputs, so two builds give the same bytes.
-// index.js holds every handler; s3-objects.js (the S3 client, needed only to
-// delete a stored image's object) is loaded on that path alone, so it adds
-// nothing to the cold start of every other request.
+// Handlers: build-tools/bundle.ts runs esbuild (minified CommonJS for Node.js
+// 22, the pinned SDK inside, byte-identical across builds) into assets/provider/.
 const bundle = project.addTask('bundle', {
   description: 'Bundle the Lambda handlers in lambda/ into assets/provider/',
-  exec: [
-    'esbuild lambda/index.ts lambda/s3-objects.ts',
-    '--bundle',
-    '--platform=node',
-    '--target=node22',
-    '--format=cjs',
-    '--main-fields=module,main',
-    '--minify',
-    '--legal-comments=none',
-    '--log-level=warning',
-    '--external:./s3-objects',
-    '--outdir=assets/provider',
-  ].join(' '),
+  exec: 'ts-node --transpile-only build-tools/bundle.ts',
 });
 project.preCompileTask.spawn(bundle);
 
 // ts-jest runs with isolatedModules (no type checking): type-check the
 // handlers, tests, benchmarks and example before jest runs them.
 const typecheck = project.addTask('typecheck', {
-  description: 'Type-check lambda/, test/, bench/ and examples/',
-  steps: ['test', 'bench', 'examples'].map((dir) => ({ exec: `tsc --noEmit -p ${dir}/tsconfig.json` })),
+  description: 'Type-check lambda/, test/, bench/, examples/ and build-tools/',
+  steps: ['test', 'bench', 'examples', 'build-tools'].map((dir) => ({ exec: `tsc --noEmit -p ${dir}/tsconfig.json` })),
 });
 project.testTask.prependSpawn(typecheck);
 project.testTask.prependSpawn(bundle);

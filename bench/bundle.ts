@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { median } from './stats';
+import { bundle } from '../build-tools/bundle';
 
 export const ROOT = path.join(__dirname, '..');
 export const BUNDLE = path.join(ROOT, 'assets', 'provider', 'index.js');
-const BUNDLE_OUTDIR = '--outdir=assets/provider';
 
 export interface RequireResult {
   readonly runs: number;
@@ -23,8 +23,9 @@ export interface RequireResult {
   readonly ratio: number;
 }
 
-export function bundleBytes(): number {
-  return fs.statSync(BUNDLE).size;
+/** Bytes of a file the bundle task wrote (default index.js). */
+export function bundleBytes(file = 'index.js'): number {
+  return fs.statSync(path.join(path.dirname(BUNDLE), file)).size;
 }
 
 /**
@@ -70,38 +71,21 @@ export interface ReproducibleResult {
   readonly matchesAsset: boolean;
 }
 
-/** The `bundle` task's command line, as projen wrote it to .projen/tasks.json. */
-function bundleCommand(): string {
-  const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')) as {
-    tasks: Record<string, { steps?: { exec?: string }[] }>;
-  };
-  const command = tasks.tasks.bundle?.steps?.find((step) => step.exec?.startsWith('esbuild'))?.exec;
-  if (!command || !command.includes(BUNDLE_OUTDIR)) {
-    throw new Error(`The bundle task no longer has an esbuild step writing ${BUNDLE_OUTDIR}`);
-  }
-  return command;
-}
-
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** Runs the bundle task's esbuild command twice, into two temporary files, and compares them. */
-export function benchReproducible(): ReproducibleResult {
-  const command = bundleCommand();
+/** Runs the bundle task's build twice, into two temporary directories, and compares index.js. */
+export async function benchReproducible(): Promise<ReproducibleResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-ami-bundle-'));
   try {
-    const hashes = [1, 2].map((n) => {
+    const hashes: string[] = [];
+    for (const n of [1, 2]) {
       const outdir = path.join(dir, `build${n}`);
-      const outfile = path.join(outdir, 'index.js');
-      execFileSync('/bin/sh', ['-c', command.replace(BUNDLE_OUTDIR, `--outdir=${outdir}`)], {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` },
-      });
-      return sha256(outfile);
-    }) as [string, string];
-    return { identical: hashes[0] === hashes[1], sha256: hashes, matchesAsset: sha256(BUNDLE) === hashes[0] };
+      await bundle(outdir);
+      hashes.push(sha256(path.join(outdir, 'index.js')));
+    }
+    return { identical: hashes[0] === hashes[1], sha256: [hashes[0], hashes[1]], matchesAsset: sha256(BUNDLE) === hashes[0] };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LocalEc2 } from './local-ec2';
-import { isComplete, onEvent } from '../../lambda';
+import * as handlers from '../../lambda';
+
+/** The provider's entry points: the TypeScript sources, or the built bundle (assets/provider/index.js). */
+export type Handlers = Pick<typeof handlers, 'onEvent' | 'isComplete'>;
 
 export interface TemplateResource {
   readonly Type: string;
@@ -33,6 +36,8 @@ export interface SimulatorOptions {
   readonly pollIntervalSeconds?: number;
   /** The Provider framework's totalTimeout / queryInterval (cdk-ami: 55 min / 15 s). */
   readonly maxPollsPerWait?: number;
+  /** The handlers CloudFormation invokes (default: the sources in lambda/). */
+  readonly handlers?: Handlers;
 }
 
 export interface ResourceEvent {
@@ -74,6 +79,7 @@ export class CfnSimulator {
   private readonly live = new Map<string, LiveResource>();
   private readonly pollIntervalMs: number;
   private readonly maxPolls: number;
+  private readonly handlers: Handlers;
   private dateSpy?: jest.SpyInstance;
 
   constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
@@ -82,6 +88,7 @@ export class CfnSimulator {
     this.stackId = `arn:aws:cloudformation:${this.region}:123456789012:stack/${this.stackName}/${randomUUID()}`;
     this.pollIntervalMs = (options.pollIntervalSeconds ?? 15) * 1000;
     this.maxPolls = options.maxPollsPerWait ?? 220;
+    this.handlers = options.handlers ?? handlers;
   }
 
   /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
@@ -136,7 +143,7 @@ export class CfnSimulator {
   public async redeliverCreate(logicalId: string): Promise<string> {
     const resource = this.live.get(logicalId);
     if (!resource?.lastCreate) throw new Error(`${logicalId} was not created`);
-    const out = await onEvent(resource.lastCreate as never);
+    const out = await this.handlers.onEvent(resource.lastCreate as never);
     return out.PhysicalResourceId;
   }
 
@@ -260,7 +267,7 @@ export class CfnSimulator {
 
     let response: { PhysicalResourceId?: string; Data?: Record<string, string> };
     try {
-      response = await onEvent(event as never);
+      response = await this.handlers.onEvent(event as never);
     } catch (err) {
       if (requestType === 'Create') this.live.set(logicalId, { type, props, physicalId: CREATE_FAILED_MARKER, data: {} });
       return this.record(logicalId, requestType, false, frameworkReason(err));
@@ -293,7 +300,7 @@ export class CfnSimulator {
       this.polls++;
       let result;
       try {
-        result = await isComplete(resourceEvent as never);
+        result = await this.handlers.isComplete(resourceEvent as never);
       } catch (err) {
         return { ok: false, reason: frameworkReason(err) };
       }

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { resetClients } from '../../lambda/shared/clients';
 import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
-import { CfnSimulator, StackTemplate, TemplateResource } from './cfn-simulator';
+import { CfnSimulator, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
 import { LocalEc2, fastRetryStrategy, withEndpointEnv } from './local-ec2';
 
 /**
@@ -21,7 +21,7 @@ export function lifecycleTemplate(build: (stack: Stack) => void, extra: Record<s
 export interface Harness {
   readonly ec2: LocalEc2;
   readonly logs: Record<string, unknown>[];
-  sim(): CfnSimulator;
+  sim(options?: SimulatorOptions): CfnSimulator;
 }
 
 /**
@@ -52,8 +52,8 @@ export function useLocalEc2(): Harness {
   return {
     get ec2() { return state.ec2!; },
     logs,
-    sim() {
-      const sim = new CfnSimulator(state.ec2!);
+    sim(options?: SimulatorOptions) {
+      const sim = new CfnSimulator(state.ec2!, options);
       sim.startClock();
       state.sims.push(sim);
       return sim;

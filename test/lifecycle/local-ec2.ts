@@ -10,7 +10,8 @@
  *
  * Besides instances, images, snapshots and their attributes it covers RegisterImage, storing and
  * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
- * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask, and VM
+ * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
+ * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
  * by the polls that observe them (`storeBehaviour`, `importBehaviour`).
  *
@@ -343,7 +344,7 @@ export interface FaultSpec {
 }
 
 export interface RecordedCall {
-  readonly service: 'ec2' | 'cloudformation';
+  readonly service: 'ec2' | 'cloudformation' | 's3';
   readonly action: string;
   readonly region: string;
   readonly status: number;
@@ -487,6 +488,13 @@ function assertOneOf(name: string, value: string | undefined, allowed: ReadonlyS
 
 /** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
 function faultError(kind: FaultKind, service: RecordedCall['service']): ApiError {
+  if (service === 's3') {
+    switch (kind) {
+      case 'throttle': return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
+      case 'http500': return new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500);
+      case 'http503': return new ApiError('ServiceUnavailable', 'Service is unable to handle request.', 503);
+    }
+  }
   if (service === 'cloudformation') {
     switch (kind) {
       case 'throttle': return new ApiError('Throttling', 'Rate exceeded', 400);
@@ -618,6 +626,10 @@ function ec2Document(action: string, requestId: string, body: string): string {
 function ec2ErrorDocument(error: ApiError, requestId: string): string {
   const detail = node('Error', leaf('Code', error.code), leaf('Message', error.message));
   return `${XML_DECLARATION}${node('Response', node('Errors', detail), leaf('RequestID', requestId))}`;
+}
+
+function s3ErrorDocument(error: ApiError, requestId: string): string {
+  return `${XML_DECLARATION}${node('Error', leaf('Code', error.code), leaf('Message', error.message), leaf('RequestId', requestId))}`;
 }
 
 function cfnDocument(action: string, requestId: string, result: string): string {
@@ -2343,7 +2355,7 @@ async function readBody(request: http.IncomingMessage): Promise<string> {
 }
 
 /**
- * The local EC2 + CloudFormation endpoint. Start one per test file, `reset()` it between tests.
+ * The local EC2 + CloudFormation (+ S3 DeleteObject) endpoint. Start one per test file, `reset()` it between tests.
  *
  * @example
  *   const ec2 = await LocalEc2.start();
@@ -2571,14 +2583,23 @@ export class LocalEc2 {
 
   private async serve(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const body = await readBody(request);
-    const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
     const scope = credentialScope(request.headers.authorization);
-    const service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
-    const action = params.get('Action') ?? '';
     const requestId = randomUUID();
-    const reply = scope
-      ? this.reply(service, action, scope.region, params, requestId)
-      : this.errorReply(service, new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401), requestId);
+    let service: RecordedCall['service'];
+    let action: string;
+    let reply: Reply;
+    if (scope?.service === 's3') {
+      service = 's3';
+      action = request.method === 'DELETE' ? 'DeleteObject' : `${request.method} (unsupported)`;
+      reply = this.s3Reply(action, request.url ?? '/', requestId);
+    } else {
+      const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
+      service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
+      action = params.get('Action') ?? '';
+      reply = scope
+        ? this.reply(service, action, scope.region, params, requestId)
+        : this.errorReply(service, new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401), requestId);
+    }
 
     this.recorded.push({
       service,
@@ -2591,6 +2612,22 @@ export class LocalEc2 {
     });
     response.writeHead(reply.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId });
     response.end(reply.body);
+  }
+
+  /**
+   * S3, as far as cdk-ami calls it: DeleteObject, path-style (`DELETE /bucket/key`, which the SDK
+   * uses for an IP-address endpoint). Like S3, deleting a missing object succeeds with 204.
+   */
+  private s3Reply(action: string, url: string, requestId: string): Reply {
+    const fault = this.faults.take(action);
+    if (fault) return this.errorReply('s3', faultError(fault, 's3'), requestId);
+    const match = /^\/([^/?]+)\/([^?]+)/.exec(url);
+    if (action !== 'DeleteObject' || !match) {
+      return this.errorReply('s3', new ApiError('NotImplemented', `The local endpoint only serves S3 DeleteObject, not ${action} ${url}.`, 501), requestId);
+    }
+    const key = match[2].split('/').map(decodeURIComponent).join('/');
+    this.world.s3.delete(s3ObjectId(decodeURIComponent(match[1]), key));
+    return { status: 204, body: '' };
   }
 
   private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string): Reply {
@@ -2612,7 +2649,8 @@ export class LocalEc2 {
   }
 
   private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {
-    const body = service === 'cloudformation' ? cfnErrorDocument(error, requestId) : ec2ErrorDocument(error, requestId);
+    const document = { cloudformation: cfnErrorDocument, ec2: ec2ErrorDocument, s3: s3ErrorDocument }[service];
+    const body = document(error, requestId);
     return { status: error.status, body, code: error.code };
   }
 }
@@ -2629,6 +2667,7 @@ export function withEndpointEnv(url: string): () => void {
   const settings: Record<string, string> = {
     AWS_ENDPOINT_URL_EC2: url,
     AWS_ENDPOINT_URL_CLOUDFORMATION: url,
+    AWS_ENDPOINT_URL_S3: url,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: 'us-east-1',

@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
 import { AmiFromInstance, RestoredAmi, StoredAmi } from '../../src';
@@ -43,5 +44,23 @@ describe('StoredAmi lifecycle against the local EC2 endpoint', () => {
     expect(result.reason!.split('\n')[0]).toMatch(/^Storing image ami-[0-9a-f]+ in s3:\/\/stored-amis failed: AccessDenied: the bucket policy denies s3:PutObject\./);
     // The rollback removed the image (made by this deployment) despite RETAIN.
     expect(h.ec2.liveImages(REGION)).toEqual([]);
+  });
+
+  test.each([
+    [RemovalPolicy.DESTROY, 0],
+    [RemovalPolicy.RETAIN, 1],
+  ])('stack delete with removalPolicy %s: stored objects left in S3: %d', async (removalPolicy, left) => {
+    const instanceId = h.ec2.addInstance({ region: REGION });
+    const sim = h.sim();
+    const template = lifecycleTemplate((stack) => {
+      const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: RemovalPolicy.DESTROY });
+      new StoredAmi(stack, 'Stored', { image: golden, bucket: s3.Bucket.fromBucketName(stack, 'Store', 'stored-amis'), removalPolicy });
+    });
+    expect(await sim.deploy(template)).toEqual({ ok: true });
+    expect(h.ec2.s3Objects()).toHaveLength(1);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.s3Objects()).toHaveLength(left);
+    // DeleteObject went over HTTP to the endpoint's S3, path-style.
+    expect(h.ec2.callCount('DeleteObject')).toBe(1 - left);
   });
 });
