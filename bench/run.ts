@@ -89,6 +89,22 @@ async function main(): Promise<void> {
     met: synthRatio <= 3,
   });
 
+  progress(`synth: the aws-cdk-lib floor (images after the first as bare L1 elements), 1 warm-up + ${SYNTH_RUNS} runs each`);
+  const floor = benchSynth(SYNTH_RUNS, 'l1-floor');
+  const perImage = (result: typeof synth): number => (result[2].medianMs - result[0].medianMs) / 99;
+  add({
+    section,
+    name: `  floor: same elements as bare CfnResource/CfnOutput, 100 images (median of ${floor[2].runs})`,
+    value: `${ms(floor[2].medianMs)} = ${ratio(floor[2].medianMs / floor[0].medianMs)} of its 1 image (${ms(floor[0].medianMs)})`,
+    target: '',
+  });
+  add({
+    section,
+    name: '  synth time per extra image: cdk-ami / floor',
+    value: `${perImage(synth).toFixed(2)} ms / ${perImage(floor).toFixed(2)} ms = ${ratio(perImage(synth) / perImage(floor))}`,
+    target: '',
+  });
+
   // 2. Bundle -----------------------------------------------------------------
   progress(`bundle: cold require in a child process, 1 warm-up + ${REQUIRE_RUNS} runs each`);
   const bytes = bundleBytes();

@@ -266,29 +266,29 @@ export class ImportedAmi extends ImageBase {
 
   private grantProvider(props: ImportedAmiProps): void {
     const provider = AmiProvider.of(this);
-    provider.grantOperation('import-image', new iam.PolicyStatement({
+    provider.grantOperation('import-image', {
       sid: 'ImportImageTaggedAsOwn',
       actions: ['ec2:ImportImage'],
       resources: ['*'],
       conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    }));
-    provider.grantOperation('import-image-tag-on-create', new iam.PolicyStatement({
+    });
+    provider.grantOperation('import-image-tag-on-create', {
       sid: 'TagOnImportImage',
       actions: ['ec2:CreateTags'],
       resources: ['*'],
       conditions: { StringEquals: { 'ec2:CreateAction': 'ImportImage' } },
-    }));
-    provider.grantOperation('import-tasks', new iam.PolicyStatement({
+    });
+    provider.grantOperation('import-tasks', {
       sid: 'FollowImportTasks',
       actions: ['ec2:DescribeImportImageTasks'],
       resources: ['*'],
-    }));
-    provider.grantOperation('import-cancel', new iam.PolicyStatement({
+    });
+    provider.grantOperation('import-cancel', {
       sid: 'CancelOwnImportTasks',
       actions: ['ec2:CancelImportTask'],
       resources: ['*'],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    }));
+    });
     provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
       sid: 'PassVmImportRoles',
       actions: ['iam:PassRole'],
@@ -298,12 +298,12 @@ export class ImportedAmi extends ImageBase {
     // The waiter adopts the finished import: it tags the image and snapshots
     // VM Import made (untagged, so only a request-tag condition can hold), and
     // for a name, copies the image and removes the unnamed one.
-    provider.grantWaiter('import-follow', new iam.PolicyStatement({
+    provider.grantWaiter('import-follow', {
       sid: 'FollowImportTasks',
       actions: ['ec2:DescribeImportImageTasks'],
       resources: ['*'],
-    }));
-    provider.grantWaiter('import-adopt', new iam.PolicyStatement({
+    });
+    provider.grantWaiter('import-adopt', {
       sid: 'TagImportedImages',
       actions: ['ec2:CreateTags'],
       resources: [imageArns(), snapshotArns()],
@@ -311,15 +311,15 @@ export class ImportedAmi extends ImageBase {
         StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID },
         Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
       },
-    }));
+    });
     if (props.imageName) {
       provider.grantCreateTagged('CopyImage', 'waiter');
-      provider.grantWaiter('import-rename', new iam.PolicyStatement({
+      provider.grantWaiter('import-rename', {
         sid: 'RenameImportedImages',
         actions: ['ec2:CopyImage', 'ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
         resources: [imageArns(), snapshotArns()],
         conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-      }));
+      });
     }
   }
 }

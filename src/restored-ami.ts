@@ -89,16 +89,16 @@ export class RestoredAmi extends ImageBase {
     props.bucket.encryptionKey?.grantDecrypt(provider.operationRole);
     provider.grantCreateTagged('CreateRestoreImageTask');
     // The restore writes the snapshots through the EBS direct APIs, as the caller.
-    provider.grantOperation('restore-ebs-direct', new iam.PolicyStatement({
+    provider.grantOperation('restore-ebs-direct', {
       sid: 'WriteRestoredSnapshots',
       actions: ['ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'],
       resources: [snapshotArns()],
-    }));
-    provider.grantOperation('ebs-encryption-default', new iam.PolicyStatement({
+    });
+    provider.grantOperation('ebs-encryption-default', {
       sid: 'ReadEbsEncryptionDefault',
       actions: ['ec2:GetEbsEncryptionByDefault', 'ec2:GetEbsDefaultKmsKeyId'],
       resources: ['*'],
-    }));
+    });
     if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey);
   }
 }

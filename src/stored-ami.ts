@@ -1,9 +1,10 @@
-import { CustomResource, Duration, RemovalPolicy, Resource, ValidationError } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Resource, ValidationError } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage, ImageBase } from './image';
 import { AmiProvider, snapshotArns } from './private/provider';
+import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
@@ -94,26 +95,21 @@ export class StoredAmi extends Resource {
     this.bucket = props.bucket;
 
     const provider = AmiProvider.of(this);
-    const operation = new CustomResource(this, 'Resource', {
-      serviceToken: provider.operationServiceToken,
-      resourceType: 'Custom::StoredAmi',
-      removalPolicy: RemovalPolicy.DESTROY,
-      properties: {
-        Region: props.image.region,
-        ImageId: props.image.imageId,
-        Bucket: props.bucket.bucketName,
-        ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-        RemovalPolicy: policy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
-      },
+    const operation = new ProviderResource(this, 'Resource', provider.operationServiceToken, 'Custom::StoredAmi', {
+      Region: props.image.region,
+      ImageId: props.image.imageId,
+      Bucket: props.bucket.bucketName,
+      ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+      RemovalPolicy: policy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
     });
     const waiters = new WaiterChain(this, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: props.image.region,
-      imageId: operation.getAttString('ImageId'),
+      imageId: operation.attribute('ImageId'),
       timeout,
       allLinkProperties: { Target: 'store', Bucket: props.bucket.bucketName },
     });
-    this.objectKey = waiters.links[waiters.links.length - 1].getAttString('ObjectKey');
+    this.objectKey = waiters.links[waiters.links.length - 1].attribute('ObjectKey');
     this.grantProvider(props, policy);
   }
 
@@ -121,11 +117,11 @@ export class StoredAmi extends Resource {
     const provider = AmiProvider.of(this);
     provider.grantOnSourceImage('CreateStoreImageTask', props.image, props.image instanceof ImageBase);
     // The store reads the image's snapshots through the EBS direct APIs and writes the object, as the caller.
-    provider.grantOperation('store-ebs-direct', new iam.PolicyStatement({
+    provider.grantOperation('store-ebs-direct', {
       sid: 'ReadStoredSnapshots',
       actions: ['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'],
       resources: [snapshotArns()],
-    }));
+    });
     const objects = props.bucket.arnForObjects('ami-*.bin');
     provider.addResourceToOperationStatement('store-objects', () => new iam.PolicyStatement({
       sid: 'WriteStoredImageObjects',
@@ -138,10 +134,10 @@ export class StoredAmi extends Resource {
       }), objects);
     }
     props.bucket.encryptionKey?.grantEncryptDecrypt(provider.operationRole);
-    provider.grantWaiter('store-follow', new iam.PolicyStatement({
+    provider.grantWaiter('store-follow', {
       sid: 'FollowStoreTasks',
       actions: ['ec2:DescribeStoreImageTasks'],
       resources: ['*'],
-    }));
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token, ValidationError } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token, ValidationError } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
@@ -6,6 +6,7 @@ import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
+import { ProviderResource } from './provider-resource';
 import { deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -29,7 +30,7 @@ export class ManagedImage {
   public readonly imageId: string;
   public readonly imageName: string;
   public readonly tags: TagManager;
-  public readonly operation: CustomResource;
+  public readonly operation: ProviderResource;
   public readonly waiters: WaiterChain;
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
@@ -50,20 +51,14 @@ export class ManagedImage {
     const provider = AmiProvider.of(scope);
     this.tags = new TagManager(TagType.KEY_VALUE, resources.resourceType, props.tags, { tagPropertyName: 'tags' });
 
-    this.operation = new CustomResource(scope, 'Resource', {
-      serviceToken: provider.operationServiceToken,
-      resourceType: resources.resourceType,
-      // The handler applies the removal policy itself, so it must see the Delete.
-      removalPolicy: RemovalPolicy.DESTROY,
-      properties: {
-        Region: scope.region,
-        ImageName: resources.imageName,
-        NamePrefix: namePrefixFromPath(scope.node.path),
-        Description: props.description,
-        RemovalPolicy: Lazy.string({ produce: () => policyName(this.removalPolicy) }),
-        Tags: Lazy.any({ produce: () => this.tags.renderTags() }, { omitEmptyArray: true }),
-        ...resources.properties,
-      },
+    this.operation = new ProviderResource(scope, 'Resource', provider.operationServiceToken, resources.resourceType, {
+      Region: scope.region,
+      ImageName: resources.imageName,
+      NamePrefix: namePrefixFromPath(scope.node.path),
+      Description: props.description,
+      RemovalPolicy: Lazy.string({ produce: () => policyName(this.removalPolicy) }),
+      Tags: Lazy.any({ produce: () => this.tags.renderTags() }, { omitEmptyArray: true }),
+      ...resources.properties,
     });
 
     this.grantLaunch(scope, props.launchPermissions ?? []);

@@ -88,24 +88,24 @@ export class AmiProvider extends Construct {
     this.operationServiceToken = operations.serviceToken;
     this.waiterServiceToken = waiters.serviceToken;
 
-    this.grantOperation('describe', new iam.PolicyStatement({
+    this.grantOperation('describe', {
       sid: 'DescribeImages',
       actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
       resources: ['*'],
-    }));
-    this.grantOperation('stack-status', new iam.PolicyStatement({
+    });
+    this.grantOperation('stack-status', {
       sid: 'ReadOwnStackStatus',
       actions: ['cloudformation:DescribeStacks'],
       resources: [Aws.STACK_ID],
-    }));
-    this.grantOperation('manage-own', new iam.PolicyStatement({
+    });
+    this.grantOperation('manage-own', {
       sid: 'ManageOwnImages',
       // DisableImageDeregistrationProtection: a rollback removes the protected image it made.
       actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:ModifyImageAttribute', 'ec2:DisableImageDeregistrationProtection'],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    }));
-    this.grantOperation('retag-own', new iam.PolicyStatement({
+    });
+    this.grantOperation('retag-own', {
       sid: 'RetagOwnImages',
       actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
       resources: [imageArns(), snapshotArns()],
@@ -114,9 +114,9 @@ export class AmiProvider extends Construct {
         // The ownership tags themselves are only ever written at creation.
         'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
       },
-    }));
+    });
     // The last waiter link applies sharing, deprecation and protection once the image is available.
-    this.grantWaiter('govern-own', new iam.PolicyStatement({
+    this.grantWaiter('govern-own', {
       sid: 'GovernOwnImages',
       actions: [
         'ec2:ModifyImageAttribute', 'ec2:ModifySnapshotAttribute',
@@ -125,12 +125,12 @@ export class AmiProvider extends Construct {
       ],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    }));
-    this.grantWaiter('describe', new iam.PolicyStatement({
+    });
+    this.grantWaiter('describe', {
       sid: 'DescribeImages',
       actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState'],
       resources: ['*'],
-    }));
+    });
 
     const describeOnly = {
       id: 'AwsSolutions-IAM5',
@@ -172,9 +172,12 @@ export class AmiProvider extends Construct {
     }]);
   }
 
-  /** Adds a statement to the onEvent role once, however many images ask for it. */
-  public grantOperation(key: string, statement: iam.PolicyStatement): void {
-    this.addOnce(`op:${key}`, this.operationRole, statement);
+  /**
+   * Adds a statement to the onEvent role once, however many images ask for it
+   * (the statement is only built the first time: synth time grows with images).
+   */
+  public grantOperation(key: string, statement: iam.PolicyStatementProps): void {
+    this.addOnce(`op:${key}`, this.operationRole, () => new iam.PolicyStatement(statement));
   }
 
   /**
@@ -184,18 +187,18 @@ export class AmiProvider extends Construct {
    */
   public grantCreateTagged(ec2Action: string, role: 'operation' | 'waiter' = 'operation'): void {
     const grant = role === 'operation' ? this.grantOperation.bind(this) : this.grantWaiter.bind(this);
-    grant(`${ec2Action}-tagged`, new iam.PolicyStatement({
+    grant(`${ec2Action}-tagged`, {
       sid: `${ec2Action}TaggedAsOwn`,
       actions: [`ec2:${ec2Action}`],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    }));
-    grant(`${ec2Action}-tag-on-create`, new iam.PolicyStatement({
+    });
+    grant(`${ec2Action}-tag-on-create`, {
       sid: `TagOn${ec2Action}`,
       actions: ['ec2:CreateTags'],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { 'ec2:CreateAction': ec2Action } },
-    }));
+    });
   }
 
   /**
@@ -209,12 +212,12 @@ export class AmiProvider extends Construct {
   ): void {
     const stack = Stack.of(this);
     if (managedHere && Stack.of(source as unknown as IConstruct) === stack) {
-      this.grantOperation(`${ec2Action}-own-sources`, new iam.PolicyStatement({
+      this.grantOperation(`${ec2Action}-own-sources`, {
         sid: `${ec2Action}OfOwnImages`,
         actions: [`ec2:${ec2Action}`],
         resources: [imageArns()],
         conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-      }));
+      });
       return;
     }
     const sourceArn = Arn.format({
@@ -233,8 +236,8 @@ export class AmiProvider extends Construct {
   }
 
   /** Adds a statement to the isComplete role once. */
-  public grantWaiter(key: string, statement: iam.PolicyStatement): void {
-    this.addOnce(`wait:${key}`, this.waiterRole, statement);
+  public grantWaiter(key: string, statement: iam.PolicyStatementProps): void {
+    this.addOnce(`wait:${key}`, this.waiterRole, () => new iam.PolicyStatement(statement));
   }
 
   /**
@@ -256,13 +259,16 @@ export class AmiProvider extends Construct {
       existing.addResources(resource);
       return;
     }
-    const statement = create();
-    statement.addResources(resource);
-    this.addOnce(key, role, statement);
+    this.addOnce(key, role, () => {
+      const statement = create();
+      statement.addResources(resource);
+      return statement;
+    });
   }
 
-  private addOnce(key: string, role: iam.Role, statement: iam.PolicyStatement): void {
+  private addOnce(key: string, role: iam.Role, create: () => iam.PolicyStatement): void {
     if (this.statements.has(key)) return;
+    const statement = create();
     this.statements.set(key, statement);
     role.addToPrincipalPolicy(statement);
   }

@@ -1,6 +1,7 @@
-import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { LINK_BUDGET } from './provider';
+import { ProviderResource } from './provider-resource';
 
 export const WAITER_RESOURCE_TYPE = 'Custom::AmiWaiter';
 
@@ -21,7 +22,7 @@ export interface WaiterChainProps {
  * attributes resolve only when the image is available.
  */
 export class WaiterChain extends Construct {
-  public readonly links: CustomResource[] = [];
+  public readonly links: ProviderResource[] = [];
   public readonly imageId: string;
   public readonly imageName: string;
 
@@ -34,25 +35,20 @@ export class WaiterChain extends Construct {
     let imageId = props.imageId;
     for (let link = 1; link <= count; link++) {
       const isLast = link === count;
-      const waiter = new CustomResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, {
-        serviceToken: props.serviceToken,
-        resourceType: WAITER_RESOURCE_TYPE,
-        removalPolicy: RemovalPolicy.DESTROY,
-        properties: {
-          Region: props.region,
-          ImageId: imageId,
-          Link: link,
-          Links: count,
-          BudgetSeconds: budget,
-          TimeoutSeconds: total,
-          ...props.allLinkProperties,
-          ...(isLast ? props.lastLinkProperties : {}),
-        },
+      const waiter = new ProviderResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, props.serviceToken, WAITER_RESOURCE_TYPE, {
+        Region: props.region,
+        ImageId: imageId,
+        Link: link,
+        Links: count,
+        BudgetSeconds: budget,
+        TimeoutSeconds: total,
+        ...props.allLinkProperties,
+        ...(isLast ? props.lastLinkProperties : {}),
       });
       this.links.push(waiter);
-      imageId = waiter.getAttString('ImageId');
+      imageId = waiter.attribute('ImageId');
     }
     this.imageId = imageId;
-    this.imageName = this.links[this.links.length - 1].getAttString('ImageName');
+    this.imageName = this.links[this.links.length - 1].attribute('ImageName');
   }
 }

@@ -1,0 +1,21 @@
+import { CfnResource, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+
+/**
+ * A resource of the cdk-ami provider: the same template as `CustomResource`
+ * with `removalPolicy: DESTROY` (the handler applies the user's removal policy
+ * itself, so it must see every Delete), written as the L1 `CfnResource`.
+ * Every image has three or more of these; the L2 wrapper's construct and
+ * metadata roughly doubled what each one added to synth time.
+ */
+export class ProviderResource extends CfnResource {
+  constructor(scope: Construct, id: string, serviceToken: string, type: string, properties: Record<string, unknown>) {
+    super(scope, id, { type, properties: { ServiceToken: serviceToken, ...properties } });
+    this.applyRemovalPolicy(RemovalPolicy.DESTROY);
+  }
+
+  /** An attribute the handler returns in `Data`, as a string token. */
+  public attribute(name: string): string {
+    return Token.asString(this.getAtt(name));
+  }
+}
