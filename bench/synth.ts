@@ -70,7 +70,7 @@ function bareImage(stack: Stack, id: string, sourceInstance: string, provider: {
     Region: stack.region,
     NamePrefix: `${stack.stackName}/${id}`,
     RemovalPolicy: 'retain',
-    InstanceId: instanceId,
+    InstanceId: sourceInstance,
     NoReboot: false,
     IncludeDataVolumes: true,
   });

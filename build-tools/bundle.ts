@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { build, Plugin } from 'esbuild';
 
 const ROOT = path.join(__dirname, '..');
-export const DEFAULT_OUTDIR = path.join(ROOT, 'assets', 'provider');
+const DEFAULT_OUTDIR = path.join(ROOT, 'assets', 'provider');
 
 /** A client's schema file: every shape of the service, of which a handler uses a few. */
 const SCHEMA_FILE = /[\\/]@aws-sdk[\\/]client-[a-z0-9-]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/;

@@ -39,14 +39,19 @@ class BundleProcess implements Handlers {
   private nextId = 0;
   /** The log lines the bundle wrote to stdout. */
   public stdout = '';
+  /** What else it printed (the SDK's Node.js version notice, or why it could not start). */
   public stderr = '';
 
   constructor() {
     // Started after the harness has pointed the environment at the local endpoint.
     this.child = spawn(process.execPath, ['-e', CHILD], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: process.env });
     this.child.stdout!.on('data', (chunk: Buffer) => { this.stdout += chunk.toString(); });
-    // The SDK's Node.js version notice; a crash of the child surfaces as a call that never answers.
     this.child.stderr!.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
+    // A bundle that cannot load (or a crash) fails the calls with what the child printed.
+    this.child.on('exit', (code) => {
+      for (const call of this.pending.values()) call.reject(new Error(`The bundle process exited (${code}): ${this.stderr}`));
+      this.pending.clear();
+    });
     this.child.on('message', (message: { id: number; result?: unknown; error?: { message: string; stack: string } }) => {
       const call = this.pending.get(message.id)!;
       this.pending.delete(message.id);
@@ -76,6 +81,10 @@ class BundleProcess implements Handlers {
   private call<T>(fn: keyof Handlers, event: unknown): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.child.exitCode !== null) {
+        reject(new Error(`The bundle process exited (${this.child.exitCode}): ${this.stderr}`));
+        return;
+      }
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       this.child.send({ id, fn, event, now: Date.now() });
     });
