@@ -5,8 +5,9 @@ import { Construct } from 'constructs';
  * A resource of the cdk-ami provider: the same template as `CustomResource`
  * with `removalPolicy: DESTROY` (the handler applies the user's removal policy
  * itself, so it must see every Delete), written as the L1 `CfnResource`.
- * Every image has three or more of these; the L2 wrapper's construct and
- * metadata roughly doubled what each one added to synth time.
+ * Every image has three or more of these, and synth time grows with them: the
+ * L2 wrapper adds a construct and, with version reporting on, analytics
+ * metadata entries to the cloud assembly for each one.
  */
 export class ProviderResource extends CfnResource {
   constructor(scope: Construct, id: string, serviceToken: string, type: string, properties: Record<string, unknown>) {
