@@ -1095,27 +1095,11 @@ class World {
 
 type ActionHandler = (region: RegionState, params: QueryParams) => string;
 
-interface NewImage {
-  readonly imageId: string;
-  readonly name: string;
-  readonly description?: string;
-  readonly rootDeviceName: string;
-  readonly blockDeviceMappings: ImageDevice[];
-  readonly tags: Tags;
-  readonly encrypted: boolean;
-  readonly kmsKeyId?: string;
-  readonly sourceInstanceId?: string;
-  readonly sourceImageId?: string;
-  readonly sourceRegion?: string;
-  readonly architecture?: string;
-  readonly virtualizationType?: string;
-  readonly bootMode?: string;
-  readonly enaSupport?: boolean;
-  readonly imdsSupport?: string;
-  readonly tpmSupport?: string;
-  readonly platform?: string;
-  readonly noDevices?: readonly string[];
-}
+/** What an action that makes an image knows of it; the rest (state, dates, governance) starts at its defaults. */
+type NewImage = Readonly<Pick<LocalImage,
+  | 'imageId' | 'name' | 'description' | 'rootDeviceName' | 'blockDeviceMappings' | 'tags' | 'encrypted' | 'kmsKeyId'
+  | 'sourceInstanceId' | 'sourceImageId' | 'sourceRegion' | 'architecture' | 'virtualizationType' | 'bootMode'
+  | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'platform' | 'noDevices'>>;
 
 /** The launch attributes an image passes on to its copies and stored objects. */
 type LaunchAttributes = Pick<LocalImage, 'architecture' | 'virtualizationType' | 'bootMode' | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'platform'>;
