@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { BUNDLE, benchReproducible, benchRequire, bundleBytes } from './bundle';
 import { Figure, kb, ms, ratio, renderTable, seconds } from './stats';
-import { benchSynth } from './synth';
+import { benchSynth, floorMatchesTemplate } from './synth';
 import { benchWaiters, chainLinks } from './waiters';
 import { POLL_INTERVAL } from '../src/private/provider';
 
@@ -97,6 +97,14 @@ async function main(): Promise<void> {
     name: `  floor: same elements as bare CfnResource/CfnOutput, 100 images (median of ${floor[2].runs})`,
     value: `${ms(floor[2].medianMs)} = ${ratio(floor[2].medianMs / floor[0].medianMs)} of its 1 image (${ms(floor[0].medianMs)})`,
     target: '',
+  });
+  const floorMatches = floorMatchesTemplate();
+  add({
+    section,
+    name: '  floor template = cdk-ami template, but for IAM policies (3 images)',
+    value: floorMatches ? 'yes' : 'no',
+    target: 'yes',
+    met: floorMatches,
   });
   add({
     section,

@@ -80,7 +80,7 @@ function bareImage(stack: Stack, id: string, sourceInstance: string, provider: {
 }
 
 /** One synth in a fresh App: constructs plus `app.synth()`, timed; the template is read afterwards. */
-export function synthOnce(images: number, variant: SynthVariant = 'cdk-ami', keep?: (template: unknown) => void): SynthSample {
+function synthOnce(images: number, variant: SynthVariant = 'cdk-ami', keep?: (template: StackTemplate) => void): SynthSample {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-ami-bench-'));
   try {
     const start = process.hrtime.bigint();
@@ -97,7 +97,7 @@ export function synthOnce(images: number, variant: SynthVariant = 'cdk-ami', kee
     const elapsed = msSince(start);
 
     const artifact = assembly.getStackByName(stack.stackName);
-    const template = artifact.template as { Resources: Record<string, { Type: string }> };
+    const template = artifact.template as StackTemplate;
     keep?.(template);
     const resources = Object.values(template.Resources);
     return {
@@ -111,6 +111,29 @@ export function synthOnce(images: number, variant: SynthVariant = 'cdk-ami', kee
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+interface StackTemplate {
+  readonly Resources: Record<string, { readonly Type: string }>;
+  readonly Outputs?: Record<string, unknown>;
+}
+
+/**
+ * Whether the floor's stack is cdk-ami's stack, element for element, apart
+ * from the IAM policies (cdk-ami's CreateImage statement names each
+ * instance): the floor is only a floor while that holds.
+ */
+export function floorMatchesTemplate(): boolean {
+  const render = (variant: SynthVariant): string => {
+    let rendered = '';
+    synthOnce(3, variant, (template) => {
+      // Sorted: the floor adds its elements in another order, which the template keeps.
+      const resources = Object.entries(template.Resources).filter(([, r]) => r.Type !== 'AWS::IAM::Policy').sort(([a], [b]) => a.localeCompare(b));
+      rendered = JSON.stringify({ resources, outputs: template.Outputs });
+    });
+    return rendered;
+  };
+  return render('cdk-ami') === render('l1-floor');
 }
 
 /** One warm-up synth of each size, then `runs` rounds, interleaved so drift hits every size alike. */
