@@ -1,4 +1,4 @@
-import { Arn, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { Arn, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
+import { AmiValidationError } from './private/errors';
 
 /**
  * What to do with the source instance once its image is available.
@@ -156,14 +157,14 @@ export class AmiFromInstance extends ImageBase {
 
 function sourceInstanceId(scope: Construct, props: AmiFromInstanceProps): string {
   if (props.instance && props.instanceId) {
-    throw new ValidationError('Give either instance or instanceId, not both.', scope);
+    throw new AmiValidationError('Give either instance or instanceId, not both.', scope);
   }
   const instanceId = props.instance?.instanceId ?? props.instanceId;
   if (!instanceId) {
-    throw new ValidationError('AmiFromInstance needs a source: set instance (an ec2.IInstance) or instanceId.', scope);
+    throw new AmiValidationError('AmiFromInstance needs a source: set instance (an ec2.IInstance) or instanceId.', scope);
   }
   if (!Token.isUnresolved(instanceId) && !/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(instanceId)) {
-    throw new ValidationError(`instanceId "${instanceId}" is not an instance ID: instance IDs look like i-0123456789abcdef0.`, scope);
+    throw new AmiValidationError(`instanceId "${instanceId}" is not an instance ID: instance IDs look like i-0123456789abcdef0.`, scope);
   }
   return instanceId;
 }

@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
+import { AmiValidationError } from './private/errors';
 
 /**
  * The processor architecture of a registered image.
@@ -147,10 +148,10 @@ export class AmiFromSnapshot extends ImageBase {
     super(scope, id);
     this.region = Stack.of(this).region;
     if (props.shareSnapshots) {
-      throw new ValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
+      throw new AmiValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
     }
     if (props.tpmSupport && props.bootMode === BootMode.LEGACY_BIOS) {
-      throw new ValidationError('tpmSupport needs UEFI: set bootMode to BootMode.UEFI (or leave it out).', this);
+      throw new AmiValidationError('tpmSupport needs UEFI: set bootMode to BootMode.UEFI (or leave it out).', this);
     }
     const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
     for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
@@ -191,6 +192,6 @@ export class AmiFromSnapshot extends ImageBase {
 function validateSnapshotId(scope: Construct, snapshotId: string): void {
   if (Token.isUnresolved(snapshotId)) return;
   if (!/^snap-[0-9a-f]{8}([0-9a-f]{9})?$/.test(snapshotId)) {
-    throw new ValidationError(`Snapshot ID "${snapshotId}" is not valid: snapshot IDs look like snap-0123456789abcdef0.`, scope);
+    throw new AmiValidationError(`Snapshot ID "${snapshotId}" is not valid: snapshot IDs look like snap-0123456789abcdef0.`, scope);
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -6,6 +6,7 @@ import { IImage, ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
 import { validateRegion } from './private/validation';
+import { AmiValidationError } from './private/errors';
 
 /**
  * Options for copying an image, as used by `copyTo()`.
@@ -142,22 +143,22 @@ export class CopiedAmi extends ImageBase {
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   if (props.kmsKey && props.encrypted !== true) {
-    throw new ValidationError('kmsKey needs encrypted: true; EC2 only uses a KMS key for an encrypted copy.', scope);
+    throw new AmiValidationError('kmsKey needs encrypted: true; EC2 only uses a KMS key for an encrypted copy.', scope);
   }
   const keyRegion = props.kmsKey?.env.region;
   if (keyRegion && !Token.isUnresolved(keyRegion) && !Token.isUnresolved(scope.region) && keyRegion !== scope.region) {
-    throw new ValidationError(
+    throw new AmiValidationError(
       `kmsKey is in ${keyRegion}, but the copy is made in ${scope.region}: EBS needs a key in the destination Region (use kms.Key.fromKeyArn with a ${scope.region} key).`, scope);
   }
   const duration = props.completionDuration;
   if (duration) {
     const minutes = duration.toMinutes({ integral: false });
     if (!Number.isInteger(minutes) || minutes % 15 !== 0 || minutes < 15 || minutes > 2880) {
-      throw new ValidationError(
+      throw new AmiValidationError(
         `completionDuration ${duration.toHumanString()} is not allowed: it must be a multiple of 15 minutes between 15 minutes and 48 hours.`, scope);
     }
     if (props.timeout && props.timeout.toMinutes({ integral: false }) < minutes) {
-      throw new ValidationError(
+      throw new AmiValidationError(
         `timeout ${props.timeout.toHumanString()} is shorter than completionDuration ${duration.toHumanString()}: the stack would stop waiting before EC2 has to finish. Raise timeout, or leave it out to wait completionDuration plus 1 hour.`, scope);
     }
   }

@@ -1,5 +1,6 @@
-import { Token, ValidationError } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { AmiValidationError } from './private/errors';
 
 /**
  * Who may launch instances from an image (EC2 launch permissions).
@@ -51,7 +52,7 @@ export class LaunchPermission {
   public _validate(scope: IConstruct): void {
     if (Token.isUnresolved(this.value)) return;
     if (!this.pattern.test(this.value)) {
-      throw new ValidationError(`Launch permission "${this.value}" is not valid: expected ${this.expected}.`, scope);
+      throw new AmiValidationError(`Launch permission "${this.value}" is not valid: expected ${this.expected}.`, scope);
     }
   }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -9,6 +9,7 @@ import { machineImageConfig } from './private/machine-image';
 import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
 import type { StoredAmi, StoreOptions } from './stored-ami';
+import { AmiValidationError } from './private/errors';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.
@@ -356,6 +357,6 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
 function validateImageId(scope: IConstruct, imageId: string): void {
   if (Token.isUnresolved(imageId)) return;
   if (!/^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(imageId)) {
-    throw new ValidationError(`imageId "${imageId}" is not an AMI ID: AMI IDs look like ami-0123456789abcdef0.`, scope);
+    throw new AmiValidationError(`imageId "${imageId}" is not an AMI ID: AMI IDs look like ami-0123456789abcdef0.`, scope);
   }
 }

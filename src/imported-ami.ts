@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Stack, TagManager, Token, ValidationError } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -9,6 +9,7 @@ import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
+import { AmiValidationError } from './private/errors';
 
 /**
  * The format of a disk image to import.
@@ -86,7 +87,7 @@ export class ImportDisk {
   /** @internal */
   public _validate(scope: Construct): void {
     if (this.url && !Token.isUnresolved(this.url) && !/^(s3|https):\/\//.test(this.url)) {
-      throw new ValidationError(`Disk URL "${this.url}" is not supported: use s3://bucket/key or an https:// URL.`, scope);
+      throw new AmiValidationError(`Disk URL "${this.url}" is not supported: use s3://bucket/key or an https:// URL.`, scope);
     }
   }
 
@@ -209,11 +210,11 @@ export class ImportedAmi extends ImageBase {
     super(scope, id);
     this.region = Stack.of(this).region;
     if (props.disks.length === 0 || props.disks.length > MAX_DISKS) {
-      throw new ValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
+      throw new AmiValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
     }
     props.disks.forEach((d) => d._validate(this));
     if (props.kmsKey && props.encrypted !== true) {
-      throw new ValidationError('kmsKey needs encrypted: true; VM Import only uses a KMS key for encrypted snapshots.', this);
+      throw new AmiValidationError('kmsKey needs encrypted: true; VM Import only uses a KMS key for encrypted snapshots.', this);
     }
     this.role = props.role ?? this.createServiceRole(props);
 

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Resource, ValidationError } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -7,6 +7,7 @@ import { AmiProvider, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
+import { AmiValidationError } from './private/errors';
 
 /**
  * Options for storing an image in S3, as used by `storeTo()`.
@@ -86,10 +87,10 @@ export class StoredAmi extends Resource {
     validateTimeout(this, timeout);
     const policy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
-      throw new ValidationError(`removalPolicy ${policy} is not supported for stored images: use RETAIN (keep the object) or DESTROY (delete it).`, this);
+      throw new AmiValidationError(`removalPolicy ${policy} is not supported for stored images: use RETAIN (keep the object) or DESTROY (delete it).`, this);
     }
     for (const key of Object.keys(props.objectTags ?? {})) {
-      if (key.toLowerCase().startsWith('aws:')) throw new ValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
+      if (key.toLowerCase().startsWith('aws:')) throw new AmiValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
     }
     this.image = props.image;
     this.bucket = props.bucket;

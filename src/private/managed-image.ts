@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token, ValidationError } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
@@ -9,6 +9,7 @@ import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
+import { AmiValidationError } from './errors';
 
 /** What a concrete image construct passes to `ManagedImage` to build its resources. */
 export interface ManagedImageResources {
@@ -89,13 +90,13 @@ export class ManagedImage {
         exportName: props.exportName,
       });
     } else if (props.exportName) {
-      throw new ValidationError('exportName needs the output: remove exportName or set output to true.', scope);
+      throw new AmiValidationError('exportName needs the output: remove exportName or set output to true.', scope);
     }
 
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
       if (!Token.isUnresolved(scope.region) && !Token.isUnresolved(stackRegion) && scope.region !== stackRegion) {
-        throw new ValidationError(
+        throw new AmiValidationError(
           `parameterName "${props.parameterName}" cannot be used for an image in ${scope.region}: an aws:ec2:image parameter must live in the image's Region, and this stack deploys to ${stackRegion}.`,
           scope,
         );
@@ -129,7 +130,7 @@ export class ManagedImage {
 
 function checkRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): RemovalPolicy {
   if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
-    throw new ValidationError(`removalPolicy ${policy} is not supported for images: use RemovalPolicy.RETAIN (keep the image) or RemovalPolicy.DESTROY (deregister it and delete its snapshots).`, scope);
+    throw new AmiValidationError(`removalPolicy ${policy} is not supported for images: use RemovalPolicy.RETAIN (keep the image) or RemovalPolicy.DESTROY (deregister it and delete its snapshots).`, scope);
   }
   return policy;
 }

@@ -1,5 +1,6 @@
-import { Duration, Token, ValidationError } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { AmiValidationError } from './errors';
 
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
 const AMI_NAME = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
@@ -11,7 +12,7 @@ export const MAX_TIMEOUT = Duration.hours(48);
 export function validateImageName(scope: IConstruct, name: string | undefined): void {
   if (name === undefined || Token.isUnresolved(name)) return;
   if (!AMI_NAME.test(name)) {
-    throw new ValidationError(
+    throw new AmiValidationError(
       `imageName "${name}" is not a valid AMI name: it must be 3 to 128 characters of letters, digits, spaces and ( ) [ ] . / - ' @ _ (got ${name.length} characters${firstBadCharacter(name)}).`, scope);
   }
 }
@@ -24,17 +25,17 @@ function firstBadCharacter(name: string): string {
 export function validateRegion(scope: IConstruct, region: string | undefined, field = 'region'): void {
   if (region === undefined || Token.isUnresolved(region)) return;
   if (!REGION.test(region)) {
-    throw new ValidationError(`${field} "${region}" is not an AWS Region name such as us-east-1 or eu-west-2.`, scope);
+    throw new AmiValidationError(`${field} "${region}" is not an AWS Region name such as us-east-1 or eu-west-2.`, scope);
   }
 }
 
 export function validateTimeout(scope: IConstruct, timeout: Duration): void {
   if (timeout.isUnresolved()) {
-    throw new ValidationError('timeout must be a concrete Duration; the number of waiter links is decided at synth time.', scope);
+    throw new AmiValidationError('timeout must be a concrete Duration; the number of waiter links is decided at synth time.', scope);
   }
   const seconds = timeout.toSeconds();
   if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
-    throw new ValidationError(
+    throw new AmiValidationError(
       `timeout ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
   }
 }
@@ -42,7 +43,7 @@ export function validateTimeout(scope: IConstruct, timeout: Duration): void {
 export function validateTags(scope: IConstruct, tags: Record<string, string> | undefined): void {
   for (const key of Object.keys(tags ?? {})) {
     if (key.startsWith('cdk-ami:') || key.toLowerCase().startsWith('aws:')) {
-      throw new ValidationError(
+      throw new AmiValidationError(
         `Tag key "${key}" is reserved: keys starting with "cdk-ami:" mark the images cdk-ami owns, and "aws:" keys belong to AWS.`, scope);
     }
   }
@@ -64,13 +65,13 @@ const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
 export function deprecationTime(scope: IConstruct, deprecateAt: Date | undefined, now = Date.now()): string | undefined {
   if (deprecateAt === undefined) return undefined;
   const ms = deprecateAt.getTime();
-  if (Number.isNaN(ms)) throw new ValidationError('deprecateAt is not a valid date.', scope);
+  if (Number.isNaN(ms)) throw new AmiValidationError('deprecateAt is not a valid date.', scope);
   const rounded = Math.round(ms / 60_000) * 60_000;
   if (rounded <= now) {
-    throw new ValidationError(`deprecateAt ${new Date(rounded).toISOString()} is in the past: an image can only be deprecated at a future time.`, scope);
+    throw new AmiValidationError(`deprecateAt ${new Date(rounded).toISOString()} is in the past: an image can only be deprecated at a future time.`, scope);
   }
   if (rounded - now > TEN_YEARS_MS) {
-    throw new ValidationError(`deprecateAt ${new Date(rounded).toISOString()} is more than 10 years ahead, which EC2 does not allow.`, scope);
+    throw new AmiValidationError(`deprecateAt ${new Date(rounded).toISOString()} is more than 10 years ahead, which EC2 does not allow.`, scope);
   }
   return new Date(rounded).toISOString();
 }
