@@ -176,12 +176,26 @@ export interface ImageProps {
 
   /**
    * When the image becomes deprecated (it stays usable, but is hidden from
-   * searches). Rounded to the nearest minute; must be in the future and at
-   * most 10 years ahead. Applied in place; removing it undeprecates.
+   * searches). Rounded to the nearest minute; at most 10 years ahead. A time
+   * that has passed does not break synth: it adds a warning, and the image is
+   * deprecated as soon as it is available. Applied in place; removing it
+   * undeprecates. At most one of `deprecateAt` and `deprecateAfter`.
    *
    * @default - never deprecated
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
    */
   readonly deprecateAt?: Date;
+
+  /**
+   * Deprecate the image this long after it was created (its `CreationDate`),
+   * as Packer's and Terraform's relative deprecation do: the time is computed
+   * when the image is available, so every new image of a replacement gets a
+   * fresh deadline. Between 1 minute and 10 years. Applied in place.
+   *
+   * @default - never deprecated
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
+   */
+  readonly deprecateAfter?: Duration;
 
   /**
    * Deregistration protection. An image with protection on cannot be deleted

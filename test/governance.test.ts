@@ -1,5 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AmiFromInstance, DeregistrationProtection, LaunchPermission } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
 
@@ -60,11 +60,34 @@ describe('sharing, deprecation and protection', () => {
   });
 
   test.each([
-    [new Date(Date.now() - 3600_000), /deprecateAt .* is in the past/],
     [new Date(Date.now() + 11 * 365 * 24 * 3600_000), /is more than 10 years ahead/],
     [new Date('not a date'), /deprecateAt is not a valid date/],
   ])('deprecateAt %s is rejected', (deprecateAt, message) => {
     expect(() => new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE, deprecateAt })).toThrow(message);
+  });
+
+  test('a deprecateAt that has passed still synthesizes (a stack deployed yesterday), with a warning, and is sent as is', () => {
+    const stack = newStack();
+    const past = new Date('2020-05-06T07:08:00Z');
+    new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, deprecateAt: past });
+    expect(lastWaiter(stack).DeprecateAt).toBe('2020-05-06T07:08:00.000Z');
+    const warnings = Annotations.fromStack(stack).findWarning('/TestStack/Image', Match.stringLikeRegexp('deprecateAt 2020-05-06T07:08:00.000Z is in the past'));
+    expect(warnings).toHaveLength(1);
+  });
+
+  test('deprecateAfter is sent as seconds after creation, for the handler to add to the image\'s CreationDate', () => {
+    const stack = newStack();
+    new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, deprecateAfter: Duration.days(90) });
+    expect(lastWaiter(stack)).toMatchObject({ DeprecateAfterSeconds: 90 * 24 * 3600 });
+    expect(lastWaiter(stack).DeprecateAt).toBeUndefined();
+  });
+
+  test.each([
+    [{ deprecateAfter: Duration.seconds(30) }, /deprecateAfter 30 seconds is out of range: it must be between 1 minute and 10 years/],
+    [{ deprecateAfter: Duration.days(3700) }, /deprecateAfter 3700 days is out of range/],
+    [{ deprecateAfter: Duration.days(1), deprecateAt: new Date('2030-01-01T00:00:00Z') }, /deprecateAt and deprecateAfter are both set/],
+  ])('deprecateAfter %o is rejected', (props, message) => {
+    expect(() => new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE, ...props })).toThrow(message);
   });
 
   test('the waiter role may govern only images and snapshots of this stack', () => {

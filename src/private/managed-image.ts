@@ -7,7 +7,7 @@ import { ImageProps } from '../image';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
-import { deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
+import { deprecationDelaySeconds, deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
 import { AmiValidationError } from './errors';
 
@@ -77,6 +77,7 @@ export class ManagedImage {
         Public: props.dangerouslyMakePublic || undefined,
         ShareSnapshots: props.shareSnapshots || undefined,
         DeprecateAt: deprecationTime(scope, props.deprecateAt),
+        DeprecateAfterSeconds: deprecationDelaySeconds(scope, props.deprecateAfter, props.deprecateAt),
         DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
       },
     });

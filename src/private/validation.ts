@@ -1,4 +1,4 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { AmiValidationError } from './errors';
 
@@ -57,10 +57,13 @@ export function namePrefixFromPath(path: string): string {
 }
 
 const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
+const TEN_YEARS = Duration.days(3652);
 
 /**
- * `deprecateAt` as EC2 stores it: rounded to the nearest minute, in the future,
- * at most 10 years ahead.
+ * `deprecateAt` as EC2 stores it: rounded to the nearest minute, at most 10
+ * years ahead. A time in the past is kept, with a warning: the stack that
+ * deployed it yesterday must still synthesize today, and the handler
+ * deprecates such an image at the earliest time EC2 accepts.
  */
 export function deprecationTime(scope: IConstruct, deprecateAt: Date | undefined, now = Date.now()): string | undefined {
   if (deprecateAt === undefined) return undefined;
@@ -68,10 +71,31 @@ export function deprecationTime(scope: IConstruct, deprecateAt: Date | undefined
   if (Number.isNaN(ms)) throw new AmiValidationError('deprecateAt is not a valid date.', scope);
   const rounded = Math.round(ms / 60_000) * 60_000;
   if (rounded <= now) {
-    throw new AmiValidationError(`deprecateAt ${new Date(rounded).toISOString()} is in the past: an image can only be deprecated at a future time.`, scope);
+    Annotations.of(scope).addWarningV2('cdk-ami:deprecateAtInPast',
+      `deprecateAt ${new Date(rounded).toISOString()} is in the past: the image is deprecated as soon as it is available (or already is).`);
   }
   if (rounded - now > TEN_YEARS_MS) {
     throw new AmiValidationError(`deprecateAt ${new Date(rounded).toISOString()} is more than 10 years ahead, which EC2 does not allow.`, scope);
   }
   return new Date(rounded).toISOString();
+}
+
+/**
+ * `deprecateAfter` in whole seconds, for the handler to add to the image's
+ * creation time; at most one of `deprecateAt` and `deprecateAfter`.
+ */
+export function deprecationDelaySeconds(scope: IConstruct, deprecateAfter: Duration | undefined, deprecateAt: Date | undefined): number | undefined {
+  if (deprecateAfter === undefined) return undefined;
+  if (deprecateAt !== undefined) {
+    throw new AmiValidationError('deprecateAt and deprecateAfter are both set: give a fixed time or a delay after the image is created, not both.', scope);
+  }
+  if (deprecateAfter.isUnresolved()) {
+    throw new AmiValidationError('deprecateAfter must be a concrete Duration.', scope);
+  }
+  const seconds = deprecateAfter.toSeconds();
+  if (seconds < 60 || seconds > TEN_YEARS.toSeconds()) {
+    throw new AmiValidationError(
+      `deprecateAfter ${deprecateAfter.toHumanString()} is out of range: it must be between 1 minute and 10 years (EC2 deprecates at most 10 years ahead).`, scope);
+  }
+  return seconds;
 }
