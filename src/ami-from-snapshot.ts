@@ -7,6 +7,9 @@ import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
 import { AmiValidationError } from './private/errors';
+import { validateBootMode } from './private/validation';
+
+const DEFAULT_ROOT_DEVICE = '/dev/xvda';
 
 /**
  * The processor architecture of a registered image.
@@ -150,9 +153,10 @@ export class AmiFromSnapshot extends ImageBase {
     if (props.shareSnapshots) {
       throw new AmiValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
     }
-    if (props.tpmSupport && props.bootMode === BootMode.LEGACY_BIOS) {
-      throw new AmiValidationError('tpmSupport needs UEFI: set bootMode to BootMode.UEFI (or leave it out).', this);
-    }
+    const architecture = props.architecture ?? ImageArchitecture.X86_64;
+    validateBootMode(this, { bootMode: props.bootMode, tpmSupport: props.tpmSupport, architecture });
+    const rootDeviceName = props.rootDeviceName ?? DEFAULT_ROOT_DEVICE;
+    validateDeviceNames(this, rootDeviceName, props.dataVolumes ?? []);
     const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
     for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
 
@@ -161,9 +165,9 @@ export class AmiFromSnapshot extends ImageBase {
       imageName: props.imageName,
       properties: {
         RootSnapshotId: props.rootSnapshotId,
-        RootDeviceName: props.rootDeviceName ?? '/dev/xvda',
+        RootDeviceName: rootDeviceName,
         DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId })),
-        Architecture: props.architecture ?? ImageArchitecture.X86_64,
+        Architecture: architecture,
         BootMode: props.bootMode,
         EnaSupport: props.enaSupport ?? true,
         ImdsSupport: props.requireImdsv2 ? 'v2.0' : undefined,
@@ -193,5 +197,19 @@ function validateSnapshotId(scope: Construct, snapshotId: string): void {
   if (Token.isUnresolved(snapshotId)) return;
   if (!/^snap-[0-9a-f]{8}([0-9a-f]{9})?$/.test(snapshotId)) {
     throw new AmiValidationError(`Snapshot ID "${snapshotId}" is not valid: snapshot IDs look like snap-0123456789abcdef0.`, scope);
+  }
+}
+
+/** Each device is mapped once: a data volume on the root device (or twice on one device) is refused by RegisterImage. */
+function validateDeviceNames(scope: Construct, rootDeviceName: string, dataVolumes: SnapshotVolume[]): void {
+  const seen = new Set([rootDeviceName]);
+  for (const volume of dataVolumes) {
+    if (Token.isUnresolved(volume.deviceName)) continue;
+    if (seen.has(volume.deviceName)) {
+      const what = volume.deviceName === rootDeviceName ? 'the root device name' : 'already mapped to another data volume';
+      throw new AmiValidationError(
+        `dataVolumes deviceName "${volume.deviceName}" (snapshot ${volume.snapshotId}) is ${what}: every device of an image is mapped once; give the data volume another device such as /dev/sdf.`, scope);
+    }
+    seen.add(volume.deviceName);
   }
 }

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
-import { validateRegion } from './private/validation';
+import { validateRegion, validateSamePartition } from './private/validation';
 import { AmiValidationError } from './private/errors';
 
 /**
@@ -142,6 +142,9 @@ export class CopiedAmi extends ImageBase {
 }
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
+  validateRegion(scope, props.source.region, 'source region');
+  validateSamePartition(scope, 'region', scope.region, props.source.region, 'the source image\'s Region');
+  validateSamePartition(scope, 'region', scope.region, Stack.of(scope).region, 'the stack\'s Region, where the provider calls CopyImage,');
   if (props.kmsKey && props.encrypted !== true) {
     throw new AmiValidationError('kmsKey needs encrypted: true; EC2 only uses a KMS key for an encrypted copy.', scope);
   }

@@ -168,9 +168,12 @@ export interface ImageProps {
    * Also share the image's snapshots (createVolumePermission) with the
    * accounts in the launch permissions, so that they can copy the image.
    * Organizations and organizational units cannot be given snapshot
-   * permissions by EC2; public images never share their snapshots.
+   * permissions by EC2: granting one adds a synth warning, and
+   * `shareSnapshots` with no account grantee fails synth. Public images
+   * never share their snapshots.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html
    */
   readonly shareSnapshots?: boolean;
 
@@ -364,6 +367,10 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { CopiedAmi: Copy } = require('./copied-ami') as typeof import('./copied-ami');
     const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}`;
+    if (this.node.tryFindChild(id)) {
+      throw new AmiValidationError(
+        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}: it makes one copy per Region. For a second copy in that Region, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
+    }
     return new Copy(this, id, { ...options, source: this, region });
   }
 }

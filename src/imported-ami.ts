@@ -10,6 +10,7 @@ import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
 import { AmiValidationError } from './private/errors';
+import { validateBootMode } from './private/validation';
 
 /**
  * The format of a disk image to import.
@@ -216,6 +217,8 @@ export class ImportedAmi extends ImageBase {
     if (props.kmsKey && props.encrypted !== true) {
       throw new AmiValidationError('kmsKey needs encrypted: true; VM Import only uses a KMS key for encrypted snapshots.', this);
     }
+    // ImportImage takes two boot modes; uefi-preferred is RegisterImage's only.
+    validateBootMode(this, { bootMode: props.bootMode, allowedBootModes: [BootMode.LEGACY_BIOS, BootMode.UEFI] });
     this.role = props.role ?? this.createServiceRole(props);
 
     const managed = new ManagedImage(this, props, {

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
@@ -7,7 +7,7 @@ import { ImageProps } from '../image';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
-import { deprecationDelaySeconds, deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
+import { claimImageName, deprecationDelaySeconds, deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
 import { AmiValidationError } from './errors';
 
@@ -36,6 +36,7 @@ export class ManagedImage {
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
   private removalPolicy: RemovalPolicy;
+  private readonly shareSnapshots: boolean;
   private readonly launchPermissions: LaunchPermission[] = [];
   private readonly osType: ec2.OperatingSystemType;
   private readonly userData?: ec2.UserData;
@@ -45,6 +46,7 @@ export class ManagedImage {
     validateTimeout(scope, timeout);
     validateTags(scope, props.tags);
     validateImageName(scope, resources.imageName);
+    claimImageName(scope, resources.imageName, scope.region);
     this.removalPolicy = checkRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN);
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
@@ -62,7 +64,15 @@ export class ManagedImage {
       ...resources.properties,
     });
 
+    this.shareSnapshots = (props.shareSnapshots ?? false) && !props.dangerouslyMakePublic;
     this.grantLaunch(scope, props.launchPermissions ?? []);
+    if (this.shareSnapshots) {
+      scope.node.addValidation({
+        validate: () => this.launchPermissions.some((p) => p.kind === ACCOUNT_GRANTEE) ? [] : [
+          'shareSnapshots is set, but no account has a launch permission: EC2 shares snapshots with accounts only, not with organizations or organizational units. Grant an account with LaunchPermission.account(), or remove shareSnapshots.',
+        ],
+      });
+    }
     this.waiters = new WaiterChain(scope, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: scope.region,
@@ -114,6 +124,10 @@ export class ManagedImage {
   public grantLaunch(scope: IConstruct, permissions: LaunchPermission[]): void {
     for (const permission of permissions) {
       permission._validate(scope);
+      if (this.shareSnapshots && permission.kind !== ACCOUNT_GRANTEE) {
+        Annotations.of(scope).addWarningV2('cdk-ami:snapshotsNotShared',
+          `shareSnapshots does not reach ${permission.value}: EC2 shares snapshots with accounts only, so the accounts of this organization or organizational unit can launch the image but not copy it.`);
+      }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
       }
@@ -128,6 +142,9 @@ export class ManagedImage {
     return machineImageConfig(imageId, this.osType, this.userData);
   }
 }
+
+/** The kind of launch permission that EC2 can also give snapshot permissions to. */
+const ACCOUNT_GRANTEE = 'UserId';
 
 function checkRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): RemovalPolicy {
   if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {

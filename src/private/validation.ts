@@ -1,4 +1,5 @@
-import { Annotations, Duration, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
 import { AmiValidationError } from './errors';
 
@@ -22,11 +23,86 @@ function firstBadCharacter(name: string): string {
   return bad === undefined ? '' : `, including "${bad}"`;
 }
 
+/**
+ * Rejects what cannot be a Region name; warns about a well-formed name that
+ * aws-cdk-lib does not know (a typo, or a Region newer than aws-cdk-lib).
+ */
 export function validateRegion(scope: IConstruct, region: string | undefined, field = 'region'): void {
   if (region === undefined || Token.isUnresolved(region)) return;
   if (!REGION.test(region)) {
     throw new AmiValidationError(`${field} "${region}" is not an AWS Region name such as us-east-1 or eu-west-2.`, scope);
   }
+  if (!RegionInfo.regions.some((r) => r.name === region)) {
+    Annotations.of(scope).addWarningV2('cdk-ami:unknownRegion',
+      `${field} "${region}" is not a Region this aws-cdk-lib knows: check the spelling, or upgrade aws-cdk-lib if the Region is new.`);
+  }
+}
+
+/** Partitions by Region name prefix, for Regions aws-cdk-lib does not know yet. */
+const PARTITION_PREFIXES: ReadonlyArray<[RegExp, string]> = [
+  [/^cn-/, 'aws-cn'],
+  [/^us-gov-/, 'aws-us-gov'],
+  [/^us-isob-/, 'aws-iso-b'],
+  [/^us-isof-/, 'aws-iso-f'],
+  [/^us-iso-/, 'aws-iso'],
+  [/^eu-isoe-/, 'aws-iso-e'],
+  [/^eusc-/, 'aws-eusc'],
+];
+
+/** The ARN partition of a concrete Region name, e.g. `aws-cn` for `cn-north-1`. */
+export function partitionOf(region: string): string {
+  return RegionInfo.get(region).partition ?? PARTITION_PREFIXES.find(([prefix]) => prefix.test(region))?.[1] ?? 'aws';
+}
+
+/**
+ * A Region the image must reach from this stack (a copy's destination or
+ * source) is in the stack's partition: credentials, ARNs and CopyImage do not
+ * cross partitions.
+ */
+export function validateSamePartition(scope: IConstruct, field: string, region: string, other: string, otherWhat: string): void {
+  if (Token.isUnresolved(region) || Token.isUnresolved(other)) return;
+  const [a, b] = [partitionOf(region), partitionOf(other)];
+  if (a !== b) {
+    throw new AmiValidationError(
+      `${field} "${region}" is in partition ${a}, but ${otherWhat} (${other}) is in partition ${b}: EC2 cannot copy images between partitions.`, scope);
+  }
+}
+
+/** What an image's boot mode and NitroTPM settings must satisfy, on every construct that takes them. */
+export function validateBootMode(scope: IConstruct, props: {
+  readonly bootMode?: string; readonly tpmSupport?: boolean; readonly architecture?: string; readonly allowedBootModes?: string[];
+}): void {
+  if (props.bootMode && props.allowedBootModes && !props.allowedBootModes.includes(props.bootMode)) {
+    throw new AmiValidationError(
+      `bootMode "${props.bootMode}" is not accepted here: EC2 takes ${props.allowedBootModes.map((m) => `"${m}"`).join(' or ')}.`, scope);
+  }
+  if (!props.tpmSupport) return;
+  // EC2's default boot mode is UEFI on arm64 only; on x86_64 it is legacy BIOS, and uefi-preferred may fall back to it.
+  const uefi = props.bootMode === 'uefi' || (props.bootMode === undefined && props.architecture === 'arm64');
+  if (!uefi) {
+    throw new AmiValidationError(
+      `tpmSupport needs UEFI boot, but bootMode is ${props.bootMode ? `"${props.bootMode}"` : `not set (EC2 boots ${props.architecture ?? 'x86_64'} images with legacy BIOS)`}: set bootMode to BootMode.UEFI.`, scope);
+  }
+}
+
+/** EC2 image names are unique per account and Region: two images of one app with the same name cannot both be created. */
+const IMAGE_NAMES = new WeakMap<IConstruct, Map<string, string>>();
+
+export function claimImageName(scope: IConstruct, name: string | undefined, region: string): void {
+  if (name === undefined || Token.isUnresolved(name)) return;
+  const stack = Stack.of(scope);
+  // An account or Region unknown at synth time is only known to be shared within one stack.
+  const account = Token.isUnresolved(stack.account) ? `stack ${stack.node.path}` : stack.account;
+  const where = Token.isUnresolved(region) ? `stack ${stack.node.path}` : region;
+  const key = `${account}|${where}|${name}`;
+  const names = IMAGE_NAMES.get(scope.node.root) ?? new Map<string, string>();
+  IMAGE_NAMES.set(scope.node.root, names);
+  const holder = names.get(key);
+  if (holder !== undefined && holder !== scope.node.path) {
+    throw new AmiValidationError(
+      `imageName "${name}" is already used by ${holder}: EC2 image names are unique in an account and Region, so the second image could never be created. Give one of them another name.`, scope);
+  }
+  names.set(key, scope.node.path);
 }
 
 export function validateTimeout(scope: IConstruct, timeout: Duration): void {
