@@ -7,6 +7,7 @@ import { ImageProps } from '../image';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
+import { recordImageCost } from './stack-limits';
 import { claimImageName, deprecationDelaySeconds, deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
 import { AmiValidationError } from './errors';
@@ -119,6 +120,11 @@ export class ManagedImage {
         description: `AMI ID of ${scope.node.path}, published by cdk-ami`,
       });
     }
+    recordImageCost(scope, {
+      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0),
+      waiterLinks: this.waiters.links.length,
+      outputs: this.output ? 1 : 0,
+    });
   }
 
   public grantLaunch(scope: IConstruct, permissions: LaunchPermission[]): void {
