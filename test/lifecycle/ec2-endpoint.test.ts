@@ -280,6 +280,38 @@ describe('CreateImage', () => {
     // The same name is free in another region.
     await expect(createImage(ec2('eu-west-1'), 'eu-west-1', 'taken')).resolves.toMatch(/^ami-/);
   });
+
+  test('changes a volume\'s size, type, IOPS and throughput as EbsBlockDevice allows, and refuses what it does not', async () => {
+    const client = ec2();
+    const instanceId = server.addInstance({
+      region: 'us-east-1',
+      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdb', sizeGiB: 30 }],
+    });
+    const { ImageId } = await client.send(new CreateImageCommand({
+      InstanceId: instanceId,
+      Name: 'resized root',
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/xvda', Ebs: { VolumeSize: 20, VolumeType: 'gp3', Iops: 6000, Throughput: 500 } },
+        { DeviceName: '/dev/sdb', Ebs: { VolumeType: 'io2', Iops: 10000, DeleteOnTermination: false } },
+      ],
+    }));
+    const image = await describeImage(client, ImageId!);
+    expect(image.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvda', Ebs: expect.objectContaining({ VolumeSize: 20, VolumeType: 'gp3', Iops: 6000, Throughput: 500, DeleteOnTermination: true }) },
+      { DeviceName: '/dev/sdb', Ebs: expect.objectContaining({ VolumeSize: 30, VolumeType: 'io2', Iops: 10000, DeleteOnTermination: false }) },
+    ]);
+
+    const refused = async (mapping: { DeviceName: string; Ebs?: object; NoDevice?: string }) => client.send(new CreateImageCommand({
+      InstanceId: instanceId, Name: `refused ${Math.random()}`, BlockDeviceMappings: [mapping],
+    }));
+    await expect(refused({ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 4 } })).rejects.toMatchObject({ name: 'InvalidBlockDeviceMapping' });
+    await expect(refused({ DeviceName: '/dev/xvda', Ebs: { VolumeType: 'gp2', Iops: 3000 } }))
+      .rejects.toMatchObject({ name: 'InvalidParameterCombination', message: 'The parameter iops is not supported for gp2 volumes.' });
+    await expect(refused({ DeviceName: '/dev/xvda', Ebs: { VolumeType: 'io1' } })).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    await expect(refused({ DeviceName: '/dev/sdb', Ebs: { VolumeType: 'io2', Iops: 3000, Throughput: 200 } }))
+      .rejects.toMatchObject({ name: 'InvalidParameterCombination', message: 'The parameter throughput is not supported for io2 volumes.' });
+    await expect(refused({ DeviceName: '/dev/xvda', NoDevice: '' })).rejects.toMatchObject({ name: 'InvalidBlockDeviceMapping' });
+  });
 });
 
 describe('DescribeImages', () => {
@@ -733,7 +765,7 @@ describe('RegisterImage', () => {
       RootDeviceName: '/dev/xvda',
       BlockDeviceMappings: [
         { DeviceName: '/dev/xvda', Ebs: { SnapshotId: root, VolumeSize: 20, VolumeType: 'gp3', DeleteOnTermination: true } },
-        { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeType: 'io2', DeleteOnTermination: false } },
+        { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeType: 'io2', Iops: 4000, DeleteOnTermination: false } },
         { DeviceName: '/dev/sdg', NoDevice: '' },
       ],
       TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'Markup', Value: MARKUP }] }],
@@ -757,7 +789,7 @@ describe('RegisterImage', () => {
     expect(image.SourceInstanceId).toBeUndefined();
     expect(image.BlockDeviceMappings).toEqual([
       { DeviceName: '/dev/xvda', Ebs: { SnapshotId: root, VolumeSize: 20, VolumeType: 'gp3', DeleteOnTermination: true, Encrypted: false } },
-      { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeSize: 50, VolumeType: 'io2', DeleteOnTermination: false, Encrypted: true } },
+      { DeviceName: '/dev/sdf', Ebs: { SnapshotId: data, VolumeSize: 50, VolumeType: 'io2', Iops: 4000, DeleteOnTermination: false, Encrypted: true } },
       { DeviceName: '/dev/sdg', NoDevice: '' },
     ]);
     // RegisterImage creates no snapshots and leaves the existing ones as they are.

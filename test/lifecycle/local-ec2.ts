@@ -120,6 +120,10 @@ export interface ImageDevice {
   readonly deleteOnTermination?: boolean;
   /** Default: the image's `encrypted`. */
   readonly encrypted?: boolean;
+  /** Provisioned IOPS (io1, io2, gp3 only). */
+  readonly iops?: number;
+  /** Provisioned throughput in MiB/s (gp3 only). */
+  readonly throughput?: number;
 }
 
 export interface LocalImage {
@@ -147,6 +151,8 @@ export interface LocalImage {
   readonly imdsSupport?: string;
   /** `v2.0` for NitroTPM. */
   readonly tpmSupport?: string;
+  /** RegisterImage's UefiData: the base64 UEFI variable store. */
+  readonly uefiData?: string;
   /** `windows` for Windows images; unset for Linux/UNIX. */
   readonly platform?: string;
   /** Devices RegisterImage suppressed with `NoDevice` (DescribeImages lists them with an empty `noDevice`). */
@@ -404,6 +410,10 @@ const ARCHITECTURES = new Set(['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_m
 const BOOT_MODES = new Set(['legacy-bios', 'uefi', 'uefi-preferred']);
 const VIRTUALIZATION_TYPES = new Set(['hvm', 'paravirtual']);
 const VOLUME_TYPES = new Set(['standard', 'io1', 'io2', 'gp2', 'gp3', 'sc1', 'st1']);
+/** RegisterImage UefiData: at most 64,000 characters (EC2 API reference). */
+const UEFI_DATA_MAX_LENGTH = 64_000;
+/** The volume types that take provisioned IOPS (EbsBlockDevice.Iops). */
+const IOPS_VOLUME_TYPES = new Set(['io1', 'io2', 'gp3']);
 const IMPORT_FORMATS = new Set(['OVA', 'VHD', 'VHDX', 'VMDK', 'RAW']);
 const IMPORT_ARCHITECTURES = new Set(['i386', 'x86_64', 'arm64']);
 const IMPORT_PLATFORMS = new Set(['Windows', 'Linux']);
@@ -449,6 +459,34 @@ class ApiError extends Error {
 
 function missingParameter(name: string): ApiError {
   return new ApiError('MissingParameter', `The request must contain the parameter ${name}`);
+}
+
+/**
+ * The `Ebs.*` members of a block device mapping, checked as EC2's
+ * EbsBlockDevice documents them: a volume may grow, not shrink; IOPS only for
+ * io1, io2 and gp3 (and required for io1 and io2); throughput only for gp3.
+ * The messages are best knowledge.
+ */
+function ebsSettings(mapping: QueryParams, snapshotSizeGiB: number, snapshotId: string, defaultType: string) {
+  const volumeSizeGiB = mapping.int('Ebs.VolumeSize') ?? snapshotSizeGiB;
+  if (volumeSizeGiB < snapshotSizeGiB) {
+    throw new ApiError('InvalidBlockDeviceMapping',
+      `Volume of size ${volumeSizeGiB}GB is smaller than snapshot '${snapshotId}', expect size >= ${snapshotSizeGiB}GB`);
+  }
+  const volumeType = mapping.get('Ebs.VolumeType') ?? defaultType;
+  assertOneOf('volumeType', volumeType, VOLUME_TYPES);
+  const iops = mapping.int('Ebs.Iops');
+  if (iops !== undefined && !IOPS_VOLUME_TYPES.has(volumeType)) {
+    throw new ApiError('InvalidParameterCombination', `The parameter iops is not supported for ${volumeType} volumes.`);
+  }
+  if (iops === undefined && (volumeType === 'io1' || volumeType === 'io2')) {
+    throw new ApiError('InvalidParameterCombination', `The parameter iops must be specified for ${volumeType} volumes.`);
+  }
+  const throughput = mapping.int('Ebs.Throughput');
+  if (throughput !== undefined && volumeType !== 'gp3') {
+    throw new ApiError('InvalidParameterCombination', `The parameter throughput is not supported for ${volumeType} volumes.`);
+  }
+  return { volumeSizeGiB, volumeType, iops, throughput, deleteOnTermination: mapping.bool('Ebs.DeleteOnTermination') ?? true };
 }
 
 function invalidValue(message: string): ApiError {
@@ -851,6 +889,8 @@ function renderImage(image: LocalImage): string {
     leaf('volumeSize', device.volumeSizeGiB),
     leaf('deleteOnTermination', device.deleteOnTermination ?? true),
     leaf('volumeType', device.volumeType ?? 'gp3'),
+    leaf('iops', device.iops),
+    leaf('throughput', device.throughput),
     leaf('encrypted', device.encrypted ?? image.encrypted),
   ));
   const suppressed = (image.noDevices ?? []).map((deviceName) => leaf('deviceName', deviceName) + node('noDevice'));
@@ -1099,7 +1139,7 @@ type ActionHandler = (region: RegionState, params: QueryParams) => string;
 type NewImage = Readonly<Pick<LocalImage,
   | 'imageId' | 'name' | 'description' | 'rootDeviceName' | 'blockDeviceMappings' | 'tags' | 'encrypted' | 'kmsKeyId'
   | 'sourceInstanceId' | 'sourceImageId' | 'sourceRegion' | 'architecture' | 'virtualizationType' | 'bootMode'
-  | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'platform' | 'noDevices'>>;
+  | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'uefiData' | 'platform' | 'noDevices'>>;
 
 /** The launch attributes an image passes on to its copies and stored objects. */
 type LaunchAttributes = Pick<LocalImage, 'architecture' | 'virtualizationType' | 'bootMode' | 'enaSupport' | 'imdsSupport' | 'tpmSupport' | 'platform'>;
@@ -1237,12 +1277,30 @@ class Ec2Api {
     }
     this.assertNameFree(region, name);
     const specs = readTagSpecifications(params, ['image', 'snapshot']);
-    const excluded = new Set(params.members('BlockDeviceMapping')
-      .filter((mapping) => mapping.has('NoDevice'))
-      .map((mapping) => mapping.required('DeviceName')));
+    const excluded = new Set<string>();
+    const modified = new Map<string, QueryParams>();
+    for (const mapping of params.members('BlockDeviceMapping')) {
+      const deviceName = mapping.required('DeviceName');
+      if (excluded.has(deviceName) || modified.has(deviceName)) {
+        throw new ApiError('InvalidBlockDeviceMapping', `The device '${deviceName}' is used in more than one block-device mapping`);
+      }
+      if (mapping.has('NoDevice')) {
+        if (deviceName === instance.rootDeviceName) {
+          // Best knowledge for the message: the root volume is what the image boots from.
+          throw new ApiError('InvalidBlockDeviceMapping', `The root device '${deviceName}' cannot be suppressed with NoDevice`);
+        }
+        excluded.add(deviceName);
+      } else {
+        if (!instance.volumes.some((volume) => volume.deviceName === deviceName)) {
+          // EC2 would add an empty volume; this endpoint's images always come from a snapshot.
+          throw new ApiError('InvalidBlockDeviceMapping', `The block device mapping for ${deviceName} names no volume of instance '${instanceId}' on this local endpoint`);
+        }
+        modified.set(deviceName, mapping);
+      }
+    }
 
     const imageId = newId('ami');
-    const devices = instance.volumes.filter((volume) => !excluded.has(volume.deviceName)).map((volume) => {
+    const devices = instance.volumes.filter((volume) => !excluded.has(volume.deviceName)).map((volume): ImageDevice => {
       const snapshot = this.addSnapshot(region, {
         volumeId: volume.volumeId,
         volumeSizeGiB: volume.sizeGiB,
@@ -1250,7 +1308,9 @@ class Ec2Api {
         encrypted: false,
         tags: tagsFor(specs, 'snapshot'),
       });
-      return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: volume.sizeGiB };
+      const mapping = modified.get(volume.deviceName);
+      if (!mapping) return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: volume.sizeGiB };
+      return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, ...ebsSettings(mapping, volume.sizeGiB, snapshot.snapshotId, 'gp3') };
     });
     this.addImage(region, {
       imageId,
@@ -1557,6 +1617,10 @@ class Ec2Api {
       // Best knowledge: EC2 documents the rule, not the error.
       throw new ApiError('InvalidParameterCombination', 'NitroTPM support (TpmSupport) requires the uefi boot mode.');
     }
+    const uefiData = params.get('UefiData');
+    if (uefiData !== undefined && (uefiData.length > UEFI_DATA_MAX_LENGTH || !/^[A-Za-z0-9+/]*={0,2}$/.test(uefiData))) {
+      throw invalidValue(`Value for parameter uefiData is invalid: it must be base64 of at most ${UEFI_DATA_MAX_LENGTH} characters.`);
+    }
     const specs = readTagSpecifications(params, ['image']);
     const rootDeviceName = params.required('RootDeviceName');
 
@@ -1597,6 +1661,7 @@ class Ec2Api {
       enaSupport: params.bool('EnaSupport'),
       imdsSupport,
       tpmSupport,
+      uefiData,
       noDevices: noDevices.length > 0 ? noDevices : undefined,
     });
     return leaf('imageId', imageId);
@@ -1614,21 +1679,7 @@ class Ec2Api {
       // Best knowledge for the message.
       throw new ApiError('IncorrectState', `Snapshot '${snapshotId}' is not in a completed state (state: ${snapshot.state})`);
     }
-    const volumeSizeGiB = mapping.int('Ebs.VolumeSize') ?? snapshot.volumeSizeGiB;
-    if (volumeSizeGiB < snapshot.volumeSizeGiB) {
-      throw new ApiError('InvalidBlockDeviceMapping',
-        `Volume of size ${volumeSizeGiB}GB is smaller than snapshot '${snapshotId}', expect size >= ${snapshot.volumeSizeGiB}GB`);
-    }
-    const volumeType = mapping.get('Ebs.VolumeType') ?? 'gp2';
-    assertOneOf('volumeType', volumeType, VOLUME_TYPES);
-    return {
-      deviceName,
-      snapshotId,
-      volumeSizeGiB,
-      volumeType,
-      deleteOnTermination: mapping.bool('Ebs.DeleteOnTermination') ?? true,
-      encrypted: snapshot.encrypted,
-    };
+    return { deviceName, snapshotId, ...ebsSettings(mapping, snapshot.volumeSizeGiB, snapshotId, 'gp2'), encrypted: snapshot.encrypted };
   }
 
   /** The test's own snapshot, as if a volume had been snapshotted long ago (default: completed, 8 GiB). */
@@ -2204,6 +2255,7 @@ function renderImageAttribute(image: LocalImage, attribute: string): string {
       return node('deregistrationProtection', leaf('value', protectionValue(image)));
     case 'bootMode':
     case 'tpmSupport':
+    case 'uefiData':
     case 'imdsSupport': {
       const value = image[attribute];
       return value === undefined ? '' : node(attribute, leaf('value', value));
