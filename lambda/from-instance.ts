@@ -3,12 +3,12 @@ import { createOnceByName } from './shared/adopt';
 import { AmiError, errorCode, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { OperationContext, ImageOperation } from './shared/operation';
-import { bool, required, str, tags } from './shared/props';
+import { bool, ebsSettings, required, str, tags } from './shared/props';
 
 /** Custom::AmiFromInstance — EC2 CreateImage from a running or stopped instance. */
 export const fromInstance: ImageOperation = {
   action: 'CreateImage',
-  replaceOn: ['InstanceId', 'NoReboot', 'IncludeDataVolumes'],
+  replaceOn: ['InstanceId', 'NoReboot', 'IncludeDataVolumes', 'BlockDevices'],
   create: createFromInstance,
 };
 
@@ -16,9 +16,10 @@ async function createFromInstance(ctx: OperationContext): Promise<string> {
   const instanceId = required(ctx.props, 'InstanceId');
   try {
     return await createOnceByName(ctx, async () => {
-      const blockDeviceMappings = bool(ctx.props.IncludeDataVolumes, true)
+      const dataVolumesLeftOut = bool(ctx.props.IncludeDataVolumes, true)
         ? undefined
         : await rootVolumeOnly(ctx.ec2, instanceId, ctx.region);
+      const blockDeviceMappings = withChanges(dataVolumesLeftOut, deviceChanges(ctx.props.BlockDevices));
       const out = await ctx.ec2.send(new CreateImageCommand({
         InstanceId: instanceId,
         Name: ctx.imageName,
@@ -32,6 +33,21 @@ async function createFromInstance(ctx: OperationContext): Promise<string> {
   } catch (err) {
     throw explainCreateImageError(err, instanceId, ctx);
   }
+}
+
+/** The construct's `blockDevices`: a device left out, or an EBS volume with changed settings. */
+function deviceChanges(value: unknown): BlockDeviceMapping[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((device: Record<string, unknown>) => (bool(device.Exclude, false)
+    ? { DeviceName: required(device, 'DeviceName'), NoDevice: '' }
+    : { DeviceName: required(device, 'DeviceName'), Ebs: ebsSettings(device) }));
+}
+
+/** Mappings for CreateImage; a change to a device replaces the default mapping of that device. */
+function withChanges(defaults: BlockDeviceMapping[] | undefined, changes: BlockDeviceMapping[]): BlockDeviceMapping[] | undefined {
+  if (defaults === undefined && changes.length === 0) return undefined;
+  const changed = new Set(changes.map((c) => c.DeviceName));
+  return [...(defaults ?? []).filter((d) => !changed.has(d.DeviceName)), ...changes];
 }
 
 /** NoDevice mappings for every device but the root, read from the instance. */

@@ -3,7 +3,7 @@ import { createOnceByName } from './shared/adopt';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
-import { bool, required, str, tags } from './shared/props';
+import { bool, ebsSettings, required, str, tags } from './shared/props';
 
 /**
  * Custom::AmiFromSnapshot — EC2 RegisterImage from EBS snapshots. The
@@ -12,12 +12,15 @@ import { bool, required, str, tags } from './shared/props';
  */
 export const fromSnapshot: ImageOperation = {
   action: 'RegisterImage',
-  replaceOn: ['RootSnapshotId', 'RootDeviceName', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport', 'VolumeType'],
+  replaceOn: [
+    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport',
+    'UefiData', 'VolumeType',
+  ],
   snapshotsBelongToUser: true,
   create: register,
 };
 
-interface DataVolume {
+interface DataVolume extends Record<string, unknown> {
   readonly DeviceName: string;
   readonly SnapshotId: string;
 }
@@ -27,9 +30,10 @@ async function register(ctx: OperationContext): Promise<string> {
   const rootDeviceName = str(ctx.props.RootDeviceName) ?? '/dev/xvda';
   const volumeType = (str(ctx.props.VolumeType) ?? 'gp3') as VolumeType;
   const data = (Array.isArray(ctx.props.DataVolumes) ? ctx.props.DataVolumes : []) as DataVolume[];
+  const rootVolume = (typeof ctx.props.RootVolume === 'object' && ctx.props.RootVolume !== null ? ctx.props.RootVolume : {}) as Record<string, unknown>;
   const mappings: BlockDeviceMapping[] = [
-    { DeviceName: rootDeviceName, Ebs: { SnapshotId: rootSnapshotId, DeleteOnTermination: true, VolumeType: volumeType } },
-    ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: { SnapshotId: d.SnapshotId, DeleteOnTermination: true, VolumeType: volumeType } })),
+    { DeviceName: rootDeviceName, Ebs: ebsSettings(rootVolume, { SnapshotId: rootSnapshotId, DeleteOnTermination: true, VolumeType: volumeType }) },
+    ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: ebsSettings(d, { SnapshotId: d.SnapshotId, DeleteOnTermination: true, VolumeType: volumeType }) })),
   ];
   try {
     return await createOnceByName(ctx, async () => {
@@ -41,6 +45,7 @@ async function register(ctx: OperationContext): Promise<string> {
         EnaSupport: bool(ctx.props.EnaSupport, true),
         ImdsSupport: str(ctx.props.ImdsSupport) as never,
         TpmSupport: str(ctx.props.TpmSupport) as never,
+        UefiData: str(ctx.props.UefiData),
         RootDeviceName: rootDeviceName,
         VirtualizationType: 'hvm',
         BlockDeviceMappings: mappings,

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
@@ -71,6 +72,17 @@ export interface AmiFromInstanceProps extends ImageProps {
    * @default InstanceAction.NONE
    */
   readonly instanceAction?: InstanceAction;
+
+  /**
+   * Changes to the instance's devices in the image: leave a device out
+   * (`exclude: true`), or change a volume's size, type, IOPS, throughput or
+   * delete-on-termination. Devices not listed are imaged as they are (or left
+   * out, with `includeDataVolumes: false`). Changing it replaces the image.
+   *
+   * @default - every device as it is on the instance
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+   */
+  readonly blockDevices?: ImageBlockDevice[];
 }
 
 /**
@@ -120,6 +132,7 @@ export class AmiFromInstance extends ImageBase {
         InstanceId: this.instanceId,
         NoReboot: props.noReboot ?? false,
         IncludeDataVolumes: props.includeDataVolumes ?? true,
+        BlockDevices: renderInstanceBlockDevices(this, props.blockDevices),
       },
       lastWaiterProperties: action === InstanceAction.NONE ? undefined : {
         InstanceAction: action,

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
@@ -38,7 +39,7 @@ export enum BootMode {
 /**
  * A data volume of a registered image, from a snapshot.
  */
-export interface SnapshotVolume {
+export interface SnapshotVolume extends ImageVolumeOptions {
   /**
    * The device name, e.g. `/dev/sdf`.
    */
@@ -66,6 +67,25 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * @default '/dev/xvda'
    */
   readonly rootDeviceName?: string;
+
+  /**
+   * EBS settings of the root volume: size, type, IOPS, throughput,
+   * delete-on-termination. Changing them replaces the image.
+   *
+   * @default - the snapshot's size, `volumeType`, deleted on termination
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
+   */
+  readonly rootVolume?: ImageVolumeOptions;
+
+  /**
+   * The UEFI variable store of the image (base64, at most 64,000
+   * characters), e.g. Secure Boot keys exported from another image with
+   * `aws ec2 get-instance-uefi-data`. Changing it replaces the image.
+   *
+   * @default - EC2's default UEFI variables
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
+   */
+  readonly uefiData?: string;
 
   /**
    * Data volumes, from snapshots that also stay yours.
@@ -111,7 +131,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
   readonly tpmSupport?: boolean;
 
   /**
-   * The EBS volume type of the image's volumes.
+   * The EBS volume type of the image's volumes, unless a volume sets its own.
    *
    * @default ec2.EbsDeviceVolumeType.GP3
    */
@@ -157,6 +177,10 @@ export class AmiFromSnapshot extends ImageBase {
     validateBootMode(this, { bootMode: props.bootMode, tpmSupport: props.tpmSupport, architecture });
     const rootDeviceName = props.rootDeviceName ?? DEFAULT_ROOT_DEVICE;
     validateDeviceNames(this, rootDeviceName, props.dataVolumes ?? []);
+    const volumeType = props.volumeType ?? ec2.EbsDeviceVolumeType.GP3;
+    if (props.rootVolume) validateVolume(this, 'rootVolume', props.rootVolume, props.rootVolume.volumeType ?? volumeType);
+    (props.dataVolumes ?? []).forEach((v, i) => validateVolume(this, `dataVolumes[${i}]`, v, v.volumeType ?? volumeType));
+    validateUefiData(this, props.uefiData);
     const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
     for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
 
@@ -166,13 +190,16 @@ export class AmiFromSnapshot extends ImageBase {
       properties: {
         RootSnapshotId: props.rootSnapshotId,
         RootDeviceName: rootDeviceName,
-        DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId })),
+        RootVolume: props.rootVolume ? renderVolume(props.rootVolume, props.rootVolume.volumeType ?? volumeType) : undefined,
+        DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType) })),
+        UefiData: props.uefiData,
         Architecture: architecture,
-        BootMode: props.bootMode,
+        // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.
+        BootMode: props.bootMode ?? (props.tpmSupport ? BootMode.UEFI : undefined),
         EnaSupport: props.enaSupport ?? true,
         ImdsSupport: props.requireImdsv2 ? 'v2.0' : undefined,
         TpmSupport: props.tpmSupport ? 'v2.0' : undefined,
-        VolumeType: props.volumeType ?? ec2.EbsDeviceVolumeType.GP3,
+        VolumeType: volumeType,
       },
     });
     this._managed = managed;
@@ -211,5 +238,13 @@ function validateDeviceNames(scope: Construct, rootDeviceName: string, dataVolum
         `dataVolumes deviceName "${volume.deviceName}" (snapshot ${volume.snapshotId}) is ${what}: every device of an image is mapped once; give the data volume another device such as /dev/sdf.`, scope);
     }
     seen.add(volume.deviceName);
+  }
+}
+
+/** RegisterImage's UefiData: base64 of at most 64,000 characters. */
+function validateUefiData(scope: Construct, uefiData: string | undefined): void {
+  if (uefiData === undefined || Token.isUnresolved(uefiData)) return;
+  if (uefiData.length > 64_000 || !/^[A-Za-z0-9+/]*={0,2}$/.test(uefiData)) {
+    throw new AmiValidationError(`uefiData is not valid: it must be base64 of at most 64,000 characters (got ${uefiData.length} characters).`, scope);
   }
 }

@@ -6,3 +6,4 @@ export * from './restored-ami';
 export * from './ami-from-snapshot';
 export * from './imported-ami';
 export * from './stored-ami';
+export * from './block-devices';

@@ -1,3 +1,4 @@
+import type { EbsBlockDevice, VolumeType } from '@aws-sdk/client-ec2';
 import { AmiError } from './errors';
 import { Tag } from './types';
 
@@ -45,4 +46,27 @@ export function changed(before: Record<string, unknown>, after: Record<string, u
 function canonical(value: unknown): string {
   if (value === undefined || value === null || value === '') return '';
   return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * The EBS settings of a volume as the constructs render them (VolumeSize,
+ * VolumeType, Iops, Throughput, DeleteOnTermination), for a block device
+ * mapping; what is not given is left to EC2.
+ */
+export function ebsSettings(volume: Record<string, unknown>, defaults: EbsBlockDevice = {}): EbsBlockDevice {
+  const optionalNumber = (value: unknown) => (str(value) === undefined ? undefined : num(value, 0));
+  return {
+    ...defaults,
+    ...definedOnly({
+      VolumeSize: optionalNumber(volume.VolumeSize),
+      VolumeType: str(volume.VolumeType) as VolumeType | undefined,
+      Iops: optionalNumber(volume.Iops),
+      Throughput: optionalNumber(volume.Throughput),
+      DeleteOnTermination: str(volume.DeleteOnTermination) === undefined ? undefined : bool(volume.DeleteOnTermination, true),
+    }),
+  };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -158,6 +158,27 @@ describe('Create: IncludeDataVolumes=false', () => {
     });
   });
 
+  test('BlockDevices as CloudFormation passes them (strings) become EBS changes and NoDevice, overriding the left-out mapping', async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{
+      InstanceId: INSTANCE_ID, RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda' }, { DeviceName: '/dev/sdb' }, { DeviceName: '/dev/sdc' }],
+    }] }] });
+    await create({
+      IncludeDataVolumes: 'false',
+      BlockDevices: [
+        { DeviceName: '/dev/xvda', VolumeSize: '30', VolumeType: 'gp3', Iops: '6000', Throughput: '500', DeleteOnTermination: 'false' },
+        { DeviceName: '/dev/sdb', VolumeSize: '40' },
+      ],
+    });
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateImageCommand, {
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/sdc', NoDevice: '' },
+        { DeviceName: '/dev/xvda', Ebs: { VolumeSize: 30, VolumeType: 'gp3', Iops: 6000, Throughput: 500, DeleteOnTermination: false } },
+        { DeviceName: '/dev/sdb', Ebs: { VolumeSize: 40 } },
+      ],
+    });
+  });
+
   test('an instance with only its root volume gets no NoDevice mappings', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, RootDeviceName: '/dev/xvda' }] }] });
     await create({ IncludeDataVolumes: 'false' });

@@ -467,11 +467,11 @@ function missingParameter(name: string): ApiError {
  * io1, io2 and gp3 (and required for io1 and io2); throughput only for gp3.
  * The messages are best knowledge.
  */
-function ebsSettings(mapping: QueryParams, snapshotSizeGiB: number, snapshotId: string, defaultType: string) {
-  const volumeSizeGiB = mapping.int('Ebs.VolumeSize') ?? snapshotSizeGiB;
-  if (volumeSizeGiB < snapshotSizeGiB) {
+function ebsSettings(mapping: QueryParams, sourceSizeGiB: number, source: string, defaultType: string) {
+  const volumeSizeGiB = mapping.int('Ebs.VolumeSize') ?? sourceSizeGiB;
+  if (volumeSizeGiB < sourceSizeGiB) {
     throw new ApiError('InvalidBlockDeviceMapping',
-      `Volume of size ${volumeSizeGiB}GB is smaller than snapshot '${snapshotId}', expect size >= ${snapshotSizeGiB}GB`);
+      `Volume of size ${volumeSizeGiB}GB is smaller than ${source}, expect size >= ${sourceSizeGiB}GB`);
   }
   const volumeType = mapping.get('Ebs.VolumeType') ?? defaultType;
   assertOneOf('volumeType', volumeType, VOLUME_TYPES);
@@ -1299,6 +1299,10 @@ class Ec2Api {
       }
     }
 
+    // Every mapping is checked before anything is created: a refused CreateImage leaves nothing behind.
+    const settings = new Map(instance.volumes.filter((volume) => modified.has(volume.deviceName))
+      .map((volume) => [volume.deviceName, ebsSettings(modified.get(volume.deviceName)!, volume.sizeGiB, `volume ${volume.volumeId}`, 'gp3')]));
+
     const imageId = newId('ami');
     const devices = instance.volumes.filter((volume) => !excluded.has(volume.deviceName)).map((volume): ImageDevice => {
       const snapshot = this.addSnapshot(region, {
@@ -1308,9 +1312,9 @@ class Ec2Api {
         encrypted: false,
         tags: tagsFor(specs, 'snapshot'),
       });
-      const mapping = modified.get(volume.deviceName);
-      if (!mapping) return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: volume.sizeGiB };
-      return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, ...ebsSettings(mapping, volume.sizeGiB, snapshot.snapshotId, 'gp3') };
+      const changed = settings.get(volume.deviceName);
+      if (!changed) return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, volumeSizeGiB: volume.sizeGiB };
+      return { deviceName: volume.deviceName, snapshotId: snapshot.snapshotId, ...changed };
     });
     this.addImage(region, {
       imageId,
@@ -1679,7 +1683,7 @@ class Ec2Api {
       // Best knowledge for the message.
       throw new ApiError('IncorrectState', `Snapshot '${snapshotId}' is not in a completed state (state: ${snapshot.state})`);
     }
-    return { deviceName, snapshotId, ...ebsSettings(mapping, snapshot.volumeSizeGiB, snapshotId, 'gp2'), encrypted: snapshot.encrypted };
+    return { deviceName, snapshotId, ...ebsSettings(mapping, snapshot.volumeSizeGiB, `snapshot '${snapshotId}'`, 'gp2'), encrypted: snapshot.encrypted };
   }
 
   /** The test's own snapshot, as if a volume had been snapshotted long ago (default: completed, 8 GiB). */
