@@ -13,7 +13,7 @@ import { bool, str, tags } from './shared/props';
  */
 export const importImage: ImageOperation = {
   action: 'ImportImage',
-  replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'Encrypted', 'KmsKeyId', 'RoleName'],
+  replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'UsageOperation', 'LicenseConfigurationArns', 'Encrypted', 'KmsKeyId', 'RoleName'],
   create: startImport,
   imagesOf,
 };
@@ -45,6 +45,10 @@ async function startImport(ctx: OperationContext): Promise<string> {
       Platform: str(ctx.props.Platform),
       BootMode: str(ctx.props.BootMode) as never,
       LicenseType: str(ctx.props.LicenseType),
+      UsageOperation: str(ctx.props.UsageOperation),
+      LicenseSpecifications: Array.isArray(ctx.props.LicenseConfigurationArns)
+        ? ctx.props.LicenseConfigurationArns.map((arn) => ({ LicenseConfigurationArn: String(arn) }))
+        : undefined,
       Encrypted: encrypted,
       KmsKeyId: str(ctx.props.KmsKeyId),
       RoleName: str(ctx.props.RoleName),

@@ -157,8 +157,30 @@ export interface ImportedAmiProps extends ImageProps {
    * The license type.
    *
    * @default - AWS for Windows if it can, else BYOL
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly licenseType?: ImportLicenseType;
+
+  /**
+   * The usage operation (billing code) of the imported image, such as
+   * `RunInstances:0800` for Windows BYOL or `RunInstances:0002` for Windows
+   * with an AWS license. AWS recommends giving this or `licenseType`.
+   * Changing it replaces the image.
+   *
+   * @default - derived by VM Import from the license type and platform
+   * @see https://docs.aws.amazon.com/vm-import/latest/userguide/licensing-specify-option.html
+   */
+  readonly usageOperation?: string;
+
+  /**
+   * AWS License Manager license configurations to attach to the imported
+   * image (for bring-your-own-license imports tracked by License Manager).
+   * Changing them replaces the image.
+   *
+   * @default - none
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImageLicenseConfigurationRequest.html
+   */
+  readonly licenseConfigurationArns?: string[];
 
   /**
    * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
@@ -219,6 +241,7 @@ export class ImportedAmi extends ImageBase {
     }
     // ImportImage takes two boot modes; uefi-preferred is RegisterImage's only.
     validateBootMode(this, { bootMode: props.bootMode, allowedBootModes: [BootMode.LEGACY_BIOS, BootMode.UEFI] });
+    validateLicensing(this, props);
     this.role = props.role ?? this.createServiceRole(props);
 
     const managed = new ManagedImage(this, props, {
@@ -229,6 +252,8 @@ export class ImportedAmi extends ImageBase {
         Platform: props.platform,
         BootMode: props.bootMode,
         LicenseType: props.licenseType,
+        UsageOperation: props.usageOperation,
+        LicenseConfigurationArns: props.licenseConfigurationArns,
         Encrypted: props.encrypted,
         KmsKeyId: props.kmsKey?.keyArn,
         RoleName: this.role.roleName,
@@ -324,6 +349,21 @@ export class ImportedAmi extends ImageBase {
         resources: [imageArns(), snapshotArns()],
         conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
       });
+    }
+  }
+}
+
+/** Usage operations are RunInstances billing codes; license configurations are License Manager ARNs. */
+function validateLicensing(scope: Construct, props: ImportedAmiProps): void {
+  const usage = props.usageOperation;
+  if (usage !== undefined && !Token.isUnresolved(usage) && !/^RunInstances(:[0-9a-z]{4})?$/.test(usage)) {
+    throw new AmiValidationError(`usageOperation "${usage}" is not a usage operation: they look like RunInstances or RunInstances:0800.`, scope);
+  }
+  for (const arn of props.licenseConfigurationArns ?? []) {
+    if (Token.isUnresolved(arn)) continue;
+    if (!/^arn:aws[a-z-]*:license-manager:[a-z0-9-]+:\d{12}:license-configuration[:/]lic-[0-9a-z]+$/.test(arn)) {
+      throw new AmiValidationError(
+        `licenseConfigurationArns entry "${arn}" is not a License Manager license configuration ARN such as arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef.`, scope);
     }
   }
 }

@@ -97,6 +97,21 @@ describe('ImportedAmi', () => {
   });
 });
 
+describe('ImportedAmi licensing', () => {
+  test('usage operation and license configurations reach the import', () => {
+    const lic = 'arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef';
+    const stack = importStack({ usageOperation: 'RunInstances:0800', licenseConfigurationArns: [lic] });
+    Template.fromStack(stack).hasResourceProperties('Custom::ImportedAmi', { UsageOperation: 'RunInstances:0800', LicenseConfigurationArns: [lic] });
+  });
+
+  test.each([
+    [{ usageOperation: 'RunInstance:0800' }, 'usageOperation "RunInstance:0800" is not a usage operation: they look like RunInstances or RunInstances:0800.'],
+    [{ licenseConfigurationArns: ['lic-0123'] }, 'licenseConfigurationArns entry "lic-0123" is not a License Manager license configuration ARN'],
+  ])('%o is rejected', (props, message) => {
+    expect(() => importStack(props)).toThrow(message);
+  });
+});
+
 test('ImportedAmi template snapshot', () => {
   expect(Template.fromStack(importStack({ imageName: 'appliance-1.0', tags: { team: 'platform' } })).toJSON()).toMatchSnapshot();
 });

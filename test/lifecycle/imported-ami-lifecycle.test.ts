@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
-import { DiskImageFormat, ImportDisk, ImportedAmi } from '../../src';
+import { DiskImageFormat, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform } from '../../src';
 
 const h = useLocalEc2();
 const REGION = 'us-east-1';
@@ -99,5 +99,15 @@ describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
     const [operation] = sim.logicalIdsOfType('Custom::ImportedAmi');
     expect(await sim.redeliverCreate(operation)).toBe(sim.physicalId(operation));
     expect(h.ec2.importTasks(REGION)).toHaveLength(1);
+  });
+
+  test('a Windows BYOL import passes its licensing to VM Import: license type, usage operation and License Manager configurations', async () => {
+    const sim = h.sim();
+    const licenses = ['arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef'];
+    expect(await sim.deploy(template({
+      platform: ImportPlatform.WINDOWS, licenseType: ImportLicenseType.BYOL, usageOperation: 'RunInstances:0800', licenseConfigurationArns: licenses,
+    }))).toEqual({ ok: true });
+    const [task] = h.ec2.importTasks(REGION);
+    expect(task).toMatchObject({ platform: 'Windows', licenseType: 'BYOL', usageOperation: 'RunInstances:0800', licenseConfigurationArns: licenses });
   });
 });

@@ -314,6 +314,8 @@ export interface LocalImportTask {
   readonly licenseType?: string;
   readonly hypervisor?: string;
   readonly usageOperation?: string;
+  /** LicenseSpecifications.N.LicenseConfigurationArn, in order. */
+  readonly licenseConfigurationArns?: readonly string[];
   readonly encrypted?: boolean;
   readonly kmsKeyId?: string;
   readonly roleName: string;
@@ -1007,6 +1009,7 @@ function renderImportTask(task: LocalImportTask, withBootMode: boolean): string 
     leaf('importTaskId', task.importTaskId),
     leaf('kmsKeyId', task.kmsKeyId),
     leaf('licenseType', task.licenseType ?? (completed ? (platform === 'Windows' ? 'AWS' : 'BYOL') : undefined)),
+    itemSet('licenseSpecifications', (task.licenseConfigurationArns ?? []).map((arn) => leaf('licenseConfigurationArn', arn))),
     leaf('platform', platform),
     leaf('progress', step.progress),
     itemSet('snapshotDetailSet', task.disks.map((disk) => renderImportDisk(task, disk))),
@@ -1854,6 +1857,7 @@ class Ec2Api {
     assertOneOf('LicenseType', licenseType, IMPORT_LICENSE_TYPES);
     if (bootMode === 'uefi-preferred') throw invalidValue('The uefi-preferred boot mode is not supported for importing images.');
     assertOneOf('BootMode', bootMode, BOOT_MODES);
+    const licenseConfigurationArns = params.members('LicenseSpecifications').map((spec) => spec.required('LicenseConfigurationArn'));
     const specs = readTagSpecifications(params, ['import-image-task']);
     const containers = params.members('DiskContainer');
     if (containers.length === 0) throw missingParameter('DiskContainer');
@@ -1876,6 +1880,7 @@ class Ec2Api {
       licenseType,
       hypervisor: params.get('Hypervisor'),
       usageOperation: params.get('UsageOperation'),
+      licenseConfigurationArns: licenseConfigurationArns.length > 0 ? licenseConfigurationArns : undefined,
       encrypted,
       kmsKeyId: encrypted ? params.get('KmsKeyId') : undefined,
       roleName: params.get('RoleName') ?? 'vmimport',
