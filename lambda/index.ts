@@ -3,6 +3,7 @@
  * `onEvent` starts, changes and deletes images (operation resources) and starts
  * waits (waiter resources); `isComplete` polls a wait.
  */
+import { SETUP_RESOURCE_TYPE, setupIsComplete, setupOnEvent } from './builder-setup';
 import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
@@ -28,6 +29,7 @@ const OPERATIONS: Record<string, ImageOperation> = {
 export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
   return guarded('onEvent', event, () => {
     if (event.ResourceType === WAITER_TYPE) return waiterOnEvent(event);
+    if (event.ResourceType === SETUP_RESOURCE_TYPE) return setupOnEvent(event);
     if (event.ResourceType === 'Custom::StoredAmi') return handleStore(event);
     const op = OPERATIONS[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
@@ -36,7 +38,7 @@ export async function onEvent(event: CustomResourceEvent): Promise<OnEventRespon
 }
 
 export async function isComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
-  return guarded('isComplete', event, () => waiterIsComplete(event));
+  return guarded('isComplete', event, () => (event.ResourceType === SETUP_RESOURCE_TYPE ? setupIsComplete(event) : waiterIsComplete(event)));
 }
 
 /**

@@ -1,12 +1,11 @@
-import { Arn, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
 import { ImageBase, ImageProps } from './image';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider } from './private/provider';
+import { grantImageOfInstance } from './private/instance-grants';
 import { AmiValidationError } from './private/errors';
 
 /**
@@ -151,20 +150,7 @@ export class AmiFromInstance extends ImageBase {
 
   /** Least privilege: CreateImage only of these instances, tagged as ours. */
   private grantProvider(action: InstanceAction): void {
-    const provider = AmiProvider.of(this);
-    const instanceArn = Arn.format({ service: 'ec2', resource: 'instance', resourceName: this.instanceId }, Stack.of(this));
-    provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
-      sid: 'CreateImageOfSourceInstances',
-      actions: ['ec2:CreateImage'],
-    }), instanceArn);
-    provider.grantCreateTagged('CreateImage');
-    if (action === InstanceAction.STOP || action === InstanceAction.TERMINATE) {
-      const ec2Action = action === InstanceAction.STOP ? 'ec2:StopInstances' : 'ec2:TerminateInstances';
-      provider.addResourceToWaiterStatement(`instance-${action}`, () => new iam.PolicyStatement({
-        sid: action === InstanceAction.STOP ? 'StopSourceInstances' : 'TerminateSourceInstances',
-        actions: [ec2Action],
-      }), instanceArn);
-    }
+    grantImageOfInstance(this, this.instanceId, action);
   }
 }
 

@@ -1,5 +1,6 @@
 export * from './image';
 export * from './ami-from-instance';
+export * from './baked-ami';
 export * from './copied-ami';
 export * from './governance';
 export * from './restored-ami';

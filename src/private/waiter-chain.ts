@@ -13,6 +13,10 @@ export interface WaiterChainProps {
   readonly timeout: Duration;
   readonly lastLinkProperties?: Record<string, unknown>;
   readonly allLinkProperties?: Record<string, unknown>;
+  /** Another kind of wait with the same chaining (e.g. a builder's setup). @default WAITER_RESOURCE_TYPE */
+  readonly resourceType?: string;
+  /** The property that carries the subject of the wait from link to link. @default 'ImageId' */
+  readonly subjectProperty?: string;
 }
 
 /**
@@ -32,12 +36,13 @@ export class WaiterChain extends Construct {
     const count = Math.ceil(total / LINK_BUDGET.toSeconds());
     const budget = Math.ceil(total / count);
 
+    const subject = props.subjectProperty ?? 'ImageId';
     let imageId = props.imageId;
     for (let link = 1; link <= count; link++) {
       const isLast = link === count;
-      const waiter = new ProviderResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, props.serviceToken, WAITER_RESOURCE_TYPE, {
+      const waiter = new ProviderResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, props.serviceToken, props.resourceType ?? WAITER_RESOURCE_TYPE, {
         Region: props.region,
-        ImageId: imageId,
+        [subject]: imageId,
         Link: link,
         Links: count,
         BudgetSeconds: budget,
@@ -46,7 +51,7 @@ export class WaiterChain extends Construct {
         ...(isLast ? props.lastLinkProperties : {}),
       });
       this.links.push(waiter);
-      imageId = waiter.attribute('ImageId');
+      imageId = waiter.attribute(subject);
     }
     this.imageId = imageId;
     this.imageName = this.links[this.links.length - 1].attribute('ImageName');

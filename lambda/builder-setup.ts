@@ -1,0 +1,226 @@
+import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { ec2 } from './shared/clients';
+import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
+import { log } from './shared/log';
+import { num, required, str } from './shared/props';
+import { tagValue } from './shared/ownership';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
+import { formatDuration } from './waiter';
+
+/**
+ * Custom::AmiBuilderSetup — one link of the chain that waits for a BakedAmi's
+ * builder instance to finish its setup, and brings it to the state it is
+ * imaged in. The setup script reports its result as the last thing it does:
+ * it tags its own instance `cdk-ami:setup` = `succeeded` or `failed:<exit
+ * code>`, and writes the same as a marker line on the console (for images
+ * without the AWS CLI). A failed or timed-out setup fails with the last lines
+ * of the builder's console output, which is what the stack event shows.
+ *
+ * Every AWS call of this module: ec2:DescribeInstances, ec2:GetConsoleOutput,
+ * ec2:StopInstances (isComplete; the waiter role).
+ */
+
+export const SETUP_RESOURCE_TYPE = 'Custom::AmiBuilderSetup';
+/** The tag the builder sets on itself, and the console marker's prefix. */
+export const SETUP_TAG = 'cdk-ami:setup';
+export const SETUP_SUCCEEDED = 'succeeded';
+
+/** Who brings the builder to `stopped` before it is imaged. */
+export type StopBy = 'handler' | 'instance' | 'none';
+
+/** After RunInstances EC2 may not know the new instance ID for a little while. */
+const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
+const POLL_INTERVAL_MS = 15 * 1000;
+/** How much of the console the stack event shows: enough to see the error, short enough for the event. */
+const CONSOLE_LINES = 15;
+const CONSOLE_CHARS = 1500;
+const MARKER = new RegExp(`${SETUP_TAG}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g');
+
+export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
+  if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+  const physicalId = `${required(event.ResourceProperties, 'InstanceId')}/setup-${required(event.ResourceProperties, 'Link')}`;
+  return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
+}
+
+export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
+  if (event.RequestType === 'Delete') return { IsComplete: true };
+  const props = event.ResourceProperties as ResourceProperties;
+  const instanceId = required(props, 'InstanceId');
+  if (event.RequestType === 'Update' && str(event.OldResourceProperties.InstanceId) === instanceId) {
+    // The same builder, baked already (and likely terminated since): nothing to wait for.
+    return done(instanceId, 'unchanged');
+  }
+  const s = readSetup(props, event.WaitStartedAt);
+  const client = ec2(s.region);
+
+  let instance: Instance | undefined;
+  try {
+    instance = await describeInstance(client, instanceId);
+  } catch (err) {
+    if (isThrottling(err)) return pendingOrBudgetSpent(client, s, 'pending (throttled)');
+    throw toAmiError(err, `Reading builder instance ${instanceId} in ${s.region}`);
+  }
+  if (!instance) {
+    if (s.elapsedMs < NOT_FOUND_GRACE_MS) return pendingOrBudgetSpent(client, s, 'not visible yet');
+    throw new AmiError(`Builder instance ${instanceId} does not exist in ${s.region}.`);
+  }
+
+  const state = instance.State?.Name ?? 'unknown';
+  let result = tagValue(instance, SETUP_TAG);
+  let output: ConsoleOutput | undefined;
+  if (!result) {
+    output = await readConsole(client, instanceId);
+    result = output.marker;
+  }
+  log('info', 'setup poll', { instanceId, state, result: result ?? 'running', elapsedSeconds: s.elapsedSeconds, link: s.linkLabel });
+
+  if (result && result !== SETUP_SUCCEEDED) {
+    const exitCode = result.replace(/^failed:/, '');
+    throw new AmiError(`The setup of builder instance ${instanceId} failed with exit code ${exitCode}. ${(output ?? await readConsole(client, instanceId)).tail}`);
+  }
+  if (state === 'terminated' || state === 'shutting-down') {
+    throw new AmiError(`Builder instance ${instanceId} is ${state} before its setup reported a result. ${(output ?? await readConsole(client, instanceId)).tail}`);
+  }
+  if (!result) {
+    if (state === 'stopped' || state === 'stopping') {
+      throw new AmiError(`Builder instance ${instanceId} is ${state} before its setup reported a result. ${(output ?? await readConsole(client, instanceId)).tail}`);
+    }
+    return pendingOrBudgetSpent(client, s, 'setup running');
+  }
+
+  // Setup succeeded: the builder is imaged once it is in the state the recipe asks for.
+  switch (s.stopBy) {
+    case 'none':
+      if (state === 'running') return done(instanceId, SETUP_SUCCEEDED);
+      return pendingOrBudgetSpent(client, s, `setup succeeded, instance ${state}`);
+    case 'instance':
+      // Windows: EC2Launch's sysprep shuts the instance down itself after reporting success.
+      if (state === 'stopped') return done(instanceId, SETUP_SUCCEEDED);
+      return pendingOrBudgetSpent(client, s, `setup succeeded, waiting for the instance to shut itself down (${state})`);
+    case 'handler':
+      if (state === 'stopped') return done(instanceId, SETUP_SUCCEEDED);
+      if (state === 'running') await stopBuilder(client, instanceId, s.region);
+      return pendingOrBudgetSpent(client, s, `setup succeeded, stopping the instance (${state})`);
+  }
+}
+
+function done(instanceId: string, setup: string): IsCompleteResponse {
+  return { IsComplete: true, Data: { InstanceId: instanceId, Setup: setup } };
+}
+
+async function describeInstance(client: EC2Client, instanceId: string): Promise<Instance | undefined> {
+  try {
+    const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    return out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function stopBuilder(client: EC2Client, instanceId: string, region: string): Promise<void> {
+  try {
+    await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    log('info', 'builder stop requested', { instanceId, region });
+  } catch (err) {
+    // Stopping already, or throttled: the next poll looks again.
+    if (errorCode(err) === 'IncorrectInstanceState' || isThrottling(err)) return;
+    throw toAmiError(err, `Stopping builder instance ${instanceId} in ${region} after its setup succeeded`);
+  }
+}
+
+interface ConsoleOutput {
+  /** The last result marker on the console, if any. */
+  readonly marker?: string;
+  /** One sentence with the last lines of the console, for the stack event. */
+  readonly tail: string;
+}
+
+/**
+ * The builder's console (serial port) output: EC2 returns it base64-encoded;
+ * `Latest` asks Nitro instances for the most recent output rather than the
+ * buffer captured at the last boot.
+ */
+export async function readConsole(client: EC2Client, instanceId: string): Promise<ConsoleOutput> {
+  let text: string;
+  try {
+    const out = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+    text = out.Output ? Buffer.from(out.Output, 'base64').toString('utf8') : '';
+  } catch (err) {
+    log('warn', 'console output unavailable', { instanceId, error: errorMessage(err) });
+    return { tail: `Its console output could not be read (${errorCode(err) ?? 'error'}: ${errorMessage(err)}); connect with Session Manager to look at the setup's log.` };
+  }
+  return { marker: lastMarker(text), tail: consoleTail(text) };
+}
+
+function lastMarker(text: string): string | undefined {
+  const markers = [...text.matchAll(MARKER)];
+  return markers.length ? markers[markers.length - 1][1] : undefined;
+}
+
+/** The last non-empty lines of the console, without terminal escapes, joined into one line. */
+export function consoleTail(text: string): string {
+  const lines = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (lines.length === 0) {
+    return 'Its console output is empty so far (EC2 may publish it late); connect with Session Manager to look at the setup\'s log.';
+  }
+  let tail = lines.slice(-CONSOLE_LINES).join(' | ');
+  if (tail.length > CONSOLE_CHARS) tail = '…' + tail.slice(-CONSOLE_CHARS);
+  return `Last lines of its console output: ${tail}`;
+}
+
+interface SetupLink {
+  readonly region: string;
+  readonly instanceId: string;
+  readonly stopBy: StopBy;
+  readonly linkLabel: string;
+  readonly isLastLink: boolean;
+  readonly budgetMs: number;
+  readonly totalTimeoutSeconds: number;
+  readonly elapsedMs: number;
+  readonly elapsedSeconds: number;
+}
+
+function readSetup(props: ResourceProperties, startedAt: number | undefined): SetupLink {
+  const link = num(props.Link, 1);
+  const links = num(props.Links, 1);
+  const elapsedMs = startedAt ? Date.now() - startedAt : 0;
+  const stopBy = str(props.StopBy) ?? 'handler';
+  if (!['handler', 'instance', 'none'].includes(stopBy)) {
+    throw new AmiError(`StopBy "${stopBy}" is not one of handler, instance, none.`);
+  }
+  return {
+    region: required(props, 'Region'),
+    instanceId: required(props, 'InstanceId'),
+    stopBy: stopBy as StopBy,
+    linkLabel: `${link}/${links}`,
+    isLastLink: link >= links,
+    budgetMs: num(props.BudgetSeconds, 3000) * 1000,
+    totalTimeoutSeconds: num(props.TimeoutSeconds, num(props.BudgetSeconds, 3000)),
+    elapsedMs,
+    elapsedSeconds: Math.round(elapsedMs / 1000),
+  };
+}
+
+/**
+ * Still waiting. A link whose budget is spent hands over to the next one; the
+ * last link fails with the setup timeout and the console's last lines.
+ */
+async function pendingOrBudgetSpent(client: EC2Client, s: SetupLink, state: string): Promise<IsCompleteResponse> {
+  if (s.elapsedMs + POLL_INTERVAL_MS < s.budgetMs) return { IsComplete: false };
+  if (!s.isLastLink) {
+    log('info', 'link budget spent; the next link keeps waiting', { instanceId: s.instanceId, state, link: s.linkLabel });
+    return done(s.instanceId, 'pending');
+  }
+  const output = await readConsole(client, s.instanceId);
+  throw new AmiError(
+    `The setup of builder instance ${s.instanceId} did not finish within the setup timeout of ${formatDuration(s.totalTimeoutSeconds)} (${state}); raise setupTimeout if it needs longer. ${output.tail}`,
+  );
+}

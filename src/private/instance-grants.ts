@@ -1,0 +1,39 @@
+import { Arn, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { IConstruct } from 'constructs';
+import { AmiProvider } from './provider';
+
+/** The ARN of an instance of the stack's account and Region, e.g. for a resource-level grant. */
+export function instanceArn(scope: IConstruct, instanceId: string): string {
+  return Arn.format({ service: 'ec2', resource: 'instance', resourceName: instanceId }, Stack.of(scope));
+}
+
+/**
+ * Least privilege for imaging an instance: CreateImage only of this instance,
+ * tagged as ours, and the stop or terminate the last waiter link applies once
+ * the image is available.
+ */
+export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: 'none' | 'stop' | 'terminate'): void {
+  const provider = AmiProvider.of(scope);
+  const arn = instanceArn(scope, instanceId);
+  provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
+    sid: 'CreateImageOfSourceInstances',
+    actions: ['ec2:CreateImage'],
+  }), arn);
+  provider.grantCreateTagged('CreateImage');
+  if (action === 'stop') grantStopInstance(scope, arn);
+  if (action === 'terminate') {
+    provider.addResourceToWaiterStatement('instance-terminate', () => new iam.PolicyStatement({
+      sid: 'TerminateSourceInstances',
+      actions: ['ec2:TerminateInstances'],
+    }), arn);
+  }
+}
+
+/** StopInstances on one instance, for the isComplete role (the waiter links). */
+export function grantStopInstance(scope: IConstruct, arn: string): void {
+  AmiProvider.of(scope).addResourceToWaiterStatement('instance-stop', () => new iam.PolicyStatement({
+    sid: 'StopSourceInstances',
+    actions: ['ec2:StopInstances'],
+  }), arn);
+}
