@@ -38,6 +38,19 @@ export interface SimulatorOptions {
   readonly maxPollsPerWait?: number;
   /** The handlers CloudFormation invokes (default: the sources in lambda/). */
   readonly handlers?: Handlers;
+  /**
+   * Stand-ins for resource types CloudFormation itself creates (e.g. AWS::EC2::Instance), keyed by
+   * type. A changed resource is replaced, as CloudFormation replaces an instance whose user data
+   * or image changed: the stand-in creates a new one, and deletes the old one in the cleanup phase.
+   */
+  readonly nativeResources?: Record<string, NativeResource>;
+}
+
+/** How a test stands in for CloudFormation's own handling of a resource type. */
+export interface NativeResource {
+  /** Creates the resource; returns its physical ID (the value of its Ref). */
+  create(logicalId: string, props: Record<string, unknown>): string;
+  delete(physicalId: string): void;
 }
 
 export interface ResourceEvent {
@@ -64,7 +77,8 @@ interface LiveResource {
 
 /** Resource types the simulator fails on purpose, to test rollbacks. */
 export const FAILING_RESOURCE = 'Test::AlwaysFails';
-const WAITER = 'Custom::AmiWaiter';
+/** Resource types of the provider with a waiter: onEvent, then isComplete every poll interval. */
+const WAITER_TYPES: ReadonlySet<string> = new Set(['Custom::AmiWaiter', 'Custom::AmiBuilderSetup']);
 const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
 
 export class CfnSimulator {
@@ -80,6 +94,7 @@ export class CfnSimulator {
   private readonly pollIntervalMs: number;
   private readonly maxPolls: number;
   private readonly handlers: Handlers;
+  private readonly nativeResources: Record<string, NativeResource>;
   private dateSpy?: jest.SpyInstance;
 
   constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
@@ -89,6 +104,7 @@ export class CfnSimulator {
     this.pollIntervalMs = (options.pollIntervalSeconds ?? 15) * 1000;
     this.maxPolls = options.maxPollsPerWait ?? 220;
     this.handlers = options.handlers ?? handlers;
+    this.nativeResources = options.nativeResources ?? {};
   }
 
   /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
@@ -241,6 +257,15 @@ export class CfnSimulator {
     logicalId: string, requestType: 'Create' | 'Update' | 'Delete', type: string, props: Record<string, unknown>,
     physicalId?: string, oldProps?: Record<string, unknown>,
   ): Promise<{ ok: boolean; reason?: string }> {
+    const native = Object.hasOwn(this.nativeResources, type) ? this.nativeResources[type] : undefined;
+    if (native) {
+      if (requestType === 'Delete') {
+        native.delete(physicalId!);
+      } else {
+        this.live.set(logicalId, { type, props, physicalId: native.create(logicalId, props), data: {} });
+      }
+      return this.record(logicalId, requestType, true);
+    }
     if (!type.startsWith('Custom::') && type !== FAILING_RESOURCE) {
       // Not ours: CloudFormation creates it; only its Ref matters here.
       if (requestType !== 'Delete') this.live.set(logicalId, { type, props, physicalId: `${logicalId}-physical`, data: {} });
@@ -275,7 +300,7 @@ export class CfnSimulator {
     const resourceEvent = { ...event, ...response, PhysicalResourceId: response.PhysicalResourceId ?? physicalId ?? event.RequestId };
     let data = response.Data ?? {};
 
-    if (type === WAITER) {
+    if (WAITER_TYPES.has(type)) {
       const outcome = await this.waitUntilComplete(resourceEvent);
       if (!outcome.ok) {
         this.live.set(logicalId, { type, props, physicalId: resourceEvent.PhysicalResourceId as string, data: {} });

@@ -43,6 +43,7 @@ import {
   RegisterImageCommandInput,
   SnapshotAttributeName,
   StopInstancesCommand,
+  GetConsoleOutputCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { fastRetryStrategy, FastRetryStrategy, LocalEc2, withEndpointEnv } from './local-ec2';
@@ -152,6 +153,38 @@ describe('instances', () => {
     expect(terminated.TerminatingInstances![0]).toMatchObject({ CurrentState: { Name: 'shutting-down' }, PreviousState: { Name: 'stopped' } });
     const { Reservations } = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     expect(Reservations![0].Instances![0].State).toEqual({ Code: 48, Name: 'terminated' });
+  });
+});
+
+describe('GetConsoleOutput and scripted instances', () => {
+  test('returns the console base64-encoded, and nothing before the instance wrote any', async () => {
+    const client = ec2();
+    const instanceId = server.addInstance({ region: 'us-east-1' });
+    const empty = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+    expect(empty.InstanceId).toBe(instanceId);
+    expect(empty.Output).toBeUndefined();
+    expect(empty.Timestamp).toBeInstanceOf(Date);
+
+    server.writeConsole('us-east-1', instanceId, 'Cloud-init v. 22.2.2 running\nerror: ünïcode line\n');
+    const out = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+    expect(Buffer.from(out.Output!, 'base64').toString('utf8')).toBe('Cloud-init v. 22.2.2 running\nerror: ünïcode line\n');
+
+    const missing = await failure(client.send(new GetConsoleOutputCommand({ InstanceId: 'i-0123456789abcdef0' })));
+    expect(missing.name).toBe('InvalidInstanceID.NotFound');
+  });
+
+  test('a scripted instance tags itself, writes its console and stops after the given polls', async () => {
+    const client = ec2();
+    const instanceId = server.addInstance({ region: 'us-east-1' });
+    server.scriptInstance('us-east-1', instanceId, { afterDescribes: 2, tags: { 'cdk-ami:setup': 'succeeded' }, consoleOutput: 'done\n', state: 'stopped' });
+    const describe = async () => (await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0];
+    expect((await describe()).Tags ?? []).toEqual([]);
+    expect((await describe()).State!.Name).toBe('running');
+    const third = await describe();
+    expect(third.Tags).toEqual([{ Key: 'cdk-ami:setup', Value: 'succeeded' }]);
+    expect(third.State).toEqual({ Code: 80, Name: 'stopped' });
+    const out = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
+    expect(Buffer.from(out.Output!, 'base64').toString('utf8')).toBe('done\n');
   });
 });
 

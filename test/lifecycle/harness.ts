@@ -3,19 +3,64 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { resetClients } from '../../lambda/shared/clients';
 import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
-import { CfnSimulator, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
+import { CfnSimulator, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
 import { LocalEc2, fastRetryStrategy, withEndpointEnv } from './local-ec2';
 
 /**
  * The part of a synthesized template CloudFormation hands to our handlers: the
  * custom resources and the outputs (Lambda, IAM, ... are CloudFormation's job).
  */
-export function lifecycleTemplate(build: (stack: Stack) => void, extra: Record<string, TemplateResource> = {}): StackTemplate {
+export function lifecycleTemplate(
+  build: (stack: Stack) => void, extra: Record<string, TemplateResource> = {}, nativeTypes: readonly string[] = [],
+): StackTemplate {
   const stack = newStack('LifecycleStack');
   build(stack);
   const full = Template.fromStack(stack).toJSON() as StackTemplate;
-  const resources = Object.fromEntries(Object.entries(full.Resources).filter(([, r]) => r.Type.startsWith('Custom::')));
+  const kept = Object.entries(full.Resources).filter(([, r]) => r.Type.startsWith('Custom::') || nativeTypes.includes(r.Type));
+  const ids = new Set(kept.map(([id]) => id));
+  // DependsOn may name resources left out (an instance's role): only the kept ones order the simulation.
+  const resources = Object.fromEntries(kept.map(([id, r]) => [id, r.DependsOn === undefined ? r : {
+    ...r, DependsOn: [r.DependsOn].flat().filter((dep) => ids.has(dep)),
+  }]));
   return { Resources: { ...resources, ...extra }, Outputs: full.Outputs };
+}
+
+/** A builder instance as CloudFormation created it in the local endpoint: its ID, tags and user data. */
+export interface StandInInstance {
+  readonly instanceId: string;
+  readonly logicalId: string;
+  readonly userData: string;
+  readonly tags: Record<string, string>;
+}
+
+/**
+ * Stands in for CloudFormation's AWS::EC2::Instance: creates the instance in the local endpoint
+ * (running, with the template's tags and root volume size), hands it to `boot` (which scripts what
+ * its user data does), and terminates it on delete.
+ */
+export function instanceStandIn(h: Harness, region: string, boot: (instance: StandInInstance) => void): NativeResource & { created: StandInInstance[] } {
+  const created: StandInInstance[] = [];
+  return {
+    created,
+    create(logicalId, props) {
+      const tags = Object.fromEntries(((props.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+      const mappings = (props.BlockDeviceMappings ?? []) as { DeviceName: string; Ebs?: { VolumeSize?: string } }[];
+      const root = mappings[0];
+      const instanceId = h.ec2.addInstance({
+        region,
+        tags,
+        ...(root ? { rootDeviceName: root.DeviceName, volumes: [{ deviceName: root.DeviceName, sizeGiB: Number(root.Ebs?.VolumeSize ?? 8) }] } : {}),
+      });
+      const userData = (props.UserData as { 'Fn::Base64'?: string } | undefined)?.['Fn::Base64'] ?? '';
+      const instance = { instanceId, logicalId, userData, tags };
+      created.push(instance);
+      boot(instance);
+      return instanceId;
+    },
+    delete(physicalId) {
+      h.ec2.setInstanceState(region, physicalId, 'terminated');
+    },
+  };
 }
 
 export interface Harness {

@@ -80,6 +80,21 @@ export interface AddInstanceOptions {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/**
+ * What an instance's own software does after some DescribeInstances polls of it, e.g. a
+ * BakedAmi builder whose setup ends: it tags itself, writes to its console, shuts down.
+ */
+export interface InstanceScript {
+  /** DescribeInstances calls that include the instance before the script runs (default 0: at the next one). */
+  readonly afterDescribes?: number;
+  /** Tags the instance puts on itself. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Text appended to its console output. */
+  readonly consoleOutput?: string;
+  /** The state it settles in, e.g. `stopped` for a shutdown from inside. */
+  readonly state?: InstanceStateName;
+}
+
 export interface LaunchPermission {
   userId?: string;
   group?: string;
@@ -108,6 +123,10 @@ export interface LocalInstance {
   readonly volumes: InstanceVolume[];
   state: InstanceStateName;
   tags: Tags;
+  /** What GetConsoleOutput returns (decoded). */
+  consoleOutput: string;
+  /** Scripted behaviour still to come, with the DescribeInstances calls left before it. */
+  script?: InstanceScript & { remaining: number };
 }
 
 export interface ImageDevice {
@@ -879,6 +898,20 @@ function renderInstance(instance: LocalInstance): string {
   ].join('');
 }
 
+/** Counts one DescribeInstances poll of the instance, and runs its script when it is due. */
+function runInstanceScript(instance: LocalInstance): void {
+  const script = instance.script;
+  if (!script) return;
+  if (script.remaining > 0) {
+    script.remaining--;
+    return;
+  }
+  instance.script = undefined;
+  for (const [key, value] of Object.entries(script.tags ?? {})) instance.tags[key] = value;
+  if (script.consoleOutput) instance.consoleOutput += script.consoleOutput;
+  if (script.state && instance.state !== 'terminated') instance.state = script.state;
+}
+
 function renderStateChange(instanceId: string, previous: InstanceStateName, current: InstanceStateName): string {
   return leaf('instanceId', instanceId)
     + node('currentState', renderInstanceState(current))
@@ -1173,6 +1206,7 @@ interface NewSnapshot {
 class Ec2Api {
   private readonly handlers: Readonly<Record<string, ActionHandler>> = {
     DescribeInstances: (region, params) => this.describeInstances(region, params),
+    GetConsoleOutput: (region, params) => this.getConsoleOutput(region, params),
     StopInstances: (region, params) => this.stopInstances(region, params),
     TerminateInstances: (region, params) => this.terminateInstances(region, params),
     CreateImage: (region, params) => this.createImage(region, params),
@@ -1224,6 +1258,7 @@ class Ec2Api {
       volumes: volumes.map((volume) => ({ deviceName: volume.deviceName, volumeId: newId('vol'), sizeGiB: volume.sizeGiB })),
       state: options.state ?? 'running',
       tags: newTags(Object.entries(options.tags ?? {})),
+      consoleOutput: '',
     };
     this.world.region(options.region).instances.set(instance.instanceId, instance);
     return instance;
@@ -1235,12 +1270,34 @@ class Ec2Api {
     const ids = unique(params.list('InstanceId'));
     const selected = ids.length > 0 ? this.instancesById(region, ids) : [...region.instances.values()];
     const matches = filterPredicate(params, INSTANCE_FILTERS);
+    for (const instance of selected) runInstanceScript(instance);
     // One reservation per instance: we never launch several instances together.
     const reservations = selected.filter(matches).map((instance) => leaf('reservationId', instance.reservationId)
       + leaf('ownerId', ACCOUNT_ID)
       + itemSet('groupSet', [])
       + itemSet('instancesSet', [renderInstance(instance)]));
     return itemSet('reservationSet', reservations);
+  }
+
+  /**
+   * The console output, base64-encoded as EC2 returns it, with the time it was captured; an
+   * instance that has written nothing has no `output` element. `Latest` is accepted (this endpoint
+   * always has the latest output).
+   */
+  private getConsoleOutput(region: RegionState, params: QueryParams): string {
+    const [instance] = this.instancesById(region, [params.required('InstanceId')]);
+    return leaf('instanceId', instance.instanceId)
+      + leaf('timestamp', now())
+      + (instance.consoleOutput ? leaf('output', Buffer.from(instance.consoleOutput, 'utf8').toString('base64')) : '');
+  }
+
+  scriptInstance(region: string, instanceId: string, script: InstanceScript): void {
+    const [instance] = this.instancesById(this.world.region(region), [instanceId]);
+    instance.script = { ...script, remaining: script.afterDescribes ?? 0 };
+  }
+
+  instanceIn(region: string, instanceId: string): LocalInstance {
+    return this.instancesById(this.world.region(region), [instanceId])[0];
   }
 
   private stopInstances(region: RegionState, params: QueryParams): string {
@@ -2504,6 +2561,21 @@ export class LocalEc2 {
   /** Adds an instance (default: running, one 8 GiB root volume `/dev/xvda`); returns its ID. */
   addInstance(options: AddInstanceOptions): string {
     return this.ec2.addInstance(options).instanceId;
+  }
+
+  /** Scripts what an instance does by itself after some DescribeInstances polls of it (tags itself, writes to its console, shuts down). */
+  scriptInstance(region: string, instanceId: string, script: InstanceScript): void {
+    this.ec2.scriptInstance(region, instanceId, script);
+  }
+
+  /** Appends text to an instance's console output at once. */
+  writeConsole(region: string, instanceId: string, text: string): void {
+    this.ec2.instanceIn(region, instanceId).consoleOutput += text;
+  }
+
+  /** Sets an instance's state at once, as CloudFormation or its own shutdown would. */
+  setInstanceState(region: string, instanceId: string, state: InstanceStateName): void {
+    this.ec2.instanceIn(region, instanceId).state = state;
   }
 
   /** Adds a snapshot (default: completed, 8 GiB, unencrypted), e.g. for RegisterImage; returns its ID. */
