@@ -50,6 +50,11 @@ export interface SimulatorOptions {
 export interface NativeResource {
   /** Creates the resource; returns its physical ID (the value of its Ref). */
   create(logicalId: string, props: Record<string, unknown>): string;
+  /**
+   * Applies a change: returns the same physical ID (in place) or a new one (replacement);
+   * throws to fail the update. Default: a replacement, through `create`.
+   */
+  update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string;
   delete(physicalId: string): void;
 }
 
@@ -259,10 +264,17 @@ export class CfnSimulator {
   ): Promise<{ ok: boolean; reason?: string }> {
     const native = Object.hasOwn(this.nativeResources, type) ? this.nativeResources[type] : undefined;
     if (native) {
-      if (requestType === 'Delete') {
-        native.delete(physicalId!);
-      } else {
-        this.live.set(logicalId, { type, props, physicalId: native.create(logicalId, props), data: {} });
+      try {
+        if (requestType === 'Delete') {
+          native.delete(physicalId!);
+        } else {
+          const id = requestType === 'Update' && native.update
+            ? native.update(logicalId, physicalId!, props, oldProps ?? {})
+            : native.create(logicalId, props);
+          this.live.set(logicalId, { type, props, physicalId: id, data: {} });
+        }
+      } catch (err) {
+        return this.record(logicalId, requestType, false, (err as Error).message);
       }
       return this.record(logicalId, requestType, true);
     }

@@ -25,6 +25,9 @@ export function lifecycleTemplate(
   return { Resources: { ...resources, ...extra }, Outputs: full.Outputs };
 }
 
+/** AWS::EC2::Instance properties whose change replaces the instance (the others update it in place). */
+const INSTANCE_REPLACED_ON = new Set(['ImageId', 'SubnetId', 'AvailabilityZone', 'BlockDeviceMappings', 'KeyName', 'LaunchTemplate', 'NetworkInterfaces', 'PrivateIpAddress']);
+
 /** A builder instance as CloudFormation created it in the local endpoint: its ID, tags and user data. */
 export interface StandInInstance {
   readonly instanceId: string;
@@ -42,6 +45,16 @@ export function instanceStandIn(h: Harness, region: string, boot: (instance: Sta
   const created: StandInInstance[] = [];
   return {
     created,
+    update(logicalId, physicalId, props, oldProps) {
+      const changed = Object.keys({ ...props, ...oldProps }).filter((k) => JSON.stringify(props[k]) !== JSON.stringify(oldProps[k]));
+      if (changed.some((k) => INSTANCE_REPLACED_ON.has(k))) return this.create(logicalId, props);
+      // In place (InstanceType, UserData, Tags, ...): EC2 refuses to modify a terminated instance.
+      const state = h.ec2.instances(region).find((i) => i.instanceId === physicalId)?.state;
+      if (state === 'terminated') {
+        throw new Error(`Resource handler returned message: "The instance '${physicalId}' is not in a state from which it can be modified (changed: ${changed.join(', ')})"`);
+      }
+      return physicalId;
+    },
     create(logicalId, props) {
       const tags = Object.fromEntries(((props.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
       const mappings = (props.BlockDeviceMappings ?? []) as { DeviceName: string; Ebs?: { VolumeSize?: string } }[];
