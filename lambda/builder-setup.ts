@@ -2,8 +2,8 @@ import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance,
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
 import { log } from './shared/log';
-import { num, required, str } from './shared/props';
 import { tagValue } from './shared/ownership';
+import { num, required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { formatDuration } from './waiter';
 

@@ -4,9 +4,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
 import { ImageBase, ImageProps } from './image';
-import { ManagedImage } from './private/managed-image';
-import { grantImageOfInstance } from './private/instance-grants';
 import { AmiValidationError } from './private/errors';
+import { grantImageOfInstance } from './private/instance-grants';
+import { ManagedImage } from './private/managed-image';
 
 /**
  * What to do with the source instance once its image is available.

@@ -9,6 +9,7 @@ import { ImageBase, ImageProps } from './image';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
+import { suppressNag } from './private/nag';
 import { AmiProvider } from './private/provider';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
@@ -294,7 +295,8 @@ export class BakedAmi extends ImageBase {
       userDataCausesReplacement: true,
       blockDevices: props.rootVolumeSize ? [{
         deviceName: props.rootDeviceName ?? (windows ? '/dev/sda1' : '/dev/xvda'),
-        volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeSize.toGibibytes(), { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }),
+        // Encryption stays the base image's (or the account's default): the image inherits it.
+        volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeSize.toGibibytes(), { volumeType: ec2.EbsDeviceVolumeType.GP3 }),
       }] : undefined,
     });
     const cfnBuilder = this.builder.instance;
@@ -318,7 +320,8 @@ export class BakedAmi extends ImageBase {
         securityGroups: resolve(cfnBuilder.securityGroupIds),
         profile: resolve(cfnBuilder.iamInstanceProfile),
         tags: resolve(cfnBuilder.tags.renderTags()),
-        // The setup script itself is part of the user data; init through its fingerprint.
+        setup: resolve(props.setup?.render()),
+        // init through the fingerprint cfn-init's attach computes of its config and assets.
         init: /# fingerprint: (\w+)/.exec(initUserData.render())?.[1],
         stopBy,
         clean,
@@ -371,6 +374,21 @@ export class BakedAmi extends ImageBase {
     this.parameter = managed.parameter;
 
     this.grantProvider(action, stopBy);
+    suppressNag(role, [{
+      id: 'AwsSolutions-IAM4',
+      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (sessionManager: false removes it).',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
+    }, {
+      id: 'AwsSolutions-IAM5',
+      reason: 'The builder\'s instance ID is unknown to its own role (the instance depends on the role): CreateTags is limited to the '
+        + 'cdk-ami:setup tag key (aws:TagKeys) on instances tagged as this construct\'s builders (aws:ResourceTag/cdk-ami:builder).',
+      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:.*:instance\\/\\*$/' }],
+    }]);
+    suppressNag(this.builder, [
+      { id: 'AwsSolutions-EC26', reason: 'The builder\'s volumes are encrypted as the base image\'s (or by the account\'s EBS encryption by default), which the baked image inherits; copyTo({ encrypted: true }) makes encrypted copies.' },
+      { id: 'AwsSolutions-EC28', reason: 'The builder runs for one bake and is terminated; its setup\'s output is in the stack event and the console.' },
+      { id: 'AwsSolutions-EC29', reason: 'The builder is meant to be terminated once its image is available: termination protection would block that.' },
+    ]);
   }
 
   /** The waiter role reads the builder and its console, and stops it; the image grants are AmiFromInstance's. */

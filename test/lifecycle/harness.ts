@@ -41,7 +41,9 @@ export interface StandInInstance {
  * (running, with the template's tags and root volume size), hands it to `boot` (which scripts what
  * its user data does), and terminates it on delete.
  */
-export function instanceStandIn(h: Harness, region: string, boot: (instance: StandInInstance) => void): NativeResource & { created: StandInInstance[] } {
+export function instanceStandIn(
+  h: Harness, region: string, boot: (instance: StandInInstance) => void,
+): NativeResource & { created: StandInInstance[] } {
   const created: StandInInstance[] = [];
   return {
     created,
