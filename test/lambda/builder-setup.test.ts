@@ -1,0 +1,210 @@
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  GetConsoleOutputCommand,
+  Instance,
+  InstanceStateName,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import {
+  INSTANCE_ID,
+  SERVICE_TOKEN,
+  awsError,
+  captureLogs,
+  createEvent,
+  deleteEvent,
+  expectOneLine,
+  rejectionOf,
+  updateEvent,
+} from './helpers';
+import { consoleTail, SETUP_RESOURCE_TYPE } from '../../lambda/builder-setup';
+import { isComplete, onEvent } from '../../lambda/index';
+import { CustomResourceEvent } from '../../lambda/shared/types';
+
+const ec2Mock = mockClient(EC2Client);
+const logs = captureLogs();
+
+const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
+const MINUTE = 60_000;
+
+function setupProps(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ServiceToken: SERVICE_TOKEN,
+    Region: 'us-east-1',
+    InstanceId: INSTANCE_ID,
+    Link: '1',
+    Links: '2',
+    BudgetSeconds: '1800',
+    TimeoutSeconds: '3600',
+    StopBy: 'handler',
+    ...overrides,
+  };
+}
+
+function builder(state: InstanceStateName, setup?: string): Instance {
+  return {
+    InstanceId: INSTANCE_ID,
+    State: { Name: state },
+    Tags: [{ Key: 'Name', Value: 'Stack/Web/Builder' }, ...(setup ? [{ Key: 'cdk-ami:setup', Value: setup }] : [])],
+  };
+}
+
+function givenBuilder(...states: Instance[]): void {
+  let call = ec2Mock.on(DescribeInstancesCommand);
+  for (const instance of states) call = call.resolvesOnce({ Reservations: [{ Instances: [instance] }] });
+}
+
+function givenConsole(text: string | undefined): void {
+  ec2Mock.on(GetConsoleOutputCommand).resolves({ InstanceId: INSTANCE_ID, Output: text === undefined ? undefined : Buffer.from(text).toString('base64') });
+}
+
+/** The isComplete event of a wait that started `minutesAgo` minutes ago. */
+function poll(props = setupProps(), minutesAgo = 1): CustomResourceEvent {
+  return createEvent(SETUP_RESOURCE_TYPE, props, { PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW - minutesAgo * MINUTE } as never);
+}
+
+beforeEach(() => {
+  ec2Mock.reset();
+  jest.spyOn(Date, 'now').mockReturnValue(NOW);
+  givenConsole('boot\n');
+});
+
+describe('Custom::AmiBuilderSetup onEvent', () => {
+  test('create starts a wait named after the instance and link', async () => {
+    expect(await onEvent(createEvent(SETUP_RESOURCE_TYPE, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW });
+  });
+
+  test('delete does nothing: the builder is CloudFormation\'s', async () => {
+    expect(await onEvent(deleteEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1` });
+    expect(await isComplete(deleteEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ IsComplete: true });
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Custom::AmiBuilderSetup isComplete', () => {
+  test('while the setup runs: pending, reading the tag and the console for a result', async () => {
+    givenBuilder(builder('running'));
+    expect(await isComplete(poll())).toEqual({ IsComplete: false });
+    expect(ec2Mock).toHaveReceivedCommandWith(GetConsoleOutputCommand, { InstanceId: INSTANCE_ID, Latest: true });
+    expect(logs.find('setup poll')[0]).toMatchObject({ instanceId: INSTANCE_ID, state: 'running', result: 'running', link: '1/2' });
+  });
+
+  test('succeeded (tag), running: stops the builder and keeps waiting; stopped: done', async () => {
+    givenBuilder(builder('running', 'succeeded'), builder('stopped', 'succeeded'));
+    expect(await isComplete(poll())).toEqual({ IsComplete: false });
+    expect(ec2Mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+    // The tag is the result: no console read.
+    expect(ec2Mock).not.toHaveReceivedCommand(GetConsoleOutputCommand);
+    expect(await isComplete(poll())).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'succeeded' } });
+    expect(ec2Mock).toHaveReceivedCommandTimes(StopInstancesCommand, 1);
+  });
+
+  test('succeeded, stopping: waits without stopping again', async () => {
+    givenBuilder(builder('stopping', 'succeeded'));
+    expect(await isComplete(poll())).toEqual({ IsComplete: false });
+    expect(ec2Mock).not.toHaveReceivedCommand(StopInstancesCommand);
+  });
+
+  test('succeeded through the console line alone (an image without the AWS CLI)', async () => {
+    givenBuilder(builder('stopped'));
+    givenConsole('Complete!\r\n\x1b[0mcdk-ami:setup=succeeded\r\n');
+    expect(await isComplete(poll())).toMatchObject({ IsComplete: true, Data: { Setup: 'succeeded' } });
+  });
+
+  test('StopBy instance (Windows sysprep): waits for the instance to stop itself, never stops it', async () => {
+    givenBuilder(builder('running', 'succeeded'), builder('stopped', 'succeeded'));
+    const props = setupProps({ StopBy: 'instance' });
+    expect(await isComplete(poll(props))).toEqual({ IsComplete: false });
+    expect(await isComplete(poll(props))).toMatchObject({ IsComplete: true });
+    expect(ec2Mock).not.toHaveReceivedCommand(StopInstancesCommand);
+  });
+
+  test('StopBy none: done while running (CreateImage reboots it)', async () => {
+    givenBuilder(builder('running', 'succeeded'));
+    expect(await isComplete(poll(setupProps({ StopBy: 'none' })))).toMatchObject({ IsComplete: true });
+    expect(ec2Mock).not.toHaveReceivedCommand(StopInstancesCommand);
+  });
+
+  test('a failed setup fails with the exit code and the last lines of the console, as one line', async () => {
+    givenBuilder(builder('running', 'failed:100'));
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+    givenConsole([...lines, 'E: Unable to locate package nginxx', 'cdk-ami:setup=failed:100', ''].join('\n'));
+    const err = await rejectionOf(isComplete(poll()));
+    expectOneLine(err);
+    expect(err.message).toBe(
+      `The setup of builder instance ${INSTANCE_ID} failed with exit code 100. Last lines of its console output: `
+      + `${lines.slice(-13).join(' | ')} | E: Unable to locate package nginxx | cdk-ami:setup=failed:100`,
+    );
+  });
+
+  test('a failure marker on the console fails even without the tag', async () => {
+    givenBuilder(builder('running'));
+    givenConsole('oops\ncdk-ami:setup=failed:2\n');
+    expect((await rejectionOf(isComplete(poll()))).message).toMatch(/failed with exit code 2\. Last lines of its console output: oops \| cdk-ami:setup=failed:2$/);
+  });
+
+  test.each<InstanceStateName>(['terminated', 'shutting-down', 'stopped'])('a builder %s before reporting fails, with its console', async (state) => {
+    givenBuilder(builder(state));
+    givenConsole('Kernel panic - not syncing\n');
+    expect((await rejectionOf(isComplete(poll())))).toMatchObject({
+      message: `Builder instance ${INSTANCE_ID} is ${state} before its setup reported a result. Last lines of its console output: Kernel panic - not syncing`,
+    });
+  });
+
+  test('the last link fails at the timeout with the console; an earlier link hands over', async () => {
+    givenBuilder(builder('running'), builder('running'));
+    givenConsole('still compiling\n');
+    const handover = await isComplete(poll(setupProps(), 30));
+    expect(handover).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'pending' } });
+    const err = await rejectionOf(isComplete(poll(setupProps({ Link: '2' }), 30)));
+    expect(err.message).toBe(
+      `The setup of builder instance ${INSTANCE_ID} did not finish within the setup timeout of 1 h (setup running); raise setupTimeout if it needs longer. Last lines of its console output: still compiling`,
+    );
+  });
+
+  test('an instance EC2 does not know yet is pending for a few minutes, then an error', async () => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
+    expect(await isComplete(poll(setupProps(), 1))).toEqual({ IsComplete: false });
+    expect((await rejectionOf(isComplete(poll(setupProps(), 6)))).message).toBe(`Builder instance ${INSTANCE_ID} does not exist in us-east-1.`);
+  });
+
+  test('throttled reads poll again', async () => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
+    expect(await isComplete(poll())).toEqual({ IsComplete: false });
+  });
+
+  test('an unreadable console does not hide the failure', async () => {
+    givenBuilder(builder('running', 'failed:1'));
+    ec2Mock.on(GetConsoleOutputCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized'));
+    expect((await rejectionOf(isComplete(poll()))).message).toBe(
+      `The setup of builder instance ${INSTANCE_ID} failed with exit code 1. Its console output could not be read (UnauthorizedOperation: You are not authorized); connect with Session Manager to look at the setup's log.`,
+    );
+  });
+
+  test('an update with the same instance (e.g. a new setupTimeout) is done at once: the builder is baked and gone', async () => {
+    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps({ TimeoutSeconds: '7200' }), setupProps());
+    expect(await isComplete(event)).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'unchanged' } });
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+
+  test('an update to a new instance waits for it', async () => {
+    givenBuilder({ ...builder('running'), InstanceId: 'i-0fffffffffffffff0' });
+    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps({ InstanceId: 'i-0fffffffffffffff0' }), setupProps(), { WaitStartedAt: NOW } as never);
+    expect(await onEvent(event)).toEqual({ PhysicalResourceId: 'i-0fffffffffffffff0/setup-1', WaitStartedAt: NOW });
+    expect(await isComplete(event)).toEqual({ IsComplete: false });
+  });
+});
+
+describe('consoleTail', () => {
+  test('an empty console says so', () => {
+    expect(consoleTail('\n\r\n')).toMatch(/^Its console output is empty so far/);
+  });
+
+  test('long output keeps its end', () => {
+    const tail = consoleTail(`${'x'.repeat(5000)}\nlast`);
+    expect(tail.length).toBeLessThan(1600);
+    expect(tail.endsWith('x | last')).toBe(true);
+  });
+});
