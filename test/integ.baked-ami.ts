@@ -1,0 +1,59 @@
+/**
+ * Bakes nginx onto Amazon Linux 2023 with BakedAmi (user data and cfn-init),
+ * and asserts that the image is `available`, that the builder was terminated,
+ * and that an instance launches from the image. Deploy with credentials:
+ * `npx integ-runner --directory test --update-on-failed`; without them the
+ * test command verifies the committed snapshot.
+ */
+import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { App, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { BakedAmi } from '../src';
+
+const app = new App();
+const stack = new Stack(app, 'cdk-ami-integ-baked');
+
+// A public subnet and no NAT gateway keep the test cheap: the builder reaches the EC2 API and dnf directly.
+const vpc = new ec2.Vpc(stack, 'Vpc', {
+  maxAzs: 1,
+  natGateways: 0,
+  subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+});
+const setup = ec2.UserData.forLinux();
+setup.addCommands(
+  'set -euo pipefail',
+  'dnf install -y nginx',
+  'systemctl enable nginx',
+  'echo "baked by cdk-ami" > /usr/share/nginx/html/index.html',
+);
+const image = new BakedAmi(stack, 'Web', {
+  machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+  vpc,
+  vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+  instanceType: new ec2.InstanceType('t3.small'),
+  rootVolumeSize: Size.gibibytes(10),
+  init: ec2.CloudFormationInit.fromElements(ec2.InitFile.fromString('/etc/motd', 'Baked by cdk-ami\n')),
+  setup,
+  removalPolicy: RemovalPolicy.DESTROY,
+  tags: { purpose: 'cdk-ami-integ' },
+});
+new ec2.Instance(stack, 'FromImage', {
+  vpc,
+  instanceType: new ec2.InstanceType('t3.micro'),
+  machineImage: image,
+  requireImdsv2: true,
+});
+
+const integ = new IntegTest(app, 'BakedAmi', { testCases: [stack], regions: ['us-east-1'] });
+integ.assertions
+  .awsApiCall('EC2', 'describeImages', { ImageIds: [image.imageId] })
+  .expect(ExpectedResult.objectLike({
+    Images: [{ State: 'available', Tags: ExpectedResult.arrayWith([{ Key: 'purpose', Value: 'cdk-ami-integ' }]) }],
+  }));
+integ.assertions
+  .awsApiCall('EC2', 'describeInstances', { InstanceIds: [image.builder.instanceId] })
+  .expect(ExpectedResult.objectLike({
+    Reservations: [{ Instances: [{ State: { Name: 'terminated' }, Tags: ExpectedResult.arrayWith([{ Key: 'cdk-ami:setup', Value: 'succeeded' }]) }] }],
+  }))
+  // The builder is terminated once the image is available: it may still be shutting down.
+  .waitForAssertions({ totalTimeout: Duration.minutes(5), interval: Duration.seconds(15) });
