@@ -8,10 +8,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Handlers } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
-import { AmiFromInstance, AmiFromSnapshot, DiskImageFormat, ImportDisk, ImportedAmi, RestoredAmi, StoredAmi } from '../../src';
+import { instanceStandIn, lifecycleTemplate, useLocalEc2 } from './harness';
+import { AmiFromInstance, AmiFromSnapshot, BakedAmi, DiskImageFormat, ImportDisk, ImportedAmi, RestoredAmi, StoredAmi } from '../../src';
 
 const h = useLocalEc2();
 const REGION = 'us-east-1';
@@ -155,5 +156,29 @@ describe('the built bundle against the local endpoint', () => {
     expect(result.reason).not.toMatch(/\n\s+at /);
     expect(h.ec2.liveImages(REGION)).toEqual([]);
     expect(h.ec2.snapshots(REGION)).toEqual([]);
+  });
+
+  test('a bake: the setup wait reads the builder\'s tag and console, a failure shows the console\'s last lines', async () => {
+    let exitCode = 0;
+    const builders = instanceStandIn(h, REGION, ({ instanceId }) => h.ec2.scriptInstance(REGION, instanceId, {
+      afterDescribes: 2,
+      tags: { 'cdk-ami:setup': exitCode ? `failed:${exitCode}` : 'succeeded' },
+      consoleOutput: `Installing...\n${exitCode ? 'No match for argument: nginxx\n' : ''}`,
+    }));
+    const template = lifecycleTemplate((stack) => new BakedAmi(stack, 'Web', {
+      machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-0123456789abcdef0' }),
+      vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }),
+      setup: ec2.UserData.custom('#!/bin/bash\ndnf install -y nginx'),
+    }), {}, ['AWS::EC2::Instance']);
+
+    const sim = h.sim({ handlers: bundled, nativeResources: { 'AWS::EC2::Instance': builders } });
+    expect(await sim.deploy(template)).toEqual({ ok: true });
+    expect(h.ec2.liveImages(REGION)).toHaveLength(1);
+    expect(h.ec2.instances(REGION)[0].state).toBe('terminated');
+
+    exitCode = 1;
+    const failing = h.sim({ handlers: bundled, nativeResources: { 'AWS::EC2::Instance': builders } });
+    const result = await failing.deploy(template);
+    expect(result.reason!.split('\n')[0]).toMatch(/failed with exit code 1\. Last lines of its console output: Installing\.\.\. \| No match for argument: nginxx$/);
   });
 });
