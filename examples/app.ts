@@ -1,43 +1,42 @@
 /**
- * A realistic cdk-ami app: a builder instance is configured by its user data,
- * imaged once it has run, stopped to save money; the image is copied
- * (encrypted) to two more Regions, published to SSM and used by a launch
- * template. Synthesize it with `npx projen synth:example`.
+ * A realistic cdk-ami app: nginx is baked onto Amazon Linux 2023 by a builder
+ * instance that BakedAmi starts, waits for, stops, images and terminates; the
+ * image is copied (encrypted) to two more Regions, published to SSM and used
+ * by a launch template. Synthesize it with `npx projen synth:example`.
  */
 import { App, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { AmiFromInstance, InstanceAction } from '../src';
+import { BakedAmi, InstanceAction } from '../src';
 
 class GoldenImageStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
 
+    // One public subnet and no NAT gateway: the builder reaches dnf and the EC2 API directly.
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 1,
       natGateways: 0,
       subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
     });
 
-    const userData = ec2.UserData.forLinux();
-    userData.addCommands(
+    const setup = ec2.UserData.forLinux();
+    setup.addCommands(
+      'set -euo pipefail',
       'dnf install -y nginx',
       'systemctl enable nginx',
       'echo "built by cdk-ami" > /usr/share/nginx/html/index.html',
     );
-    const builder = new ec2.Instance(this, 'Builder', {
+    const golden = new BakedAmi(this, 'GoldenImage', {
+      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       instanceType: new ec2.InstanceType('t3.small'),
-      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
-      userData,
-      requireImdsv2: true,
-    });
-
-    const golden = new AmiFromInstance(this, 'GoldenImage', {
-      instance: builder,
+      init: ec2.CloudFormationInit.fromElements(ec2.InitFile.fromString('/etc/motd', 'Baked by cdk-ami\n')),
+      setup,
+      setupTimeout: Duration.minutes(30),
+      instanceAction: InstanceAction.TERMINATE,
       description: 'nginx on Amazon Linux 2023',
-      instanceAction: InstanceAction.STOP,
       timeout: Duration.hours(2),
       removalPolicy: RemovalPolicy.DESTROY,
       parameterName: '/golden/nginx/latest',
