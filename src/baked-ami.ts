@@ -326,6 +326,8 @@ export class BakedAmi extends ImageBase {
         stopBy,
         clean,
         imageName: props.imageName,
+        // A new setup link would wait for a builder that is long gone: a change in their number rebakes.
+        setupLinks: setupWait.links.length,
       };
     });
 

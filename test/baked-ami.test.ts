@@ -199,6 +199,7 @@ describe('BakedAmi recipe hash', () => {
     ['stopBeforeImaging', { stopBeforeImaging: false }],
     ['clean', { clean: false }],
     ['image name', { imageName: 'web-v2' }],
+    ['number of setup links (setupTimeout 1 h → 3 h)', { setupTimeout: Duration.hours(3) }],
   ])('a change of %s changes the hash and the builder\'s logical ID', (_what, change) => {
     const changed = bake(change).template;
     const unchanged = bake().template;
@@ -217,6 +218,7 @@ describe('BakedAmi recipe hash', () => {
     ['removal policy', { removalPolicy: RemovalPolicy.DESTROY }],
     ['image timeout', { timeout: Duration.hours(2) }],
     ['instance action', { instanceAction: InstanceAction.STOP }],
+    ['setupTimeout with as many links (1 h → 90 min: 2 links)', { setupTimeout: Duration.minutes(90) }],
   ])('a change of %s (the image, not the recipe) keeps the hash', (_what, change) => {
     expect(recipeHash(bake(change).template)).toBe(base());
   });

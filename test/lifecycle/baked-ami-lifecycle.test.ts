@@ -167,6 +167,33 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(outputImageId(s)).not.toBe(second);
   });
 
+  test('a rebake whose setup fails rolls back to the previous image, and removes the new builder', async () => {
+    const s = sim();
+    await s.deploy(template());
+    const first = outputImageId(s);
+    boot = { polls: 1, exitCode: 2, console: 'curl: (6) Could not resolve host\n' };
+    const result = await s.deploy(template({}, ['curl -fsS https://example.invalid/install.sh | sh']));
+    expect(result.ok).toBe(false);
+    expect(result.reason!.split('\n')[0]).toMatch(/failed with exit code 2\. Last lines of its console output: curl: \(6\) Could not resolve host \| cdk-ami:setup=failed:2$/);
+    expect(outputImageId(s)).toBe(first);
+    expect(liveImageIds()).toEqual([first]);
+    expect(s.builders.map((b) => instanceState(b.instanceId))).toEqual(['terminated', 'terminated']);
+    // The stack is usable again: the next change bakes.
+    boot = { polls: 1, console: 'ok\n' };
+    expect(await s.deploy(template({}, ['dnf install -y httpd']))).toEqual({ ok: true });
+    expect(outputImageId(s)).not.toBe(first);
+  });
+
+  test('a setupTimeout change with as many links updates the waits in place and bakes nothing', async () => {
+    const s = sim();
+    await s.deploy(template());
+    const first = outputImageId(s);
+    expect(await s.deploy(template({ setupTimeout: Duration.minutes(90) }))).toEqual({ ok: true });
+    expect(outputImageId(s)).toBe(first);
+    expect(s.builders).toHaveLength(1);
+    expect(h.ec2.callCount('CreateImage')).toBe(1);
+  });
+
   test('with RETAIN, a rebake keeps the previous image', async () => {
     const s = sim();
     await s.deploy(template());
