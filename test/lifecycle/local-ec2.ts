@@ -8,7 +8,9 @@
  * NotFound answers, throttling and 5xx faults. Everything is driven by call
  * counts rather than wall-clock time so tests are deterministic and fast.
  *
- * Besides instances, images, snapshots and their attributes it covers RegisterImage, storing and
+ * Besides instances (with their console output, GetConsoleOutput, and scripted behaviour of their own:
+ * tagging themselves, writing to the console, shutting down), images, snapshots and their attributes
+ * it covers RegisterImage, storing and
  * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
  * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), and VM
