@@ -5,9 +5,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
-import { AmiValidationError } from './private/errors';
 import { validateBootMode } from './private/validation';
 
 const DEFAULT_ROOT_DEVICE = '/dev/xvda';

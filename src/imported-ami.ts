@@ -6,10 +6,10 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './ami-from-snapshot';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
-import { AmiValidationError } from './private/errors';
 import { validateBootMode } from './private/validation';
 
 /**
