@@ -1,5 +1,6 @@
 import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
+import { whenCapacityAllows } from './shared/backoff';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
@@ -33,7 +34,7 @@ async function register(ctx: OperationContext): Promise<string> {
   ];
   try {
     return await createOnceByName(ctx, async () => {
-      const out = await ctx.ec2.send(new RegisterImageCommand({
+      const out = await whenCapacityAllows('RegisterImage', ctx.region, () => ctx.ec2.send(new RegisterImageCommand({
         Name: ctx.imageName,
         Description: str(ctx.props.Description),
         Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
@@ -46,7 +47,7 @@ async function register(ctx: OperationContext): Promise<string> {
         BlockDeviceMappings: mappings,
         // RegisterImage tags only the image: the snapshots are the user's.
         TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, ['image']),
-      }));
+      })));
       return out.ImageId!;
     });
   } catch (err) {

@@ -2626,6 +2626,9 @@ export class LocalEc2 {
       at: Date.now(),
     });
     const headers: Record<string, string> = reply.contentType ? { 'Content-Type': reply.contentType } : { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId };
+    // The service's clock is the test's (a virtual one under the CloudFormation simulator). Node would
+    // send the real time, and the SDK, seeing a skewed clock, would retry the first error it gets.
+    headers.Date = new Date(Date.now()).toUTCString();
     response.writeHead(reply.status, headers);
     response.end(reply.body);
   }
