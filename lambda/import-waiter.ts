@@ -47,7 +47,9 @@ export async function followImportTask(
 }
 
 /** The image to follow, or undefined while EC2 has no capacity to start the named copy. */
-async function adoptCompletedImport(ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string): Promise<string | undefined> {
+async function adoptCompletedImport(
+  ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string,
+): Promise<string | undefined> {
   const taskId = task.ImportTaskId!;
   const importedId = task.ImageId!;
   const tags: Tag[] = [...(task.Tags ?? []), { Key: IMPORT_TASK_TAG, Value: taskId }];

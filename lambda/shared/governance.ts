@@ -133,7 +133,8 @@ async function applyDeprecation(ec2: EC2Client, image: Image, before: Governance
   }
   await ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: deprecateAt }));
   log('info', 'deprecation updated', {
-    imageId, deprecateAt: deprecateAt.toISOString(),
+    imageId,
+    deprecateAt: deprecateAt.toISOString(),
     ...(after.deprecateAfterSeconds !== undefined ? { deprecateAfterSeconds: after.deprecateAfterSeconds, creationDate: image.CreationDate } : {}),
   });
 }

@@ -12,7 +12,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  CREATE_REQUEST, FROM_INSTANCE, WAITER, awsError, captureLogs, createEvent, expectOneLine, fromInstanceProps, ownershipTagsFor, rejectionOf, waiterProps,
+  CREATE_REQUEST, FROM_INSTANCE, WAITER, awsError, captureLogs, createEvent, expectOneLine, fromInstanceProps, ownershipTagsFor, rejectionOf,
+  waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 import { setSleep } from '../../lambda/shared/backoff';

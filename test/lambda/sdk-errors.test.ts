@@ -3,8 +3,8 @@
  * 5xx) reaches the stack event as one sentence naming the HTTP status, not as
  * the SDK's "Unknown" or its XML parser's complaint.
  */
-import { toAmiError } from '../../lambda/shared/errors';
 import { awsError, expectOneLine } from './helpers';
+import { toAmiError } from '../../lambda/shared/errors';
 
 /** What the SDK throws when the body has no error code it can read (seen with an empty or HTML 502). */
 function unknownError(status: number): Error {
