@@ -5,7 +5,9 @@
  * Lifecycle tests point `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_CLOUDFORMATION`
  * (or a client's `endpoint`) at it and then script what the "service" does:
  * how many polls an image stays pending, whether it fails, eventual-consistency
- * NotFound answers, throttling and 5xx faults. Everything is driven by call
+ * NotFound answers, throttling and 5xx faults, EC2's ResourceLimitExceeded while
+ * the Region has no capacity for another image operation, and a proxy's HTML 502
+ * in front of the service. Everything is driven by call
  * counts rather than wall-clock time so tests are deterministic and fast.
  *
  * Besides instances, images, snapshots and their attributes it covers RegisterImage, storing and
