@@ -1,4 +1,5 @@
 import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand } from '@aws-sdk/client-ec2';
+import { whenCapacityAllows } from './shared/backoff';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
@@ -38,7 +39,7 @@ async function startImport(ctx: OperationContext): Promise<string> {
   }));
   const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
   try {
-    const out = await ctx.ec2.send(new ImportImageCommand({
+    const out = await whenCapacityAllows('ImportImage', ctx.region, () => ctx.ec2.send(new ImportImageCommand({
       DiskContainers: containers,
       Description: str(ctx.props.Description),
       Architecture: str(ctx.props.Architecture),
@@ -56,7 +57,7 @@ async function startImport(ctx: OperationContext): Promise<string> {
       ClientToken: shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`),
       // Only the task can be tagged now; the waiter copies these tags to the image and snapshots.
       TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [...withoutReservedTags(tags(ctx.props.Tags)), ...ownershipTags(ctx.ownership)] }],
-    }));
+    })));
     return out.ImportTaskId!;
   } catch (err) {
     const message = errorMessage(err);

@@ -1,5 +1,6 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
+import { whenCapacityAllows } from './shared/backoff';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
@@ -22,12 +23,12 @@ async function createRestore(ctx: OperationContext): Promise<string> {
     // The name is always given: EC2 would otherwise reuse the stored image's
     // name, which collides while the original image still exists.
     return await createOnceByName(ctx, async () => {
-      const out = await ctx.ec2.send(new CreateRestoreImageTaskCommand({
+      const out = await whenCapacityAllows('CreateRestoreImageTask', ctx.region, () => ctx.ec2.send(new CreateRestoreImageTaskCommand({
         Bucket: bucket,
         ObjectKey: objectKey,
         Name: ctx.imageName,
         TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
-      }));
+      })));
       return out.ImageId!;
     });
   } catch (err) {

@@ -1,4 +1,5 @@
 import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
+import { whenCapacityAllows } from './shared/backoff';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
@@ -33,11 +34,11 @@ async function store(client: EC2Client, props: ResourceProperties, region: strin
   const bucket = required(props, 'Bucket');
   try {
     // Storing the same image in the same bucket again is idempotent in EC2: a retry returns the same key.
-    const out = await client.send(new CreateStoreImageTaskCommand({
+    const out = await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
       ImageId: imageId,
       Bucket: bucket,
       S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
-    }));
+    })));
     const physicalId = `s3://${bucket}/${out.ObjectKey}`;
     log('info', 'store task started', { imageId, bucket, objectKey: out.ObjectKey, region });
     return { PhysicalResourceId: physicalId, Data: dataOf(physicalId, imageId) };

@@ -191,7 +191,9 @@ export class AmiFromSnapshot extends ImageBase {
         RootSnapshotId: props.rootSnapshotId,
         RootDeviceName: rootDeviceName,
         RootVolume: props.rootVolume ? renderVolume(props.rootVolume, props.rootVolume.volumeType ?? volumeType) : undefined,
-        DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType) })),
+        DataVolumes: props.dataVolumes?.map((v) => ({
+          DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType),
+        })),
         UefiData: props.uefiData,
         Architecture: architecture,
         // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.

@@ -78,7 +78,7 @@ export async function destroyImage(
 ): Promise<void> {
   if (!image || image.State === 'deregistered') {
     log('info', 'image already gone', { imageId, region });
-    await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
+    if (!options.keepSnapshots) await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
     return;
   }
   assertOwned(image, ownership, region, 'delete');
