@@ -22,6 +22,8 @@ export const POLL_INTERVAL = Duration.seconds(15);
 export const LINK_BUDGET = Duration.minutes(50);
 
 const PROVIDER_ID = 'CdkAmiProvider';
+/** A Region as cdk-nag renders it in a finding: any (*), the stack's (a pseudo parameter), or a named one. */
+const REGION_IN_NAG = '(\\*|<AWS::Region>|[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\\d{1,2})';
 const ASSET_DIR = path.join(__dirname, '..', '..', 'assets', 'provider');
 
 /**
@@ -138,7 +140,7 @@ export class AmiProvider extends Construct {
         + 'IDs that only exist at deploy time. Each statement on them is limited to this stack\'s images and snapshots: by the '
         + 'cdk-ami:stack tag (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), by '
         + 'ec2:Owner for the copy of an imported image, or, for the snapshots a restore writes, to new snapshots without a parent.',
-      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]*::(image|snapshot)\\/\\*$/' }],
+      appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
     };
     suppressNag(this.waiterRole, [wildcardOnly, ownImagesOnly]);
     suppressNag(this.operationRole, [wildcardOnly, ownImagesOnly, {
@@ -150,7 +152,7 @@ export class AmiProvider extends Construct {
       id: 'AwsSolutions-IAM5',
       reason: 'ImportImage creates an import-image-task whose ID only exists at deploy time: ImportImage and CancelImportTask on '
         + 'import-image-task/* in this account are limited by the cdk-ami:stack request or resource tag.',
-      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]*:<AWS::AccountId>:import-image-task\\/\\*$/' }],
+      appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}:<AWS::AccountId>:import-image-task\\/\\*$/` }],
     }]);
     const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
     for (const role of [frameworkOnEventRole, frameworkWaitRole]) {
