@@ -6,10 +6,10 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './ami-from-snapshot';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArn, snapshotArns, STACK_TAG } from './private/provider';
-import { AmiValidationError } from './private/errors';
 
 /**
  * The format of a disk image to import.
@@ -325,8 +325,8 @@ export class ImportedAmi extends ImageBase {
       actions: ['ec2:CreateTags'],
       resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
       conditions: {
-        'StringEquals': { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
-        'Null': { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
+        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
+        Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
       },
     });
     if (props.imageName) {

@@ -1,14 +1,14 @@
 import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage } from './image';
+import { AmiValidationError } from './private/errors';
 import { AmiProvider, encryptionKeyOf, snapshotArns, STACK_TAG } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-import { AmiValidationError } from './private/errors';
 
 /**
  * Options for storing an image in S3, as used by `storeTo()`.

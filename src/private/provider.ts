@@ -249,7 +249,7 @@ export class AmiProvider extends Construct {
     this.addOnce(`kms-grant:${keyId}`, target, () => new iam.PolicyStatement({
       actions: ['kms:CreateGrant'],
       resources: [key.keyArn],
-      conditions: { 'StringEquals': { 'kms:ViaService': viaService }, 'Bool': { 'kms:GrantIsForAWSResource': 'true' } },
+      conditions: { StringEquals: { 'kms:ViaService': viaService }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     }));
   }
 
