@@ -102,10 +102,15 @@ export function roleId(s: SynthesizedStack, prefix: string): string {
   return ids[0];
 }
 
-/** Every policy document attached to the role (AWS::IAM::Policy resources naming it, and inline policies), resolved. */
+/**
+ * Every policy document attached to the role, resolved: AWS::IAM::Policy and
+ * AWS::IAM::ManagedPolicy resources naming it (CDK moves statements into
+ * overflow managed policies when the default policy grows too large), and
+ * inline policies.
+ */
 export function rolePolicies(s: SynthesizedStack, role: string): { name: string; policy: any }[] {
   const attached = Object.entries(s.resources)
-    .filter(([, r]) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles ?? []).some((x: any) => x.Ref === role))
+    .filter(([, r]) => ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(r.Type) && (r.Properties.Roles ?? []).some((x: any) => x.Ref === role))
     .map(([id, r]) => ({ name: id, policy: resolve(s, r.Properties.PolicyDocument) }));
   const inline = (s.resources[role].Properties.Policies ?? []).map((p: any) => ({ name: p.PolicyName, policy: resolve(s, p.PolicyDocument) }));
   if (s.resources[role].Properties.ManagedPolicyArns) throw new Error(`Role ${role} has managed policies, which the simulation does not read`);
