@@ -261,7 +261,9 @@ export class ImportedAmi extends ImageBase {
       actions: ['ec2:ModifySnapshotAttribute', 'ec2:CopySnapshot', 'ec2:RegisterImage', 'ec2:Describe*'],
       resources: ['*'],
     }));
-    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*');
+    // The KMS actions the VM Import documentation lists for its service role, spelled out.
+    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt',
+      'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
     suppressNag(role, [{
       id: 'AwsSolutions-IAM5',
       reason: 'The VM Import service role policy AWS documents: VM Import describes, copies and registers the snapshots and image it creates, '

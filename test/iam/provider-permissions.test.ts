@@ -409,7 +409,7 @@ function vmImportCases(s: SynthesizedStack): Case[] {
         reason: `${action} of the disk bucket ${bucket}`, role: 'vmimport' as Role, request: { action, resource: `arn:aws:s3:::${bucket}`, resourceType: 'bucket' },
       })),
     ]),
-    ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
+    ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
       reason: `${action} on the import's kmsKey, as VM Import documents for its service role`, role: 'vmimport' as Role,
       request: { action, resource: imageKey, resourceType: 'key', resourcePolicy: keyPolicyOf(s, imageKey, [REGION]) },
     })),
