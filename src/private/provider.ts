@@ -137,9 +137,12 @@ export class AmiProvider extends Construct {
     const ownImagesOnly = {
       id: 'AwsSolutions-IAM5',
       reason: 'image/* and snapshot/* (in any Region, because copies live outside the stack\'s Region; or in one named Region) stand for '
-        + 'IDs that only exist at deploy time. Each statement on them is limited to this stack\'s images and snapshots: by the '
-        + 'cdk-ami:stack tag (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), by '
-        + 'ec2:Owner for the copy of an imported image, or, for the snapshots a restore writes, to new snapshots without a parent.',
+        + 'IDs that only exist at deploy time. Each statement on them is limited: by the cdk-ami:stack tag to this stack\'s images '
+        + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), by '
+        + 'ec2:Owner for what VM Import leaves untagged (tagging it as this stack\'s, and copying it under its name: only this '
+        + 'account\'s images and snapshots in this Region, and for tagging only those without a cdk-ami:stack tag), or, for the EBS direct API writes of '
+        + 'a restore, to this Region: ebs:StartSnapshot only of snapshots without a parent, and ebs:PutSnapshotBlock and '
+        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started.',
       appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
     };
     suppressNag(this.waiterRole, [wildcardOnly, ownImagesOnly]);
