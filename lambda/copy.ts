@@ -1,11 +1,17 @@
 import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
 import { bool, num, required, str, tags } from './shared/props';
+
+/** Custom::CopiedAmi's own calls: the copy, in the destination (the source is read through shared/images.ts). */
+export const CALLS = declareCalls(
+  'ec2:CopyImage',
+);
 
 /** Custom::CopiedAmi — EC2 CopyImage, called in the destination Region. */
 export const copy: ImageOperation = {

@@ -1,10 +1,17 @@
 import { BlockDeviceMapping, CreateImageCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { OperationContext, ImageOperation } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+
+/** Custom::AmiFromInstance's own calls. */
+export const CALLS = declareCalls(
+  'ec2:CreateImage',
+  'ec2:DescribeInstances',
+);
 
 /** Custom::AmiFromInstance — EC2 CreateImage from a running or stopped instance. */
 export const fromInstance: ImageOperation = {

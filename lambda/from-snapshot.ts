@@ -1,10 +1,16 @@
 import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+
+/** Custom::AmiFromSnapshot's own calls. */
+export const CALLS = declareCalls(
+  'ec2:RegisterImage',
+);
 
 /**
  * Custom::AmiFromSnapshot — EC2 RegisterImage from EBS snapshots. The

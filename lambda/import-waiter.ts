@@ -1,4 +1,5 @@
 import { CopyImageCommand, CreateTagsCommand, EC2Client, Image, ImportImageTask, Tag } from '@aws-sdk/client-ec2';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorMessage, isCapacityError, toAmiError } from './shared/errors';
 import { describeImage, destroyImage, snapshotIdsOf } from './shared/images';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
@@ -6,6 +7,12 @@ import { log } from './shared/log';
 import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash } from './shared/ownership';
 import { str } from './shared/props';
 import { ResourceProperties } from './shared/types';
+
+/** The waiter's calls while it follows an import (isComplete): adopt, then copy under the name. */
+export const CALLS = declareCalls(
+  'ec2:CreateTags',
+  'ec2:CopyImage',
+);
 
 /**
  * Follow the image from here on (and, once it is available, remove the

@@ -1,11 +1,18 @@
 import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand } from '@aws-sdk/client-ec2';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, str, tags } from './shared/props';
+
+/** Custom::ImportedAmi's own calls (onEvent). */
+export const CALLS = declareCalls(
+  'ec2:ImportImage',
+  'ec2:CancelImportTask',
+);
 
 /**
  * Custom::ImportedAmi — EC2 ImportImage (VM Import) from disk images in S3 or

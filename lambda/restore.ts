@@ -1,10 +1,16 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { required, tags } from './shared/props';
+
+/** Custom::RestoredAmi's own calls. */
+export const CALLS = declareCalls(
+  'ec2:CreateRestoreImageTask',
+);
 
 /**
  * Custom::RestoredAmi — EC2 CreateRestoreImageTask from an object that

@@ -1,10 +1,17 @@
 import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
 import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './shared/types';
+
+/** Custom::StoredAmi's calls: the store (onEvent) and its follow-up (isComplete). */
+export const CALLS = declareCalls(
+  'ec2:CreateStoreImageTask',
+  'ec2:DescribeStoreImageTasks',
+);
 
 /**
  * Custom::StoredAmi — EC2 CreateStoreImageTask: one S3 object holding an AMI.

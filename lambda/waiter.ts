@@ -1,5 +1,6 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
 import { applyGovernance, readGovernance } from './shared/governance';
@@ -10,6 +11,13 @@ import { num, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { followStoreTask } from './store';
+
+/** The waiter's own calls (isComplete): snapshot progress and the instance action. */
+export const CALLS = declareCalls(
+  'ec2:DescribeSnapshots',
+  'ec2:StopInstances',
+  'ec2:TerminateInstances',
+);
 
 /**
  * Custom::AmiWaiter — one link of the chain that waits for an image to become

@@ -10,11 +10,23 @@ import {
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { AmiError, toAmiError } from './errors';
 import { snapshotIdsOf } from './images';
 import { log } from './log';
 import { bool, str } from './props';
 import { ResourceProperties } from './types';
+
+/** Sharing, deprecation and protection (isComplete, last link). */
+export const CALLS = declareCalls(
+  'ec2:ModifyImageAttribute',
+  'ec2:ModifySnapshotAttribute',
+  'ec2:EnableImageDeprecation',
+  'ec2:DisableImageDeprecation',
+  'ec2:EnableImageDeregistrationProtection',
+  'ec2:DisableImageDeregistrationProtection',
+  'ec2:GetImageBlockPublicAccessState',
+);
 
 /**
  * Sharing, deprecation and deregistration protection, as the last waiter link

@@ -1,8 +1,14 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Image } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { cloudFormation } from './clients';
 import { errorMessage } from './errors';
 import { log } from './log';
+
+/** Reading the stack status to tell a rollback from a deletion (onEvent). */
+export const CALLS = declareCalls(
+  'cloudformation:DescribeStacks',
+);
 
 /**
  * While the stack is in one of these states, every Delete that CloudFormation

@@ -404,7 +404,8 @@ function order(template: StackTemplate): string[] {
 }
 
 function dependencies(def: TemplateResource, ids: string[]): string[] {
-  const found = new Set<string>([def.DependsOn ?? []].flat());
+  // DependsOn may name resources the simulator does not run (an IAM policy a copy waits for).
+  const found = new Set<string>([def.DependsOn ?? []].flat().filter((id) => ids.includes(id)));
   const walk = (v: unknown) => {
     if (Array.isArray(v)) return v.forEach(walk);
     if (v === null || typeof v !== 'object') return;
