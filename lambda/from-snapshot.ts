@@ -1,9 +1,16 @@
 import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+
+/** Custom::AmiFromSnapshot's own calls. */
+export const CALLS = declareCalls(
+  'ec2:RegisterImage',
+);
 
 /**
  * Custom::AmiFromSnapshot — EC2 RegisterImage from EBS snapshots. The
@@ -31,13 +38,14 @@ async function register(ctx: OperationContext): Promise<string> {
   const volumeType = (str(ctx.props.VolumeType) ?? 'gp3') as VolumeType;
   const data = (Array.isArray(ctx.props.DataVolumes) ? ctx.props.DataVolumes : []) as DataVolume[];
   const rootVolume = (typeof ctx.props.RootVolume === 'object' && ctx.props.RootVolume !== null ? ctx.props.RootVolume : {}) as Record<string, unknown>;
+  const volumeOf = (SnapshotId: string) => ({ SnapshotId, DeleteOnTermination: true, VolumeType: volumeType });
   const mappings: BlockDeviceMapping[] = [
-    { DeviceName: rootDeviceName, Ebs: ebsSettings(rootVolume, { SnapshotId: rootSnapshotId, DeleteOnTermination: true, VolumeType: volumeType }) },
-    ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: ebsSettings(d, { SnapshotId: d.SnapshotId, DeleteOnTermination: true, VolumeType: volumeType }) })),
+    { DeviceName: rootDeviceName, Ebs: ebsSettings(rootVolume, volumeOf(rootSnapshotId)) },
+    ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: ebsSettings(d, volumeOf(d.SnapshotId)) })),
   ];
   try {
     return await createOnceByName(ctx, async () => {
-      const out = await ctx.ec2.send(new RegisterImageCommand({
+      const out = await whenCapacityAllows('RegisterImage', ctx.region, () => ctx.ec2.send(new RegisterImageCommand({
         Name: ctx.imageName,
         Description: str(ctx.props.Description),
         Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
@@ -51,7 +59,7 @@ async function register(ctx: OperationContext): Promise<string> {
         BlockDeviceMappings: mappings,
         // RegisterImage tags only the image: the snapshots are the user's.
         TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, ['image']),
-      }));
+      })));
       return out.ImageId!;
     });
   } catch (err) {

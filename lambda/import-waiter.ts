@@ -1,11 +1,18 @@
 import { CopyImageCommand, CreateTagsCommand, EC2Client, Image, ImportImageTask, Tag } from '@aws-sdk/client-ec2';
-import { AmiError, toAmiError } from './shared/errors';
+import { declareCalls } from './shared/calls';
+import { AmiError, errorMessage, isCapacityError, toAmiError } from './shared/errors';
 import { describeImage, destroyImage, snapshotIdsOf } from './shared/images';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash } from './shared/ownership';
 import { str } from './shared/props';
 import { ResourceProperties } from './shared/types';
+
+/** The waiter's calls while it follows an import (isComplete): adopt, then copy under the name. */
+export const CALLS = declareCalls(
+  'ec2:CreateTags',
+  'ec2:CopyImage',
+);
 
 /**
  * Follow the image from here on (and, once it is available, remove the
@@ -40,10 +47,16 @@ export async function followImportTask(
     // Not visible yet right after ImportImage, or forgotten and nothing tagged: the caller's grace decides.
     return { pending: 'not visible yet' };
   }
-  return { imageId: await adoptCompletedImport(ec2, task, imageName, region), leftovers: [] };
+  const imageId = await adoptCompletedImport(ec2, task, imageName, region);
+  // No capacity for the copy yet: the next poll starts it again (same client token).
+  if (!imageId) return { pending: 'waiting for capacity to copy the imported image under its name' };
+  return { imageId, leftovers: [] };
 }
 
-async function adoptCompletedImport(ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string): Promise<string> {
+/** The image to follow, or undefined while EC2 has no capacity to start the named copy. */
+async function adoptCompletedImport(
+  ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string,
+): Promise<string | undefined> {
   const taskId = task.ImportTaskId!;
   const importedId = task.ImageId!;
   const tags: Tag[] = [...(task.Tags ?? []), { Key: IMPORT_TASK_TAG, Value: taskId }];
@@ -69,6 +82,12 @@ async function adoptCompletedImport(ec2: EC2Client, task: ImportImageTask, image
     log('info', 'imported image being copied under its name', { importTaskId: taskId, unnamedImageId: importedId, imageId: copy.ImageId, imageName });
     return copy.ImageId!;
   } catch (err) {
+    if (isCapacityError(err)) {
+      log('warn', 'waiting for capacity: too many concurrent image operations in the Region', {
+        action: 'CopyImage', region, importTaskId: taskId, imageId: importedId, error: errorMessage(err),
+      });
+      return undefined;
+    }
     throw toAmiError(err, `Finishing import task ${taskId} (image ${importedId}) in ${region}`);
   }
 }

@@ -1,10 +1,18 @@
 import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand } from '@aws-sdk/client-ec2';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, str, tags } from './shared/props';
+
+/** Custom::ImportedAmi's own calls (onEvent). */
+export const CALLS = declareCalls(
+  'ec2:ImportImage',
+  'ec2:CancelImportTask',
+);
 
 /**
  * Custom::ImportedAmi — EC2 ImportImage (VM Import) from disk images in S3 or
@@ -38,7 +46,7 @@ async function startImport(ctx: OperationContext): Promise<string> {
   }));
   const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
   try {
-    const out = await ctx.ec2.send(new ImportImageCommand({
+    const out = await whenCapacityAllows('ImportImage', ctx.region, () => ctx.ec2.send(new ImportImageCommand({
       DiskContainers: containers,
       Description: str(ctx.props.Description),
       Architecture: str(ctx.props.Architecture),
@@ -56,7 +64,7 @@ async function startImport(ctx: OperationContext): Promise<string> {
       ClientToken: shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`),
       // Only the task can be tagged now; the waiter copies these tags to the image and snapshots.
       TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [...withoutReservedTags(tags(ctx.props.Tags)), ...ownershipTags(ctx.ownership)] }],
-    }));
+    })));
     return out.ImportTaskId!;
   } catch (err) {
     const message = errorMessage(err);

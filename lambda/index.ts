@@ -9,6 +9,7 @@ import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
 import { importImage } from './import';
 import { restore } from './restore';
+import { InvocationContext, startInvocation } from './shared/backoff';
 import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { ImageOperation, handleOperation } from './shared/operation';
@@ -26,7 +27,8 @@ const OPERATIONS: Record<string, ImageOperation> = {
   'Custom::ImportedAmi': importImage,
 };
 
-export async function onEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
+export async function onEvent(event: CustomResourceEvent, context?: InvocationContext): Promise<OnEventResponse> {
+  startInvocation(context);
   return guarded('onEvent', event, () => {
     if (event.ResourceType === WAITER_TYPE) return waiterOnEvent(event);
     if (event.ResourceType === SETUP_RESOURCE_TYPE) return setupOnEvent(event);
@@ -37,7 +39,8 @@ export async function onEvent(event: CustomResourceEvent): Promise<OnEventRespon
   });
 }
 
-export async function isComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
+export async function isComplete(event: CustomResourceEvent, context?: InvocationContext): Promise<IsCompleteResponse> {
+  startInvocation(context);
   return guarded('isComplete', event, () => (event.ResourceType === SETUP_RESOURCE_TYPE ? setupIsComplete(event) : waiterIsComplete(event)));
 }
 

@@ -1,9 +1,16 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
 import { createOnceByName } from './shared/adopt';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { required, tags } from './shared/props';
+
+/** Custom::RestoredAmi's own calls. */
+export const CALLS = declareCalls(
+  'ec2:CreateRestoreImageTask',
+);
 
 /**
  * Custom::RestoredAmi — EC2 CreateRestoreImageTask from an object that
@@ -22,12 +29,12 @@ async function createRestore(ctx: OperationContext): Promise<string> {
     // The name is always given: EC2 would otherwise reuse the stored image's
     // name, which collides while the original image still exists.
     return await createOnceByName(ctx, async () => {
-      const out = await ctx.ec2.send(new CreateRestoreImageTaskCommand({
+      const out = await whenCapacityAllows('CreateRestoreImageTask', ctx.region, () => ctx.ec2.send(new CreateRestoreImageTaskCommand({
         Bucket: bucket,
         ObjectKey: objectKey,
         Name: ctx.imageName,
         TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
-      }));
+      })));
       return out.ImageId!;
     });
   } catch (err) {

@@ -1,9 +1,17 @@
 import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './shared/types';
+
+/** Custom::StoredAmi's calls: the store (onEvent) and its follow-up (isComplete). */
+export const CALLS = declareCalls(
+  'ec2:CreateStoreImageTask',
+  'ec2:DescribeStoreImageTasks',
+);
 
 /**
  * Custom::StoredAmi — EC2 CreateStoreImageTask: one S3 object holding an AMI.
@@ -33,11 +41,11 @@ async function store(client: EC2Client, props: ResourceProperties, region: strin
   const bucket = required(props, 'Bucket');
   try {
     // Storing the same image in the same bucket again is idempotent in EC2: a retry returns the same key.
-    const out = await client.send(new CreateStoreImageTaskCommand({
+    const out = await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
       ImageId: imageId,
       Bucket: bucket,
       S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
-    }));
+    })));
     const physicalId = `s3://${bucket}/${out.ObjectKey}`;
     log('info', 'store task started', { imageId, bucket, objectKey: out.ObjectKey, region });
     return { PhysicalResourceId: physicalId, Data: dataOf(physicalId, imageId) };

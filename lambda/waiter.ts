@@ -1,5 +1,6 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
 import { applyGovernance, readGovernance } from './shared/governance';
@@ -7,8 +8,16 @@ import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
+import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { followStoreTask } from './store';
+
+/** The waiter's own calls (isComplete): snapshot progress and the instance action. */
+export const CALLS = declareCalls(
+  'ec2:DescribeSnapshots',
+  'ec2:StopInstances',
+  'ec2:TerminateInstances',
+);
 
 /**
  * Custom::AmiWaiter — one link of the chain that waits for an image to become
@@ -29,7 +38,12 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
     ? `${required(event.ResourceProperties, 'ImageId')}/wait-${required(event.ResourceProperties, 'Link')}`
     : event.PhysicalResourceId;
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
-  // Create and Update (a replaced image) both start a new wait.
+  // Create and Update (a replaced image) both start a new wait. This function
+  // runs with the operation role, which may read the stack status; isComplete
+  // may not, so the Provider framework passes the answer on with the event.
+  if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
+    return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now(), RollingBack: true };
+  }
   return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
 }
 
@@ -76,6 +90,20 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
     throw toAmiError(err, `Reading image ${imageId} in ${w.region}`);
   }
 
+  if (!image || image.State === 'deregistered') {
+    if (event.RollingBack) {
+      // The rollback re-applies the previous properties to an image deregistered
+      // outside CloudFormation: nothing is left to apply them to, and failing
+      // would leave the stack in UPDATE_ROLLBACK_FAILED.
+      log('warn', 'image no longer exists; the rollback has nothing to re-apply', { imageId, region: w.region, link: w.linkLabel });
+      return complete(undefined, 'deregistered', imageId);
+    }
+    if (sameImageAsBefore(event)) {
+      throw new AmiError(
+        `Image ${imageId} no longer exists in ${w.region}; it was deregistered outside CloudFormation. Change imageName or remove and re-add the construct to create a new one.`,
+      );
+    }
+  }
   if (!image) {
     if (w.elapsedMs < NOT_FOUND_GRACE_MS) {
       log('info', 'image not visible yet', { imageId, region: w.region, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
@@ -92,7 +120,13 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
     case 'available':
       for (const unnamed of leftovers) await removeUnnamed(client, unnamed, w.region);
       if (w.isLastLink) {
-        await applyGovernance(client, image, readGovernance(governedBefore(event)), readGovernance(props), w.region);
+        try {
+          await applyGovernance(client, image, readGovernance(governedBefore(event)), readGovernance(props), w.region);
+        } catch (err) {
+          if (!event.RollingBack) throw err;
+          // A rollback that fails leaves the stack stuck in UPDATE_ROLLBACK_FAILED; the log says what was not restored.
+          log('warn', 'the rollback could not restore sharing, deprecation or protection', { imageId, region: w.region, error: errorMessage(err) });
+        }
         await applyInstanceAction(client, props, w.region);
       }
       return complete(image, 'available');
@@ -115,9 +149,13 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
  * new (or replacement) image.
  */
 function governedBefore(event: CustomResourceEvent): ResourceProperties | undefined {
-  if (event.RequestType !== 'Update') return undefined;
-  const before = event.OldResourceProperties as ResourceProperties;
-  return before.ImageId === event.ResourceProperties.ImageId ? before : undefined;
+  return sameImageAsBefore(event) ? (event as { OldResourceProperties: ResourceProperties }).OldResourceProperties : undefined;
+}
+
+/** An Update that waits again for the image it already waited for (a change of its governance). */
+function sameImageAsBefore(event: CustomResourceEvent): boolean {
+  if (event.RequestType !== 'Update') return false;
+  return event.OldResourceProperties.ImageId === event.ResourceProperties.ImageId;
 }
 
 /** A StoredAmi's wait: the store task of the image into the bucket. */

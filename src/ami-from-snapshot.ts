@@ -5,9 +5,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
-import { AmiValidationError } from './private/errors';
 import { validateBootMode } from './private/validation';
 
 const DEFAULT_ROOT_DEVICE = '/dev/xvda';
@@ -191,7 +191,9 @@ export class AmiFromSnapshot extends ImageBase {
         RootSnapshotId: props.rootSnapshotId,
         RootDeviceName: rootDeviceName,
         RootVolume: props.rootVolume ? renderVolume(props.rootVolume, props.rootVolume.volumeType ?? volumeType) : undefined,
-        DataVolumes: props.dataVolumes?.map((v) => ({ DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType) })),
+        DataVolumes: props.dataVolumes?.map((v) => ({
+          DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType),
+        })),
         UefiData: props.uefiData,
         Architecture: architecture,
         // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.

@@ -136,7 +136,11 @@ export function renderInstanceBlockDevices(scope: IConstruct, devices: ImageBloc
     }
     if (device.exclude) {
       const given: Record<string, unknown> = {
-        volumeSize: device.volumeSize, volumeType: device.volumeType, iops: device.iops, throughput: device.throughput, deleteOnTermination: device.deleteOnTermination,
+        volumeSize: device.volumeSize,
+        volumeType: device.volumeType,
+        iops: device.iops,
+        throughput: device.throughput,
+        deleteOnTermination: device.deleteOnTermination,
       };
       const settings = Object.keys(given).filter((k) => given[k] !== undefined);
       if (settings.length > 0) {

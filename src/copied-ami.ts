@@ -1,12 +1,12 @@
-import { CfnOutput, Duration, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
-import { ManagedImage } from './private/managed-image';
-import { AmiProvider } from './private/provider';
-import { validateRegion, validateSamePartition } from './private/validation';
 import { AmiValidationError } from './private/errors';
+import { ManagedImage } from './private/managed-image';
+import { AmiProvider, encryptionKeyOf } from './private/provider';
+import { validateRegion, validateSamePartition } from './private/validation';
 
 /**
  * Options for copying an image, as used by `copyTo()`.
@@ -40,6 +40,18 @@ export interface CopyOptions extends ImageProps {
    * @default - the account's default EBS key in the destination Region
    */
   readonly kmsKey?: kms.IKey;
+
+  /**
+   * The customer managed KMS key the source image's snapshots are encrypted
+   * with, in the source Region. The provider's role may use it, only through
+   * EC2, to read the snapshots for the copy. A key in another account must
+   * also allow this in its key policy (see the README's Permissions section).
+   *
+   * @default - the `kmsKey` of the source when it is a `CopiedAmi`,
+   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none (the
+   *            source is unencrypted or uses the AWS managed key)
+   */
+  readonly sourceEncryptionKey?: kms.IKey;
 
   /**
    * Copy the source image's user-defined tags to the copy (CopyImageTags).
@@ -130,14 +142,18 @@ export class CopiedAmi extends ImageBase {
     this.tags = managed.tags;
     this.output = managed.output;
     this.parameter = managed.parameter;
-    this.grantProvider(props);
+    this._encryptionKey = props.kmsKey;
+    this.grantProvider(props, managed.operation);
   }
 
-  private grantProvider(props: CopiedAmiProps): void {
+  private grantProvider(props: CopiedAmiProps, operation: CfnResource): void {
     const provider = AmiProvider.of(this);
-    provider.grantOnSourceImage('CopyImage', props.source, props.source instanceof ImageBase);
+    provider.grantSourceImage(this, 'CopyImage', props.source, operation);
     provider.grantCreateTagged('CopyImage');
-    if (props.kmsKey) provider.grantEbsKey(props.kmsKey);
+    if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
+    const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
+    // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
+    if (sourceKey) provider.grantEbsKey(sourceKey, unique([props.source.region, this.region]), 'read');
   }
 }
 
@@ -171,4 +187,8 @@ function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
 function defaultTimeout(completionDuration: Duration | undefined): Duration {
   if (!completionDuration) return Duration.hours(1);
   return Duration.minutes(Math.min(completionDuration.toMinutes() + 60, 48 * 60));
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }

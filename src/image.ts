@@ -1,15 +1,16 @@
 import { CfnOutput, Duration, ITaggable, RemovalPolicy, Resource, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import type { CopiedAmi, CopyOptions } from './copied-ami';
 import { DeregistrationProtection, LaunchPermission } from './governance';
+import { AmiValidationError } from './private/errors';
 import { machineImageConfig } from './private/machine-image';
 import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
 import type { StoredAmi, StoreOptions } from './stored-ami';
-import { AmiValidationError } from './private/errors';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.
@@ -315,6 +316,13 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   protected _managed?: ManagedImage;
 
   /**
+   * The customer managed key of the image's snapshots, where this library knows it.
+   *
+   * @internal
+   */
+  public _encryptionKey?: kms.IKey;
+
+  /**
    * The `ec2.IMachineImage` view of this image: its ID (which resolves once
    * the image is available), OS type and user data.
    */
@@ -381,3 +389,4 @@ function validateImageId(scope: IConstruct, imageId: string): void {
     throw new AmiValidationError(`imageId "${imageId}" is not an AMI ID: AMI IDs look like ami-0123456789abcdef0.`, scope);
   }
 }
+

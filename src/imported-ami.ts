@@ -6,10 +6,10 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './ami-from-snapshot';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
-import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
-import { AmiValidationError } from './private/errors';
+import { AmiProvider, imageArns, snapshotArn, snapshotArns, STACK_TAG } from './private/provider';
 import { validateBootMode } from './private/validation';
 
 /**
@@ -79,6 +79,11 @@ export class ImportDisk {
     private readonly key?: string,
     private readonly url?: string,
   ) {}
+
+  /** @internal */
+  public _snapshotId(): string | undefined {
+    return this.rendered.SnapshotId;
+  }
 
   /** @internal */
   public _render(): Record<string, string> {
@@ -268,6 +273,7 @@ export class ImportedAmi extends ImageBase {
     this.tags = managed.tags;
     this.output = managed.output;
     this.parameter = managed.parameter;
+    this._encryptionKey = props.kmsKey;
     this.grantProvider(props);
   }
 
@@ -283,7 +289,9 @@ export class ImportedAmi extends ImageBase {
       actions: ['ec2:ModifySnapshotAttribute', 'ec2:CopySnapshot', 'ec2:RegisterImage', 'ec2:Describe*'],
       resources: ['*'],
     }));
-    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*');
+    // The KMS actions the VM Import documentation lists for its service role, spelled out.
+    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt',
+      'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
     suppressNag(role, [{
       id: 'AwsSolutions-IAM5',
       reason: 'The VM Import service role policy AWS documents: VM Import describes, copies and registers the snapshots and image it creates, '
@@ -295,16 +303,25 @@ export class ImportedAmi extends ImageBase {
 
   private grantProvider(props: ImportedAmiProps): void {
     const provider = AmiProvider.of(this);
+    const taskArns = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:import-image-task/*`;
+    // EC2 evaluates the new image and the task with the request's tags (only the task can be tagged).
     provider.grantOperation('import-image', {
       sid: 'ImportImageTaggedAsOwn',
       actions: ['ec2:ImportImage'],
-      resources: ['*'],
+      resources: [imageArns(Aws.REGION), taskArns],
       conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
+    // A snapshot disk is evaluated as an existing snapshot, without request tags: by its ARN.
+    for (const snapshotId of props.disks.map((d) => d._snapshotId()).filter((id): id is string => !!id)) {
+      provider.addResourceToOperationStatement('import-image-snapshots', () => new iam.PolicyStatement({
+        sid: 'ImportImageOfSourceSnapshots',
+        actions: ['ec2:ImportImage'],
+      }), snapshotArn(Aws.REGION, snapshotId));
+    }
     provider.grantOperation('import-image-tag-on-create', {
       sid: 'TagOnImportImage',
       actions: ['ec2:CreateTags'],
-      resources: ['*'],
+      resources: [taskArns],
       conditions: { StringEquals: { 'ec2:CreateAction': 'ImportImage' } },
     });
     provider.grantOperation('import-tasks', {
@@ -315,18 +332,19 @@ export class ImportedAmi extends ImageBase {
     provider.grantOperation('import-cancel', {
       sid: 'CancelOwnImportTasks',
       actions: ['ec2:CancelImportTask'],
-      resources: ['*'],
+      resources: [taskArns],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
     provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
       sid: 'PassVmImportRoles',
       actions: ['iam:PassRole'],
     }), this.role.roleArn);
-    props.kmsKey?.grant(provider.operationRole, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo', 'kms:ReEncryptFrom');
+    if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
 
-    // The waiter adopts the finished import: it tags the image and snapshots
-    // VM Import made (untagged, so only a request-tag condition can hold), and
-    // for a name, copies the image and removes the unnamed one.
+    // The waiter adopts the finished import: VM Import leaves the image and its snapshots
+    // untagged, so the waiter tags them as this stack's. The one exception to "ownership
+    // tags only at creation": limited to this account's untagged images and snapshots in
+    // this Region, and to exactly the keys the handler writes.
     provider.grantWaiter('import-follow', {
       sid: 'FollowImportTasks',
       actions: ['ec2:DescribeImportImageTasks'],
@@ -335,20 +353,30 @@ export class ImportedAmi extends ImageBase {
     provider.grantWaiter('import-adopt', {
       sid: 'TagImportedImages',
       actions: ['ec2:CreateTags'],
-      resources: [imageArns(), snapshotArns()],
+      resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
       conditions: {
-        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID },
+        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
         Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
       },
     });
     if (props.imageName) {
+      // ImportImage cannot name the image: the waiter copies it under the name (the new
+      // image is tagged at creation) and removes the unnamed import. The import's ID is
+      // only known then, so the copy's source is any image this account owns in this Region.
       provider.grantCreateTagged('CopyImage', 'waiter');
-      provider.grantWaiter('import-rename', {
-        sid: 'RenameImportedImages',
-        actions: ['ec2:CopyImage', 'ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
-        resources: [imageArns(), snapshotArns()],
+      provider.grantWaiter('import-rename-source', {
+        sid: 'CopyImportedImages',
+        actions: ['ec2:CopyImage'],
+        resources: [imageArns(Aws.REGION)],
+        conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
+      });
+      provider.grantWaiter('import-rename-remove', {
+        sid: 'RemoveUnnamedImports',
+        actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:DisableImageDeregistrationProtection'],
+        resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
         conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
       });
+      if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write', 'waiter');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -86,19 +86,33 @@ export class RestoredAmi extends ImageBase {
       sid: 'ReadStoredImageObject',
       actions: ['s3:GetObject'],
     }), props.bucket.arnForObjects(objectKey));
+    provider.addResourceToOperationStatement('restore-buckets', () => new iam.PolicyStatement({
+      sid: 'ListRestoreBuckets',
+      actions: ['s3:ListBucket'],
+    }), props.bucket.bucketArn);
     props.bucket.encryptionKey?.grantDecrypt(provider.operationRole);
     provider.grantCreateTagged('CreateRestoreImageTask');
-    // The restore writes the snapshots through the EBS direct APIs, as the caller.
-    provider.grantOperation('restore-ebs-direct', {
+    // The restore task writes new snapshots through the EBS direct APIs as the caller (AWS
+    // documents these permissions for CreateRestoreImageTask), in this Region: StartSnapshot
+    // only of snapshots without a parent (a parent would read an existing snapshot), and
+    // PutSnapshotBlock/CompleteSnapshot, which only write to snapshots still being started.
+    provider.grantOperation('restore-ebs-start', {
+      sid: 'StartRestoredSnapshots',
+      actions: ['ebs:StartSnapshot'],
+      resources: [snapshotArns(Aws.REGION)],
+      conditions: { Null: { 'ebs:ParentSnapshot': 'true' } },
+    });
+    provider.grantOperation('restore-ebs-write', {
       sid: 'WriteRestoredSnapshots',
-      actions: ['ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'],
-      resources: [snapshotArns()],
+      actions: ['ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'],
+      resources: [snapshotArns(Aws.REGION)],
     });
     provider.grantOperation('ebs-encryption-default', {
       sid: 'ReadEbsEncryptionDefault',
       actions: ['ec2:GetEbsEncryptionByDefault', 'ec2:GetEbsDefaultKmsKeyId'],
       resources: ['*'],
     });
-    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey);
+    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'operation', ['ec2', 'ebs']);
+    this._encryptionKey = props.encryptionKey;
   }
 }

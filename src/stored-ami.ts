@@ -1,13 +1,14 @@
-import { Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IImage, ImageBase } from './image';
-import { AmiProvider, snapshotArns } from './private/provider';
+import { IImage } from './image';
+import { AmiValidationError } from './private/errors';
+import { AmiProvider, encryptionKeyOf, snapshotArns, STACK_TAG } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-import { AmiValidationError } from './private/errors';
 
 /**
  * Options for storing an image in S3, as used by `storeTo()`.
@@ -27,6 +28,17 @@ export interface StoreOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The customer managed KMS key the image's snapshots are encrypted with.
+   * The provider's role may use it, only through EC2 and EBS in the image's
+   * Region, to decrypt the snapshots into the object. A key in another account
+   * must also allow this in its key policy (see the README's Permissions section).
+   *
+   * @default - the `kmsKey` of the image when it is a `CopiedAmi`,
+   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none
+   */
+  readonly sourceEncryptionKey?: kms.IKey;
 
   /**
    * How long to wait for the store task to complete.
@@ -111,23 +123,33 @@ export class StoredAmi extends Resource {
       allLinkProperties: { Target: 'store', Bucket: props.bucket.bucketName },
     });
     this.objectKey = waiters.links[waiters.links.length - 1].attribute('ObjectKey');
-    this.grantProvider(props, policy);
+    this.grantProvider(props, policy, operation);
   }
 
-  private grantProvider(props: StoredAmiProps, policy: RemovalPolicy): void {
+  private grantProvider(props: StoredAmiProps, policy: RemovalPolicy, operation: CfnResource): void {
     const provider = AmiProvider.of(this);
-    provider.grantOnSourceImage('CreateStoreImageTask', props.image, props.image instanceof ImageBase);
-    // The store reads the image's snapshots through the EBS direct APIs and writes the object, as the caller.
+    provider.grantSourceImage(this, 'CreateStoreImageTask', props.image, operation);
+    // The store task reads the image's snapshots through the EBS direct APIs as the caller
+    // (AWS documents these permissions for CreateStoreImageTask): only this stack's snapshots.
     provider.grantOperation('store-ebs-direct', {
-      sid: 'ReadStoredSnapshots',
+      sid: 'ReadOwnSnapshotsForStore',
       actions: ['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'],
       resources: [snapshotArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
+    // It reads the image's tags to store them with the image (wildcard-only action).
+    provider.grantOperation('store-describe-tags', { sid: 'ReadImageTagsForStore', actions: ['ec2:DescribeTags'], resources: ['*'] });
     const objects = props.bucket.arnForObjects('ami-*.bin');
     provider.addResourceToOperationStatement('store-objects', () => new iam.PolicyStatement({
       sid: 'WriteStoredImageObjects',
       actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'],
     }), objects);
+    provider.addResourceToOperationStatement('store-buckets', () => new iam.PolicyStatement({
+      sid: 'ListStoreBuckets',
+      actions: ['s3:ListBucket'],
+    }), props.bucket.bucketArn);
+    const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.image);
+    if (sourceKey) provider.grantEbsKey(sourceKey, [props.image.region], 'read', 'operation', ['ec2', 'ebs']);
     if (policy === RemovalPolicy.DESTROY) {
       provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
         sid: 'DeleteStoredImageObjects',

@@ -14,9 +14,10 @@ function copyStack(props: Partial<ConstructorParameters<typeof CopiedAmi>[2]> = 
   return { stack, copy };
 }
 
+/** Every statement of every policy attached to the provider's operation role. */
 function policyStatements(stack: Stack): any[] {
   return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
-    .filter(([id]) => id.includes('OperationRole'))
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes('CdkAmiProviderOperationRole'))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
 }
 
@@ -51,9 +52,14 @@ describe('CopiedAmi', () => {
     const sourceWaiter = resourcesOfType(template, 'Custom::AmiWaiter').find(([id, w]) => id.startsWith('Golden') && w.Properties.Link === 2)!;
     template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', SourceImageId: { 'Fn::GetAtt': [sourceWaiter[0], 'ImageId'] } });
     expect(Object.keys(template.findOutputs('*'))).toHaveLength(3);
-    // CopyImage of the stack's own image is allowed by its cdk-ami:stack tag, not by its ID.
-    const ownSource = policyStatements(stack).find((s) => s.Sid === 'CopyImageOfOwnImages');
-    expect(ownSource.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+    // CopyImage of the stack's own image names its ARN (EC2 evaluates no resource tag on the
+    // source), in a policy of the copy's own that the copy waits for: no cycle with the provider.
+    const sources = resourcesOfType(template, 'AWS::IAM::Policy').filter(([id]) => id.includes('CopyImageSourcePolicy'));
+    expect(sources).toHaveLength(2);
+    expect(JSON.stringify(sources[0][1].PolicyDocument ?? sources[0][1].Properties.PolicyDocument)).toContain(sourceWaiter[0]);
+    const [copyId, copyResource] = resourcesOfType(template, 'Custom::CopiedAmi').find(([, r]) => r.Properties.Region === 'eu-west-1')!;
+    expect(copyId).toBeDefined();
+    expect(copyResource.DependsOn).toEqual(expect.arrayContaining([expect.stringContaining('CopyImageSourcePolicy')]));
   });
 
   test('a KMS key in the destination Region is granted what EBS needs', () => {
@@ -61,9 +67,11 @@ describe('CopiedAmi', () => {
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
     new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key });
     Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { KmsKeyId: key.keyArn });
-    const kmsStatement = policyStatements(stack).find((s) => [s.Action].flat().includes('kms:CreateGrant'));
-    expect(kmsStatement.Resource).toBe(key.keyArn);
-    expect(kmsStatement.Action).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']));
+    const onKey = policyStatements(stack).filter((s) => s.Resource === key.keyArn);
+    expect(onKey.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(['kms:CreateGrant', 'kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']));
+    // Only through EC2 in the destination Region; grants only for AWS resources.
+    for (const s of onKey) expect(s.Condition.StringEquals['kms:ViaService']).toEqual([{ 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] }]);
+    expect(onKey.find((s) => s.Action === 'kms:CreateGrant').Condition.Bool).toEqual({ 'kms:GrantIsForAWSResource': 'true' });
   });
 
   test('CopyImage only of the declared source, and only tagged as this stack\'s', () => {
@@ -71,7 +79,10 @@ describe('CopiedAmi', () => {
     const copyImage = policyStatements(stack).filter((s) => [s.Action].flat().includes('ec2:CopyImage'));
     expect(copyImage).toHaveLength(2);
     expect(JSON.stringify(copyImage.find((s) => !s.Condition).Resource)).toContain(`:ec2:us-east-1::image/${SOURCE}`);
-    expect(copyImage.find((s) => s.Condition).Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
+    expect(copyImage.find((s) => s.Condition).Condition).toEqual({
+      StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } },
+      Null: { 'ec2:ImageID': 'true' },
+    });
     expect(policyStatements(stack).find((s) => s.Condition?.StringEquals?.['ec2:CreateAction'] === 'CopyImage')).toBeDefined();
   });
 

@@ -113,7 +113,8 @@ describe('snapshot sharing', () => {
   test('with an organization: a warning says its accounts cannot copy the image', () => {
     const stack = newStack();
     new AmiFromInstance(stack, 'Image', {
-      instanceId: INSTANCE, shareSnapshots: true,
+      instanceId: INSTANCE,
+      shareSnapshots: true,
       launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization(ORG)],
     });
     expect(warnings(stack, '/TestStack/Image').join('\n')).toMatch(`shareSnapshots does not reach ${ORG}: EC2 shares snapshots with accounts only`);

@@ -71,7 +71,7 @@ describe('ImportedAmi', () => {
     expect(op.find((s) => s.Sid === 'ImportImageTaggedAsOwn').Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
     const tagging = policies(stack, 'WaiterRole').find((s) => s.Sid === 'TagImportedImages');
     expect(tagging.Condition).toEqual({
-      StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } },
+      StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' }, 'ec2:Owner': { Ref: 'AWS::AccountId' } },
       Null: { 'aws:ResourceTag/cdk-ami:stack': 'true' },
     });
   });

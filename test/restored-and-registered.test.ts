@@ -35,7 +35,8 @@ describe('RestoredAmi', () => {
     expect(JSON.stringify(read.Resource)).toContain('stored-amis/ami-0123456789abcdef0.bin');
     const restore = statements.find((s) => s.Sid === 'CreateRestoreImageTaskTaggedAsOwn');
     expect(restore.Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
-    expect(statements.find((s) => s.Sid === 'WriteRestoredSnapshots').Action).toEqual(['ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot']);
+    expect(statements.find((s) => s.Sid === 'StartRestoredSnapshots').Condition).toEqual({ Null: { 'ebs:ParentSnapshot': 'true' } });
+    expect(statements.find((s) => s.Sid === 'WriteRestoredSnapshots').Action).toEqual(['ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot']);
     expect(statements.find((s) => [s.Action].flat().includes('kms:CreateGrant')).Resource).toBe('arn:aws:kms:us-east-1:123456789012:key/k');
   });
 

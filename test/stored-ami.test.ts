@@ -35,7 +35,8 @@ describe('StoredAmi', () => {
     const retain = newStack();
     new StoredAmi(retain, 'Stored', { image: Ami.fromImageId(retain, 'Src', 'ami-0123456789abcdef0'), bucket: s3.Bucket.fromBucketName(retain, 'B', 'stored-amis') });
     const statements = operationStatements(retain);
-    expect(JSON.stringify(statements.find((s) => s.Sid === 'CreateStoreImageTaskOfSources').Resource)).toContain(':ec2:us-east-1::image/ami-0123456789abcdef0');
+    const [, source] = Object.entries(Template.fromStack(retain).findResources('AWS::IAM::Policy')).find(([id]) => id.includes('CreateStoreImageTaskSourcePolicy'))!;
+    expect(JSON.stringify(source.Properties.PolicyDocument.Statement[0].Resource)).toContain(':ec2:us-east-1::image/ami-0123456789abcdef0');
     expect(JSON.stringify(statements.find((s) => s.Sid === 'WriteStoredImageObjects').Resource)).toContain('stored-amis/ami-*.bin');
     expect(statements.find((s) => s.Sid === 'DeleteStoredImageObjects')).toBeUndefined();
     expect(nagFindings(retain)).toEqual([]);

@@ -1,28 +1,72 @@
+import { AmiError, errorMessage, isCapacityError } from './errors';
 import { log } from './log';
 
-let baseDelayMs = 2000;
+/**
+ * Waiting for capacity. EC2 answers ResourceLimitExceeded while too many image
+ * operations (CreateImage, CopyImage, RegisterImage, store, restore, import
+ * tasks) run in the Region; it clears when one of them finishes, which takes
+ * minutes, not the SDK's seconds of retries. The call that starts an image is
+ * retried, with the same client token or name, until the operation function's
+ * time runs out.
+ */
+const FIRST_DELAY_MS = 5_000;
+const MAX_DELAY_MS = 30_000;
+const MIN_DELAY_MS = 1_000;
+/** Kept back from the function's timeout so the failure still reaches CloudFormation as a sentence. */
+const REPORT_MARGIN_MS = 20_000;
+/** Without a Lambda context (tests, local runs): the operation function's 5-minute timeout. */
+const FALLBACK_TIMEOUT_MS = 5 * 60_000;
 
-/** Tests shorten the waits between attempts. */
-export function setBackoffBase(ms: number): number {
-  const previous = baseDelayMs;
-  baseDelayMs = ms;
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+type Sleep = (ms: number) => Promise<void>;
+let sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let context: InvocationContext | undefined;
+
+/** Tests replace the wait between attempts (and may count it). */
+export function setSleep(newSleep: Sleep): Sleep {
+  const previous = sleep;
+  sleep = newSleep;
   return previous;
 }
 
+/** Each invocation's time budget is what Lambda says is left of it. */
+export function startInvocation(lambdaContext: InvocationContext | undefined): void {
+  context = typeof lambdaContext?.getRemainingTimeInMillis === 'function' ? lambdaContext : undefined;
+}
+
+function timeLeftMs(waitedMs: number): number {
+  const remaining = context ? context.getRemainingTimeInMillis() : FALLBACK_TIMEOUT_MS - waitedMs;
+  return remaining - REPORT_MARGIN_MS;
+}
+
 /**
- * Retries `fn` while `retryable(err)` says so, waiting base, 2×base, 4×base …
- * between attempts: for limits that clear within seconds (EC2's concurrent
- * copy limit), which the SDK's own retries do not cover.
+ * Calls `start`, and while EC2 answers ResourceLimitExceeded, calls it again
+ * after 5 s, 10 s, 20 s, then every 30 s, for as long as the invocation has
+ * time (about 4.5 minutes of the operation function's 5); then fails with a sentence. `start` must be idempotent (a client token,
+ * or a name the retry adopts): a limit answer means nothing was started.
  */
-export async function withBackoff<T>(what: string, attempts: number, retryable: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T> {
+export async function whenCapacityAllows<T>(action: string, region: string, start: () => Promise<T>): Promise<T> {
+  let waitedMs = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      return await start();
     } catch (err) {
-      if (attempt >= attempts || !retryable(err)) throw err;
-      const delayMs = baseDelayMs * 2 ** (attempt - 1);
-      log('warn', `${what}: retrying`, { attempt, delayMs, error: err instanceof Error ? err.message : String(err) });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (!isCapacityError(err)) throw err;
+      // The last wait is cut short so that one more try fits in the budget.
+      const delayMs = Math.min(FIRST_DELAY_MS * 2 ** (attempt - 1), MAX_DELAY_MS, timeLeftMs(waitedMs));
+      if (delayMs < MIN_DELAY_MS) {
+        throw new AmiError(
+          `EC2 had no capacity to start ${action} in ${region} for ${Math.round(waitedMs / 1000)} s: too many image operations (creates, copies, imports, store and restore tasks) run at once in the Region (ResourceLimitExceeded: ${errorMessage(err)}). Deploy again when some of them have finished, or start fewer at once.`,
+        );
+      }
+      log('warn', 'waiting for capacity: too many concurrent image operations in the Region', {
+        action, region, attempt, retryInSeconds: delayMs / 1000, waitedSeconds: Math.round(waitedMs / 1000), error: errorMessage(err),
+      });
+      await sleep(delayMs);
+      waitedMs += delayMs;
     }
   }
 }

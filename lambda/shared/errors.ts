@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * Errors that reach CloudFormation. The Provider framework copies the thrown
  * error's message into the stack event and appends every stack line after the
@@ -31,6 +33,15 @@ export function isNotFound(err: unknown): boolean {
   return code.endsWith('.NotFound') || code === 'InvalidAMIID.Unavailable';
 }
 
+/**
+ * Too many concurrent image operations in the Region (CreateImage, CopyImage,
+ * store, restore, import, RegisterImage): EC2 answers HTTP 400
+ * ResourceLimitExceeded until one of them finishes.
+ */
+export function isCapacityError(err: unknown): boolean {
+  return errorCode(err) === 'ResourceLimitExceeded';
+}
+
 export function isThrottling(err: unknown): boolean {
   const code = errorCode(err) ?? '';
   return ['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'TooManyRequestsException'].includes(code);
@@ -42,12 +53,34 @@ export function isThrottling(err: unknown): boolean {
  */
 export function toAmiError(err: unknown, context: string): AmiError {
   if (err instanceof AmiError) return err;
+  const notEc2 = notAnEc2Answer(err);
+  if (notEc2) return new AmiError(`${context} failed: ${notEc2}`);
   const code = errorCode(err);
   const message = errorMessage(err);
   if (code && code !== 'Error' && code !== 'TypeError') {
     return new AmiError(`${context} failed: ${code}: ${message}`);
   }
   return new AmiError(`${context} failed unexpectedly: ${message}`);
+}
+
+/**
+ * A response whose body is not an AWS error document (a proxy's or load
+ * balancer's HTML page, an empty 5xx): the SDK then reports "Unknown" or its
+ * XML parser's complaint, neither of which names the cause. Describes what
+ * came back instead, or undefined for a real service error.
+ */
+function notAnEc2Answer(err: unknown): string | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) return undefined;
+  const unparsed = /Deserialization error|XML parse error/i.test(e.message ?? '');
+  const unnamed = e.name === 'Unknown' || e.name === 'UnknownError';
+  if (!unparsed && !unnamed) return undefined;
+  const statusText = STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : '';
+  const contentType = e.$response?.headers?.['content-type'];
+  const body = contentType ? `a ${contentType.split(';')[0]} body` : 'a body';
+  return `the endpoint answered HTTP ${status}${statusText} with ${body} that is not an AWS error, as a proxy or load balancer between the function and the service does when it cannot reach it; retry later, and check the network path (VPC endpoint, proxy) if it persists.`;
 }
 
 function oneLine(text: string): string {

@@ -10,11 +10,23 @@ import {
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { AmiError, toAmiError } from './errors';
 import { snapshotIdsOf } from './images';
 import { log } from './log';
 import { bool, str } from './props';
 import { ResourceProperties } from './types';
+
+/** Sharing, deprecation and protection (isComplete, last link). */
+export const CALLS = declareCalls(
+  'ec2:ModifyImageAttribute',
+  'ec2:ModifySnapshotAttribute',
+  'ec2:EnableImageDeprecation',
+  'ec2:DisableImageDeprecation',
+  'ec2:EnableImageDeregistrationProtection',
+  'ec2:DisableImageDeregistrationProtection',
+  'ec2:GetImageBlockPublicAccessState',
+);
 
 /**
  * Sharing, deprecation and deregistration protection, as the last waiter link
@@ -25,7 +37,10 @@ import { ResourceProperties } from './types';
 interface Governance {
   readonly launchPermissions: LaunchPermission[];
   readonly snapshotUsers: string[];
+  /** An absolute time (ISO-8601, may be in the past). */
   readonly deprecateAt?: string;
+  /** Seconds after the image's CreationDate. At most one of the two is set. */
+  readonly deprecateAfterSeconds?: number;
   readonly protection: string;
 }
 
@@ -39,16 +54,27 @@ export function readGovernance(props: ResourceProperties | undefined): Governanc
     launchPermissions,
     snapshotUsers: bool(props?.ShareSnapshots, false) ? users : [],
     deprecateAt: str(props?.DeprecateAt),
+    deprecateAfterSeconds: wholeSeconds(props?.DeprecateAfterSeconds),
     protection: str(props?.DeregistrationProtection) ?? 'disabled',
   };
 }
 
+function wholeSeconds(value: unknown): number | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new AmiError(`DeprecateAfterSeconds must be a whole number of seconds, got "${text}".`);
+  return Number(text);
+}
+
 export async function applyGovernance(ec2: EC2Client, image: Image, before: Governance, after: Governance, region: string): Promise<void> {
   const imageId = image.ImageId!;
+  if (after.deprecateAt && after.deprecateAfterSeconds !== undefined) {
+    throw new AmiError(`Image ${imageId} has both DeprecateAt and DeprecateAfterSeconds; set at most one of them.`);
+  }
   try {
     await applyLaunchPermissions(ec2, imageId, before, after, region);
     await applySnapshotPermissions(ec2, image, before, after);
-    await applyDeprecation(ec2, imageId, before, after);
+    await applyDeprecation(ec2, image, before, after);
     await applyProtection(ec2, imageId, before, after);
   } catch (err) {
     throw toAmiError(err, `Applying sharing, deprecation or protection to image ${imageId} in ${region}`);
@@ -99,15 +125,54 @@ async function applySnapshotPermissions(ec2: EC2Client, image: Image, before: Go
   log('info', 'snapshot permissions updated', { imageId: image.ImageId, added: add, removed: remove });
 }
 
-async function applyDeprecation(ec2: EC2Client, imageId: string, before: Governance, after: Governance): Promise<void> {
-  if (before.deprecateAt === after.deprecateAt) return;
-  if (after.deprecateAt) {
-    await ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(after.deprecateAt) }));
-  } else {
+async function applyDeprecation(ec2: EC2Client, image: Image, before: Governance, after: Governance): Promise<void> {
+  const imageId = image.ImageId!;
+  if (before.deprecateAt === after.deprecateAt && before.deprecateAfterSeconds === after.deprecateAfterSeconds) return;
+  if (!after.deprecateAt && after.deprecateAfterSeconds === undefined) {
     await ec2.send(new DisableImageDeprecationCommand({ ImageId: imageId }));
+    log('info', 'deprecation updated', { imageId, deprecateAt: null });
+    return;
   }
-  log('info', 'deprecation updated', { imageId, deprecateAt: after.deprecateAt ?? null });
+  const wanted = deprecationTime(image, after);
+  const earliest = earliestDeprecationTime();
+  const deprecateAt = wanted < earliest ? earliest : wanted;
+  if (deprecateAt !== wanted) {
+    // EC2 refuses a time in the past: a date that passed since synth (or an
+    // image older than its deprecateAfter) is deprecated as soon as EC2 allows.
+    log('warn', 'deprecation time has passed; deprecating at the earliest time EC2 accepts', {
+      imageId, requested: wanted.toISOString(), deprecateAt: deprecateAt.toISOString(),
+    });
+  }
+  await ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: deprecateAt }));
+  log('info', 'deprecation updated', {
+    imageId,
+    deprecateAt: deprecateAt.toISOString(),
+    ...(after.deprecateAfterSeconds !== undefined ? { deprecateAfterSeconds: after.deprecateAfterSeconds, creationDate: image.CreationDate } : {}),
+  });
 }
+
+/** DeprecateAt, or the image's CreationDate plus DeprecateAfterSeconds. */
+function deprecationTime(image: Image, g: Governance): Date {
+  if (g.deprecateAt) {
+    const at = new Date(g.deprecateAt);
+    if (Number.isNaN(at.getTime())) throw new AmiError(`DeprecateAt must be an ISO-8601 time, got "${g.deprecateAt}".`);
+    return at;
+  }
+  // An image EC2 reports without a creation date counts from now.
+  const created = image.CreationDate ? Date.parse(image.CreationDate) : Date.now();
+  return new Date(created + g.deprecateAfterSeconds! * 1000);
+}
+
+/**
+ * EC2 rounds DeprecateAt to the nearest minute and refuses a time in the past:
+ * the first whole minute at least a minute from now is in the future when the
+ * request arrives, whatever the rounding.
+ */
+export function earliestDeprecationTime(now = Date.now()): Date {
+  return new Date(Math.ceil((now + MINUTE_MS) / MINUTE_MS) * MINUTE_MS);
+}
+
+const MINUTE_MS = 60_000;
 
 async function applyProtection(ec2: EC2Client, imageId: string, before: Governance, after: Governance): Promise<void> {
   if (before.protection === after.protection) return;

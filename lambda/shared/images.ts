@@ -11,10 +11,23 @@ import {
   ModifyImageAttributeCommand,
   TagSpecification,
 } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { AmiError, errorCode, isNotFound, toAmiError } from './errors';
 import { log } from './log';
 import { OWNER_TAG, Ownership, isOwnedBy, ownershipTags, withoutReservedTags } from './ownership';
 import { Tag } from './types';
+
+/** Reading, retagging and removing images (onEvent, and isComplete for unnamed imports). */
+export const CALLS = declareCalls(
+  'ec2:DescribeImages',
+  'ec2:DescribeSnapshots',
+  'ec2:CreateTags',
+  'ec2:DeleteTags',
+  'ec2:DeregisterImage',
+  'ec2:DeleteSnapshot',
+  'ec2:DisableImageDeregistrationProtection',
+  'ec2:ModifyImageAttribute',
+);
 
 /** The image, or undefined when EC2 does not know it (any more). */
 export async function describeImage(ec2: EC2Client, imageId: string): Promise<Image | undefined> {
@@ -78,7 +91,7 @@ export async function destroyImage(
 ): Promise<void> {
   if (!image || image.State === 'deregistered') {
     log('info', 'image already gone', { imageId, region });
-    await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
+    if (!options.keepSnapshots) await deleteLeftoverSnapshots(ec2, imageId, ownership, region);
     return;
   }
   assertOwned(image, ownership, region, 'delete');

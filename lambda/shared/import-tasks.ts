@@ -1,6 +1,13 @@
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, EC2Client, Image, ImportImageTask } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { errorCode } from './errors';
 import { IMPORT_TASK_TAG } from './ownership';
+
+/** Finding an import task and the images tagged with it. */
+export const CALLS = declareCalls(
+  'ec2:DescribeImportImageTasks',
+  'ec2:DescribeImages',
+);
 
 export function isImportTask(id: string): boolean {
   return id.startsWith('import-ami-');

@@ -5,7 +5,7 @@ import { assertOwned, describeImage, destroyImage, updateDescription, updateTags
 import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
 import { changed, required, str, tags } from './props';
-import { decideRemoval } from './removal';
+import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
 
 /** What one image kind's operation handler is given for a create. */
@@ -110,7 +110,13 @@ export function uniqueName(prefix: string, requestId: string): string {
 
 async function updateInPlace(req: Request, imageId: string, before: ResourceProperties, retagSnapshots: boolean): Promise<void> {
   const image = await describeImage(req.ec2, imageId);
-  if (!image) {
+  if (!image || image.State === 'deregistered') {
+    if (await isRollingBack(req.event.StackId)) {
+      // Reverting description or tags of an image deregistered outside CloudFormation:
+      // nothing to revert, and failing would leave the stack in UPDATE_ROLLBACK_FAILED.
+      log('warn', 'image no longer exists; the rollback has nothing to revert', { imageId, region: req.region });
+      return;
+    }
     throw new AmiError(
       `Image ${imageId} no longer exists in ${req.region}; it was deregistered outside CloudFormation. Change imageName or remove and re-add the construct to create a new one.`,
     );

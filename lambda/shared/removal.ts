@@ -1,8 +1,14 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Image } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
 import { cloudFormation } from './clients';
 import { errorMessage } from './errors';
 import { log } from './log';
+
+/** Reading the stack status to tell a rollback from a deletion (onEvent). */
+export const CALLS = declareCalls(
+  'cloudformation:DescribeStacks',
+);
 
 /**
  * While the stack is in one of these states, every Delete that CloudFormation
@@ -16,6 +22,13 @@ const ROLLBACK_STATES = new Set([
   'IMPORT_ROLLBACK_IN_PROGRESS',
 ]);
 
+/**
+ * Image states that only an image that never finished can be in. Every other
+ * state (available, disabled, and any state EC2 adds later) may belong to an
+ * image that once became available, so RETAIN keeps it.
+ */
+const NEVER_FINISHED_STATES = new Set(['pending', 'failed', 'error', 'invalid']);
+
 export interface RemovalDecision {
   readonly destroy: boolean;
   readonly reason: string;
@@ -27,24 +40,38 @@ export interface RemovalDecision {
 }
 
 /**
- * RETAIN keeps a finished image when the stack deletes or replaces it, like a
- * retained volume. It never keeps an image that did not finish, nor one made by
- * a deployment that is being rolled back: that is how a failed deployment
- * leaves nothing behind.
+ * The removal rule. RETAIN never deletes anything that finished: an image kept
+ * by it stays, and so do the snapshots of one that was since deregistered by
+ * hand (EC2 keeps them unless asked). Only two kinds of generation are cleaned
+ * whatever the policy: one that never became available (its state says so) and
+ * one made by a deployment that is being rolled back (the stack status says
+ * so). When neither can be shown, for instance because the image is gone and
+ * the stack is not rolling back, RETAIN keeps.
  */
 export async function decideRemoval(removalPolicy: string | undefined, image: Image | undefined, stackId: string): Promise<RemovalDecision> {
-  if ((removalPolicy ?? 'retain').toLowerCase() === 'destroy') {
-    return { destroy: true, reason: 'removalPolicy is DESTROY', overridesProtection: false };
-  }
-  if (!image) return { destroy: true, reason: 'the image no longer exists', overridesProtection: false };
-  if (image.State !== 'available') {
+  const destroyPolicy = (removalPolicy ?? 'retain').toLowerCase() === 'destroy';
+  const gone = !image || image.State === 'deregistered';
+  if (!gone && NEVER_FINISHED_STATES.has(image.State ?? '')) {
     return { destroy: true, reason: `the image never became available (state ${image.State})`, overridesProtection: true };
   }
   const status = await stackStatus(stackId);
   if (status && ROLLBACK_STATES.has(status)) {
-    return { destroy: true, reason: `the deployment that created it is rolling back (${status})`, overridesProtection: true };
+    const what = gone ? 'the image no longer exists and ' : '';
+    return { destroy: true, reason: `${what}the deployment that created it is rolling back (${status})`, overridesProtection: true };
+  }
+  if (destroyPolicy) {
+    return { destroy: true, reason: gone ? 'removalPolicy is DESTROY and the image no longer exists' : 'removalPolicy is DESTROY', overridesProtection: false };
+  }
+  if (gone) {
+    return { destroy: false, reason: 'removalPolicy is RETAIN and the image no longer exists: its snapshots are kept', overridesProtection: false };
   }
   return { destroy: false, reason: 'removalPolicy is RETAIN', overridesProtection: false };
+}
+
+/** True while the stack rolls back a failed deployment; false when the status cannot be read. */
+export async function isRollingBack(stackId: string): Promise<boolean> {
+  const status = await stackStatus(stackId);
+  return !!status && ROLLBACK_STATES.has(status);
 }
 
 async function stackStatus(stackId: string): Promise<string | undefined> {

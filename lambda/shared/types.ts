@@ -6,6 +6,8 @@ export type ResourceProperties = Record<string, unknown>;
 export type CustomResourceEvent = CloudFormationCustomResourceEvent & {
   /** Set by a waiter's onEvent and carried into every isComplete call of that wait. */
   readonly WaitStartedAt?: number;
+  /** Set by a waiter's onEvent when the Update reverts a failed deployment (read from the stack status). */
+  readonly RollingBack?: boolean;
 };
 
 export interface OnEventResponse {
@@ -13,6 +15,8 @@ export interface OnEventResponse {
   readonly Data?: Record<string, string>;
   /** Epoch milliseconds; the Provider framework passes it on to isComplete. */
   readonly WaitStartedAt?: number;
+  /** Passed on to isComplete like WaitStartedAt: this wait reverts a failed deployment. */
+  readonly RollingBack?: boolean;
 }
 
 export interface IsCompleteResponse {

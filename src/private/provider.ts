@@ -1,12 +1,13 @@
 import * as path from 'node:path';
-import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct, IConstruct, Node } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import type { IImage } from '../image';
 import { suppressNag } from './nag';
 
 /** The tag every image and snapshot gets; the IAM conditions below test it. */
@@ -21,6 +22,8 @@ export const POLL_INTERVAL = Duration.seconds(15);
 export const LINK_BUDGET = Duration.minutes(50);
 
 const PROVIDER_ID = 'CdkAmiProvider';
+/** A Region as cdk-nag renders it in a finding: any (*), the stack's (a pseudo parameter), or a named one. */
+const REGION_IN_NAG = '(\\*|<AWS::Region>|[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\\d{1,2})';
 const ASSET_DIR = path.join(__dirname, '..', '..', 'assets', 'provider');
 
 /**
@@ -90,6 +93,7 @@ export class AmiProvider extends Construct {
 
     this.grantOperation('describe', {
       sid: 'DescribeImages',
+      // Wildcard-only actions (the Service Authorization Reference lists no resource type for them).
       actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
       resources: ['*'],
     });
@@ -105,16 +109,7 @@ export class AmiProvider extends Construct {
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
-    this.grantOperation('retag-own', {
-      sid: 'RetagOwnImages',
-      actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
-      resources: [imageArns(), snapshotArns()],
-      conditions: {
-        'StringEquals': { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID },
-        // The ownership tags themselves are only ever written at creation.
-        'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
-      },
-    });
+    this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
     // The last waiter link applies sharing, deprecation and protection once the image is available.
     this.grantWaiter('govern-own', {
       sid: 'GovernOwnImages',
@@ -132,25 +127,35 @@ export class AmiProvider extends Construct {
       resources: ['*'],
     });
 
-    const describeOnly = {
+    const wildcardOnly = {
       id: 'AwsSolutions-IAM5',
-      reason: 'EC2 Describe* actions and GetImageBlockPublicAccessState support no resource-level permissions; ImportImage and '
-        + 'CancelImportTask name no resource before the call, and are limited by the cdk-ami:stack request or resource tag.',
+      reason: 'Resource * is used only for actions that support no resource-level permissions (the Service Authorization Reference '
+        + 'lists no resource type for them): ec2:Describe* (images, snapshots, instances, import and store tasks, tags), '
+        + 'ec2:GetImageBlockPublicAccessState, ec2:GetEbsEncryptionByDefault and ec2:GetEbsDefaultKmsKeyId.',
       appliesTo: ['Resource::*'],
     };
     const ownImagesOnly = {
       id: 'AwsSolutions-IAM5',
-      reason: 'Image and snapshot IDs only exist at deploy time. Every statement on them is limited by the cdk-ami:stack tag '
-        + '(aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction at creation) to the images this stack made, '
-        + 'in any Region because copies live outside the stack\'s Region.',
-      appliesTo: ['Resource::arn:<AWS::Partition>:ec2:*::image/*', 'Resource::arn:<AWS::Partition>:ec2:*::snapshot/*'],
+      reason: 'image/* and snapshot/* (in any Region, because copies live outside the stack\'s Region; or in one named Region) stand for '
+        + 'IDs that only exist at deploy time. Each statement on them is limited: by the cdk-ami:stack tag to this stack\'s images '
+        + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), by '
+        + 'ec2:Owner for what VM Import leaves untagged (tagging it as this stack\'s, and copying it under its name: only this '
+        + 'account\'s images and snapshots in this Region, and for tagging only those without a cdk-ami:stack tag), or, for the EBS direct API writes of '
+        + 'a restore, to this Region: ebs:StartSnapshot only of snapshots without a parent, and ebs:PutSnapshotBlock and '
+        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started.',
+      appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
     };
-    suppressNag(this.waiterRole, [describeOnly, ownImagesOnly]);
-    suppressNag(this.operationRole, [describeOnly, ownImagesOnly, {
+    suppressNag(this.waiterRole, [wildcardOnly, ownImagesOnly]);
+    suppressNag(this.operationRole, [wildcardOnly, ownImagesOnly, {
       id: 'AwsSolutions-IAM5',
       reason: 'CreateStoreImageTask writes, and CreateRestoreImageTask reads, one object named <ami-id>.bin per image; the image ID is only '
         + 'known at deploy time, so these statements name the bucket and the ami-*.bin pattern, nothing broader.',
-      appliesTo: [{ regex: '/^Resource::.*:s3:::.*\\/ami-\\*\\.bin$/' }],
+      appliesTo: [{ regex: '/^Resource::.*\\/ami-\\*\\.bin$/' }],
+    }, {
+      id: 'AwsSolutions-IAM5',
+      reason: 'ImportImage creates an import-image-task whose ID only exists at deploy time: ImportImage and CancelImportTask on '
+        + 'import-image-task/* in this account are limited by the cdk-ami:stack request or resource tag.',
+      appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}:<AWS::AccountId>:import-image-task\\/\\*$/` }],
     }]);
     const lambdaVersions = { regex: '/^Resource::<.*\\.Arn>:\\*$/' };
     for (const role of [frameworkOnEventRole, frameworkWaitRole]) {
@@ -181,58 +186,74 @@ export class AmiProvider extends Construct {
   }
 
   /**
-   * Lets the onEvent role call an EC2 action that creates images and
-   * snapshots (CreateImage, CopyImage, ...) only with this stack's
-   * cdk-ami:stack tag on them, and tag them in that same call.
+   * Lets a role call an EC2 action that creates images (and snapshots) only
+   * with this stack's cdk-ami:stack tag in the request, and tag them in that
+   * same call (ec2:CreateAction: never afterwards).
    */
-  public grantCreateTagged(ec2Action: string, role: 'operation' | 'waiter' = 'operation'): void {
+  public grantCreateTagged(ec2Action: CreateAction, role: 'operation' | 'waiter' = 'operation'): void {
     const grant = role === 'operation' ? this.grantOperation.bind(this) : this.grantWaiter.bind(this);
+    const resources = CREATED_RESOURCE_TYPES[ec2Action].map((t) => `arn:${Aws.PARTITION}:ec2:*::${t}/*`);
+    const tagged = TAGGED_RESOURCE_TYPES[ec2Action].map((t) => `arn:${Aws.PARTITION}:ec2:*::${t}/*`);
     grant(`${ec2Action}-tagged`, {
       sid: `${ec2Action}TaggedAsOwn`,
       actions: [`ec2:${ec2Action}`],
-      resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      resources,
+      conditions: {
+        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID },
+        // EC2 also evaluates the *source* image of a copy, with the same request tags: only
+        // the new image (which has no ID yet) and its snapshots match here. The source is
+        // granted by ARN (grantSourceImage) or by ec2:Owner (the copy of an imported image).
+        ...(ec2Action === 'CopyImage' ? { Null: { 'ec2:ImageID': 'true' } } : {}),
+      },
     });
     grant(`${ec2Action}-tag-on-create`, {
       sid: `TagOn${ec2Action}`,
       actions: ['ec2:CreateTags'],
-      resources: [imageArns(), snapshotArns()],
+      resources: tagged,
       conditions: { StringEquals: { 'ec2:CreateAction': ec2Action } },
     });
   }
 
   /**
    * Lets the onEvent role run `ec2Action` (CopyImage, CreateStoreImageTask) on
-   * a source image: by ARN for an existing image; by the cdk-ami:stack tag for
-   * an image this stack makes (naming its ID would make the provider's policy
-   * wait for the image, which waits for the provider: a cycle).
+   * exactly the source image, by its ARN. The statement lives in a policy of
+   * its own under `owner`, which `dependent` waits for: naming the ID of an
+   * image of this stack in the provider's default policy would make the
+   * provider wait for the image, which waits for the provider (a cycle).
    */
-  public grantOnSourceImage(
-    ec2Action: string, source: { readonly imageId: string; readonly region: string; readonly node: Node }, managedHere: boolean,
-  ): void {
-    const stack = Stack.of(this);
-    if (managedHere && Stack.of(source as unknown as IConstruct) === stack) {
-      this.grantOperation(`${ec2Action}-own-sources`, {
-        sid: `${ec2Action}OfOwnImages`,
+  public grantSourceImage(owner: Construct, ec2Action: 'CopyImage' | 'CreateStoreImageTask', source: IImage, dependent: CfnResource): void {
+    const policy = new iam.Policy(owner, `${ec2Action}SourcePolicy`, {
+      roles: [this.operationRole],
+      statements: [new iam.PolicyStatement({
+        sid: `${ec2Action}OfSource`,
         actions: [`ec2:${ec2Action}`],
-        resources: [imageArns()],
-        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-      });
-      return;
-    }
-    const sourceArn = Arn.format({
-      service: 'ec2', region: source.region, account: '', resource: 'image', resourceName: source.imageId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    }, stack);
-    this.addResourceToOperationStatement(`${ec2Action}-sources`, () => new iam.PolicyStatement({
-      sid: `${ec2Action}OfSources`,
-      actions: [`ec2:${ec2Action}`],
-    }), sourceArn);
+        resources: [imageArn(source.region, source.imageId)],
+      })],
+    });
+    dependent.node.addDependency(policy);
   }
 
-  /** What EBS needs, as the onEvent role, to write encrypted snapshots with a customer managed key. */
-  public grantEbsKey(key: kms.IKey): void {
-    key.grant(this.operationRole,
-      'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
+  /**
+   * What EBS needs, on the caller's behalf, to use a customer managed key for
+   * snapshots: only through EC2 (kms:ViaService) in `regions`, and grants only
+   * for AWS resources. `write` (new snapshots) adds GenerateDataKeyWithoutPlaintext
+   * and ReEncryptTo to what reading encrypted snapshots needs.
+   */
+  public grantEbsKey(key: kms.IKey, regions: string[], use: 'read' | 'write', role: 'operation' | 'waiter' = 'operation', services = ['ec2']): void {
+    const target = role === 'operation' ? this.operationRole : this.waiterRole;
+    const viaService = services.flatMap((service) => regions.map((region) => `${service}.${region}.${Aws.URL_SUFFIX}`));
+    const actions = ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', ...(use === 'write' ? ['kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo'] : [])];
+    const keyId = `${role}:${use}:${key.keyArn}:${viaService.join(',')}`;
+    this.addOnce(`kms-use:${keyId}`, target, () => new iam.PolicyStatement({
+      actions,
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': viaService } },
+    }));
+    this.addOnce(`kms-grant:${keyId}`, target, () => new iam.PolicyStatement({
+      actions: ['kms:CreateGrant'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': viaService }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    }));
   }
 
   /** Adds a statement to the isComplete role once. */
@@ -298,11 +319,60 @@ export class AmiProvider extends Construct {
   }
 }
 
-/** Images and snapshots in any Region: copies live outside the stack's Region. */
-export function imageArns(): string {
-  return `arn:${Aws.PARTITION}:ec2:*::image/*`;
+/** Images in any Region (copies live outside the stack's Region), or in one. */
+export function imageArns(region = '*'): string {
+  return `arn:${Aws.PARTITION}:ec2:${region}::image/*`;
 }
 
-export function snapshotArns(): string {
-  return `arn:${Aws.PARTITION}:ec2:*::snapshot/*`;
+export function snapshotArns(region = '*'): string {
+  return `arn:${Aws.PARTITION}:ec2:${region}::snapshot/*`;
+}
+
+export function imageArn(region: string, imageId: string): string {
+  return `arn:${Aws.PARTITION}:ec2:${region}::image/${imageId}`;
+}
+
+export function snapshotArn(region: string, snapshotId: string): string {
+  return `arn:${Aws.PARTITION}:ec2:${region}::snapshot/${snapshotId}`;
+}
+
+/** The EC2 actions that create images, and the new resource types EC2 evaluates with aws:RequestTag for each. */
+export type CreateAction = 'CreateImage' | 'CopyImage' | 'RegisterImage' | 'CreateRestoreImageTask';
+const CREATED_RESOURCE_TYPES: Record<CreateAction, string[]> = {
+  CreateImage: ['image', 'snapshot'],
+  CopyImage: ['image', 'snapshot'],
+  // The snapshots RegisterImage and CreateRestoreImageTask use are not created by the call
+  // as EC2 authorizes it (the Service Authorization Reference lists no aws:RequestTag for them).
+  RegisterImage: ['image'],
+  CreateRestoreImageTask: ['image'],
+};
+/** What the handlers tag in the create call (TagSpecifications): RegisterImage's snapshots are the user's. */
+const TAGGED_RESOURCE_TYPES: Record<CreateAction, string[]> = {
+  CreateImage: ['image', 'snapshot'],
+  CopyImage: ['image', 'snapshot'],
+  RegisterImage: ['image'],
+  CreateRestoreImageTask: ['image', 'snapshot'],
+};
+
+/**
+ * CreateTags/DeleteTags on this stack's images and snapshots, never of the
+ * cdk-ami:* keys. `Null aws:TagKeys false`: without a Tags parameter DeleteTags
+ * removes every tag (ownership included), and ForAllValues passes on an absent key.
+ */
+export function ownRetagStatement(sid: string): iam.PolicyStatementProps {
+  return {
+    sid,
+    actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+    resources: [imageArns(), snapshotArns()],
+    conditions: {
+      'StringEquals': { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID },
+      'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
+      'Null': { 'aws:TagKeys': 'false' },
+    },
+  };
+}
+
+/** The customer managed key of an image of this app, if it was made with one (ImageBase._encryptionKey). */
+export function encryptionKeyOf(image: IImage): kms.IKey | undefined {
+  return (image as { _encryptionKey?: kms.IKey })._encryptionKey;
 }

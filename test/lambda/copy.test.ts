@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, awsError, captureLogs, createEvent, expectOneLine, hash, ownershipTagsFor } from './helpers';
 import { onEvent } from '../../lambda';
-import { setBackoffBase } from '../../lambda/shared/backoff';
+import { setSleep } from '../../lambda/shared/backoff';
 
 const ec2Mock = mockClient(EC2Client);
 captureLogs();
@@ -27,12 +27,12 @@ function source(encrypted = false): Image {
   return { ImageId: SOURCE, State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-1', Encrypted: encrypted } }] };
 }
 
-let previousBackoff: number;
+let previousSleep: ReturnType<typeof setSleep>;
 beforeEach(() => {
   ec2Mock.reset();
-  previousBackoff = setBackoffBase(1);
+  previousSleep = setSleep(async () => undefined);
 });
-afterEach(() => setBackoffBase(previousBackoff));
+afterEach(() => setSleep(previousSleep));
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
   const err = await promise.then(() => undefined, (e: Error) => e);
@@ -103,7 +103,7 @@ describe('Custom::CopiedAmi create', () => {
   });
 
   test.each([
-    ['ResourceLimitExceeded', /EC2 refused to start another copy into eu-west-1 after 5 tries: too many concurrent copies/],
+    ['ResourceLimitExceeded', /EC2 had no capacity to start CopyImage in eu-west-1 for 280 s: too many image operations/],
     ['InvalidAMIID.NotFound', /Source image ami-0aaaaaaaaaaaaaaa0 does not exist in us-east-1, or is not visible from eu-west-1/],
     ['InvalidAMIName.Duplicate', /Image name "golden" is already used in eu-west-1\. Choose another imageName/],
     ['InvalidAMIName.Malformed', /Image name "golden" is not valid/],

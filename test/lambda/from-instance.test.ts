@@ -159,10 +159,15 @@ describe('Create: IncludeDataVolumes=false', () => {
   });
 
   test('BlockDevices as CloudFormation passes them (strings) become EBS changes and NoDevice, overriding the left-out mapping', async () => {
-    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{
-      InstanceId: INSTANCE_ID, RootDeviceName: '/dev/xvda',
-      BlockDeviceMappings: [{ DeviceName: '/dev/xvda' }, { DeviceName: '/dev/sdb' }, { DeviceName: '/dev/sdc' }],
-    }] }] });
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [{
+        Instances: [{
+          InstanceId: INSTANCE_ID,
+          RootDeviceName: '/dev/xvda',
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda' }, { DeviceName: '/dev/sdb' }, { DeviceName: '/dev/sdc' }],
+        }],
+      }],
+    });
     await create({
       IncludeDataVolumes: 'false',
       BlockDevices: [

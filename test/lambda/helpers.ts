@@ -4,7 +4,10 @@
  * images carry, SDK-shaped service errors and a log capture.
  */
 import { createHash } from 'node:crypto';
-import { EC2ServiceException, Image } from '@aws-sdk/client-ec2';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client, EC2ServiceException, Image } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { actionOf, ALL_DECLARED_CALLS } from './declared-calls';
 import { resetClients } from '../../lambda/shared/clients';
 import { LogSink, setLogSink } from '../../lambda/shared/log';
 import { CustomResourceEvent } from '../../lambda/shared/types';
@@ -163,6 +166,7 @@ export function captureLogs(): { lines: () => LogLine[]; find: (message: string)
     if (previous) setLogSink(previous);
     jest.restoreAllMocks();
   });
+  expectOnlyDeclaredCalls();
   const lines = () => captured.map((line) => JSON.parse(line) as LogLine);
   return {
     lines,
@@ -186,4 +190,36 @@ export function expectOneLine(err: Error): void {
   expect(err.name).toBe('AmiError');
   expect(err.message).not.toContain('\n');
   expect(err.stack).toBe(`AmiError: ${err.message}`);
+}
+
+/** The SDK clients the handlers use, by the IAM service prefix of their actions. */
+const CLIENTS: [string, { prototype: { send: unknown } }][] = [['ec2', EC2Client], ['s3', S3Client], ['cloudformation', CloudFormationClient]];
+
+/**
+ * After each test, every command a handler sent through a client that
+ * aws-sdk-client-mock stubs (`mockClient(EC2Client)` replaces its
+ * prototype's send with a sinon stub that records each command) must be
+ * declared in some handler module's CALLS: the list the IAM simulation
+ * suite proves the provider's roles allow.
+ */
+export function expectOnlyDeclaredCalls(): void {
+  afterEach(() => {
+    const undeclared = undeclaredCallsSent();
+    if (undeclared.length > 0) {
+      throw new Error(`The handler sent ${undeclared.join(', ')}, which no handler module declares in its CALLS (lambda/**/*.ts); declare it, and the IAM simulation suite (test/iam) will check the provider may make it.`);
+    }
+  });
+}
+
+/** The actions of the commands sent through stubbed clients since their last reset that no module declares. */
+export function undeclaredCallsSent(): string[] {
+  const undeclared = new Set<string>();
+  for (const [service, client] of CLIENTS) {
+    const stub = client.prototype.send as { getCalls?: () => { args: unknown[] }[] };
+    for (const call of stub.getCalls?.() ?? []) {
+      const action = actionOf(service, call.args[0] as object);
+      if (!ALL_DECLARED_CALLS.has(action)) undeclared.add(action);
+    }
+  }
+  return [...undeclared].sort();
 }

@@ -265,8 +265,8 @@ describe('Delete', () => {
     });
     expect(ec2Mock.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(['snap-data', 'snap-leftover']);
     expect(mutatingCalls()).toEqual(['DeregisterImageCommand', 'DeleteSnapshotCommand', 'DeleteSnapshotCommand']);
-    // DESTROY needs no stack status.
-    expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
+    // The stack status only decides whether protection may be lifted (a rollback).
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
     expect(logs.find('deleting image')).toEqual([expect.objectContaining({ imageId: IMAGE_ID, reason: 'removalPolicy is DESTROY' })]);
     expect(logs.find('snapshot deleted').map((l) => l.snapshotId)).toEqual(['snap-data', 'snap-leftover']);
   });

@@ -9,6 +9,7 @@ import {
   DeregisterImageCommand,
   DescribeImagesCommand,
   DescribeSnapshotsCommand,
+  DisableImageDeregistrationProtectionCommand,
   EC2Client,
   ImageState,
 } from '@aws-sdk/client-ec2';
@@ -62,7 +63,8 @@ beforeEach(() => {
 test('DESTROY deletes an available image', async () => {
   await expect(remove('destroy')).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
   expectDestroyed('removalPolicy is DESTROY');
-  expect(cfnMock).not.toHaveReceivedCommand(DescribeStacksCommand);
+  // Protection the user set is not lifted outside a rollback: the delete fails with a sentence instead.
+  expect(ec2Mock).not.toHaveReceivedCommand(DisableImageDeregistrationProtectionCommand);
 });
 
 test('the policy name is read case-insensitively', async () => {
@@ -101,12 +103,70 @@ test.each([
   expectDestroyed(`the deployment that created it is rolling back (${status})`);
 });
 
-test('RETAIN of an image that no longer exists: nothing to keep, leftover snapshots are swept', async () => {
-  ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [] });
+describe('an image kept by RETAIN and later deregistered by hand', () => {
+  // EC2's DeregisterImage keeps the snapshots unless asked: they are the user's data now.
+  const leftover = { SnapshotId: 'snap-leftover', Description: `Created by CreateImage(i-0abc1234567890def) for ${IMAGE_ID}` };
+
+  beforeEach(() => {
+    ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [leftover] });
+  });
+
+  test.each([
+    ['no longer described', () => ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [] })],
+    ['NotFound', () => ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).rejects(awsError('InvalidAMIID.NotFound'))],
+    ['described as deregistered', () => imageIs('deregistered')],
+  ])('RETAIN keeps its snapshots at stack delete (image %s)', async (_, gone) => {
+    gone();
+    stackIs('DELETE_IN_PROGRESS');
+    await expect(remove('retain')).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteSnapshotCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeSnapshotsCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+    expect(logs.find('image retained')).toEqual([expect.objectContaining({
+      imageId: IMAGE_ID, reason: 'removalPolicy is RETAIN and the image no longer exists: its snapshots are kept',
+    })]);
+  });
+
+  test('RETAIN keeps its snapshots when a replacement deletes it', async () => {
+    imageIs('deregistered');
+    await remove('retain');
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteSnapshotCommand);
+  });
+
+  test('DESTROY sweeps its leftover snapshots', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [] });
+    stackIs('DELETE_IN_PROGRESS');
+    await remove('destroy');
+    expect(ec2Mock).toHaveReceivedCommandWith(DeleteSnapshotCommand, { SnapshotId: 'snap-leftover' });
+    expect(logs.find('deleting image')).toEqual([expect.objectContaining({ reason: 'removalPolicy is DESTROY and the image no longer exists' })]);
+  });
+
+  test('a rollback sweeps the leftovers of the image its own deployment made', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [] });
+    stackIs('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+    await remove('retain');
+    expect(ec2Mock).toHaveReceivedCommandWith(DeleteSnapshotCommand, { SnapshotId: 'snap-leftover' });
+    expect(logs.find('deleting image')).toEqual([expect.objectContaining({
+      reason: 'the image no longer exists and the deployment that created it is rolling back (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS)',
+    })]);
+  });
+});
+
+test.each(['disabled', 'transient'] as const)('RETAIN keeps an image in state %s: it may have been available', async (state) => {
+  imageIs(state);
+  stackIs('DELETE_IN_PROGRESS');
   await remove('retain');
-  expect(logs.find('deleting image')).toEqual([expect.objectContaining({ reason: 'the image no longer exists' })]);
-  expect(ec2Mock).toHaveReceivedCommand(DescribeSnapshotsCommand);
-  expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+  expectRetained();
+});
+
+test('a rollback lifts the protection its own deployment set on a DESTROY image', async () => {
+  stackIs('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
+  ec2Mock.on(DeregisterImageCommand)
+    .rejectsOnce(awsError('OperationNotPermitted', 'deregistration protection is enabled'))
+    .resolves({ Return: true });
+  await expect(remove('destroy')).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
+  expect(ec2Mock).toHaveReceivedCommandWith(DisableImageDeregistrationProtectionCommand, { ImageId: IMAGE_ID });
+  expect(ec2Mock).toHaveReceivedCommandTimes(DeregisterImageCommand, 2);
 });
 
 test('when DescribeStacks fails, the policy decides: RETAIN keeps the image, with a warning', async () => {

@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DescribeImagesCommand,
   DescribeSnapshotsCommand,
@@ -25,6 +26,8 @@ import { isComplete, onEvent } from '../../lambda/index';
 import { formatDuration } from '../../lambda/waiter';
 
 const ec2Mock = mockClient(EC2Client);
+// A waiter's Update reads the stack status; unanswered, it is not a rollback.
+mockClient(CloudFormationClient);
 const logs = captureLogs();
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -92,6 +92,8 @@ export class CfnSimulator {
   public readonly region: string;
   public readonly events: ResourceEvent[] = [];
   public now = Date.UTC(2026, 10, 23, 12, 0, 0);
+  /** The stack status, as DescribeStacks reports it (e.g. UPDATE_ROLLBACK_FAILED). */
+  public status = 'NONE';
   /** isComplete calls made, over the simulator's life. */
   public polls = 0;
   private template: StackTemplate = { Resources: {} };
@@ -176,8 +178,8 @@ export class CfnSimulator {
       const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
       if (!result.ok) {
         this.setStatus('ROLLBACK_IN_PROGRESS');
-        await this.deleteAll([...this.live.keys()].reverse());
-        this.setStatus('ROLLBACK_COMPLETE');
+        const deleted = await this.deleteAll([...this.live.keys()].reverse());
+        this.setStatus(deleted ? 'ROLLBACK_COMPLETE' : 'ROLLBACK_FAILED');
         return { ok: false, reason: result.reason, failedResource: logicalId };
       }
     }
@@ -206,7 +208,12 @@ export class CfnSimulator {
       }
       if (JSON.stringify(old.props) === JSON.stringify(props)) continue;
       const result = await this.invoke(logicalId, 'Update', def.Type, props, old.physicalId, old.props);
-      if (!result.ok) { failure = { ok: false, reason: result.reason, failedResource: logicalId }; break; }
+      if (!result.ok) {
+        failure = { ok: false, reason: result.reason, failedResource: logicalId };
+        // CloudFormation rolls the failed resource back too, with an Update from the properties it failed on.
+        this.live.set(logicalId, { ...old, props });
+        break;
+      }
       if (this.live.get(logicalId)!.physicalId !== old.physicalId) replaced.push([logicalId, old]);
     }
 
@@ -231,7 +238,12 @@ export class CfnSimulator {
       if (current.physicalId !== old.physicalId) {
         replacements.push([logicalId, current]);
       } else {
-        await this.invoke(logicalId, 'Update', old.type, old.props, old.physicalId, current.props);
+        const reverted = await this.invoke(logicalId, 'Update', old.type, old.props, old.physicalId, current.props);
+        if (!reverted.ok) {
+          // The stack stays stuck until someone continues the rollback by hand.
+          this.setStatus('UPDATE_ROLLBACK_FAILED');
+          return failure;
+        }
       }
       this.live.set(logicalId, old);
     }
@@ -245,13 +257,17 @@ export class CfnSimulator {
     return failure;
   }
 
-  private async deleteAll(logicalIds: string[]): Promise<void> {
+  /** Deletes the resources; false when any delete failed. */
+  private async deleteAll(logicalIds: string[]): Promise<boolean> {
+    let ok = true;
     for (const logicalId of logicalIds) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
-      await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      const result = await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      ok &&= result.ok;
       this.live.delete(logicalId);
     }
+    return ok;
   }
 
   /**
@@ -354,6 +370,7 @@ export class CfnSimulator {
   }
 
   private setStatus(status: string): void {
+    this.status = status;
     this.ec2.setStackStatus(this.stackId, status);
   }
 
@@ -424,7 +441,8 @@ function order(template: StackTemplate): string[] {
 }
 
 function dependencies(def: TemplateResource, ids: string[]): string[] {
-  const found = new Set<string>([def.DependsOn ?? []].flat());
+  // DependsOn may name resources the simulator does not run (an IAM policy a copy waits for).
+  const found = new Set<string>([def.DependsOn ?? []].flat().filter((id) => ids.includes(id)));
   const walk = (v: unknown) => {
     if (Array.isArray(v)) return v.forEach(walk);
     if (v === null || typeof v !== 'object') return;

@@ -590,6 +590,20 @@ describe('launch permissions and deprecation', () => {
     expect((await describeImage(client, imageId)).DeprecationTime).toBeUndefined();
     expect(server.image(imageId)!.deprecationTime).toBeUndefined();
   });
+
+  test('EnableImageDeprecation refuses a time in the past (after rounding) and more than 10 years ahead, as EC2 documents', async () => {
+    const client = ec2();
+    const imageId = await createImage(client, 'us-east-1', 'deprecating');
+    const past = await failure(client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(Date.now() - 60_000) })));
+    expect(past.name).toBe('InvalidParameterValue');
+    expect(past.$metadata.httpStatusCode).toBe(400);
+    const elevenYears = new Date(Date.now() + 11 * 365 * 24 * 3600_000);
+    const tooLate = await failure(client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: elevenYears })));
+    expect(tooLate.name).toBe('InvalidParameterValue');
+    expect(server.image(imageId)!.deprecationTime).toBeUndefined();
+    await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(Date.now() + 2 * 60_000) }));
+    expect(server.image(imageId)!.deprecationTime).toBeDefined();
+  });
 });
 
 describe('snapshot sharing', () => {
@@ -1329,6 +1343,37 @@ describe('faults and retries', () => {
     expect(await throttledCalls(42)).toEqual(first);
     expect(first.filter(Boolean).length).toBeGreaterThan(0);
     expect(first.filter((throttled) => !throttled)).toHaveLength(10);
+  });
+
+  test('capacity is answered like EC2 (400 ResourceLimitExceeded), a client error the SDK does not retry', async () => {
+    const retry = fastRetryStrategy(3);
+    server.injectFault({ action: 'CreateImage', times: 1, kind: 'capacity' });
+    const error = await failure(ec2('us-east-1', retry).send(new CreateImageCommand({ InstanceId: server.addInstance({ region: 'us-east-1' }), Name: 'n' })));
+    expect(error.name).toBe('ResourceLimitExceeded');
+    expect(error.$metadata.httpStatusCode).toBe(400);
+    expect(retry.errorTypes).toEqual(['CLIENT_ERROR']);
+    expect(server.callCount('CreateImage')).toBe(1);
+  });
+
+  test('a proxy502 is an HTML page with status 502, which the SDK retries and then cannot parse', async () => {
+    const retry = fastRetryStrategy(2);
+    // One for the raw request below, two for the SDK's attempts.
+    server.injectFault({ action: 'DescribeImages', times: 3, kind: 'proxy502' });
+    const response = await fetch(`${server.url}/`, {
+      method: 'POST',
+      headers: { 'Authorization': 'AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/ec2/aws4_request', 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'Action=DescribeImages&Version=2016-11-15',
+    });
+    expect(response.status).toBe(502);
+    expect(response.headers.get('content-type')).toBe('text/html');
+    expect(response.headers.get('x-amzn-requestid')).toBeNull();
+    expect(await response.text()).toMatch(/<title>502 Bad Gateway<\/title>/);
+
+    const error = await failure(ec2('us-east-1', retry).send(new DescribeImagesCommand({})));
+    // Both attempts are classified TRANSIENT (5xx); the second exhausts the budget.
+    expect(retry.errorTypes).toEqual(['TRANSIENT', 'TRANSIENT']);
+    expect(error.$metadata.httpStatusCode).toBe(502);
+    expect(error.name).not.toMatch(/\./);
   });
 
   test('an action the endpoint does not implement is InvalidAction', async () => {

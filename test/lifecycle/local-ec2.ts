@@ -5,7 +5,9 @@
  * Lifecycle tests point `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_CLOUDFORMATION`
  * (or a client's `endpoint`) at it and then script what the "service" does:
  * how many polls an image stays pending, whether it fails, eventual-consistency
- * NotFound answers, throttling and 5xx faults. Everything is driven by call
+ * NotFound answers, throttling and 5xx faults, EC2's ResourceLimitExceeded while
+ * the Region has no capacity for another image operation, and a proxy's HTML 502
+ * in front of the service. Everything is driven by call
  * counts rather than wall-clock time so tests are deterministic and fast.
  *
  * Besides instances (with their console output, GetConsoleOutput, and scripted behaviour of their own:
@@ -362,7 +364,14 @@ export interface LocalStack {
   status: string;
 }
 
-export type FaultKind = 'throttle' | 'http500' | 'http503';
+/**
+ * `throttle`, `http500`, `http503`: the service's own error documents.
+ * `capacity`: EC2's answer while too many image operations run in the Region (HTTP 400
+ * ResourceLimitExceeded; CloudFormation and S3 have no such answer and treat it as `http503`).
+ * `proxy502`: not the service at all but a proxy or load balancer in front of it, whose
+ * 502 Bad Gateway carries an HTML page instead of an AWS error document.
+ */
+export type FaultKind = 'throttle' | 'http500' | 'http503' | 'capacity' | 'proxy502';
 
 export interface FaultSpec {
   /** Only calls of this action fail; every action when omitted. */
@@ -548,7 +557,8 @@ function assertOneOf(name: string, value: string | undefined, allowed: ReadonlyS
 }
 
 /** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
-function faultError(kind: FaultKind, service: RecordedCall['service']): ApiError {
+function faultError(kind: Exclude<FaultKind, 'proxy502'>, service: RecordedCall['service']): ApiError {
+  if (kind === 'capacity' && service !== 'ec2') kind = 'http503';
   if (service === 's3') {
     switch (kind) {
       case 'throttle': return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
@@ -568,8 +578,13 @@ function faultError(kind: FaultKind, service: RecordedCall['service']): ApiError
     case 'throttle': return new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
     case 'http500': return new ApiError('InternalError', 'An internal error has occurred', 500);
     case 'http503': return new ApiError('Unavailable', 'The server is temporarily unavailable', 503);
+    // The message is best knowledge; the code and status are what EC2 documents for its limits.
+    case 'capacity': return new ApiError('ResourceLimitExceeded', 'You have reached the maximum number of concurrent image operations in this Region. Try again later.', 400);
   }
 }
+
+/** What nginx (and most proxies) answer when the upstream fails: an HTML page, not an AWS error. */
+const PROXY_502_BODY = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 
 // ---------------------------------------------------------------------------
 // Query parameters (form body): `Key=v`, lists `Key.N`, structures `Key.N.Member`
@@ -722,8 +737,9 @@ function assertWellFormedId(id: string, prefix: string, code: string): void {
   if (!isWellFormedId(id, prefix)) throw new ApiError(code, `Invalid id: "${id}" (expecting "${prefix}-...")`);
 }
 
+/** `Date.now()`, so a test's virtual clock (the CloudFormation simulator's) is the service's clock too. */
 function now(): string {
-  return new Date().toISOString();
+  return new Date(Date.now()).toISOString();
 }
 
 /** A tag record with no prototype, so keys such as `__proto__` are stored like any other. */
@@ -2220,11 +2236,26 @@ function assertImageName(name: string): void {
   }
 }
 
-/** EC2 rounds the deprecation time to the nearest minute. */
+const DEPRECATION_LIMIT_YEARS = 10;
+
+/**
+ * EC2 rounds the deprecation time to the nearest minute, and refuses a time in the past or more
+ * than 10 years ahead (EnableImageDeprecation, DeprecateAt). The error code and messages are best
+ * knowledge; the rules are the API reference's.
+ */
 function deprecationTimeFrom(value: string): string {
   const millis = Date.parse(value);
   if (Number.isNaN(millis)) throw invalidValue(`Value (${value}) for parameter DeprecateAt is invalid.`);
-  return new Date(Math.round(millis / 60_000) * 60_000).toISOString();
+  const rounded = new Date(Math.round(millis / 60_000) * 60_000);
+  if (rounded.getTime() < Date.now()) {
+    throw invalidValue(`The specified deprecation time ${rounded.toISOString()} is in the past. Specify a time in the future.`);
+  }
+  const limit = new Date(Date.now());
+  limit.setUTCFullYear(limit.getUTCFullYear() + DEPRECATION_LIMIT_YEARS);
+  if (rounded > limit) {
+    throw invalidValue(`The specified deprecation time ${rounded.toISOString()} is more than ${DEPRECATION_LIMIT_YEARS} years in the future.`);
+  }
+  return rounded.toISOString();
 }
 
 /** Both request forms: `LaunchPermission.Add.N.*` / `.Remove.N.*`, and `OperationType` with `UserId.N`, `UserGroup.N`, …. */
@@ -2438,6 +2469,8 @@ interface Reply {
   readonly status: number;
   readonly body: string;
   readonly code?: string;
+  /** Default: the AWS services' `text/xml;charset=UTF-8`. */
+  readonly contentType?: string;
 }
 
 /** `Credential=AKID/20261123/us-east-1/ec2/aws4_request` → region and service of a SigV4 request. */
@@ -2729,7 +2762,11 @@ export class LocalEc2 {
       attempt: sdkAttempt(request.headers['amz-sdk-request']),
       at: Date.now(),
     });
-    response.writeHead(reply.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId });
+    const headers: Record<string, string> = reply.contentType ? { 'Content-Type': reply.contentType } : { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId };
+    // The service's clock is the test's (a virtual one under the CloudFormation simulator). Node would
+    // send the real time, and the SDK, seeing a skewed clock, would retry the first error it gets.
+    headers.Date = new Date(Date.now()).toUTCString();
+    response.writeHead(reply.status, headers);
     response.end(reply.body);
   }
 
@@ -2739,7 +2776,7 @@ export class LocalEc2 {
    */
   private s3Reply(action: string, url: string, requestId: string): Reply {
     const fault = this.faults.take(action);
-    if (fault) return this.errorReply('s3', faultError(fault, 's3'), requestId);
+    if (fault) return this.faultReply('s3', fault, requestId);
     const match = /^\/([^/?]+)\/([^?]+)/.exec(url);
     if (action !== 'DeleteObject' || !match) {
       return this.errorReply('s3', new ApiError('NotImplemented', `The local endpoint only serves S3 DeleteObject, not ${action} ${url}.`, 501), requestId);
@@ -2751,7 +2788,7 @@ export class LocalEc2 {
 
   private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string): Reply {
     const fault = this.faults.take(action);
-    if (fault) return this.errorReply(service, faultError(fault, service), requestId);
+    if (fault) return this.faultReply(service, fault, requestId);
     try {
       const region = this.world.region(regionName);
       if (service === 'cloudformation') {
@@ -2765,6 +2802,12 @@ export class LocalEc2 {
         : new ApiError('InternalError', `Local endpoint failure: ${error instanceof Error ? error.stack : String(error)}`, 500);
       return this.errorReply(service, apiError, requestId);
     }
+  }
+
+  private faultReply(service: RecordedCall['service'], fault: FaultKind, requestId: string): Reply {
+    // A proxy answers for itself: no request ID, no AWS error code.
+    if (fault === 'proxy502') return { status: 502, body: PROXY_502_BODY, contentType: 'text/html' };
+    return this.errorReply(service, faultError(fault, service), requestId);
   }
 
   private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {

