@@ -5,6 +5,7 @@ import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError
 import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { num, required, str } from './shared/props';
+import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { formatDuration } from './waiter';
 
@@ -43,6 +44,11 @@ const MARKER = new RegExp(`${SETUP_TAG}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g'
 export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const physicalId = `${required(event.ResourceProperties, 'InstanceId')}/setup-${required(event.ResourceProperties, 'Link')}`;
+  // A rollback returns to the builder of the previous bake, terminated since: there is nothing to
+  // wait for. This function runs with the operation role, which may read the stack status.
+  if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
+    return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now(), RollingBack: true };
+  }
   return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
 }
 
@@ -53,6 +59,10 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
   if (event.RequestType === 'Update' && str(event.OldResourceProperties.InstanceId) === instanceId) {
     // The same builder, baked already (and likely terminated since): nothing to wait for.
     return done(instanceId, 'unchanged');
+  }
+  if (event.RollingBack) {
+    log('info', 'rollback to the previous builder: nothing to wait for', { instanceId });
+    return done(instanceId, 'rolled back');
   }
   const s = readSetup(props, event.WaitStartedAt);
   const client = ec2(s.region);

@@ -1,3 +1,4 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   DescribeInstancesCommand,
   EC2Client,
@@ -24,6 +25,7 @@ import { isComplete, onEvent } from '../../lambda/index';
 import { CustomResourceEvent } from '../../lambda/shared/types';
 
 const ec2Mock = mockClient(EC2Client);
+const cfnMock = mockClient(CloudFormationClient);
 const logs = captureLogs();
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -67,6 +69,8 @@ function poll(props = setupProps(), minutesAgo = 1): CustomResourceEvent {
 
 beforeEach(() => {
   ec2Mock.reset();
+  cfnMock.reset();
+  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
   jest.spyOn(Date, 'now').mockReturnValue(NOW);
   givenConsole('boot\n');
 });
@@ -194,6 +198,17 @@ describe('Custom::AmiBuilderSetup isComplete', () => {
     const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps({ InstanceId: 'i-0fffffffffffffff0' }), setupProps(), { WaitStartedAt: NOW } as never);
     expect(await onEvent(event)).toEqual({ PhysicalResourceId: 'i-0fffffffffffffff0/setup-1', WaitStartedAt: NOW });
     expect(await isComplete(event)).toEqual({ IsComplete: false });
+  });
+});
+
+describe('Custom::AmiBuilderSetup rollback', () => {
+  test('an update back to the previous builder in a rollback is done at once, without reading it', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps(), setupProps({ InstanceId: 'i-0fffffffffffffff0' }));
+    const started = await onEvent(event);
+    expect(started).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW, RollingBack: true });
+    expect(await isComplete({ ...event, ...started } as never)).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'rolled back' } });
+    expect(ec2Mock.calls()).toHaveLength(0);
   });
 });
 
