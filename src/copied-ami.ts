@@ -3,10 +3,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
 import { validateRegion } from './private/validation';
-import { AmiValidationError } from './private/errors';
 
 /**
  * Options for copying an image, as used by `copyTo()`.

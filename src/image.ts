@@ -5,11 +5,11 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import type { CopiedAmi, CopyOptions } from './copied-ami';
 import { DeregistrationProtection, LaunchPermission } from './governance';
+import { AmiValidationError } from './private/errors';
 import { machineImageConfig } from './private/machine-image';
 import type { ManagedImage } from './private/managed-image';
 import { validateRegion } from './private/validation';
 import type { StoredAmi, StoreOptions } from './stored-ami';
-import { AmiValidationError } from './private/errors';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.

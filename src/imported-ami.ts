@@ -6,10 +6,10 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './ami-from-snapshot';
 import { ImageBase, ImageProps } from './image';
+import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArns, STACK_TAG } from './private/provider';
-import { AmiValidationError } from './private/errors';
 
 /**
  * The format of a disk image to import.
@@ -262,6 +262,13 @@ export class ImportedAmi extends ImageBase {
         + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
       appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
     }]);
+    if (props.kmsKey) {
+      suppressNag(role, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
+        appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      }]);
+    }
     return role;
   }
 

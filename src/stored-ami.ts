@@ -3,11 +3,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage, ImageBase } from './image';
+import { AmiValidationError } from './private/errors';
 import { AmiProvider, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-import { AmiValidationError } from './private/errors';
 
 /**
  * Options for storing an image in S3, as used by `storeTo()`.

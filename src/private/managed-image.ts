@@ -4,12 +4,12 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
+import { AmiValidationError } from './errors';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
 import { WaiterChain } from './waiter-chain';
-import { AmiValidationError } from './errors';
 
 /** What a concrete image construct passes to `ManagedImage` to build its resources. */
 export interface ManagedImageResources {
