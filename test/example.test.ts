@@ -9,6 +9,8 @@ test('the example app synthesizes', () => {
   const previous = process.env.CDK_OUTDIR;
   process.env.CDK_OUTDIR = outdir;
   try {
+    // Loading the module runs the app (it calls app.synth() itself).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     jest.isolateModules(() => require('../examples/app'));
   } finally {
     if (previous === undefined) delete process.env.CDK_OUTDIR; else process.env.CDK_OUTDIR = previous;
