@@ -1,13 +1,14 @@
 import { App, CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cdk from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermissions';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
-import { ENV, NAG_MAJOR, nagFindings, nagPlugin } from './util';
-import { iamWildcardFindings } from '../src/private/nag';
+import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack } from './util';
+import { iamWildcardFindings, suppressNag } from '../src/private/nag';
 
 /**
  * Every construct of the library, with a bucket and a KMS key defined in the
@@ -53,6 +54,21 @@ function everyConstruct(app = new App()): Stack {
 describe(`cdk-nag ${NAG_MAJOR}`, () => {
   test('AwsSolutions reports nothing on an app with every construct', () => {
     expect(nagFindings(everyConstruct())).toEqual([]);
+  });
+
+  test('suppressNag explains exactly the findings its appliesTo matches, also in statements added later', () => {
+    const stack = newStack();
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::bucket/logs/*'] }));
+    suppressNag(role, [
+      { id: 'AwsSolutions-IAM5', reason: 'Log objects only.', appliesTo: [{ regex: '/^Resource::arn:aws:s3:::bucket\\/logs\\/\\*$/' }] },
+      { id: 'AwsSolutions-IAM5', reason: 'Listing only.', appliesTo: ['Action::s3:List*'] },
+    ]);
+    // The provider's roles grow with each image after their suppressions were declared.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:List*'], resources: ['arn:aws:s3:::bucket/logs/*', 'arn:aws:s3:::bucket/other/*'] }));
+    const findings = nagFindings(stack);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toContain('/TestStack/Role/DefaultPolicy/Resource: AwsSolutions-IAM5[Resource::arn:aws:s3:::bucket/other/*]');
   });
 
   test('the IAM wildcard findings acknowledged for cdk-nag 3 are the ones cdk-nag computes', () => {
