@@ -12,8 +12,9 @@ import { iamWildcardFindings, suppressNag } from '../src/private/nag';
 
 /**
  * Every construct of the library, with a bucket and a KMS key defined in the
- * stack (their ARNs are tokens) and others imported by name or ARN. The
- * stack's own bucket and key are compliant, so any finding is the library's.
+ * stack (their ARNs are tokens), others imported by name or ARN, and a second
+ * stack that uses the first one's. The app's own bucket and key are
+ * compliant, so any finding is the library's.
  */
 function everyConstruct(app = new App()): Stack {
   const stack = new Stack(app, 'Images', { env: ENV });
@@ -48,12 +49,25 @@ function everyConstruct(app = new App()): Stack {
     encrypted: true,
     kmsKey: key,
   });
+
+  // Another stack of the app that restores from the bucket and with the key of the first.
+  const consumers = new Stack(app, 'Consumers', { env: ENV });
+  new RestoredAmi(consumers, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: key });
+  new StoredAmi(consumers, 'Stored', { image: Ami.fromImageId(consumers, 'Source', 'ami-0123456789abcdef0'), bucket });
   return stack;
+}
+
+function consumersOf(stack: Stack): Stack {
+  return stack.node.scope!.node.findChild('Consumers') as Stack;
 }
 
 describe(`cdk-nag ${NAG_MAJOR}`, () => {
   test('AwsSolutions reports nothing on an app with every construct', () => {
     expect(nagFindings(everyConstruct())).toEqual([]);
+  });
+
+  test('nor on a stack that uses a bucket and a key of another stack (cross-stack references)', () => {
+    expect(nagFindings(consumersOf(everyConstruct()))).toEqual([]);
   });
 
   test('suppressNag explains exactly the findings its appliesTo matches, also in statements added later', () => {

@@ -29,7 +29,7 @@ export function nagPlugin(scope?: IConstruct): NagPlugin {
 /** Runs cdk-nag AwsSolutions (2 or 3, whichever is installed) and returns every unsuppressed finding as text. */
 export function nagFindings(scope: Stack): string[] {
   if (NAG_MAJOR === 3) {
-    // Aspects (ours acknowledge computed findings) run at synth, before cdk-nag 3 validates.
+    // Synthesis validates the tree (where cdk-ami acknowledges the findings it computes) before cdk-nag 3 runs.
     Template.fromStack(scope);
     return nagPlugin().validateScope(scope).violations.flatMap((v) =>
       v.violatingResources.map((r) => `/${r.constructPath}: ${v.ruleName}`));

@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { AspectPriority, Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 export interface NagSuppression {
@@ -16,8 +16,8 @@ export interface NagSuppression {
  * - cdk-nag 2 reads the `cdk_nag` metadata (with its `applies_to` patterns);
  * - cdk-nag 3 reads only aws-cdk-lib's `Validations.of(c).acknowledge()`
  *   records, one per finding (`AwsSolutions-IAM5[Resource::*]`), and knows no
- *   patterns: a regex is turned into the findings it matches once the
- *   policies are final (at synth), see {@link AcknowledgeIamFindings}.
+ *   patterns: a regex is turned into the IAM wildcard findings it matches once
+ *   the policies are final, see {@link acknowledgeIamFindings}.
  */
 export function suppressNag(scope: IConstruct, suppressions: NagSuppression[]): void {
   for (const child of scope.node.findAll()) {
@@ -39,11 +39,9 @@ export function suppressNag(scope: IConstruct, suppressions: NagSuppression[]): 
     if (!s.appliesTo) acknowledge({ id: s.id, reason: s.reason });
     const literal = s.appliesTo?.filter((a): a is string => typeof a === 'string') ?? [];
     for (const finding of literal) acknowledge({ id: `${s.id}[${finding}]`, reason: s.reason });
-    if (!s.appliesTo || literal.length < s.appliesTo.length) computed.push(s);
+    if (IAM_WILDCARD_RULE.test(s.id) && (!s.appliesTo || literal.length < s.appliesTo.length)) computed.push(s);
   }
-  if (computed.some((s) => IAM_WILDCARD_RULE.test(s.id))) {
-    Aspects.of(scope).add(new AcknowledgeIamFindings(computed.filter((s) => IAM_WILDCARD_RULE.test(s.id))), { priority: AspectPriority.READONLY });
-  }
+  if (computed.length > 0) acknowledgeIamFindings(scope, computed);
 }
 
 /** The rule whose findings name each wildcard action or resource of a policy (cdk-nag's IAMNoWildcardPermissions). */
@@ -64,28 +62,37 @@ function acknowledgerOf(scope: IConstruct): Acknowledge | undefined {
 }
 
 /**
- * Acknowledges, on each IAM policy under the scope, the wildcard findings
- * that cdk-nag 3 will report and that a suppression's `appliesTo` matches
- * (every finding if it has none). Runs as a read-only aspect so it sees the
- * statements added after the suppression was declared (each image adds its
- * own to the stack's provider roles).
+ * Acknowledges, on each IAM policy under `scope`, the wildcard findings that
+ * cdk-nag 3 will report and that a suppression's `appliesTo` matches (every
+ * finding if it has none). It runs as a construct validation: synthesis
+ * validates the tree after aspects and after cross-stack references became
+ * `Fn::ImportValue` (which changes the finding's text), and before it runs
+ * validation plugins such as cdk-nag 3. Statements added after the
+ * suppression was declared (each image adds its own to the provider's roles)
+ * are covered too. It reports no error.
  */
-class AcknowledgeIamFindings implements IAspect {
-  constructor(private readonly suppressions: NagSuppression[]) {}
-
-  public visit(node: IConstruct): void {
-    if (!CfnResource.isCfnResource(node)) return;
-    const findings = iamWildcardFindings(node);
-    if (findings.length === 0) return;
-    const acknowledge = acknowledgerOf(node)!;
-    for (const s of this.suppressions) {
-      for (const finding of findings) {
-        if (!s.appliesTo || s.appliesTo.some((a) => typeof a !== 'string' && patternOf(a.regex).test(finding))) {
-          acknowledge({ id: `${s.id}[${finding}]`, reason: s.reason });
+function acknowledgeIamFindings(scope: IConstruct, suppressions: NagSuppression[]): void {
+  const done = new Set<string>();
+  scope.node.addValidation({
+    validate: () => {
+      for (const resource of scope.node.findAll()) {
+        if (!CfnResource.isCfnResource(resource)) continue;
+        const findings = iamWildcardFindings(resource);
+        for (const s of suppressions) {
+          for (const finding of findings) {
+            const id = `${s.id}[${finding}]`;
+            const key = `${resource.node.path} ${id}`;
+            if (done.has(key)) continue;
+            if (!s.appliesTo || s.appliesTo.some((a) => typeof a !== 'string' && patternOf(a.regex).test(finding))) {
+              acknowledgerOf(resource)!({ id, reason: s.reason });
+              done.add(key);
+            }
+          }
         }
       }
-    }
-  }
+      return [];
+    },
+  });
 }
 
 /**
