@@ -298,6 +298,13 @@ export class ImportedAmi extends ImageBase {
         + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
       appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
     }]);
+    if (props.kmsKey) {
+      suppressNag(role, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
+        appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      }]);
+    }
     return role;
   }
 
