@@ -14,7 +14,7 @@ import { bool, ebsSettings, required, str, tags } from './shared/props';
 export const fromSnapshot: ImageOperation = {
   action: 'RegisterImage',
   replaceOn: [
-    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport',
+    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'TpmSupport',
     'UefiData', 'VolumeType',
   ],
   snapshotsBelongToUser: true,
