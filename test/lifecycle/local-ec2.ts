@@ -15,7 +15,10 @@
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
  * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
- * by the polls that observe them (`storeBehaviour`, `importBehaviour`).
+ * by the polls that observe them (`storeBehaviour`, `importBehaviour`). Image settings: ImdsSupport
+ * (only `v2.0`, never taken back), DisableImage / EnableImage (a disabled image is private, cannot be
+ * shared, and DescribeImages hides it unless `IncludeDisabled`), and DescribeImageReferences for
+ * instances and launch templates (`addInstance({ imageId })`, `addLaunchTemplate`).
  *
  * Wire formats follow the real services, checked against what the SDK sends and
  * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
