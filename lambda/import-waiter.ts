@@ -4,7 +4,7 @@ import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from './shared/
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash } from './shared/ownership';
-import { str, tags } from './shared/props';
+import { str, tags as tagList } from './shared/props';
 import { ResourceProperties, Tag as UserTag } from './shared/types';
 
 /**
@@ -40,7 +40,7 @@ export async function followImportTask(
     // Not visible yet right after ImportImage, or forgotten and nothing tagged: the caller's grace decides.
     return { pending: 'not visible yet' };
   }
-  const imageId = await adoptCompletedImport(ec2, task, imageName, tags(props.SnapshotTags), region);
+  const imageId = await adoptCompletedImport(ec2, task, imageName, tagList(props.SnapshotTags), region);
   // No capacity for the copy yet: the next poll starts it again (same client token).
   if (!imageId) return { pending: 'waiting for capacity to copy the imported image under its name' };
   return { imageId, leftovers: [] };

@@ -10,7 +10,8 @@ import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { recordImageCost } from './stack-limits';
 import {
-  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateTags, validateTimeout,
+  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateTags,
+  validateTimeout,
 } from './validation';
 import { WaiterChain } from './waiter-chain';
 

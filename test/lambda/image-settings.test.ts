@@ -108,7 +108,9 @@ describe('disabling', () => {
     await waitUpdated(shared, { ...shared, DisableAt: '2020-01-01T00:00:00.000Z' });
     expect(mutatingCalls()).toEqual(['EnableImageCommand', 'ModifyImageAttributeCommand']);
     expect(ec2Mock).toHaveReceivedCommandWith(EnableImageCommand, { ImageId: IMAGE });
-    expect(ec2Mock).toHaveReceivedCommandWith(ModifyImageAttributeCommand, { ImageId: IMAGE, LaunchPermission: { Add: [{ UserId: ACCOUNT }], Remove: undefined } });
+    expect(ec2Mock).toHaveReceivedCommandWith(ModifyImageAttributeCommand, {
+      ImageId: IMAGE, LaunchPermission: { Add: [{ UserId: ACCOUNT }], Remove: undefined },
+    });
   });
 
   test('disabling a shared image leaves the launch permissions to DisableImage', async () => {
@@ -162,7 +164,9 @@ describe('snapshot-only tags', () => {
 
   test('an import tags its snapshots with the snapshot tags when the waiter adopts it, and its named copy too', async () => {
     const task = {
-      ImportTaskId: 'import-ami-0123456789abcdef0', Status: 'completed', ImageId: 'ami-0imported00000000',
+      ImportTaskId: 'import-ami-0123456789abcdef0',
+      Status: 'completed',
+      ImageId: 'ami-0imported00000000',
       Tags: ownershipTagsFor('create-request-0001'),
     };
     ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [task] });

@@ -2,10 +2,10 @@
  * IMDSv2, disabling, snapshot-only tags and the in-use warning, deployed
  * through the CloudFormation simulator against the local EC2 endpoint.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   DescribeImageReferencesCommand, DescribeImagesCommand, DisableImageCommand, EC2Client, EnableImageCommand, ModifyImageAttributeCommand,
 } from '@aws-sdk/client-ec2';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
 import { fastRetryStrategy } from './local-ec2';
 import { AmiFromInstance, AmiFromInstanceProps, AmiFromSnapshot, LaunchPermission } from '../../src';
@@ -90,7 +90,9 @@ describe('disableAt', () => {
 
   test('a new image with a passed time is disabled as soon as it is available; DESTROY removes it with its snapshots', async () => {
     const sim = h.sim();
-    const template = fromInstance({ instanceId: h.ec2.addInstance({ region: REGION }), disableAt: new Date(sim.now - DAY_MS), removalPolicy: RemovalPolicy.DESTROY });
+    const template = fromInstance({
+      instanceId: h.ec2.addInstance({ region: REGION }), disableAt: new Date(sim.now - DAY_MS), removalPolicy: RemovalPolicy.DESTROY,
+    });
     expect(await sim.deploy(template)).toEqual({ ok: true });
     const image = imageOf(sim);
     expect(image.state).toBe('disabled');
