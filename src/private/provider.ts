@@ -100,6 +100,13 @@ export class AmiProvider extends Construct {
       actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
       resources: ['*'],
     });
+    // Before a DESTROY deregisters an image, the log names the instances and launch
+    // templates that still use it. DescribeImageReferences has no resource type.
+    this.grantOperation('image-references', {
+      sid: 'FindImageReferences',
+      actions: ['ec2:DescribeImageReferences'],
+      resources: ['*'],
+    });
     this.grantOperation('stack-status', {
       sid: 'ReadOwnStackStatus',
       actions: ['cloudformation:DescribeStacks'],
@@ -113,13 +120,15 @@ export class AmiProvider extends Construct {
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
     this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
-    // The last waiter link applies sharing, deprecation and protection once the image is available.
+    // The last waiter link applies IMDSv2, sharing, deprecation, protection and
+    // disabling once the image is available.
     this.grantWaiter('govern-own', {
       sid: 'GovernOwnImages',
       actions: [
         'ec2:ModifyImageAttribute', 'ec2:ModifySnapshotAttribute',
         'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation',
         'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection',
+        'ec2:DisableImage', 'ec2:EnableImage',
       ],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
