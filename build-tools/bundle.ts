@@ -5,7 +5,7 @@
  * - index.js holds every handler; s3-objects.js (the S3 client, needed only to
  *   delete a stored image's object) is a file of its own that index.js loads
  *   on that path alone, so it adds nothing to every other cold start.
- * - Minified CommonJS for the Lambda runtime (Node.js 22), with the SDK
+ * - Minified CommonJS for the Lambda runtime (Node.js 24), with the SDK
  *   clients pinned in package.json inside. esbuild's output depends only on
  *   its inputs, so two builds give the same bytes and users' asset hashes
  *   stay stable.
@@ -68,7 +68,7 @@ export async function bundle(outdir: string = DEFAULT_OUTDIR): Promise<void> {
     outdir,
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     format: 'cjs',
     // The SDK's ES modules, so that unused commands and shapes can be dropped.
     mainFields: ['module', 'main'],

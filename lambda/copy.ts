@@ -47,7 +47,7 @@ async function createCopy(ctx: OperationContext): Promise<string> {
         CopyImageTags: bool(ctx.props.CopyImageTags, false),
         SnapshotCopyCompletionDurationMinutes: str(ctx.props.CompletionDurationMinutes) ? num(ctx.props.CompletionDurationMinutes, 0) : undefined,
         ClientToken: clientToken,
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
       })));
     return out.ImageId!;
   } catch (err) {

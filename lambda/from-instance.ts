@@ -34,7 +34,7 @@ async function createFromInstance(ctx: OperationContext): Promise<string> {
         Description: str(ctx.props.Description),
         NoReboot: bool(ctx.props.NoReboot, false),
         BlockDeviceMappings: blockDeviceMappings,
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
       })));
       return out.ImageId!;
     });

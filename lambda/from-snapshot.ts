@@ -20,7 +20,7 @@ export const CALLS = declareCalls(
 export const fromSnapshot: ImageOperation = {
   action: 'RegisterImage',
   replaceOn: [
-    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'ImdsSupport', 'TpmSupport',
+    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'TpmSupport',
     'UefiData', 'VolumeType',
   ],
   snapshotsBelongToUser: true,

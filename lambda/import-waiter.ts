@@ -1,12 +1,12 @@
 import { CopyImageCommand, CreateTagsCommand, EC2Client, Image, ImportImageTask, Tag } from '@aws-sdk/client-ec2';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorMessage, isCapacityError, toAmiError } from './shared/errors';
-import { describeImage, destroyImage, snapshotIdsOf } from './shared/images';
+import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from './shared/images';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
 import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash } from './shared/ownership';
-import { str } from './shared/props';
-import { ResourceProperties } from './shared/types';
+import { str, tags as tagList } from './shared/props';
+import { ResourceProperties, Tag as UserTag } from './shared/types';
 
 /** The waiter's calls while it follows an import (isComplete): adopt, then copy under the name. */
 export const CALLS = declareCalls(
@@ -47,7 +47,7 @@ export async function followImportTask(
     // Not visible yet right after ImportImage, or forgotten and nothing tagged: the caller's grace decides.
     return { pending: 'not visible yet' };
   }
-  const imageId = await adoptCompletedImport(ec2, task, imageName, region);
+  const imageId = await adoptCompletedImport(ec2, task, imageName, tagList(props.SnapshotTags), region);
   // No capacity for the copy yet: the next poll starts it again (same client token).
   if (!imageId) return { pending: 'waiting for capacity to copy the imported image under its name' };
   return { imageId, leftovers: [] };
@@ -55,18 +55,24 @@ export async function followImportTask(
 
 /** The image to follow, or undefined while EC2 has no capacity to start the named copy. */
 async function adoptCompletedImport(
-  ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, region: string,
+  ec2: EC2Client, task: ImportImageTask, imageName: string | undefined, snapshotOnlyTags: UserTag[], region: string,
 ): Promise<string | undefined> {
   const taskId = task.ImportTaskId!;
   const importedId = task.ImageId!;
   const tags: Tag[] = [...(task.Tags ?? []), { Key: IMPORT_TASK_TAG, Value: taskId }];
+  const snapshotTags = mergeTags(tags.map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' })), snapshotOnlyTags);
   if (!tags.some((t) => t.Key === STACK_TAG)) {
     throw new AmiError(`Import task ${taskId} does not carry cdk-ami's ownership tags; refusing to adopt its image ${importedId}.`);
   }
   try {
     const imported = await describeImage(ec2, importedId);
     const snapshotIds = imported ? snapshotIdsOf(imported) : (task.SnapshotDetails ?? []).map((d) => d.SnapshotId!).filter(Boolean);
-    await ec2.send(new CreateTagsCommand({ Resources: [importedId, ...snapshotIds], Tags: tags }));
+    if (snapshotOnlyTags.length === 0 || snapshotIds.length === 0) {
+      await ec2.send(new CreateTagsCommand({ Resources: [importedId, ...snapshotIds], Tags: tags }));
+    } else {
+      await ec2.send(new CreateTagsCommand({ Resources: [importedId], Tags: tags }));
+      await ec2.send(new CreateTagsCommand({ Resources: snapshotIds, Tags: snapshotTags }));
+    }
     log('info', 'imported image tagged', { importTaskId: taskId, imageId: importedId, snapshotIds });
     if (!imageName) return importedId;
 
@@ -77,7 +83,7 @@ async function adoptCompletedImport(
       Name: imageName,
       Description: imported?.Description,
       ClientToken: shortHash(`${taskId}/${imageName}`),
-      TagSpecifications: [{ ResourceType: 'image', Tags: tags }, { ResourceType: 'snapshot', Tags: tags }],
+      TagSpecifications: [{ ResourceType: 'image', Tags: tags }, { ResourceType: 'snapshot', Tags: snapshotTags }],
     }));
     log('info', 'imported image being copied under its name', { importTaskId: taskId, unnamedImageId: importedId, imageId: copy.ImageId, imageName });
     return copy.ImageId!;

@@ -33,7 +33,7 @@ async function createRestore(ctx: OperationContext): Promise<string> {
         Bucket: bucket,
         ObjectKey: objectKey,
         Name: ctx.imageName,
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership),
+        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
       })));
       return out.ImageId!;
     });

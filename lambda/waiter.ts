@@ -117,7 +117,9 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   log('info', 'poll', { imageId, importTaskId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
 
   switch (state) {
+    // A disabled image finished: it became available before it was disabled.
     case 'available':
+    case 'disabled':
       for (const unnamed of leftovers) await removeUnnamed(client, unnamed, w.region);
       if (w.isLastLink) {
         try {
@@ -129,7 +131,7 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
         }
         await applyInstanceAction(client, props, w.region);
       }
-      return complete(image, 'available');
+      return complete(image, state);
     case 'pending':
     case 'transient':
       // While following an import, a handover passes the task on, so the next link finishes its work.

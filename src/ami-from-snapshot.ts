@@ -117,13 +117,6 @@ export interface AmiFromSnapshotProps extends ImageProps {
   readonly enaSupport?: boolean;
 
   /**
-   * Instances launched from the image require IMDSv2 (`ImdsSupport: v2.0`).
-   *
-   * @default false
-   */
-  readonly requireImdsv2?: boolean;
-
-  /**
    * Instances launched from the image get NitroTPM 2.0 (needs UEFI boot).
    *
    * @default false
@@ -173,6 +166,9 @@ export class AmiFromSnapshot extends ImageBase {
     if (props.shareSnapshots) {
       throw new AmiValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
     }
+    if (props.snapshotTags) {
+      throw new AmiValidationError('snapshotTags is not available for AmiFromSnapshot: the snapshots are yours and cdk-ami never tags them; tag them directly.', this);
+    }
     const architecture = props.architecture ?? ImageArchitecture.X86_64;
     validateBootMode(this, { bootMode: props.bootMode, tpmSupport: props.tpmSupport, architecture });
     const rootDeviceName = props.rootDeviceName ?? DEFAULT_ROOT_DEVICE;
@@ -199,7 +195,6 @@ export class AmiFromSnapshot extends ImageBase {
         // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.
         BootMode: props.bootMode ?? (props.tpmSupport ? BootMode.UEFI : undefined),
         EnaSupport: props.enaSupport ?? true,
-        ImdsSupport: props.requireImdsv2 ? 'v2.0' : undefined,
         TpmSupport: props.tpmSupport ? 'v2.0' : undefined,
         VolumeType: volumeType,
       },

@@ -217,6 +217,46 @@ export interface ImageProps {
    * @default - no tags
    */
   readonly tags?: { [key: string]: string };
+
+  /**
+   * Tags for the image's snapshots only (as Packer's `snapshot_tags`), on top
+   * of `tags` (a key in both takes this value on the snapshots). Given to the
+   * snapshots when they are created, and changed in place. Not available for
+   * `AmiFromSnapshot`, whose snapshots are yours.
+   *
+   * @default - the snapshots get the image's tags only
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TagSpecification.html
+   */
+  readonly snapshotTags?: { [key: string]: string };
+
+  /**
+   * Instances launched from the image require IMDSv2 (EC2 `ImdsSupport`
+   * `v2.0`): their metadata options default to `HttpTokens: required`.
+   * `AmiFromSnapshot` registers the image with it; every other kind sets it
+   * with ModifyImageAttribute once the image is available, before its ID is
+   * handed out. EC2 cannot undo it, so changing it (either way) replaces the
+   * image.
+   *
+   * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
+   */
+  readonly requireImdsv2?: boolean;
+
+  /**
+   * When to disable the image (EC2 DisableImage): a disabled image cannot
+   * launch instances, loses all its launch permissions (it cannot be shared
+   * or public while disabled) and is hidden from DescribeImages by default;
+   * instances already running are not affected. EC2 cannot schedule this, so
+   * the image is disabled by the first deployment synthesized at or after this
+   * time (a time that has passed disables it as soon as it is available).
+   * Applied in place; removing it, or moving it into the future, enables the
+   * image again (EC2 EnableImage) and shares it again as the launch
+   * permissions say.
+   *
+   * @default - never disabled
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImage.html
+   */
+  readonly disableAt?: Date;
 }
 
 /**

@@ -10,7 +10,7 @@ import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArn, snapshotArns, STACK_TAG } from './private/provider';
-import { validateBootMode } from './private/validation';
+import { tagList, validateBootMode } from './private/validation';
 
 /**
  * The format of a disk image to import.
@@ -264,7 +264,10 @@ export class ImportedAmi extends ImageBase {
         RoleName: this.role.roleName,
       },
       // The name is given by a copy once the import is done, by whichever link sees it done.
-      allWaiterProperties: props.imageName ? { ImageName: props.imageName } : undefined,
+      // So are the snapshot-only tags: VM Import cannot tag what it makes.
+      allWaiterProperties: props.imageName || props.snapshotTags
+        ? { ImageName: props.imageName, SnapshotTags: tagList(props.snapshotTags) }
+        : undefined,
       imageName: props.imageName,
     });
     this._managed = managed;
@@ -298,6 +301,13 @@ export class ImportedAmi extends ImageBase {
         + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
       appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
     }]);
+    if (props.kmsKey) {
+      suppressNag(role, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
+        appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      }]);
+    }
     return role;
   }
 

@@ -133,7 +133,7 @@ describe('one provider per stack', () => {
       .filter(([, f]) => String(f.Properties.Handler).startsWith('index.'));
     expect(fns.map(([, f]) => f.Properties.Handler).sort()).toEqual(['index.isComplete', 'index.onEvent']);
     for (const [, f] of fns) {
-      expect(f.Properties.Runtime).toBe('nodejs22.x');
+      expect(f.Properties.Runtime).toBe('nodejs24.x');
       expect(f.Properties.LoggingConfig.LogFormat).toBe('JSON');
     }
   });

@@ -1,7 +1,9 @@
 import {
+  DisableImageCommand,
   DisableImageDeprecationCommand,
   DisableImageDeregistrationProtectionCommand,
   EC2Client,
+  EnableImageCommand,
   EnableImageDeprecationCommand,
   EnableImageDeregistrationProtectionCommand,
   GetImageBlockPublicAccessStateCommand,
@@ -26,6 +28,8 @@ export const CALLS = declareCalls(
   'ec2:EnableImageDeregistrationProtection',
   'ec2:DisableImageDeregistrationProtection',
   'ec2:GetImageBlockPublicAccessState',
+  'ec2:DisableImage',
+  'ec2:EnableImage',
 );
 
 /**
@@ -42,6 +46,10 @@ interface Governance {
   /** Seconds after the image's CreationDate. At most one of the two is set. */
   readonly deprecateAfterSeconds?: number;
   readonly protection: string;
+  /** `v2.0`: instances launched from the image require IMDSv2. */
+  readonly imdsSupport?: string;
+  /** When the image was disabled (a time that had passed at synth); unset: enabled. */
+  readonly disableAt?: string;
 }
 
 export function readGovernance(props: ResourceProperties | undefined): Governance {
@@ -56,6 +64,8 @@ export function readGovernance(props: ResourceProperties | undefined): Governanc
     deprecateAt: str(props?.DeprecateAt),
     deprecateAfterSeconds: wholeSeconds(props?.DeprecateAfterSeconds),
     protection: str(props?.DeregistrationProtection) ?? 'disabled',
+    imdsSupport: str(props?.ImdsSupport),
+    disableAt: str(props?.DisableAt),
   };
 }
 
@@ -72,13 +82,44 @@ export async function applyGovernance(ec2: EC2Client, image: Image, before: Gove
     throw new AmiError(`Image ${imageId} has both DeprecateAt and DeprecateAfterSeconds; set at most one of them.`);
   }
   try {
-    await applyLaunchPermissions(ec2, imageId, before, after, region);
+    // First, so that no instance is launched from the image without it.
+    await applyImdsSupport(ec2, image, after);
+    const disabled = image.State === 'disabled';
+    if (after.disableAt) {
+      // DisableImage removes every launch permission, so none are changed here; it comes last.
+      await applySnapshotPermissions(ec2, image, before, after);
+      await applyDeprecation(ec2, image, before, after);
+      await applyProtection(ec2, imageId, before, after);
+      if (!disabled) await disableImage(ec2, imageId, after.disableAt);
+      return;
+    }
+    if (disabled) {
+      // EnableImage gives none of the launch permissions back: all are granted again.
+      await ec2.send(new EnableImageCommand({ ImageId: imageId }));
+      log('info', 'image enabled', { imageId });
+    }
+    await applyLaunchPermissions(ec2, imageId, disabled ? { ...before, launchPermissions: [] } : before, after, region);
     await applySnapshotPermissions(ec2, image, before, after);
     await applyDeprecation(ec2, image, before, after);
     await applyProtection(ec2, imageId, before, after);
   } catch (err) {
-    throw toAmiError(err, `Applying sharing, deprecation or protection to image ${imageId} in ${region}`);
+    throw toAmiError(err, `Applying IMDSv2, sharing, deprecation, protection or disabling to image ${imageId} in ${region}`);
   }
+}
+
+/**
+ * ModifyImageAttribute ImdsSupport, unless the image has it (RegisterImage set
+ * it, or a retried poll did): EC2 cannot take it back, so it is only ever added.
+ */
+async function applyImdsSupport(ec2: EC2Client, image: Image, after: Governance): Promise<void> {
+  if (after.imdsSupport === undefined || image.ImdsSupport === after.imdsSupport) return;
+  await ec2.send(new ModifyImageAttributeCommand({ ImageId: image.ImageId!, ImdsSupport: { Value: after.imdsSupport } }));
+  log('info', 'IMDSv2 required', { imageId: image.ImageId, imdsSupport: after.imdsSupport });
+}
+
+async function disableImage(ec2: EC2Client, imageId: string, disableAt: string): Promise<void> {
+  await ec2.send(new DisableImageCommand({ ImageId: imageId }));
+  log('info', 'image disabled', { imageId, disableAt });
 }
 
 const key = (p: LaunchPermission) => JSON.stringify([p.UserId, p.Group, p.OrganizationArn, p.OrganizationalUnitArn]);

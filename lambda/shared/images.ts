@@ -32,7 +32,8 @@ export const CALLS = declareCalls(
 /** The image, or undefined when EC2 does not know it (any more). */
 export async function describeImage(ec2: EC2Client, imageId: string): Promise<Image | undefined> {
   try {
-    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    // EC2 hides disabled images unless asked: a disabled image is still ours, and finished.
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDisabled: true }));
     return out.Images?.[0];
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -44,6 +45,7 @@ export async function describeImage(ec2: EC2Client, imageId: string): Promise<Im
 export async function findImageByName(ec2: EC2Client, name: string): Promise<Image | undefined> {
   const out = await ec2.send(new DescribeImagesCommand({
     Owners: ['self'],
+    IncludeDisabled: true,
     Filters: [{ Name: 'name', Values: [name] }],
   }));
   return out.Images?.find((image) => image.Name === name);
@@ -55,10 +57,25 @@ export function snapshotIdsOf(image: Image): string[] {
     .filter((id): id is string => !!id);
 }
 
-/** Tags for the image and its snapshots at creation: the user's, then ours. */
-export function tagSpecifications(userTags: Tag[], ownership: Ownership, resourceTypes: ('image' | 'snapshot')[] = ['image', 'snapshot']): TagSpecification[] {
-  const tags = [...withoutReservedTags(userTags), ...ownershipTags(ownership)];
-  return resourceTypes.map((ResourceType) => ({ ResourceType, Tags: tags }));
+/**
+ * Tags for the image and its snapshots at creation: the user's, then ours. The
+ * snapshots also get the snapshot-only tags, which win over a tag of the same key.
+ */
+export function tagSpecifications(
+  userTags: Tag[], ownership: Ownership, resourceTypes: ('image' | 'snapshot')[] = ['image', 'snapshot'], snapshotTags: Tag[] = [],
+): TagSpecification[] {
+  const tagsOf = (type: 'image' | 'snapshot') => [
+    ...withoutReservedTags(type === 'snapshot' ? mergeTags(userTags, snapshotTags) : userTags),
+    ...ownershipTags(ownership),
+  ];
+  return resourceTypes.map((ResourceType) => ({ ResourceType, Tags: tagsOf(ResourceType) }));
+}
+
+/** `base` with `over` applied on top: a key in both takes the value of `over`. */
+export function mergeTags(base: Tag[], over: Tag[]): Tag[] {
+  const merged = new Map(base.map((t) => [t.Key, t.Value]));
+  for (const t of over) merged.set(t.Key, t.Value);
+  return [...merged.entries()].map(([Key, Value]) => ({ Key, Value }));
 }
 
 /**
@@ -175,21 +192,58 @@ async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: st
   }
 }
 
-/** Applies tag changes in place to the image and (unless they are the user's) all its snapshots. */
-export async function updateTags(ec2: EC2Client, image: Image, before: Tag[], after: Tag[], includeSnapshots = true): Promise<void> {
+/** The snapshot-only tags before and after an update. */
+export interface SnapshotTagChange {
+  readonly before: Tag[];
+  readonly after: Tag[];
+}
+
+/**
+ * Applies tag changes in place to the image and (unless they are the user's)
+ * all its snapshots, which also carry the snapshot-only tags.
+ */
+export async function updateTags(
+  ec2: EC2Client, image: Image, before: Tag[], after: Tag[], includeSnapshots = true, snapshotTags: SnapshotTagChange = { before: [], after: [] },
+): Promise<void> {
+  const imageChange = tagChange(before, after);
+  const snapshotIds = includeSnapshots ? snapshotIdsOf(image) : [];
+  const snapshotChange = tagChange(mergeTags(before, snapshotTags.before), mergeTags(after, snapshotTags.after));
+  if (snapshotIds.length === 0 || JSON.stringify(imageChange) === JSON.stringify(snapshotChange)) {
+    await applyTagChange(ec2, [image.ImageId!, ...snapshotIds], imageChange);
+  } else {
+    await applyTagChange(ec2, [image.ImageId!], imageChange);
+    await applyTagChange(ec2, snapshotIds, snapshotChange);
+  }
+  if (imageChange.removed.length + imageChange.upserted.length + snapshotChange.removed.length + snapshotChange.upserted.length > 0) {
+    log('info', 'tags updated', {
+      imageId: image.ImageId,
+      removed: imageChange.removed,
+      changed: imageChange.upserted.map((t) => t.Key),
+      ...(snapshotIds.length ? { snapshotsRemoved: snapshotChange.removed, snapshotsChanged: snapshotChange.upserted.map((t) => t.Key) } : {}),
+    });
+  }
+}
+
+interface TagChange {
+  readonly removed: string[];
+  readonly upserted: Tag[];
+}
+
+function tagChange(before: Tag[], after: Tag[]): TagChange {
   const oldTags = new Map(withoutReservedTags(before).map((t) => [t.Key, t.Value]));
   const newTags = new Map(withoutReservedTags(after).map((t) => [t.Key, t.Value]));
-  const removed = [...oldTags.keys()].filter((k) => !newTags.has(k));
-  const upserted = [...newTags.entries()].filter(([k, v]) => oldTags.get(k) !== v);
-  const resources = [image.ImageId!, ...(includeSnapshots ? snapshotIdsOf(image) : [])];
-  if (removed.length > 0) {
-    await ec2.send(new DeleteTagsCommand({ Resources: resources, Tags: removed.map((Key) => ({ Key })) }));
+  return {
+    removed: [...oldTags.keys()].filter((k) => !newTags.has(k)),
+    upserted: [...newTags.entries()].filter(([k, v]) => oldTags.get(k) !== v).map(([Key, Value]) => ({ Key, Value })),
+  };
+}
+
+async function applyTagChange(ec2: EC2Client, resources: string[], change: TagChange): Promise<void> {
+  if (change.removed.length > 0) {
+    await ec2.send(new DeleteTagsCommand({ Resources: resources, Tags: change.removed.map((Key) => ({ Key })) }));
   }
-  if (upserted.length > 0) {
-    await ec2.send(new CreateTagsCommand({ Resources: resources, Tags: upserted.map(([Key, Value]) => ({ Key, Value })) }));
-  }
-  if (removed.length + upserted.length > 0) {
-    log('info', 'tags updated', { imageId: image.ImageId, removed, changed: upserted.map(([k]) => k) });
+  if (change.upserted.length > 0) {
+    await ec2.send(new CreateTagsCommand({ Resources: resources, Tags: change.upserted }));
   }
 }
 

@@ -32,6 +32,7 @@ export async function describeImportTask(ec2: EC2Client, taskId: string): Promis
 export async function imagesOfImportTask(ec2: EC2Client, taskId: string): Promise<Image[]> {
   const out = await ec2.send(new DescribeImagesCommand({
     Owners: ['self'],
+    IncludeDisabled: true,
     Filters: [{ Name: `tag:${IMPORT_TASK_TAG}`, Values: [taskId] }],
   }));
   return (out.Images ?? []).filter((i) => i.State !== 'deregistered');

@@ -5,6 +5,7 @@ import { assertOwned, describeImage, destroyImage, updateDescription, updateTags
 import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
 import { changed, required, str, tags } from './props';
+import { warnIfReferenced } from './references';
 import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
 
@@ -42,8 +43,11 @@ export interface ImageOperation {
   create(ctx: OperationContext): Promise<string>;
 }
 
-/** Properties every operation resource carries. */
-export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix'] as const;
+/**
+ * Properties every operation resource carries whose change means a new image.
+ * ImdsSupport: EC2 cannot take IMDSv2 back from an image.
+ */
+export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix', 'ImdsSupport'] as const;
 
 /** What every request of an operation resource works with. */
 interface Request {
@@ -126,7 +130,9 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
     if (changed(before, req.props, ['Description']).length > 0) {
       await updateDescription(req.ec2, imageId, str(req.props.Description));
     }
-    await updateTags(req.ec2, image, tags(before.Tags), tags(req.props.Tags), retagSnapshots);
+    await updateTags(req.ec2, image, tags(before.Tags), tags(req.props.Tags), retagSnapshots, {
+      before: tags(before.SnapshotTags), after: tags(req.props.SnapshotTags),
+    });
   } catch (err) {
     throw toAmiError(err, `Updating image ${imageId} in ${req.region}`);
   }
@@ -140,5 +146,7 @@ async function deleteImage(req: Request, physicalId: string, keepSnapshots: bool
     return;
   }
   log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
+  // Only an image that was handed out can be in use; a failed deployment's never was.
+  if (image && image.State !== 'deregistered' && !decision.overridesProtection) await warnIfReferenced(req.ec2, physicalId, req.region);
   await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, { overrideProtection: decision.overridesProtection, keepSnapshots });
 }

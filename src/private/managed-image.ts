@@ -9,7 +9,10 @@ import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { recordImageCost } from './stack-limits';
-import { claimImageName, deprecationDelaySeconds, deprecationTime, namePrefixFromPath, validateImageName, validateTags, validateTimeout } from './validation';
+import {
+  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateTags,
+  validateTimeout,
+} from './validation';
 import { WaiterChain } from './waiter-chain';
 
 /** What a concrete image construct passes to `ManagedImage` to build its resources. */
@@ -38,6 +41,8 @@ export class ManagedImage {
   public readonly parameter?: ssm.IStringParameter;
   private removalPolicy: RemovalPolicy;
   private readonly shareSnapshots: boolean;
+  /** When the image was disabled, if `disableAt` had passed at synth. */
+  private readonly disabledAt?: string;
   private readonly launchPermissions: LaunchPermission[] = [];
   private readonly osType: ec2.OperatingSystemType;
   private readonly userData?: ec2.UserData;
@@ -46,6 +51,7 @@ export class ManagedImage {
     const timeout = props.timeout ?? Duration.hours(1);
     validateTimeout(scope, timeout);
     validateTags(scope, props.tags);
+    validateTags(scope, props.snapshotTags);
     validateImageName(scope, resources.imageName);
     claimImageName(scope, resources.imageName, scope.region);
     this.removalPolicy = checkRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN);
@@ -62,10 +68,18 @@ export class ManagedImage {
       Description: props.description,
       RemovalPolicy: Lazy.string({ produce: () => policyName(this.removalPolicy) }),
       Tags: Lazy.any({ produce: () => this.tags.renderTags() }, { omitEmptyArray: true }),
+      SnapshotTags: tagList(props.snapshotTags),
+      // EC2 cannot undo IMDSv2 on an image: every kind replaces its image when this changes.
+      ImdsSupport: imdsSupport(props),
       ...resources.properties,
     });
 
+    this.disabledAt = disableTime(scope, props.disableAt);
     this.shareSnapshots = (props.shareSnapshots ?? false) && !props.dangerouslyMakePublic;
+    if (this.disabledAt && props.dangerouslyMakePublic) {
+      Annotations.of(scope).addWarningV2('cdk-ami:disabledNotShared',
+        `dangerouslyMakePublic has no effect while the image is disabled (disableAt ${this.disabledAt}): EC2 makes a disabled image private.`);
+    }
     this.grantLaunch(scope, props.launchPermissions ?? []);
     if (this.shareSnapshots) {
       scope.node.addValidation({
@@ -84,6 +98,9 @@ export class ManagedImage {
       allLinkProperties: resources.allWaiterProperties,
       lastLinkProperties: {
         ...resources.lastWaiterProperties,
+        // Set once the image is available, before the last link hands out its ID.
+        ImdsSupport: imdsSupport(props),
+        DisableAt: this.disabledAt,
         LaunchPermissions: Lazy.any({ produce: () => this.launchPermissions.map((p) => p._render()) }, { omitEmptyArray: true }),
         Public: props.dangerouslyMakePublic || undefined,
         ShareSnapshots: props.shareSnapshots || undefined,
@@ -134,6 +151,10 @@ export class ManagedImage {
         Annotations.of(scope).addWarningV2('cdk-ami:snapshotsNotShared',
           `shareSnapshots does not reach ${permission.value}: EC2 shares snapshots with accounts only, so the accounts of this organization or organizational unit can launch the image but not copy it.`);
       }
+      if (this.disabledAt) {
+        Annotations.of(scope).addWarningV2('cdk-ami:disabledNotShared',
+          `The launch permission for ${permission.value} has no effect while the image is disabled (disableAt ${this.disabledAt}): EC2 removes every launch permission of a disabled image, and applies them again when it is enabled.`);
+      }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
       }
@@ -157,6 +178,10 @@ function checkRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): RemovalPo
     throw new AmiValidationError(`removalPolicy ${policy} is not supported for images: use RemovalPolicy.RETAIN (keep the image) or RemovalPolicy.DESTROY (deregister it and delete its snapshots).`, scope);
   }
   return policy;
+}
+
+function imdsSupport(props: ImageProps): string | undefined {
+  return props.requireImdsv2 ? 'v2.0' : undefined;
 }
 
 function policyName(policy: RemovalPolicy): string {

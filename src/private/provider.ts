@@ -13,8 +13,11 @@ import { suppressNag } from './nag';
 /** The tag every image and snapshot gets; the IAM conditions below test it. */
 export const STACK_TAG = 'cdk-ami:stack';
 
-/** The Lambda runtime is pinned: "latest" would churn users' snapshots. */
-export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
+/**
+ * The Lambda runtime is pinned: "latest" would churn users' snapshots. Named
+ * rather than `Runtime.NODEJS_24_X`, which aws-cdk-lib 2.211 lacks.
+ */
+export const HANDLER_RUNTIME = pinnedNodeRuntime('nodejs24.x');
 
 /** Poll interval of the waiters; also the worst-case lag after "available". */
 export const POLL_INTERVAL = Duration.seconds(15);
@@ -97,6 +100,13 @@ export class AmiProvider extends Construct {
       actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
       resources: ['*'],
     });
+    // Before a DESTROY deregisters an image, the log names the instances and launch
+    // templates that still use it. DescribeImageReferences has no resource type.
+    this.grantOperation('image-references', {
+      sid: 'FindImageReferences',
+      actions: ['ec2:DescribeImageReferences'],
+      resources: ['*'],
+    });
     this.grantOperation('stack-status', {
       sid: 'ReadOwnStackStatus',
       actions: ['cloudformation:DescribeStacks'],
@@ -110,13 +120,15 @@ export class AmiProvider extends Construct {
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
     this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
-    // The last waiter link applies sharing, deprecation and protection once the image is available.
+    // The last waiter link applies IMDSv2, sharing, deprecation, protection and
+    // disabling once the image is available.
     this.grantWaiter('govern-own', {
       sid: 'GovernOwnImages',
       actions: [
         'ec2:ModifyImageAttribute', 'ec2:ModifySnapshotAttribute',
         'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation',
         'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection',
+        'ec2:DisableImage', 'ec2:EnableImage',
       ],
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
@@ -150,7 +162,8 @@ export class AmiProvider extends Construct {
       id: 'AwsSolutions-IAM5',
       reason: 'CreateStoreImageTask writes, and CreateRestoreImageTask reads, one object named <ami-id>.bin per image; the image ID is only '
         + 'known at deploy time, so these statements name the bucket and the ami-*.bin pattern, nothing broader.',
-      appliesTo: [{ regex: '/^Resource::.*\\/ami-\\*\\.bin$/' }],
+      // Any bucket ARN: `arn:<AWS::Partition>:s3:::name` imported by name, `<Bucket1234.Arn>` for a bucket of the stack.
+      appliesTo: [{ regex: '/^Resource::.+\\/ami-\\*\\.bin$/' }],
     }, {
       id: 'AwsSolutions-IAM5',
       reason: 'ImportImage creates an import-image-task whose ID only exists at deploy time: ImportImage and CancelImportTask on '
@@ -305,7 +318,7 @@ export class AmiProvider extends Construct {
   }
 
   private handler(id: string, handler: string, role: iam.Role, logGroup: logs.LogGroup, timeout: Duration): lambda.Function {
-    return new lambda.Function(this, id, {
+    const fn = new lambda.Function(this, id, {
       description: `cdk-ami ${handler.split('.')[1]} handler`,
       runtime: HANDLER_RUNTIME,
       code: lambda.Code.fromAsset(ASSET_DIR),
@@ -316,7 +329,25 @@ export class AmiProvider extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
     });
+    suppressNag(fn, [{
+      id: 'AwsSolutions-L1',
+      reason: `The handlers run ${HANDLER_RUNTIME.name}, Lambda's newest Node.js runtime, pinned by name; an aws-cdk-lib that does not list it yet makes cdk-nag call it outdated.`,
+    }]);
+    return fn;
   }
+}
+
+/**
+ * aws-cdk-lib's own Runtime where it has one. Otherwise a new one, taken back
+ * out of `Runtime.ALL`: cdk-nag's L1 rule reads that list as the runtimes that
+ * exist, and importing cdk-ami must not make it flag users' own functions.
+ */
+function pinnedNodeRuntime(name: string): lambda.Runtime {
+  const known = lambda.Runtime.ALL.find((r) => r.name === name && !r.isVariable);
+  if (known) return known;
+  const runtime = new lambda.Runtime(name, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });
+  lambda.Runtime.ALL.splice(lambda.Runtime.ALL.indexOf(runtime), 1);
+  return runtime;
 }
 
 /** Images in any Region (copies live outside the stack's Region), or in one. */

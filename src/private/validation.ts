@@ -175,3 +175,27 @@ export function deprecationDelaySeconds(scope: IConstruct, deprecateAfter: Durat
   }
   return seconds;
 }
+
+/**
+ * `disableAt` as the last waiter link carries it: the time, once it has passed
+ * at synth, else nothing. EC2 cannot schedule DisableImage, so the synth after
+ * that time is what changes the property and has the waiter disable the image.
+ */
+export function disableTime(scope: IConstruct, disableAt: Date | undefined, now = Date.now()): string | undefined {
+  if (disableAt === undefined) return undefined;
+  const ms = disableAt.getTime();
+  if (Number.isNaN(ms)) throw new AmiValidationError('disableAt is not a valid date.', scope);
+  const at = new Date(ms).toISOString();
+  if (ms > now) {
+    Annotations.of(scope).addInfo(
+      `disableAt ${at} is in the future: EC2 cannot schedule disabling, so the image stays enabled until a deployment synthesized at or after that time disables it.`);
+    return undefined;
+  }
+  return at;
+}
+
+/** A tag map as CloudFormation properties: a list of Key/Value, sorted by key so the template is stable. */
+export function tagList(tags: Record<string, string> | undefined): { Key: string; Value: string }[] | undefined {
+  if (tags === undefined) return undefined;
+  return Object.keys(tags).sort().map((Key) => ({ Key, Value: tags[Key] }));
+}

@@ -245,6 +245,7 @@ function operationCases(s: SynthesizedStack): Case[] {
     wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow import tasks'),
     wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImages', 'to find the images an import task made'),
     wildcard('operation', 'from-instance.ts', 'ec2:DescribeInstances', 'to find the root volume'),
+    wildcard('operation', 'shared/references.ts', 'ec2:DescribeImageReferences', 'to name the users of an image DESTROY deregisters'),
     {
       reason: 'DescribeStacks of its own stack, to tell a rollback from a deletion',
       role: 'operation',
@@ -400,7 +401,10 @@ function waiterCases(s: SynthesizedStack): Case[] {
     wildcard('waiter', 'shared/images.ts', 'ec2:DescribeImages', 'to poll the image'),
     wildcard('waiter', 'waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
     wildcard('waiter', 'shared/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
-    ...['ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection', 'ec2:DisableImageDeregistrationProtection']
+    ...[
+      'ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection',
+      'ec2:DisableImageDeregistrationProtection', 'ec2:DisableImage', 'ec2:EnableImage',
+    ]
       .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
     {
       reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
@@ -562,6 +566,8 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       { reason: `DeregisterImage by the ${role} role of another stack's image`, role, request: { action: 'ec2:DeregisterImage', ...image(FOREIGN_IMAGE), context: otherStack } },
       { reason: `DeleteSnapshot by the ${role} role of an untagged snapshot`, role, request: { action: 'ec2:DeleteSnapshot', resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot', context: untagged } },
       { reason: `ModifyImageAttribute (sharing) by the ${role} role of another stack's image`, role, request: { action: 'ec2:ModifyImageAttribute', ...image(FOREIGN_IMAGE), context: otherStack } },
+      { reason: `DisableImage by the ${role} role of another stack's image`, role, request: { action: 'ec2:DisableImage', ...image(FOREIGN_IMAGE), context: otherStack } },
+      { reason: `EnableImage by the ${role} role of an untagged image`, role, request: { action: 'ec2:EnableImage', ...image(FOREIGN_IMAGE), context: untagged } },
     ]),
     {
       reason: 'StopInstances of an instance no construct names',

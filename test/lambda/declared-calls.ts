@@ -15,6 +15,7 @@ import { ApiCall } from '../../lambda/shared/calls';
 import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
 import * as importTasks from '../../lambda/shared/import-tasks';
+import * as references from '../../lambda/shared/references';
 import * as removal from '../../lambda/shared/removal';
 import * as store from '../../lambda/store';
 import * as waiter from '../../lambda/waiter';
@@ -33,6 +34,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'shared/governance.ts': governance.CALLS,
   'shared/images.ts': images.CALLS,
   'shared/import-tasks.ts': importTasks.CALLS,
+  'shared/references.ts': references.CALLS,
   'shared/removal.ts': removal.CALLS,
 };
 

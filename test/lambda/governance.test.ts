@@ -111,7 +111,7 @@ describe('applied by the last waiter link once the image is available', () => {
   test('an EC2 refusal names the image', async () => {
     ec2Mock.on(EnableImageDeprecationCommand).rejects(awsError('InvalidParameterValue', 'The deprecation time is too far in the future'));
     const err = await created({ DeprecateAt: '2099-01-01T00:00:00.000Z' }).then(() => undefined, (e: Error) => e);
-    expect(err!.message).toBe('Applying sharing, deprecation or protection to image ami-0123456789abcdef0 in us-east-1 failed: InvalidParameterValue: The deprecation time is too far in the future');
+    expect(err!.message).toBe('Applying IMDSv2, sharing, deprecation, protection or disabling to image ami-0123456789abcdef0 in us-east-1 failed: InvalidParameterValue: The deprecation time is too far in the future');
   });
 });
 

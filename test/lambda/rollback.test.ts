@@ -121,6 +121,6 @@ describe('governance that cannot be restored', () => {
     stackIs('UPDATE_IN_PROGRESS');
     ec2Mock.on(ModifyImageAttributeCommand).rejects(awsError('InvalidAMIAttributeItemValue', 'Invalid attribute item value "444455556666"'));
     const err = await rejectionOf(waiterUpdate({ LaunchPermissions: [{ UserId: '444455556666' }] }, {}));
-    expect(err.message).toMatch(/^Applying sharing, deprecation or protection to image ami-0123456789abcdef0 in us-east-1 failed: InvalidAMIAttributeItemValue/);
+    expect(err.message).toMatch(/^Applying IMDSv2, sharing, deprecation, protection or disabling to image ami-0123456789abcdef0 in us-east-1 failed: InvalidAMIAttributeItemValue/);
   });
 });

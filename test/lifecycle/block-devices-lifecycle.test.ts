@@ -1,15 +1,13 @@
 import { RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { AmiFromInstance, AmiFromSnapshot } from '../../src';
 
 const REGION = 'us-east-1';
 const h = useLocalEc2();
 
 function onlyImage(sim: ReturnType<typeof h.sim>) {
-  const ids = Object.values(sim.outputs()) as string[];
-  expect(ids).toHaveLength(1);
-  return h.ec2.image(ids[0])!;
+  return outputImage(h.ec2, sim);
 }
 
 describe('block devices against the local EC2 endpoint', () => {

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { AmiFromInstance, DeregistrationProtection, LaunchPermission } from '../../src';
 
 const h = useLocalEc2();
@@ -13,9 +13,7 @@ function template(instanceId: string, props: Props = {}, extra = {}) {
 }
 
 function imageOf(sim: ReturnType<typeof h.sim>) {
-  const ids = Object.values(sim.outputs()) as string[];
-  expect(ids).toHaveLength(1);
-  return h.ec2.image(ids[0])!;
+  return outputImage(h.ec2, sim);
 }
 
 describe('image governance against the local EC2 endpoint: every change keeps the image', () => {

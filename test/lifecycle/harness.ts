@@ -4,7 +4,7 @@ import { resetClients } from '../../lambda/shared/clients';
 import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
 import { CfnSimulator, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
-import { LocalEc2, fastRetryStrategy, withEndpointEnv } from './local-ec2';
+import { LocalEc2, LocalImage, fastRetryStrategy, withEndpointEnv } from './local-ec2';
 
 /**
  * The part of a synthesized template CloudFormation hands to our handlers: the
@@ -119,4 +119,11 @@ export function useLocalEc2(): Harness {
       return sim;
     },
   };
+}
+
+/** The one image the stack's outputs name (templates with one image), as the local endpoint holds it. */
+export function outputImage(ec2: LocalEc2, sim: CfnSimulator): LocalImage {
+  const ids = Object.values(sim.outputs()) as string[];
+  expect(ids).toHaveLength(1);
+  return ec2.image(ids[0])!;
 }

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { DiskImageFormat, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform } from '../../src';
 
 const h = useLocalEc2();
@@ -14,10 +14,8 @@ function template(props: Props = {}) {
   }));
 }
 
-function outputImage(sim: ReturnType<typeof h.sim>) {
-  const ids = Object.values(sim.outputs()) as string[];
-  expect(ids).toHaveLength(1);
-  return h.ec2.image(ids[0])!;
+function onlyImage(sim: ReturnType<typeof h.sim>) {
+  return outputImage(h.ec2, sim);
 }
 
 describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
@@ -28,7 +26,7 @@ describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
     const taskPolls = h.logs.filter((l) => l.message === 'poll' && l.status === 'active');
     expect([...new Set(taskPolls.map((l) => l.statusMessage))]).toEqual(expect.arrayContaining(['pending', 'validating', 'converting', 'updating', 'booting', 'preparing ami']));
     expect(taskPolls.every((l) => l.progress !== undefined)).toBe(true);
-    const image = outputImage(sim);
+    const image = onlyImage(sim);
     expect(image.state).toBe('available');
     const [operation] = sim.logicalIdsOfType('Custom::ImportedAmi');
     const taskId = sim.physicalId(operation)!;
@@ -56,7 +54,7 @@ describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
     const sim = h.sim();
     expect(await sim.deploy(template())).toEqual({ ok: true });
     expect(h.logs.find((l) => l.message === 'link budget spent; the next link keeps waiting')).toMatchObject({ link: '1/2' });
-    expect(outputImage(sim).state).toBe('available');
+    expect(onlyImage(sim).state).toBe('available');
   });
 
   test('a deployment that gives up while the task is active cancels it on rollback', async () => {
@@ -83,7 +81,7 @@ describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
   test('imageName: the import is copied under the name and the unnamed import removed', async () => {
     const sim = h.sim();
     expect(await sim.deploy(template({ imageName: 'appliance-1.0', removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
-    const image = outputImage(sim);
+    const image = onlyImage(sim);
     expect(image.name).toBe('appliance-1.0');
     expect(image.state).toBe('available');
     expect(h.ec2.liveImages(REGION).map((i) => i.imageId)).toEqual([image.imageId]);

@@ -17,7 +17,10 @@
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
  * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
- * by the polls that observe them (`storeBehaviour`, `importBehaviour`).
+ * by the polls that observe them (`storeBehaviour`, `importBehaviour`). Image settings: ImdsSupport
+ * (only `v2.0`, never taken back), DisableImage / EnableImage (a disabled image is private, cannot be
+ * shared, and DescribeImages hides it unless `IncludeDisabled`), and DescribeImageReferences for
+ * instances and launch templates (`addInstance({ imageId })`, `addLaunchTemplate`).
  *
  * Wire formats follow the real services, checked against what the SDK sends and
  * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
@@ -35,7 +38,8 @@ import type { AddressInfo } from 'node:net';
 /** The account that owns every resource of the local endpoint. */
 export const ACCOUNT_ID = '123456789012';
 
-export type ImageState = 'pending' | 'available' | 'failed' | 'deregistered';
+/** `disabled`: DisableImage; hidden from DescribeImages unless `IncludeDisabled` is true. */
+export type ImageState = 'pending' | 'available' | 'failed' | 'deregistered' | 'disabled';
 export type SnapshotState = 'pending' | 'completed' | 'error';
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 /**
@@ -82,6 +86,14 @@ export interface AddInstanceOptions {
   /** Default `running`. */
   readonly state?: InstanceStateName;
   readonly tags?: Readonly<Record<string, string>>;
+  /** The image the instance was launched from (DescribeImageReferences finds it); default none. */
+  readonly imageId?: string;
+}
+
+/** A launch template whose default version launches `imageId` (for DescribeImageReferences). */
+export interface AddLaunchTemplateOptions {
+  readonly region: string;
+  readonly imageId: string;
 }
 
 /**
@@ -125,6 +137,7 @@ export interface LocalInstance {
   readonly launchTime: string;
   readonly rootDeviceName: string;
   readonly volumes: InstanceVolume[];
+  readonly imageId?: string;
   state: InstanceStateName;
   tags: Tags;
   /** What GetConsoleOutput returns (decoded). */
@@ -170,8 +183,8 @@ export interface LocalImage {
   readonly bootMode?: string;
   /** Reported only when set. */
   readonly enaSupport?: boolean;
-  /** `v2.0` when instances launched from the image must use IMDSv2. */
-  readonly imdsSupport?: string;
+  /** `v2.0` when instances launched from the image must use IMDSv2; ModifyImageAttribute can set it, nothing unsets it. */
+  imdsSupport?: string;
   /** `v2.0` for NitroTPM. */
   readonly tpmSupport?: string;
   /** RegisterImage's UefiData: the base64 UEFI variable store. */
@@ -472,6 +485,8 @@ const SNAPSHOT_ATTRIBUTES = new Set(['productCodes', 'createVolumePermission']);
 
 /** How long deregistration protection enabled with cooldown outlasts DisableImageDeregistrationProtection. */
 const DEREGISTRATION_COOLDOWN_MS = 24 * 60 * 60 * 1000;
+
+const IMAGE_REFERENCE_TYPES = new Set(['ec2:Instance', 'ec2:LaunchTemplate', 'ssm:Parameter', 'imagebuilder:ImageRecipe', 'imagebuilder:ContainerRecipe']);
 
 const IMAGE_ATTRIBUTES = new Set([
   'description', 'kernel', 'ramdisk', 'launchPermission', 'productCodes', 'blockDeviceMapping', 'sriovNetSupport',
@@ -903,6 +918,7 @@ function renderInstance(instance: LocalInstance): string {
   ));
   return [
     leaf('instanceId', instance.instanceId),
+    leaf('imageId', instance.imageId),
     node('instanceState', renderInstanceState(instance.state)),
     leaf('instanceType', 't3.micro'),
     leaf('launchTime', instance.launchTime),
@@ -1118,6 +1134,8 @@ class RegionState {
   /** ImportImage ClientToken → the task it started and a fingerprint of the request. */
   readonly importTokens = new Map<string, { readonly importTaskId: string; readonly fingerprint: string }>();
   imageBlockPublicAccess: ImageBlockPublicAccessState = 'unblocked';
+  /** Launch template ID → the image its default version launches. */
+  readonly launchTemplates = new Map<string, string>();
 
   constructor(readonly name: string) {}
 
@@ -1236,6 +1254,9 @@ class Ec2Api {
     CreateTags: (region, params) => this.createTags(region, params),
     DeleteTags: (region, params) => this.deleteTags(region, params),
     ModifyImageAttribute: (region, params) => this.modifyImageAttribute(region, params),
+    DisableImage: (region, params) => this.disableImage(region, params),
+    EnableImage: (region, params) => this.enableImage(region, params),
+    DescribeImageReferences: (region, params) => this.describeImageReferences(region, params),
     DescribeImageAttribute: (region, params) => this.describeImageAttribute(region, params),
     EnableImageDeprecation: (region, params) => this.setDeprecation(region, params, true),
     DisableImageDeprecation: (region, params) => this.setDeprecation(region, params, false),
@@ -1277,6 +1298,7 @@ class Ec2Api {
       state: options.state ?? 'running',
       tags: newTags(Object.entries(options.tags ?? {})),
       consoleOutput: '',
+      imageId: options.imageId,
     };
     this.world.region(options.region).instances.set(instance.instanceId, instance);
     return instance;
@@ -1480,8 +1502,11 @@ class Ec2Api {
     const candidates = ids.length > 0 ? this.imagesNamedInDescribe(region, ids) : [...region.images.values()];
     const owned = ownersInclude(params.list('Owner'));
     const matches = filterPredicate(params, IMAGE_FILTERS);
-    // A deregistered image is simply absent, as on EC2 a while after deregistration.
-    const result = candidates.filter((image) => owned && image.state !== 'deregistered' && matches(image));
+    // A deregistered image is simply absent, as on EC2 a while after deregistration; a
+    // disabled one is left out unless asked for (DescribeImages IncludeDisabled).
+    const includeDisabled = params.bool('IncludeDisabled') ?? false;
+    const result = candidates.filter((image) => owned && image.state !== 'deregistered'
+      && (includeDisabled || image.state !== 'disabled') && matches(image));
     result.forEach((image) => this.poll(region, image));
     return itemSet('imagesSet', result.map(renderImage));
   }
@@ -1513,19 +1538,97 @@ class Ec2Api {
     const image = this.liveImage(region, params.required('ImageId'));
     const attribute = params.get('Attribute');
     const description = params.get('Description.Value') ?? (attribute === 'description' ? params.get('Value') : undefined);
+    const imdsSupport = params.get('ImdsSupport.Value') ?? (attribute === 'imdsSupport' ? params.get('Value') : undefined);
     const { add, remove } = readLaunchPermissionChanges(params);
     // Everything is checked before anything changes: a rejected request modifies nothing.
+    if (imdsSupport !== undefined && (description !== undefined || add.length + remove.length > 0)) {
+      // The reference: "You can specify only one attribute at a time." (code: best knowledge)
+      throw new ApiError('InvalidParameterCombination', 'You can modify only one attribute of an image at a time.');
+    }
+    // Only v2.0 exists, and nothing takes it back ("After you set the value to v2.0, you can't undo it").
+    if (imdsSupport !== undefined && imdsSupport !== 'v2.0') {
+      throw invalidValue(`Value (${imdsSupport}) for parameter ImdsSupport is invalid. Valid value: v2.0.`);
+    }
     for (const permission of [...add, ...remove]) assertLaunchPermission(permission);
+    if (image.state === 'disabled' && add.length > 0) {
+      // "A disabled AMI can't be shared." (code and message: best knowledge)
+      throw new ApiError('OperationNotPermitted', `The image ${image.imageId} is disabled and cannot be shared. Enable it first (EnableImage).`);
+    }
     if (region.imageBlockPublicAccess === 'block-new-sharing' && add.some((permission) => permission.group === 'all')) {
       throw new ApiError('OperationNotPermitted', 'You can’t publicly share this image because block public access for AMIs is enabled for this account. '
         + 'To publicly share the image, you must call the DisableImageBlockPublicAccess API.');
     }
 
     if (description !== undefined) image.description = description;
+    if (imdsSupport !== undefined) image.imdsSupport = imdsSupport;
     const kept = image.launchPermissions.filter((existing) => !remove.some((removed) => samePermission(existing, removed)));
     const added = add.filter((permission) => !kept.some((existing) => samePermission(existing, permission)));
     image.launchPermissions = [...kept, ...added];
     return leaf('return', true);
+  }
+
+  /**
+   * DisableImage: the image becomes `disabled` and loses every launch permission (public or
+   * shared, it becomes private). Disabling a disabled image is accepted (best knowledge); an image
+   * that never became available cannot be disabled (code: best knowledge).
+   */
+  private disableImage(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    if (image.state !== 'available' && image.state !== 'disabled') {
+      throw new ApiError('IncorrectState', `The image ${image.imageId} is ${image.state}; only an available image can be disabled.`);
+    }
+    image.state = 'disabled';
+    image.launchPermissions = [];
+    return leaf('return', true);
+  }
+
+  /** EnableImage: available again; the launch permissions removed by DisableImage stay removed. */
+  private enableImage(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    if (image.state !== 'available' && image.state !== 'disabled') {
+      throw new ApiError('IncorrectState', `The image ${image.imageId} is ${image.state}; only a disabled image can be enabled.`);
+    }
+    image.state = 'available';
+    return leaf('return', true);
+  }
+
+  /**
+   * DescribeImageReferences for `ec2:Instance` (instances not terminated) and
+   * `ec2:LaunchTemplate` (default versions); one page, the other resource types have nothing here.
+   */
+  private describeImageReferences(region: RegionState, params: QueryParams): string {
+    const imageIds = this.requiredList(params, 'ImageId');
+    if (imageIds.length > 10) throw invalidValue('ImageId: at most 10 image IDs can be checked at once.');
+    imageIds.forEach((id) => assertWellFormedId(id, 'ami', 'InvalidAMIID.Malformed'));
+    const requested = params.members('ResourceType').map((member) => member.required('ResourceType'));
+    const includeAll = params.bool('IncludeAllResourceTypes') ?? false;
+    if (!includeAll && requested.length === 0) throw missingParameter('IncludeAllResourceTypes or ResourceTypes');
+    requested.forEach((type) => assertOneOf('ResourceType', type, IMAGE_REFERENCE_TYPES));
+    const wants = (type: string) => includeAll || requested.includes(type);
+    const references: string[] = [];
+    const reference = (imageId: string, resourceType: string, arn: string) =>
+      leaf('imageId', imageId) + leaf('resourceType', resourceType) + leaf('arn', arn);
+    for (const imageId of imageIds) {
+      if (wants('ec2:Instance')) {
+        for (const instance of region.instances.values()) {
+          if (instance.imageId === imageId && instance.state !== 'terminated') {
+            references.push(reference(imageId, 'ec2:Instance', `arn:aws:ec2:${region.name}:${ACCOUNT_ID}:instance/${instance.instanceId}`));
+          }
+        }
+      }
+      if (wants('ec2:LaunchTemplate')) {
+        for (const [templateId, launched] of region.launchTemplates) {
+          if (launched === imageId) references.push(reference(imageId, 'ec2:LaunchTemplate', `arn:aws:ec2:${region.name}:${ACCOUNT_ID}:launch-template/${templateId}`));
+        }
+      }
+    }
+    return itemSet('imageReferenceSet', references);
+  }
+
+  addLaunchTemplate(options: AddLaunchTemplateOptions): string {
+    const templateId = newId('lt');
+    this.world.region(options.region).launchTemplates.set(templateId, options.imageId);
+    return templateId;
   }
 
   private describeImageAttribute(region: RegionState, params: QueryParams): string {
@@ -2611,6 +2714,11 @@ export class LocalEc2 {
   /** Sets an instance's state at once, as CloudFormation or its own shutdown would. */
   setInstanceState(region: string, instanceId: string, state: InstanceStateName): void {
     this.ec2.instanceIn(region, instanceId).state = state;
+  }
+
+  /** Adds a launch template that launches `imageId`; returns its ID. */
+  addLaunchTemplate(options: AddLaunchTemplateOptions): string {
+    return this.ec2.addLaunchTemplate(options);
   }
 
   /** Adds a snapshot (default: completed, 8 GiB, unencrypted), e.g. for RegisterImage; returns its ID. */

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { AmiFromSnapshot, RestoredAmi } from '../../src';
 
 const h = useLocalEc2();
@@ -16,9 +16,7 @@ function restoreTemplate(props: RestoreProps = {}, extra = {}) {
 }
 
 function onlyImage(sim: ReturnType<typeof h.sim>) {
-  const ids = Object.values(sim.outputs()) as string[];
-  expect(ids).toHaveLength(1);
-  return h.ec2.image(ids[0])!;
+  return outputImage(h.ec2, sim);
 }
 
 describe('RestoredAmi lifecycle', () => {
