@@ -2,9 +2,10 @@ import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance,
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
+import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
-import { num, required, str } from './shared/props';
+import { required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { formatDuration } from './waiter';
@@ -35,7 +36,6 @@ export type StopBy = 'handler' | 'instance' | 'none';
 
 /** After RunInstances EC2 may not know the new instance ID for a little while. */
 const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
-const POLL_INTERVAL_MS = 15 * 1000;
 /** How much of the console the stack event shows: enough to see the error, short enough for the event. */
 const CONSOLE_LINES = 15;
 const CONSOLE_CHARS = 1500;
@@ -190,22 +190,13 @@ export function consoleTail(text: string): string {
   return `Last lines of its console output: ${tail}`;
 }
 
-interface SetupLink {
+interface SetupLink extends LinkTiming {
   readonly region: string;
   readonly instanceId: string;
   readonly stopBy: StopBy;
-  readonly linkLabel: string;
-  readonly isLastLink: boolean;
-  readonly budgetMs: number;
-  readonly totalTimeoutSeconds: number;
-  readonly elapsedMs: number;
-  readonly elapsedSeconds: number;
 }
 
 function readSetup(props: ResourceProperties, startedAt: number | undefined): SetupLink {
-  const link = num(props.Link, 1);
-  const links = num(props.Links, 1);
-  const elapsedMs = startedAt ? Date.now() - startedAt : 0;
   const stopBy = str(props.StopBy) ?? 'handler';
   if (!['handler', 'instance', 'none'].includes(stopBy)) {
     throw new AmiError(`StopBy "${stopBy}" is not one of handler, instance, none.`);
@@ -214,12 +205,7 @@ function readSetup(props: ResourceProperties, startedAt: number | undefined): Se
     region: required(props, 'Region'),
     instanceId: required(props, 'InstanceId'),
     stopBy: stopBy as StopBy,
-    linkLabel: `${link}/${links}`,
-    isLastLink: link >= links,
-    budgetMs: num(props.BudgetSeconds, 3000) * 1000,
-    totalTimeoutSeconds: num(props.TimeoutSeconds, num(props.BudgetSeconds, 3000)),
-    elapsedMs,
-    elapsedSeconds: Math.round(elapsedMs / 1000),
+    ...readLinkTiming(props, startedAt),
   };
 }
 

@@ -6,8 +6,9 @@ import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './s
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
+import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
-import { num, required, str } from './shared/props';
+import { required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
 import { followStoreTask } from './store';
@@ -31,7 +32,6 @@ export const CALLS = declareCalls(
 const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
 /** Snapshot progress costs a call; read it every few polls, not every poll. */
 const SNAPSHOT_PROGRESS_EVERY_MS = 90 * 1000;
-const POLL_INTERVAL_MS = 15 * 1000;
 
 export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
   const physicalId = event.RequestType === 'Create'
@@ -183,34 +183,16 @@ async function waitForStore(client: EC2Client, w: WaitLink, bucket: string): Pro
   return pendingOrBudgetSpent(w, 'pending');
 }
 
-interface WaitLink {
+interface WaitLink extends LinkTiming {
   readonly region: string;
   readonly imageId: string;
-  readonly link: number;
-  readonly links: number;
-  readonly linkLabel: string;
-  readonly isLastLink: boolean;
-  readonly budgetMs: number;
-  readonly totalTimeoutSeconds: number;
-  readonly elapsedMs: number;
-  readonly elapsedSeconds: number;
 }
 
 function readWaiter(props: ResourceProperties, startedAt: number | undefined): WaitLink {
-  const link = num(props.Link, 1);
-  const links = num(props.Links, 1);
-  const elapsedMs = startedAt ? Date.now() - startedAt : 0;
   return {
     region: required(props, 'Region'),
     imageId: required(props, 'ImageId'),
-    link,
-    links,
-    linkLabel: `${link}/${links}`,
-    isLastLink: link >= links,
-    budgetMs: num(props.BudgetSeconds, 3000) * 1000,
-    totalTimeoutSeconds: num(props.TimeoutSeconds, num(props.BudgetSeconds, 3000)),
-    elapsedMs,
-    elapsedSeconds: Math.round(elapsedMs / 1000),
+    ...readLinkTiming(props, startedAt),
   };
 }
 
