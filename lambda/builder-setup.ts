@@ -7,8 +7,12 @@ import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
-import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { formatDuration } from './waiter';
+import { ReceivedProperties, ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from '../src/private/contract';
+
+/** The properties of a builder setup resource, by the contract. */
+type Props = ReceivedProperties<typeof ResourceTypes.BUILDER_SETUP>;
 
 export const CALLS = declareCalls(
   'ec2:DescribeInstances',
@@ -26,20 +30,17 @@ export const CALLS = declareCalls(
  * of the builder's console output, which is what the stack event shows.
  */
 
-export const SETUP_RESOURCE_TYPE = 'Custom::AmiBuilderSetup';
 /** The tag the builder sets on itself, and the console marker's prefix. */
-export const SETUP_TAG = 'cdk-ami:setup';
-export const SETUP_SUCCEEDED = 'succeeded';
 
 /** Who brings the builder to `stopped` before it is imaged. */
-export type StopBy = 'handler' | 'instance' | 'none';
+type StopByValue = typeof StopBy[keyof typeof StopBy];
 
 /** After RunInstances EC2 may not know the new instance ID for a little while. */
 const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
 /** How much of the console the stack event shows: enough to see the error, short enough for the event. */
 const CONSOLE_LINES = 15;
 const CONSOLE_CHARS = 1500;
-const MARKER = new RegExp(`${SETUP_TAG}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g');
+const MARKER = new RegExp(`${Tags.SETUP}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g');
 
 export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
@@ -54,7 +55,7 @@ export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventR
 
 export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
   if (event.RequestType === 'Delete') return { IsComplete: true };
-  const props = event.ResourceProperties as ResourceProperties;
+  const props = event.ResourceProperties as Props;
   const instanceId = required(props, 'InstanceId');
   if (event.RequestType === 'Update' && str(event.OldResourceProperties.InstanceId) === instanceId) {
     // The same builder, baked already (and likely terminated since): nothing to wait for.
@@ -80,7 +81,7 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
   }
 
   const state = instance.State?.Name ?? 'unknown';
-  let result = tagValue(instance, SETUP_TAG);
+  let result = tagValue(instance, Tags.SETUP);
   let output: ConsoleOutput | undefined;
   if (!result) {
     output = await readConsole(client, instanceId);
@@ -104,14 +105,14 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
 
   // Setup succeeded: the builder is imaged once it is in the state the recipe asks for.
   switch (s.stopBy) {
-    case 'none':
+    case StopBy.NONE:
       if (state === 'running') return done(instanceId, SETUP_SUCCEEDED);
       return pendingOrBudgetSpent(client, s, `setup succeeded, instance ${state}`);
-    case 'instance':
+    case StopBy.INSTANCE:
       // Windows: EC2Launch's sysprep shuts the instance down itself after reporting success.
       if (state === 'stopped') return done(instanceId, SETUP_SUCCEEDED);
       return pendingOrBudgetSpent(client, s, `setup succeeded, waiting for the instance to shut itself down (${state})`);
-    case 'handler':
+    case StopBy.HANDLER:
       if (state === 'stopped') return done(instanceId, SETUP_SUCCEEDED);
       if (state === 'running') await stopBuilder(client, instanceId, s.region);
       return pendingOrBudgetSpent(client, s, `setup succeeded, stopping the instance (${state})`);
@@ -193,18 +194,15 @@ export function consoleTail(text: string): string {
 interface SetupLink extends LinkTiming {
   readonly region: string;
   readonly instanceId: string;
-  readonly stopBy: StopBy;
+  readonly stopBy: StopByValue;
 }
 
-function readSetup(props: ResourceProperties, startedAt: number | undefined): SetupLink {
-  const stopBy = str(props.StopBy) ?? 'handler';
-  if (!['handler', 'instance', 'none'].includes(stopBy)) {
-    throw new AmiError(`StopBy "${stopBy}" is not one of handler, instance, none.`);
-  }
+function readSetup(props: Props, startedAt: number | undefined): SetupLink {
+  const stopBy = str(props.StopBy) ?? StopBy.HANDLER;
   return {
     region: required(props, 'Region'),
     instanceId: required(props, 'InstanceId'),
-    stopBy: stopBy as StopBy,
+    stopBy: stopBy as StopByValue,
     ...readLinkTiming(props, startedAt),
   };
 }

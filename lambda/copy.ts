@@ -7,6 +7,9 @@ import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
 import { bool, num, required, str, tags } from './shared/props';
+import { ResourceTypes } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.COPIED_AMI;
 
 /** Custom::CopiedAmi's own calls: the copy, in the destination (the source is read through shared/images.ts). */
 export const CALLS = declareCalls(
@@ -14,13 +17,13 @@ export const CALLS = declareCalls(
 );
 
 /** Custom::CopiedAmi — EC2 CopyImage, called in the destination Region. */
-export const copy: ImageOperation = {
+export const copy: ImageOperation<Kind> = {
   action: 'CopyImage',
   replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes'],
   create: createCopy,
 };
 
-async function createCopy(ctx: OperationContext): Promise<string> {
+async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
   const sourceImageId = required(ctx.props, 'SourceImageId');
   const sourceRegion = required(ctx.props, 'SourceRegion');
   const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
@@ -75,7 +78,7 @@ function isEncrypted(image: Image): boolean {
   return (image.BlockDeviceMappings ?? []).some((m) => m.Ebs?.Encrypted);
 }
 
-function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext): AmiError {
+function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext<Kind>): AmiError {
   if (err instanceof AmiError) return err;
   const message = errorMessage(err);
   switch (errorCode(err)) {

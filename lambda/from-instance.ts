@@ -6,6 +6,9 @@ import { AmiError, errorCode, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { OperationContext, ImageOperation } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+import { ResourceTypes } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.AMI_FROM_INSTANCE;
 
 /** Custom::AmiFromInstance's own calls. */
 export const CALLS = declareCalls(
@@ -14,13 +17,13 @@ export const CALLS = declareCalls(
 );
 
 /** Custom::AmiFromInstance — EC2 CreateImage from a running or stopped instance. */
-export const fromInstance: ImageOperation = {
+export const fromInstance: ImageOperation<Kind> = {
   action: 'CreateImage',
   replaceOn: ['InstanceId', 'NoReboot', 'IncludeDataVolumes', 'BlockDevices'],
   create: createFromInstance,
 };
 
-async function createFromInstance(ctx: OperationContext): Promise<string> {
+async function createFromInstance(ctx: OperationContext<Kind>): Promise<string> {
   const instanceId = required(ctx.props, 'InstanceId');
   try {
     return await createOnceByName(ctx, async () => {
@@ -84,7 +87,7 @@ function explainInstanceError(err: unknown, instanceId: string, region: string):
   }
 }
 
-function explainCreateImageError(err: unknown, instanceId: string, ctx: OperationContext): AmiError {
+function explainCreateImageError(err: unknown, instanceId: string, ctx: OperationContext<Kind>): AmiError {
   const known = explainInstanceError(err, instanceId, ctx.region);
   if (known) return known;
   const message = err instanceof Error ? err.message : String(err);

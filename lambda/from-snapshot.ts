@@ -6,6 +6,9 @@ import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { bool, ebsSettings, required, str, tags } from './shared/props';
+import { ResourceTypes } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.AMI_FROM_SNAPSHOT;
 
 /** Custom::AmiFromSnapshot's own calls. */
 export const CALLS = declareCalls(
@@ -17,7 +20,7 @@ export const CALLS = declareCalls(
  * snapshots stay the user's: the image is deregistered on delete, the
  * snapshots are never deleted or retagged.
  */
-export const fromSnapshot: ImageOperation = {
+export const fromSnapshot: ImageOperation<Kind> = {
   action: 'RegisterImage',
   replaceOn: [
     'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'TpmSupport',
@@ -32,7 +35,7 @@ interface DataVolume extends Record<string, unknown> {
   readonly SnapshotId: string;
 }
 
-async function register(ctx: OperationContext): Promise<string> {
+async function register(ctx: OperationContext<Kind>): Promise<string> {
   const rootSnapshotId = required(ctx.props, 'RootSnapshotId');
   const rootDeviceName = str(ctx.props.RootDeviceName) ?? '/dev/xvda';
   const volumeType = (str(ctx.props.VolumeType) ?? 'gp3') as VolumeType;

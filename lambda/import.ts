@@ -7,6 +7,9 @@ import { log } from './shared/log';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, str, tags } from './shared/props';
+import { ResourceTypes } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.IMPORTED_AMI;
 
 /** Custom::ImportedAmi's own calls (onEvent). */
 export const CALLS = declareCalls(
@@ -19,7 +22,7 @@ export const CALLS = declareCalls(
  * EBS snapshots. The physical ID is the import task ID; the waiter follows the
  * task, tags the image it makes and, with ImageName, renames it by copy.
  */
-export const importImage: ImageOperation = {
+export const importImage: ImageOperation<Kind> = {
   action: 'ImportImage',
   replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'UsageOperation', 'LicenseConfigurationArns', 'Encrypted', 'KmsKeyId', 'RoleName'],
   create: startImport,
@@ -34,7 +37,7 @@ interface Disk {
   readonly SnapshotId?: string;
 }
 
-async function startImport(ctx: OperationContext): Promise<string> {
+async function startImport(ctx: OperationContext<Kind>): Promise<string> {
   const disks = (Array.isArray(ctx.props.Disks) ? ctx.props.Disks : []) as Disk[];
   if (disks.length === 0) throw new AmiError('ImportedAmi needs at least one disk.');
   const containers: ImageDiskContainer[] = disks.map((d, i) => ({
@@ -86,7 +89,7 @@ async function startImport(ctx: OperationContext): Promise<string> {
  * An active task is cancelled (delete only). A finished one is represented by
  * the images tagged with its ID, which also works after EC2 forgot the task.
  */
-async function imagesOf(ctx: { ec2: OperationContext['ec2']; region: string }, taskId: string, forDelete: boolean): Promise<string[]> {
+async function imagesOf(ctx: { ec2: OperationContext<Kind>['ec2']; region: string }, taskId: string, forDelete: boolean): Promise<string[]> {
   if (!taskId.startsWith('import-ami-')) return [];
   const task = await describeImportTask(ctx.ec2, taskId);
   if (forDelete && task?.Status === 'active') {

@@ -3,7 +3,7 @@
  * `onEvent` starts, changes and deletes images (operation resources) and starts
  * waits (waiter resources); `isComplete` polls a wait.
  */
-import { SETUP_RESOURCE_TYPE, setupIsComplete, setupOnEvent } from './builder-setup';
+import { setupIsComplete, setupOnEvent } from './builder-setup';
 import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
@@ -16,24 +16,25 @@ import { ImageOperation, handleOperation } from './shared/operation';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { handleStore } from './store';
 import { waiterIsComplete, waiterOnEvent } from './waiter';
+import { checkProperties, OperationType, ResourceTypes } from '../src/private/contract';
 
-export const WAITER_TYPE = 'Custom::AmiWaiter';
-
-const OPERATIONS: Record<string, ImageOperation> = {
-  'Custom::AmiFromInstance': fromInstance,
-  'Custom::CopiedAmi': copy,
-  'Custom::RestoredAmi': restore,
-  'Custom::AmiFromSnapshot': fromSnapshot,
-  'Custom::ImportedAmi': importImage,
+/** Each operation is typed by its kind's properties; the event's type picks it. */
+const OPERATIONS: { readonly [T in OperationType]: ImageOperation<T> } = {
+  [ResourceTypes.AMI_FROM_INSTANCE]: fromInstance,
+  [ResourceTypes.COPIED_AMI]: copy,
+  [ResourceTypes.RESTORED_AMI]: restore,
+  [ResourceTypes.AMI_FROM_SNAPSHOT]: fromSnapshot,
+  [ResourceTypes.IMPORTED_AMI]: importImage,
 };
 
 export async function onEvent(event: CustomResourceEvent, context?: InvocationContext): Promise<OnEventResponse> {
   startInvocation(context);
   return guarded('onEvent', event, () => {
-    if (event.ResourceType === WAITER_TYPE) return waiterOnEvent(event);
-    if (event.ResourceType === SETUP_RESOURCE_TYPE) return setupOnEvent(event);
-    if (event.ResourceType === 'Custom::StoredAmi') return handleStore(event);
-    const op = OPERATIONS[event.ResourceType];
+    checkEvent(event);
+    if (event.ResourceType === ResourceTypes.WAITER) return waiterOnEvent(event);
+    if (event.ResourceType === ResourceTypes.BUILDER_SETUP) return setupOnEvent(event);
+    if (event.ResourceType === ResourceTypes.STORED_AMI) return handleStore(event);
+    const op = (OPERATIONS as Record<string, ImageOperation<OperationType> | undefined>)[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
     return handleOperation(op, event);
   });
@@ -41,8 +42,30 @@ export async function onEvent(event: CustomResourceEvent, context?: InvocationCo
 
 export async function isComplete(event: CustomResourceEvent, context?: InvocationContext): Promise<IsCompleteResponse> {
   startInvocation(context);
-  return guarded('isComplete', event, () => (event.ResourceType === SETUP_RESOURCE_TYPE ? setupIsComplete(event) : waiterIsComplete(event)));
+  return guarded('isComplete', event, () => {
+    checkEvent(event);
+    return event.ResourceType === ResourceTypes.BUILDER_SETUP ? setupIsComplete(event) : waiterIsComplete(event);
+  });
 }
+
+/**
+ * Checks the event's properties against the contract the constructs render
+ * by. A Create or Update that does not match fails before anything is
+ * started. A Delete goes on (with a warning in the log): its properties may
+ * come from a template an older cdk-ami rendered, and a stack must always be
+ * able to remove what it made.
+ */
+function checkEvent(event: CustomResourceEvent): void {
+  const problems = checkProperties(event.ResourceType, event.ResourceProperties);
+  if (problems.length === 0) return;
+  const message = problems.join(' ');
+  if (event.RequestType === 'Delete') {
+    log('warn', 'the properties do not match what this provider handles; deleting anyway', { logicalResourceId: event.LogicalResourceId, problems });
+    return;
+  }
+  throw new AmiError(message);
+}
+
 
 /**
  * Logs the full error, then rethrows it as one sentence so that the stack event

@@ -6,6 +6,9 @@ import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { required, tags } from './shared/props';
+import { ResourceTypes } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.RESTORED_AMI;
 
 /** Custom::RestoredAmi's own calls. */
 export const CALLS = declareCalls(
@@ -16,13 +19,13 @@ export const CALLS = declareCalls(
  * Custom::RestoredAmi — EC2 CreateRestoreImageTask from an object that
  * CreateStoreImageTask wrote to S3. The new image ID comes back at once.
  */
-export const restore: ImageOperation = {
+export const restore: ImageOperation<Kind> = {
   action: 'CreateRestoreImageTask',
   replaceOn: ['Bucket', 'ObjectKey'],
   create: createRestore,
 };
 
-async function createRestore(ctx: OperationContext): Promise<string> {
+async function createRestore(ctx: OperationContext<Kind>): Promise<string> {
   const bucket = required(ctx.props, 'Bucket');
   const objectKey = required(ctx.props, 'ObjectKey');
   try {

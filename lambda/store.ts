@@ -5,7 +5,11 @@ import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
-import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './shared/types';
+import { CustomResourceEvent, OnEventResponse } from './shared/types';
+import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+
+/** The properties of a stored ami resource, by the contract. */
+type Props = ReceivedProperties<typeof ResourceTypes.STORED_AMI>;
 
 /** Custom::StoredAmi's calls: the store (onEvent) and its follow-up (isComplete). */
 export const CALLS = declareCalls(
@@ -19,14 +23,14 @@ export const CALLS = declareCalls(
  * object); the old object is deleted only under RemovalPolicy.DESTROY.
  */
 export async function handleStore(event: CustomResourceEvent): Promise<OnEventResponse> {
-  const props = event.ResourceProperties as ResourceProperties;
+  const props = event.ResourceProperties as Props;
   const region = required(props, 'Region');
   const client = ec2(region);
   switch (event.RequestType) {
     case 'Create':
       return store(client, props, region);
     case 'Update': {
-      const before = event.OldResourceProperties as ResourceProperties;
+      const before = event.OldResourceProperties as Props;
       if (changed(before, props, ['Region', 'ImageId', 'Bucket', 'ObjectTags']).length > 0) return store(client, props, region);
       return { PhysicalResourceId: event.PhysicalResourceId, Data: dataOf(event.PhysicalResourceId, required(props, 'ImageId')) };
     }
@@ -36,7 +40,7 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
   }
 }
 
-async function store(client: EC2Client, props: ResourceProperties, region: string): Promise<OnEventResponse> {
+async function store(client: EC2Client, props: Props, region: string): Promise<OnEventResponse> {
   const imageId = required(props, 'ImageId');
   const bucket = required(props, 'Bucket');
   try {
@@ -69,9 +73,9 @@ function dataOf(physicalId: string, imageId: string): Record<string, string> {
   return { ImageId: imageId, Bucket: bucket, ObjectKey: key.join('/') };
 }
 
-async function deleteStored(physicalId: string, props: ResourceProperties, region: string): Promise<void> {
+async function deleteStored(physicalId: string, props: Props, region: string): Promise<void> {
   if (!physicalId.startsWith('s3://')) return;
-  if ((str(props.RemovalPolicy) ?? 'retain') !== 'destroy') {
+  if ((str(props.RemovalPolicy) ?? Removal.RETAIN) !== Removal.DESTROY) {
     log('info', 'stored object retained', { object: physicalId });
     return;
   }

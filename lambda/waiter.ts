@@ -10,8 +10,12 @@ import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
 import { required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
-import { CustomResourceEvent, IsCompleteResponse, OnEventResponse, ResourceProperties } from './shared/types';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { followStoreTask } from './store';
+import { ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
+
+/** The properties of a waiter resource, by the contract. */
+type Props = ReceivedProperties<typeof ResourceTypes.WAITER>;
 
 /** The waiter's own calls (isComplete): snapshot progress and the instance action. */
 export const CALLS = declareCalls(
@@ -49,11 +53,11 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
 
 export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
   if (event.RequestType === 'Delete') return { IsComplete: true };
-  const props = event.ResourceProperties as ResourceProperties;
+  const props = event.ResourceProperties as Props;
   const w = readWaiter(props, event.WaitStartedAt);
   const client = ec2(w.region);
 
-  if (str(props.Target) === 'store') return waitForStore(client, w, required(props, 'Bucket'));
+  if (str(props.Target) === STORE_TARGET) return waitForStore(client, w, required(props, 'Bucket'));
 
   // Following an import task: the image it made, and what to remove once that image is available.
   let imageId = w.imageId;
@@ -150,8 +154,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
  * previous properties when this update waits for the same image; none for a
  * new (or replacement) image.
  */
-function governedBefore(event: CustomResourceEvent): ResourceProperties | undefined {
-  return sameImageAsBefore(event) ? (event as { OldResourceProperties: ResourceProperties }).OldResourceProperties : undefined;
+function governedBefore(event: CustomResourceEvent): Props | undefined {
+  return sameImageAsBefore(event) ? (event as { OldResourceProperties: Props }).OldResourceProperties : undefined;
 }
 
 /** An Update that waits again for the image it already waited for (a change of its governance). */
@@ -188,7 +192,7 @@ interface WaitLink extends LinkTiming {
   readonly imageId: string;
 }
 
-function readWaiter(props: ResourceProperties, startedAt: number | undefined): WaitLink {
+function readWaiter(props: Props, startedAt: number | undefined): WaitLink {
   return {
     region: required(props, 'Region'),
     imageId: required(props, 'ImageId'),
@@ -232,7 +236,7 @@ async function snapshotProgress(client: EC2Client, image: Image, w: WaitLink): P
 }
 
 /** Stops or terminates the build instance once its image is available. */
-async function applyInstanceAction(client: EC2Client, props: ResourceProperties, region: string): Promise<void> {
+async function applyInstanceAction(client: EC2Client, props: Props, region: string): Promise<void> {
   const action = str(props.InstanceAction);
   const instanceId = str(props.InstanceId);
   if (!action || action === 'none' || !instanceId) return;

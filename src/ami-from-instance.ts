@@ -4,6 +4,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
 import { ImageBase, ImageProps } from './image';
+import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
@@ -125,7 +126,7 @@ export class AmiFromInstance extends ImageBase {
     const action = props.instanceAction ?? InstanceAction.NONE;
 
     const managed = new ManagedImage(this, props, {
-      resourceType: 'Custom::AmiFromInstance',
+      resourceType: ResourceTypes.AMI_FROM_INSTANCE,
       imageName: props.imageName,
       properties: {
         InstanceId: this.instanceId,

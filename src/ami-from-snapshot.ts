@@ -5,6 +5,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { ImageBase, ImageProps } from './image';
+import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
@@ -181,7 +182,7 @@ export class AmiFromSnapshot extends ImageBase {
     for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
 
     const managed = new ManagedImage(this, props, {
-      resourceType: 'Custom::AmiFromSnapshot',
+      resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
       imageName: props.imageName,
       properties: {
         RootSnapshotId: props.rootSnapshotId,

@@ -6,6 +6,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { InstanceAction } from './ami-from-instance';
 import { ImageBase, ImageProps } from './image';
+import { ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
@@ -14,14 +15,6 @@ import { AmiProvider } from './private/provider';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
-/** The resource type of the builder's setup wait (lambda/builder-setup.ts). */
-const SETUP_RESOURCE_TYPE = 'Custom::AmiBuilderSetup';
-/** The tag the builder sets on itself when its setup ends, and the console marker's prefix. */
-const SETUP_TAG = 'cdk-ami:setup';
-/** The tag that marks the builders of one BakedAmi; the builder role may only tag instances that carry it. */
-const BUILDER_TAG = 'cdk-ami:builder';
-/** The result the setup reports when it succeeded (lambda/builder-setup.ts reads it). */
-const SETUP_SUCCEEDED = 'succeeded';
 /** Ends the here-document that carries the user's setup script onto the builder. */
 const LINUX_DELIMITER = 'CDK_AMI_SETUP_EOF';
 /** EC2Launch v2's command line, on every Windows AMI that Amazon publishes. */
@@ -275,8 +268,8 @@ export class BakedAmi extends ImageBase {
       actions: ['ec2:CreateTags'],
       resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
       conditions: {
-        'StringEquals': { [`aws:ResourceTag/${BUILDER_TAG}`]: builderMark },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [SETUP_TAG] },
+        'StringEquals': { [`aws:ResourceTag/${Tags.BUILDER}`]: builderMark },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.SETUP] },
       },
     }));
     this.builderRole = role;
@@ -304,7 +297,7 @@ export class BakedAmi extends ImageBase {
     // the construct ID, and launch template names are unique in a Region.
     const metadataOnly = new ec2.LaunchTemplate(this, 'BuilderMetadataOptions', { requireImdsv2: true });
     cfnBuilder.launchTemplate = { launchTemplateId: metadataOnly.launchTemplateId, version: metadataOnly.latestVersionNumber };
-    cfnBuilder.tags.setTag(BUILDER_TAG, builderMark);
+    cfnBuilder.tags.setTag(Tags.BUILDER, builderMark);
 
     // cfn-init's metadata and its role grant; the commands are ours, to read cfn-init's exit code.
     const initUserData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
@@ -349,13 +342,13 @@ export class BakedAmi extends ImageBase {
       region: this.region,
       imageId: this.builder.instanceId,
       timeout: setupTimeout,
-      resourceType: SETUP_RESOURCE_TYPE,
+      resourceType: ResourceTypes.BUILDER_SETUP,
       subjectProperty: 'InstanceId',
       allLinkProperties: { StopBy: stopBy },
     });
 
     const managed = new ManagedImage(this, { ...props, osType: props.osType ?? platform }, {
-      resourceType: 'Custom::AmiFromInstance',
+      resourceType: ResourceTypes.AMI_FROM_INSTANCE,
       imageName: props.imageName,
       properties: {
         // The last setup link's attribute: imaging starts only after the setup succeeded.
@@ -383,7 +376,7 @@ export class BakedAmi extends ImageBase {
     }, {
       id: 'AwsSolutions-IAM5',
       reason: 'The builder\'s instance ID is unknown to its own role (the instance depends on the role): CreateTags is limited to the '
-        + 'cdk-ami:setup tag key (aws:TagKeys) on instances tagged as this construct\'s builders (aws:ResourceTag/cdk-ami:builder).',
+        + `${Tags.SETUP} tag key (aws:TagKeys) on instances tagged as this construct's builders (aws:ResourceTag/${Tags.BUILDER}).`,
       appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:.*:instance\\/\\*$/' }],
     }]);
     suppressNag(this.builder, [
@@ -406,7 +399,7 @@ export class BakedAmi extends ImageBase {
       sid: 'ReadBuilderConsoles',
       actions: ['ec2:GetConsoleOutput'],
     }), arn);
-    if (stopBy === 'handler') grantStopInstance(this, arn);
+    if (stopBy === StopBy.HANDLER) grantStopInstance(this, arn);
     grantImageOfInstance(this, this.builder.instanceId, action);
   }
 }
@@ -427,9 +420,9 @@ function stopByOf(scope: Construct, props: BakedAmiProps, windows: boolean, clea
     if (props.stopBeforeImaging === false) {
       throw new AmiValidationError('stopBeforeImaging is false, but a Windows builder with clean (sysprep) always shuts down before imaging: remove stopBeforeImaging, or set clean to false.', scope);
     }
-    return 'instance';
+    return StopBy.INSTANCE;
   }
-  return props.stopBeforeImaging ?? true ? 'handler' : 'none';
+  return props.stopBeforeImaging ?? true ? StopBy.HANDLER : StopBy.NONE;
 }
 
 function validateRecipe(scope: Construct, props: BakedAmiProps, windows: boolean): void {
@@ -503,9 +496,9 @@ function linuxScript(p: ScriptParts): string[] {
     '  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
     '  id=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)',
     '  if command -v aws >/dev/null 2>&1; then',
-    `    aws ec2 create-tags --region ${p.region} --resources "$id" --tags "Key=${SETUP_TAG},Value=$1" || echo "cdk-ami: could not tag $id; the console line reports the result"`,
+    `    aws ec2 create-tags --region ${p.region} --resources "$id" --tags "Key=${Tags.SETUP},Value=$1" || echo "cdk-ami: could not tag $id; the console line reports the result"`,
     '  fi',
-    `  echo "${SETUP_TAG}=$1" | tee /dev/console`,
+    `  echo "${Tags.SETUP}=$1" | tee /dev/console`,
     '}',
   ];
   if (p.init) {
@@ -555,9 +548,9 @@ function windowsScript(p: ScriptParts): string[] {
     '  try {',
     '    $token = Invoke-RestMethod -Method Put -Uri "http://169.254.169.254/latest/api/token" -Headers @{ "X-aws-ec2-metadata-token-ttl-seconds" = "300" }',
     '    $id = Invoke-RestMethod -Uri "http://169.254.169.254/latest/meta-data/instance-id" -Headers @{ "X-aws-ec2-metadata-token" = $token }',
-    `    New-EC2Tag -Region "${p.region}" -Resource $id -Tag @{ Key = "${SETUP_TAG}"; Value = $Result }`,
+    `    New-EC2Tag -Region "${p.region}" -Resource $id -Tag @{ Key = "${Tags.SETUP}"; Value = $Result }`,
     '  } catch { Write-CdkAmiConsole "cdk-ami: could not tag the instance: $_" }',
-    `  Write-CdkAmiConsole "${SETUP_TAG}=$Result"`,
+    `  Write-CdkAmiConsole "${Tags.SETUP}=$Result"`,
     '}',
   ];
   if (p.init) {

@@ -3,6 +3,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { IImage, ImageBase, ImageProps } from './image';
+import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
@@ -125,7 +126,7 @@ export class CopiedAmi extends ImageBase {
 
     const completionMinutes = props.completionDuration?.toMinutes();
     const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
-      resourceType: 'Custom::CopiedAmi',
+      resourceType: ResourceTypes.COPIED_AMI,
       imageName: props.imageName,
       properties: {
         SourceImageId: props.source.imageId,

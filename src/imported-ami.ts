@@ -6,10 +6,11 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './ami-from-snapshot';
 import { ImageBase, ImageProps } from './image';
+import { ResourceTypes, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
-import { AmiProvider, imageArns, snapshotArn, snapshotArns, STACK_TAG } from './private/provider';
+import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
 import { tagList, validateBootMode } from './private/validation';
 
 /**
@@ -250,7 +251,7 @@ export class ImportedAmi extends ImageBase {
     this.role = props.role ?? this.createServiceRole(props);
 
     const managed = new ManagedImage(this, props, {
-      resourceType: 'Custom::ImportedAmi',
+      resourceType: ResourceTypes.IMPORTED_AMI,
       properties: {
         Disks: props.disks.map((d) => d._render()),
         Architecture: props.architecture,
@@ -319,7 +320,7 @@ export class ImportedAmi extends ImageBase {
       sid: 'ImportImageTaggedAsOwn',
       actions: ['ec2:ImportImage'],
       resources: [imageArns(Aws.REGION), taskArns],
-      conditions: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      conditions: { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     // A snapshot disk is evaluated as an existing snapshot, without request tags: by its ARN.
     for (const snapshotId of props.disks.map((d) => d._snapshotId()).filter((id): id is string => !!id)) {
@@ -343,7 +344,7 @@ export class ImportedAmi extends ImageBase {
       sid: 'CancelOwnImportTasks',
       actions: ['ec2:CancelImportTask'],
       resources: [taskArns],
-      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
       sid: 'PassVmImportRoles',
@@ -365,8 +366,8 @@ export class ImportedAmi extends ImageBase {
       actions: ['ec2:CreateTags'],
       resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
       conditions: {
-        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
-        Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true' },
+        StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
+        Null: { [`aws:ResourceTag/${Tags.STACK}`]: 'true' },
       },
     });
     if (props.imageName) {
@@ -384,7 +385,7 @@ export class ImportedAmi extends ImageBase {
         sid: 'RemoveUnnamedImports',
         actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:DisableImageDeregistrationProtection'],
         resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
-        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+        conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
       });
       if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write', 'waiter');
     }

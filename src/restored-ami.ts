@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBase, ImageProps } from './image';
+import { ResourceTypes } from './private/contract';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, snapshotArns } from './private/provider';
 
@@ -66,7 +67,7 @@ export class RestoredAmi extends ImageBase {
     super(scope, id);
     this.region = Stack.of(this).region;
     const managed = new ManagedImage(this, props, {
-      resourceType: 'Custom::RestoredAmi',
+      resourceType: ResourceTypes.RESTORED_AMI,
       imageName: props.imageName,
       properties: { Bucket: props.bucket.bucketName, ObjectKey: props.objectKey },
     });

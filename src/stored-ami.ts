@@ -4,8 +4,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage } from './image';
+import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
-import { AmiProvider, encryptionKeyOf, snapshotArns, STACK_TAG } from './private/provider';
+import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
@@ -108,19 +109,19 @@ export class StoredAmi extends Resource {
     this.bucket = props.bucket;
 
     const provider = AmiProvider.of(this);
-    const operation = new ProviderResource(this, 'Resource', provider.operationServiceToken, 'Custom::StoredAmi', {
+    const operation = new ProviderResource(this, 'Resource', provider.operationServiceToken, ResourceTypes.STORED_AMI, {
       Region: props.image.region,
       ImageId: props.image.imageId,
       Bucket: props.bucket.bucketName,
       ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-      RemovalPolicy: policy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
+      RemovalPolicy: policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN,
     });
     const waiters = new WaiterChain(this, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: props.image.region,
       imageId: operation.attribute('ImageId'),
       timeout,
-      allLinkProperties: { Target: 'store', Bucket: props.bucket.bucketName },
+      allLinkProperties: { Target: STORE_TARGET, Bucket: props.bucket.bucketName },
     });
     this.objectKey = waiters.links[waiters.links.length - 1].attribute('ObjectKey');
     this.grantProvider(props, policy, operation);
@@ -135,7 +136,7 @@ export class StoredAmi extends Resource {
       sid: 'ReadOwnSnapshotsForStore',
       actions: ['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'],
       resources: [snapshotArns()],
-      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     // It reads the image's tags to store them with the image (wildcard-only action).
     provider.grantOperation('store-describe-tags', { sid: 'ReadImageTagsForStore', actions: ['ec2:DescribeTags'], resources: ['*'] });

@@ -2,9 +2,9 @@ import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SETUP_RESOURCE_TYPE, SETUP_SUCCEEDED, SETUP_TAG } from '../lambda/builder-setup';
 import { BakedAmi, BakedAmiProps, InstanceAction } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
+import { ResourceTypes, SETUP_SUCCEEDED, Tags as CdkAmiTags } from '../src/private/contract';
 
 const BASE = ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' });
 const WINDOWS_BASE = ec2.MachineImage.genericWindows({ 'us-east-1': 'ami-0fedcba9876543210' });
@@ -52,7 +52,7 @@ describe('BakedAmi resources', () => {
   test('builder → setup wait → CreateImage of the setup\'s instance → image waits that terminate the builder', () => {
     const { template } = bake();
     const [builderId] = builder(template);
-    const setups = resourcesOfType(template, SETUP_RESOURCE_TYPE).sort(([, a], [, b]) => a.Properties.Link - b.Properties.Link);
+    const setups = resourcesOfType(template, ResourceTypes.BUILDER_SETUP).sort(([, a], [, b]) => a.Properties.Link - b.Properties.Link);
     expect(setups).toHaveLength(2);
     expect(setups[0][1].Properties).toMatchObject({ InstanceId: { Ref: builderId }, Link: 1, Links: 2, BudgetSeconds: 1800, TimeoutSeconds: 3600, StopBy: 'handler' });
     expect(setups[1][1].Properties).toMatchObject({ InstanceId: { 'Fn::GetAtt': [setups[0][0], 'InstanceId'] }, Link: 2 });
@@ -68,7 +68,7 @@ describe('BakedAmi resources', () => {
 
   test('setupTimeout sets the setup chain: 3 hours are 4 links of 45 minutes', () => {
     const { template } = bake({ setupTimeout: Duration.hours(3) });
-    const setups = resourcesOfType(template, SETUP_RESOURCE_TYPE);
+    const setups = resourcesOfType(template, ResourceTypes.BUILDER_SETUP);
     expect(setups).toHaveLength(4);
     for (const [, s] of setups) expect(s.Properties).toMatchObject({ BudgetSeconds: 2700, TimeoutSeconds: 10800 });
   });
@@ -113,7 +113,7 @@ describe('BakedAmi resources', () => {
       Action: 'ec2:CreateTags',
       Condition: {
         'StringEquals': { 'aws:ResourceTag/cdk-ami:builder': builderMark },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [SETUP_TAG] },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [CdkAmiTags.SETUP] },
       },
     }));
 
@@ -147,7 +147,7 @@ describe('BakedAmi resources', () => {
     expect(cleanAt).toBeGreaterThan(-1);
     expect(script.indexOf('rm -f /etc/ssh/ssh_host_*_key')).toBeGreaterThan(cleanAt);
     expect(script.trimEnd().endsWith(`cdk_ami_report ${SETUP_SUCCEEDED}`)).toBe(true);
-    expect(script).toContain(`echo "${SETUP_TAG}=$1" | tee /dev/console`);
+    expect(script).toContain(`echo "${CdkAmiTags.SETUP}=$1" | tee /dev/console`);
 
     const kept = userDataOf(bake({ clean: false }).template);
     expect(kept).not.toContain('cloud-init clean');
@@ -236,12 +236,12 @@ describe('BakedAmi on Windows', () => {
     const script = userDataOf(template);
     expect(script).toMatch(/^<powershell># cdk-ami recipe [0-9a-f]{32}:/);
     expect(script).toContain("$CdkAmiSetup = @'\nInstall-WindowsFeature Web-Server\n'@");
-    expect(script).toContain(`New-EC2Tag -Region "us-east-1" -Resource $id -Tag @{ Key = "${SETUP_TAG}"; Value = $Result }`);
+    expect(script).toContain(`New-EC2Tag -Region "us-east-1" -Resource $id -Tag @{ Key = "${CdkAmiTags.SETUP}"; Value = $Result }`);
     expect(script).toContain('New-Object System.IO.Ports.SerialPort "COM1", 115200');
     expect(script.indexOf(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`)).toBeLessThan(script.indexOf('EC2Launch.exe" sysprep --clean --shutdown'));
     expect(script).toMatch(/<\/powershell>$/);
     // The instance stops itself: the handler waits for it, and may not stop it.
-    for (const [, s] of resourcesOfType(template, SETUP_RESOURCE_TYPE)) expect(s.Properties.StopBy).toBe('instance');
+    for (const [, s] of resourcesOfType(template, ResourceTypes.BUILDER_SETUP)) expect(s.Properties.StopBy).toBe('instance');
     expect(statementsOf(template, /WaiterRole/).find((s) => s.Sid === 'StopSourceInstances')).toBeUndefined();
     expect(builder(template)[1].Properties.BlockDeviceMappings).toBeUndefined();
     expect(image.getImage(image).osType).toBe(ec2.OperatingSystemType.WINDOWS);
@@ -250,7 +250,7 @@ describe('BakedAmi on Windows', () => {
   test('without clean, no sysprep: the handler stops the builder', () => {
     const { template } = windowsBake({ clean: false, rootVolumeSize: Size.gibibytes(60) });
     expect(userDataOf(template)).not.toContain('sysprep');
-    for (const [, s] of resourcesOfType(template, SETUP_RESOURCE_TYPE)) expect(s.Properties.StopBy).toBe('handler');
+    for (const [, s] of resourcesOfType(template, ResourceTypes.BUILDER_SETUP)) expect(s.Properties.StopBy).toBe('handler');
     expect(builder(template)[1].Properties.BlockDeviceMappings[0].DeviceName).toBe('/dev/sda1');
   });
 

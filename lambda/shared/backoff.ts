@@ -1,5 +1,6 @@
 import { AmiError, errorMessage, isCapacityError } from './errors';
 import { log } from './log';
+import { Timing } from '../../src/private/contract';
 
 /**
  * Waiting for capacity. EC2 answers ResourceLimitExceeded while too many image
@@ -14,8 +15,8 @@ const MAX_DELAY_MS = 30_000;
 const MIN_DELAY_MS = 1_000;
 /** Kept back from the function's timeout so the failure still reaches CloudFormation as a sentence. */
 const REPORT_MARGIN_MS = 20_000;
-/** Without a Lambda context (tests, local runs): the operation function's 5-minute timeout. */
-const FALLBACK_TIMEOUT_MS = 5 * 60_000;
+/** Without a Lambda context (tests, local runs): the operation function's timeout. */
+const FALLBACK_TIMEOUT_MS = Timing.OPERATION_TIMEOUT_SECONDS * 1000;
 
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;

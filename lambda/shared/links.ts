@@ -1,11 +1,9 @@
 import { num } from './props';
 import { ResourceProperties } from './types';
+import { Timing } from '../../src/private/contract';
 
-/** The Provider framework polls isComplete this often (the constructs' POLL_INTERVAL). */
-export const POLL_INTERVAL_MS = 15 * 1000;
-
-/** A link's budget when the template gives none: the constructs' 50-minute LINK_BUDGET. */
-const DEFAULT_BUDGET_SECONDS = 3000;
+/** The Provider framework polls isComplete this often. */
+export const POLL_INTERVAL_MS = Timing.POLL_INTERVAL_SECONDS * 1000;
 
 /**
  * Where one link of a waiter chain stands: which link of how many, its
@@ -26,7 +24,7 @@ export interface LinkTiming {
 export function readLinkTiming(props: ResourceProperties, startedAt: number | undefined): LinkTiming {
   const link = num(props.Link, 1);
   const links = num(props.Links, 1);
-  const budgetSeconds = num(props.BudgetSeconds, DEFAULT_BUDGET_SECONDS);
+  const budgetSeconds = num(props.BudgetSeconds, Timing.LINK_BUDGET_SECONDS);
   const elapsedMs = startedAt ? Date.now() - startedAt : 0;
   return {
     link,

@@ -8,11 +8,13 @@ import { changed, required, str, tags } from './props';
 import { warnIfReferenced } from './references';
 import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
+import { OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
 
 /** What one image kind's operation handler is given for a create. */
-export interface OperationContext {
+export interface OperationContext<T extends OperationType = OperationType> {
   readonly event: CustomResourceEvent;
-  readonly props: ResourceProperties;
+  /** The resource's properties, by the contract's schema of its type (checked on arrival). */
+  readonly props: ReceivedProperties<T>;
   readonly region: string;
   readonly ec2: EC2Client;
   readonly ownership: Ownership;
@@ -24,11 +26,11 @@ export interface OperationContext {
  * One image kind (AmiFromInstance, CopiedAmi, ...). Everything but the create
  * call is shared: update in place, replacement, delete and removal policy.
  */
-export interface ImageOperation {
+export interface ImageOperation<T extends OperationType = OperationType> {
   /** Human name used in messages, e.g. "CreateImage". */
   readonly action: string;
   /** Properties whose change means a new image (CloudFormation replacement). */
-  readonly replaceOn: readonly string[];
+  readonly replaceOn: readonly PropertyName<T>[];
   /**
    * The image's snapshots belong to the user (AmiFromSnapshot registers their
    * snapshots): never retag or delete them.
@@ -40,7 +42,7 @@ export interface ImageOperation {
    */
   imagesOf?(ctx: { ec2: EC2Client; region: string }, physicalId: string, forDelete: boolean): Promise<string[]>;
   /** Starts the EC2 action and returns the image ID at once (the waiters wait). */
-  create(ctx: OperationContext): Promise<string>;
+  create(ctx: OperationContext<T>): Promise<string>;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Tag } from './types';
+import { TAG_PREFIX, Tags } from '../../src/private/contract';
 
 /**
  * Every image and snapshot this library creates carries three tags:
@@ -11,12 +12,10 @@ import { Tag } from './types';
  *    generation. A retried create adopts only its own generation's image, never
  *    the one an earlier replacement kept.
  */
-export const TAG_PREFIX = 'cdk-ami:';
-export const STACK_TAG = `${TAG_PREFIX}stack`;
-export const OWNER_TAG = `${TAG_PREFIX}owner`;
-export const REQUEST_TAG = `${TAG_PREFIX}request`;
-/** On imported images and snapshots: the import task that made them (the operation's physical ID). */
-export const IMPORT_TASK_TAG = `${TAG_PREFIX}import-task`;
+export const STACK_TAG = Tags.STACK;
+export const OWNER_TAG = Tags.OWNER;
+export const REQUEST_TAG = Tags.REQUEST;
+export const IMPORT_TASK_TAG = Tags.IMPORT_TASK;
 
 export interface Ownership {
   readonly stack: string;

@@ -25,8 +25,9 @@ export function str(value: unknown): string | undefined {
   return String(value);
 }
 
-export function required(props: Record<string, unknown>, name: string): string {
-  const value = str(props[name]);
+/** A property the handler cannot act without; `name` is checked against the props' type (the contract's schema). */
+export function required<P extends object>(props: P, name: Extract<keyof P, string>): string {
+  const value = str((props as Record<string, unknown>)[name]);
   if (value === undefined) throw new AmiError(`The resource property ${name} is required.`);
   return value;
 }

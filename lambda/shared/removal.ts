@@ -4,6 +4,7 @@ import { declareCalls } from './calls';
 import { cloudFormation } from './clients';
 import { errorMessage } from './errors';
 import { log } from './log';
+import { Removal } from '../../src/private/contract';
 
 /** Reading the stack status to tell a rollback from a deletion (onEvent). */
 export const CALLS = declareCalls(
@@ -49,7 +50,7 @@ export interface RemovalDecision {
  * the stack is not rolling back, RETAIN keeps.
  */
 export async function decideRemoval(removalPolicy: string | undefined, image: Image | undefined, stackId: string): Promise<RemovalDecision> {
-  const destroyPolicy = (removalPolicy ?? 'retain').toLowerCase() === 'destroy';
+  const destroyPolicy = (removalPolicy ?? Removal.RETAIN).toLowerCase() === Removal.DESTROY;
   const gone = !image || image.State === 'deregistered';
   if (!gone && NEVER_FINISHED_STATES.has(image.State ?? '')) {
     return { destroy: true, reason: `the image never became available (state ${image.State})`, overridesProtection: true };

@@ -4,6 +4,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
+import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
 import { AmiValidationError } from './errors';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
@@ -16,13 +17,13 @@ import {
 import { WaiterChain } from './waiter-chain';
 
 /** What a concrete image construct passes to `ManagedImage` to build its resources. */
-export interface ManagedImageResources {
-  readonly resourceType: string;
-  readonly properties: Record<string, unknown>;
+export interface ManagedImageResources<T extends OperationType> {
+  readonly resourceType: T;
+  readonly properties: RenderedProperties<T>;
   /** Properties for the last waiter link only (e.g. the post-availability instance action). */
-  readonly lastWaiterProperties?: Record<string, unknown>;
+  readonly lastWaiterProperties?: RenderedProperties<typeof ResourceTypes.WAITER>;
   /** Properties for every waiter link. */
-  readonly allWaiterProperties?: Record<string, unknown>;
+  readonly allWaiterProperties?: RenderedProperties<typeof ResourceTypes.WAITER>;
   /** The name given by the user, if any (validated at synth time). */
   readonly imageName?: string;
 }
@@ -31,11 +32,11 @@ export interface ManagedImageResources {
  * The shared machinery of every image construct. Kept out of the public API
  * (it is not exported from the package): concrete constructs hold one.
  */
-export class ManagedImage {
+export class ManagedImage<T extends OperationType = OperationType> {
   public readonly imageId: string;
   public readonly imageName: string;
   public readonly tags: TagManager;
-  public readonly operation: ProviderResource;
+  public readonly operation: ProviderResource<T>;
   public readonly waiters: WaiterChain;
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
@@ -47,7 +48,7 @@ export class ManagedImage {
   private readonly osType: ec2.OperatingSystemType;
   private readonly userData?: ec2.UserData;
 
-  constructor(scope: Resource & { readonly region: string }, props: ImageProps, resources: ManagedImageResources) {
+  constructor(scope: Resource & { readonly region: string }, props: ImageProps, resources: ManagedImageResources<T>) {
     const timeout = props.timeout ?? Duration.hours(1);
     validateTimeout(scope, timeout);
     validateTags(scope, props.tags);
@@ -185,6 +186,6 @@ function imdsSupport(props: ImageProps): string | undefined {
 }
 
 function policyName(policy: RemovalPolicy): string {
-  return policy === RemovalPolicy.DESTROY ? 'destroy' : 'retain';
+  return policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN;
 }
 

@@ -1,5 +1,6 @@
 import { CfnResource, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { RenderedProperties, ResourceType } from './contract';
 
 /**
  * A resource of the cdk-ami provider: the same template as `CustomResource`
@@ -8,9 +9,12 @@ import { Construct } from 'constructs';
  * Every image has three or more of these, and synth time grows with them: the
  * L2 wrapper adds a construct and, with version reporting on, analytics
  * metadata entries to the cloud assembly for each one.
+ *
+ * The properties are type-checked against the contract's schema of `type`
+ * (`./contract`), the one the handler checks them against.
  */
-export class ProviderResource extends CfnResource {
-  constructor(scope: Construct, id: string, serviceToken: string, type: string, properties: Record<string, unknown>) {
+export class ProviderResource<T extends ResourceType = ResourceType> extends CfnResource {
+  constructor(scope: Construct, id: string, serviceToken: string, type: T, properties: RenderedProperties<T>) {
     super(scope, id, { type, properties: { ServiceToken: serviceToken, ...properties } });
     this.applyRemovalPolicy(RemovalPolicy.DESTROY);
   }

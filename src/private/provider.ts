@@ -8,10 +8,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import type { IImage } from '../image';
+import { TAG_PREFIX, Tags, Timing } from './contract';
 import { suppressNag } from './nag';
-
-/** The tag every image and snapshot gets; the IAM conditions below test it. */
-export const STACK_TAG = 'cdk-ami:stack';
 
 /**
  * The Lambda runtime is pinned: "latest" would churn users' snapshots. Named
@@ -20,9 +18,9 @@ export const STACK_TAG = 'cdk-ami:stack';
 export const HANDLER_RUNTIME = pinnedNodeRuntime('nodejs24.x');
 
 /** Poll interval of the waiters; also the worst-case lag after "available". */
-export const POLL_INTERVAL = Duration.seconds(15);
+const POLL_INTERVAL = Duration.seconds(Timing.POLL_INTERVAL_SECONDS);
 /** Longest wait of one waiter link: below CloudFormation's 1-hour limit. */
-export const LINK_BUDGET = Duration.minutes(50);
+const LINK_BUDGET = Duration.seconds(Timing.LINK_BUDGET_SECONDS);
 
 const PROVIDER_ID = 'CdkAmiProvider';
 /** A Region as cdk-nag renders it in a finding: any (*), the stack's (a pseudo parameter), or a named one. */
@@ -68,8 +66,8 @@ export class AmiProvider extends Construct {
     const frameworkOnEventRole = this.lambdaRole('FrameworkOnEventRole', logGroup, 'cdk-ami provider framework onEvent (aws-cdk-lib custom-resources)');
     const frameworkWaitRole = this.lambdaRole('FrameworkWaitRole', logGroup, 'cdk-ami provider framework isComplete and onTimeout (aws-cdk-lib custom-resources)');
 
-    const onEvent = this.handler('OnEvent', 'index.onEvent', this.operationRole, logGroup, Duration.minutes(5));
-    const isComplete = this.handler('IsComplete', 'index.isComplete', this.waiterRole, logGroup, Duration.minutes(2));
+    const onEvent = this.handler('OnEvent', 'index.onEvent', this.operationRole, logGroup, Duration.seconds(Timing.OPERATION_TIMEOUT_SECONDS));
+    const isComplete = this.handler('IsComplete', 'index.isComplete', this.waiterRole, logGroup, Duration.seconds(Timing.WAITER_TIMEOUT_SECONDS));
 
     const operations = new cr.Provider(this, 'Operations', {
       onEventHandler: onEvent,
@@ -117,7 +115,7 @@ export class AmiProvider extends Construct {
       // DisableImageDeregistrationProtection: a rollback removes the protected image it made.
       actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:ModifyImageAttribute', 'ec2:DisableImageDeregistrationProtection'],
       resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
     // The last waiter link applies IMDSv2, sharing, deprecation, protection and
@@ -131,7 +129,7 @@ export class AmiProvider extends Construct {
         'ec2:DisableImage', 'ec2:EnableImage',
       ],
       resources: [imageArns(), snapshotArns()],
-      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     this.grantWaiter('describe', {
       sid: 'DescribeImages',
@@ -212,7 +210,7 @@ export class AmiProvider extends Construct {
       actions: [`ec2:${ec2Action}`],
       resources,
       conditions: {
-        StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: Aws.STACK_ID },
+        StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID },
         // EC2 also evaluates the *source* image of a copy, with the same request tags: only
         // the new image (which has no ID yet) and its snapshots match here. The source is
         // granted by ARN (grantSourceImage) or by ec2:Owner (the copy of an imported image).
@@ -396,8 +394,8 @@ export function ownRetagStatement(sid: string): iam.PolicyStatementProps {
     actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
     resources: [imageArns(), snapshotArns()],
     conditions: {
-      'StringEquals': { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID },
-      'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
+      'StringEquals': { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID },
+      'ForAllValues:StringNotLike': { 'aws:TagKeys': [`${TAG_PREFIX}*`] },
       'Null': { 'aws:TagKeys': 'false' },
     },
   };

@@ -1,6 +1,7 @@
 import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
+import { TAG_PREFIX } from './contract';
 import { AmiValidationError } from './errors';
 
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
@@ -118,9 +119,9 @@ export function validateTimeout(scope: IConstruct, timeout: Duration): void {
 
 export function validateTags(scope: IConstruct, tags: Record<string, string> | undefined): void {
   for (const key of Object.keys(tags ?? {})) {
-    if (key.startsWith('cdk-ami:') || key.toLowerCase().startsWith('aws:')) {
+    if (key.startsWith(TAG_PREFIX) || key.toLowerCase().startsWith('aws:')) {
       throw new AmiValidationError(
-        `Tag key "${key}" is reserved: keys starting with "cdk-ami:" mark the images cdk-ami owns, and "aws:" keys belong to AWS.`, scope);
+        `Tag key "${key}" is reserved: keys starting with "${TAG_PREFIX}" mark the images cdk-ami owns, and "aws:" keys belong to AWS.`, scope);
     }
   }
 }

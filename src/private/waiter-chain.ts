@@ -1,22 +1,23 @@
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { LINK_BUDGET } from './provider';
+import { RenderedProperties, ResourceTypes, Timing } from './contract';
 import { ProviderResource } from './provider-resource';
 
-export const WAITER_RESOURCE_TYPE = 'Custom::AmiWaiter';
+/** The waits a `WaiterChain` can chain: an image (or store task), or a builder's setup. */
+export type WaitType = typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP;
 
-export interface WaiterChainProps {
+export interface WaiterChainProps<T extends WaitType = typeof ResourceTypes.WAITER> {
   readonly serviceToken: string;
   readonly region: string;
   /** The operation resource's physical ID: a change (replacement) restarts the wait. */
   readonly imageId: string;
   readonly timeout: Duration;
-  readonly lastLinkProperties?: Record<string, unknown>;
-  readonly allLinkProperties?: Record<string, unknown>;
-  /** Another kind of wait with the same chaining (e.g. a builder's setup). @default WAITER_RESOURCE_TYPE */
-  readonly resourceType?: string;
+  readonly lastLinkProperties?: RenderedProperties<T>;
+  readonly allLinkProperties?: RenderedProperties<T>;
+  /** Another kind of wait with the same chaining (e.g. a builder's setup). @default ResourceTypes.WAITER */
+  readonly resourceType?: T;
   /** The property that carries the subject of the wait from link to link. @default 'ImageId' */
-  readonly subjectProperty?: string;
+  readonly subjectProperty?: 'ImageId' | 'InstanceId';
 }
 
 /**
@@ -25,28 +26,32 @@ export interface WaiterChainProps {
  * CloudFormation runs them one after the other, and the last link's
  * attributes resolve only when the image is available.
  */
-export class WaiterChain extends Construct {
-  public readonly links: ProviderResource[] = [];
+export class WaiterChain<T extends WaitType = typeof ResourceTypes.WAITER> extends Construct {
+  public readonly links: ProviderResource<T>[] = [];
   public readonly imageId: string;
   public readonly imageName: string;
 
-  constructor(scope: Construct, id: string, props: WaiterChainProps) {
+  constructor(scope: Construct, id: string, props: WaiterChainProps<T>) {
     super(scope, id);
     const total = props.timeout.toSeconds();
-    const count = Math.ceil(total / LINK_BUDGET.toSeconds());
+    const count = Math.ceil(total / Timing.LINK_BUDGET_SECONDS);
     const budget = Math.ceil(total / count);
 
     const subject = props.subjectProperty ?? 'ImageId';
+    const type = props.resourceType ?? ResourceTypes.WAITER as T;
     let imageId = props.imageId;
     for (let link = 1; link <= count; link++) {
       const isLast = link === count;
-      const waiter = new ProviderResource(this, count === 1 ? 'Waiter' : `Waiter${link}`, props.serviceToken, props.resourceType ?? WAITER_RESOURCE_TYPE, {
+      const properties: RenderedProperties<WaitType> = {
         Region: props.region,
-        [subject]: imageId,
         Link: link,
         Links: count,
         BudgetSeconds: budget,
         TimeoutSeconds: total,
+      };
+      const waiter = new ProviderResource<T>(this, count === 1 ? 'Waiter' : `Waiter${link}`, props.serviceToken, type, {
+        ...properties,
+        [subject]: imageId,
         ...props.allLinkProperties,
         ...(isLast ? props.lastLinkProperties : {}),
       });

@@ -20,9 +20,10 @@ import {
   rejectionOf,
   updateEvent,
 } from './helpers';
-import { consoleTail, SETUP_RESOURCE_TYPE } from '../../lambda/builder-setup';
+import { consoleTail } from '../../lambda/builder-setup';
 import { isComplete, onEvent } from '../../lambda/index';
 import { CustomResourceEvent } from '../../lambda/shared/types';
+import { ResourceTypes } from '../../src/private/contract';
 
 const ec2Mock = mockClient(EC2Client);
 const cfnMock = mockClient(CloudFormationClient);
@@ -64,7 +65,7 @@ function givenConsole(text: string | undefined): void {
 
 /** The isComplete event of a wait that started `minutesAgo` minutes ago. */
 function poll(props = setupProps(), minutesAgo = 1): CustomResourceEvent {
-  return createEvent(SETUP_RESOURCE_TYPE, props, { PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW - minutesAgo * MINUTE } as never);
+  return createEvent(ResourceTypes.BUILDER_SETUP, props, { PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW - minutesAgo * MINUTE } as never);
 }
 
 beforeEach(() => {
@@ -77,12 +78,12 @@ beforeEach(() => {
 
 describe('Custom::AmiBuilderSetup onEvent', () => {
   test('create starts a wait named after the instance and link', async () => {
-    expect(await onEvent(createEvent(SETUP_RESOURCE_TYPE, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW });
+    expect(await onEvent(createEvent(ResourceTypes.BUILDER_SETUP, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW });
   });
 
   test('delete does nothing: the builder is CloudFormation\'s', async () => {
-    expect(await onEvent(deleteEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1` });
-    expect(await isComplete(deleteEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ IsComplete: true });
+    expect(await onEvent(deleteEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1` });
+    expect(await isComplete(deleteEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps()))).toEqual({ IsComplete: true });
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 });
@@ -188,14 +189,14 @@ describe('Custom::AmiBuilderSetup isComplete', () => {
   });
 
   test('an update with the same instance (e.g. a new setupTimeout) is done at once: the builder is baked and gone', async () => {
-    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps({ TimeoutSeconds: '7200' }), setupProps());
+    const event = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps({ TimeoutSeconds: '7200' }), setupProps());
     expect(await isComplete(event)).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'unchanged' } });
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 
   test('an update to a new instance waits for it', async () => {
     givenBuilder({ ...builder('running'), InstanceId: 'i-0fffffffffffffff0' });
-    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps({ InstanceId: 'i-0fffffffffffffff0' }), setupProps(), { WaitStartedAt: NOW } as never);
+    const event = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps({ InstanceId: 'i-0fffffffffffffff0' }), setupProps(), { WaitStartedAt: NOW } as never);
     expect(await onEvent(event)).toEqual({ PhysicalResourceId: 'i-0fffffffffffffff0/setup-1', WaitStartedAt: NOW });
     expect(await isComplete(event)).toEqual({ IsComplete: false });
   });
@@ -204,7 +205,7 @@ describe('Custom::AmiBuilderSetup isComplete', () => {
 describe('Custom::AmiBuilderSetup rollback', () => {
   test('an update back to the previous builder in a rollback is done at once, without reading it', async () => {
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
-    const event = updateEvent(SETUP_RESOURCE_TYPE, `${INSTANCE_ID}/setup-1`, setupProps(), setupProps({ InstanceId: 'i-0fffffffffffffff0' }));
+    const event = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps(), setupProps({ InstanceId: 'i-0fffffffffffffff0' }));
     const started = await onEvent(event);
     expect(started).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW, RollingBack: true });
     expect(await isComplete({ ...event, ...started } as never)).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'rolled back' } });

@@ -68,7 +68,7 @@ describe('DeprecateAt', () => {
   });
 
   test('unchanged, even in the past: nothing is called', async () => {
-    await updated({ DeprecateAt: '2027-03-01T00:00:00.000Z', Description: 'x' }, { DeprecateAt: '2027-03-01T00:00:00.000Z' });
+    await updated({ DeprecateAt: '2027-03-01T00:00:00.000Z', TimeoutSeconds: '7200' }, { DeprecateAt: '2027-03-01T00:00:00.000Z' });
     expect(ec2Mock).not.toHaveReceivedCommand(EnableImageDeprecationCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(DisableImageDeprecationCommand);
   });
@@ -128,7 +128,7 @@ describe('DeprecateAfterSeconds', () => {
 
   test.each(['1.5', '-60', 'P1D'])('%s is not a whole number of seconds: one sentence', async (value) => {
     const err = await rejectionOf(created({ DeprecateAfterSeconds: value }));
-    expect(err.message).toBe(`DeprecateAfterSeconds must be a whole number of seconds, got "${value}".`);
+    expect(err.message).toBe(`The resource property DeprecateAfterSeconds must be a whole number, got "${value}".`);
     expectOneLine(err);
   });
 

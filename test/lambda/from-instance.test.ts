@@ -352,8 +352,8 @@ describe('Create: property errors', () => {
     ['InstanceId', { InstanceId: undefined }, 'The resource property InstanceId is required.'],
     ['Region', { Region: '' }, 'The resource property Region is required.'],
     ['NamePrefix without ImageName', { NamePrefix: undefined }, 'The resource property NamePrefix is required.'],
-    ['NoReboot', { NoReboot: 'yes' }, 'Expected "true" or "false", got "yes".'],
-    ['IncludeDataVolumes', { IncludeDataVolumes: 'maybe' }, 'Expected "true" or "false", got "maybe".'],
+    ['NoReboot', { NoReboot: 'yes' }, 'The resource property NoReboot must be "true" or "false", got "yes".'],
+    ['IncludeDataVolumes', { IncludeDataVolumes: 'maybe' }, 'The resource property IncludeDataVolumes must be "true" or "false", got "maybe".'],
   ])('%s', async (_, overrides, message) => {
     const err = await rejectionOf(create(overrides));
     expect(err.message).toBe(message);

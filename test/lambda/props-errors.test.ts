@@ -1,11 +1,13 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { FROM_INSTANCE, LOGICAL_ID, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, rejectionOf } from './helpers';
+import { mockClient } from 'aws-sdk-client-mock';
+import { FROM_INSTANCE, LOGICAL_ID, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, rejectionOf, waiterProps } from './helpers';
 import { isComplete, onEvent } from '../../lambda/index';
 import { cloudFormation, ec2, resetClients } from '../../lambda/shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from '../../lambda/shared/errors';
 import { log, setLogSink } from '../../lambda/shared/log';
 import { bool, changed, num, required, str, tags } from '../../lambda/shared/props';
+import { ResourceTypes } from '../../src/private/contract';
 
 const logs = captureLogs();
 
@@ -53,7 +55,7 @@ describe('CloudFormation property values', () => {
   test('required names the missing property', () => {
     expect(required({ Region: 'us-east-1' }, 'Region')).toBe('us-east-1');
     expect(() => required({ Region: '' }, 'Region')).toThrow('The resource property Region is required.');
-    expect(() => required({}, 'ImageId')).toThrow('The resource property ImageId is required.');
+    expect(() => required({} as Record<string, unknown>, 'ImageId')).toThrow('The resource property ImageId is required.');
   });
 
   test('tags reads the list CloudFormation renders, as strings', () => {
@@ -197,7 +199,34 @@ describe('entry points', () => {
 
   test('isComplete wraps whatever the handler throws', async () => {
     const err = await rejectionOf(isComplete(createEvent(FROM_INSTANCE, { Region: undefined })));
-    expect(err.message).toBe('The resource property Region is required.');
+    expect(err.message).toBe('The resource property Region is required. The resource property InstanceId is required.');
     expectOneLine(err);
+  });
+});
+
+describe('the handler refuses properties outside the contract (src/private/contract.ts)', () => {
+  const ec2Mock = mockClient(EC2Client);
+  beforeEach(() => ec2Mock.reset());
+  afterAll(() => ec2Mock.restore());
+
+  test('Create: one sentence per problem, before any EC2 call', async () => {
+    const err = await rejectionOf(onEvent(createEvent(ResourceTypes.AMI_FROM_INSTANCE, fromInstanceProps({ NoReboot: 'sometimes', Snapshot: 'x' }))));
+    expect(err.message).toBe('The resource property NoReboot must be "true" or "false", got "sometimes". The resource property Snapshot is not one that Custom::AmiFromInstance takes.');
+    expectOneLine(err);
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+
+  test('isComplete checks the waiter it polls', async () => {
+    const err = await rejectionOf(isComplete(createEvent(ResourceTypes.WAITER, waiterProps({ Links: 'two' }))));
+    expect(err.message).toBe('The resource property Links must be a number, got "two".');
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+
+  test('Delete goes on with a warning: the properties may come from an older template', async () => {
+    await expect(onEvent(deleteEvent(ResourceTypes.WAITER, 'ami-0123456789abcdef0/wait-1', waiterProps({ Retired: 'x' }))))
+      .resolves.toEqual({ PhysicalResourceId: 'ami-0123456789abcdef0/wait-1' });
+    expect(logs.lines()).toContainEqual(expect.objectContaining({
+      level: 'warn', problems: ['The resource property Retired is not one that Custom::AmiWaiter takes.'],
+    }));
   });
 });

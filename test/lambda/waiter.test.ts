@@ -183,9 +183,9 @@ describe('isComplete: polling', () => {
 
   test('a property that is not a number fails in one line', async () => {
     const err = await rejectionOf(poll(0, { BudgetSeconds: 'soon' }));
-    expect(err.message).toBe('Expected a number, got "soon".');
+    expect(err.message).toBe('The resource property BudgetSeconds must be a number, got "soon".');
     expectOneLine(err);
-    expect(logs.lines()).toEqual([expect.objectContaining({ level: 'error', phase: 'isComplete', cause: 'AmiError: Expected a number, got "soon".' })]);
+    expect(logs.lines()).toEqual([expect.objectContaining({ level: 'error', phase: 'isComplete', cause: 'AmiError: The resource property BudgetSeconds must be a number, got "soon".' })]);
   });
 });
 
@@ -269,7 +269,7 @@ describe('isComplete: available', () => {
   test('an unknown instance action is an error', async () => {
     imageIs({ State: 'available' });
     await expect(poll(0, { Link: '1', Links: '1', InstanceAction: 'reboot', InstanceId: INSTANCE_ID }))
-      .rejects.toThrow('Unknown instance action "reboot"; expected stop or terminate.');
+      .rejects.toThrow('The resource property InstanceAction must be one of none, stop, terminate, got "reboot".');
   });
 });
 

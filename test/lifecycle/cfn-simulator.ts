@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { LocalEc2 } from './local-ec2';
 import * as handlers from '../../lambda';
+import { ResourceTypes } from '../../src/private/contract';
 
 /** The provider's entry points: the TypeScript sources, or the built bundle (assets/provider/index.js). */
 export type Handlers = Pick<typeof handlers, 'onEvent' | 'isComplete'>;
@@ -83,7 +84,7 @@ interface LiveResource {
 /** Resource types the simulator fails on purpose, to test rollbacks. */
 export const FAILING_RESOURCE = 'Test::AlwaysFails';
 /** Resource types of the provider with a waiter: onEvent, then isComplete every poll interval. */
-const WAITER_TYPES: ReadonlySet<string> = new Set(['Custom::AmiWaiter', 'Custom::AmiBuilderSetup']);
+const WAITER_TYPES: ReadonlySet<string> = new Set([ResourceTypes.WAITER, ResourceTypes.BUILDER_SETUP]);
 const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
 
 export class CfnSimulator {

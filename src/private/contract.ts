@@ -1,0 +1,310 @@
+/**
+ * The contract between the constructs (`src/`) and the handlers (`lambda/`):
+ * the custom resource types, the properties each one carries, the tag keys,
+ * the removal words and the timings both sides must agree on. It imports
+ * nothing, so the handler bundle includes it as it is, and a change here is
+ * seen by the compiler on both sides.
+ *
+ * The constructs render properties through `ProviderResource`, which accepts
+ * only names of the resource type's schema; the handlers check every event
+ * against the same schema (`checkProperties`) before they act, so a mismatch
+ * fails with one sentence instead of an `undefined` somewhere later.
+ */
+
+/** The custom resource types of the provider. */
+export const ResourceTypes = {
+  AMI_FROM_INSTANCE: 'Custom::AmiFromInstance',
+  COPIED_AMI: 'Custom::CopiedAmi',
+  AMI_FROM_SNAPSHOT: 'Custom::AmiFromSnapshot',
+  RESTORED_AMI: 'Custom::RestoredAmi',
+  IMPORTED_AMI: 'Custom::ImportedAmi',
+  STORED_AMI: 'Custom::StoredAmi',
+  WAITER: 'Custom::AmiWaiter',
+  BUILDER_SETUP: 'Custom::AmiBuilderSetup',
+} as const;
+
+export type ResourceType = typeof ResourceTypes[keyof typeof ResourceTypes];
+
+/** The resource types that start an image (an operation of `ManagedImage`). */
+export type OperationType = Exclude<ResourceType, typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI>;
+
+/** Every tag key this library writes starts with this; users' tags may not. */
+export const TAG_PREFIX = 'cdk-ami:';
+
+/**
+ * The tags that make a resource this stack's (see the README's Permissions):
+ * STACK is the stack ID (the IAM conditions), OWNER a hash of stack ID and
+ * logical ID (which resource), REQUEST a hash of the request (which generation).
+ */
+export const Tags = {
+  STACK: `${TAG_PREFIX}stack`,
+  OWNER: `${TAG_PREFIX}owner`,
+  REQUEST: `${TAG_PREFIX}request`,
+  /** On imported images and snapshots: the import task that made them. */
+  IMPORT_TASK: `${TAG_PREFIX}import-task`,
+  /** Written by a BakedAmi's builder on itself: `succeeded` or `failed:<exit code>`. */
+  SETUP: `${TAG_PREFIX}setup`,
+  /** On a BakedAmi's builder: which construct it builds for. */
+  BUILDER: `${TAG_PREFIX}builder`,
+} as const;
+
+/** The builder's report when its setup succeeded (`Tags.SETUP` value and console line). */
+export const SETUP_SUCCEEDED = 'succeeded';
+
+/** The `RemovalPolicy` property: what the handler does with an image on Delete. */
+export const Removal = {
+  DESTROY: 'destroy',
+  RETAIN: 'retain',
+} as const;
+
+/** Where a waiter link of a `StoredAmi` looks (`Target`): the store task, not an image. */
+export const STORE_TARGET = 'store';
+
+/** How a BakedAmi's builder is stopped before imaging (`StopBy`). */
+export const StopBy = {
+  HANDLER: 'handler',
+  INSTANCE: 'instance',
+  NONE: 'none',
+} as const;
+
+/** Timings the provider's configuration and the handlers share. */
+export const Timing = {
+  /** The Provider framework calls isComplete this often. */
+  POLL_INTERVAL_SECONDS: 15,
+  /** A waiter link's budget: CloudFormation gives a custom resource one hour. */
+  LINK_BUDGET_SECONDS: 50 * 60,
+  /** The operation function's timeout; the capacity wait ends before it. */
+  OPERATION_TIMEOUT_SECONDS: 5 * 60,
+  /** The isComplete function's timeout. */
+  WAITER_TIMEOUT_SECONDS: 2 * 60,
+} as const;
+
+/** What a property holds, as the construct renders it and the handler reads it. */
+export type PropertyKind = 'string' | 'number' | 'boolean' | 'tags' | 'strings' | 'object' | 'objects';
+
+/** One property of a resource type. */
+export interface PropertySpec {
+  readonly kind: PropertyKind;
+  /** The handler cannot act without it. */
+  readonly required?: boolean;
+  /** The only values a string property may take. */
+  readonly values?: readonly string[];
+  /** A number property must be a whole number, 0 or more. */
+  readonly whole?: boolean;
+}
+
+type Schema = Readonly<Record<string, PropertySpec>>;
+
+const text: PropertySpec = { kind: 'string' };
+const required: PropertySpec = { kind: 'string', required: true };
+const number: PropertySpec = { kind: 'number' };
+const whole: PropertySpec = { kind: 'number', whole: true };
+const flag: PropertySpec = { kind: 'boolean' };
+const tagList: PropertySpec = { kind: 'tags' };
+const objects: PropertySpec = { kind: 'objects' };
+const oneOf = (...values: string[]): PropertySpec => ({ kind: 'string', values });
+
+/** Architectures EC2 registers and imports (`Architecture`). */
+const ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
+const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
+const V2 = 'v2.0';
+
+/** Properties of every image operation (rendered by `ManagedImage`). */
+const OPERATION = {
+  Region: required,
+  ImageName: text,
+  NamePrefix: text,
+  Description: text,
+  RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
+  Tags: tagList,
+  SnapshotTags: tagList,
+  ImdsSupport: oneOf(V2),
+} as const satisfies Schema;
+
+function withoutSnapshotTags<S extends Schema>(schema: S): Omit<S, 'SnapshotTags'> {
+  const { SnapshotTags: _, ...rest } = schema;
+  return rest;
+}
+
+/** Properties of every link of a waiter chain (rendered by `WaiterChain`). */
+const LINK = {
+  Region: required,
+  Link: number,
+  Links: number,
+  BudgetSeconds: number,
+  TimeoutSeconds: number,
+} as const satisfies Schema;
+
+export const Schemas = {
+  [ResourceTypes.AMI_FROM_INSTANCE]: {
+    ...OPERATION,
+    InstanceId: required,
+    NoReboot: flag,
+    IncludeDataVolumes: flag,
+    BlockDevices: objects,
+  },
+  [ResourceTypes.COPIED_AMI]: {
+    ...OPERATION,
+    SourceImageId: required,
+    SourceRegion: required,
+    Encrypted: flag,
+    KmsKeyId: text,
+    CopyImageTags: flag,
+    CompletionDurationMinutes: number,
+  },
+  [ResourceTypes.AMI_FROM_SNAPSHOT]: {
+    // No SnapshotTags: the snapshots are the user's, and cdk-ami never tags them.
+    ...withoutSnapshotTags(OPERATION),
+    RootSnapshotId: required,
+    RootDeviceName: text,
+    RootVolume: { kind: 'object' },
+    DataVolumes: objects,
+    UefiData: text,
+    Architecture: oneOf(...ARCHITECTURES),
+    BootMode: oneOf(...BOOT_MODES),
+    EnaSupport: flag,
+    TpmSupport: oneOf(V2),
+    VolumeType: text,
+  },
+  [ResourceTypes.RESTORED_AMI]: {
+    ...OPERATION,
+    Bucket: required,
+    ObjectKey: required,
+  },
+  [ResourceTypes.IMPORTED_AMI]: {
+    ...OPERATION,
+    Disks: { kind: 'objects', required: true },
+    Architecture: oneOf(...ARCHITECTURES),
+    Platform: oneOf('Linux', 'Windows'),
+    BootMode: oneOf(...BOOT_MODES),
+    LicenseType: oneOf('AWS', 'BYOL'),
+    UsageOperation: text,
+    LicenseConfigurationArns: { kind: 'strings' },
+    Encrypted: flag,
+    KmsKeyId: text,
+    RoleName: text,
+  },
+  [ResourceTypes.STORED_AMI]: {
+    Region: required,
+    ImageId: required,
+    Bucket: required,
+    ObjectTags: tagList,
+    RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
+  },
+  [ResourceTypes.WAITER]: {
+    ...LINK,
+    ImageId: required,
+    // The image's settings, on the last link (applied once it is available).
+    ImdsSupport: oneOf(V2),
+    DisableAt: text,
+    LaunchPermissions: objects,
+    Public: flag,
+    ShareSnapshots: flag,
+    DeprecateAt: text,
+    DeprecateAfterSeconds: whole,
+    DeregistrationProtection: oneOf('enabled', 'enabled-with-cooldown'),
+    // AmiFromInstance and BakedAmi: what happens to the instance afterwards.
+    InstanceAction: oneOf('none', 'stop', 'terminate'),
+    InstanceId: text,
+    // ImportedAmi: the name and snapshot tags given once the import is done.
+    ImageName: text,
+    SnapshotTags: tagList,
+    // StoredAmi: the links follow the store task.
+    Target: oneOf(STORE_TARGET),
+    Bucket: text,
+  },
+  [ResourceTypes.BUILDER_SETUP]: {
+    ...LINK,
+    InstanceId: required,
+    StopBy: oneOf(StopBy.HANDLER, StopBy.INSTANCE, StopBy.NONE),
+  },
+} as const satisfies Record<ResourceType, Schema>;
+
+/** The property names of a resource type. */
+export type PropertyName<T extends ResourceType> = keyof typeof Schemas[T] & string;
+
+/**
+ * The properties of a resource type as a construct renders them: only the
+ * schema's names; values may be tokens, numbers and booleans (CloudFormation
+ * turns scalars into strings on the way to the handler).
+ */
+export type RenderedProperties<T extends ResourceType> = { readonly [P in PropertyName<T>]?: unknown };
+
+/**
+ * The properties of a resource type as a handler reads them: only the
+ * schema's names, each as CloudFormation delivers it.
+ */
+export type ReceivedProperties<T extends ResourceType> = { readonly [P in PropertyName<T>]?: unknown } & { readonly ServiceToken?: unknown };
+
+/** Properties CloudFormation and the Provider framework add to every resource. */
+const FRAMEWORK_PROPERTIES: readonly string[] = ['ServiceToken', 'ServiceTimeout'];
+
+/** Options of `checkProperties`. */
+export interface CheckOptions {
+  /**
+   * Values that stand for something resolved later (CloudFormation
+   * intrinsics in a template); they pass any check but `required`.
+   */
+  readonly isDeferred?: (value: unknown) => boolean;
+}
+
+/**
+ * What is wrong with a resource's properties, by the schema of its type: an
+ * unknown property, a missing required one, or a value of the wrong kind.
+ * Each problem is one sentence naming the property, the value and the rule;
+ * an empty list means the properties satisfy the contract. An unknown type
+ * has no schema and no problems here: the handler refuses it by its type.
+ */
+export function checkProperties(type: string, properties: Record<string, unknown> | undefined, options: CheckOptions = {}): string[] {
+  const schema = (Schemas as Record<string, Schema>)[type];
+  if (!schema) return [];
+  const props = properties ?? {};
+  const deferred = options.isDeferred ?? (() => false);
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(schema)) {
+    if (spec.required && isAbsent(props[name])) problems.push(`The resource property ${name} is required.`);
+  }
+  for (const [name, value] of Object.entries(props)) {
+    if (FRAMEWORK_PROPERTIES.includes(name)) continue;
+    const spec = schema[name];
+    if (!spec) {
+      problems.push(`The resource property ${name} is not one that ${type} takes.`);
+      continue;
+    }
+    if (isAbsent(value) || deferred(value)) continue;
+    const rule = brokenRule(spec, value, deferred);
+    if (rule) problems.push(`The resource property ${name} must be ${rule}, got ${JSON.stringify(value)}.`);
+  }
+  return problems;
+}
+
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+/** The rule a value breaks ("a number", ...), or undefined when it keeps it. */
+function brokenRule(spec: PropertySpec, value: unknown, deferred: (value: unknown) => boolean): string | undefined {
+  switch (spec.kind) {
+    case 'string':
+      if (typeof value !== 'string' && typeof value !== 'number') return 'a string';
+      return spec.values && !spec.values.includes(String(value)) ? `one of ${spec.values.join(', ')}` : undefined;
+    case 'number':
+      if (spec.whole) return /^\d+$/.test(String(value)) ? undefined : 'a whole number';
+      return typeof value !== 'boolean' && typeof value !== 'object' && Number.isFinite(Number(value)) ? undefined : 'a number';
+    case 'boolean':
+      return value === true || value === false || value === 'true' || value === 'false' ? undefined : '"true" or "false"';
+    case 'strings':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string' || deferred(v)) ? undefined : 'a list of strings';
+    case 'tags':
+      return Array.isArray(value) && value.every((t) => deferred(t) || (isObject(t) && typeof t.Key === 'string'))
+        ? undefined : 'a list of tags ({ Key, Value })';
+    case 'object':
+      return isObject(value) ? undefined : 'an object';
+    case 'objects':
+      return Array.isArray(value) && value.every((v) => isObject(v) || deferred(v)) ? undefined : 'a list of objects';
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,171 @@
+import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import {
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BootMode, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImageArchitecture,
+  ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+} from '../src';
+import { newStack } from './util';
+import { checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
+
+const CDK_AMI_TYPES = new Set<string>(Object.values(ResourceTypes));
+
+/** A value CloudFormation resolves at deploy time: `{ Ref }`, `{ Fn::GetAtt }`, `{ Fn::Join }`, ... */
+function isIntrinsic(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    && Object.keys(value).length === 1 && /^(Ref|Fn::[A-Za-z]+)$/.test(Object.keys(value)[0]);
+}
+
+/** Every construct with every option that renders a property of its own. */
+function everythingStack(): Stack {
+  const stack = newStack('Everything');
+  const key = new kms.Key(stack, 'Key');
+  const bucket = new s3.Bucket(stack, 'Bucket');
+  const golden = new AmiFromInstance(stack, 'Golden', {
+    instanceId: 'i-0123456789abcdef0',
+    imageName: 'golden-1',
+    description: 'golden image',
+    noReboot: true,
+    includeDataVolumes: false,
+    blockDevices: [
+      { deviceName: '/dev/xvda', volumeSize: Size.gibibytes(30), volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 4000, throughput: 250 },
+      { deviceName: '/dev/xvdb', exclude: true },
+    ],
+    instanceAction: InstanceAction.TERMINATE,
+    launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization('arn:aws:organizations::123456789012:organization/o-abcdefghij')],
+    shareSnapshots: true,
+    deprecateAfter: Duration.days(90),
+    deregistrationProtection: DeregistrationProtection.ENABLED_WITH_COOLDOWN,
+    requireImdsv2: true,
+    snapshotTags: { backup: 'daily' },
+    tags: { team: 'platform' },
+    removalPolicy: RemovalPolicy.DESTROY,
+    timeout: Duration.hours(3),
+  });
+  Tags.of(golden).add('cost-center', '42');
+  golden.copyTo('eu-west-1', { encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true });
+  new CopiedAmi(stack, 'Encrypted', {
+    source: golden,
+    encrypted: true,
+    kmsKey: key,
+    deprecateAt: new Date(Date.now() + 86400_000),
+    imageName: 'golden-encrypted',
+    description: 'encrypted copy',
+    snapshotTags: { backup: 'weekly' },
+    requireImdsv2: true,
+  });
+  new AmiFromSnapshot(stack, 'Registered', {
+    rootSnapshotId: 'snap-0123456789abcdef0',
+    rootVolume: { volumeSize: Size.gibibytes(20), volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 3000 },
+    dataVolumes: [{ deviceName: '/dev/xvdb', snapshotId: 'snap-0fedcba9876543210' }],
+    architecture: ImageArchitecture.ARM64,
+    bootMode: BootMode.UEFI,
+    tpmSupport: true,
+    uefiData: 'QU1aTlVFRkk=',
+    enaSupport: true,
+    imageName: 'registered',
+    description: 'registered image',
+    tags: { team: 'platform' },
+    requireImdsv2: true,
+    disableAt: new Date(Date.now() - 86400_000),
+  });
+  new ImportedAmi(stack, 'Imported', {
+    disks: [ImportDisk.fromBucket(bucket, 'disk.vmdk', DiskImageFormat.VMDK), ImportDisk.fromSnapshot('snap-0bbbbbbbbbbbbbbb0')],
+    imageName: 'appliance',
+    architecture: ImageArchitecture.X86_64,
+    platform: ImportPlatform.WINDOWS,
+    bootMode: BootMode.UEFI,
+    licenseType: ImportLicenseType.BYOL,
+    usageOperation: 'RunInstances:0800',
+    licenseConfigurationArns: ['arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef'],
+    encrypted: true,
+    kmsKey: key,
+    snapshotTags: { source: 'vmdk' },
+    description: 'appliance',
+    tags: { team: 'platform' },
+    requireImdsv2: true,
+  });
+  const stored = new StoredAmi(stack, 'Stored', { image: golden, bucket, objectTags: { kind: 'ami' }, removalPolicy: RemovalPolicy.DESTROY });
+  new RestoredAmi(stack, 'Restored', {
+    bucket,
+    objectKey: stored.objectKey,
+    imageName: 'restored',
+    description: 'restored image',
+    tags: { team: 'platform' },
+    snapshotTags: { backup: 'none' },
+    requireImdsv2: true,
+  });
+  new StoredAmi(stack, 'StoredExisting', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket });
+  const setup = ec2.UserData.forLinux();
+  setup.addCommands('dnf install -y nginx');
+  new BakedAmi(stack, 'Baked', {
+    machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
+    setup,
+    setupTimeout: Duration.hours(2),
+  });
+  return stack;
+}
+
+describe('what the constructs render satisfies the contract the handlers check', () => {
+  const resources = Object.entries(Template.fromStack(everythingStack()).toJSON().Resources as Record<string, any>)
+    .filter(([, r]) => CDK_AMI_TYPES.has(r.Type));
+
+  test('the stack has a resource of every type of the contract', () => {
+    expect(new Set(resources.map(([, r]) => r.Type))).toEqual(CDK_AMI_TYPES);
+  });
+
+  test.each(resources.map(([id, r]) => [id, r.Type, r.Properties]))('%s (%s)', (_id, type, properties) => {
+    expect(checkProperties(type, properties, { isDeferred: isIntrinsic })).toEqual([]);
+  });
+
+  test('together they render every property of the contract (no property is dead)', () => {
+    for (const [type, schema] of Object.entries(Schemas)) {
+      const rendered = new Set(resources.filter(([, r]) => r.Type === type).flatMap(([, r]) => Object.keys(r.Properties)));
+      expect({ type, missing: Object.keys(schema).filter((name) => !rendered.has(name)) }).toEqual({ type, missing: [] });
+    }
+  });
+});
+
+describe('checkProperties', () => {
+  test('names the property, the value and the rule, one sentence each', () => {
+    expect(checkProperties(ResourceTypes.COPIED_AMI, {
+      Region: 'us-east-1', SourceRegion: 'eu-west-1', Encrypted: 'yes', CompletionDurationMinutes: 'soon', RemovalPolicy: 'snapshot', Extra: 1,
+    })).toEqual([
+      'The resource property SourceImageId is required.',
+      'The resource property Encrypted must be "true" or "false", got "yes".',
+      'The resource property CompletionDurationMinutes must be a number, got "soon".',
+      'The resource property RemovalPolicy must be one of destroy, retain, got "snapshot".',
+      'The resource property Extra is not one that Custom::CopiedAmi takes.',
+    ]);
+  });
+
+  test('accepts what CloudFormation delivers: scalars as strings, the service token', () => {
+    expect(checkProperties(ResourceTypes.WAITER, {
+      ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:x',
+      Region: 'us-east-1',
+      ImageId: 'ami-1',
+      Link: '2',
+      Public: 'true',
+      LaunchPermissions: [{ UserId: '111122223333' }],
+      DeprecateAfterSeconds: '3600',
+    })).toEqual([]);
+  });
+
+  test('lists of tags, strings and objects are checked item by item', () => {
+    expect(checkProperties(ResourceTypes.IMPORTED_AMI, {
+      Region: 'us-east-1', Disks: ['disk.vmdk'], Tags: [{ Value: 'no key' }], LicenseConfigurationArns: [1],
+    })).toEqual([
+      'The resource property Disks must be a list of objects, got ["disk.vmdk"].',
+      'The resource property Tags must be a list of tags ({ Key, Value }), got [{"Value":"no key"}].',
+      'The resource property LicenseConfigurationArns must be a list of strings, got [1].',
+    ]);
+  });
+
+  test('a whole number is 0 or more without a fraction', () => {
+    expect(checkProperties(ResourceTypes.WAITER, { Region: 'r', ImageId: 'ami-1', DeprecateAfterSeconds: '-60' }))
+      .toEqual(['The resource property DeprecateAfterSeconds must be a whole number, got "-60".']);
+  });
+});
