@@ -1,25 +1,14 @@
-import { CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
-import { ImageBase, ImageProps } from './image';
+import { InstanceAction } from './enums';
+import { ImageBase } from './image';
+import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
-
-/**
- * What to do with the source instance once its image is available.
- */
-export enum InstanceAction {
-  /** Leave the instance as it is. */
-  NONE = 'none',
-  /** Stop the instance: it stops costing compute, its volumes remain. */
-  STOP = 'stop',
-  /** Terminate the instance, e.g. a build instance that has served its purpose. */
-  TERMINATE = 'terminate',
-}
 
 /**
  * Properties of an `AmiFromInstance`.
@@ -108,12 +97,6 @@ export interface AmiFromInstanceProps extends ImageProps {
  * });
  */
 export class AmiFromInstance extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
   /**
    * The ID of the source instance.
    */
@@ -121,7 +104,6 @@ export class AmiFromInstance extends ImageBase {
 
   constructor(scope: Construct, id: string, props: AmiFromInstanceProps) {
     super(scope, id);
-    this.region = Stack.of(this).region;
     this.instanceId = sourceInstanceId(this, props);
     const action = props.instanceAction ?? InstanceAction.NONE;
 
@@ -139,12 +121,7 @@ export class AmiFromInstance extends ImageBase {
         InstanceId: this.instanceId,
       },
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
+    this._attach(managed);
 
     this.grantProvider(action);
   }

@@ -1,10 +1,11 @@
-import { Arn, ArnFormat, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
-import { ImageBase, ImageProps } from './image';
+import { BootMode, ImageArchitecture } from './enums';
+import { ImageBase } from './image';
+import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
@@ -12,30 +13,6 @@ import { AmiProvider } from './private/provider';
 import { validateBootMode } from './private/validation';
 
 const DEFAULT_ROOT_DEVICE = '/dev/xvda';
-
-/**
- * The processor architecture of a registered image.
- */
-export enum ImageArchitecture {
-  /** 64-bit x86. */
-  X86_64 = 'x86_64',
-  /** 64-bit Arm (Graviton). */
-  ARM64 = 'arm64',
-  /** 32-bit x86. */
-  I386 = 'i386',
-}
-
-/**
- * How instances of a registered image boot.
- */
-export enum BootMode {
-  /** Legacy BIOS. */
-  LEGACY_BIOS = 'legacy-bios',
-  /** UEFI. */
-  UEFI = 'uefi',
-  /** UEFI where the instance type supports it, legacy BIOS otherwise. */
-  UEFI_PREFERRED = 'uefi-preferred',
-}
 
 /**
  * A data volume of a registered image, from a snapshot.
@@ -154,16 +131,9 @@ export interface AmiFromSnapshotProps extends ImageProps {
  * });
  */
 export class AmiFromSnapshot extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
 
   constructor(scope: Construct, id: string, props: AmiFromSnapshotProps) {
     super(scope, id);
-    this.region = Stack.of(this).region;
     if (props.shareSnapshots) {
       throw new AmiValidationError('shareSnapshots is not available for AmiFromSnapshot: the snapshots are yours, share them directly.', this);
     }
@@ -200,12 +170,7 @@ export class AmiFromSnapshot extends ImageBase {
         VolumeType: volumeType,
       },
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
+    this._attach(managed);
 
     const provider = AmiProvider.of(this);
     provider.grantCreateTagged('RegisterImage');

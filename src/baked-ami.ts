@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Aws, CfnOutput, Duration, Lazy, Size, SizeRoundingBehavior, Stack, TagManager } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { InstanceAction } from './ami-from-instance';
-import { ImageBase, ImageProps } from './image';
+import { InstanceAction } from './enums';
+import { ImageBase } from './image';
+import { ImageProps } from './image-options';
 import { ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/instance-grants';
@@ -216,12 +216,6 @@ export interface BakedAmiProps extends ImageProps {
  * });
  */
 export class BakedAmi extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
 
   /**
    * The builder instance. It is terminated once the image is available
@@ -243,7 +237,6 @@ export class BakedAmi extends ImageBase {
 
   constructor(scope: Construct, id: string, props: BakedAmiProps) {
     super(scope, id);
-    this.region = Stack.of(this).region;
     const platform = props.machineImage.getImage(this).osType;
     const windows = platform === ec2.OperatingSystemType.WINDOWS;
     const clean = props.clean ?? true;
@@ -361,12 +354,7 @@ export class BakedAmi extends ImageBase {
         InstanceId: this.builder.instanceId,
       },
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
+    this._attach(managed);
 
     this.grantProvider(action, stopBy);
     suppressNag(role, [{

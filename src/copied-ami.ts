@@ -1,76 +1,12 @@
-import { CfnOutput, CfnResource, Duration, Stack, TagManager, Token } from 'aws-cdk-lib';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { IImage, ImageBase, ImageProps } from './image';
+import { IImage, ImageBase } from './image';
+import { CopyOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
 import { validateRegion, validateSamePartition } from './private/validation';
-
-/**
- * Options for copying an image, as used by `copyTo()`.
- */
-export interface CopyOptions extends ImageProps {
-  /**
-   * The AMI name of the copy: 3 to 128 characters of letters, digits, spaces
-   * and `( ) [ ] . / - ' @ _`, unique in the destination Region. Changing it
-   * replaces the copy.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement
-   */
-  readonly imageName?: string;
-
-  /**
-   * Encrypt the snapshots of the copy. `true` encrypts with `kmsKey`, or the
-   * account's default EBS key in the destination Region. `false` is refused at
-   * deploy time for a source with encrypted snapshots (EC2 cannot decrypt a
-   * copy). Changing it replaces the copy.
-   *
-   * @default - the copy is encrypted exactly when the source is
-   */
-  readonly encrypted?: boolean;
-
-  /**
-   * The KMS key for the copy's snapshots, in the destination Region. Requires
-   * `encrypted: true`. The provider's role is granted what EBS needs on it.
-   * Changing it replaces the copy.
-   *
-   * @default - the account's default EBS key in the destination Region
-   */
-  readonly kmsKey?: kms.IKey;
-
-  /**
-   * The customer managed KMS key the source image's snapshots are encrypted
-   * with, in the source Region. The provider's role may use it, only through
-   * EC2, to read the snapshots for the copy. A key in another account must
-   * also allow this in its key policy (see the README's Permissions section).
-   *
-   * @default - the `kmsKey` of the source when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none (the
-   *            source is unencrypted or uses the AWS managed key)
-   */
-  readonly sourceEncryptionKey?: kms.IKey;
-
-  /**
-   * Copy the source image's user-defined tags to the copy (CopyImageTags).
-   * Changing it replaces the copy.
-   *
-   * @default false
-   */
-  readonly copyTags?: boolean;
-
-  /**
-   * Time-based copy: how long EC2 may take to complete the snapshot copies,
-   * in steps of 15 minutes from 15 minutes to 48 hours. The wait `timeout`
-   * must be at least this long. Changing it replaces the copy.
-   *
-   * @default - a standard copy, as fast as EC2 can make it
-   */
-  readonly completionDuration?: Duration;
-}
 
 /**
  * Properties of a `CopiedAmi`.
@@ -106,12 +42,6 @@ export interface CopiedAmiProps extends CopyOptions {
  * golden.copyTo('eu-central-1', { encrypted: true });
  */
 export class CopiedAmi extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
   /**
    * The image this is a copy of.
    */
@@ -120,13 +50,13 @@ export class CopiedAmi extends ImageBase {
   constructor(scope: Construct, id: string, props: CopiedAmiProps) {
     super(scope, id, { region: props.region });
     validateRegion(this, props.region);
-    this.region = props.region ?? Stack.of(this).region;
     this.source = props.source;
     validateCopy(this, props);
 
     const completionMinutes = props.completionDuration?.toMinutes();
     const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
       resourceType: ResourceTypes.COPIED_AMI,
+      encryptionKey: props.kmsKey,
       imageName: props.imageName,
       properties: {
         SourceImageId: props.source.imageId,
@@ -137,13 +67,7 @@ export class CopiedAmi extends ImageBase {
         CompletionDurationMinutes: completionMinutes,
       },
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
-    this._encryptionKey = props.kmsKey;
+    this._attach(managed);
     this.grantProvider(props, managed.operation);
   }
 
@@ -157,6 +81,8 @@ export class CopiedAmi extends ImageBase {
     if (sourceKey) provider.grantEbsKey(sourceKey, unique([props.source.region, this.region]), 'read');
   }
 }
+
+ImageBase._factories.copy = (source, id, region, options) => new CopiedAmi(source, id, { ...options, source, region });
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateRegion(scope, props.source.region, 'source region');

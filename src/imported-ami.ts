@@ -1,11 +1,11 @@
-import { Aws, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { Aws, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { BootMode, ImageArchitecture } from './ami-from-snapshot';
-import { ImageBase, ImageProps } from './image';
+import { BootMode, ImageArchitecture } from './enums';
+import { ImageBase } from './image';
+import { ImageProps } from './image-options';
 import { ResourceTypes, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
@@ -224,12 +224,6 @@ export interface ImportedAmiProps extends ImageProps {
  * });
  */
 export class ImportedAmi extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
   /**
    * The service role VM Import runs with.
    */
@@ -237,7 +231,6 @@ export class ImportedAmi extends ImageBase {
 
   constructor(scope: Construct, id: string, props: ImportedAmiProps) {
     super(scope, id);
-    this.region = Stack.of(this).region;
     if (props.disks.length === 0 || props.disks.length > MAX_DISKS) {
       throw new AmiValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
     }
@@ -252,6 +245,7 @@ export class ImportedAmi extends ImageBase {
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.IMPORTED_AMI,
+      encryptionKey: props.kmsKey,
       properties: {
         Disks: props.disks.map((d) => d._render()),
         Architecture: props.architecture,
@@ -271,13 +265,7 @@ export class ImportedAmi extends ImageBase {
         : undefined,
       imageName: props.imageName,
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
-    this._encryptionKey = props.kmsKey;
+    this._attach(managed);
     this.grantProvider(props);
   }
 

@@ -1,4 +1,6 @@
 export * from './image';
+export * from './image-options';
+export * from './enums';
 export * from './ami-from-instance';
 export * from './baked-ami';
 export * from './copied-ami';

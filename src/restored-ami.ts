@@ -1,10 +1,10 @@
-import { Aws, CfnOutput, Stack, TagManager, Token } from 'aws-cdk-lib';
+import { Aws, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { ImageBase, ImageProps } from './image';
+import { ImageBase } from './image';
+import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, snapshotArns } from './private/provider';
@@ -56,27 +56,16 @@ export interface RestoredAmiProps extends ImageProps {
  * });
  */
 export class RestoredAmi extends ImageBase {
-  public readonly imageId: string;
-  public readonly imageName?: string;
-  public readonly region: string;
-  public readonly tags: TagManager;
-  public readonly output?: CfnOutput;
-  public readonly parameter?: ssm.IStringParameter;
 
   constructor(scope: Construct, id: string, props: RestoredAmiProps) {
     super(scope, id);
-    this.region = Stack.of(this).region;
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.RESTORED_AMI,
+      encryptionKey: props.encryptionKey,
       imageName: props.imageName,
       properties: { Bucket: props.bucket.bucketName, ObjectKey: props.objectKey },
     });
-    this._managed = managed;
-    this.imageId = managed.imageId;
-    this.imageName = managed.imageName;
-    this.tags = managed.tags;
-    this.output = managed.output;
-    this.parameter = managed.parameter;
+    this._attach(managed);
 
     const provider = AmiProvider.of(this);
     // Read exactly the stored object (bucket.grantRead would add wildcard actions). A key
@@ -114,6 +103,5 @@ export class RestoredAmi extends ImageBase {
       resources: ['*'],
     });
     if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'operation', ['ec2', 'ebs']);
-    this._encryptionKey = props.encryptionKey;
   }
 }

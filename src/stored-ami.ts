@@ -1,53 +1,15 @@
 import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IImage } from './image';
+import { IImage, ImageBase, IStoredImage } from './image';
+import { StoreOptions } from './image-options';
 import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-
-/**
- * Options for storing an image in S3, as used by `storeTo()`.
- */
-export interface StoreOptions {
-  /**
-   * Tags for the S3 object.
-   *
-   * @default - none
-   */
-  readonly objectTags?: { [key: string]: string };
-
-  /**
-   * `DESTROY` deletes the S3 object when the resource is removed or replaced;
-   * `RETAIN` keeps it.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-
-  /**
-   * The customer managed KMS key the image's snapshots are encrypted with.
-   * The provider's role may use it, only through EC2 and EBS in the image's
-   * Region, to decrypt the snapshots into the object. A key in another account
-   * must also allow this in its key policy (see the README's Permissions section).
-   *
-   * @default - the `kmsKey` of the image when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none
-   */
-  readonly sourceEncryptionKey?: kms.IKey;
-
-  /**
-   * How long to wait for the store task to complete.
-   *
-   * @default Duration.hours(1)
-   */
-  readonly timeout?: Duration;
-}
 
 /**
  * Properties of a `StoredAmi`.
@@ -76,7 +38,7 @@ export interface StoredAmiProps extends StoreOptions {
  * const stored = new StoredAmi(this, 'Stored', { image: golden, bucket });
  * new RestoredAmi(this, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey });
  */
-export class StoredAmi extends Resource {
+export class StoredAmi extends Resource implements IStoredImage {
   /**
    * The image that was stored.
    */
@@ -165,3 +127,5 @@ export class StoredAmi extends Resource {
     });
   }
 }
+
+ImageBase._factories.store = (image, id, bucket, options) => new StoredAmi(image, id, { ...options, image, bucket });

@@ -47,7 +47,8 @@ describe('CopiedAmi', () => {
     template.resourceCountIs('Custom::CopiedAmi', 2);
     template.resourceCountIs('AWS::Lambda::Function', 6);
     expect(eu.node.path).toBe('TestStack/Golden/CopyToeu-west-1');
-    expect(ap.source).toBe(golden);
+    expect(ap).toBeInstanceOf(CopiedAmi);
+    expect((ap as CopiedAmi).source).toBe(golden);
     // The copy's source ID is the source's final waiter: it copies an available image.
     const sourceWaiter = resourcesOfType(template, 'Custom::AmiWaiter').find(([id, w]) => id.startsWith('Golden') && w.Properties.Link === 2)!;
     template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', SourceImageId: { 'Fn::GetAtt': [sourceWaiter[0], 'ImageId'] } });

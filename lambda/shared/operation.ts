@@ -49,7 +49,7 @@ export interface ImageOperation<T extends OperationType = OperationType> {
  * Properties every operation resource carries whose change means a new image.
  * ImdsSupport: EC2 cannot take IMDSv2 back from an image.
  */
-export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix', 'ImdsSupport'] as const;
+export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix', 'ImdsSupport'] as const satisfies readonly PropertyName<OperationType>[];
 
 /** What every request of an operation resource works with. */
 interface Request {

@@ -1,11 +1,13 @@
 import { Annotations, CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
-import { ImageProps } from '../image';
+import { ImageProps } from '../image-options';
 import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
 import { AmiValidationError } from './errors';
+import { ImageState } from './image-state';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -26,14 +28,18 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly allWaiterProperties?: RenderedProperties<typeof ResourceTypes.WAITER>;
   /** The name given by the user, if any (validated at synth time). */
   readonly imageName?: string;
+  /** The customer managed key of the image's snapshots, if the construct knows it. */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
  * The shared machinery of every image construct. Kept out of the public API
  * (it is not exported from the package): concrete constructs hold one.
  */
-export class ManagedImage<T extends OperationType = OperationType> {
+export class ManagedImage<T extends OperationType = OperationType> implements ImageState {
   public readonly imageId: string;
+  public readonly region: string;
+  public readonly encryptionKey?: kms.IKey;
   public readonly imageName: string;
   public readonly tags: TagManager;
   public readonly operation: ProviderResource<T>;
@@ -59,6 +65,8 @@ export class ManagedImage<T extends OperationType = OperationType> {
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
 
+    this.region = scope.region;
+    this.encryptionKey = resources.encryptionKey;
     const provider = AmiProvider.of(scope);
     this.tags = new TagManager(TagType.KEY_VALUE, resources.resourceType, props.tags, { tagPropertyName: 'tags' });
 
@@ -166,8 +174,8 @@ export class ManagedImage<T extends OperationType = OperationType> {
     this.removalPolicy = checkRemovalPolicy(scope, policy);
   }
 
-  public getImage(imageId: string): ec2.MachineImageConfig {
-    return machineImageConfig(imageId, this.osType, this.userData);
+  public machineImage(): ec2.MachineImageConfig {
+    return machineImageConfig(this.imageId, this.osType, this.userData);
   }
 }
 

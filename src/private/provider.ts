@@ -9,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import type { IImage } from '../image';
 import { TAG_PREFIX, Tags, Timing } from './contract';
+import { imageStateOf } from './image-state';
 import { suppressNag } from './nag';
 
 /**
@@ -401,7 +402,7 @@ export function ownRetagStatement(sid: string): iam.PolicyStatementProps {
   };
 }
 
-/** The customer managed key of an image of this app, if it was made with one (ImageBase._encryptionKey). */
+/** The customer managed key of an image of this app, if it was made with one. */
 export function encryptionKeyOf(image: IImage): kms.IKey | undefined {
-  return (image as { _encryptionKey?: kms.IKey })._encryptionKey;
+  return imageStateOf(image)?.encryptionKey;
 }

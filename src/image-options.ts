@@ -1,0 +1,288 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { DeregistrationProtection, LaunchPermission } from './governance';
+
+/**
+ * Properties shared by every image construct of this library.
+ */
+export interface ImageProps {
+  /**
+   * A description of the image. Changing it updates the image in place.
+   *
+   * @default - no description
+   */
+  readonly description?: string;
+
+  /**
+   * What happens to the image when it is removed from the stack or replaced.
+   *
+   * `RETAIN` keeps the image and its snapshots; `DESTROY` deregisters the image
+   * and deletes its snapshots. Either way, an image that never became
+   * available, or that a failed deployment created, is always deleted when
+   * CloudFormation rolls back: nothing is left behind.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long to wait for the image to become `available` before the
+   * deployment fails (and rolls back, deleting the image).
+   *
+   * Waits longer than CloudFormation's one-hour custom resource limit are
+   * split into a chain of waiter resources of at most 50 minutes each.
+   * Between 1 minute and 48 hours.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Whether to add a CloudFormation output with the image ID.
+   *
+   * @default true
+   */
+  readonly output?: boolean;
+
+  /**
+   * Export name for the image ID output, for `Fn::ImportValue` in other stacks.
+   *
+   * @default - not exported
+   */
+  readonly exportName?: string;
+
+  /**
+   * Publish the image ID to an SSM parameter of this name, with data type
+   * `aws:ec2:image` (so EC2 can resolve it at launch time).
+   *
+   * @default - no parameter
+   */
+  readonly parameterName?: string;
+
+  /**
+   * The operating system of the image, used by `getImage()`.
+   *
+   * @default ec2.OperatingSystemType.LINUX
+   */
+  readonly osType?: ec2.OperatingSystemType;
+
+  /**
+   * User data for instances launched from this image through `getImage()`.
+   *
+   * @default - empty user data for the operating system
+   */
+  readonly userData?: ec2.UserData;
+
+  /**
+   * Accounts, organizations and organizational units that may launch
+   * instances from the image. More can be added with `grantLaunch()`.
+   * Changes are applied in place (the image keeps its ID).
+   *
+   * @default - only this account
+   */
+  readonly launchPermissions?: LaunchPermission[];
+
+  /**
+   * Make the image public: every AWS account may launch it. Fails at deploy
+   * time with a clear message while the account's image block public access
+   * is on. Applied in place.
+   *
+   * @default false
+   */
+  readonly dangerouslyMakePublic?: boolean;
+
+  /**
+   * Also share the image's snapshots (createVolumePermission) with the
+   * accounts in the launch permissions, so that they can copy the image.
+   * Organizations and organizational units cannot be given snapshot
+   * permissions by EC2: granting one adds a synth warning, and
+   * `shareSnapshots` with no account grantee fails synth. Public images
+   * never share their snapshots.
+   *
+   * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html
+   */
+  readonly shareSnapshots?: boolean;
+
+  /**
+   * When the image becomes deprecated (it stays usable, but is hidden from
+   * searches). Rounded to the nearest minute; at most 10 years ahead. A time
+   * that has passed does not break synth: it adds a warning, and the image is
+   * deprecated as soon as it is available. Applied in place; removing it
+   * undeprecates. At most one of `deprecateAt` and `deprecateAfter`.
+   *
+   * @default - never deprecated
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
+   */
+  readonly deprecateAt?: Date;
+
+  /**
+   * Deprecate the image this long after it was created (its `CreationDate`),
+   * as Packer's and Terraform's relative deprecation do: the time is computed
+   * when the image is available, so every new image of a replacement gets a
+   * fresh deadline. Between 1 minute and 10 years. Applied in place.
+   *
+   * @default - never deprecated
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
+   */
+  readonly deprecateAfter?: Duration;
+
+  /**
+   * Deregistration protection. An image with protection on cannot be deleted
+   * by `RemovalPolicy.DESTROY`: the delete fails with a message saying so.
+   * Applied in place.
+   *
+   * @default DeregistrationProtection.DISABLED
+   */
+  readonly deregistrationProtection?: DeregistrationProtection;
+
+  /**
+   * Tags for the image and its snapshots, in addition to those applied with
+   * `Tags.of(...)`. Changing them updates the image in place.
+   *
+   * @default - no tags
+   */
+  readonly tags?: { [key: string]: string };
+
+  /**
+   * Tags for the image's snapshots only (as Packer's `snapshot_tags`), on top
+   * of `tags` (a key in both takes this value on the snapshots). Given to the
+   * snapshots when they are created, and changed in place. Not available for
+   * `AmiFromSnapshot`, whose snapshots are yours.
+   *
+   * @default - the snapshots get the image's tags only
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TagSpecification.html
+   */
+  readonly snapshotTags?: { [key: string]: string };
+
+  /**
+   * Instances launched from the image require IMDSv2 (EC2 `ImdsSupport`
+   * `v2.0`): their metadata options default to `HttpTokens: required`.
+   * `AmiFromSnapshot` registers the image with it; every other kind sets it
+   * with ModifyImageAttribute once the image is available, before its ID is
+   * handed out. EC2 cannot undo it, so changing it (either way) replaces the
+   * image.
+   *
+   * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
+   */
+  readonly requireImdsv2?: boolean;
+
+  /**
+   * When to disable the image (EC2 DisableImage): a disabled image cannot
+   * launch instances, loses all its launch permissions (it cannot be shared
+   * or public while disabled) and is hidden from DescribeImages by default;
+   * instances already running are not affected. EC2 cannot schedule this, so
+   * the image is disabled by the first deployment synthesized at or after this
+   * time (a time that has passed disables it as soon as it is available).
+   * Applied in place; removing it, or moving it into the future, enables the
+   * image again (EC2 EnableImage) and shares it again as the launch
+   * permissions say.
+   *
+   * @default - never disabled
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImage.html
+   */
+  readonly disableAt?: Date;
+}
+
+/**
+ * Options for copying an image, as used by `copyTo()`.
+ */
+export interface CopyOptions extends ImageProps {
+  /**
+   * The AMI name of the copy: 3 to 128 characters of letters, digits, spaces
+   * and `( ) [ ] . / - ' @ _`, unique in the destination Region. Changing it
+   * replaces the copy.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement
+   */
+  readonly imageName?: string;
+
+  /**
+   * Encrypt the snapshots of the copy. `true` encrypts with `kmsKey`, or the
+   * account's default EBS key in the destination Region. `false` is refused at
+   * deploy time for a source with encrypted snapshots (EC2 cannot decrypt a
+   * copy). Changing it replaces the copy.
+   *
+   * @default - the copy is encrypted exactly when the source is
+   */
+  readonly encrypted?: boolean;
+
+  /**
+   * The KMS key for the copy's snapshots, in the destination Region. Requires
+   * `encrypted: true`. The provider's role is granted what EBS needs on it.
+   * Changing it replaces the copy.
+   *
+   * @default - the account's default EBS key in the destination Region
+   */
+  readonly kmsKey?: kms.IKey;
+
+  /**
+   * The customer managed KMS key the source image's snapshots are encrypted
+   * with, in the source Region. The provider's role may use it, only through
+   * EC2, to read the snapshots for the copy. A key in another account must
+   * also allow this in its key policy (see the README's Permissions section).
+   *
+   * @default - the `kmsKey` of the source when it is a `CopiedAmi`,
+   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none (the
+   *            source is unencrypted or uses the AWS managed key)
+   */
+  readonly sourceEncryptionKey?: kms.IKey;
+
+  /**
+   * Copy the source image's user-defined tags to the copy (CopyImageTags).
+   * Changing it replaces the copy.
+   *
+   * @default false
+   */
+  readonly copyTags?: boolean;
+
+  /**
+   * Time-based copy: how long EC2 may take to complete the snapshot copies,
+   * in steps of 15 minutes from 15 minutes to 48 hours. The wait `timeout`
+   * must be at least this long. Changing it replaces the copy.
+   *
+   * @default - a standard copy, as fast as EC2 can make it
+   */
+  readonly completionDuration?: Duration;
+}
+
+/**
+ * Options for storing an image in S3, as used by `storeTo()`.
+ */
+export interface StoreOptions {
+  /**
+   * Tags for the S3 object.
+   *
+   * @default - none
+   */
+  readonly objectTags?: { [key: string]: string };
+
+  /**
+   * `DESTROY` deletes the S3 object when the resource is removed or replaced;
+   * `RETAIN` keeps it.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The customer managed KMS key the image's snapshots are encrypted with.
+   * The provider's role may use it, only through EC2 and EBS in the image's
+   * Region, to decrypt the snapshots into the object. A key in another account
+   * must also allow this in its key policy (see the README's Permissions section).
+   *
+   * @default - the `kmsKey` of the image when it is a `CopiedAmi`,
+   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none
+   */
+  readonly sourceEncryptionKey?: kms.IKey;
+
+  /**
+   * How long to wait for the store task to complete.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+}

@@ -1,0 +1,48 @@
+import { CfnOutput, RemovalPolicy, TagManager } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { IConstruct } from 'constructs';
+import type { LaunchPermission } from '../governance';
+
+/**
+ * What an image construct knows of its image: `ImageBase` holds one, made by
+ * `ManagedImage` for the images this library creates and from the given
+ * attributes for images referenced by ID.
+ */
+export interface ImageState {
+  readonly imageId: string;
+  readonly imageName?: string;
+  readonly region: string;
+  readonly tags: TagManager;
+  readonly output?: CfnOutput;
+  readonly parameter?: ssm.IStringParameter;
+  /** The customer managed key of the image's snapshots, where this library knows it. */
+  readonly encryptionKey?: kms.IKey;
+  /** The `ec2.IMachineImage` view of the image. */
+  machineImage(): ec2.MachineImageConfig;
+  /** Adds launch permissions; only images this library manages can. */
+  grantLaunch?(scope: IConstruct, permissions: LaunchPermission[]): void;
+  /** Sets the removal policy; only images this library manages have one. */
+  applyRemovalPolicy?(scope: IConstruct, policy: RemovalPolicy): void;
+}
+
+/**
+ * Marks image constructs of this library. A symbol from the global registry,
+ * not `instanceof`: two copies of the library in one app (two versions in
+ * node_modules) still recognise each other's images.
+ */
+const IMAGE_SYMBOL = Symbol.for('cdk-ami.Image');
+
+export function markAsImage(image: object): void {
+  Object.defineProperty(image, IMAGE_SYMBOL, { value: true });
+}
+
+export function isMarkedImage(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && IMAGE_SYMBOL in x;
+}
+
+/** The state of an image of this library (of any copy of it), if `x` is one. */
+export function imageStateOf(x: unknown): ImageState | undefined {
+  return isMarkedImage(x) ? (x as { _state?: ImageState })._state : undefined;
+}
