@@ -1,4 +1,3 @@
-import { Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
@@ -9,6 +8,7 @@ import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
+import { validateEc2Id } from './private/validation';
 
 /**
  * Properties of an `AmiFromInstance`.
@@ -140,8 +140,6 @@ function sourceInstanceId(scope: Construct, props: AmiFromInstanceProps): string
   if (!instanceId) {
     throw new AmiValidationError('AmiFromInstance needs a source: set instance (an ec2.IInstance) or instanceId.', scope);
   }
-  if (!Token.isUnresolved(instanceId) && !/^i-[0-9a-f]{8}([0-9a-f]{9})?$/.test(instanceId)) {
-    throw new AmiValidationError(`instanceId "${instanceId}" is not an instance ID: instance IDs look like i-0123456789abcdef0.`, scope);
-  }
+  validateEc2Id(scope, 'instanceId', instanceId, 'instance');
   return instanceId;
 }

@@ -10,7 +10,7 @@ import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
-import { validateBootMode } from './private/validation';
+import { validateBootMode, validateEc2Id } from './private/validation';
 
 const DEFAULT_ROOT_DEVICE = '/dev/xvda';
 
@@ -149,7 +149,8 @@ export class AmiFromSnapshot extends ImageBase {
     (props.dataVolumes ?? []).forEach((v, i) => validateVolume(this, `dataVolumes[${i}]`, v, v.volumeType ?? volumeType));
     validateUefiData(this, props.uefiData);
     const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
-    for (const snapshotId of snapshots) validateSnapshotId(this, snapshotId);
+    validateEc2Id(this, 'rootSnapshotId', props.rootSnapshotId, 'snapshot');
+    (props.dataVolumes ?? []).forEach((v, i) => validateEc2Id(this, `dataVolumes[${i}].snapshotId`, v.snapshotId, 'snapshot'));
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
@@ -180,13 +181,6 @@ export class AmiFromSnapshot extends ImageBase {
         actions: ['ec2:RegisterImage'],
       }), Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
     }
-  }
-}
-
-function validateSnapshotId(scope: Construct, snapshotId: string): void {
-  if (Token.isUnresolved(snapshotId)) return;
-  if (!/^snap-[0-9a-f]{8}([0-9a-f]{9})?$/.test(snapshotId)) {
-    throw new AmiValidationError(`Snapshot ID "${snapshotId}" is not valid: snapshot IDs look like snap-0123456789abcdef0.`, scope);
   }
 }
 

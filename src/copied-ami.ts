@@ -6,7 +6,7 @@ import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
-import { validateRegion, validateSamePartition } from './private/validation';
+import { validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
 
 /**
  * Properties of a `CopiedAmi`.
@@ -88,9 +88,7 @@ function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateRegion(scope, props.source.region, 'source region');
   validateSamePartition(scope, 'region', scope.region, props.source.region, 'the source image\'s Region');
   validateSamePartition(scope, 'region', scope.region, Stack.of(scope).region, 'the stack\'s Region, where the provider calls CopyImage,');
-  if (props.kmsKey && props.encrypted !== true) {
-    throw new AmiValidationError('kmsKey needs encrypted: true; EC2 only uses a KMS key for an encrypted copy.', scope);
-  }
+  validateKeyNeedsEncryption(scope, props.kmsKey, props.encrypted, 'CopyImage');
   const keyRegion = props.kmsKey?.env.region;
   if (keyRegion && !Token.isUnresolved(keyRegion) && !Token.isUnresolved(scope.region) && keyRegion !== scope.region) {
     throw new AmiValidationError(

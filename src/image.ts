@@ -9,7 +9,7 @@ import { CopyOptions, StoreOptions } from './image-options';
 import { AmiValidationError } from './private/errors';
 import { ImageState, isMarkedImage, markAsImage } from './private/image-state';
 import { machineImageConfig } from './private/machine-image';
-import { validateRegion } from './private/validation';
+import { validateEc2Id, validateRegion } from './private/validation';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.
@@ -324,7 +324,7 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
 class ExistingImage extends ImageBase {
   constructor(scope: Construct, id: string, attrs: ImageAttributes) {
     super(scope, id, { region: attrs.region });
-    validateImageId(this, attrs.imageId);
+    validateEc2Id(this, 'imageId', attrs.imageId, 'image');
     validateRegion(this, attrs.region);
     const osType = attrs.osType ?? ec2.OperatingSystemType.LINUX;
     this._attach({
@@ -342,11 +342,3 @@ function factory<T>(make: T | undefined, construct: string): T {
   if (!make) throw new Error(`cdk-ami's ${construct} module is not loaded: import the library from its package entry point.`);
   return make;
 }
-
-function validateImageId(scope: IConstruct, imageId: string): void {
-  if (Token.isUnresolved(imageId)) return;
-  if (!/^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(imageId)) {
-    throw new AmiValidationError(`imageId "${imageId}" is not an AMI ID: AMI IDs look like ami-0123456789abcdef0.`, scope);
-  }
-}
-

@@ -11,7 +11,7 @@ import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
-import { tagList, validateBootMode } from './private/validation';
+import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
 
 /**
  * The format of a disk image to import.
@@ -93,6 +93,7 @@ export class ImportDisk {
 
   /** @internal */
   public _validate(scope: Construct): void {
+    if (this.rendered.SnapshotId) validateEc2Id(scope, 'ImportDisk.fromSnapshot', this.rendered.SnapshotId, 'snapshot');
     if (this.url && !Token.isUnresolved(this.url) && !/^(s3|https):\/\//.test(this.url)) {
       throw new AmiValidationError(`Disk URL "${this.url}" is not supported: use s3://bucket/key or an https:// URL.`, scope);
     }
@@ -235,9 +236,7 @@ export class ImportedAmi extends ImageBase {
       throw new AmiValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
     }
     props.disks.forEach((d) => d._validate(this));
-    if (props.kmsKey && props.encrypted !== true) {
-      throw new AmiValidationError('kmsKey needs encrypted: true; VM Import only uses a KMS key for encrypted snapshots.', this);
-    }
+    validateKeyNeedsEncryption(this, props.kmsKey, props.encrypted, 'VM Import');
     // ImportImage takes two boot modes; uefi-preferred is RegisterImage's only.
     validateBootMode(this, { bootMode: props.bootMode, allowedBootModes: [BootMode.LEGACY_BIOS, BootMode.UEFI] });
     validateLicensing(this, props);

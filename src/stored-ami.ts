@@ -8,7 +8,7 @@ import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
-import { validateTimeout } from './private/validation';
+import { validateRemovalPolicy, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -60,10 +60,7 @@ export class StoredAmi extends Resource implements IStoredImage {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(1);
     validateTimeout(this, timeout);
-    const policy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
-      throw new AmiValidationError(`removalPolicy ${policy} is not supported for stored images: use RETAIN (keep the object) or DESTROY (delete it).`, this);
-    }
+    const policy = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, { noun: 'stored images', retain: 'keep the object', destroy: 'delete it' });
     for (const key of Object.keys(props.objectTags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) throw new AmiValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
     }

@@ -115,3 +115,9 @@ describe('ImportedAmi licensing', () => {
 test('ImportedAmi template snapshot', () => {
   expect(Template.fromStack(importStack({ imageName: 'appliance-1.0', tags: { team: 'platform' } })).toJSON()).toMatchSnapshot();
 });
+
+test('a snapshot disk with an ID that is not a snapshot ID is rejected at synth time, naming the field', () => {
+  const stack = new Stack(undefined, 'SnapshotDisk', { env: { account: '123456789012', region: 'us-east-1' } });
+  expect(() => new ImportedAmi(stack, 'Imported', { disks: [ImportDisk.fromSnapshot('vol-0123456789abcdef0')] }))
+    .toThrow('ImportDisk.fromSnapshot "vol-0123456789abcdef0" is not a snapshot ID: snapshot IDs look like snap-0123456789abcdef0.');
+});

@@ -80,7 +80,7 @@ describe('AmiFromSnapshot', () => {
   });
 
   test.each([
-    [{ rootSnapshotId: 'vol-0123' }, /Snapshot ID "vol-0123" is not valid/],
+    [{ rootSnapshotId: 'vol-0123' }, /rootSnapshotId "vol-0123" is not a snapshot ID: snapshot IDs look like snap-0123456789abcdef0/],
     [{ rootSnapshotId: 'snap-0123456789abcdef0', shareSnapshots: true }, /shareSnapshots is not available for AmiFromSnapshot/],
     [{ rootSnapshotId: 'snap-0123456789abcdef0', tpmSupport: true, bootMode: BootMode.LEGACY_BIOS }, /tpmSupport needs UEFI/],
   ])('%o is rejected at synth time', (props, message) => {

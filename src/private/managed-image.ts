@@ -13,8 +13,8 @@ import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { recordImageCost } from './stack-limits';
 import {
-  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateTags,
-  validateTimeout,
+  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateRemovalPolicy,
+  validateTags, validateTimeout,
 } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -61,7 +61,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     validateTags(scope, props.snapshotTags);
     validateImageName(scope, resources.imageName);
     claimImageName(scope, resources.imageName, scope.region);
-    this.removalPolicy = checkRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.removalPolicy = validateRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN, IMAGE_REMOVAL);
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
 
@@ -171,7 +171,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   }
 
   public applyRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): void {
-    this.removalPolicy = checkRemovalPolicy(scope, policy);
+    this.removalPolicy = validateRemovalPolicy(scope, policy, IMAGE_REMOVAL);
   }
 
   public machineImage(): ec2.MachineImageConfig {
@@ -179,15 +179,11 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   }
 }
 
+/** What the removal policies do to an image. */
+const IMAGE_REMOVAL = { noun: 'images', retain: 'keep the image', destroy: 'deregister it and delete its snapshots' };
+
 /** The kind of launch permission that EC2 can also give snapshot permissions to. */
 const ACCOUNT_GRANTEE = 'UserId';
-
-function checkRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): RemovalPolicy {
-  if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
-    throw new AmiValidationError(`removalPolicy ${policy} is not supported for images: use RemovalPolicy.RETAIN (keep the image) or RemovalPolicy.DESTROY (deregister it and delete its snapshots).`, scope);
-  }
-  return policy;
-}
 
 function imdsSupport(props: ImageProps): string | undefined {
   return props.requireImdsv2 ? 'v2.0' : undefined;

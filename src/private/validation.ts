@@ -1,4 +1,4 @@
-import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
 import { TAG_PREFIX } from './contract';
@@ -199,4 +199,41 @@ export function disableTime(scope: IConstruct, disableAt: Date | undefined, now 
 export function tagList(tags: Record<string, string> | undefined): { Key: string; Value: string }[] | undefined {
   if (tags === undefined) return undefined;
   return Object.keys(tags).sort().map((Key) => ({ Key, Value: tags[Key] }));
+}
+
+/** The EC2 resources whose IDs the constructs take, by prefix: `ami-…`, `snap-…`, `i-…`. */
+const EC2_IDS = {
+  image: { prefix: 'ami', noun: 'an AMI ID', plural: 'AMI IDs' },
+  snapshot: { prefix: 'snap', noun: 'a snapshot ID', plural: 'snapshot IDs' },
+  instance: { prefix: 'i', noun: 'an instance ID', plural: 'instance IDs' },
+} as const;
+
+/** An EC2 resource ID: its prefix, then 8 or 17 hexadecimal digits. Tokens are checked by EC2. */
+export function validateEc2Id(scope: IConstruct, field: string, value: string, kind: keyof typeof EC2_IDS): void {
+  if (Token.isUnresolved(value)) return;
+  const { prefix, noun, plural } = EC2_IDS[kind];
+  if (!new RegExp(`^${prefix}-[0-9a-f]{8}([0-9a-f]{9})?$`).test(value)) {
+    throw new AmiValidationError(`${field} "${value}" is not ${noun}: ${plural} look like ${prefix}-0123456789abcdef0.`, scope);
+  }
+}
+
+/**
+ * The removal policies the handlers apply: RETAIN and DESTROY. `what` names
+ * the resource and what each policy does to it.
+ */
+export function validateRemovalPolicy(
+  scope: IConstruct, policy: RemovalPolicy, what: { noun: string; retain: string; destroy: string },
+): RemovalPolicy {
+  if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
+    throw new AmiValidationError(
+      `removalPolicy ${policy} is not supported for ${what.noun}: use RemovalPolicy.RETAIN (${what.retain}) or RemovalPolicy.DESTROY (${what.destroy}).`, scope);
+  }
+  return policy;
+}
+
+/** A KMS key is only used for encrypted snapshots: EC2 and VM Import ignore it otherwise, so it needs `encrypted: true`. */
+export function validateKeyNeedsEncryption(scope: IConstruct, kmsKey: unknown, encrypted: boolean | undefined, service: string): void {
+  if (kmsKey && encrypted !== true) {
+    throw new AmiValidationError(`kmsKey needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
+  }
 }
