@@ -1,24 +1,16 @@
-import { DescribeStacksCommand, CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateTagsCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand,
-  DeleteSnapshotCommand, EC2Client, RegisterImageCommand,
+  DeleteSnapshotCommand, RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, ownedImage, ownershipTagsFor, updateEvent } from './helpers';
+import { CREATE_REQUEST, awsError, captureLogs, createEvent, deleteEvent, ownedImage, ownershipTagsFor, updateEvent, mockedClients, oneLineFailure } from './helpers';
 import { onEvent } from '../../lambda';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, cfnMock } = mockedClients();
 captureLogs();
 const REGISTERED = 'Custom::AmiFromSnapshot';
 const OURS = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
-
-beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
-  ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
-});
 
 const registerProps = (extra: Record<string, unknown> = {}) => ({
   Region: 'us-east-1',
@@ -35,12 +27,6 @@ const registerProps = (extra: Record<string, unknown> = {}) => ({
   Tags: [{ Key: 'team', Value: 'infra' }],
   ...extra,
 });
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const err = await promise.then(() => undefined, (e: Error) => e);
-  expectOneLine(err!);
-  return err!;
-}
 
 describe('Custom::AmiFromSnapshot', () => {
   test('registers the snapshots, tagging only the image', async () => {
@@ -68,7 +54,7 @@ describe('Custom::AmiFromSnapshot', () => {
     ['InvalidParameterValue', /^RegisterImage of snapshot snap-0root00000000000 in us-east-1 failed: InvalidParameterValue/],
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(RegisterImageCommand).rejects(awsError(code));
-    expect((await failure(onEvent(createEvent(REGISTERED, registerProps())))).message).toMatch(message);
+    expect((await oneLineFailure(onEvent(createEvent(REGISTERED, registerProps())))).message).toMatch(message);
   });
 
   test('delete deregisters the image but never touches the user\'s snapshots', async () => {

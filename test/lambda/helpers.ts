@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { EC2Client, EC2ServiceException, Image } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, EC2Client, EC2ServiceException, Image } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { actionOf, ALL_DECLARED_CALLS } from './declared-calls';
 import { resetClients } from '../../lambda/shared/clients';
 import { LogSink, setLogSink } from '../../lambda/shared/log';
@@ -222,4 +223,26 @@ export function undeclaredCallsSent(): string[] {
     }
   }
   return [...undeclared].sort();
+}
+
+/**
+ * EC2 and CloudFormation clients mocked for one test file, reset before each
+ * test, with DescribeImages finding no image (what a create sees first).
+ */
+export function mockedClients() {
+  const ec2Mock = mockClient(EC2Client);
+  const cfnMock = mockClient(CloudFormationClient);
+  beforeEach(() => {
+    ec2Mock.reset();
+    cfnMock.reset();
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
+  });
+  return { ec2Mock, cfnMock };
+}
+
+/** The error a promise rejects with, checked to be one line (what the stack event shows). */
+export async function oneLineFailure(promise: Promise<unknown>): Promise<Error> {
+  const err = await rejectionOf(promise);
+  expectOneLine(err);
+  return err;
 }

@@ -1,24 +1,14 @@
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   CreateRestoreImageTaskCommand, DescribeImagesCommand,
-  EC2Client,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, awsError, captureLogs, createEvent, expectOneLine, ownedImage, ownershipTagsFor } from './helpers';
+import { CREATE_REQUEST, awsError, captureLogs, createEvent, ownedImage, ownershipTagsFor, mockedClients, oneLineFailure } from './helpers';
 import { onEvent } from '../../lambda';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock } = mockedClients();
 captureLogs();
 const RESTORED = 'Custom::RestoredAmi';
 const OURS = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
-
-beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
-  ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
-});
 
 const restoreProps = (extra: Record<string, unknown> = {}) => ({
   Region: 'us-east-1',
@@ -29,12 +19,6 @@ const restoreProps = (extra: Record<string, unknown> = {}) => ({
   Tags: [{ Key: 'team', Value: 'infra' }],
   ...extra,
 });
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const err = await promise.then(() => undefined, (e: Error) => e);
-  expectOneLine(err!);
-  return err!;
-}
 
 describe('Custom::RestoredAmi', () => {
   test('restores under an explicit unique name with image and snapshot tags', async () => {
@@ -63,6 +47,6 @@ describe('Custom::RestoredAmi', () => {
     ['UnauthorizedOperation', /^CreateRestoreImageTask from s3:\/\/stored-amis\/ami-0aaaaaaaaaaaaaaa0\.bin in us-east-1 failed: UnauthorizedOperation/],
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError(code));
-    expect((await failure(onEvent(createEvent(RESTORED, restoreProps({ ImageName: 'restored' }))))).message).toMatch(message);
+    expect((await oneLineFailure(onEvent(createEvent(RESTORED, restoreProps({ ImageName: 'restored' }))))).message).toMatch(message);
   });
 });
