@@ -1,4 +1,5 @@
 import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
+import { imageNameError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
@@ -80,15 +81,13 @@ function isEncrypted(image: Image): boolean {
 
 function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext<Kind>): AmiError {
   if (err instanceof AmiError) return err;
+  const nameError = imageNameError(err, ctx);
+  if (nameError) return nameError;
   const message = errorMessage(err);
   switch (errorCode(err)) {
     case 'InvalidAMIID.NotFound':
     case 'InvalidAMIID.Unavailable':
       return new AmiError(`Source image ${sourceImageId} does not exist in ${sourceRegion}, or is not visible from ${ctx.region}: ${message}`);
-    case 'InvalidAMIName.Duplicate':
-      return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
-    case 'InvalidAMIName.Malformed':
-      return new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
     case 'InvalidParameter':
     case 'InvalidParameterValue':
     case 'InvalidParameterCombination':

@@ -1,5 +1,5 @@
 import { BlockDeviceMapping, CreateImageCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { createOnceByName } from './shared/adopt';
+import { createOnceByName, imageNameError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, toAmiError } from './shared/errors';
@@ -88,16 +88,12 @@ function explainInstanceError(err: unknown, instanceId: string, region: string):
 }
 
 function explainCreateImageError(err: unknown, instanceId: string, ctx: OperationContext<Kind>): AmiError {
-  const known = explainInstanceError(err, instanceId, ctx.region);
+  const known = explainInstanceError(err, instanceId, ctx.region) ?? imageNameError(err, ctx);
   if (known) return known;
   const message = err instanceof Error ? err.message : String(err);
   switch (errorCode(err)) {
     case 'IncorrectInstanceState':
       return new AmiError(`Instance ${instanceId} in ${ctx.region} cannot be imaged in its current state: ${message}`);
-    case 'InvalidAMIName.Malformed':
-      return new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
-    case 'InvalidAMIName.Duplicate':
-      return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
     default:
       return toAmiError(err, `CreateImage of instance ${instanceId} in ${ctx.region}`);
   }

@@ -1,5 +1,5 @@
 import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
-import { createOnceByName } from './shared/adopt';
+import { createOnceByName, imageNameError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
@@ -67,14 +67,14 @@ async function register(ctx: OperationContext<Kind>): Promise<string> {
     });
   } catch (err) {
     if (err instanceof AmiError) throw err;
+    const nameError = imageNameError(err, ctx);
+    if (nameError) throw nameError;
     const message = errorMessage(err);
     switch (errorCode(err)) {
       case 'InvalidSnapshot.NotFound':
         throw new AmiError(`A snapshot of the image does not exist in ${ctx.region}: ${message}`);
       case 'IncorrectState':
         throw new AmiError(`A snapshot of the image is not completed yet in ${ctx.region}: ${message}`);
-      case 'InvalidAMIName.Duplicate':
-        throw new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
       default:
         throw toAmiError(err, `RegisterImage of snapshot ${rootSnapshotId} in ${ctx.region}`);
     }

@@ -1,5 +1,5 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
-import { createOnceByName } from './shared/adopt';
+import { createOnceByName, imageNameError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
@@ -42,12 +42,10 @@ async function createRestore(ctx: OperationContext<Kind>): Promise<string> {
     });
   } catch (err) {
     if (err instanceof AmiError) throw err;
+    const nameError = imageNameError(err, ctx);
+    if (nameError) throw nameError;
     const message = errorMessage(err);
     switch (errorCode(err)) {
-      case 'InvalidAMIName.Duplicate':
-        throw new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
-      case 'InvalidAMIName.Malformed':
-        throw new AmiError(`Image name "${ctx.imageName}" is not valid: ${message}`);
       case 'NoSuchKey':
       case 'NoSuchBucket':
       case 'InvalidParameterValue':

@@ -1,4 +1,4 @@
-import { AmiError, errorCode } from './errors';
+import { AmiError, errorCode, errorMessage } from './errors';
 import { findImageByName } from './images';
 import { log } from './log';
 import { OperationContext } from './operation';
@@ -52,3 +52,17 @@ export async function adoptByName(ctx: OperationContext): Promise<string | undef
   );
 }
 
+/**
+ * EC2's answer about the image name, in a sentence: taken in the Region, or
+ * not a valid AMI name. Undefined for any other error.
+ */
+export function imageNameError(err: unknown, ctx: { readonly imageName: string; readonly region: string }): AmiError | undefined {
+  switch (errorCode(err)) {
+    case 'InvalidAMIName.Duplicate':
+      return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
+    case 'InvalidAMIName.Malformed':
+      return new AmiError(`Image name "${ctx.imageName}" is not valid: ${errorMessage(err)}`);
+    default:
+      return undefined;
+  }
+}
