@@ -1,5 +1,5 @@
 import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
-import { imageNameError } from './shared/adopt';
+import { knownStartError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
@@ -80,9 +80,8 @@ function isEncrypted(image: Image): boolean {
 }
 
 function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: string, ctx: OperationContext<Kind>): AmiError {
-  if (err instanceof AmiError) return err;
-  const nameError = imageNameError(err, ctx);
-  if (nameError) return nameError;
+  const known = knownStartError(err, ctx);
+  if (known) return known;
   const message = errorMessage(err);
   switch (errorCode(err)) {
     case 'InvalidAMIID.NotFound':

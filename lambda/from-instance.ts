@@ -1,5 +1,5 @@
 import { BlockDeviceMapping, CreateImageCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { createOnceByName, imageNameError } from './shared/adopt';
+import { createOnceByName, knownStartError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, toAmiError } from './shared/errors';
@@ -88,7 +88,7 @@ function explainInstanceError(err: unknown, instanceId: string, region: string):
 }
 
 function explainCreateImageError(err: unknown, instanceId: string, ctx: OperationContext<Kind>): AmiError {
-  const known = explainInstanceError(err, instanceId, ctx.region) ?? imageNameError(err, ctx);
+  const known = explainInstanceError(err, instanceId, ctx.region) ?? knownStartError(err, ctx);
   if (known) return known;
   const message = err instanceof Error ? err.message : String(err);
   switch (errorCode(err)) {

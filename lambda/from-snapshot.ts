@@ -1,6 +1,5 @@
 import { BlockDeviceMapping, RegisterImageCommand, VolumeType } from '@aws-sdk/client-ec2';
-import { createOnceByName, imageNameError } from './shared/adopt';
-import { whenCapacityAllows } from './shared/backoff';
+import { startNamedImage } from './shared/adopt';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
@@ -46,37 +45,32 @@ async function register(ctx: OperationContext<Kind>): Promise<string> {
     { DeviceName: rootDeviceName, Ebs: ebsSettings(rootVolume, volumeOf(rootSnapshotId)) },
     ...data.map((d) => ({ DeviceName: d.DeviceName, Ebs: ebsSettings(d, volumeOf(d.SnapshotId)) })),
   ];
-  try {
-    return await createOnceByName(ctx, async () => {
-      const out = await whenCapacityAllows('RegisterImage', ctx.region, () => ctx.ec2.send(new RegisterImageCommand({
-        Name: ctx.imageName,
-        Description: str(ctx.props.Description),
-        Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
-        BootMode: str(ctx.props.BootMode) as never,
-        EnaSupport: bool(ctx.props.EnaSupport, true),
-        ImdsSupport: str(ctx.props.ImdsSupport) as never,
-        TpmSupport: str(ctx.props.TpmSupport) as never,
-        UefiData: str(ctx.props.UefiData),
-        RootDeviceName: rootDeviceName,
-        VirtualizationType: 'hvm',
-        BlockDeviceMappings: mappings,
-        // RegisterImage tags only the image: the snapshots are the user's.
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, ['image']),
-      })));
-      return out.ImageId!;
-    });
-  } catch (err) {
-    if (err instanceof AmiError) throw err;
-    const nameError = imageNameError(err, ctx);
-    if (nameError) throw nameError;
-    const message = errorMessage(err);
-    switch (errorCode(err)) {
-      case 'InvalidSnapshot.NotFound':
-        throw new AmiError(`A snapshot of the image does not exist in ${ctx.region}: ${message}`);
-      case 'IncorrectState':
-        throw new AmiError(`A snapshot of the image is not completed yet in ${ctx.region}: ${message}`);
-      default:
-        throw toAmiError(err, `RegisterImage of snapshot ${rootSnapshotId} in ${ctx.region}`);
-    }
+  return startNamedImage(ctx, 'RegisterImage', async () => (await ctx.ec2.send(new RegisterImageCommand({
+    Name: ctx.imageName,
+    Description: str(ctx.props.Description),
+    Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
+    BootMode: str(ctx.props.BootMode) as never,
+    EnaSupport: bool(ctx.props.EnaSupport, true),
+    ImdsSupport: str(ctx.props.ImdsSupport) as never,
+    TpmSupport: str(ctx.props.TpmSupport) as never,
+    UefiData: str(ctx.props.UefiData),
+    RootDeviceName: rootDeviceName,
+    VirtualizationType: 'hvm',
+    BlockDeviceMappings: mappings,
+    // RegisterImage tags only the image: the snapshots are the user's.
+    TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, ['image']),
+  }))).ImageId!,
+  (err) => explainRegisterError(err, rootSnapshotId, ctx));
+}
+
+function explainRegisterError(err: unknown, rootSnapshotId: string, ctx: OperationContext<Kind>): AmiError {
+  const message = errorMessage(err);
+  switch (errorCode(err)) {
+    case 'InvalidSnapshot.NotFound':
+      return new AmiError(`A snapshot of the image does not exist in ${ctx.region}: ${message}`);
+    case 'IncorrectState':
+      return new AmiError(`A snapshot of the image is not completed yet in ${ctx.region}: ${message}`);
+    default:
+      return toAmiError(err, `RegisterImage of snapshot ${rootSnapshotId} in ${ctx.region}`);
   }
 }

@@ -1,6 +1,5 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
-import { createOnceByName, imageNameError } from './shared/adopt';
-import { whenCapacityAllows } from './shared/backoff';
+import { startNamedImage } from './shared/adopt';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
@@ -28,33 +27,28 @@ export const restore: ImageOperation<Kind> = {
 async function createRestore(ctx: OperationContext<Kind>): Promise<string> {
   const bucket = required(ctx.props, 'Bucket');
   const objectKey = required(ctx.props, 'ObjectKey');
-  try {
-    // The name is always given: EC2 would otherwise reuse the stored image's
-    // name, which collides while the original image still exists.
-    return await createOnceByName(ctx, async () => {
-      const out = await whenCapacityAllows('CreateRestoreImageTask', ctx.region, () => ctx.ec2.send(new CreateRestoreImageTaskCommand({
-        Bucket: bucket,
-        ObjectKey: objectKey,
-        Name: ctx.imageName,
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
-      })));
-      return out.ImageId!;
-    });
-  } catch (err) {
-    if (err instanceof AmiError) throw err;
-    const nameError = imageNameError(err, ctx);
-    if (nameError) throw nameError;
-    const message = errorMessage(err);
-    switch (errorCode(err)) {
-      case 'NoSuchKey':
-      case 'NoSuchBucket':
-      case 'InvalidParameterValue':
-      case 'InvalidParameter':
-        throw new AmiError(
-          `Cannot restore an image from s3://${bucket}/${objectKey} in ${ctx.region}: ${message}. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.`,
-        );
-      default:
-        throw toAmiError(err, `CreateRestoreImageTask from s3://${bucket}/${objectKey} in ${ctx.region}`);
-    }
+  // The name is always given: EC2 would otherwise reuse the stored image's
+  // name, which collides while the original image still exists.
+  return startNamedImage(ctx, 'CreateRestoreImageTask', async () => (await ctx.ec2.send(new CreateRestoreImageTaskCommand({
+    Bucket: bucket,
+    ObjectKey: objectKey,
+    Name: ctx.imageName,
+    TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
+  }))).ImageId!,
+  (err) => explainRestoreError(err, bucket, objectKey, ctx));
+}
+
+function explainRestoreError(err: unknown, bucket: string, objectKey: string, ctx: OperationContext<Kind>): AmiError {
+  const message = errorMessage(err);
+  switch (errorCode(err)) {
+    case 'NoSuchKey':
+    case 'NoSuchBucket':
+    case 'InvalidParameterValue':
+    case 'InvalidParameter':
+      return new AmiError(
+        `Cannot restore an image from s3://${bucket}/${objectKey} in ${ctx.region}: ${message}. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.`,
+      );
+    default:
+      return toAmiError(err, `CreateRestoreImageTask from s3://${bucket}/${objectKey} in ${ctx.region}`);
   }
 }

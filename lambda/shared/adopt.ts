@@ -1,3 +1,4 @@
+import { whenCapacityAllows } from './backoff';
 import { AmiError, errorCode, errorMessage } from './errors';
 import { findImageByName } from './images';
 import { log } from './log';
@@ -53,10 +54,13 @@ export async function adoptByName(ctx: OperationContext): Promise<string | undef
 }
 
 /**
- * EC2's answer about the image name, in a sentence: taken in the Region, or
- * not a valid AMI name. Undefined for any other error.
+ * An error of a call that starts an image, when it needs no kind-specific
+ * words: a sentence already (e.g. from createOnceByName), or EC2's answer
+ * about the image name (taken in the Region, not a valid AMI name).
+ * Undefined for any other error.
  */
-export function imageNameError(err: unknown, ctx: { readonly imageName: string; readonly region: string }): AmiError | undefined {
+export function knownStartError(err: unknown, ctx: { readonly imageName: string; readonly region: string }): AmiError | undefined {
+  if (err instanceof AmiError) return err;
   switch (errorCode(err)) {
     case 'InvalidAMIName.Duplicate':
       return new AmiError(`Image name "${ctx.imageName}" is already used in ${ctx.region}. Choose another imageName, or omit it to get a unique one.`);
@@ -64,5 +68,21 @@ export function imageNameError(err: unknown, ctx: { readonly imageName: string; 
       return new AmiError(`Image name "${ctx.imageName}" is not valid: ${errorMessage(err)}`);
     default:
       return undefined;
+  }
+}
+
+/**
+ * Starts an image with a call that takes no client token (RegisterImage,
+ * CreateRestoreImageTask): once per request by name, waiting for capacity,
+ * and failing with `explain`'s sentence for the errors `knownStartError`
+ * does not cover.
+ */
+export async function startNamedImage(
+  ctx: OperationContext, action: string, start: () => Promise<string>, explain: (err: unknown) => AmiError,
+): Promise<string> {
+  try {
+    return await createOnceByName(ctx, () => whenCapacityAllows(action, ctx.region, start));
+  } catch (err) {
+    throw knownStartError(err, ctx) ?? explain(err);
   }
 }
