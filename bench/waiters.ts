@@ -13,12 +13,12 @@ import { resetClients } from '../lambda/shared/clients';
 import { setLogSink } from '../lambda/shared/log';
 import { CustomResourceEvent, IsCompleteResponse } from '../lambda/shared/types';
 import { AmiFromInstance } from '../src';
-import { POLL_INTERVAL } from '../src/private/provider';
+import { Timing } from '../src/private/contract';
 import { FastRetryStrategy, LocalEc2, RecordedCall, fastRetryStrategy, withEndpointEnv } from '../test/lifecycle/local-ec2';
 
 const REGION = 'us-east-1';
 const STACK_ID = `arn:aws:cloudformation:${REGION}:123456789012:stack/BenchStack/${randomUUID()}`;
-const POLL_MS = POLL_INTERVAL.toMilliseconds();
+const POLL_MS = Timing.POLL_INTERVAL_SECONDS * 1000;
 /** The Provider framework's attempts: totalTimeout (55 min) / queryInterval. */
 const MAX_POLLS_PER_LINK = 220;
 /** Retry attempts of the fast strategy: the production clients' maxAttempts. */
