@@ -18,6 +18,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    * The instance to image. Give this or `instanceId`.
    *
    * @default - `instanceId` is used
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly instance?: ec2.IInstance;
 
@@ -25,6 +26,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    * The ID of the instance to image, e.g. `i-0123456789abcdef0`. Give this or `instance`.
    *
    * @default - `instance` is used
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly instanceId?: string;
 
@@ -34,6 +36,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    *
    * @default - a unique name made of the construct path and a suffix that
    *            changes with every replacement, so replacements never collide
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly imageName?: string;
 
@@ -43,6 +46,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    * not guaranteed. Changing it replaces the image.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly noReboot?: boolean;
 
@@ -52,6 +56,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    * it replaces the image.
    *
    * @default true
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly includeDataVolumes?: boolean;
 
@@ -59,6 +64,7 @@ export interface AmiFromInstanceProps extends ImageProps {
    * What to do with the source instance once its image is available.
    *
    * @default InstanceAction.NONE
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StopInstances.html
    */
   readonly instanceAction?: InstanceAction;
 

@@ -20,11 +20,15 @@ const DEFAULT_ROOT_DEVICE = '/dev/xvda';
 export interface SnapshotVolume extends ImageVolumeOptions {
   /**
    * The device name, e.g. `/dev/sdf`.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly deviceName: string;
 
   /**
    * The snapshot, e.g. `snap-0123456789abcdef0`.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly snapshotId: string;
 }
@@ -36,6 +40,8 @@ export interface AmiFromSnapshotProps extends ImageProps {
   /**
    * The snapshot of the root volume. It stays yours: deleting the image never
    * deletes it. Changing it replaces the image.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly rootSnapshotId: string;
 
@@ -43,6 +49,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * The root device name.
    *
    * @default '/dev/xvda'
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly rootDeviceName?: string;
 
@@ -69,6 +76,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * Data volumes, from snapshots that also stay yours.
    *
    * @default - the root volume only
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly dataVolumes?: SnapshotVolume[];
 
@@ -77,6 +85,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * itself would default to i386.)
    *
    * @default ImageArchitecture.X86_64
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly architecture?: ImageArchitecture;
 
@@ -84,6 +93,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * The boot mode.
    *
    * @default - EC2's default for the architecture
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly bootMode?: BootMode;
 
@@ -91,6 +101,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * Enhanced networking with ENA.
    *
    * @default true
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly enaSupport?: boolean;
 
@@ -98,6 +109,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * Instances launched from the image get NitroTPM 2.0 (needs UEFI boot).
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly tpmSupport?: boolean;
 
@@ -105,6 +117,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * The EBS volume type of the image's volumes, unless a volume sets its own.
    *
    * @default ec2.EbsDeviceVolumeType.GP3
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly volumeType?: ec2.EbsDeviceVolumeType;
 
@@ -112,6 +125,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * The AMI name, unique in the Region. Changing it replaces the image.
    *
    * @default - a unique name from the construct path
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly imageName?: string;
 }

@@ -30,6 +30,8 @@ export interface BakedAmiProps extends ImageProps {
    * how the setup runs (bash with cloud-init, or PowerShell with EC2Launch v2).
    * A new base image (for example a new release behind an SSM parameter)
    * bakes a new image.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly machineImage: ec2.IMachineImage;
 
@@ -44,6 +46,7 @@ export interface BakedAmiProps extends ImageProps {
    *
    * @default - private subnets with egress (through a NAT gateway); use
    *            `{ subnetType: ec2.SubnetType.PUBLIC }` in a VPC without them
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
 
@@ -51,6 +54,7 @@ export interface BakedAmiProps extends ImageProps {
    * The builder's instance type. Changing it bakes a new image.
    *
    * @default t3.medium
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly instanceType?: ec2.InstanceType;
 
@@ -82,6 +86,7 @@ export interface BakedAmiProps extends ImageProps {
    * The config sets of `init` to apply, in order.
    *
    * @default ['default']
+   * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-init.html
    */
   readonly initConfigSets?: string[];
 
@@ -90,6 +95,7 @@ export interface BakedAmiProps extends ImageProps {
    * snapshot. Changing it bakes a new image.
    *
    * @default - the size of the base image's root volume
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly rootVolumeSize?: Size;
 
@@ -99,6 +105,7 @@ export interface BakedAmiProps extends ImageProps {
    *
    * @default - `/dev/xvda` for Linux (Amazon Linux), `/dev/sda1` for Windows;
    *            Ubuntu and Debian images use `/dev/sda1` too
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly rootDeviceName?: string;
 
@@ -130,6 +137,7 @@ export interface BakedAmiProps extends ImageProps {
    * The builder's security group.
    *
    * @default - a new group that allows all outbound traffic and no inbound traffic
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly securityGroup?: ec2.ISecurityGroup;
 
@@ -174,6 +182,7 @@ export interface BakedAmiProps extends ImageProps {
    * e.g. to look at a baked instance; `NONE` leaves it as it is.
    *
    * @default InstanceAction.TERMINATE
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TerminateInstances.html
    */
   readonly instanceAction?: InstanceAction;
 
@@ -185,6 +194,7 @@ export interface BakedAmiProps extends ImageProps {
    *
    * @default - a unique name made of the construct path and a suffix that
    *            changes with every bake
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly imageName?: string;
 }

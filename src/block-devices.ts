@@ -15,6 +15,7 @@ export interface ImageVolumeOptions {
    * below its snapshot.
    *
    * @default - the size of the volume's snapshot
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly volumeSize?: Size;
 
@@ -22,6 +23,7 @@ export interface ImageVolumeOptions {
    * The EBS volume type.
    *
    * @default - the construct's default (`gp3` for AmiFromSnapshot, the instance volume's type for AmiFromInstance)
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly volumeType?: ec2.EbsDeviceVolumeType;
 
@@ -29,6 +31,7 @@ export interface ImageVolumeOptions {
    * Provisioned IOPS. Only for `io1`, `io2` (where it is required) and `gp3` (at least 3,000).
    *
    * @default - none for io1/io2 (an error), 3,000 for gp3
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly iops?: number;
 
@@ -36,6 +39,7 @@ export interface ImageVolumeOptions {
    * Provisioned throughput in MiB/s. Only for `gp3`, at least 125.
    *
    * @default - 125 MiB/s for gp3
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly throughput?: number;
 
@@ -43,6 +47,7 @@ export interface ImageVolumeOptions {
    * Delete the volume when an instance launched from the image terminates.
    *
    * @default true
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly deleteOnTermination?: boolean;
 }
@@ -56,6 +61,8 @@ export interface ImageVolumeOptions {
 export interface ImageBlockDevice extends ImageVolumeOptions {
   /**
    * The device name on the instance, e.g. `/dev/xvda` or `/dev/sdf`.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly deviceName: string;
 
@@ -64,6 +71,7 @@ export interface ImageBlockDevice extends ImageVolumeOptions {
    * and not together with volume settings.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly exclude?: boolean;
 }

@@ -15,6 +15,8 @@ export interface CopiedAmiProps extends CopyOptions {
   /**
    * The image to copy: an image of this stack (e.g. an `AmiFromInstance`), or
    * an existing one from `Ami.fromImageId()`. Changing it replaces the copy.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly source: IImage;
 
@@ -23,6 +25,7 @@ export interface CopiedAmiProps extends CopyOptions {
    * an image into several Regions.
    *
    * @default - the stack's Region
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly region?: string;
 }

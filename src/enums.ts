@@ -4,6 +4,8 @@
 
 /**
  * The processor architecture of an image (RegisterImage, ImportImage).
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
  */
 export enum ImageArchitecture {
   /** 64-bit x86. */
@@ -16,6 +18,8 @@ export enum ImageArchitecture {
 
 /**
  * How instances of an image boot (RegisterImage, ImportImage).
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
  */
 export enum BootMode {
   /** Legacy BIOS. */

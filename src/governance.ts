@@ -11,6 +11,8 @@ import { AmiValidationError } from './private/errors';
 export class LaunchPermission {
   /**
    * An AWS account, by its 12-digit ID.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html
    */
   public static account(accountId: string): LaunchPermission {
     return new LaunchPermission('UserId', accountId, /^\d{12}$/, 'an account ID of 12 digits');
@@ -18,6 +20,8 @@ export class LaunchPermission {
 
   /**
    * Every account of an AWS Organizations organization, by its ARN.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html
    */
   public static organization(organizationArn: string): LaunchPermission {
     return new LaunchPermission('OrganizationArn', organizationArn,
@@ -26,6 +30,8 @@ export class LaunchPermission {
 
   /**
    * Every account of an organizational unit, by its ARN.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html
    */
   public static organizationalUnit(organizationalUnitArn: string): LaunchPermission {
     return new LaunchPermission('OrganizationalUnitArn', organizationalUnitArn,
@@ -64,6 +70,8 @@ export class LaunchPermission {
 
 /**
  * Deregistration protection: whether the image can be deregistered.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeregistrationProtection.html
  */
 export enum DeregistrationProtection {
   /** The image can be deregistered. */

@@ -11,6 +11,7 @@ export interface ImageProps {
    * A description of the image. Changing it updates the image in place.
    *
    * @default - no description
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
    */
   readonly description?: string;
 
@@ -57,6 +58,7 @@ export interface ImageProps {
    * `aws:ec2:image` (so EC2 can resolve it at launch time).
    *
    * @default - no parameter
+   * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
    */
   readonly parameterName?: string;
 
@@ -80,6 +82,7 @@ export interface ImageProps {
    * Changes are applied in place (the image keeps its ID).
    *
    * @default - only this account
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html
    */
   readonly launchPermissions?: LaunchPermission[];
 
@@ -89,6 +92,7 @@ export interface ImageProps {
    * is on. Applied in place.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html
    */
   readonly dangerouslyMakePublic?: boolean;
 
@@ -134,6 +138,7 @@ export interface ImageProps {
    * Applied in place.
    *
    * @default DeregistrationProtection.DISABLED
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeregistrationProtection.html
    */
   readonly deregistrationProtection?: DeregistrationProtection;
 
@@ -142,6 +147,7 @@ export interface ImageProps {
    * `Tags.of(...)`. Changing them updates the image in place.
    *
    * @default - no tags
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html
    */
   readonly tags?: { [key: string]: string };
 
@@ -197,6 +203,7 @@ export interface CopyOptions extends ImageProps {
    *
    * @default - a unique name made of the construct path and a suffix that
    *            changes with every replacement
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly imageName?: string;
 
@@ -207,6 +214,7 @@ export interface CopyOptions extends ImageProps {
    * copy). Changing it replaces the copy.
    *
    * @default - the copy is encrypted exactly when the source is
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly encrypted?: boolean;
 
@@ -216,6 +224,7 @@ export interface CopyOptions extends ImageProps {
    * Changing it replaces the copy.
    *
    * @default - the account's default EBS key in the destination Region
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly kmsKey?: kms.IKey;
 
@@ -236,6 +245,7 @@ export interface CopyOptions extends ImageProps {
    * Changing it replaces the copy.
    *
    * @default false
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly copyTags?: boolean;
 
@@ -245,6 +255,7 @@ export interface CopyOptions extends ImageProps {
    * must be at least this long. Changing it replaces the copy.
    *
    * @default - a standard copy, as fast as EC2 can make it
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly completionDuration?: Duration;
 }
@@ -257,6 +268,7 @@ export interface StoreOptions {
    * Tags for the S3 object.
    *
    * @default - none
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
   readonly objectTags?: { [key: string]: string };
 

@@ -87,6 +87,8 @@ export interface IStoredImage extends IConstruct {
 export interface ImageAttributes {
   /**
    * The AMI ID, e.g. `ami-0123456789abcdef0`.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html
    */
   readonly imageId: string;
 
@@ -101,6 +103,7 @@ export interface ImageAttributes {
    * The AMI name.
    *
    * @default - unknown
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html
    */
   readonly imageName?: string;
 
@@ -263,6 +266,8 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    * Lets more accounts, organizations or organizational units launch
    * instances from this image (applied in place, after the image is
    * available). Only for images this library creates.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
    */
   public grantLaunch(...permissions: LaunchPermission[]): void {
     if (!this.state.grantLaunch) {

@@ -15,6 +15,8 @@ import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } 
 
 /**
  * The format of a disk image to import.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
  */
 export enum DiskImageFormat {
   /** Open Virtual Appliance. */
@@ -31,6 +33,8 @@ export enum DiskImageFormat {
 
 /**
  * The operating system of an imported image.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
  */
 export enum ImportPlatform {
   /** Linux. */
@@ -41,6 +45,8 @@ export enum ImportPlatform {
 
 /**
  * The license of an imported image's operating system.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
  */
 export enum ImportLicenseType {
   /** License included: AWS bills the license. */
@@ -55,6 +61,8 @@ export enum ImportLicenseType {
 export class ImportDisk {
   /**
    * A disk image in an S3 bucket. The import's service role may read exactly this object.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
    */
   public static fromBucket(bucket: s3.IBucket, key: string, format: DiskImageFormat): ImportDisk {
     return new ImportDisk({ Format: format, S3Bucket: bucket.bucketName, S3Key: key }, bucket, key);
@@ -62,6 +70,8 @@ export class ImportDisk {
 
   /**
    * A disk image at a URL: `s3://bucket/key`, or an `https://` URL (for example a presigned one).
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
    */
   public static fromUrl(url: string, format: DiskImageFormat): ImportDisk {
     return new ImportDisk({ Format: format, Url: url }, undefined, undefined, url);
@@ -69,6 +79,8 @@ export class ImportDisk {
 
   /**
    * An EBS snapshot of the disk.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
    */
   public static fromSnapshot(snapshotId: string): ImportDisk {
     return new ImportDisk({ SnapshotId: snapshotId });
@@ -127,6 +139,8 @@ const MAX_DISKS = 21;
 export interface ImportedAmiProps extends ImageProps {
   /**
    * The disks of the image, boot disk first (at most 21). Changing them replaces the image.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
    */
   readonly disks: ImportDisk[];
 
@@ -136,6 +150,7 @@ export interface ImportedAmiProps extends ImageProps {
    * removed, which makes the deployment take longer (a copy of every snapshot).
    *
    * @default - EC2's name for the import (`import-ami-...`)
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly imageName?: string;
 
@@ -143,6 +158,7 @@ export interface ImportedAmiProps extends ImageProps {
    * The architecture of the disks' operating system.
    *
    * @default - detected by VM Import
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly architecture?: ImageArchitecture;
 
@@ -150,6 +166,7 @@ export interface ImportedAmiProps extends ImageProps {
    * The operating system.
    *
    * @default - detected by VM Import
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly platform?: ImportPlatform;
 
@@ -157,6 +174,7 @@ export interface ImportedAmiProps extends ImageProps {
    * The boot mode.
    *
    * @default - detected by VM Import
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly bootMode?: BootMode;
 
@@ -193,6 +211,7 @@ export interface ImportedAmiProps extends ImageProps {
    * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
    *
    * @default - as the account's EBS encryption by default
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly encrypted?: boolean;
 
@@ -200,6 +219,7 @@ export interface ImportedAmiProps extends ImageProps {
    * The KMS key for the snapshots. Requires `encrypted: true`.
    *
    * @default - the default EBS key
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly kmsKey?: kms.IKey;
 
@@ -208,6 +228,7 @@ export interface ImportedAmiProps extends ImageProps {
    * `vmie.amazonaws.com` with external ID `vmimport`.
    *
    * @default - a role is created that may read exactly the disks' objects (and use `kmsKey`)
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly role?: iam.IRole;
 }

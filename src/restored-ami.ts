@@ -15,12 +15,16 @@ import { AmiProvider, snapshotArns } from './private/provider';
 export interface RestoredAmiProps extends ImageProps {
   /**
    * The bucket that holds the stored image, in the stack's Region.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRestoreImageTask.html
    */
   readonly bucket: s3.IBucket;
 
   /**
    * The key of the object CreateStoreImageTask wrote, e.g. `ami-0123456789abcdef0.bin`.
    * Changing it replaces the image.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRestoreImageTask.html
    */
   readonly objectKey: string;
 
@@ -31,6 +35,7 @@ export interface RestoredAmiProps extends ImageProps {
    *            changes with every replacement. (EC2 itself would reuse the
    *            stored image's name, which collides while the original image
    *            still exists in the Region.)
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRestoreImageTask.html
    */
   readonly imageName?: string;
 
@@ -40,6 +45,7 @@ export interface RestoredAmiProps extends ImageProps {
    * role is granted what the restore needs on it.
    *
    * @default - EBS encryption by default is off, or uses the AWS managed key
+   * @see https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html
    */
   readonly encryptionKey?: kms.IKey;
 }

@@ -17,11 +17,15 @@ import { WaiterChain } from './private/waiter-chain';
 export interface StoredAmiProps extends StoreOptions {
   /**
    * The image to store. Changing it stores again.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
   readonly image: IImage;
 
   /**
    * The bucket to store the image in, in the image's Region. Changing it stores again.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
   readonly bucket: s3.IBucket;
 }
