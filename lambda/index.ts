@@ -8,6 +8,7 @@ import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
 import { importImage } from './import';
+import { handleParameter, PARAMETER_RESOURCE_TYPE } from './parameter';
 import { restore } from './restore';
 import { InvocationContext, startInvocation } from './shared/backoff';
 import { AmiError, toAmiError } from './shared/errors';
@@ -33,6 +34,7 @@ export async function onEvent(event: CustomResourceEvent, context?: InvocationCo
     if (event.ResourceType === WAITER_TYPE) return waiterOnEvent(event);
     if (event.ResourceType === SETUP_RESOURCE_TYPE) return setupOnEvent(event);
     if (event.ResourceType === 'Custom::StoredAmi') return handleStore(event);
+    if (event.ResourceType === PARAMETER_RESOURCE_TYPE) return handleParameter(event);
     const op = OPERATIONS[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
     return handleOperation(op, event);

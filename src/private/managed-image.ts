@@ -5,6 +5,7 @@ import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
 import { AmiValidationError } from './errors';
+import { RegionalImageParameter } from './image-parameter';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -124,18 +125,24 @@ export class ManagedImage {
 
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
-      if (!Token.isUnresolved(scope.region) && !Token.isUnresolved(stackRegion) && scope.region !== stackRegion) {
-        throw new AmiValidationError(
-          `parameterName "${props.parameterName}" cannot be used for an image in ${scope.region}: an aws:ec2:image parameter must live in the image's Region, and this stack deploys to ${stackRegion}.`,
-          scope,
-        );
+      const description = `AMI ID of ${scope.node.path}, published by cdk-ami`;
+      if (!Token.isUnresolved(scope.region) && scope.region !== stackRegion) {
+        // CloudFormation makes parameters only in the stack's Region: the provider writes this one where the image is.
+        this.parameter = new RegionalImageParameter(scope, 'Parameter', {
+          parameterName: props.parameterName,
+          region: scope.region,
+          imageId: this.imageId,
+          description,
+          removalPolicy: () => policyName(this.removalPolicy),
+        });
+      } else {
+        this.parameter = new ssm.StringParameter(scope, 'Parameter', {
+          parameterName: props.parameterName,
+          stringValue: this.imageId,
+          dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
+          description,
+        });
       }
-      this.parameter = new ssm.StringParameter(scope, 'Parameter', {
-        parameterName: props.parameterName,
-        stringValue: this.imageId,
-        dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
-        description: `AMI ID of ${scope.node.path}, published by cdk-ami`,
-      });
     }
     recordImageCost(scope, {
       resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0),
