@@ -142,7 +142,7 @@ export class CopiedAmi extends ImageBase {
     this.tags = managed.tags;
     this.output = managed.output;
     this.parameter = managed.parameter;
-    this._encryptionKey = props.kmsKey;
+    this._useEncryptionKey(props.kmsKey);
     this.grantProvider(props, managed.operation);
   }
 

@@ -363,6 +363,17 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   public _encryptionKey?: kms.IKey;
 
   /**
+   * Records the image's customer managed key, and lets the grantees of its
+   * launch permissions use it.
+   *
+   * @internal
+   */
+  protected _useEncryptionKey(key: kms.IKey | undefined): void {
+    this._encryptionKey = key;
+    if (key) this._managed!.useEncryptionKey(this, key);
+  }
+
+  /**
    * The `ec2.IMachineImage` view of this image: its ID (which resolves once
    * the image is available), OS type and user data.
    */

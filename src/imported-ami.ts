@@ -276,7 +276,7 @@ export class ImportedAmi extends ImageBase {
     this.tags = managed.tags;
     this.output = managed.output;
     this.parameter = managed.parameter;
-    this._encryptionKey = props.kmsKey;
+    this._useEncryptionKey(props.kmsKey);
     this.grantProvider(props);
   }
 

@@ -113,6 +113,6 @@ export class RestoredAmi extends ImageBase {
       resources: ['*'],
     });
     if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'operation', ['ec2', 'ebs']);
-    this._encryptionKey = props.encryptionKey;
+    this._useEncryptionKey(props.encryptionKey);
   }
 }

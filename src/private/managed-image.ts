@@ -1,11 +1,13 @@
 import { Annotations, CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
 import { AmiValidationError } from './errors';
 import { RegionalImageParameter } from './image-parameter';
+import { shareKeyWith } from './key-sharing';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -47,6 +49,8 @@ export class ManagedImage {
   private readonly launchPermissions: LaunchPermission[] = [];
   private readonly osType: ec2.OperatingSystemType;
   private readonly userData?: ec2.UserData;
+  private readonly region: string;
+  private encryptionKey?: kms.IKey;
 
   constructor(scope: Resource & { readonly region: string }, props: ImageProps, resources: ManagedImageResources) {
     const timeout = props.timeout ?? Duration.hours(1);
@@ -56,6 +60,7 @@ export class ManagedImage {
     validateImageName(scope, resources.imageName);
     claimImageName(scope, resources.imageName, scope.region);
     this.removalPolicy = checkRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.region = scope.region;
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
 
@@ -164,8 +169,18 @@ export class ManagedImage {
       }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
+        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, this.region, permission);
       }
     }
+  }
+
+  /**
+   * The customer managed key of the image's snapshots: every grantee of the
+   * launch permissions, those given so far and later ones, may use it.
+   */
+  public useEncryptionKey(scope: IConstruct, key: kms.IKey): void {
+    this.encryptionKey = key;
+    for (const permission of this.launchPermissions) shareKeyWith(scope, key, this.region, permission);
   }
 
   public applyRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): void {

@@ -7,7 +7,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
 import { setSleep } from '../../lambda/shared/backoff';
-import { Ami, AmiFromInstance, CopiedAmi } from '../../src';
+import { Ami, AmiFromInstance, CopiedAmi, LaunchPermission } from '../../src';
 
 const h = useLocalEc2();
 const HOME = 'us-east-1';
@@ -167,5 +167,21 @@ describe('the parameter of a copy in another Region', () => {
     expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ value: copyId(sim) })]);
     expect(h.ec2.callCount('GetParameter')).toBe(3);
     expect(slept).toEqual([2500, 2500]);
+  });
+
+  test('copyTo shares the copy with accounts, organizations and OUs in its own Region, and publishes it there', async () => {
+    const org = 'arn:aws:organizations::123456789012:organization/o-abcdefghij';
+    const ou = 'arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456';
+    const instanceId = h.ec2.addInstance({ region: HOME });
+    const sim = h.sim();
+    expect(await sim.deploy(lifecycleTemplate((stack) => {
+      const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
+      const copy = golden.copyTo(AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
+      copy.grantLaunch(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
+    }))).toEqual({ ok: true });
+    const [copy] = h.ec2.liveImages(AWAY);
+    expect(copy.launchPermissions).toEqual(expect.arrayContaining([{ organizationArn: org }, { organizationalUnitArn: ou }, { userId: '111122223333' }]));
+    expect(h.ec2.liveImages(HOME)[0].launchPermissions).toEqual([]);
+    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ value: copy.imageId })]);
   });
 });
