@@ -3,7 +3,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, ImageBase, ImageProps, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi,
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, ImageBase, ImageProps, ImportDisk, ImportedAmi,
+  LaunchPermission, RestoredAmi,
 } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
 

@@ -1,6 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Ami, CopiedAmi, LaunchPermission, RestoredAmi } from '../src';
 import { newStack } from './util';
 
@@ -112,7 +113,7 @@ describe('the customer managed key of a shared image', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
     new RestoredAmi(stack, 'Restored', {
-      bucket: (require('aws-cdk-lib/aws-s3') as typeof import('aws-cdk-lib/aws-s3')).Bucket.fromBucketName(stack, 'B', 'stored'),
+      bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'),
       objectKey: 'ami-0123456789abcdef0.bin',
       encryptionKey: key,
       launchPermissions: [LaunchPermission.account('111122223333')],

@@ -39,7 +39,9 @@ export function shareKeyWith(scope: IConstruct, key: kms.IKey, region: string, p
 }
 
 /** The two statements for one grantee: using the key through EC2, and creating grants for EBS. */
-export function granteeStatements(permission: LaunchPermission, region: string, viaService: string, partition: string = Aws.PARTITION): iam.PolicyStatement[] {
+export function granteeStatements(
+  permission: LaunchPermission, region: string, viaService: string, partition: string = Aws.PARTITION,
+): iam.PolicyStatement[] {
   const { principal, conditions } = grantee(permission, partition);
   const sid = sidOf(permission, region);
   const via = { 'kms:ViaService': viaService };
