@@ -127,9 +127,14 @@ export interface ImageProps {
 
   /**
    * Publish the image ID to an SSM parameter of this name, with data type
-   * `aws:ec2:image` (so EC2 can resolve it at launch time).
+   * `aws:ec2:image` (so EC2 can resolve it at launch time), in the image's
+   * Region: a CloudFormation `AWS::SSM::Parameter` in the stack's Region; in
+   * another Region the provider writes it there. It follows the image's
+   * removal policy, and is never written over a parameter this resource did
+   * not make.
    *
    * @default - no parameter
+   * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
    */
   readonly parameterName?: string;
 
@@ -150,7 +155,10 @@ export interface ImageProps {
   /**
    * Accounts, organizations and organizational units that may launch
    * instances from the image. More can be added with `grantLaunch()`.
-   * Changes are applied in place (the image keeps its ID).
+   * Changes are applied in place (the image keeps its ID). When the image is
+   * encrypted with a customer managed key of this app, its key policy lets
+   * each grantee use it through EC2; an imported key gets a synth warning
+   * with the statements to add.
    *
    * @default - only this account
    */
@@ -344,7 +352,8 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   public abstract readonly output?: CfnOutput;
 
   /**
-   * Where the image's SSM parameter is published, if `parameterName` was given.
+   * Where the image's SSM parameter is published, if `parameterName` was
+   * given: a parameter of the image's Region.
    */
   public abstract readonly parameter?: ssm.IStringParameter;
 
