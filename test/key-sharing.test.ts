@@ -69,6 +69,17 @@ describe('the customer managed key of a shared image', () => {
     }));
   });
 
+  test('two images sharing one key with the same grantee in one Region add the statements once', () => {
+    const stack = newStack();
+    const key = new kms.Key(stack, 'Key');
+    for (const id of ['A', 'B']) {
+      new CopiedAmi(stack, id, {
+        source: Ami.fromImageId(stack, `Source${id}`, SOURCE), encrypted: true, kmsKey: key, launchPermissions: [LaunchPermission.account('111122223333')],
+      });
+    }
+    expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual([undefined, 'CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']);
+  });
+
   test('an image that is not shared adds nothing to its key\'s policy', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
