@@ -29,7 +29,8 @@ test('the handler bundle is byte-identical across builds, so users\' asset hashe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+  // Two full builds of three entry points: seconds on an idle machine, more on a loaded one.
+}, 60_000);
 
 test('the bundle carries the pinned EC2 client and loads without node_modules', () => {
   const code = readFileSync(path.join(ROOT, 'assets', 'provider', 'index.js'), 'utf8');
