@@ -128,10 +128,12 @@ export interface ImageProps {
   /**
    * Publish the image ID to an SSM parameter of this name, with data type
    * `aws:ec2:image` (so EC2 can resolve it at launch time), in the image's
-   * Region: a CloudFormation `AWS::SSM::Parameter` in the stack's Region; in
-   * another Region the provider writes it there. It follows the image's
-   * removal policy, and is never written over a parameter this resource did
-   * not make.
+   * Region.
+   *
+   * In the stack's Region it is a CloudFormation `AWS::SSM::Parameter`. In
+   * another Region (a copy) the provider writes it there, following the
+   * image's removal policy, and never over a parameter this resource did not
+   * make.
    *
    * @default - no parameter
    * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
