@@ -121,6 +121,8 @@ async function main(): Promise<void> {
   add({ section, name: 'Bundle size', value: `${kb(bytes)} (${bytes} bytes)`, target: '' });
   const s3Bytes = bundleBytes('s3-objects.js');
   add({ section, name: 'S3 client file (s3-objects.js, loaded only to delete a stored object)', value: `${kb(s3Bytes)} (${s3Bytes} bytes)`, target: '' });
+  const ssmBytes = bundleBytes('ssm-parameters.js');
+  add({ section, name: 'SSM client file (ssm-parameters.js, loaded only for a parameter in another Region)', value: `${kb(ssmBytes)} (${ssmBytes} bytes)`, target: '' });
   add({
     section,
     name: `Cold require @aws-sdk/client-ec2, unbundled (baseline, median of ${req.runs})`,

@@ -4,7 +4,9 @@
  *
  * - index.js holds every handler; s3-objects.js (the S3 client, needed only to
  *   delete a stored image's object) is a file of its own that index.js loads
- *   on that path alone, so it adds nothing to every other cold start.
+ *   on that path alone, so it adds nothing to every other cold start; so is
+ *   ssm-parameters.js (the SSM client, for the parameter of an image in
+ *   another Region).
  * - Minified CommonJS for the Lambda runtime (Node.js 24), with the SDK
  *   clients pinned in package.json inside. esbuild's output depends only on
  *   its inputs, so two builds give the same bytes and users' asset hashes
@@ -64,7 +66,7 @@ const schemaKeys: Plugin = {
 export async function bundle(outdir: string = DEFAULT_OUTDIR): Promise<void> {
   await build({
     absWorkingDir: ROOT,
-    entryPoints: ['lambda/index.ts', 'lambda/s3-objects.ts'],
+    entryPoints: ['lambda/index.ts', 'lambda/s3-objects.ts', 'lambda/ssm-parameters.ts'],
     outdir,
     bundle: true,
     platform: 'node',
@@ -75,7 +77,7 @@ export async function bundle(outdir: string = DEFAULT_OUTDIR): Promise<void> {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
-    external: ['./s3-objects'],
+    external: ['./s3-objects', './ssm-parameters'],
     plugins: [schemaKeys],
   });
 }

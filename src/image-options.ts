@@ -55,7 +55,13 @@ export interface ImageProps {
 
   /**
    * Publish the image ID to an SSM parameter of this name, with data type
-   * `aws:ec2:image` (so EC2 can resolve it at launch time).
+   * `aws:ec2:image` (so EC2 can resolve it at launch time), in the image's
+   * Region.
+   *
+   * In the stack's Region it is a CloudFormation `AWS::SSM::Parameter`. In
+   * another Region (a copy) the provider writes it there, following the
+   * image's removal policy, and never over a parameter this resource did not
+   * make.
    *
    * @default - no parameter
    * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
@@ -79,7 +85,10 @@ export interface ImageProps {
   /**
    * Accounts, organizations and organizational units that may launch
    * instances from the image. More can be added with `grantLaunch()`.
-   * Changes are applied in place (the image keeps its ID).
+   * Changes are applied in place (the image keeps its ID). When the image is
+   * encrypted with a customer managed key of this app, its key policy lets
+   * each grantee use it through EC2; an imported key gets a synth warning
+   * with the statements to add.
    *
    * @default - only this account
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html

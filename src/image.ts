@@ -226,7 +226,8 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * Where the image's SSM parameter is published, if `parameterName` was given.
+   * Where the image's SSM parameter is published, if `parameterName` was
+   * given: a parameter of the image's Region.
    */
   public get parameter(): ssm.IStringParameter | undefined {
     return this.state.parameter;

@@ -7,7 +7,7 @@ import { bundle, inlineSchemaKeys } from '../build-tools/bundle';
 
 const ROOT = path.join(__dirname, '..');
 
-const FILES = ['index.js', 's3-objects.js'];
+const FILES = ['index.js', 's3-objects.js', 'ssm-parameters.js'];
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -29,14 +29,16 @@ test('the handler bundle is byte-identical across builds, so users\' asset hashe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+  // Two full builds of three entry points: seconds on an idle machine, more on a loaded one.
+}, 60_000);
 
 test('the bundle carries the pinned EC2 client and loads without node_modules', () => {
   const code = readFileSync(path.join(ROOT, 'assets', 'provider', 'index.js'), 'utf8');
-  // Only node: built-ins stay outside, the S3 bundle beside it (loaded only to delete a stored
-  // image's object), and the SDK's optional CRT signer, which it loads in a try/catch for SigV4a only.
+  // Only node: built-ins stay outside, the S3 and SSM bundles beside it (loaded only to delete a stored
+  // image's object, and for the parameter of an image in another Region), and the SDK's optional CRT
+  // signer, which it loads in a try/catch for SigV4a only.
   const external = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m.startsWith('node:'));
-  expect([...new Set(external)].sort()).toEqual(['./s3-objects', '@aws-sdk/signature-v4-crt']);
+  expect([...new Set(external)].sort()).toEqual(['./s3-objects', './ssm-parameters', '@aws-sdk/signature-v4-crt']);
   const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(path.join(ROOT, 'assets', 'provider', 'index.js'))}); console.log(typeof m.onEvent, typeof m.isComplete)`], { cwd: tmpdir() });
   expect(out.toString().trim()).toBe('function function');
 });

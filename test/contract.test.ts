@@ -45,7 +45,9 @@ function everythingStack(): Stack {
     timeout: Duration.hours(3),
   });
   Tags.of(golden).add('cost-center', '42');
-  golden.copyTo('eu-west-1', { encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true });
+  golden.copyTo('eu-west-1', {
+    encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true, parameterName: '/images/golden',
+  });
   new CopiedAmi(stack, 'Encrypted', {
     source: golden,
     encrypted: true,

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -102,12 +102,62 @@ describe('CopiedAmi', () => {
     [{ completionDuration: Duration.hours(49) }, /completionDuration .* is not allowed/],
     [{ completionDuration: Duration.hours(2), timeout: Duration.hours(1) }, /timeout 1 hour is shorter than completionDuration 2 hours/],
     [{ region: 'Europe' }, /region "Europe" is not an AWS Region name/],
-    [{ parameterName: '/x' }, /an aws:ec2:image parameter must live in the image's Region, and this stack deploys to us-east-1/],
+    [{ parameterName: '/aws/images/golden' }, /parameterName "\/aws\/images\/golden" is not a valid SSM parameter name: .*must not begin with aws or ssm/],
+    [{ parameterName: 'images golden' }, /parameterName "images golden" is not a valid SSM parameter name/],
   ])('%o is rejected at synth time', (props, message) => {
     const stack = newStack();
     const extra: any = { ...props };
     if (extra.kmsKey) extra.kmsKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', ...extra })).toThrow(message);
+  });
+
+  test('parameterName on a copy in another Region writes the aws:ec2:image parameter there, through the provider', () => {
+    const { stack, copy } = copyStack({ parameterName: '/images/golden', removalPolicy: RemovalPolicy.DESTROY });
+    const template = Template.fromStack(stack);
+    // No AWS::SSM::Parameter: CloudFormation would make it in the stack's Region.
+    template.resourceCountIs('AWS::SSM::Parameter', 0);
+    const [[, parameter]] = resourcesOfType(template, 'Custom::AmiParameter');
+    const lastWaiter = resourcesOfType(template, 'Custom::AmiWaiter').at(-1)![0];
+    expect(parameter.Properties).toMatchObject({
+      Region: 'eu-west-1',
+      Name: '/images/golden',
+      ImageId: { 'Fn::GetAtt': [lastWaiter, 'ImageId'] },
+      RemovalPolicy: 'destroy',
+    });
+    expect(copy.parameter!.parameterName).toBe('/images/golden');
+    expect(copy.parameter!.env.region).toBe('eu-west-1');
+    expect(stack.resolve(copy.parameter!.parameterArn)).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:', { Ref: 'AWS::AccountId' }, ':parameter/images/golden']],
+    });
+    const statements = policyStatements(stack).map((st) => stack.resolve(st));
+    const arn = stack.resolve(copy.parameter!.parameterArn);
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'], Resource: arn }),
+      expect.objectContaining({ Action: 'ssm:AddTagsToResource', Resource: arn, Condition: { StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } } }),
+      expect.objectContaining({ Action: 'ssm:DeleteParameter', Resource: arn, Condition: { StringEquals: { 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } } }),
+    ]));
+  });
+
+  test('a copy in the stack\'s Region keeps the CloudFormation parameter; copies elsewhere share one statement per action', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0', parameterName: 'golden' });
+    golden.copyTo('eu-west-1', { parameterName: 'golden' });
+    golden.copyTo('ap-southeast-2', { parameterName: '/images/golden' });
+    new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, parameterName: '/images/golden-encrypted' });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SSM::Parameter', 2);
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/images/golden-encrypted', DataType: 'aws:ec2:image' });
+    expect(resourcesOfType(template, 'Custom::AmiParameter').map(([, r]) => r.Properties.Region).sort()).toEqual(['ap-southeast-2', 'eu-west-1']);
+    const deletes = policyStatements(stack).filter((st) => st.Action === 'ssm:DeleteParameter');
+    expect(deletes).toHaveLength(1);
+    expect(JSON.stringify(stack.resolve(deletes[0].Resource))).toMatch(/:ssm:eu-west-1:.*:parameter\/golden".*:ssm:ap-southeast-2:.*:parameter\/images\/golden"/);
+  });
+
+  test('a parameter name only known at deploy time gets the ARN CloudFormation computes without the leading slash', () => {
+    const stack = newStack();
+    const name = new CfnParameter(stack, 'Name').valueAsString;
+    const copy = new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', parameterName: name });
+    expect(JSON.stringify(stack.resolve(copy.parameter!.parameterArn))).toContain('{"Fn::Join":["/",{"Fn::Split":["//",{"Fn::Join":["",["/",{"Ref":"Name"}]]}]}]}');
   });
 
   test('a KMS key in another Region than the copy is rejected', () => {

@@ -1,6 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AmiFromInstance, DeregistrationProtection, LaunchPermission } from '../src';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import {
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, ImageBase, ImageProps, ImportDisk, ImportedAmi,
+  LaunchPermission, RestoredAmi,
+} from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
@@ -52,6 +57,37 @@ describe('sharing, deprecation and protection', () => {
     [() => LaunchPermission.organizationalUnit(ORG), /expected an organizational unit ARN/],
   ])('invalid grantees are rejected at synth time', (make, message) => {
     expect(() => new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE, launchPermissions: [make()] })).toThrow(message);
+  });
+
+  /** Every kind of image the library makes, and a copy made with copyTo, each with `props`. */
+  const KINDS: [string, (stack: Stack, props: ImageProps) => ImageBase][] = [
+    ['AmiFromInstance', (stack, props) => new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, ...props })],
+    ['CopiedAmi', (stack, props) => new CopiedAmi(stack, 'Image', { source: Ami.fromImageId(stack, 'S', 'ami-0123456789abcdef0'), region: 'eu-west-1', ...props })],
+    ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('eu-west-1', props)],
+    ['ImportedAmi', (stack, props) => new ImportedAmi(stack, 'Image', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], ...props })],
+    ['RestoredAmi', (stack, props) => new RestoredAmi(stack, 'Image', { bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'), objectKey: 'ami-0123456789abcdef0.bin', ...props })],
+    ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { rootSnapshotId: 'snap-0123456789abcdef0', ...props })],
+    ['BakedAmi', (stack, props) => new BakedAmi(stack, 'Image', {
+      machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+      vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
+      setup: ec2.UserData.forLinux(),
+      ...props,
+    })],
+  ];
+
+  test.each(KINDS)('%s: accounts, organizations and OUs, by prop and grantLaunch, reach the last waiter link the same way', (_kind, make) => {
+    const stack = newStack();
+    const image = make(stack, { launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization(ORG)] });
+    image.grantLaunch(LaunchPermission.organizationalUnit(OU));
+    const shared = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').filter(([, w]) => w.Properties.LaunchPermissions);
+    expect(shared.map(([, w]) => [w.Properties.Region, w.Properties.Link === w.Properties.Links, w.Properties.LaunchPermissions])).toEqual([
+      [image.region, true, [{ UserId: '111122223333' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }]],
+    ]);
+  });
+
+  test.each(KINDS)('%s: an organizational unit ARN given as an organization is rejected with the same sentence', (_kind, make) => {
+    expect(() => make(newStack(), { launchPermissions: [LaunchPermission.organization(OU)] }))
+      .toThrow(`Launch permission "${OU}" is not valid: expected an organization ARN such as arn:aws:organizations::123456789012:organization/o-exampleorgid.`);
   });
 
   test('grantLaunch validates too', () => {

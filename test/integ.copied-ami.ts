@@ -1,7 +1,8 @@
 /**
  * Images a builder instance in us-east-1, copies the image to us-west-2
- * (encrypted), and asserts from a stack in us-west-2 that the copy is
- * `available` there. Deploy with credentials:
+ * (encrypted) with its aws:ec2:image parameter there, and asserts from a
+ * stack in us-west-2 that the copy is `available` and the parameter holds
+ * its ID. Deploy with credentials:
  * `npx integ-runner --directory test --update-on-failed`; without them the test
  * command verifies the committed snapshot.
  */
@@ -30,7 +31,13 @@ const golden = new AmiFromInstance(stack, 'Golden', {
   instanceAction: InstanceAction.TERMINATE,
   removalPolicy: RemovalPolicy.DESTROY,
 });
-const copy = golden.copyTo('us-west-2', { encrypted: true, removalPolicy: RemovalPolicy.DESTROY, tags: { purpose: 'cdk-ami-integ' } });
+const copy = golden.copyTo('us-west-2', {
+  encrypted: true,
+  removalPolicy: RemovalPolicy.DESTROY,
+  tags: { purpose: 'cdk-ami-integ' },
+  // Written in us-west-2 by the provider: CloudFormation only makes parameters in the stack's Region.
+  parameterName: '/cdk-ami-integ/copied',
+});
 
 // Assertions run in the copy's Region: EC2 only describes an image there.
 const assertions = new Stack(app, 'cdk-ami-integ-copied-assert', { env: { region: 'us-west-2' }, crossRegionReferences: true });
@@ -43,3 +50,6 @@ integ.assertions
       BlockDeviceMappings: ExpectedResult.arrayWith([ExpectedResult.objectLike({ Ebs: ExpectedResult.objectLike({ Encrypted: true }) })]),
     }],
   }));
+integ.assertions
+  .awsApiCall('SSM', 'getParameter', { Name: '/cdk-ami-integ/copied' })
+  .expect(ExpectedResult.objectLike({ Parameter: { Value: copy.imageId, DataType: 'aws:ec2:image', Type: 'String' } }));

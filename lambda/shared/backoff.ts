@@ -33,6 +33,11 @@ export function setSleep(newSleep: Sleep): Sleep {
   return previous;
 }
 
+/** Waits `ms` with the sleep tests may replace. */
+export function pause(ms: number): Promise<void> {
+  return sleep(ms);
+}
+
 /** Each invocation's time budget is what Lambda says is left of it. */
 export function startInvocation(lambdaContext: InvocationContext | undefined): void {
   context = typeof lambdaContext?.getRemainingTimeInMillis === 'function' ? lambdaContext : undefined;

@@ -21,6 +21,15 @@ export function ec2(region: string): EC2Client {
   return client;
 }
 
+/**
+ * The configuration every client of the provider gets, for a client that is
+ * made elsewhere (the lazily loaded SSM bundle): the Region, the retry
+ * settings and what tests override.
+ */
+export function clientConfig(region: string): Record<string, unknown> & { region: string } {
+  return { region, ...RETRY, ...overrides };
+}
+
 export function cloudFormation(): CloudFormationClient {
   cfnClient ??= new CloudFormationClient({ ...RETRY, ...overrides });
   return cfnClient;

@@ -21,12 +21,15 @@ export const ResourceTypes = {
   STORED_AMI: 'Custom::StoredAmi',
   WAITER: 'Custom::AmiWaiter',
   BUILDER_SETUP: 'Custom::AmiBuilderSetup',
+  /** An image's `aws:ec2:image` SSM parameter in a Region CloudFormation cannot write to. */
+  PARAMETER: 'Custom::AmiParameter',
 } as const;
 
 export type ResourceType = typeof ResourceTypes[keyof typeof ResourceTypes];
 
 /** The resource types that start an image (an operation of `ManagedImage`). */
-export type OperationType = Exclude<ResourceType, typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI>;
+export type OperationType = Exclude<ResourceType,
+typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI | typeof ResourceTypes.PARAMETER>;
 
 /** Every tag key this library writes starts with this; users' tags may not. */
 export const TAG_PREFIX = 'cdk-ami:';
@@ -212,6 +215,13 @@ export const Schemas = {
     // StoredAmi: the links follow the store task.
     Target: oneOf(STORE_TARGET),
     Bucket: text,
+  },
+  [ResourceTypes.PARAMETER]: {
+    Region: required,
+    Name: required,
+    ImageId: required,
+    Description: text,
+    RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.BUILDER_SETUP]: {
     ...LINK,

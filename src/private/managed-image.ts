@@ -7,7 +7,9 @@ import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
 import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
 import { AmiValidationError } from './errors';
+import { RegionalImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
+import { shareKeyWith } from './key-sharing';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -39,6 +41,7 @@ export interface ManagedImageResources<T extends OperationType> {
 export class ManagedImage<T extends OperationType = OperationType> implements ImageState {
   public readonly imageId: string;
   public readonly region: string;
+  /** The customer managed key of the image's snapshots: every grantee of the launch permissions may use it (key-sharing.ts). */
   public readonly encryptionKey?: kms.IKey;
   public readonly imageName: string;
   public readonly tags: TagManager;
@@ -133,18 +136,24 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
 
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
-      if (!Token.isUnresolved(scope.region) && !Token.isUnresolved(stackRegion) && scope.region !== stackRegion) {
-        throw new AmiValidationError(
-          `parameterName "${props.parameterName}" cannot be used for an image in ${scope.region}: an aws:ec2:image parameter must live in the image's Region, and this stack deploys to ${stackRegion}.`,
-          scope,
-        );
+      const description = `AMI ID of ${scope.node.path}, published by cdk-ami`;
+      if (!Token.isUnresolved(scope.region) && scope.region !== stackRegion) {
+        // CloudFormation makes parameters only in the stack's Region: the provider writes this one where the image is.
+        this.parameter = new RegionalImageParameter(scope, 'Parameter', {
+          parameterName: props.parameterName,
+          region: scope.region,
+          imageId: this.imageId,
+          description,
+          removalPolicy: () => policyName(this.removalPolicy),
+        });
+      } else {
+        this.parameter = new ssm.StringParameter(scope, 'Parameter', {
+          parameterName: props.parameterName,
+          stringValue: this.imageId,
+          dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
+          description,
+        });
       }
-      this.parameter = new ssm.StringParameter(scope, 'Parameter', {
-        parameterName: props.parameterName,
-        stringValue: this.imageId,
-        dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
-        description: `AMI ID of ${scope.node.path}, published by cdk-ami`,
-      });
     }
     recordImageCost(scope, {
       resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0),
@@ -166,6 +175,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
+        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, this.region, permission);
       }
     }
   }

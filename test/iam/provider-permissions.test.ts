@@ -34,6 +34,9 @@ const NEW_IMAGE = 'ami-0new0000000000000';
 const NEW_SNAPSHOT = 'snap-0new000000000000';
 const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
 const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
+/** The aws:ec2:image parameter of the copy in eu-west-1, and its ARN there. */
+const PARAMETER_NAME = '/images/encrypted';
+const PARAMETER_ARN = `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/images/encrypted`;
 /** The object CreateStoreImageTask writes for an image: `<image ID>.bin`. */
 const STORED_OBJECT = 'ami-0123456789abcdef0.bin';
 
@@ -94,7 +97,8 @@ function everythingStack(): Stack {
   // Encrypted in place with a key of this stack, then copied to Europe under an imported key:
   // the copy's source key is wired from the source.
   const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
-  encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY) });
+  // Published in its Region by the provider (Custom::AmiParameter).
+  encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
   // A vendor's image, encrypted with the vendor's key in another account.
   new CopiedAmi(stack, 'FromVendor', {
     source: Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2'),
@@ -239,6 +243,10 @@ function wildcard(role: Role, module: string, action: string, why: string): Case
   return { reason: `${action} (no resource type) ${why}`, role, request: { action: call(module, action), resource: '*', context: inRegion(REGION) } };
 }
 
+function wildcardIn(role: Role, region: string, action: string, why: string): Case {
+  return { reason: `${action} (no resource type) ${why}`, role, request: { action, resource: '*', context: inRegion(region) } };
+}
+
 function operationCases(s: SynthesizedStack): Case[] {
   const cases: Case[] = [
     wildcard('operation', 'shared/images.ts', 'ec2:DescribeImages', 'to read images and find them by name'),
@@ -297,6 +305,20 @@ function operationCases(s: SynthesizedStack): Case[] {
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'us-east-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'eu-west-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the vendor\'s key in another account (sourceEncryptionKey)', VENDOR_KEY, 'us-west-2', 'read'));
+
+  for (const [id, p] of resourcesOf(s, 'Custom::AmiParameter')) {
+    const parameter = { resource: `arn:aws:ssm:${p.Region}:${s.account}:parameter${p.Name.startsWith('/') ? '' : '/'}${p.Name}`, resourceType: 'parameter' };
+    const module = 'ssm-parameters.ts';
+    cases.push(
+      { reason: `PutParameter of ${id}'s new parameter, with this stack's tags`, role: 'operation', request: { action: call(module, 'ssm:PutParameter'), ...parameter, context: { ...requestTags(s), 'ssm:Overwrite': 'false' } } },
+      { reason: `AddTagsToResource for the tags PutParameter gives ${id}'s new parameter`, role: 'operation', request: { action: 'ssm:AddTagsToResource', ...parameter, context: requestTags(s) } },
+      { reason: `PutParameter overwriting ${id}'s parameter with a new image ID`, role: 'operation', request: { action: 'ssm:PutParameter', ...parameter, context: { 'ssm:Overwrite': 'true' } } },
+      { reason: `GetParameter of ${id}'s parameter, to confirm what SSM validated`, role: 'operation', request: { action: call(module, 'ssm:GetParameter'), ...parameter, context: ownTag(s) } },
+      { reason: `ListTagsForResource of ${id}'s parameter, the owner check before an overwrite or delete`, role: 'operation', request: { action: call(module, 'ssm:ListTagsForResource'), ...parameter, context: ownTag(s) } },
+      { reason: `DeleteParameter of ${id}'s parameter, tagged as this stack's`, role: 'operation', request: { action: call(module, 'ssm:DeleteParameter'), ...parameter, context: ownTag(s) } },
+      wildcardIn('operation', p.Region, 'ec2:DescribeImages', `which SSM calls with the caller's credentials to validate an aws:ec2:image value in ${p.Region}`),
+    );
+  }
 
   for (const [, p] of resourcesOf(s, 'Custom::ImportedAmi')) {
     const taskArn = `arn:aws:ec2:${p.Region}:${s.account}:import-image-task/import-ami-0123456789abcdef0`;
@@ -490,7 +512,44 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
   const untagged = inRegion(REGION);
   const otherStack = { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1', ...inRegion(REGION) };
   const adopt = (extra: Record<string, string> = {}) => ({ ...requestTags(s), 'ec2:Owner': s.account, ...inRegion(REGION), ...extra });
+  const parameter = (arn: string) => ({ resource: arn, resourceType: 'parameter' });
+  const otherParameter = `arn:aws:ssm:eu-west-1:${s.account}:parameter/images/someone-elses`;
   const cases: Case[] = [
+    {
+      reason: 'PutParameter of a parameter no construct names',
+      role: 'operation',
+      request: { action: 'ssm:PutParameter', ...parameter(otherParameter), context: { 'ssm:Overwrite': 'true' } },
+    },
+    {
+      reason: 'PutParameter of the copy\'s parameter name in another Region than the copy\'s',
+      role: 'operation',
+      request: { action: 'ssm:PutParameter', ...parameter(PARAMETER_ARN.replace('eu-west-1', REGION)), context: { 'ssm:Overwrite': 'true' } },
+    },
+    {
+      reason: 'PutParameter by the waiter role',
+      role: 'waiter',
+      request: { action: 'ssm:PutParameter', ...parameter(PARAMETER_ARN), context: { ...requestTags(s), 'ssm:Overwrite': 'false' } },
+    },
+    {
+      reason: 'DeleteParameter of the copy\'s parameter name when another stack tagged it',
+      role: 'operation',
+      request: { action: 'ssm:DeleteParameter', ...parameter(PARAMETER_ARN), context: { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1' } },
+    },
+    {
+      reason: 'DeleteParameter of the copy\'s parameter name without this stack\'s tag (made by someone else)',
+      role: 'operation',
+      request: { action: 'ssm:DeleteParameter', ...parameter(PARAMETER_ARN), context: {} },
+    },
+    {
+      reason: 'AddTagsToResource on the copy\'s parameter without this stack\'s tag in the request (retagging it)',
+      role: 'operation',
+      request: { action: 'ssm:AddTagsToResource', ...parameter(PARAMETER_ARN), context: { 'aws:RequestTag/team': 'x', 'aws:TagKeys': ['team'] } },
+    },
+    {
+      reason: 'GetParameter of a parameter no construct names',
+      role: 'operation',
+      request: { action: 'ssm:GetParameter', ...parameter(otherParameter), context: {} },
+    },
     {
       reason: 'CopyImage of any other image of another account, even tagged as this stack\'s copy',
       role: 'operation',

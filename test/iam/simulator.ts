@@ -158,13 +158,44 @@ export async function checkRequest(r: Request): Promise<void> {
     allowed = [...allowed, ...type.conditionKeys];
   }
   for (const key of Object.keys(r.context ?? {})) {
+    // The principal's organization keys are global: AWS sends them with every request of a member account's principal.
+    if (PRINCIPAL_ORG_KEYS.includes(key)) continue;
     if (!allowed.some((k) => keyPattern(k).test(key))) {
       throw new Error(`AWS does not send ${key} for ${r.action} on ${r.resourceType ?? '*'}: the test would rely on a condition AWS never evaluates`);
     }
   }
 }
 
+const PRINCIPAL_ORG_KEYS = ['aws:PrincipalOrgID', 'aws:PrincipalOrgPaths', 'aws:PrincipalAccount'];
+
 export type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
+
+/**
+ * The decision for a principal outside the stack (a grantee of an image in
+ * another account), whose own account allows `identityActions` on the
+ * resource: the resource policy decides.
+ */
+export async function decideFor(principal: string, identityActions: string[], r: Request & { resourceAccount: string }): Promise<Decision> {
+  await checkRequest(r);
+  const identity = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: identityActions, Resource: '*' }] };
+  const result = await runSimulation({
+    request: {
+      principal,
+      action: r.action,
+      resource: { resource: r.resource, accountId: r.resourceAccount },
+      contextVariables: { ...r.context },
+    },
+    identityPolicies: [{ name: 'grantee', policy: identity }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy: r.resourcePolicy,
+  }, {});
+  if (result.resultType === 'error') throw new Error(`Simulation error: ${JSON.stringify(result.errors)}`);
+  if (result.resultType === 'single' && (result.result.ignoredContextKeys ?? []).length > 0) {
+    throw new Error(`The simulator ignored context keys ${result.result.ignoredContextKeys!.join(', ')} for ${r.action}`);
+  }
+  return result.overallResult;
+}
 
 /** The decision for one request by the role, after checking the request against iam-data. */
 export async function decide(s: SynthesizedStack, role: string, r: Request): Promise<Decision> {

@@ -17,6 +17,7 @@ import * as images from '../../lambda/shared/images';
 import * as importTasks from '../../lambda/shared/import-tasks';
 import * as references from '../../lambda/shared/references';
 import * as removal from '../../lambda/shared/removal';
+import * as ssmParameters from '../../lambda/ssm-parameters';
 import * as store from '../../lambda/store';
 import * as waiter from '../../lambda/waiter';
 
@@ -29,6 +30,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'import-waiter.ts': importWaiter.CALLS,
   'restore.ts': restore.CALLS,
   's3-objects.ts': s3Objects.CALLS,
+  'ssm-parameters.ts': ssmParameters.CALLS,
   'store.ts': store.CALLS,
   'waiter.ts': waiter.CALLS,
   'shared/governance.ts': governance.CALLS,

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeImagesCommand, EC2Client, EC2ServiceException, Image } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { actionOf, ALL_DECLARED_CALLS } from './declared-calls';
 import { resetClients } from '../../lambda/shared/clients';
@@ -194,7 +195,7 @@ export function expectOneLine(err: Error): void {
 }
 
 /** The SDK clients the handlers use, by the IAM service prefix of their actions. */
-const CLIENTS: [string, { prototype: { send: unknown } }][] = [['ec2', EC2Client], ['s3', S3Client], ['cloudformation', CloudFormationClient]];
+const CLIENTS: [string, { prototype: { send: unknown } }][] = [['ec2', EC2Client], ['s3', S3Client], ['ssm', SSMClient], ['cloudformation', CloudFormationClient]];
 
 /**
  * After each test, every command a handler sent through a client that

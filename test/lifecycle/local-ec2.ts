@@ -15,7 +15,9 @@
  * it covers RegisterImage, storing and
  * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
- * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), and VM
+ * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per region (PutParameter, GetParameter,
+ * DeleteParameter, ListTagsForResource; awsJson1_1, `AWS_ENDPOINT_URL_SSM`, with the asynchronous
+ * validation of `aws:ec2:image` values against the region's images), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
  * by the polls that observe them (`storeBehaviour`, `importBehaviour`). Image settings: ImdsSupport
  * (only `v2.0`, never taken back), DisableImage / EnableImage (a disabled image is private, cannot be
@@ -394,8 +396,20 @@ export interface FaultSpec {
   readonly kind: FaultKind;
 }
 
+/** A Parameter Store parameter of a region (SSM). */
+export interface LocalParameter {
+  readonly name: string;
+  value: string;
+  readonly type: string;
+  readonly dataType: string;
+  description?: string;
+  version: number;
+  lastModified: string;
+  tags: Tags;
+}
+
 export interface RecordedCall {
-  readonly service: 'ec2' | 'cloudformation' | 's3';
+  readonly service: 'ec2' | 'cloudformation' | 's3' | 'ssm';
   readonly action: string;
   readonly region: string;
   readonly status: number;
@@ -579,6 +593,13 @@ function faultError(kind: Exclude<FaultKind, 'proxy502'>, service: RecordedCall[
       case 'throttle': return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
       case 'http500': return new ApiError('InternalError', 'We encountered an internal error. Please try again.', 500);
       case 'http503': return new ApiError('ServiceUnavailable', 'Service is unable to handle request.', 503);
+    }
+  }
+  if (service === 'ssm') {
+    switch (kind) {
+      case 'throttle': return new ApiError('ThrottlingException', 'Rate exceeded', 400);
+      case 'http500': return new ApiError('InternalServerError', 'An internal error has occurred', 500);
+      case 'http503': return new ApiError('ServiceUnavailable', 'Service is unavailable', 503);
     }
   }
   if (service === 'cloudformation') {
@@ -1136,6 +1157,10 @@ class RegionState {
   imageBlockPublicAccess: ImageBlockPublicAccessState = 'unblocked';
   /** Launch template ID → the image its default version launches. */
   readonly launchTemplates = new Map<string, string>();
+  /** Parameter Store, by name. */
+  readonly parameters = new Map<string, LocalParameter>();
+  /** aws:ec2:image writes SSM has accepted but not validated yet, by name. */
+  readonly pendingParameters = new Map<string, { parameter: LocalParameter; readsLeft: number }>();
 
   constructor(readonly name: string) {}
 
@@ -1157,6 +1182,8 @@ class World {
   storeBehaviour: StoreBehaviour = DEFAULT_STORE_BEHAVIOUR;
   importBehaviour: ImportBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
   notFoundAfterCreate = 0;
+  /** GetParameter reads that still see the old value after an aws:ec2:image PutParameter (SSM validates it asynchronously). */
+  parameterValidationReads = 0;
   /** The account's S3 objects: global, not per region. */
   readonly s3 = new Map<string, S3StoredObject>();
   /** Buckets whose region was set; any other bucket is taken to be in whatever region asks. */
@@ -1198,6 +1225,7 @@ class World {
     this.storeBehaviour = DEFAULT_STORE_BEHAVIOUR;
     this.importBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
     this.notFoundAfterCreate = 0;
+    this.parameterValidationReads = 0;
   }
 }
 
@@ -2471,6 +2499,145 @@ function renderImageAttribute(image: LocalImage, attribute: string): string {
 }
 
 // ---------------------------------------------------------------------------
+// SSM Parameter Store (awsJson1_1: POST /, X-Amz-Target AmazonSSM.<Action>, JSON in and out)
+// ---------------------------------------------------------------------------
+
+/** PutParameter's name rules (SSM API reference, "Naming constraints"). */
+const SSM_PARAMETER_NAME = /^[a-zA-Z0-9_.\-/]{1,1011}$/;
+const SSM_RESERVED_PREFIX = /^\/?(aws|ssm)/i;
+const SSM_DATA_TYPES: ReadonlySet<string> = new Set(['text', 'aws:ec2:image', 'aws:ssm:integration']);
+const SSM_TYPES: ReadonlySet<string> = new Set(['String', 'StringList', 'SecureString']);
+
+type Json = Record<string, unknown>;
+
+/**
+ * PutParameter, GetParameter, DeleteParameter and ListTagsForResource of parameters, as the SSM API
+ * reference describes them. An `aws:ec2:image` value is validated after PutParameter has answered
+ * (the reference: "a successful HTTP 200 response does not guarantee that your parameter was
+ * successfully created or updated"): the write becomes visible once the image is an available image
+ * of the region, and is dropped otherwise; `parameterValidationReads` GetParameter calls see the old
+ * state first.
+ */
+class SsmApi {
+  constructor(private readonly world: World) {}
+
+  handle(action: string, region: RegionState, body: Json): Json {
+    switch (action) {
+      case 'PutParameter': return this.putParameter(region, body);
+      case 'GetParameter': return this.getParameter(region, body);
+      case 'DeleteParameter': return this.deleteParameter(region, body);
+      case 'ListTagsForResource': return this.listTags(region, body);
+      default: throw new ApiError('UnknownOperationException', `The local endpoint does not serve SSM ${action || '(none)'}.`);
+    }
+  }
+
+  /** Seeds a parameter (e.g. one someone else made), visible at once. */
+  seed(region: RegionState, parameter: Pick<LocalParameter, 'name' | 'value'> & Partial<LocalParameter>): void {
+    region.parameters.set(parameter.name, { type: 'String', dataType: 'text', version: 1, lastModified: now(), tags: newTags([]), ...parameter });
+  }
+
+  private putParameter(region: RegionState, body: Json): Json {
+    const name = ssmString(body, 'Name', true)!;
+    const value = ssmString(body, 'Value', true)!;
+    const type = ssmString(body, 'Type') ?? 'String';
+    const dataType = ssmString(body, 'DataType') ?? 'text';
+    const overwrite = body.Overwrite === true;
+    const tags = Array.isArray(body.Tags) ? (body.Tags as { Key: string; Value: string }[]) : [];
+    if (!SSM_PARAMETER_NAME.test(name)) throw ssmValidation('Parameter name: can\'t contain characters other than a-zA-Z0-9_.-/ and must be at most 1011 characters');
+    if (SSM_RESERVED_PREFIX.test(name)) throw ssmValidation('Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive).');
+    if (!SSM_TYPES.has(type)) throw ssmValidation(`1 validation error detected: Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [SecureString, StringList, String]`);
+    if (!SSM_DATA_TYPES.has(dataType)) throw ssmValidation(`The following data type is not supported: ${dataType} (Data type names are all lowercase.)`);
+    if (dataType === 'aws:ec2:image' && type !== 'String') throw ssmValidation('Parameters of type aws:ec2:image must be of type String.');
+    // Best knowledge: the message SSM gives for Tags together with Overwrite.
+    if (overwrite && tags.length > 0) {
+      throw ssmValidation('Invalid request: tags and overwrite can\'t be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.');
+    }
+    const existing = region.parameters.get(name);
+    if (existing && !overwrite) {
+      throw new ApiError('ParameterAlreadyExists', 'The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.');
+    }
+    const written: LocalParameter = {
+      name,
+      value,
+      type,
+      dataType,
+      description: ssmString(body, 'Description') ?? existing?.description,
+      version: (existing?.version ?? 0) + 1,
+      lastModified: now(),
+      tags: existing ? existing.tags : newTags(tags.map((t) => [t.Key, t.Value])),
+    };
+    if (dataType === 'aws:ec2:image') {
+      region.pendingParameters.set(name, { parameter: written, readsLeft: this.world.parameterValidationReads });
+      if (this.world.parameterValidationReads === 0) this.settle(region, name);
+    } else {
+      region.parameters.set(name, written);
+    }
+    return { Version: written.version, Tier: 'Standard' };
+  }
+
+  private getParameter(region: RegionState, body: Json): Json {
+    const name = ssmString(body, 'Name', true)!;
+    const pending = region.pendingParameters.get(name);
+    if (pending && pending.readsLeft-- <= 0) this.settle(region, name);
+    const parameter = region.parameters.get(name);
+    if (!parameter) throw new ApiError('ParameterNotFound', `Parameter ${name} not found.`);
+    return {
+      Parameter: {
+        Name: parameter.name,
+        Type: parameter.type,
+        Value: parameter.value,
+        Version: parameter.version,
+        LastModifiedDate: Date.parse(parameter.lastModified) / 1000,
+        ARN: `arn:aws:ssm:${region.name}:${ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`,
+        DataType: parameter.dataType,
+      },
+    };
+  }
+
+  private deleteParameter(region: RegionState, body: Json): Json {
+    const name = ssmString(body, 'Name', true)!;
+    region.pendingParameters.delete(name);
+    if (!region.parameters.delete(name)) throw new ApiError('ParameterNotFound', `Parameter ${name} not found.`);
+    return {};
+  }
+
+  private listTags(region: RegionState, body: Json): Json {
+    const resourceType = ssmString(body, 'ResourceType', true)!;
+    const id = ssmString(body, 'ResourceId', true)!;
+    if (resourceType !== 'Parameter') throw new ApiError('InvalidResourceType', `The local endpoint only knows tags of parameters, not ${resourceType}.`);
+    const parameter = region.parameters.get(id);
+    if (!parameter) throw new ApiError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.');
+    return { TagList: Object.entries(parameter.tags).map(([Key, Value]) => ({ Key, Value })) };
+  }
+
+  /** The asynchronous validation of an aws:ec2:image write ends: stored if the image is available here, dropped otherwise. */
+  private settle(region: RegionState, name: string): void {
+    const pending = region.pendingParameters.get(name);
+    if (!pending) return;
+    region.pendingParameters.delete(name);
+    const image = region.images.get(pending.parameter.value);
+    if (image?.state === 'available') region.parameters.set(name, pending.parameter);
+  }
+}
+
+function ssmString(body: Json, key: string, required = false): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) {
+    if (required) throw ssmValidation(`1 validation error detected: Value null at '${key.charAt(0).toLowerCase()}${key.slice(1)}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  return String(value);
+}
+
+function ssmValidation(message: string): ApiError {
+  return new ApiError('ValidationException', message);
+}
+
+function ssmErrorDocument(error: ApiError): string {
+  return JSON.stringify({ __type: error.code, message: error.message });
+}
+
+// ---------------------------------------------------------------------------
 // CloudFormation: DescribeStacks only
 // ---------------------------------------------------------------------------
 
@@ -2595,7 +2762,7 @@ async function readBody(request: http.IncomingMessage): Promise<string> {
 }
 
 /**
- * The local EC2 + CloudFormation (+ S3 DeleteObject) endpoint. Start one per test file, `reset()` it between tests.
+ * The local EC2 + CloudFormation (+ S3 DeleteObject, + SSM parameters) endpoint. Start one per test file, `reset()` it between tests.
  *
  * @example
  *   const ec2 = await LocalEc2.start();
@@ -2618,6 +2785,7 @@ export class LocalEc2 {
   private readonly world = new World();
   private readonly ec2 = new Ec2Api(this.world);
   private readonly cloudFormation = new CloudFormationApi(this.world);
+  private readonly ssm = new SsmApi(this.world);
   private readonly faults = new FaultPlan();
   private readonly recorded: RecordedCall[] = [];
   private readonly server: http.Server;
@@ -2724,6 +2892,25 @@ export class LocalEc2 {
   /** Adds a snapshot (default: completed, 8 GiB, unencrypted), e.g. for RegisterImage; returns its ID. */
   addSnapshot(options: AddSnapshotOptions): string {
     return this.ec2.addScriptedSnapshot(options).snapshotId;
+  }
+
+  /** GetParameter reads that still see the old state after an aws:ec2:image PutParameter (default 0). */
+  get parameterValidationReads(): number {
+    return this.world.parameterValidationReads;
+  }
+
+  set parameterValidationReads(reads: number) {
+    this.world.parameterValidationReads = reads;
+  }
+
+  /** Seeds a parameter of the region's Parameter Store (e.g. one someone else made). */
+  putParameter(region: string, parameter: Pick<LocalParameter, 'name' | 'value'> & Partial<LocalParameter>): void {
+    this.ssm.seed(this.world.region(region), parameter);
+  }
+
+  /** The parameters of the region's Parameter Store. */
+  parameters(region: string): LocalParameter[] {
+    return structuredClone([...this.world.region(region).parameters.values()]);
   }
 
   /** Pins a bucket of the simulated S3 to a region; CreateStoreImageTask then only accepts it there. */
@@ -2852,6 +3039,10 @@ export class LocalEc2 {
       service = 's3';
       action = request.method === 'DELETE' ? 'DeleteObject' : `${request.method} (unsupported)`;
       reply = this.s3Reply(action, request.url ?? '/', requestId);
+    } else if (scope?.service === 'ssm') {
+      service = 'ssm';
+      action = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
+      reply = this.ssmReply(action, scope.region, body, requestId);
     } else {
       const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
       service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
@@ -2870,7 +3061,8 @@ export class LocalEc2 {
       attempt: sdkAttempt(request.headers['amz-sdk-request']),
       at: Date.now(),
     });
-    const headers: Record<string, string> = reply.contentType ? { 'Content-Type': reply.contentType } : { 'Content-Type': 'text/xml;charset=UTF-8', 'x-amzn-RequestId': requestId };
+    const defaultType = service === 'ssm' ? 'application/x-amz-json-1.1' : 'text/xml;charset=UTF-8';
+    const headers: Record<string, string> = reply.contentType ? { 'Content-Type': reply.contentType } : { 'Content-Type': defaultType, 'x-amzn-RequestId': requestId };
     // The service's clock is the test's (a virtual one under the CloudFormation simulator). Node would
     // send the real time, and the SDK, seeing a skewed clock, would retry the first error it gets.
     headers.Date = new Date(Date.now()).toUTCString();
@@ -2892,6 +3084,21 @@ export class LocalEc2 {
     const key = match[2].split('/').map(decodeURIComponent).join('/');
     this.world.s3.delete(s3ObjectId(decodeURIComponent(match[1]), key));
     return { status: 204, body: '' };
+  }
+
+  /** SSM (awsJson1_1): the JSON body in, a JSON document or a `__type` error out. */
+  private ssmReply(action: string, regionName: string, body: string, requestId: string): Reply {
+    const fault = this.faults.take(action);
+    if (fault) return this.faultReply('ssm', fault, requestId);
+    try {
+      const request = body === '' ? {} : JSON.parse(body) as Json;
+      return { status: 200, body: JSON.stringify(this.ssm.handle(action, this.world.region(regionName), request)) };
+    } catch (error) {
+      const apiError = error instanceof ApiError
+        ? error
+        : new ApiError('InternalServerError', `Local endpoint failure: ${error instanceof Error ? error.stack : String(error)}`, 500);
+      return this.errorReply('ssm', apiError, requestId);
+    }
   }
 
   private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string): Reply {
@@ -2919,7 +3126,7 @@ export class LocalEc2 {
   }
 
   private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {
-    const document = { cloudformation: cfnErrorDocument, ec2: ec2ErrorDocument, s3: s3ErrorDocument }[service];
+    const document = { cloudformation: cfnErrorDocument, ec2: ec2ErrorDocument, s3: s3ErrorDocument, ssm: ssmErrorDocument }[service];
     const body = document(error, requestId);
     return { status: error.status, body, code: error.code };
   }
@@ -2938,6 +3145,7 @@ export function withEndpointEnv(url: string): () => void {
     AWS_ENDPOINT_URL_EC2: url,
     AWS_ENDPOINT_URL_CLOUDFORMATION: url,
     AWS_ENDPOINT_URL_S3: url,
+    AWS_ENDPOINT_URL_SSM: url,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: 'us-east-1',

@@ -1,0 +1,202 @@
+import { pause } from './shared/backoff';
+import { clientConfig } from './shared/clients';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { log } from './shared/log';
+import { Ownership, ownershipOf, ownershipTags, OWNER_TAG } from './shared/ownership';
+import { changed, required, str } from './shared/props';
+import { isRollingBack } from './shared/removal';
+import { CustomResourceEvent, OnEventResponse } from './shared/types';
+import type { ParameterStore } from './ssm-parameters';
+import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+
+/** The properties of a parameter resource, by the contract. */
+type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
+
+/**
+ * Custom::AmiParameter — the aws:ec2:image parameter of an image that lives
+ * outside the stack's Region, written in the image's own Region (a
+ * CloudFormation AWS::SSM::Parameter can only be made in the stack's).
+ *
+ * Its physical ID is the parameter's ARN: a new Region or name is a new
+ * parameter (CloudFormation then deletes the old one, as the removal policy
+ * says); a new image ID overwrites the value in place.
+ */
+
+/** What makes another parameter rather than a new value of the same one. */
+const REPLACED_ON = ['Region', 'Name'];
+/**
+ * SSM validates an aws:ec2:image value after PutParameter has answered and
+ * drops a value that fails; the handler reads it back until it is there.
+ */
+const CONFIRM_ATTEMPTS = 12;
+const CONFIRM_INTERVAL_MS = 2_500;
+
+interface Request {
+  readonly event: CustomResourceEvent;
+  readonly region: string;
+  readonly name: string;
+  readonly imageId: string;
+  readonly description?: string;
+  readonly ownership: Ownership;
+  readonly store: ParameterStore;
+}
+
+export async function handleParameter(event: CustomResourceEvent): Promise<OnEventResponse> {
+  const props = event.ResourceProperties as Props;
+  const region = required(props, 'Region');
+  const req: Request = {
+    event,
+    region,
+    name: required(props, 'Name'),
+    imageId: required(props, 'ImageId'),
+    description: str(props.Description),
+    ownership: ownershipOf(event),
+    store: loadSsm().parameterStore(clientConfig(region)),
+  };
+  switch (event.RequestType) {
+    case 'Create':
+      return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
+    case 'Update': {
+      if (changed(event.OldResourceProperties, props, REPLACED_ON).length > 0) {
+        return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
+      }
+      await overwriteOwn(req);
+      return { PhysicalResourceId: event.PhysicalResourceId, Data: { ParameterName: req.name } };
+    }
+    case 'Delete':
+      await remove(req, event.PhysicalResourceId, str(props.RemovalPolicy));
+      return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+}
+
+/** The parameter's ARN, in the stack's partition and account. */
+export function parameterArn(stackId: string, region: string, name: string): string {
+  const [, partition, , , account] = stackId.split(':');
+  return `arn:${partition}:ssm:${region}:${account}:parameter/${name.replace(/^\//, '')}`;
+}
+
+/**
+ * A new parameter, tagged as this resource's. One that exists already is only
+ * taken over when it carries this resource's owner tag (a retried create, or
+ * one that RETAIN kept when the resource was removed); anyone else's is left
+ * alone and the deployment fails.
+ */
+async function create(req: Request): Promise<string> {
+  let version: number;
+  try {
+    version = await req.store.put({
+      name: req.name, value: req.imageId, description: req.description, overwrite: false, tags: ownershipTags(req.ownership),
+    });
+  } catch (err) {
+    if (errorCode(err) !== 'ParameterAlreadyExists') throw parameterError(err, req, 'Creating');
+    const tags = await readTags(req);
+    if (!tags || !isOurs(tags, req.ownership)) {
+      throw new AmiError(
+        `SSM parameter ${req.name} already exists in ${req.region} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
+      );
+    }
+    log('info', 'taking over the parameter this resource made before', { name: req.name, region: req.region });
+    version = await put(req);
+  }
+  await confirm(req, version);
+  log('info', 'parameter written', { name: req.name, region: req.region, imageId: req.imageId, version });
+  return parameterArn(req.event.StackId, req.region, req.name);
+}
+
+/** A new image ID (or description) for the parameter this resource made. */
+async function overwriteOwn(req: Request): Promise<void> {
+  const tags = await readTags(req);
+  if (!tags) {
+    // Deleted outside CloudFormation: made again, as the stack says it exists.
+    log('warn', 'parameter no longer exists; creating it again', { name: req.name, region: req.region });
+    await create(req);
+    return;
+  }
+  if (!isOurs(tags, req.ownership)) {
+    throw new AmiError(`SSM parameter ${req.name} in ${req.region} is no longer tagged as this resource's; cdk-ami does not overwrite it.`);
+  }
+  await confirm(req, await put(req));
+  log('info', 'parameter updated', { name: req.name, region: req.region, imageId: req.imageId });
+}
+
+async function put(req: Request): Promise<number> {
+  try {
+    return await req.store.put({ name: req.name, value: req.imageId, description: req.description, overwrite: true });
+  } catch (err) {
+    throw parameterError(err, req, 'Updating');
+  }
+}
+
+/**
+ * RETAIN keeps the parameter, except when the deployment that made it rolls
+ * back; a parameter that is not tagged as this resource's is never deleted.
+ */
+async function remove(req: Request, physicalId: string, removalPolicy: string | undefined): Promise<void> {
+  if (physicalId !== parameterArn(req.event.StackId, req.region, req.name)) {
+    log('info', 'no parameter behind this resource', { physicalId });
+    return;
+  }
+  const rollingBack = await isRollingBack(req.event.StackId);
+  if (!rollingBack && (removalPolicy ?? Removal.RETAIN) !== Removal.DESTROY) {
+    log('info', 'parameter retained', { name: req.name, region: req.region, reason: 'removalPolicy is RETAIN' });
+    return;
+  }
+  const tags = await readTags(req);
+  if (!tags) return;
+  if (!isOurs(tags, req.ownership)) {
+    log('warn', 'parameter is not tagged as this resource\'s; left in place', { name: req.name, region: req.region });
+    return;
+  }
+  try {
+    await req.store.delete(req.name);
+  } catch (err) {
+    throw toAmiError(err, `Deleting SSM parameter ${req.name} in ${req.region}`);
+  }
+  log('info', 'parameter deleted', { name: req.name, region: req.region, reason: rollingBack ? 'the deployment that made it is rolling back' : 'removalPolicy is DESTROY' });
+}
+
+async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[] | undefined> {
+  try {
+    return await req.store.tags(req.name);
+  } catch (err) {
+    throw toAmiError(err, `Reading the tags of SSM parameter ${req.name} in ${req.region}`);
+  }
+}
+
+function isOurs(tags: { Key?: string; Value?: string }[], ownership: Ownership): boolean {
+  return tags.some((t) => t.Key === OWNER_TAG && t.Value === ownership.owner);
+}
+
+/** Reads the parameter back until it holds the image ID at `version` or later. */
+async function confirm(req: Request, version: number): Promise<void> {
+  for (let attempt = 1; attempt <= CONFIRM_ATTEMPTS; attempt++) {
+    const current = await req.store.get(req.name).catch((err: unknown) => {
+      throw toAmiError(err, `Reading SSM parameter ${req.name} in ${req.region}`);
+    });
+    if (current && current.value === req.imageId && current.version >= version) return;
+    if (attempt < CONFIRM_ATTEMPTS) await pause(CONFIRM_INTERVAL_MS);
+  }
+  throw new AmiError(
+    `SSM did not store image ${req.imageId} in parameter ${req.name} in ${req.region}: it validates an aws:ec2:image value after PutParameter has answered, and drops a value that is not an available image of this account in that Region.`,
+  );
+}
+
+function parameterError(err: unknown, req: Request, doing: string): AmiError {
+  switch (errorCode(err)) {
+    case 'ValidationException':
+    case 'HierarchyLevelLimitExceededException':
+    case 'HierarchyTypeMismatchException':
+    case 'UnsupportedParameterType':
+      return new AmiError(`SSM refused parameter ${req.name} in ${req.region}: ${errorMessage(err)}`);
+    case 'ParameterLimitExceeded':
+      return new AmiError(`SSM parameter ${req.name} cannot be created in ${req.region}: the account has as many parameters as it may (${errorMessage(err)}).`);
+    default:
+      return toAmiError(err, `${doing} SSM parameter ${req.name} in ${req.region}`);
+  }
+}
+
+/** In the Lambda bundle the SSM client is a file of its own beside index.js (external to esbuild). */
+function loadSsm(): typeof import('./ssm-parameters') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./ssm-parameters');
+}

@@ -1,0 +1,115 @@
+import { Annotations, Aws, Fn, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { IConstruct } from 'constructs';
+import type { LaunchPermission } from '../governance';
+import { partitionOf } from './validation';
+
+/**
+ * What EBS needs, with a grantee's credentials, to create volumes from
+ * snapshots encrypted with a customer managed key (launching the image, or
+ * copying it): the actions the Amazon EBS User Guide lists for users of a
+ * shared key ("Share the KMS key used to encrypt a shared Amazon EBS
+ * snapshot"), only through EC2 in the image's Region, and grants only for AWS
+ * resources, as it recommends.
+ * @see https://docs.aws.amazon.com/ebs/latest/userguide/share-kms-key.html
+ */
+export const GRANTEE_KEY_ACTIONS = [
+  'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
+];
+
+/** The kinds of launch permission (LaunchPermission.kind). */
+const ACCOUNT = 'UserId';
+const ORGANIZATION = 'OrganizationArn';
+
+/**
+ * Lets the grantees of an image's launch permissions use its customer
+ * managed key. A key of this app gets the statements in its key policy; an
+ * imported key cannot be changed, so synth warns with the statements its
+ * policy must hold.
+ */
+export function shareKeyWith(scope: IConstruct, key: kms.IKey, region: string, permission: LaunchPermission): void {
+  const statements = granteeStatements(permission, region, `ec2.${region}.${Aws.URL_SUFFIX}`);
+  const added = statements.map((statement) => key.addToResourcePolicy(statement, true).statementAdded);
+  if (added.every((a) => a)) return;
+  const literal = granteeStatements(permission, region, `ec2.${region}.${urlSuffix(region)}`, partitionName(region));
+  Annotations.of(scope).addWarningV2('cdk-ami:importedKeyNotShared',
+    `${describe(permission)} may launch this image, but its snapshots are encrypted with the imported KMS key ${key.keyArn}, whose key policy cdk-ami cannot change: `
+    + `add these statements to it, or the launch fails: ${JSON.stringify(literal.map((s) => s.toStatementJson()))}`);
+}
+
+/** The two statements for one grantee: using the key through EC2, and creating grants for EBS. */
+export function granteeStatements(
+  permission: LaunchPermission, region: string, viaService: string, partition: string = Aws.PARTITION,
+): iam.PolicyStatement[] {
+  const { principal, conditions } = grantee(permission, partition);
+  const sid = sidOf(permission, region);
+  const via = { 'kms:ViaService': viaService };
+  return [
+    new iam.PolicyStatement({
+      sid: `${sid}UseThroughEc2`,
+      principals: [principal],
+      actions: GRANTEE_KEY_ACTIONS,
+      resources: ['*'],
+      conditions: { ...conditions, StringEquals: { ...conditions.StringEquals, ...via } },
+    }),
+    new iam.PolicyStatement({
+      sid: `${sid}GrantsForEbs`,
+      principals: [principal],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: { ...conditions, StringEquals: { ...conditions.StringEquals, ...via }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    }),
+  ];
+}
+
+/**
+ * An account is the principal itself; the accounts of an organization or an
+ * OU are anyone whose aws:PrincipalOrgID (and aws:PrincipalOrgPaths, for an
+ * OU and the OUs under it) says they belong to it.
+ */
+function grantee(permission: LaunchPermission, partition: string): { principal: iam.IPrincipal; conditions: Record<string, any> } {
+  if (permission.kind === ACCOUNT) {
+    return { principal: new iam.ArnPrincipal(`arn:${partition}:iam::${permission.value}:root`), conditions: {} };
+  }
+  const orgId = arnPart(permission.value, 1);
+  if (permission.kind === ORGANIZATION) {
+    return { principal: new iam.AnyPrincipal(), conditions: { StringEquals: { 'aws:PrincipalOrgID': orgId } } };
+  }
+  const ouId = arnPart(permission.value, 2);
+  return {
+    principal: new iam.AnyPrincipal(),
+    conditions: {
+      'StringEquals': { 'aws:PrincipalOrgID': orgId },
+      'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': `${orgId}/*/${ouId}/*` },
+    },
+  };
+}
+
+/** `o-…` (1) or `ou-…` (2) of `arn:…:organization/o-…` or `arn:…:ou/o-…/ou-…`, also for an ARN known at deploy time. */
+function arnPart(arn: string, index: number): string {
+  return Token.isUnresolved(arn) ? Fn.select(index, Fn.split('/', arn)) : arn.split('/')[index];
+}
+
+/**
+ * A statement ID that tells grantees (the account, or the organization's or
+ * OU's ID) and Regions apart: one key may serve images in several Regions.
+ */
+function sidOf(permission: LaunchPermission, region: string): string {
+  const id = Token.isUnresolved(permission.value) ? permission.kind : permission.kind === ACCOUNT ? permission.value : permission.value.split('/').at(-1)!;
+  const where = Token.isUnresolved(region) ? '' : region;
+  return `CdkAmi${`${id}${where}`.replace(/[^A-Za-z0-9]/g, '')}`;
+}
+
+function describe(permission: LaunchPermission): string {
+  if (permission.kind === ACCOUNT) return `Account ${permission.value}`;
+  return `${permission.kind === ORGANIZATION ? 'Organization' : 'Organizational unit'} ${permission.value}`;
+}
+
+function partitionName(region: string): string {
+  return Token.isUnresolved(region) ? 'aws' : partitionOf(region);
+}
+
+function urlSuffix(region: string): string {
+  return partitionName(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+}
