@@ -356,6 +356,7 @@ export class BakedAmi extends ImageBase {
 
     const managed = new ManagedImage(this, { ...props, osType: props.osType ?? platform }, {
       resourceType: 'Custom::AmiFromInstance',
+      platform: { windows, knownFrom: 'the base image (machineImage)' },
       imageName: props.imageName,
       properties: {
         // The last setup link's attribute: imaging starts only after the setup succeeded.

@@ -5,6 +5,7 @@ import { IConstruct } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image';
 import { AmiValidationError } from './errors';
+import { renderFastLaunch } from './fast-launch';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -25,6 +26,11 @@ export interface ManagedImageResources {
   readonly allWaiterProperties?: Record<string, unknown>;
   /** The name given by the user, if any (validated at synth time). */
   readonly imageName?: string;
+  /**
+   * Whether the image is Windows, where the kind knows it from other than
+   * `osType` (e.g. an import's platform), and the field that says so.
+   */
+  readonly platform?: { readonly windows: boolean; readonly knownFrom: string };
 }
 
 /**
@@ -59,6 +65,7 @@ export class ManagedImage {
     this.userData = props.userData;
 
     const provider = AmiProvider.of(scope);
+    const fastLaunch = renderFastLaunch(scope, props.fastLaunch, ...knownPlatform(props, resources));
     this.tags = new TagManager(TagType.KEY_VALUE, resources.resourceType, props.tags, { tagPropertyName: 'tags' });
 
     this.operation = new ProviderResource(scope, 'Resource', provider.operationServiceToken, resources.resourceType, {
@@ -71,6 +78,8 @@ export class ManagedImage {
       SnapshotTags: tagList(props.snapshotTags),
       // EC2 cannot undo IMDSv2 on an image: every kind replaces its image when this changes.
       ImdsSupport: imdsSupport(props),
+      // Tells a delete to disable fast launch before it deregisters the image.
+      [FAST_LAUNCH_PROPERTY]: fastLaunch ? true : undefined,
       ...resources.properties,
     });
 
@@ -107,6 +116,8 @@ export class ManagedImage {
         DeprecateAt: deprecationTime(scope, props.deprecateAt),
         DeprecateAfterSeconds: deprecationDelaySeconds(scope, props.deprecateAfter, props.deprecateAt),
         DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
+        // Enabled last, once everything else is set; the link completes when EC2 reports it enabled.
+        [FAST_LAUNCH_PROPERTY]: fastLaunch,
       },
     });
     this.imageId = this.waiters.imageId;
@@ -178,6 +189,16 @@ function checkRemovalPolicy(scope: IConstruct, policy: RemovalPolicy): RemovalPo
     throw new AmiValidationError(`removalPolicy ${policy} is not supported for images: use RemovalPolicy.RETAIN (keep the image) or RemovalPolicy.DESTROY (deregister it and delete its snapshots).`, scope);
   }
   return policy;
+}
+
+/** The property of the operation resource (a marker) and of the last waiter link (the settings) for fast launch. */
+const FAST_LAUNCH_PROPERTY = 'FastLaunch';
+
+/** Whether the image is Windows where synth knows it, and how that is known. */
+function knownPlatform(props: ImageProps, resources: ManagedImageResources): [boolean | undefined, string] {
+  if (resources.platform) return [resources.platform.windows, resources.platform.knownFrom];
+  if (props.osType === undefined) return [undefined, 'the image'];
+  return [props.osType === ec2.OperatingSystemType.WINDOWS, `the image (osType ${ec2.OperatingSystemType[props.osType]})`];
 }
 
 function imdsSupport(props: ImageProps): string | undefined {

@@ -120,6 +120,18 @@ export class AmiProvider extends Construct {
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
     this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
+    // Before a delete deregisters an image with fast launch (and EC2 then removes its pre-provisioned snapshots).
+    this.grantOperation('fast-launch-own', {
+      sid: 'DisableFastLaunchOfOwnImages',
+      actions: ['ec2:DisableFastLaunch'],
+      resources: [imageArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    });
+    this.grantOperation('fast-launch-describe', {
+      sid: 'DescribeFastLaunchImages',
+      actions: ['ec2:DescribeFastLaunchImages'],
+      resources: ['*'],
+    });
     // The last waiter link applies IMDSv2, sharing, deprecation, protection and
     // disabling once the image is available.
     this.grantWaiter('govern-own', {
@@ -133,9 +145,17 @@ export class AmiProvider extends Construct {
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
     });
+    // Fast launch is applied last, and changed or disabled in place. Granted whether or not an image
+    // uses it today: removing fastLaunch must still be able to disable it on the image that had it.
+    this.grantWaiter('fast-launch-own', {
+      sid: 'FastLaunchOwnImages',
+      actions: ['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'],
+      resources: [imageArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
+    });
     this.grantWaiter('describe', {
       sid: 'DescribeImages',
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState', 'ec2:DescribeFastLaunchImages'],
       resources: ['*'],
     });
 
