@@ -46,6 +46,9 @@ export function readFastLaunch(props: ResourceProperties | undefined): FastLaunc
   };
 }
 
+/** EnableFastLaunch needs a launch template version; the constructs always render one. */
+const DEFAULT_VERSION = '$Default';
+
 /** EC2's fast launch states in which nothing is under way. */
 const FAILED_STATES = new Set(['enabling-failed', 'enabled-failed']);
 
@@ -101,7 +104,7 @@ export async function reconcileFastLaunch(
       LaunchTemplate: wanted.launchTemplateId || wanted.launchTemplateName ? {
         LaunchTemplateId: wanted.launchTemplateId,
         LaunchTemplateName: wanted.launchTemplateId ? undefined : wanted.launchTemplateName,
-        Version: wanted.launchTemplateVersion ?? '$Default',
+        Version: wanted.launchTemplateVersion ?? DEFAULT_VERSION,
       } : undefined,
     }));
     log('info', current ? 'fast launch settings updated' : 'fast launch enabling', { imageId, region, ...wanted });
@@ -133,16 +136,23 @@ async function disable(ec2: EC2Client, imageId: string, force: boolean): Promise
   log('info', 'fast launch disabling', { imageId, force });
 }
 
-/** The settings EC2 reports are those wanted (what the user left to EC2 is not compared). */
+/**
+ * The settings EC2 reports are those wanted. What the user left to EC2 is not
+ * compared: a setting removed from fastLaunch keeps the value EC2 has.
+ */
 function matches(current: DescribeFastLaunchImagesSuccessItem, wanted: FastLaunch): boolean {
-  const template = current.LaunchTemplate;
-  const wantsTemplate = !!(wanted.launchTemplateId || wanted.launchTemplateName);
-  return (wanted.targetResourceCount === undefined || current.SnapshotConfiguration?.TargetResourceCount === wanted.targetResourceCount)
-    && (wanted.maxParallelLaunches === undefined || current.MaxParallelLaunches === wanted.maxParallelLaunches)
-    && (wantsTemplate
-      ? (wanted.launchTemplateId ? template?.LaunchTemplateId === wanted.launchTemplateId : template?.LaunchTemplateName === wanted.launchTemplateName)
-        && (template?.Version ?? '$Default') === (wanted.launchTemplateVersion ?? '$Default')
-      : !template?.LaunchTemplateId && !template?.LaunchTemplateName);
+  const same = <T>(want: T | undefined, have: T | undefined) => want === undefined || want === have;
+  return same(wanted.targetResourceCount, current.SnapshotConfiguration?.TargetResourceCount)
+    && same(wanted.maxParallelLaunches, current.MaxParallelLaunches)
+    && sameTemplate(current.LaunchTemplate, wanted);
+}
+
+function sameTemplate(template: DescribeFastLaunchImagesSuccessItem['LaunchTemplate'], wanted: FastLaunch): boolean {
+  if (!wanted.launchTemplateId && !wanted.launchTemplateName) return !template?.LaunchTemplateId && !template?.LaunchTemplateName;
+  const sameId = wanted.launchTemplateId
+    ? template?.LaunchTemplateId === wanted.launchTemplateId
+    : template?.LaunchTemplateName === wanted.launchTemplateName;
+  return sameId && (template?.Version ?? DEFAULT_VERSION) === (wanted.launchTemplateVersion ?? DEFAULT_VERSION);
 }
 
 function reasonOf(item: DescribeFastLaunchImagesSuccessItem | undefined): string {

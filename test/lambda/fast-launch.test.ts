@@ -1,8 +1,8 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   DeregisterImageCommand, DescribeFastLaunchImagesCommand, DescribeSnapshotsCommand, DescribeFastLaunchImagesSuccessItem, DescribeImagesCommand,
   DisableFastLaunchCommand, EC2Client, EnableFastLaunchCommand, ModifyImageAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
@@ -21,8 +21,13 @@ const SETTINGS = { TargetResourceCount: '10', MaxParallelLaunches: '8', LaunchTe
 
 function reported(state: string, extra: Partial<DescribeFastLaunchImagesSuccessItem> = {}): DescribeFastLaunchImagesSuccessItem {
   return {
-    ImageId: IMAGE, ResourceType: 'snapshot', SnapshotConfiguration: { TargetResourceCount: 10 }, MaxParallelLaunches: 8,
-    LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '3' }, State: state as never, ...extra,
+    ImageId: IMAGE,
+    ResourceType: 'snapshot',
+    SnapshotConfiguration: { TargetResourceCount: 10 },
+    MaxParallelLaunches: 8,
+    LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '3' },
+    State: state as never,
+    ...extra,
   };
 }
 
@@ -47,7 +52,10 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     const result = await created({ FastLaunch: SETTINGS, LaunchPermissions: [{ UserId: '111122223333' }] });
     expect(result.IsComplete).toBe(false);
     expect(ec2Mock).toHaveReceivedCommandWith(EnableFastLaunchCommand, {
-      ImageId: IMAGE, ResourceType: 'snapshot', SnapshotConfiguration: { TargetResourceCount: 10 }, MaxParallelLaunches: 8,
+      ImageId: IMAGE,
+      ResourceType: 'snapshot',
+      SnapshotConfiguration: { TargetResourceCount: 10 },
+      MaxParallelLaunches: 8,
       LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '3' },
     });
     // Last: the other settings are applied first.

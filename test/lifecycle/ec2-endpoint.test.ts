@@ -1313,12 +1313,20 @@ describe('EC2 Fast Launch', () => {
     expect(await describeFastLaunch(client, imageId)).toEqual([]);
 
     const enabled = await client.send(new EnableFastLaunchCommand({
-      ImageId: imageId, ResourceType: 'snapshot', SnapshotConfiguration: { TargetResourceCount: 10 }, MaxParallelLaunches: 8,
+      ImageId: imageId,
+      ResourceType: 'snapshot',
+      SnapshotConfiguration: { TargetResourceCount: 10 },
+      MaxParallelLaunches: 8,
       LaunchTemplate: { LaunchTemplateId: templateId, Version: '3' },
     }));
     expect(enabled).toMatchObject({
-      ImageId: imageId, ResourceType: 'snapshot', SnapshotConfiguration: { TargetResourceCount: 10 }, MaxParallelLaunches: 8,
-      LaunchTemplate: { LaunchTemplateId: templateId, Version: '3' }, OwnerId: '123456789012', State: 'enabling',
+      ImageId: imageId,
+      ResourceType: 'snapshot',
+      SnapshotConfiguration: { TargetResourceCount: 10 },
+      MaxParallelLaunches: 8,
+      LaunchTemplate: { LaunchTemplateId: templateId, Version: '3' },
+      OwnerId: '123456789012',
+      State: 'enabling',
     });
     expect((await describeFastLaunch(client, imageId)).map((i) => i.State)).toEqual(['enabling']);
     expect((await describeFastLaunch(client, imageId))[0]).toMatchObject({ State: 'enabled', StateTransitionTime: expect.any(Date) });
