@@ -78,7 +78,9 @@ describe('fastLaunch renders', () => {
     expect(operationStatements.find((s) => s.Sid === 'DisableFastLaunchOfOwnImages')).toMatchObject({
       Action: 'ec2:DisableFastLaunch', Condition: { StringEquals: { 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } },
     });
-    expect(operationStatements.find((s) => s.Sid === 'DescribeFastLaunchImages')).toMatchObject({ Action: 'ec2:DescribeFastLaunchImages', Resource: '*' });
+    for (const role of ['OperationRole', 'WaiterRole']) {
+      expect(statementsOf(stack, role).find((s) => s.Sid === 'DescribeImages')).toMatchObject({ Action: expect.arrayContaining(['ec2:DescribeFastLaunchImages']), Resource: '*' });
+    }
   });
 
   test('an image whose platform synth does not know (no osType) is checked by EC2 at deploy time', () => {

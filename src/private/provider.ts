@@ -97,7 +97,7 @@ export class AmiProvider extends Construct {
     this.grantOperation('describe', {
       sid: 'DescribeImages',
       // Wildcard-only actions (the Service Authorization Reference lists no resource type for them).
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances', 'ec2:DescribeFastLaunchImages'],
       resources: ['*'],
     });
     // Before a DESTROY deregisters an image, the log names the instances and launch
@@ -126,11 +126,6 @@ export class AmiProvider extends Construct {
       actions: ['ec2:DisableFastLaunch'],
       resources: [imageArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: Aws.STACK_ID } },
-    });
-    this.grantOperation('fast-launch-describe', {
-      sid: 'DescribeFastLaunchImages',
-      actions: ['ec2:DescribeFastLaunchImages'],
-      resources: ['*'],
     });
     // The last waiter link applies IMDSv2, sharing, deprecation, protection and
     // disabling once the image is available.
