@@ -161,6 +161,10 @@ async function fastLaunchProgress(
     log('info', 'waiting for fast launch', { imageId: image.ImageId, region, fastLaunch: progress.state });
     return event.RollingBack ? undefined : progress.state;
   } catch (err) {
+    if (isThrottling(err) && !event.RollingBack) {
+      log('warn', 'throttled; polling again', { imageId: image.ImageId, region, fastLaunch: 'unknown' });
+      return 'not known yet (throttled)';
+    }
     if (!event.RollingBack) throw err;
     log('warn', 'the rollback could not restore fast launch', { imageId: image.ImageId, region, error: errorMessage(err) });
     return undefined;

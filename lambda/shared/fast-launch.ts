@@ -7,7 +7,7 @@ import {
   Image,
 } from '@aws-sdk/client-ec2';
 import { declareCalls } from './calls';
-import { AmiError, errorCode, toAmiError } from './errors';
+import { AmiError, errorCode, isThrottling, toAmiError } from './errors';
 import { log } from './log';
 import { num, str } from './props';
 import { ResourceProperties } from './types';
@@ -110,6 +110,8 @@ export async function reconcileFastLaunch(
     log('info', current ? 'fast launch settings updated' : 'fast launch enabling', { imageId, region, ...wanted });
     return { done: false, state: 'enabling' };
   } catch (err) {
+    // Left as it is: the waiter polls again (the SDK has already retried).
+    if (isThrottling(err)) throw err;
     throw toAmiError(err, `Fast launch of image ${imageId} in ${region}`);
   }
 }

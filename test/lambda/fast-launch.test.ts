@@ -112,6 +112,12 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     expect(err.message).toContain('MaxParallelLaunches');
   });
 
+  test('throttled even after the SDK\'s retries: polls again instead of failing', async () => {
+    ec2Mock.on(DescribeFastLaunchImagesCommand).rejects(awsError('RequestLimitExceeded', 'Request limit exceeded.'));
+    expect((await created({ FastLaunch: SETTINGS })).IsComplete).toBe(false);
+    expect(logs.find('throttled; polling again')[0]).toMatchObject({ imageId: IMAGE, fastLaunch: 'unknown' });
+  });
+
   test('no fastLaunch, before or now: DescribeFastLaunchImages is not even called', async () => {
     expect((await created({})).IsComplete).toBe(true);
     expect(ec2Mock).not.toHaveReceivedCommand(DescribeFastLaunchImagesCommand);
