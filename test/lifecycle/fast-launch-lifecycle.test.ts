@@ -10,6 +10,8 @@ import { AmiFromInstance, FastLaunchOptions } from '../../src';
 
 const REGION = 'us-east-1';
 const h = useLocalEc2();
+// Four deployments in one test: about a second alone, far more on a loaded machine.
+jest.setTimeout(30_000);
 
 function windows(instanceId: string, fastLaunch: FastLaunchOptions | undefined, removalPolicy = RemovalPolicy.DESTROY) {
   return lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', {
