@@ -3,6 +3,7 @@ import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter'
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
+import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
@@ -134,6 +135,11 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
           log('warn', 'the rollback could not restore sharing, deprecation or protection', { imageId, region: w.region, error: errorMessage(err) });
         }
         await applyInstanceAction(client, props, w.region);
+        // Last, once everything else is set: EC2 launches instances from the image to pre-provision it.
+        // Until EC2 reports it enabled, the image ID is not handed out; each poll reads EC2's state
+        // first, so the settings above (all idempotent) are simply confirmed again meanwhile.
+        const fastLaunch = await fastLaunchProgress(client, image, event, props, w.region);
+        if (fastLaunch) return pendingOrBudgetSpent(w, `${state}, with fast launch ${fastLaunch}`);
       }
       return complete(image, state);
     case 'pending':
@@ -146,6 +152,26 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
         `Image ${imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${reason}. The rollback deregisters it and deletes its snapshots.`,
       );
     }
+  }
+}
+
+/** The fast launch state still awaited, or undefined once done (a rollback never waits for it). */
+async function fastLaunchProgress(
+  client: EC2Client, image: Image, event: CustomResourceEvent, props: Props, region: string,
+): Promise<string | undefined> {
+  try {
+    const progress = await reconcileFastLaunch(client, image, readFastLaunch(governedBefore(event)), readFastLaunch(props), region);
+    if (progress.done) return undefined;
+    log('info', 'waiting for fast launch', { imageId: image.ImageId, region, fastLaunch: progress.state });
+    return event.RollingBack ? undefined : progress.state;
+  } catch (err) {
+    if (isThrottling(err) && !event.RollingBack) {
+      log('warn', 'throttled; polling again', { imageId: image.ImageId, region, fastLaunch: 'unknown' });
+      return 'not known yet (throttled)';
+    }
+    if (!event.RollingBack) throw err;
+    log('warn', 'the rollback could not restore fast launch', { imageId: image.ImageId, region, error: errorMessage(err) });
+    return undefined;
   }
 }
 

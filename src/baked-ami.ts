@@ -352,6 +352,7 @@ export class BakedAmi extends ImageBase {
 
     const managed = new ManagedImage(this, { ...props, osType: props.osType ?? platform }, {
       resourceType: ResourceTypes.AMI_FROM_INSTANCE,
+      platform: { windows, knownFrom: 'the base image (machineImage)' },
       imageName: props.imageName,
       properties: {
         // The last setup link's attribute: imaging starts only after the setup succeeded.

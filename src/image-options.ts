@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { FastLaunchOptions } from './fast-launch';
 import { DeregistrationProtection, LaunchPermission } from './governance';
 
 /**
@@ -199,6 +200,24 @@ export interface ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImage.html
    */
   readonly disableAt?: Date;
+
+  /**
+   * EC2 Fast Launch for a Windows image (EnableFastLaunch): EC2 keeps
+   * pre-provisioned snapshots of the image, so that instances launch without
+   * Windows' first-boot steps. Enabled once the image is available, before its
+   * ID is handed out: the deployment waits until EC2 reports fast launch
+   * `enabled` (within `timeout`), and fails with EC2's reason if it cannot be
+   * enabled. Changes are applied in place; removing it disables fast launch
+   * (EC2 then deletes the pre-provisioned snapshots). Before `DESTROY`
+   * deregisters the image, fast launch is disabled; `RETAIN` keeps it
+   * enabled. Synth fails where the image is known not to be Windows (`osType`,
+   * an `ImportedAmi`'s `platform`, a `BakedAmi`'s base image); otherwise the
+   * deployment fails if EC2 reports the image is not Windows.
+   *
+   * @default - fast launch is not enabled
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableFastLaunch.html
+   */
+  readonly fastLaunch?: FastLaunchOptions;
 }
 
 /**

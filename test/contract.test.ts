@@ -39,6 +39,7 @@ function everythingStack(): Stack {
     deprecateAfter: Duration.days(90),
     deregistrationProtection: DeregistrationProtection.ENABLED_WITH_COOLDOWN,
     requireImdsv2: true,
+    fastLaunch: { targetResourceCount: 5, maxParallelLaunches: 6 },
     snapshotTags: { backup: 'daily' },
     tags: { team: 'platform' },
     removalPolicy: RemovalPolicy.DESTROY,

@@ -1,10 +1,11 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ec2 } from './clients';
 import { AmiError, toAmiError } from './errors';
+import { disableFastLaunchBeforeDeregister } from './fast-launch';
 import { assertOwned, describeImage, destroyImage, updateDescription, updateTags } from './images';
 import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
-import { changed, required, str, tags } from './props';
+import { bool, changed, required, str, tags } from './props';
 import { warnIfReferenced } from './references';
 import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
@@ -150,5 +151,9 @@ async function deleteImage(req: Request, physicalId: string, keepSnapshots: bool
   log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
   // Only an image that was handed out can be in use; a failed deployment's never was.
   if (image && image.State !== 'deregistered' && !decision.overridesProtection) await warnIfReferenced(req.ec2, physicalId, req.region);
+  if (image && image.State !== 'deregistered' && bool(req.props.FastLaunch, false)) {
+    // EC2 cleans up the pre-provisioned snapshots itself once fast launch is disabled.
+    await disableFastLaunchBeforeDeregister(req.ec2, physicalId, req.region, decision.overridesProtection);
+  }
   await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, { overrideProtection: decision.overridesProtection, keepSnapshots });
 }

@@ -122,6 +122,8 @@ const OPERATION = {
   Tags: tagList,
   SnapshotTags: tagList,
   ImdsSupport: oneOf(V2),
+  /** Fast launch is enabled: disable it before deregistering. */
+  FastLaunch: flag,
 } as const satisfies Schema;
 
 function withoutSnapshotTags<S extends Schema>(schema: S): Omit<S, 'SnapshotTags'> {
@@ -206,6 +208,7 @@ export const Schemas = {
     DeprecateAt: text,
     DeprecateAfterSeconds: whole,
     DeregistrationProtection: oneOf('enabled', 'enabled-with-cooldown'),
+    FastLaunch: { kind: 'object' },
     // AmiFromInstance and BakedAmi: what happens to the instance afterwards.
     InstanceAction: oneOf('none', 'stop', 'terminate'),
     InstanceId: text,

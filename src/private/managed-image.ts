@@ -7,6 +7,7 @@ import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
 import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
 import { AmiValidationError } from './errors';
+import { renderFastLaunch } from './fast-launch';
 import { RegionalImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
 import { shareKeyWith } from './key-sharing';
@@ -32,6 +33,11 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly imageName?: string;
   /** The customer managed key of the image's snapshots, if the construct knows it. */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Whether the image is Windows, where the kind knows it from other than
+   * `osType` (e.g. an import's platform), and the field that says so.
+   */
+  readonly platform?: { readonly windows: boolean; readonly knownFrom: string };
 }
 
 /**
@@ -71,6 +77,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     this.region = scope.region;
     this.encryptionKey = resources.encryptionKey;
     const provider = AmiProvider.of(scope);
+    const fastLaunch = renderFastLaunch(scope, props.fastLaunch, ...knownPlatform(props, resources));
     this.tags = new TagManager(TagType.KEY_VALUE, resources.resourceType, props.tags, { tagPropertyName: 'tags' });
 
     this.operation = new ProviderResource(scope, 'Resource', provider.operationServiceToken, resources.resourceType, {
@@ -83,6 +90,8 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       SnapshotTags: tagList(props.snapshotTags),
       // EC2 cannot undo IMDSv2 on an image: every kind replaces its image when this changes.
       ImdsSupport: imdsSupport(props),
+      // Tells a delete to disable fast launch before it deregisters the image.
+      FastLaunch: fastLaunch ? true : undefined,
       ...resources.properties,
     });
 
@@ -119,6 +128,8 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         DeprecateAt: deprecationTime(scope, props.deprecateAt),
         DeprecateAfterSeconds: deprecationDelaySeconds(scope, props.deprecateAfter, props.deprecateAt),
         DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
+        // Enabled last, once everything else is set; the link completes when EC2 reports it enabled.
+        FastLaunch: fastLaunch,
       },
     });
     this.imageId = this.waiters.imageId;
@@ -194,6 +205,13 @@ const IMAGE_REMOVAL = { noun: 'images', retain: 'keep the image', destroy: 'dere
 
 /** The kind of launch permission that EC2 can also give snapshot permissions to. */
 const ACCOUNT_GRANTEE = 'UserId';
+
+/** Whether the image is Windows where synth knows it, and how that is known. */
+function knownPlatform(props: ImageProps, resources: ManagedImageResources<OperationType>): [boolean | undefined, string] {
+  if (resources.platform) return [resources.platform.windows, resources.platform.knownFrom];
+  if (props.osType === undefined) return [undefined, 'the image'];
+  return [props.osType === ec2.OperatingSystemType.WINDOWS, `the image (osType ${ec2.OperatingSystemType[props.osType]})`];
+}
 
 function imdsSupport(props: ImageProps): string | undefined {
   return props.requireImdsv2 ? 'v2.0' : undefined;

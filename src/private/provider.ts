@@ -96,7 +96,7 @@ export class AmiProvider extends Construct {
     this.grantOperation('describe', {
       sid: 'DescribeImages',
       // Wildcard-only actions (the Service Authorization Reference lists no resource type for them).
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeInstances', 'ec2:DescribeFastLaunchImages'],
       resources: ['*'],
     });
     // Before a DESTROY deregisters an image, the log names the instances and launch
@@ -119,6 +119,13 @@ export class AmiProvider extends Construct {
       conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
     this.grantOperation('retag-own', ownRetagStatement('RetagOwnImages'));
+    // Before a delete deregisters an image with fast launch (and EC2 then removes its pre-provisioned snapshots).
+    this.grantOperation('fast-launch-own', {
+      sid: 'DisableFastLaunchOfOwnImages',
+      actions: ['ec2:DisableFastLaunch'],
+      resources: [imageArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
+    });
     // The last waiter link applies IMDSv2, sharing, deprecation, protection and
     // disabling once the image is available.
     this.grantWaiter('govern-own', {
@@ -132,9 +139,17 @@ export class AmiProvider extends Construct {
       resources: [imageArns(), snapshotArns()],
       conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
+    // Fast launch is applied last, and changed or disabled in place. Granted whether or not an image
+    // uses it today: removing fastLaunch must still be able to disable it on the image that had it.
+    this.grantWaiter('fast-launch-own', {
+      sid: 'FastLaunchOwnImages',
+      actions: ['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'],
+      resources: [imageArns()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
+    });
     this.grantWaiter('describe', {
       sid: 'DescribeImages',
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:GetImageBlockPublicAccessState', 'ec2:DescribeFastLaunchImages'],
       resources: ['*'],
     });
 

@@ -27,6 +27,8 @@ const VENDOR_IMAGE = 'ami-0aaaaaaaaaaaaaaa0';
 const VENDOR_KEY = `arn:aws:kms:us-west-2:${OTHER_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
 const INSTANCE = 'i-0123456789abcdef0';
+const WINDOWS_INSTANCE = 'i-0aaaaaaaaaaaaaaa0';
+const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
 const ROOT_SNAPSHOT = 'snap-0123456789abcdef0';
 const DISK_SNAPSHOT = 'snap-0bbbbbbbbbbbbbbb0';
 /** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
@@ -120,6 +122,11 @@ function everythingStack(): Stack {
   new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, encryptionKey: imageKey });
   new RestoredAmi(stack, 'RestoredShared', { bucket: shared, objectKey: STORED_OBJECT });
   new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: ROOT_SNAPSHOT });
+  new AmiFromInstance(stack, 'Windows', {
+    instanceId: WINDOWS_INSTANCE,
+    osType: ec2.OperatingSystemType.WINDOWS,
+    fastLaunch: { maxParallelLaunches: 6, launchTemplate: ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'FastLaunchLt', { launchTemplateId: LAUNCH_TEMPLATE }) },
+  });
   const setup = ec2.UserData.forLinux();
   setup.addCommands('dnf install -y nginx');
   new BakedAmi(stack, 'Baked', {
@@ -261,6 +268,12 @@ function operationCases(s: SynthesizedStack): Case[] {
     },
     ...manageOwn(s, 'operation', REGION, 'an image of this stack'),
     ...manageOwn(s, 'operation', 'eu-west-1', 'a copy of this stack in another Region'),
+    wildcard('operation', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'before deregistering an image that has fast launch'),
+    ...[REGION, 'eu-west-1'].map((region) => ({
+      reason: `DisableFastLaunch of an image of this stack in ${region} before DESTROY or a rollback deregisters it`,
+      role: 'operation' as Role,
+      request: { action: call('shared/fast-launch.ts', 'ec2:DisableFastLaunch'), resource: imageArn(region, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(region) } },
+    })),
     {
       reason: 'ModifyImageAttribute (description) of an image of this stack',
       role: 'operation',
@@ -428,6 +441,15 @@ function waiterCases(s: SynthesizedStack): Case[] {
       'ec2:DisableImageDeregistrationProtection', 'ec2:DisableImage', 'ec2:EnableImage',
     ]
       .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
+    wildcard('waiter', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'to read fast launch before changing it'),
+    ...['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'].map((action) => ({
+      reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/fast-launch.ts', action), ...image, context: own },
+    })),
+    {
+      reason: 'DisableFastLaunch of a copy of this stack in another Region (fastLaunch removed from it)',
+      role: 'waiter',
+      request: { action: 'ec2:DisableFastLaunch', resource: imageArn('eu-west-1', NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion('eu-west-1') } },
+    },
     {
       reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
       role: 'waiter',
@@ -439,6 +461,18 @@ function waiterCases(s: SynthesizedStack): Case[] {
       reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`,
       role: 'waiter',
       request: { action: call('waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
+    });
+  }
+  for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.FastLaunch?.LaunchTemplateId)) {
+    cases.push({
+      reason: `EnableFastLaunch naming the declared launch template ${p.FastLaunch.LaunchTemplateId} (its second resource)`,
+      role: 'waiter',
+      request: {
+        action: call('shared/fast-launch.ts', 'ec2:EnableFastLaunch'),
+        resource: `arn:aws:ec2:${p.Region}:${s.account}:launch-template/${p.FastLaunch.LaunchTemplateId}`,
+        resourceType: 'launch-template',
+        context: inRegion(p.Region),
+      },
     });
   }
   const builders = resourcesOf(s, 'Custom::AmiBuilderSetup').filter(([, p]) => p.Link === 1);
@@ -627,7 +661,24 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       { reason: `ModifyImageAttribute (sharing) by the ${role} role of another stack's image`, role, request: { action: 'ec2:ModifyImageAttribute', ...image(FOREIGN_IMAGE), context: otherStack } },
       { reason: `DisableImage by the ${role} role of another stack's image`, role, request: { action: 'ec2:DisableImage', ...image(FOREIGN_IMAGE), context: otherStack } },
       { reason: `EnableImage by the ${role} role of an untagged image`, role, request: { action: 'ec2:EnableImage', ...image(FOREIGN_IMAGE), context: untagged } },
+      { reason: `DisableFastLaunch by the ${role} role of another stack's image`, role, request: { action: 'ec2:DisableFastLaunch', ...image(FOREIGN_IMAGE), context: otherStack } },
+      { reason: `DisableFastLaunch by the ${role} role of an untagged image`, role, request: { action: 'ec2:DisableFastLaunch', ...image(FOREIGN_IMAGE), context: untagged } },
     ]),
+    {
+      reason: 'EnableFastLaunch by the waiter of another stack\'s image',
+      role: 'waiter',
+      request: { action: 'ec2:EnableFastLaunch', ...image(FOREIGN_IMAGE), context: otherStack },
+    },
+    {
+      reason: 'EnableFastLaunch by the operation role (only the last waiter link enables it), even of this stack\'s image',
+      role: 'operation',
+      request: { action: 'ec2:EnableFastLaunch', ...image(NEW_IMAGE), context: { ...ownTag(s), ...untagged } },
+    },
+    {
+      reason: 'EnableFastLaunch naming a launch template no construct names',
+      role: 'waiter',
+      request: { action: 'ec2:EnableFastLaunch', resource: `arn:aws:ec2:${REGION}:${s.account}:launch-template/lt-0fffffffffffffff0`, resourceType: 'launch-template', context: untagged },
+    },
     {
       reason: 'StopInstances of an instance no construct names',
       role: 'waiter',

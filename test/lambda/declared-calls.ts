@@ -12,6 +12,7 @@ import * as importWaiter from '../../lambda/import-waiter';
 import * as restore from '../../lambda/restore';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
+import * as fastLaunch from '../../lambda/shared/fast-launch';
 import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
 import * as importTasks from '../../lambda/shared/import-tasks';
@@ -33,6 +34,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'ssm-parameters.ts': ssmParameters.CALLS,
   'store.ts': store.CALLS,
   'waiter.ts': waiter.CALLS,
+  'shared/fast-launch.ts': fastLaunch.CALLS,
   'shared/governance.ts': governance.CALLS,
   'shared/images.ts': images.CALLS,
   'shared/import-tasks.ts': importTasks.CALLS,

@@ -22,7 +22,9 @@
  * by the polls that observe them (`storeBehaviour`, `importBehaviour`). Image settings: ImdsSupport
  * (only `v2.0`, never taken back), DisableImage / EnableImage (a disabled image is private, cannot be
  * shared, and DescribeImages hides it unless `IncludeDisabled`), and DescribeImageReferences for
- * instances and launch templates (`addInstance({ imageId })`, `addLaunchTemplate`).
+ * instances and launch templates (`addInstance({ imageId })`, `addLaunchTemplate`). EC2 Fast Launch
+ * (EnableFastLaunch / DescribeFastLaunchImages / DisableFastLaunch) for Windows images, whose states
+ * advance by the DescribeFastLaunchImages polls that observe them (`fastLaunchBehaviour`).
  *
  * Wire formats follow the real services, checked against what the SDK sends and
  * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
@@ -59,6 +61,31 @@ export interface StateReason {
   readonly message: string;
 }
 
+/** The states of EC2 Fast Launch for an image (DescribeFastLaunchImagesSuccessItem `state`). */
+export type FastLaunchState = 'enabling' | 'enabling-failed' | 'enabled' | 'enabled-failed' | 'disabling' | 'disabling-failed';
+
+/** Fast launch of one image, as DescribeFastLaunchImages reports it. */
+export interface LocalFastLaunch {
+  state: FastLaunchState;
+  targetResourceCount: number;
+  maxParallelLaunches: number;
+  launchTemplate?: { readonly launchTemplateId?: string; readonly launchTemplateName?: string; readonly version: string };
+  stateTransitionReason: string;
+  stateTransitionTime: string;
+  /** DescribeFastLaunchImages calls that still report `enabling` or `disabling`. */
+  remaining: number;
+  /** How `enabling` ends: `enabled`, or `enabling-failed` with this reason. */
+  failReason?: string;
+}
+
+/** How fast launch progresses, counted in DescribeFastLaunchImages calls that return the image. */
+export interface FastLaunchBehaviour {
+  /** Calls that still report `enabling` (after EnableFastLaunch) or `disabling` (after DisableFastLaunch). */
+  readonly transitionPolls: number;
+  /** Enabling ends in `enabling-failed` with this reason instead of `enabled`. */
+  readonly failReason?: string;
+}
+
 /** How a newly created or copied image progresses, counted in DescribeImages polls. */
 export interface ImageBehaviour {
   /** DescribeImages calls that still return the image as `pending`. */
@@ -90,6 +117,8 @@ export interface AddInstanceOptions {
   readonly tags?: Readonly<Record<string, string>>;
   /** The image the instance was launched from (DescribeImageReferences finds it); default none. */
   readonly imageId?: string;
+  /** `windows` for a Windows instance (its images are Windows); default Linux. */
+  readonly platform?: 'windows';
 }
 
 /** A launch template whose default version launches `imageId` (for DescribeImageReferences). */
@@ -140,6 +169,7 @@ export interface LocalInstance {
   readonly rootDeviceName: string;
   readonly volumes: InstanceVolume[];
   readonly imageId?: string;
+  readonly platform?: 'windows';
   state: InstanceStateName;
   tags: Tags;
   /** What GetConsoleOutput returns (decoded). */
@@ -205,6 +235,8 @@ export interface LocalImage {
   /** While `deregistrationProtection` is `disabled-until`: when the cooldown ends (ISO timestamp). */
   protectionCooldownEnds?: string;
   behaviour: ImageBehaviour;
+  /** EC2 Fast Launch, once EnableFastLaunch was called; removed when disabling ends. */
+  fastLaunch?: LocalFastLaunch;
   /** DescribeImages calls that have returned this image so far. */
   polls: number;
   /** DescribeImages-by-ID calls that will still answer NotFound. */
@@ -725,6 +757,25 @@ function itemSet(name: string, items: readonly string[]): string {
   return node(name, ...items.map((item) => node('item', item)));
 }
 
+const FAST_LAUNCH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['snapshot']);
+const MIN_FAST_LAUNCH_PARALLEL_LAUNCHES = 6;
+/** Best knowledge: the console's default launch frequency, five snapshots. */
+const DEFAULT_FAST_LAUNCH_TARGET = 5;
+
+/** The members EnableFastLaunch, DisableFastLaunch and DescribeFastLaunchImages share. */
+function renderFastLaunch(image: LocalImage, fastLaunch: LocalFastLaunch): string {
+  const template = fastLaunch.launchTemplate;
+  return leaf('imageId', image.imageId)
+    + leaf('resourceType', 'snapshot')
+    + node('snapshotConfiguration', leaf('targetResourceCount', fastLaunch.targetResourceCount))
+    + (template ? node('launchTemplate', leaf('launchTemplateId', template.launchTemplateId), leaf('launchTemplateName', template.launchTemplateName), leaf('version', template.version)) : '')
+    + leaf('maxParallelLaunches', fastLaunch.maxParallelLaunches)
+    + leaf('ownerId', ACCOUNT_ID)
+    + leaf('state', fastLaunch.state)
+    + leaf('stateTransitionReason', fastLaunch.stateTransitionReason)
+    + leaf('stateTransitionTime', fastLaunch.stateTransitionTime);
+}
+
 /** EC2 leaves `tagSet` out entirely when a resource has no tags. */
 function renderTags(tags: Tags): string {
   const entries = Object.entries(tags);
@@ -1177,10 +1228,13 @@ function s3ObjectId(bucket: string, key: string): string {
   return JSON.stringify([bucket, key]);
 }
 
+const DEFAULT_FAST_LAUNCH_BEHAVIOUR: FastLaunchBehaviour = { transitionPolls: 1 };
+
 class World {
   imageBehaviour: ImageBehaviour = DEFAULT_BEHAVIOUR;
   storeBehaviour: StoreBehaviour = DEFAULT_STORE_BEHAVIOUR;
   importBehaviour: ImportBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
+  fastLaunchBehaviour: FastLaunchBehaviour = DEFAULT_FAST_LAUNCH_BEHAVIOUR;
   notFoundAfterCreate = 0;
   /** GetParameter reads that still see the old value after an aws:ec2:image PutParameter (SSM validates it asynchronously). */
   parameterValidationReads = 0;
@@ -1224,6 +1278,7 @@ class World {
     this.imageBehaviour = DEFAULT_BEHAVIOUR;
     this.storeBehaviour = DEFAULT_STORE_BEHAVIOUR;
     this.importBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
+    this.fastLaunchBehaviour = DEFAULT_FAST_LAUNCH_BEHAVIOUR;
     this.notFoundAfterCreate = 0;
     this.parameterValidationReads = 0;
   }
@@ -1302,6 +1357,9 @@ class Ec2Api {
     ImportImage: (region, params) => this.importImage(region, params),
     DescribeImportImageTasks: (region, params) => this.describeImportImageTasks(region, params),
     CancelImportTask: (region, params) => this.cancelImportTask(region, params),
+    EnableFastLaunch: (region, params) => this.enableFastLaunch(region, params),
+    DisableFastLaunch: (region, params) => this.disableFastLaunch(region, params),
+    DescribeFastLaunchImages: (region, params) => this.describeFastLaunchImages(region, params),
   };
 
   constructor(private readonly world: World) {}
@@ -1324,6 +1382,7 @@ class Ec2Api {
       rootDeviceName,
       volumes: volumes.map((volume) => ({ deviceName: volume.deviceName, volumeId: newId('vol'), sizeGiB: volume.sizeGiB })),
       state: options.state ?? 'running',
+      platform: options.platform,
       tags: newTags(Object.entries(options.tags ?? {})),
       consoleOutput: '',
       imageId: options.imageId,
@@ -1456,6 +1515,7 @@ class Ec2Api {
       architecture: 'x86_64',
       virtualizationType: 'hvm',
       enaSupport: true,
+      platform: instance.platform,
     });
     return leaf('imageId', imageId);
   }
@@ -1554,6 +1614,7 @@ class Ec2Api {
     }
     // Deregistering a pending image is how a copy is cancelled, so any state is accepted.
     image.state = 'deregistered';
+    image.fastLaunch = undefined;
     if (!params.bool('DeleteAssociatedSnapshots')) return leaf('return', true);
     const results = image.blockDeviceMappings.map((device) => {
       const code = this.deleteAssociatedSnapshot(region, image, device.snapshotId);
@@ -1651,6 +1712,111 @@ class Ec2Api {
       }
     }
     return itemSet('imageReferenceSet', references);
+  }
+
+  /**
+   * EnableFastLaunch, as the API reference describes it: only `snapshot` resources, MaxParallelLaunches
+   * of 6 or more, a launch template by ID or name (not both) with a Version. EC2 Fast Launch is for
+   * Windows images of this account that are available; called again on an enabled image it takes the
+   * new settings (the console's "Configure fast launch" does this), and it is refused while EC2 still
+   * removes the pre-provisioned snapshots of a disable. Codes and messages of refusals: best knowledge.
+   */
+  private enableFastLaunch(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    const resourceType = params.get('ResourceType') ?? 'snapshot';
+    assertOneOf('ResourceType', resourceType, FAST_LAUNCH_RESOURCE_TYPES);
+    const maxParallelLaunches = params.int('MaxParallelLaunches');
+    if (maxParallelLaunches !== undefined && maxParallelLaunches < MIN_FAST_LAUNCH_PARALLEL_LAUNCHES) {
+      throw invalidValue(`Value (${maxParallelLaunches}) for parameter MaxParallelLaunches is invalid. Value must be 6 or greater.`);
+    }
+    const targetResourceCount = params.int('SnapshotConfiguration.TargetResourceCount');
+    if (targetResourceCount !== undefined && targetResourceCount < 1) {
+      throw invalidValue(`Value (${targetResourceCount}) for parameter SnapshotConfiguration.TargetResourceCount is invalid. Value must be 1 or greater.`);
+    }
+    const templateId = params.get('LaunchTemplate.LaunchTemplateId');
+    const templateName = params.get('LaunchTemplate.LaunchTemplateName');
+    const templateVersion = params.get('LaunchTemplate.Version');
+    if (templateId !== undefined && templateName !== undefined) {
+      throw new ApiError('InvalidParameterCombination', 'Specify either LaunchTemplateId or LaunchTemplateName, but not both.');
+    }
+    if ((templateId !== undefined || templateName !== undefined) && templateVersion === undefined) throw missingParameter('LaunchTemplate.Version');
+    if (templateId === undefined && templateName === undefined && templateVersion !== undefined) throw missingParameter('LaunchTemplate.LaunchTemplateId or LaunchTemplate.LaunchTemplateName');
+    if (templateId !== undefined && !region.launchTemplates.has(templateId)) {
+      throw new ApiError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${templateId}, does not exist.`);
+    }
+    if (image.platform !== 'windows') {
+      throw new ApiError('InvalidParameter', `EC2 Fast Launch is only supported for Windows AMIs, and ${image.imageId} is Linux/UNIX.`);
+    }
+    if (image.state !== 'available') {
+      throw new ApiError('IncorrectState', `The image ${image.imageId} is ${image.state}; EC2 Fast Launch can only be enabled for an available image.`);
+    }
+    const current = image.fastLaunch;
+    if (current && (current.state === 'disabling' || current.state === 'disabling-failed')) {
+      throw new ApiError('IncorrectState', `EC2 Fast Launch for ${image.imageId} is ${current.state}: all pre-provisioned snapshots must be removed before it can be enabled again.`);
+    }
+    const behaviour = this.world.fastLaunchBehaviour;
+    image.fastLaunch = {
+      state: 'enabling',
+      targetResourceCount: targetResourceCount ?? DEFAULT_FAST_LAUNCH_TARGET,
+      maxParallelLaunches: maxParallelLaunches ?? MIN_FAST_LAUNCH_PARALLEL_LAUNCHES,
+      launchTemplate: templateId !== undefined || templateName !== undefined
+        ? { launchTemplateId: templateId, launchTemplateName: templateName, version: templateVersion! }
+        : undefined,
+      stateTransitionReason: current ? 'Client.UserInitiated - Fast launch settings updated' : 'Client.UserInitiated',
+      stateTransitionTime: now(),
+      remaining: behaviour.transitionPolls,
+      failReason: behaviour.failReason,
+    };
+    return renderFastLaunch(image, image.fastLaunch);
+  }
+
+  /** DisableFastLaunch: `disabling` while EC2 removes the pre-provisioned snapshots, then gone. */
+  private disableFastLaunch(region: RegionState, params: QueryParams): string {
+    const image = this.liveImage(region, params.required('ImageId'));
+    const current = image.fastLaunch;
+    if (!current || current.state === 'disabling') {
+      // Best knowledge: disabling what is not enabled is refused.
+      throw new ApiError('InvalidParameter', `EC2 Fast Launch is not enabled for ${image.imageId}.`);
+    }
+    current.state = 'disabling';
+    current.stateTransitionReason = params.bool('Force') ? 'Client.UserInitiated - Forced' : 'Client.UserInitiated';
+    current.stateTransitionTime = now();
+    current.remaining = this.world.fastLaunchBehaviour.transitionPolls;
+    return renderFastLaunch(image, current);
+  }
+
+  /** DescribeFastLaunchImages by image ID (or all of the region's); each call advances a transition it reports. */
+  private describeFastLaunchImages(region: RegionState, params: QueryParams): string {
+    const imageIds = params.list('ImageId');
+    imageIds.forEach((id) => assertWellFormedId(id, 'ami', 'InvalidAMIID.Malformed'));
+    const images = [...region.images.values()].filter((image) => image.fastLaunch && (imageIds.length === 0 || imageIds.includes(image.imageId)));
+    const items: string[] = [];
+    for (const image of images) {
+      const fastLaunch = image.fastLaunch!;
+      if (fastLaunch.state === 'enabling' || fastLaunch.state === 'disabling') {
+        if (fastLaunch.remaining > 0) {
+          fastLaunch.remaining -= 1;
+        } else {
+          this.settleFastLaunch(image, fastLaunch);
+        }
+      }
+      if (image.fastLaunch) items.push(renderFastLaunch(image, image.fastLaunch));
+    }
+    return itemSet('fastLaunchImageSet', items);
+  }
+
+  /** The end of a transition: disabling removes fast launch; enabling ends enabled, or failed as scripted. */
+  private settleFastLaunch(image: LocalImage, fastLaunch: LocalFastLaunch): void {
+    if (fastLaunch.state === 'disabling') {
+      image.fastLaunch = undefined;
+    } else if (fastLaunch.failReason) {
+      fastLaunch.state = 'enabling-failed';
+      fastLaunch.stateTransitionReason = fastLaunch.failReason;
+      fastLaunch.stateTransitionTime = now();
+    } else {
+      fastLaunch.state = 'enabled';
+      fastLaunch.stateTransitionTime = now();
+    }
   }
 
   addLaunchTemplate(options: AddLaunchTemplateOptions): string {
@@ -2931,6 +3097,11 @@ export class LocalEc2 {
   /** Makes DescribeImportImageTasks forget a task, as EC2 does 7 days after it ends. Throws if there is no such task. */
   expireImportTask(importTaskId: string): void {
     this.ec2.expireImportTask(importTaskId);
+  }
+
+  /** How fast launch progresses for later EnableFastLaunch and DisableFastLaunch calls. */
+  fastLaunchBehaviour(behaviour: Partial<FastLaunchBehaviour>): void {
+    this.world.fastLaunchBehaviour = { ...DEFAULT_FAST_LAUNCH_BEHAVIOUR, ...behaviour };
   }
 
   /** Overrides how one existing image behaves from now on; polls already made still count. */
