@@ -64,7 +64,7 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
 
   if (str(props.Target) === 'store') return waitForStore(client, w, required(props, 'Bucket'));
 
-  if (str(props.Target) === IMPORT_TARGET) return waitForImportTask(client, w, props);
+  if (str(props.Target) === IMPORT_TARGET || isImportTask(w.imageId)) return waitForImportTask(client, w, props);
 
   // Stage 2 of an import: tag what it made, copy it under its name, and remove the unnamed import once that copy is available.
   let imageId = w.imageId;
