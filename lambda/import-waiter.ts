@@ -159,8 +159,12 @@ export async function finishImport(
     }
     if (errorCode(err) === 'UnauthorizedOperation' && elapsedMs < GRANT_PROPAGATION_MS) {
       log('warn', 'not authorized yet on the imported image: the ImportedAmi\'s grant on it is still propagating in IAM; trying again', {
-        importTaskId: imp.taskId, imageId: imp.imageId, snapshotIds: imp.snapshotIds, region,
-        retryForSeconds: Math.round((GRANT_PROPAGATION_MS - elapsedMs) / 1000), error: errorMessage(err),
+        importTaskId: imp.taskId,
+        imageId: imp.imageId,
+        snapshotIds: imp.snapshotIds,
+        region,
+        retryForSeconds: Math.round((GRANT_PROPAGATION_MS - elapsedMs) / 1000),
+        error: errorMessage(err),
       });
       return { pending: 'waiting for the grant on the imported image to propagate' };
     }
@@ -224,7 +228,11 @@ export async function removeUntaggedImport(ec2: EC2Client, imp: ImportToFinish, 
   } catch (err) {
     // Failing here would leave the stack's rollback stuck: the log names what to remove by hand.
     log('warn', 'could not remove an import that was never tagged', {
-      importTaskId: imp.taskId, imageId: imp.imageId, snapshotIds: imp.snapshotIds, region, error: errorMessage(err),
+      importTaskId: imp.taskId,
+      imageId: imp.imageId,
+      snapshotIds: imp.snapshotIds,
+      region,
+      error: errorMessage(err),
       action: `deregister ${imp.imageId} and delete snapshots ${imp.snapshotIds.join(', ')}`,
     });
   }

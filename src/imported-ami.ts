@@ -136,7 +136,8 @@ export interface ImportedAmiProps extends ImageProps {
   /**
    * The AMI name. ImportImage cannot name an image: with a name, the imported
    * image is copied in its Region under this name and the unnamed import is
-   * removed, which makes the deployment take longer (a copy of every snapshot).
+   * removed, which makes the deployment take longer (a copy of every snapshot);
+   * the copy may take up to `timeout` again.
    *
    * @default - EC2's name for the import (`import-ami-...`)
    */

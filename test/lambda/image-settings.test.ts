@@ -175,8 +175,12 @@ describe('snapshot-only tags', () => {
     ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0imported00000000'] }).resolves({ Images: [ownedImage({ ImageId: 'ami-0imported00000000', Tags: [] })] });
     ec2Mock.on(CopyImageCommand).resolves({ ImageId: 'ami-0named0000000000' });
     await waitCreated({
-      ImageId: 'ami-0imported00000000', ImportTaskId: task.ImportTaskId, ImportedImageId: 'ami-0imported00000000', ImportedSnapshotIds: 'snap-root,snap-data',
-      ImageName: 'golden', SnapshotTags: [{ Key: 'backup', Value: 'daily' }],
+      ImageId: 'ami-0imported00000000',
+      ImportTaskId: task.ImportTaskId,
+      ImportedImageId: 'ami-0imported00000000',
+      ImportedSnapshotIds: 'snap-root,snap-data',
+      ImageName: 'golden',
+      SnapshotTags: [{ Key: 'backup', Value: 'daily' }],
     });
 
     const taskTags = [...task.Tags, { Key: 'cdk-ami:import-task', Value: task.ImportTaskId }];

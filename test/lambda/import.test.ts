@@ -1,6 +1,6 @@
 import {
-  CancelImportTaskCommand, CopyImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeImportImageTasksCommand,
-  EC2Client, Image, ImportImageCommand,
+  CancelImportTaskCommand, CopyImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
+  DescribeImportImageTasksCommand, EC2Client, Image, ImportImageCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -197,7 +197,10 @@ describe('Custom::AmiWaiter stage 2: finishing an import by its exact IDs', () =
     expect(await poll({ ImageName: 'appliance-1.0' })).toEqual({ IsComplete: false });
     const tags = [...taskTags, { Key: 'cdk-ami:import-task', Value: TASK }];
     expect(ec2Mock).toHaveReceivedCommandWith(CopyImageCommand, {
-      SourceImageId: IMPORTED_IMAGE, SourceRegion: 'us-east-1', Name: 'appliance-1.0', ClientToken: hash(`${TASK}/appliance-1.0`),
+      SourceImageId: IMPORTED_IMAGE,
+      SourceRegion: 'us-east-1',
+      Name: 'appliance-1.0',
+      ClientToken: hash(`${TASK}/appliance-1.0`),
       TagSpecifications: [{ ResourceType: 'image', Tags: tags }, { ResourceType: 'snapshot', Tags: tags }],
     });
   });

@@ -197,3 +197,28 @@ describe('ImportedAmi in two stages: exact grants on what the import made', () =
     expect(h.ec2.liveImages(REGION).map((i) => i.imageId)).toEqual([second.imageId]);
   });
 });
+
+describe('ImportedAmi: the residual case', () => {
+  test('a stack that fails elsewhere between the two stages cannot remove the untagged import: the log names it for removal by hand', async () => {
+    // "Elsewhere" stands between stage 1 and stage 2: CloudFormation creates nothing more once the stack fails.
+    const base = template();
+    const stage1 = Object.keys(base.Resources).filter((id) => id.startsWith('ApplianceImportWait'));
+    const stage2First = Object.keys(base.Resources).find((id) => id.startsWith('ApplianceWait'))!;
+    const failing = {
+      ...base,
+      Resources: {
+        ...base.Resources,
+        Elsewhere: { Type: FAILING_RESOURCE, DependsOn: stage1 },
+        [stage2First]: { ...base.Resources[stage2First], DependsOn: ['Elsewhere'] },
+      },
+    };
+    const sim = h.sim();
+    expect(await sim.deploy(failing)).toMatchObject({ ok: false, failedResource: 'Elsewhere' });
+    const [image] = h.ec2.liveImages(REGION);
+    expect(image.tags).toEqual({});
+    const snapshotIds = image.blockDeviceMappings.map((m) => m.snapshotId).filter(Boolean);
+    expect(h.logs.find((l) => l.message === 'imported image was never tagged as this stack\'s; if it still exists, remove it by hand')).toMatchObject({
+      level: 'warn', imageId: image.imageId, action: `deregister ${image.imageId} and delete snapshots ${snapshotIds.join(', ')}`,
+    });
+  });
+});
