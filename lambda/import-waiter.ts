@@ -2,7 +2,7 @@ import {
   CopyImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, EC2Client, Image, ImportImageTask, Tag,
 } from '@aws-sdk/client-ec2';
 import { declareCalls } from './shared/calls';
-import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrottling, toAmiError } from './shared/errors';
 import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from './shared/images';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
@@ -150,6 +150,8 @@ export async function finishImport(
     log('info', 'imported image being copied under its name', { importTaskId: imp.taskId, unnamedImageId: imp.imageId, imageId: copy.ImageId, imageName });
     return { imageId: copy.ImageId!, leftovers: made };
   } catch (err) {
+    // The waiter polls again after throttling.
+    if (isThrottling(err)) throw err;
     if (isCapacityError(err)) {
       log('warn', 'waiting for capacity: too many concurrent image operations in the Region', {
         action: 'CopyImage', region, importTaskId: imp.taskId, imageId: imp.imageId, error: errorMessage(err),

@@ -72,17 +72,21 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   const imp = importToFinish(props);
   const finishing = imp !== undefined && w.imageId === imp.imageId;
   if (finishing) {
-    let outcome: FinishOutcome;
+    let outcome: FinishOutcome | undefined;
     try {
       outcome = await finishImport(client, imp, props, w.region, w.elapsedMs);
     } catch (err) {
-      if (!isThrottling(err)) throw err;
-      log('warn', 'throttled; polling again', { importTaskId: imp.taskId, imageId: imp.imageId, elapsedSeconds: w.elapsedSeconds });
-      return pendingOrBudgetSpent(w, 'pending');
+      if (isThrottling(err)) {
+        log('warn', 'throttled; polling again', { importTaskId: imp.taskId, imageId: imp.imageId, elapsedSeconds: w.elapsedSeconds });
+        return pendingOrBudgetSpent(w, 'pending');
+      }
+      // A rollback that fails leaves the stack in UPDATE_ROLLBACK_FAILED: it goes on with what exists.
+      if (!event.RollingBack) throw err;
+      log('warn', 'the rollback could not finish the import', { importTaskId: imp.taskId, imageId: imp.imageId, error: errorMessage(err) });
     }
-    if ('pending' in outcome) return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
-    imageId = outcome.imageId;
-    leftovers = outcome.leftovers;
+    if (outcome && 'pending' in outcome) return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
+    imageId = outcome?.imageId ?? imageId;
+    leftovers = outcome?.leftovers ?? [];
   }
 
   let image: Image | undefined;

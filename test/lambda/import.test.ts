@@ -4,7 +4,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, ownershipTagsFor, waiterProps } from './helpers';
+import {
+  CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, ownershipTagsFor, updateEvent,
+  waiterProps,
+} from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
 const ec2Mock = mockClient(EC2Client);
@@ -189,6 +192,18 @@ describe('Custom::AmiWaiter stage 2: finishing an import by its exact IDs', () =
     const err = await poll({}, 5 * 60_000).catch((e: Error) => e) as Error;
     expectOneLine(err);
     expect(err.message).toMatch(new RegExp(`^Not authorized to tag or copy image ${IMPORTED_IMAGE} of import task ${TASK} in us-east-1 after 5 minutes`));
+  });
+
+  test('throttling while tagging is another poll, not a failure', async () => {
+    ec2Mock.on(CreateTagsCommand).rejects(awsError('RequestLimitExceeded'));
+    expect(await poll()).toEqual({ IsComplete: false });
+  });
+
+  test('a rollback that finds neither the import nor its named copy completes instead of getting stuck', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [] });
+    const event = { ...updateEvent(WAITER, `${IMPORTED_IMAGE}/wait-1`, stage2({ ImageName: 'appliance-1.0' }), stage2({ ImageName: 'appliance-0.9' })), WaitStartedAt: Date.now(), RollingBack: true };
+    expect(await isComplete(event)).toMatchObject({ IsComplete: true, Data: { State: 'deregistered' } });
+    expect(logLines.lines()).toContainEqual(expect.objectContaining({ level: 'warn', message: 'the rollback could not finish the import' }));
   });
 
   test('with ImageName: copies the tagged import under the name, tagged at creation', async () => {
