@@ -19,8 +19,9 @@ export const CALLS = declareCalls(
 
 /**
  * Custom::ImportedAmi — EC2 ImportImage (VM Import) from disk images in S3 or
- * EBS snapshots. The physical ID is the import task ID; the waiter follows the
- * task, tags the image it makes and, with ImageName, renames it by copy.
+ * EBS snapshots. The physical ID is the import task ID; stage 1 of the waiter
+ * follows the task, stage 2 tags the image it made and, with ImageName,
+ * renames it by copy (see import-waiter.ts).
  */
 export const importImage: ImageOperation<Kind> = {
   action: 'ImportImage',
@@ -103,8 +104,12 @@ async function imagesOf(ctx: { ec2: OperationContext<Kind>['ec2']; region: strin
   }
   const images = (await imagesOfImportTask(ctx.ec2, taskId)).map((i) => i.ImageId!);
   if (forDelete && task?.Status === 'completed' && task.ImageId && !images.includes(task.ImageId)) {
-    // Completed but never adopted by a waiter (it failed first): not tagged, so not ours to delete.
-    log('warn', 'imported image was never tagged; left for manual cleanup', { importTaskId: taskId, imageId: task.ImageId });
+    // Never tagged: the first link of the import's stage 2 removes such an import when it is deleted. This role may
+    // only remove what carries this stack's tag, so an import whose stage 2 never started stays (the log names it).
+    const snapshotIds = (task.SnapshotDetails ?? []).map((d) => d.SnapshotId).filter(Boolean);
+    log('warn', 'imported image was never tagged as this stack\'s; if it still exists, remove it by hand', {
+      importTaskId: taskId, imageId: task.ImageId, snapshotIds, action: `deregister ${task.ImageId} and delete snapshots ${snapshotIds.join(', ')}`,
+    });
   }
   return images;
 }

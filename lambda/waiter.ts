@@ -1,5 +1,7 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter';
+import {
+  finishImport, FinishOutcome, followImportTask, importedAttributes, importToFinish, removeUnnamed, removeUntaggedImport,
+} from './import-waiter';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
@@ -9,11 +11,11 @@ import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
 import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
-import { required, str } from './shared/props';
+import { num, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { followStoreTask } from './store';
-import { ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
+import { IMPORT_TARGET, ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
 
 /** The properties of a waiter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.WAITER>;
@@ -42,7 +44,14 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
   const physicalId = event.RequestType === 'Create'
     ? `${required(event.ResourceProperties, 'ImageId')}/wait-${required(event.ResourceProperties, 'Link')}`
     : event.PhysicalResourceId;
-  if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
+  if (event.RequestType === 'Delete') {
+    const imp = importToFinish(event.ResourceProperties as Props);
+    // The first link of an import's stage 2 removes the import if it was never tagged (see removeUntaggedImport).
+    if (imp && num((event.ResourceProperties as Props).Link, 1) === 1) {
+      await removeUntaggedImport(ec2(required(event.ResourceProperties, 'Region')), imp, required(event.ResourceProperties, 'Region'));
+    }
+    return { PhysicalResourceId: physicalId };
+  }
   // Create and Update (a replaced image) both start a new wait. This function
   // runs with the operation role, which may read the stack status; isComplete
   // may not, so the Provider framework passes the answer on with the event.
@@ -60,27 +69,29 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
 
   if (str(props.Target) === STORE_TARGET) return waitForStore(client, w, required(props, 'Bucket'));
 
-  // Following an import task: the image it made, and what to remove once that image is available.
+  if (str(props.Target) === IMPORT_TARGET || isImportTask(w.imageId)) return waitForImportTask(client, w, props);
+
+  // Stage 2 of an import: tag what it made, copy it under its name, and remove the unnamed import once that copy is available.
   let imageId = w.imageId;
   let leftovers: Image[] = [];
-  const importTaskId = isImportTask(w.imageId) ? w.imageId : undefined;
-  if (importTaskId) {
-    let outcome: ImportOutcome;
+  const imp = importToFinish(props);
+  const finishing = imp !== undefined && w.imageId === imp.imageId;
+  if (finishing) {
+    let outcome: FinishOutcome | undefined;
     try {
-      outcome = await followImportTask(client, w.imageId, props, w.region, { elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+      outcome = await finishImport(client, imp, props, w.region, w.elapsedMs);
     } catch (err) {
-      if (!isThrottling(err)) throw err;
-      log('warn', 'throttled; polling again', { importTaskId: w.imageId, elapsedSeconds: w.elapsedSeconds });
-      return pendingOrBudgetSpent(w, 'pending');
-    }
-    if ('pending' in outcome) {
-      if (outcome.pending === 'not visible yet' && w.elapsedMs >= NOT_FOUND_GRACE_MS) {
-        throw new AmiError(`Import task ${w.imageId} does not exist in ${w.region}, and no image of it was found.`);
+      if (isThrottling(err)) {
+        log('warn', 'throttled; polling again', { importTaskId: imp.taskId, imageId: imp.imageId, elapsedSeconds: w.elapsedSeconds });
+        return pendingOrBudgetSpent(w, 'pending');
       }
-      return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
+      // A rollback that fails leaves the stack in UPDATE_ROLLBACK_FAILED: it goes on with what exists.
+      if (!event.RollingBack) throw err;
+      log('warn', 'the rollback could not finish the import', { importTaskId: imp.taskId, imageId: imp.imageId, error: errorMessage(err) });
     }
-    imageId = outcome.imageId;
-    leftovers = outcome.leftovers;
+    if (outcome && 'pending' in outcome) return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
+    imageId = outcome?.imageId ?? imageId;
+    leftovers = outcome?.leftovers ?? [];
   }
 
   let image: Image | undefined;
@@ -119,7 +130,7 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
 
   const state = image.State ?? 'unknown';
   const progress = await snapshotProgress(client, image, w);
-  log('info', 'poll', { imageId, importTaskId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
+  log('info', 'poll', { imageId, importTaskId: imp?.taskId, region: w.region, state, elapsedSeconds: w.elapsedSeconds, link: w.linkLabel, ...progress });
 
   switch (state) {
     // A disabled image finished: it became available before it was disabled.
@@ -144,8 +155,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
       return complete(image, state);
     case 'pending':
     case 'transient':
-      // While following an import, a handover passes the task on, so the next link finishes its work.
-      return pendingOrBudgetSpent(w, state, importTaskId ? undefined : image);
+      // While finishing an import, a handover passes the imported image on, so the next link finishes its work.
+      return pendingOrBudgetSpent(w, state, finishing ? undefined : image);
     default: {
       const reason = image.StateReason?.Message ?? image.StateReason?.Code ?? 'EC2 gave no reason';
       throw new AmiError(
@@ -188,6 +199,36 @@ function governedBefore(event: CustomResourceEvent): Props | undefined {
 function sameImageAsBefore(event: CustomResourceEvent): boolean {
   if (event.RequestType !== 'Update') return false;
   return event.OldResourceProperties.ImageId === event.ResourceProperties.ImageId;
+}
+
+/**
+ * Stage 1 of an import: follows the task (the link's ImageId) until it
+ * completes, then hands out the image and snapshots it made. A link that
+ * starts with an image ID (an earlier link saw the task complete) hands the
+ * same out again.
+ */
+async function waitForImportTask(client: EC2Client, w: WaitLink, props: Props): Promise<IsCompleteResponse> {
+  const prefix = required(props, 'SnapshotArnPrefix');
+  try {
+    if (!isImportTask(w.imageId)) {
+      const image = await describeImage(client, w.imageId);
+      if (!image) throw new AmiError(`Image ${w.imageId} of the import does not exist in ${w.region}.`);
+      return { IsComplete: true, Data: importedAttributes({ imageId: w.imageId, snapshotIds: snapshotIdsOf(image) }, prefix) };
+    }
+    const outcome = await followImportTask(client, w.imageId, w.region, { elapsedSeconds: w.elapsedSeconds, link: w.linkLabel });
+    if ('done' in outcome) {
+      log('info', 'import task completed', { importTaskId: w.imageId, imageId: outcome.done.imageId, snapshotIds: outcome.done.snapshotIds, link: w.linkLabel });
+      return { IsComplete: true, Data: importedAttributes(outcome.done, prefix) };
+    }
+    if (outcome.pending === 'not visible yet' && w.elapsedMs >= NOT_FOUND_GRACE_MS) {
+      throw new AmiError(`Import task ${w.imageId} does not exist in ${w.region}, and no image of it was found.`);
+    }
+    return pendingOrBudgetSpent(w, `pending (${outcome.pending})`);
+  } catch (err) {
+    if (!isThrottling(err)) throw err;
+    log('warn', 'throttled; polling again', { importTaskId: w.imageId, elapsedSeconds: w.elapsedSeconds });
+    return pendingOrBudgetSpent(w, 'pending');
+  }
 }
 
 /** A StoredAmi's wait: the store task of the image into the bucket. */

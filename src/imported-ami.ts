@@ -1,4 +1,4 @@
-import { Aws, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -6,12 +6,14 @@ import { Construct } from 'constructs';
 import { BootMode, ImageArchitecture } from './enums';
 import { ImageBase } from './image';
 import { ImageProps } from './image-options';
-import { ResourceTypes, Tags } from './private/contract';
+import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
 import { AmiValidationError } from './private/errors';
-import { ManagedImage } from './private/managed-image';
+import { ManagedImage, WaiterStart } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
+import { ProviderResource } from './private/provider-resource';
 import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
+import { WaiterChain } from './private/waiter-chain';
 
 /**
  * The format of a disk image to import.
@@ -147,7 +149,8 @@ export interface ImportedAmiProps extends ImageProps {
   /**
    * The AMI name. ImportImage cannot name an image: with a name, the imported
    * image is copied in its Region under this name and the unnamed import is
-   * removed, which makes the deployment take longer (a copy of every snapshot).
+   * removed, which makes the deployment take longer (a copy of every snapshot);
+   * the copy may take up to `timeout` again.
    *
    * @default - EC2's name for the import (`import-ami-...`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
@@ -279,15 +282,46 @@ export class ImportedAmi extends ImageBase {
         KmsKeyId: props.kmsKey?.keyArn,
         RoleName: this.role.roleName,
       },
-      // The name is given by a copy once the import is done, by whichever link sees it done.
+      // The name is given by a copy once the import is done and tagged, by stage 2.
       // So are the snapshot-only tags: VM Import cannot tag what it makes.
       allWaiterProperties: props.imageName || props.snapshotTags
         ? { ImageName: props.imageName, SnapshotTags: tagList(props.snapshotTags) }
         : undefined,
       imageName: props.imageName,
+      beforeWaiters: (operation, timeout) => this.importStage(operation, timeout, props.imageName !== undefined),
     });
     this._attach(managed);
     this.grantProvider(props);
+  }
+
+  /**
+   * Stage 1 of the wait: links that follow the import task until it completes
+   * and hand out the image and snapshot IDs it made, without tagging them.
+   * Then the policies that name exactly those, which stage 2 (the image's
+   * waiter chain: tag, rename copy, governance) waits for. The waiter role
+   * never has a grant on untagged images or snapshots it was not given by ID.
+   */
+  private importStage(operation: ProviderResource, timeout: Duration, rename: boolean): WaiterStart {
+    const provider = AmiProvider.of(this);
+    const stage1 = new WaiterChain(this, 'ImportWait', {
+      serviceToken: provider.waiterServiceToken,
+      region: this.region,
+      imageId: operation.ref,
+      timeout,
+      allLinkProperties: { Target: IMPORT_TARGET, SnapshotArnPrefix: snapshotArn(this.region, '') },
+    });
+    const last = stage1.links[stage1.links.length - 1];
+    const imported = { imageId: stage1.imageId, snapshotArns: last.attribute('SnapshotArns') };
+    const policies = provider.grantImportedResources(this, this.region, imported, rename);
+    return {
+      imageId: imported.imageId,
+      properties: { ImportTaskId: operation.ref, ImportedImageId: imported.imageId, ImportedSnapshotIds: last.attribute('SnapshotIds') },
+      dependencies: policies,
+      // Without a name the image is available when the task completes: stage 2 only tags it and applies governance.
+      timeout: rename ? timeout : Duration.seconds(Math.min(timeout.toSeconds(), Timing.LINK_BUDGET_SECONDS)),
+      resources: stage1.links.length + policies.length,
+      waiterLinks: stage1.links.length,
+    };
   }
 
   private createServiceRole(props: ImportedAmiProps): iam.Role {
@@ -361,35 +395,16 @@ export class ImportedAmi extends ImageBase {
     }), this.role.roleArn);
     if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
 
-    // The waiter adopts the finished import: VM Import leaves the image and its snapshots
-    // untagged, so the waiter tags them as this stack's. The one exception to "ownership
-    // tags only at creation": limited to this account's untagged images and snapshots in
-    // this Region, and to exactly the keys the handler writes.
+    // Stage 1 follows the task; stage 2's grants on the exact image and snapshots are importStage's policies.
     provider.grantWaiter('import-follow', {
       sid: 'FollowImportTasks',
       actions: ['ec2:DescribeImportImageTasks'],
       resources: ['*'],
     });
-    provider.grantWaiter('import-adopt', {
-      sid: 'TagImportedImages',
-      actions: ['ec2:CreateTags'],
-      resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
-      conditions: {
-        StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID, 'ec2:Owner': Aws.ACCOUNT_ID },
-        Null: { [`aws:ResourceTag/${Tags.STACK}`]: 'true' },
-      },
-    });
     if (props.imageName) {
-      // ImportImage cannot name the image: the waiter copies it under the name (the new
-      // image is tagged at creation) and removes the unnamed import. The import's ID is
-      // only known then, so the copy's source is any image this account owns in this Region.
+      // ImportImage cannot name the image: stage 2 copies it under the name (the new image
+      // is tagged at creation; the source is granted by ID) and removes the unnamed import.
       provider.grantCreateTagged('CopyImage', 'waiter');
-      provider.grantWaiter('import-rename-source', {
-        sid: 'CopyImportedImages',
-        actions: ['ec2:CopyImage'],
-        resources: [imageArns(Aws.REGION)],
-        conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
-      });
       provider.grantWaiter('import-rename-remove', {
         sid: 'RemoveUnnamedImports',
         actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot', 'ec2:DisableImageDeregistrationProtection'],

@@ -58,6 +58,7 @@ function everythingStack(): Stack {
     description: 'encrypted copy',
     snapshotTags: { backup: 'weekly' },
     requireImdsv2: true,
+    fastLaunch: { maxParallelLaunches: 6 },
   });
   new AmiFromSnapshot(stack, 'Registered', {
     rootSnapshotId: 'snap-0123456789abcdef0',
@@ -72,6 +73,7 @@ function everythingStack(): Stack {
     description: 'registered image',
     tags: { team: 'platform' },
     requireImdsv2: true,
+    fastLaunch: { maxParallelLaunches: 6 },
     disableAt: new Date(Date.now() - 86400_000),
   });
   new ImportedAmi(stack, 'Imported', {
@@ -89,6 +91,7 @@ function everythingStack(): Stack {
     description: 'appliance',
     tags: { team: 'platform' },
     requireImdsv2: true,
+    fastLaunch: { maxParallelLaunches: 6 },
   });
   const stored = new StoredAmi(stack, 'Stored', { image: golden, bucket, objectTags: { kind: 'ami' }, removalPolicy: RemovalPolicy.DESTROY });
   new RestoredAmi(stack, 'Restored', {
@@ -99,6 +102,7 @@ function everythingStack(): Stack {
     tags: { team: 'platform' },
     snapshotTags: { backup: 'none' },
     requireImdsv2: true,
+    fastLaunch: { maxParallelLaunches: 6 },
   });
   new StoredAmi(stack, 'StoredExisting', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket });
   const setup = ec2.UserData.forLinux();

@@ -12,7 +12,8 @@ function operationOf(stack: Stack, type: string): any {
 }
 
 function lastWaiter(stack: Stack): any {
-  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter');
+  // Stage 1 of an import (Target import) only follows the task: the image's own chain comes last.
+  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').filter(([, w]) => w.Properties.Target !== 'import');
   return waiters.find(([, w]) => w.Properties.Link === w.Properties.Links)![1].Properties;
 }
 
@@ -100,12 +101,13 @@ describe('snapshotTags', () => {
     expect(props.Tags).toEqual([{ Key: 'team', Value: 'infra' }]);
   });
 
-  test('an import passes them to every waiter link, which tags what VM Import made', () => {
+  test('an import passes them to every link of stage 2, which tags what VM Import made', () => {
     const stack = newStack();
     new ImportedAmi(stack, 'Image', { disks: [ImportDisk.fromSnapshot(SNAPSHOT)], snapshotTags: { backup: 'daily' } });
-    for (const [, waiter] of resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter')) {
-      expect(waiter.Properties.SnapshotTags).toEqual([{ Key: 'backup', Value: 'daily' }]);
-    }
+    const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter');
+    const stage2 = waiters.filter(([, w]) => w.Properties.ImportTaskId !== undefined);
+    expect(stage2).toHaveLength(1);
+    for (const [, waiter] of stage2) expect(waiter.Properties.SnapshotTags).toEqual([{ Key: 'backup', Value: 'daily' }]);
   });
 
   test('reserved keys are refused as for tags', () => {

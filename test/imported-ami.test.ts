@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -21,6 +21,14 @@ function importStack(extra: Partial<ConstructorParameters<typeof ImportedAmi>[2]
   return stack;
 }
 
+/** The links of stage 1 (follow the task) and stage 2 (tag, copy under the name, govern), in order. */
+function stage1(template: Template): [string, any][] {
+  return resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.startsWith('ApplianceImportWait'));
+}
+function stage2(template: Template): [string, any][] {
+  return resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.startsWith('ApplianceWait'));
+}
+
 function policies(stack: Stack, fragment: string): any[] {
   return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
     .filter(([id]) => id.includes(fragment)).flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
@@ -41,8 +49,36 @@ describe('ImportedAmi', () => {
       RoleName: { Ref: roleId },
       ImageName: 'appliance-1.0',
     });
-    // Any link may see the import finish, so every link knows the name to copy it under.
-    for (const [, w] of resourcesOfType(template, 'Custom::AmiWaiter')) expect(w.Properties.ImageName).toBe('appliance-1.0');
+    // Stage 2 copies the import under its name, whichever of its links sees the copy through.
+    for (const [, w] of stage2(template)) expect(w.Properties.ImageName).toBe('appliance-1.0');
+    for (const [, w] of stage1(template)) expect(w.Properties.ImageName).toBeUndefined();
+  });
+
+  test('stage 1 follows the task; stage 2 starts from the image it hands out, after the policies that name exactly that image and its snapshots', () => {
+    const template = Template.fromStack(importStack({ imageName: 'appliance-1.0' }));
+    const [operationId] = resourcesOfType(template, 'Custom::ImportedAmi')[0];
+    const first = stage1(template);
+    expect(first.map(([, w]) => w.Properties.Target)).toEqual(['import', 'import']);
+    expect(first[0][1].Properties.ImageId).toEqual({ Ref: operationId });
+    const last = first[first.length - 1][0];
+    const second = stage2(template);
+    expect(second[0][1].Properties).toMatchObject({
+      ImageId: { 'Fn::GetAtt': [last, 'ImageId'] },
+      ImportTaskId: { Ref: operationId },
+      ImportedImageId: { 'Fn::GetAtt': [last, 'ImageId'] },
+      ImportedSnapshotIds: { 'Fn::GetAtt': [last, 'SnapshotIds'] },
+    });
+    const policyIds = resourcesOfType(template, 'AWS::IAM::Policy').map(([id]) => id).filter((id) => /^Appliance(AdoptImport|RemoveUntaggedImport)Policy/.test(id));
+    expect(policyIds).toHaveLength(2);
+    expect(second[0][1].DependsOn).toEqual(expect.arrayContaining(policyIds));
+  });
+
+  test('without imageName, stage 2 is one link: the image is available when the task completes', () => {
+    const template = Template.fromStack(importStack({ timeout: Duration.hours(4) }));
+    expect(stage1(template)).toHaveLength(5);
+    expect(stage2(template)).toHaveLength(1);
+    const named = Template.fromStack(importStack({ imageName: 'appliance-1.0', timeout: Duration.hours(4) }));
+    expect(stage2(named)).toHaveLength(5);
   });
 
   test('the service role trusts VM Import with external ID vmimport and reads exactly the disks', () => {
@@ -69,11 +105,30 @@ describe('ImportedAmi', () => {
     const op = policies(stack, 'OperationRole');
     expect(op.find((s) => s.Sid === 'PassVmImportRoles').Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApplianceServiceRole/), 'Arn'] });
     expect(op.find((s) => s.Sid === 'ImportImageTaggedAsOwn').Condition).toEqual({ StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } });
-    const tagging = policies(stack, 'WaiterRole').find((s) => s.Sid === 'TagImportedImages');
-    expect(tagging.Condition).toEqual({
-      StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' }, 'ec2:Owner': { Ref: 'AWS::AccountId' } },
-      Null: { 'aws:ResourceTag/cdk-ami:stack': 'true' },
-    });
+  });
+
+  test('the waiter role may tag and copy, and the operation role remove, exactly what stage 1 hands out; the provider\'s own policies have no grant on untagged images', () => {
+    const stack = importStack({ imageName: 'appliance-1.0' });
+    const template = Template.fromStack(stack);
+    const first = stage1(template);
+    const last = first[first.length - 1][0];
+    const imageArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::image/', { 'Fn::GetAtt': [last, 'ImageId'] }]] };
+    const snapshotArns = { 'Fn::Split': [',', { 'Fn::GetAtt': [last, 'SnapshotArns'] }] };
+    const asOwn = { StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } };
+    expect(policies(stack, 'ApplianceAdoptImportPolicy')).toEqual([
+      { Sid: 'TagImportedImageAsOwn', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: imageArn, Condition: asOwn },
+      { Sid: 'TagImportedSnapshotsAsOwn', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: snapshotArns, Condition: asOwn },
+      { Sid: 'CopyImportedImage', Effect: 'Allow', Action: 'ec2:CopyImage', Resource: imageArn },
+    ]);
+    expect(policies(stack, 'ApplianceRemoveUntaggedImportPolicy')).toEqual([
+      { Sid: 'RemoveUntaggedImportedImage', Effect: 'Allow', Action: 'ec2:DeregisterImage', Resource: imageArn },
+      { Sid: 'RemoveUntaggedImportedSnapshots', Effect: 'Allow', Action: 'ec2:DeleteSnapshot', Resource: snapshotArns },
+    ]);
+    const adoptRoles = resourcesOfType(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('ApplianceAdoptImportPolicy'))![1].Properties.Roles;
+    expect(adoptRoles).toEqual([{ Ref: expect.stringMatching(/^CdkAmiProviderWaiterRole/) }]);
+    const provider = [...policies(stack, 'CdkAmiProviderWaiterRole'), ...policies(stack, 'CdkAmiProviderOperationRole')];
+    expect(JSON.stringify(provider)).not.toContain('ec2:Owner');
+    expect(provider.filter((st) => JSON.stringify(st.Condition ?? {}).includes('"true"') && JSON.stringify(st.Condition).includes('aws:ResourceTag'))).toEqual([]);
   });
 
   test('a role of your own is used as it is', () => {

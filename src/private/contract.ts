@@ -63,6 +63,9 @@ export const Removal = {
 /** Where a waiter link of a `StoredAmi` looks (`Target`): the store task, not an image. */
 export const STORE_TARGET = 'store';
 
+/** Where the first stage of an `ImportedAmi`'s waiter links looks (`Target`): the import task, tagging nothing. */
+export const IMPORT_TARGET = 'import';
+
 /** How a BakedAmi's builder is stopped before imaging (`StopBy`). */
 export const StopBy = {
   HANDLER: 'handler',
@@ -216,8 +219,13 @@ export const Schemas = {
     ImageName: text,
     SnapshotTags: tagList,
     // StoredAmi: the links follow the store task.
-    Target: oneOf(STORE_TARGET),
+    Target: oneOf(STORE_TARGET, IMPORT_TARGET),
     Bucket: text,
+    // ImportedAmi: stage 1 (Target import) returns the import's exact IDs; stage 2 adopts exactly those.
+    SnapshotArnPrefix: text,
+    ImportTaskId: text,
+    ImportedImageId: text,
+    ImportedSnapshotIds: text,
   },
   [ResourceTypes.PARAMETER]: {
     Region: required,

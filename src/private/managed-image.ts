@@ -2,7 +2,7 @@ import { Annotations, CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack,
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { IConstruct } from 'constructs';
+import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection, LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
 import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
@@ -38,6 +38,27 @@ export interface ManagedImageResources<T extends OperationType> {
    * `osType` (e.g. an import's platform), and the field that says so.
    */
   readonly platform?: { readonly windows: boolean; readonly knownFrom: string };
+  /**
+   * Resources between the operation and the waiter chain (an import's first
+   * stage): given the operation and the image's timeout, they return what the
+   * chain starts from. @default - the chain waits for the operation's image
+   */
+  readonly beforeWaiters?: (operation: ProviderResource, timeout: Duration) => WaiterStart;
+}
+
+/** What the waiter chain starts from when `beforeWaiters` is given. */
+export interface WaiterStart {
+  /** The subject of the chain's first link. */
+  readonly imageId: string;
+  /** Properties of every link of the chain. */
+  readonly properties: RenderedProperties<typeof ResourceTypes.WAITER>;
+  /** What the chain's first link waits for besides its properties (e.g. IAM policies). */
+  readonly dependencies: IDependable[];
+  /** How long the chain waits. */
+  readonly timeout: Duration;
+  /** Resources these stages add to the stack, and how many of them are waiter links. */
+  readonly resources: number;
+  readonly waiterLinks: number;
 }
 
 /**
@@ -109,14 +130,15 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         ],
       });
     }
+    const start = resources.beforeWaiters?.(this.operation, timeout);
     this.waiters = new WaiterChain(scope, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: scope.region,
-      imageId: this.operation.ref,
-      timeout,
+      imageId: start?.imageId ?? this.operation.ref,
+      timeout: start?.timeout ?? timeout,
       // Sharing, deprecation and protection are applied by the last link once the
       // image is available, and re-applied in place when they change.
-      allLinkProperties: resources.allWaiterProperties,
+      allLinkProperties: { ...resources.allWaiterProperties, ...start?.properties },
       lastLinkProperties: {
         ...resources.lastWaiterProperties,
         // Set once the image is available, before the last link hands out its ID.
@@ -132,6 +154,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         FastLaunch: fastLaunch,
       },
     });
+    for (const dependency of start?.dependencies ?? []) this.waiters.links[0].node.addDependency(dependency);
     this.imageId = this.waiters.imageId;
     this.imageName = this.waiters.imageName;
 
@@ -167,8 +190,8 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       }
     }
     recordImageCost(scope, {
-      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0),
-      waiterLinks: this.waiters.links.length,
+      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0) + (start?.resources ?? 0),
+      waiterLinks: this.waiters.links.length + (start?.waiterLinks ?? 0),
       outputs: this.output ? 1 : 0,
     });
   }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -164,9 +164,7 @@ export class AmiProvider extends Construct {
       id: 'AwsSolutions-IAM5',
       reason: 'image/* and snapshot/* (in any Region, because copies live outside the stack\'s Region; or in one named Region) stand for '
         + 'IDs that only exist at deploy time. Each statement on them is limited: by the cdk-ami:stack tag to this stack\'s images '
-        + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), by '
-        + 'ec2:Owner for what VM Import leaves untagged (tagging it as this stack\'s, and copying it under its name: only this '
-        + 'account\'s images and snapshots in this Region, and for tagging only those without a cdk-ami:stack tag), or, for the EBS direct API writes of '
+        + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), or, for the EBS direct API writes of '
         + 'a restore, to this Region: ebs:StartSnapshot only of snapshots without a parent, and ebs:PutSnapshotBlock and '
         + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started.',
       appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
@@ -229,7 +227,7 @@ export class AmiProvider extends Construct {
         StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID },
         // EC2 also evaluates the *source* image of a copy, with the same request tags: only
         // the new image (which has no ID yet) and its snapshots match here. The source is
-        // granted by ARN (grantSourceImage) or by ec2:Owner (the copy of an imported image).
+        // granted by ARN (grantSourceImage, or grantImportedResources for the copy of an imported image).
         ...(ec2Action === 'CopyImage' ? { Null: { 'ec2:ImageID': 'true' } } : {}),
       },
     });
@@ -258,6 +256,38 @@ export class AmiProvider extends Construct {
       })],
     });
     dependent.node.addDependency(policy);
+  }
+
+  /**
+   * Lets the provider act on exactly the image and snapshots an import made,
+   * as stage 1 of its waiter hands them out (VM Import leaves them untagged,
+   * and their IDs exist only then): the waiter role may put this stack's tags
+   * on them and, with `rename`, copy the image under its name; the operation
+   * role may remove them when they were never tagged. The statements live in
+   * policies of `owner`, which stage 2 waits for; a new import replaces the
+   * IDs they name.
+   */
+  public grantImportedResources(owner: Construct, region: string, imported: ImportedResourceAttributes, rename: boolean): iam.Policy[] {
+    const image = [imageArn(region, imported.imageId)];
+    // One ARN per snapshot, comma-joined by stage 1; CloudFormation splits them into the list.
+    const snapshots = Fn.split(',', imported.snapshotArns);
+    const asOwn = { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } };
+    const adopt = new iam.Policy(owner, 'AdoptImportPolicy', {
+      roles: [this.waiterRole],
+      statements: [
+        new iam.PolicyStatement({ sid: 'TagImportedImageAsOwn', actions: ['ec2:CreateTags'], resources: image, conditions: asOwn }),
+        new iam.PolicyStatement({ sid: 'TagImportedSnapshotsAsOwn', actions: ['ec2:CreateTags'], resources: snapshots, conditions: asOwn }),
+        ...(rename ? [new iam.PolicyStatement({ sid: 'CopyImportedImage', actions: ['ec2:CopyImage'], resources: image })] : []),
+      ],
+    });
+    const cleanup = new iam.Policy(owner, 'RemoveUntaggedImportPolicy', {
+      roles: [this.operationRole],
+      statements: [
+        new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedImage', actions: ['ec2:DeregisterImage'], resources: image }),
+        new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedSnapshots', actions: ['ec2:DeleteSnapshot'], resources: snapshots }),
+      ],
+    });
+    return [adopt, cleanup];
   }
 
   /**
@@ -379,6 +409,12 @@ export function imageArn(region: string, imageId: string): string {
 
 export function snapshotArn(region: string, snapshotId: string): string {
   return `arn:${Aws.PARTITION}:ec2:${region}::snapshot/${snapshotId}`;
+}
+
+/** What stage 1 of an import's waiter hands out: the image ID, and its snapshots' ARNs comma-joined. */
+export interface ImportedResourceAttributes {
+  readonly imageId: string;
+  readonly snapshotArns: string;
 }
 
 /** The EC2 actions that create images, and the new resource types EC2 evaluates with aws:RequestTag for each. */

@@ -185,6 +185,16 @@ function resourcesOf(s: SynthesizedStack, type: string): [string, any][] {
   return Object.entries(s.resources).filter(([, r]) => r.Type === type).map(([id, r]) => [id, resolve(s, r.Properties)]);
 }
 
+/**
+ * Each import's stage 2 as the template wires it: the task, and the exact image and snapshots stage 1
+ * hands out (resolved through the simulation's GetAtt of stage 1's last link).
+ */
+function importsOf(s: SynthesizedStack): { id: string; region: string; imageId: string; snapshotIds: string[]; imageName?: string }[] {
+  return resourcesOf(s, 'Custom::AmiWaiter')
+    .filter(([, p]) => p.ImportTaskId !== undefined && p.Link === 1)
+    .map(([id, p]) => ({ id, region: p.Region, imageId: p.ImportedImageId, snapshotIds: String(p.ImportedSnapshotIds).split(','), imageName: p.ImageName }));
+}
+
 /** The key policy of a key ARN: the template's for a key of the stack, else the default or the cross-account one. */
 function keyPolicyOf(s: SynthesizedStack, keyArn: string, regions: string[]): any {
   const inStack = Object.entries(s.resources).find(([id, r]) => r.Type === 'AWS::KMS::Key' && keyArn.endsWith(`key/key-${id.toLowerCase()}`));
@@ -487,35 +497,50 @@ function waiterCases(s: SynthesizedStack): Case[] {
   if (resourcesOf(s, 'Custom::StoredAmi').length > 0) cases.push(wildcard('waiter', 'store.ts', 'ec2:DescribeStoreImageTasks', 'to follow a store'));
   if (resourcesOf(s, 'Custom::ImportedAmi').length > 0) {
     cases.push(wildcard('waiter', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow an import'));
-    cases.push(...(['image', 'snapshot'] as const).map((t) => ({
-      reason: `CreateTags adopting the ${t} an import of this stack made (untagged, this account, this Region)`,
-      role: 'waiter' as Role,
-      request: {
-        action: call('import-waiter.ts', 'ec2:CreateTags'),
-        resource: t === 'image' ? imageArn(REGION, 'ami-0imported00000000') : snapshotArn(REGION, 'snap-0imported0000000'),
-        resourceType: t,
-        context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-ami-0123456789abcdef0' }), 'ec2:Owner': s.account, ...inRegion(REGION) },
-      },
-    })));
+    for (const imp of importsOf(s)) {
+      const untaggedHere = { 'ec2:Owner': s.account, ...inRegion(imp.region) };
+      const tags = requestTags(s, { 'cdk-ami:import-task': 'import-ami-0123456789abcdef0' });
+      cases.push(
+        {
+          reason: `CreateTags of this stack's tags on the image import ${imp.id} made (untagged), by the ID stage 1 handed out`,
+          role: 'waiter',
+          request: { action: call('import-waiter.ts', 'ec2:CreateTags'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...tags, 'ec2:ImageID': imp.imageId, ...untaggedHere } },
+        },
+        ...imp.snapshotIds.map((id) => ({
+          reason: `CreateTags of this stack's tags on the import's snapshot ${id} (untagged), by the ID stage 1 handed out`,
+          role: 'waiter' as Role,
+          request: { action: 'ec2:CreateTags', resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: { ...tags, 'ec2:SnapshotID': id, ...untaggedHere } },
+        })),
+        {
+          reason: `DeregisterImage of the import's image ${imp.imageId} that was never tagged (stage 2's delete)`,
+          role: 'operation',
+          request: { action: call('import-waiter.ts', 'ec2:DeregisterImage'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: untaggedHere },
+        },
+        ...imp.snapshotIds.map((id) => ({
+          reason: `DeleteSnapshot of the import's snapshot ${id} that was never tagged (stage 2's delete)`,
+          role: 'operation' as Role,
+          request: { action: call('import-waiter.ts', 'ec2:DeleteSnapshot'), resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: untaggedHere },
+        })),
+      );
+    }
   }
   return cases;
 }
 
 /** The copy of an imported image under its name: only where an ImportedAmi has an imageName. */
 function renameCases(s: SynthesizedStack): Case[] {
-  const imported = 'ami-0imported00000000';
   const imageKey = resourcesOf(s, 'Custom::ImportedAmi')[0][1].KmsKeyId;
   return [
-    {
-      reason: 'CopyImage of the imported image (owned by this account, in this Region)',
-      role: 'waiter',
+    ...importsOf(s).filter((imp) => imp.imageName).map((imp) => ({
+      reason: `CopyImage of the image import ${imp.id} made, by the ID stage 1 handed out (untagged source)`,
+      role: 'waiter' as Role,
       request: {
         action: call('import-waiter.ts', 'ec2:CopyImage'),
-        resource: imageArn(REGION, imported),
+        resource: imageArn(imp.region, imp.imageId),
         resourceType: 'image',
-        context: { ...requestTags(s), 'ec2:ImageID': imported, 'ec2:Owner': s.account, ...inRegion(REGION) },
+        context: { ...requestTags(s), 'ec2:ImageID': imp.imageId, 'ec2:Owner': s.account, ...inRegion(imp.region) },
       },
-    },
+    })),
     ...createTagged(s, 'waiter', 'import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
     ...manageOwn(s, 'waiter', REGION, 'the unnamed import once its named copy is available'),
     ...ebsKeyUse(s, 'waiter', 'the import\'s kmsKey for its named copy', imageKey, REGION, 'write'),
@@ -713,12 +738,29 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
   for (const [, p] of resourcesOf(s, 'Custom::RestoredAmi').slice(0, 1)) {
     cases.push({ reason: 's3:GetObject of another object of the restore bucket', role: 'operation', request: { action: 's3:GetObject', resource: `arn:aws:s3:::${p.Bucket}/secrets.txt`, resourceType: 'object' } });
   }
-  if (!hasImport) {
-    cases.push({
-      reason: 'CreateTags adopting an untagged image of this account without any ImportedAmi in the stack',
-      role: 'waiter',
-      request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: adopt() },
-    });
+  // Adoption (issue 12, item 6): an untagged image or snapshot of this account in this Region that is not
+  // what an import made, whether or not the stack has an ImportedAmi.
+  const foreignSnapshot = { resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), resourceType: 'snapshot' };
+  const ownAccountUntagged = { 'ec2:Owner': s.account, ...untagged };
+  const what = hasImport ? 'although the stack has an ImportedAmi' : 'in a stack without an ImportedAmi';
+  cases.push(...(['operation', 'waiter'] as Role[]).flatMap((role) => [
+    { reason: `CreateTags by the ${role} role of this stack's tags on an untagged image of this account ${what}`, role, request: { action: 'ec2:CreateTags', ...image(FOREIGN_IMAGE), context: { ...adopt(), 'ec2:ImageID': FOREIGN_IMAGE } } },
+    { reason: `CreateTags by the ${role} role of this stack's tags on an untagged snapshot of this account ${what}`, role, request: { action: 'ec2:CreateTags', ...foreignSnapshot, context: { ...adopt(), 'ec2:SnapshotID': FOREIGN_SNAPSHOT } } },
+    { reason: `CopyImage by the ${role} role of an untagged image of this account ${what}`, role, request: { action: 'ec2:CopyImage', ...image(FOREIGN_IMAGE), context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, ...ownAccountUntagged } } },
+    { reason: `DeregisterImage by the ${role} role of an untagged image of this account ${what}`, role, request: { action: 'ec2:DeregisterImage', ...image(FOREIGN_IMAGE), context: ownAccountUntagged } },
+    { reason: `DeleteSnapshot by the ${role} role of an untagged snapshot of this account ${what}`, role, request: { action: 'ec2:DeleteSnapshot', ...foreignSnapshot, context: ownAccountUntagged } },
+  ]));
+  for (const imp of importsOf(s)) {
+    const exactImage = { resource: imageArn(imp.region, imp.imageId), resourceType: 'image' };
+    const exactSnapshot = { resource: snapshotArn(imp.region, imp.snapshotIds[0]), resourceType: 'snapshot' };
+    const importUntagged = { 'ec2:Owner': s.account, ...inRegion(imp.region) };
+    cases.push(
+      { reason: 'CreateTags by the operation role on the import\'s own image (only stage 2, the waiter, tags it)', role: 'operation', request: { action: 'ec2:CreateTags', ...exactImage, context: { ...requestTags(s), ...importUntagged } } },
+      { reason: 'CreateTags by the waiter role on the import\'s image of tags that are not this stack\'s', role: 'waiter', request: { action: 'ec2:CreateTags', ...exactImage, context: { 'aws:RequestTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1', 'aws:TagKeys': ['cdk-ami:stack'], ...importUntagged } } },
+      { reason: 'DeregisterImage by the waiter role of the import\'s image before it is tagged (only the operation role cleans up)', role: 'waiter', request: { action: 'ec2:DeregisterImage', ...exactImage, context: importUntagged } },
+      { reason: 'DeleteSnapshot by the waiter role of the import\'s snapshot before it is tagged', role: 'waiter', request: { action: 'ec2:DeleteSnapshot', ...exactSnapshot, context: importUntagged } },
+      { reason: 'ModifyImageAttribute (sharing) by the waiter role of the import\'s image before it is tagged', role: 'waiter', request: { action: 'ec2:ModifyImageAttribute', ...exactImage, context: importUntagged } },
+    );
   }
   return cases;
 }
@@ -773,11 +815,11 @@ function scenario(name: string, stack: Stack, options: { rename: boolean; vmImpo
   const deny = [
     ...denyCases(s, options.hasImport),
     ...builder.deny,
-    ...(options.rename ? [] : [{
-      reason: 'CopyImage by the waiter of an image of this account when no ImportedAmi needs a name',
+    ...importsOf(s).filter((imp) => !imp.imageName).map((imp) => ({
+      reason: 'CopyImage by the waiter of the import\'s own image when the ImportedAmi has no name to copy it under',
       role: 'waiter' as Role,
-      request: { action: 'ec2:CopyImage', resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image', context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...inRegion(REGION) } },
-    }]),
+      request: { action: 'ec2:CopyImage', resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...requestTags(s), 'ec2:ImageID': imp.imageId, 'ec2:Owner': s.account, ...inRegion(imp.region) } },
+    })),
   ];
   return { name, s, roles, allow, deny };
 }

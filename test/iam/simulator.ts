@@ -18,7 +18,8 @@
  *    `key-<id>` in the stack's Region; roles: `<id>`);
  *  - Fn::GetAtt ImageId of a cdk-ami resource: `ami-` plus 17 hex digits of
  *    the hash of its logical ID, so a policy naming an image and the resource
- *    that copies it resolve to the same ID;
+ *    that copies it resolve to the same ID; SnapshotIds and SnapshotArns (what
+ *    stage 1 of an import hands out): two `snap-` IDs made the same way;
  *  - Fn::Join, Fn::Select, Fn::Split as CloudFormation evaluates them.
  */
 import { createHash } from 'node:crypto';
@@ -60,9 +61,16 @@ function nameOf(s: SynthesizedStack, id: string): string {
   }
 }
 
+/** The snapshots stage 1 of an import hands out (two, so that a policy must name each). */
+export function snapshotIdsFor(logicalId: string): string[] {
+  return [1, 2].map((n) => `snap-${createHash('sha256').update(`${logicalId}/${n}`).digest('hex').slice(0, 17)}`);
+}
+
 function attributeOf(s: SynthesizedStack, id: string, attribute: string): string {
   const type = s.resources[id]?.Type;
   if (attribute === 'ImageId') return imageIdFor(id);
+  if (attribute === 'SnapshotIds') return snapshotIdsFor(id).join(',');
+  if (attribute === 'SnapshotArns') return snapshotIdsFor(id).map((snap) => `arn:${PARTITION}:ec2:${s.region}::snapshot/${snap}`).join(',');
   if (attribute !== 'Arn') return `${id}.${attribute}`;
   switch (type) {
     case 'AWS::S3::Bucket': return `arn:${PARTITION}:s3:::${nameOf(s, id)}`;

@@ -119,8 +119,10 @@ test('the waiter\'s copy of an import under its name waits for capacity at the n
   const taskTags = ownershipTagsFor(CREATE_REQUEST);
   ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: 'ami-0eeeeeeeeeeeeeee0', Tags: taskTags }] });
   ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0eeeeeeeeeeeeeee0'] }).resolves({ Images: [{ ImageId: 'ami-0eeeeeeeeeeeeeee0', State: 'available' }] });
+  ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
   ec2Mock.on(CopyImageCommand).rejects(LIMIT());
-  const poll = () => isComplete({ ...createEvent(WAITER, waiterProps({ ImageId: TASK, Link: '1', Links: '1', ImageName: 'appliance' })), WaitStartedAt: Date.now() });
+  const stage2 = { ImageId: 'ami-0eeeeeeeeeeeeeee0', ImportTaskId: TASK, ImportedImageId: 'ami-0eeeeeeeeeeeeeee0', ImportedSnapshotIds: 'snap-1' };
+  const poll = () => isComplete({ ...createEvent(WAITER, waiterProps({ ...stage2, Link: '1', Links: '1', ImageName: 'appliance' })), WaitStartedAt: Date.now() });
   await expect(poll()).resolves.toEqual({ IsComplete: false });
   expect(ec2Mock).toHaveReceivedCommand(CreateTagsCommand);
   expect(slept).toEqual([]);

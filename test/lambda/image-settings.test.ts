@@ -162,7 +162,7 @@ describe('snapshot-only tags', () => {
     expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [IMAGE], Tags: [{ Key: 'tier', Value: 'image' }] });
   });
 
-  test('an import tags its snapshots with the snapshot tags when the waiter adopts it, and its named copy too', async () => {
+  test('an import tags its snapshots with the snapshot tags when stage 2 adopts it, and its named copy too', async () => {
     const task = {
       ImportTaskId: 'import-ami-0123456789abcdef0',
       Status: 'completed',
@@ -171,9 +171,17 @@ describe('snapshot-only tags', () => {
     };
     ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [task] });
     ec2Mock.on(DescribeImagesCommand, { Filters: [{ Name: 'tag:cdk-ami:import-task', Values: [task.ImportTaskId] }] }).resolves({ Images: [] });
-    ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0imported00000000'] }).resolves({ Images: [ownedImage({ ImageId: 'ami-0imported00000000' })] });
+    // VM Import leaves the image untagged.
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0imported00000000'] }).resolves({ Images: [ownedImage({ ImageId: 'ami-0imported00000000', Tags: [] })] });
     ec2Mock.on(CopyImageCommand).resolves({ ImageId: 'ami-0named0000000000' });
-    await waitCreated({ ImageId: task.ImportTaskId, ImageName: 'golden', SnapshotTags: [{ Key: 'backup', Value: 'daily' }] });
+    await waitCreated({
+      ImageId: 'ami-0imported00000000',
+      ImportTaskId: task.ImportTaskId,
+      ImportedImageId: 'ami-0imported00000000',
+      ImportedSnapshotIds: 'snap-root,snap-data',
+      ImageName: 'golden',
+      SnapshotTags: [{ Key: 'backup', Value: 'daily' }],
+    });
 
     const taskTags = [...task.Tags, { Key: 'cdk-ami:import-task', Value: task.ImportTaskId }];
     expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['ami-0imported00000000'], Tags: taskTags });

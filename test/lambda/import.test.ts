@@ -1,13 +1,17 @@
 import {
-  CancelImportTaskCommand, CopyImageCommand, CreateTagsCommand, DescribeImagesCommand, DescribeImportImageTasksCommand, EC2Client, ImportImageCommand,
+  CancelImportTaskCommand, CopyImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
+  DescribeImportImageTasksCommand, EC2Client, Image, ImportImageCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, ownershipTagsFor, waiterProps } from './helpers';
+import {
+  CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, ownershipTagsFor, updateEvent,
+  waiterProps,
+} from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
 const ec2Mock = mockClient(EC2Client);
-captureLogs();
+const logLines = captureLogs();
 const IMPORTED = 'Custom::ImportedAmi';
 const TASK = 'import-ami-0123456789abcdef0';
 
@@ -74,9 +78,15 @@ describe('Custom::ImportedAmi operation', () => {
   });
 });
 
-describe('Custom::AmiWaiter following an import task', () => {
-  const poll = (extra: Record<string, unknown> = {}) =>
-    isComplete({ ...createEvent(WAITER, waiterProps({ ImageId: TASK, Link: '1', Links: '1', ...extra })), WaitStartedAt: Date.now() });
+const IMPORTED_IMAGE = 'ami-0eeeeeeeeeeeeeee0';
+const PREFIX = 'arn:aws:ec2:us-east-1::snapshot/';
+const untaggedImport = (extra: Partial<Image> = {}): Image => ({
+  ImageId: IMPORTED_IMAGE, State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: 'snap-1' } }, { DeviceName: '/dev/sdb', Ebs: { SnapshotId: 'snap-2' } }], ...extra,
+});
+
+describe('Custom::AmiWaiter stage 1: following an import task', () => {
+  const stage1 = (extra: Record<string, unknown> = {}) => waiterProps({ ImageId: TASK, Link: '1', Links: '1', Target: 'import', SnapshotArnPrefix: PREFIX, ...extra });
+  const poll = (extra: Record<string, unknown> = {}) => isComplete({ ...createEvent(WAITER, stage1(extra)), WaitStartedAt: Date.now() });
 
   test('an active task is pending', async () => {
     ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'active', StatusMessage: 'converting', Progress: '28' }] });
@@ -88,32 +98,168 @@ describe('Custom::AmiWaiter following an import task', () => {
     await expect(poll()).rejects.toThrow(`Import task ${TASK} in us-east-1 failed: ClientError: No valid partitions.`);
   });
 
-  test('a completed task\'s image and snapshots get the task\'s tags, then the image is followed', async () => {
-    const taskTags = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
-    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: 'ami-0eeeeeeeeeeeeeee0', Tags: taskTags }] });
-    ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0eeeeeeeeeeeeeee0'] }).resolves({
-      Images: [{ ImageId: 'ami-0eeeeeeeeeeeeeee0', State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: 'snap-1' } }] }],
+  test('a completed task hands out the image and snapshot IDs it made, and their ARNs, without tagging anything', async () => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: IMPORTED_IMAGE, Tags: ownershipTagsFor(CREATE_REQUEST) }] });
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [untaggedImport()] });
+    expect(await poll()).toEqual({
+      IsComplete: true,
+      Data: { ImageId: IMPORTED_IMAGE, SnapshotIds: 'snap-1,snap-2', SnapshotArns: `${PREFIX}snap-1,${PREFIX}snap-2`, ImageName: '', State: 'completed' },
     });
-    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
-    const result = await poll();
-    expect(result).toMatchObject({ IsComplete: true, Data: { ImageId: 'ami-0eeeeeeeeeeeeeee0', State: 'available' } });
-    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, {
-      Resources: ['ami-0eeeeeeeeeeeeeee0', 'snap-1'], Tags: [...taskTags, { Key: 'cdk-ami:import-task', Value: TASK }],
-    });
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(CopyImageCommand);
   });
 
-  test('a task without cdk-ami\'s tags is never adopted', async () => {
-    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: 'ami-0eeeeeeeeeeeeeee0', Tags: [] }] });
-    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
-    await expect(poll()).rejects.toThrow(/does not carry cdk-ami's ownership tags; refusing to adopt its image ami-0eeeeeeeeeeeeeee0/);
-    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  test('a link that starts after the task completed hands out the same again', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [untaggedImport()] });
+    expect(await poll({ ImageId: IMPORTED_IMAGE, Link: '2', Links: '2' })).toMatchObject({
+      IsComplete: true, Data: { ImageId: IMPORTED_IMAGE, SnapshotIds: 'snap-1,snap-2' },
+    });
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeImportImageTasksCommand);
+  });
+
+  test('a task EC2 forgot hands out the oldest image tagged with it (the import, not its named copy)', async () => {
+    ec2Mock.on(DescribeImportImageTasksCommand).rejects(awsError('InvalidConversionTaskId.Malformed'));
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({
+      Images: [untaggedImport({ ImageId: 'ami-0named0000000000', CreationDate: '2026-11-02T00:00:00Z' }), untaggedImport({ CreationDate: '2026-11-01T00:00:00Z' })],
+    });
+    expect(await poll()).toMatchObject({ IsComplete: true, Data: { ImageId: IMPORTED_IMAGE } });
   });
 
   test('a task EC2 does not know, past the grace period and with no tagged image, fails', async () => {
     ec2Mock.on(DescribeImportImageTasksCommand).rejects(awsError('InvalidConversionTaskId.Malformed'));
     ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
-    const event = { ...createEvent(WAITER, waiterProps({ ImageId: TASK, Link: '1', Links: '1' })), WaitStartedAt: Date.now() - 6 * 60_000 };
+    const event = { ...createEvent(WAITER, stage1()), WaitStartedAt: Date.now() - 6 * 60_000 };
     await expect(isComplete(event)).rejects.toThrow(`Import task ${TASK} does not exist in us-east-1, and no image of it was found.`);
+  });
+
+  test('a link out of budget hands the task ID on to the next link', async () => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'active', StatusMessage: 'converting' }] });
+    const event = { ...createEvent(WAITER, stage1({ Link: '1', Links: '2', BudgetSeconds: '600' })), WaitStartedAt: Date.now() - 600_000 };
+    expect(await isComplete(event)).toMatchObject({ IsComplete: true, Data: { ImageId: TASK } });
+  });
+});
+
+describe('Custom::AmiWaiter stage 2: finishing an import by its exact IDs', () => {
+  const taskTags = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
+  const stage2 = (extra: Record<string, unknown> = {}) => waiterProps({
+    ImageId: IMPORTED_IMAGE, ImportTaskId: TASK, ImportedImageId: IMPORTED_IMAGE, ImportedSnapshotIds: 'snap-1,snap-2', Link: '1', Links: '1', ...extra,
+  });
+  const poll = (extra: Record<string, unknown> = {}, startedMsAgo = 0) =>
+    isComplete({ ...createEvent(WAITER, stage2(extra)), WaitStartedAt: Date.now() - startedMsAgo });
+  beforeEach(() => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: IMPORTED_IMAGE, Tags: taskTags }] });
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [untaggedImport()] });
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
+  });
+
+  test('tags exactly the image and snapshots stage 1 handed out with the task\'s tags, then follows the image', async () => {
+    expect(await poll()).toMatchObject({ IsComplete: true, Data: { ImageId: IMPORTED_IMAGE, State: 'available' } });
+    expect(ec2Mock).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, {
+      Resources: [IMPORTED_IMAGE, 'snap-1', 'snap-2'], Tags: [...taskTags, { Key: 'cdk-ami:import-task', Value: TASK }],
+    });
+    expect(ec2Mock).not.toHaveReceivedCommand(CopyImageCommand);
+  });
+
+  test('an image that already carries this stack\'s tag is not tagged again', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [untaggedImport({ Tags: taskTags })] });
+    await poll();
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  test('a task without cdk-ami\'s tags is never adopted', async () => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: IMPORTED_IMAGE, Tags: [] }] });
+    await expect(poll()).rejects.toThrow(`Import task ${TASK} does not carry cdk-ami's ownership tags; refusing to adopt its image ${IMPORTED_IMAGE}.`);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  test('an image ID that is not the task\'s is never adopted', async () => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'completed', ImageId: 'ami-0ddddddddddddddd0', Tags: taskTags }] });
+    await expect(poll()).rejects.toThrow(`Import task ${TASK} made image ami-0ddddddddddddddd0, not ${IMPORTED_IMAGE}; refusing to adopt ${IMPORTED_IMAGE}.`);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  test('UnauthorizedOperation while the grant propagates: pending, with a warning that says so', async () => {
+    ec2Mock.on(CreateTagsCommand).rejects(awsError('UnauthorizedOperation'));
+    expect(await poll({}, 60_000)).toEqual({ IsComplete: false });
+    expect(logLines.lines()).toContainEqual(expect.objectContaining({
+      level: 'warn', message: 'not authorized yet on the imported image: the ImportedAmi\'s grant on it is still propagating in IAM; trying again', retryForSeconds: 240,
+    }));
+  });
+
+  test('UnauthorizedOperation after 5 minutes fails in one sentence', async () => {
+    ec2Mock.on(CreateTagsCommand).rejects(awsError('UnauthorizedOperation'));
+    const err = await poll({}, 5 * 60_000).catch((e: Error) => e) as Error;
+    expectOneLine(err);
+    expect(err.message).toMatch(new RegExp(`^Not authorized to tag or copy image ${IMPORTED_IMAGE} of import task ${TASK} in us-east-1 after 5 minutes`));
+  });
+
+  test('throttling while tagging is another poll, not a failure', async () => {
+    ec2Mock.on(CreateTagsCommand).rejects(awsError('RequestLimitExceeded'));
+    expect(await poll()).toEqual({ IsComplete: false });
+  });
+
+  test('a rollback that finds neither the import nor its named copy completes instead of getting stuck', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [] });
+    const event = { ...updateEvent(WAITER, `${IMPORTED_IMAGE}/wait-1`, stage2({ ImageName: 'appliance-1.0' }), stage2({ ImageName: 'appliance-0.9' })), WaitStartedAt: Date.now(), RollingBack: true };
+    expect(await isComplete(event)).toMatchObject({ IsComplete: true, Data: { State: 'deregistered' } });
+    expect(logLines.lines()).toContainEqual(expect.objectContaining({ level: 'warn', message: 'the rollback could not finish the import' }));
+  });
+
+  test('with ImageName: copies the tagged import under the name, tagged at creation', async () => {
+    ec2Mock.on(CopyImageCommand).resolves({ ImageId: 'ami-0named0000000000' });
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0named0000000000'] }).resolves({ Images: [untaggedImport({ ImageId: 'ami-0named0000000000', State: 'pending' })] });
+    expect(await poll({ ImageName: 'appliance-1.0' })).toEqual({ IsComplete: false });
+    const tags = [...taskTags, { Key: 'cdk-ami:import-task', Value: TASK }];
+    expect(ec2Mock).toHaveReceivedCommandWith(CopyImageCommand, {
+      SourceImageId: IMPORTED_IMAGE,
+      SourceRegion: 'us-east-1',
+      Name: 'appliance-1.0',
+      ClientToken: hash(`${TASK}/appliance-1.0`),
+      TagSpecifications: [{ ResourceType: 'image', Tags: tags }, { ResourceType: 'snapshot', Tags: tags }],
+    });
+  });
+
+  test('a link out of budget while the copy is pending hands the imported image on, so the next link finishes', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMPORTED_IMAGE] }).resolves({ Images: [untaggedImport({ Tags: taskTags })] });
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [untaggedImport({ ImageId: 'ami-0named0000000000', Name: 'appliance-1.0', State: 'pending' })] });
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: ['ami-0named0000000000'] }).resolves({ Images: [untaggedImport({ ImageId: 'ami-0named0000000000', State: 'pending' })] });
+    const event = { ...createEvent(WAITER, stage2({ ImageName: 'appliance-1.0', Links: '2', BudgetSeconds: '600' })), WaitStartedAt: Date.now() - 600_000 };
+    expect(await isComplete(event)).toMatchObject({ IsComplete: true, Data: { ImageId: IMPORTED_IMAGE } });
+    expect(ec2Mock).not.toHaveReceivedCommand(CopyImageCommand);
+  });
+});
+
+describe('Custom::AmiWaiter stage 2: delete', () => {
+  const stage2Delete = (link = '1') => onEvent(deleteEvent(WAITER, `${IMPORTED_IMAGE}/wait-${link}`, waiterProps({
+    ImageId: IMPORTED_IMAGE, ImportTaskId: TASK, ImportedImageId: IMPORTED_IMAGE, ImportedSnapshotIds: 'snap-1,snap-2', Link: link,
+  })));
+
+  test('an import that was never tagged is removed: the image and exactly its snapshots', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [untaggedImport()] });
+    ec2Mock.on(DeregisterImageCommand).resolves({ DeleteSnapshotResults: [] });
+    ec2Mock.on(DeleteSnapshotCommand, { SnapshotId: 'snap-2' }).rejects(awsError('InvalidSnapshot.NotFound'));
+    await stage2Delete();
+    expect(ec2Mock).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: IMPORTED_IMAGE, DeleteAssociatedSnapshots: true });
+    expect(ec2Mock.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId)).toEqual(['snap-1', 'snap-2']);
+  });
+
+  test('a tagged import is left to the operation\'s delete and its removal policy', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [untaggedImport({ Tags: ownershipTagsFor(CREATE_REQUEST) })] });
+    await stage2Delete();
+    expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(DeleteSnapshotCommand);
+  });
+
+  test('only the first link of stage 2 looks', async () => {
+    await stage2Delete('2');
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+
+  test('a removal that fails is logged with what to remove by hand, and the delete succeeds (a rollback must not get stuck)', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [untaggedImport()] });
+    ec2Mock.on(DeregisterImageCommand).rejects(awsError('UnauthorizedOperation'));
+    await expect(stage2Delete()).resolves.toEqual({ PhysicalResourceId: `${IMPORTED_IMAGE}/wait-1` });
+    expect(logLines.lines()).toContainEqual(expect.objectContaining({ level: 'warn', action: `deregister ${IMPORTED_IMAGE} and delete snapshots snap-1, snap-2` }));
   });
 });

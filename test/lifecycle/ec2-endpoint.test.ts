@@ -1504,6 +1504,16 @@ describe('faults and retries', () => {
     expect(server.callCount('CreateImage')).toBe(1);
   });
 
+  test('unauthorized is answered like EC2 when IAM denies a call (403 UnauthorizedOperation), a client error the SDK does not retry', async () => {
+    const retry = fastRetryStrategy(3);
+    server.injectFault({ action: 'CreateTags', times: 1, kind: 'unauthorized' });
+    const error = await failure(ec2('us-east-1', retry).send(new CreateTagsCommand({ Resources: [server.addSnapshot({ region: 'us-east-1' })], Tags: [{ Key: 'k', Value: 'v' }] })));
+    expect(error.name).toBe('UnauthorizedOperation');
+    expect(error.$metadata.httpStatusCode).toBe(403);
+    expect(retry.errorTypes).toEqual(['CLIENT_ERROR']);
+    expect(server.callCount('CreateTags')).toBe(1);
+  });
+
   test('a proxy502 is an HTML page with status 502, which the SDK retries and then cannot parse', async () => {
     const retry = fastRetryStrategy(2);
     // One for the raw request below, two for the SDK's attempts.

@@ -418,7 +418,8 @@ export interface LocalStack {
  * `proxy502`: not the service at all but a proxy or load balancer in front of it, whose
  * 502 Bad Gateway carries an HTML page instead of an AWS error document.
  */
-export type FaultKind = 'throttle' | 'http500' | 'http503' | 'capacity' | 'proxy502';
+/** `unauthorized`: EC2's answer when IAM denies the call (e.g. a policy that has not propagated yet). */
+export type FaultKind = 'throttle' | 'http500' | 'http503' | 'capacity' | 'unauthorized' | 'proxy502';
 
 export interface FaultSpec {
   /** Only calls of this action fail; every action when omitted. */
@@ -620,6 +621,8 @@ function assertOneOf(name: string, value: string | undefined, allowed: ReadonlyS
 /** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
 function faultError(kind: Exclude<FaultKind, 'proxy502'>, service: RecordedCall['service']): ApiError {
   if (kind === 'capacity' && service !== 'ec2') kind = 'http503';
+  // EC2's UnauthorizedOperation (HTTP 403); its message carries an encoded authorization failure message.
+  if (kind === 'unauthorized') return new ApiError('UnauthorizedOperation', 'You are not authorized to perform this operation. Encoded authorization failure message: AAAA', 403);
   if (service === 's3') {
     switch (kind) {
       case 'throttle': return new ApiError('SlowDown', 'Please reduce your request rate.', 503);
