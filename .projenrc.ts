@@ -51,6 +51,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-sdk/client-ec2@${SDK_VERSION}`,
     `@aws-sdk/client-cloudformation@${SDK_VERSION}`,
     `@aws-sdk/client-s3@${SDK_VERSION}`,
+    `@aws-sdk/client-sts@${SDK_VERSION}`,
     `esbuild@${ESBUILD_VERSION}`,
     '@types/aws-lambda@^8',
     '@types/node@^20',

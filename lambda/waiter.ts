@@ -2,6 +2,7 @@ import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, Termi
 import { followImportTask, ImportOutcome, removeUnnamed } from './import-waiter';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
+import { roleOf } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
@@ -51,7 +52,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = event.ResourceProperties as ResourceProperties;
   const w = readWaiter(props, event.WaitStartedAt);
-  const client = ec2(w.region);
+  // A copy owned by another account is followed there, as the role its operation used.
+  const client = ec2(w.region, roleOf(props, event.LogicalResourceId));
 
   if (str(props.Target) === 'store') return waitForStore(client, w, required(props, 'Bucket'));
 

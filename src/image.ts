@@ -405,7 +405,8 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    * Copies this image into another Region (EC2 CopyImage, called there).
    *
    * The copy is a `CopiedAmi` in this image's scope, with construct ID
-   * `CopyTo<region>`; it waits until the copy is available.
+   * `CopyTo<region>` (`CopyTo<region><account>` for a copy owned by another
+   * account); it waits until the copy is available.
    *
    * @param region the destination Region, e.g. `eu-west-1`
    * @param options how to copy
@@ -414,10 +415,12 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
     // Loaded here: copied-ami.ts extends this class, so it cannot be imported above.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { CopiedAmi: Copy } = require('./copied-ami') as typeof import('./copied-ami');
-    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}`;
+    // One copy per Region and account: a copy owned by another account is named after it too.
+    const account = options.account !== undefined && !Token.isUnresolved(options.account) ? options.account : '';
+    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}${account}`;
     if (this.node.tryFindChild(id)) {
       throw new AmiValidationError(
-        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}: it makes one copy per Region. For a second copy in that Region, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
+        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}${account ? ` for account ${account}` : ''}: it makes one copy per Region and account. For a second copy there, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
     }
     return new Copy(this, id, { ...options, source: this, region });
   }

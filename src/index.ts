@@ -8,3 +8,4 @@ export * from './ami-from-snapshot';
 export * from './imported-ami';
 export * from './stored-ami';
 export * from './block-devices';
+export * from './cross-account-copy-role';

@@ -25,6 +25,8 @@ export interface ManagedImageResources {
   readonly allWaiterProperties?: Record<string, unknown>;
   /** The name given by the user, if any (validated at synth time). */
   readonly imageName?: string;
+  /** The account that owns the image, when it is not the stack's (a copy made by another account). */
+  readonly account?: string;
 }
 
 /**
@@ -53,7 +55,7 @@ export class ManagedImage {
     validateTags(scope, props.tags);
     validateTags(scope, props.snapshotTags);
     validateImageName(scope, resources.imageName);
-    claimImageName(scope, resources.imageName, scope.region);
+    claimImageName(scope, resources.imageName, scope.region, resources.account);
     this.removalPolicy = checkRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN);
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
@@ -122,6 +124,10 @@ export class ManagedImage {
       throw new AmiValidationError('exportName needs the output: remove exportName or set output to true.', scope);
     }
 
+    if (props.parameterName && resources.account) {
+      throw new AmiValidationError(
+        `parameterName "${props.parameterName}" cannot be used for an image owned by account ${resources.account}: the stack can only write parameters in its own account.`, scope);
+    }
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
       if (!Token.isUnresolved(scope.region) && !Token.isUnresolved(stackRegion) && scope.region !== stackRegion) {
