@@ -196,7 +196,8 @@ export class CopiedAmi extends ImageBase {
     provider.grantShareForCopy(this, props.source, account, operation);
     provider.grantAssumeCopyRole(copyRole.roleArn);
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
-    if (sourceKey) grantKeyToCopyingAccount(this, sourceKey, account, props.source.region);
+    // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
+    if (sourceKey) grantKeyToCopyingAccount(this, sourceKey, account, unique([props.source.region, this.region]));
   }
 
   private grantProvider(props: CopiedAmiProps, operation: CfnResource): void {
@@ -258,17 +259,18 @@ function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.
  * grants its own roles through their policies); an imported key's policy is
  * the user's to change, so a warning says what it needs.
  */
-function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: string, sourceRegion: string): void {
+function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: string, regions: string[]): void {
+  const viaService = regions.map((region) => `ec2.${region}.${Aws.URL_SUFFIX}`);
   const statement = new iam.PolicyStatement({
     sid: `AllowCopiesBy${Token.isUnresolved(account) ? 'TargetAccount' : account}`,
     principals: [new iam.AccountPrincipal(account)],
     actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
     resources: ['*'],
-    conditions: { StringEquals: { 'kms:ViaService': `ec2.${sourceRegion}.${Aws.URL_SUFFIX}` } },
+    conditions: { StringEquals: { 'kms:ViaService': viaService } },
   });
   if (!key.addToResourcePolicy(statement).statementAdded) {
     Annotations.of(scope).addWarningV2('cdk-ami:sourceKeyNotShared',
-      `The source's KMS key ${key.node.path} is imported: its key policy must let account ${account} use it through EC2 in ${sourceRegion} (kms:Decrypt, kms:DescribeKey, kms:ReEncryptFrom, kms:CreateGrant), or the copy fails.`);
+      `The source's KMS key ${key.node.path} is imported: its key policy must let account ${account} use it through EC2 in ${regions.join(' and ')} (kms:Decrypt, kms:DescribeKey, kms:ReEncryptFrom, kms:CreateGrant), or the copy fails.`);
   }
 }
 

@@ -90,7 +90,7 @@ export class CrossAccountCopyRole extends Construct {
     const providerRoles = `arn:${Aws.PARTITION}:iam::${account}:role${PROVIDER_ROLE_PATH_PREFIX}${stackPattern}/*`;
     const sourceStacks = `arn:${Aws.PARTITION}:cloudformation:*:${account}:stack/${stackPattern}/*`;
 
-    this.role = new iam.Role(this, 'Role', {
+    this.role = new iam.Role(this, 'Resource', {
       roleName: props.roleName,
       description: `cdk-ami: copies images of ${stackName ?? 'cdk-ami stacks'} in account ${account} into this account`,
       assumedBy: new iam.AccountPrincipal(account).withConditions({ ArnLike: { 'aws:PrincipalArn': providerRoles } }),

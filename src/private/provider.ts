@@ -308,7 +308,8 @@ export class AmiProvider extends Construct {
       sid: 'ReadSnapshotPermissions',
       actions: ['ec2:DescribeSnapshotAttribute'],
       resources: [snapshotArns()],
-      conditions: { StringEquals: { 'ec2:Attribute': 'createVolumePermission' } },
+      // Only this account's snapshots can be shared: those of the sources.
+      conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
     });
     this.copyAccounts.add(account);
     for (const operation of ['Add', 'Remove'] as const) {
