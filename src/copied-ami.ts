@@ -235,7 +235,8 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
       `account ${Token.isUnresolved(account) ? '(a token)' : account} needs copyRole: the copy is made by that account, as a role there that the provider assumes (deploy a CrossAccountCopyRole in it).`, scope);
   }
   const kmsAccount = props.kmsKey?.env.account;
-  if (props.kmsKey && (props.kmsKey.stack === Stack.of(scope) || (kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account))) {
+  const keyOfOtherAccount = !!kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account;
+  if (props.kmsKey && (props.kmsKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
     throw new AmiValidationError(
       `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }

@@ -1,5 +1,5 @@
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole } from '../src';
@@ -110,10 +110,14 @@ describe('CopiedAmi owned by another account', () => {
       Sid: `AllowCopiesBy${TARGET}`,
       Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } },
       Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-      Condition: { StringEquals: { 'kms:ViaService': [
-        { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
-        { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
-      ] } },
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': [
+            { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
+            { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
+          ],
+        },
+      },
     }));
   });
 

@@ -60,4 +60,6 @@ const assertions = new Stack(app, 'cdk-ami-integ-cross-account-assert', { env: {
 const integ = new IntegTest(app, 'CrossAccountCopy', { testCases: [roleStack, stack], assertionStack: assertions, regions: ['us-east-1'] });
 integ.assertions
   .awsApiCall('EC2', 'describeImageAttribute', { ImageId: golden.imageId, Attribute: 'launchPermission' })
-  .expect(ExpectedResult.objectLike({ LaunchPermissions: ExpectedResult.arrayWith([ExpectedResult.objectLike({ UserId: targetAccount.valueAsString })]) }));
+  .expect(ExpectedResult.objectLike({
+    LaunchPermissions: ExpectedResult.arrayWith([ExpectedResult.objectLike({ UserId: targetAccount.valueAsString })]),
+  }));

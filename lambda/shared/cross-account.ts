@@ -76,7 +76,9 @@ export async function shareSource(client: EC2Client, source: Image, account: str
 }
 
 /** Withdraws what `shareSource` added. A source already gone has nothing left to withdraw. */
-export async function withdrawShare(client: EC2Client, sourceImageId: string, account: string, record: ShareRecord | undefined, region: string): Promise<void> {
+export async function withdrawShare(
+  client: EC2Client, sourceImageId: string, account: string, record: ShareRecord | undefined, region: string,
+): Promise<void> {
   const added = new Set((record ?? '').split(' ').filter(Boolean));
   if (added.size === 0) return;
   try {

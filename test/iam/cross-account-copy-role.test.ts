@@ -89,7 +89,8 @@ function onOwnCopy(action: string, stackId = SOURCE_STACK): Request[] {
 
 describe('CrossAccountCopyRole', () => {
   const { s, role } = targetStack();
-  const allowed = Object.keys(CALLS_IN_TARGET).flatMap((module) => declared(module).flatMap((action) => onOwnCopy(action).map((r) => [module, r] as const)));
+  const allowed = Object.keys(CALLS_IN_TARGET)
+    .flatMap((module) => declared(module).flatMap((action) => onOwnCopy(action).map((r) => [module, r] as const)));
 
   test.each(allowed.map(([module, r]) => [`${r.action} (${module}) on ${r.resource}`, r] as const))('the role may: %s', async (_name, r) => {
     expect(await decide(s, role, r)).toBe('Allowed');
@@ -110,8 +111,12 @@ describe('CrossAccountCopyRole', () => {
     ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
     ['kms:Decrypt of the copy key directly, not through EC2', { action: 'kms:Decrypt', resource: TARGET_KEY, resourceType: 'key', context: { 'kms:CallerAccount': TARGET_ACCOUNT } }],
     ['kms:GenerateDataKeyWithoutPlaintext with the source key (read only)', {
-      action: 'kms:GenerateDataKeyWithoutPlaintext', resource: SOURCE_KEY, resourceType: 'key', resourceAccount: SOURCE_ACCOUNT,
-      resourcePolicy: sourceKeyPolicy(), context: { 'kms:ViaService': `ec2.us-east-1.${URL_SUFFIX}`, 'kms:CallerAccount': TARGET_ACCOUNT },
+      action: 'kms:GenerateDataKeyWithoutPlaintext',
+      resource: SOURCE_KEY,
+      resourceType: 'key',
+      resourceAccount: SOURCE_ACCOUNT,
+      resourcePolicy: sourceKeyPolicy(),
+      context: { 'kms:ViaService': `ec2.us-east-1.${URL_SUFFIX}`, 'kms:CallerAccount': TARGET_ACCOUNT },
     }],
   ];
   test.each(denied)('the role may not: %s', async (_name, r) => {

@@ -15,7 +15,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk, ImportedAmi,
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
+  ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
@@ -427,7 +428,8 @@ function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
       reason: `ModifySnapshotAttribute ${op.toLowerCase()} createVolumePermission for ${id}'s copying account ${p.Account}`,
       role: 'operation' as Role,
       request: {
-        action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'), ...snapshot,
+        action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'),
+        ...snapshot,
         context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...inRegion(p.SourceRegion) },
       },
     })),

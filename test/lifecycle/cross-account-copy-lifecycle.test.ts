@@ -104,7 +104,8 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     const source = await sourceImage();
     const sim = h.sim();
     const ids = Object.keys(copyTemplate(source).Resources);
-    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
+    const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
+    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
     expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(h.ec2.snapshots('eu-west-1', TARGET)).toEqual([]);
