@@ -1,7 +1,13 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { declareCalls } from './calls';
 import { AmiError, errorMessage } from './errors';
+
+/** Assuming the role of another account that owns a copy. */
+export const CALLS = declareCalls(
+  'sts:AssumeRole',
+);
 
 /**
  * Adaptive retry rate-limits the client itself when EC2 throttles, so a burst

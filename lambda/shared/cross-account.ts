@@ -11,11 +11,10 @@ import { str } from './props';
 import { ResourceProperties } from './types';
 
 /**
- * A copy owned by another account: the role assumed there, and the source's
- * share with that account (as the stack's own role, in the source Region).
+ * A copy owned by another account: the source's share with that account (as
+ * the stack's own role, in the source Region). The role is assumed in clients.ts.
  */
 export const CALLS = declareCalls(
-  'sts:AssumeRole',
   'ec2:DescribeImageAttribute',
   'ec2:ModifyImageAttribute',
   'ec2:DescribeSnapshotAttribute',

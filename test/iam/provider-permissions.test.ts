@@ -412,7 +412,7 @@ function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
     ...(['operation', 'waiter'] as Role[]).map((r) => ({
       reason: `sts:AssumeRole of ${id}'s copyRole in account ${p.Account}, to ${r === 'operation' ? 'copy and delete' : 'follow'} the copy there`,
       role: r,
-      request: { action: call('shared/cross-account.ts', 'sts:AssumeRole'), ...role },
+      request: { action: call('shared/clients.ts', 'sts:AssumeRole'), ...role },
     })),
     ...(['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'] as const).map((action) => ({
       reason: `${action} (launch permission) of ${id}'s source, to share it with the copying account`,

@@ -12,6 +12,7 @@ import * as importWaiter from '../../lambda/import-waiter';
 import * as restore from '../../lambda/restore';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
+import * as clients from '../../lambda/shared/clients';
 import * as crossAccount from '../../lambda/shared/cross-account';
 import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
@@ -32,6 +33,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   's3-objects.ts': s3Objects.CALLS,
   'store.ts': store.CALLS,
   'waiter.ts': waiter.CALLS,
+  'shared/clients.ts': clients.CALLS,
   'shared/cross-account.ts': crossAccount.CALLS,
   'shared/governance.ts': governance.CALLS,
   'shared/images.ts': images.CALLS,
