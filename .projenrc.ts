@@ -52,6 +52,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-sdk/client-cloudformation@${SDK_VERSION}`,
     `@aws-sdk/client-s3@${SDK_VERSION}`,
     `@aws-sdk/client-ssm@${SDK_VERSION}`,
+    `@aws-sdk/client-sts@${SDK_VERSION}`,
     `esbuild@${ESBUILD_VERSION}`,
     '@types/aws-lambda@^8',
     '@types/node@^20',
@@ -81,6 +82,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '\\.snapshot/'],
       // .tmp/latest-cdk holds another aws-cdk-lib and that run's snapshots (see test:latest-cdk).
       modulePathIgnorePatterns: ['<rootDir>/.tmp/'],
+      // Lifecycle tests deploy through the local endpoint in about a second; on a loaded
+      // 2-core runner jest's 5 s default failed them at random, never on a real error.
+      testTimeout: 30_000,
       coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
     },
   },

@@ -3,6 +3,7 @@ import { knownStartError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
+import { SOURCE_SHARE_TAG, shareRecordOf, shareSource, withdrawShare } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
@@ -17,11 +18,21 @@ export const CALLS = declareCalls(
   'ec2:CopyImage',
 );
 
-/** Custom::CopiedAmi — EC2 CopyImage, called in the destination Region. */
+/**
+ * Custom::CopiedAmi — EC2 CopyImage, called in the destination Region, as the
+ * role `RoleArn` in `Account` for a copy owned by another account.
+ */
 export const copy: ImageOperation<Kind> = {
   action: 'CopyImage',
-  replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes'],
+  replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes', 'Account'],
   create: createCopy,
+  afterDelete: async (ctx, image) => {
+    const account = str(ctx.props.Account);
+    if (!account) return;
+    // The copy no longer needs its source once it is available; the share goes with the copy.
+    const sourceRegion = required(ctx.props, 'SourceRegion');
+    await withdrawShare(ec2(sourceRegion), required(ctx.props, 'SourceImageId'), account, shareRecordOf(image), sourceRegion);
+  },
 };
 
 async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
@@ -37,6 +48,12 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
     );
   }
 
+  // Another account copies as itself: it must be able to launch the source and read its snapshots.
+  const account = str(ctx.props.Account);
+  const shared = account ? await shareSource(ec2(sourceRegion), source, account, sourceRegion) : '';
+  const tagSpecs = tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags));
+  if (shared) tagSpecs.find((spec) => spec.ResourceType === 'image')!.Tags!.push({ Key: SOURCE_SHARE_TAG, Value: shared });
+
   // The token makes a retried Lambda get the same copy back, never a second one.
   const clientToken = shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`);
   try {
@@ -51,10 +68,12 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
         CopyImageTags: bool(ctx.props.CopyImageTags, false),
         SnapshotCopyCompletionDurationMinutes: str(ctx.props.CompletionDurationMinutes) ? num(ctx.props.CompletionDurationMinutes, 0) : undefined,
         ClientToken: clientToken,
-        TagSpecifications: tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags)),
+        TagSpecifications: tagSpecs,
       })));
     return out.ImageId!;
   } catch (err) {
+    // No copy, so nothing to delete later: the share it needed goes now.
+    if (account && shared) await withdrawShare(ec2(sourceRegion), sourceImageId, account, shared, sourceRegion).catch(() => undefined);
     throw explainCopyError(err, sourceImageId, sourceRegion, ctx);
   }
 }

@@ -4,6 +4,7 @@ import {
 } from './import-waiter';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
+import { roleOf } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
 import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
 import { applyGovernance, readGovernance } from './shared/governance';
@@ -65,7 +66,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = event.ResourceProperties as Props;
   const w = readWaiter(props, event.WaitStartedAt);
-  const client = ec2(w.region);
+  // A copy owned by another account is followed there, as the role its operation used.
+  const client = ec2(w.region, roleOf(props, event.LogicalResourceId));
 
   if (str(props.Target) === STORE_TARGET) return waitForStore(client, w, required(props, 'Bucket'));
 

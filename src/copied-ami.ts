@@ -1,4 +1,6 @@
-import { CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Arn, ArnFormat, Aws, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { IImage, ImageBase } from './image';
 import { CopyOptions } from './image-options';
@@ -15,7 +17,6 @@ export interface CopiedAmiProps extends CopyOptions {
   /**
    * The image to copy: an image of this stack (e.g. an `AmiFromInstance`), or
    * an existing one from `Ami.fromImageId()`. Changing it replaces the copy.
-   *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly source: IImage;
@@ -50,11 +51,18 @@ export class CopiedAmi extends ImageBase {
    */
   public readonly source: IImage;
 
+  /**
+   * The account that owns the copy.
+   */
+  public readonly account: string;
+
   constructor(scope: Construct, id: string, props: CopiedAmiProps) {
-    super(scope, id, { region: props.region });
+    super(scope, id, { region: props.region, account: props.account });
     validateRegion(this, props.region);
+    this.account = props.account ?? Stack.of(this).account;
     this.source = props.source;
     validateCopy(this, props);
+    const copyRole = crossAccountRole(this, props);
 
     const completionMinutes = props.completionDuration?.toMinutes();
     const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
@@ -68,10 +76,33 @@ export class CopiedAmi extends ImageBase {
         KmsKeyId: props.kmsKey?.keyArn,
         CopyImageTags: props.copyTags ?? false,
         CompletionDurationMinutes: completionMinutes,
+        Account: copyRole ? props.account : undefined,
+        RoleArn: copyRole?.roleArn,
       },
+      // Every link follows the copy where it lives.
+      allWaiterProperties: copyRole ? { RoleArn: copyRole.roleArn } : undefined,
+      account: copyRole ? props.account : undefined,
     });
     this._attach(managed);
-    this.grantProvider(props, managed.operation);
+    if (copyRole) {
+      this.grantCrossAccount(props, copyRole, managed.operation);
+    } else {
+      this.grantProvider(props, managed.operation);
+    }
+  }
+
+  /**
+   * The target account's role copies (and uses the keys); the stack's roles
+   * share the source with that account and assume the role.
+   */
+  private grantCrossAccount(props: CopiedAmiProps, copyRole: iam.IRole, operation: CfnResource): void {
+    const provider = AmiProvider.of(this);
+    const account = props.account!;
+    provider.grantShareForCopy(this, props.source, account, operation);
+    provider.grantAssumeCopyRole(copyRole.roleArn);
+    const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
+    // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
+    if (sourceKey) grantKeyToCopyingAccount(this, sourceKey, account, unique([props.source.region, this.region]));
   }
 
   private grantProvider(props: CopiedAmiProps, operation: CfnResource): void {
@@ -86,6 +117,70 @@ export class CopiedAmi extends ImageBase {
 }
 
 ImageBase._factories.copy = (source, id, region, options) => new CopiedAmi(source, id, { ...options, source, region });
+
+/**
+ * The role to assume for a copy owned by another account; undefined for a
+ * copy in the stack's account.
+ */
+function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | undefined {
+  const account = props.account;
+  const stackAccount = Stack.of(scope).account;
+  if (account === undefined) {
+    if (props.copyRole) throw new AmiValidationError('copyRole needs account: name the account the role belongs to, which then makes the copy.', scope);
+    return undefined;
+  }
+  if (!Token.isUnresolved(account) && !/^\d{12}$/.test(account)) {
+    throw new AmiValidationError(`account "${account}" is not an AWS account ID: it must be 12 digits.`, scope);
+  }
+  const sameAccount = !Token.isUnresolved(account) && !Token.isUnresolved(stackAccount) && account === stackAccount;
+  if (sameAccount) {
+    if (props.copyRole) throw new AmiValidationError(`copyRole is only for a copy made by another account, but account ${account} is the stack's own: remove copyRole.`, scope);
+    return undefined;
+  }
+  if (!props.copyRole) {
+    throw new AmiValidationError(
+      `account ${Token.isUnresolved(account) ? '(a token)' : account} needs copyRole: the copy is made by that account, as a role there that the provider assumes (deploy a CrossAccountCopyRole in it).`, scope);
+  }
+  const kmsAccount = props.kmsKey?.env.account;
+  const keyOfOtherAccount = !!kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account;
+  if (props.kmsKey && (props.kmsKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
+    throw new AmiValidationError(
+      `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
+  }
+  return roleInAccount(scope, props.copyRole, account);
+}
+
+function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.IRole {
+  const roleArn = role.roleArn;
+  if (!Token.isUnresolved(roleArn) && !Token.isUnresolved(account)) {
+    const roleAccount = Arn.split(roleArn, ArnFormat.SLASH_RESOURCE_NAME).account;
+    if (roleAccount !== account) {
+      throw new AmiValidationError(`copyRole ${roleArn} belongs to account ${roleAccount}, but the copy is made by account ${account}: name a role of account ${account}.`, scope);
+    }
+  }
+  return role;
+}
+
+/**
+ * The copying account reads the source's snapshots with the source's key: a
+ * key of this app gets a key-policy statement for that account (which still
+ * grants its own roles through their policies); an imported key's policy is
+ * the user's to change, so a warning says what it needs.
+ */
+function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: string, regions: string[]): void {
+  const viaService = regions.map((region) => `ec2.${region}.${Aws.URL_SUFFIX}`);
+  const statement = new iam.PolicyStatement({
+    sid: `AllowCopiesBy${Token.isUnresolved(account) ? 'TargetAccount' : account}`,
+    principals: [new iam.AccountPrincipal(account)],
+    actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'kms:ViaService': viaService } },
+  });
+  if (!key.addToResourcePolicy(statement).statementAdded) {
+    Annotations.of(scope).addWarningV2('cdk-ami:sourceKeyNotShared',
+      `The source's KMS key ${key.node.path} is imported: its key policy must let account ${account} use it through EC2 in ${regions.join(' and ')} (kms:Decrypt, kms:DescribeKey, kms:ReEncryptFrom, kms:CreateGrant), or the copy fails.`);
+  }
+}
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateRegion(scope, props.source.region, 'source region');

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { FastLaunchOptions } from './fast-launch';
 import { DeregistrationProtection, LaunchPermission } from './governance';
@@ -247,9 +248,10 @@ export interface CopyOptions extends ImageProps {
   readonly encrypted?: boolean;
 
   /**
-   * The KMS key for the copy's snapshots, in the destination Region. Requires
-   * `encrypted: true`. The provider's role is granted what EBS needs on it.
-   * Changing it replaces the copy.
+   * The KMS key for the copy's snapshots, in the destination Region (and in
+   * `account`, for a copy owned by another account: import it by ARN there).
+   * Requires `encrypted: true`. The provider's role (or, in another account,
+   * the `copyRole`) is granted what EBS needs on it. Changing it replaces the copy.
    *
    * @default - the account's default EBS key in the destination Region
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
@@ -286,6 +288,28 @@ export interface CopyOptions extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   readonly completionDuration?: Duration;
+
+  /**
+   * The account that makes and owns the copy. The provider shares the source
+   * image and its snapshots with it, then assumes `copyRole` there to copy,
+   * follow and delete the copy; the copy's delete withdraws the share again.
+   * Changing it replaces the copy.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
+   * @default - the stack's account
+   */
+  readonly account?: string;
+
+  /**
+   * The role in `account` that the provider assumes to make, follow and delete
+   * the copy: a `CrossAccountCopyRole` deployed there, imported with
+   * `iam.Role.fromRoleArn(this, 'CopyRole', arn, { mutable: false })`. Required
+   * with an `account` other than the stack's.
+   *
+   * @see https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+   * @default - none: the copy is made by the stack's account
+   */
+  readonly copyRole?: iam.IRole;
 }
 
 /**

@@ -293,17 +293,20 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    * Copies this image into another Region (EC2 CopyImage, called there).
    *
    * The copy is a `CopiedAmi` in this image's scope, with construct ID
-   * `CopyTo<region>`; it waits until the copy is available.
+   * `CopyTo<region>` (`CopyTo<region><account>` for a copy owned by another
+   * account); it waits until the copy is available.
    *
    * @param region the destination Region, e.g. `eu-west-1`
    * @param options how to copy
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   public copyTo(region: string, options: CopyOptions = {}): ImageBase {
-    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}`;
+    // One copy per Region and account: a copy owned by another account is named after it too.
+    const account = options.account !== undefined && !Token.isUnresolved(options.account) ? options.account : '';
+    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}${account}`;
     if (this.node.tryFindChild(id)) {
       throw new AmiValidationError(
-        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}: it makes one copy per Region. For a second copy in that Region, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
+        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}${account ? ` for account ${account}` : ''}: it makes one copy per Region and account. For a second copy there, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
     }
     return factory(ImageBase._factories.copy, 'CopiedAmi')(this, id, region, options);
   }

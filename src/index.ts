@@ -11,3 +11,4 @@ export * from './imported-ami';
 export * from './stored-ami';
 export * from './block-devices';
 export * from './fast-launch';
+export * from './cross-account-copy-role';

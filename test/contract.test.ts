@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
@@ -46,6 +47,8 @@ function everythingStack(): Stack {
     timeout: Duration.hours(3),
   });
   Tags.of(golden).add('cost-center', '42');
+  // A copy made and owned by another account, as a role there.
+  golden.copyTo('us-west-2', { account: '444455556666', copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', 'arn:aws:iam::444455556666:role/copies', { mutable: false }) });
   golden.copyTo('eu-west-1', {
     encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true, parameterName: '/images/golden',
   });

@@ -14,6 +14,11 @@ const AWS_DOCS = /^https:\/\/docs\.aws\.amazon\.com\/\S+$/;
 const NO_EC2_PARAMETER: Record<string, string> = {
   'ImageProps.removalPolicy': 'a CloudFormation removal policy, applied by cdk-ami',
   'ImageProps.timeout': 'a cdk-ami wait, no EC2 parameter',
+  'CrossAccountCopyRoleProps.sourceAccount': 'the IAM trust policy of the role, no EC2 parameter',
+  'CrossAccountCopyRoleProps.sourceStackName': 'the IAM trust and tag conditions of the role, no EC2 parameter',
+  'CrossAccountCopyRoleProps.roleName': 'the IAM role name, no EC2 parameter',
+  'CrossAccountCopyRoleProps.encryptionKeys': 'KMS permissions of the role, no EC2 parameter',
+  'CrossAccountCopyRoleProps.sourceEncryptionKeys': 'KMS permissions of the role, no EC2 parameter',
   'ImageProps.output': 'a CloudFormation output',
   'ImageProps.exportName': 'a CloudFormation export',
   'ImageProps.osType': 'what getImage() tells CDK, not sent to AWS',

@@ -5,7 +5,7 @@
  * sends an undeclared command, and the IAM simulation suite (test/iam)
  * evaluates each declared call against the roles the constructs synthesize.
  */
-export type ApiCall = `${'ec2' | 's3' | 'kms' | 'ssm' | 'cloudformation'}:${string}`;
+export type ApiCall = `${'ec2' | 's3' | 'kms' | 'ssm' | 'cloudformation' | 'sts'}:${string}`;
 
 export function declareCalls(...calls: ApiCall[]): readonly ApiCall[] {
   return Object.freeze(calls);

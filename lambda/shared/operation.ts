@@ -1,5 +1,6 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client, Image } from '@aws-sdk/client-ec2';
 import { ec2 } from './clients';
+import { roleOf } from './cross-account';
 import { AmiError, toAmiError } from './errors';
 import { disableFastLaunchBeforeDeregister } from './fast-launch';
 import { assertOwned, describeImage, destroyImage, updateDescription, updateTags } from './images';
@@ -44,6 +45,12 @@ export interface ImageOperation<T extends OperationType = OperationType> {
   imagesOf?(ctx: { ec2: EC2Client; region: string }, physicalId: string, forDelete: boolean): Promise<string[]>;
   /** Starts the EC2 action and returns the image ID at once (the waiters wait). */
   create(ctx: OperationContext<T>): Promise<string>;
+  /**
+   * After a delete (the image removed or retained): undoes what the create did
+   * outside the image, e.g. a copy's share of its source. `image` is the image
+   * as it was before the delete, if it still existed.
+   */
+  afterDelete?(ctx: Omit<OperationContext<T>, 'imageName'>, image: Image | undefined): Promise<void>;
 }
 
 /**
@@ -64,7 +71,8 @@ interface Request {
 export async function handleOperation(op: ImageOperation, event: CustomResourceEvent): Promise<OnEventResponse> {
   const props = event.ResourceProperties as ResourceProperties;
   const region = required(props, 'Region');
-  const req: Request = { event, props, region, ec2: ec2(region), ownership: ownershipOf(event) };
+  // An image owned by another account is made, read and removed there, as the role the user named.
+  const req: Request = { event, props, region, ec2: ec2(region, roleOf(props, event.LogicalResourceId)), ownership: ownershipOf(event) };
 
   switch (event.RequestType) {
     case 'Create':
@@ -86,7 +94,8 @@ export async function handleOperation(op: ImageOperation, event: CustomResourceE
 
     case 'Delete':
       for (const imageId of await imagesOf(op, req, event.PhysicalResourceId, true)) {
-        await deleteImage(req, imageId, !!op.snapshotsBelongToUser);
+        const image = await deleteImage(req, imageId, !!op.snapshotsBelongToUser);
+        await op.afterDelete?.(req, image);
       }
       return { PhysicalResourceId: event.PhysicalResourceId };
   }
@@ -141,12 +150,13 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
   }
 }
 
-async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<void> {
+/** Deletes or retains the image, as the removal rule decides; returns it as it was before. */
+async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<Image | undefined> {
   const image = await describeImage(req.ec2, physicalId);
   const decision = await decideRemoval(str(req.props.RemovalPolicy), image, req.event.StackId);
   if (!decision.destroy) {
     log('info', 'image retained', { imageId: physicalId, region: req.region, reason: decision.reason });
-    return;
+    return image;
   }
   log('info', 'deleting image', { imageId: physicalId, region: req.region, reason: decision.reason });
   // Only an image that was handed out can be in use; a failed deployment's never was.
@@ -156,4 +166,5 @@ async function deleteImage(req: Request, physicalId: string, keepSnapshots: bool
     await disableFastLaunchBeforeDeregister(req.ec2, physicalId, req.region, decision.overridesProtection);
   }
   await destroyImage(req.ec2, physicalId, image, req.ownership, req.region, { overrideProtection: decision.overridesProtection, keepSnapshots });
+  return image;
 }

@@ -49,6 +49,8 @@ export const Tags = {
   SETUP: `${TAG_PREFIX}setup`,
   /** On a BakedAmi's builder: which construct it builds for. */
   BUILDER: `${TAG_PREFIX}builder`,
+  /** On a copy made by another account: what its create shared of the source, withdrawn by its delete. */
+  SOURCE_SHARE: `${TAG_PREFIX}source-share`,
 } as const;
 
 /** The builder's report when its setup succeeded (`Tags.SETUP` value and console line). */
@@ -159,6 +161,9 @@ export const Schemas = {
     KmsKeyId: text,
     CopyImageTags: flag,
     CompletionDurationMinutes: number,
+    // A copy owned by another account: made, followed and deleted as RoleArn there.
+    Account: text,
+    RoleArn: text,
   },
   [ResourceTypes.AMI_FROM_SNAPSHOT]: {
     // No SnapshotTags: the snapshots are the user's, and cdk-ami never tags them.
@@ -226,6 +231,8 @@ export const Schemas = {
     ImportTaskId: text,
     ImportedImageId: text,
     ImportedSnapshotIds: text,
+    // A copy owned by another account: every link follows it as this role.
+    RoleArn: text,
   },
   [ResourceTypes.PARAMETER]: {
     Region: required,

@@ -44,6 +44,8 @@ export interface ManagedImageResources<T extends OperationType> {
    * chain starts from. @default - the chain waits for the operation's image
    */
   readonly beforeWaiters?: (operation: ProviderResource, timeout: Duration) => WaiterStart;
+  /** The account that owns the image, when it is not the stack's (a copy made by another account). */
+  readonly account?: string;
 }
 
 /** What the waiter chain starts from when `beforeWaiters` is given. */
@@ -90,7 +92,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     validateTags(scope, props.tags);
     validateTags(scope, props.snapshotTags);
     validateImageName(scope, resources.imageName);
-    claimImageName(scope, resources.imageName, scope.region);
+    claimImageName(scope, resources.imageName, scope.region, resources.account);
     this.removalPolicy = validateRemovalPolicy(scope, props.removalPolicy ?? RemovalPolicy.RETAIN, IMAGE_REMOVAL);
     this.osType = props.osType ?? ec2.OperatingSystemType.LINUX;
     this.userData = props.userData;
@@ -168,6 +170,10 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       throw new AmiValidationError('exportName needs the output: remove exportName or set output to true.', scope);
     }
 
+    if (props.parameterName && resources.account) {
+      throw new AmiValidationError(
+        `parameterName "${props.parameterName}" cannot be used for an image owned by account ${resources.account}: the stack can only write parameters in its own account.`, scope);
+    }
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
       const description = `AMI ID of ${scope.node.path}, published by cdk-ami`;

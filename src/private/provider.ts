@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, Fn, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -52,6 +52,8 @@ export class AmiProvider extends Construct {
   public readonly waiterRole: iam.Role;
 
   private readonly statements = new Map<string, iam.PolicyStatement>();
+  /** The accounts that copies of this stack's images are made by. */
+  private readonly copyAccounts = new Set<string>();
 
   private constructor(scope: Stack, id: string) {
     super(scope, id);
@@ -313,6 +315,63 @@ export class AmiProvider extends Construct {
     }));
   }
 
+  /**
+   * Lets both our functions assume `roleArn`, a role in another account that
+   * makes, follows and removes a copy there (onEvent creates and deletes,
+   * isComplete polls). Gives the two roles the path that role's trust policy
+   * names (see `providerRolePath`), so that no other role of the account matches.
+   */
+  public grantAssumeCopyRole(roleArn: string): void {
+    for (const [key, role] of [['op', this.operationRole], ['wait', this.waiterRole]] as const) {
+      this.growStatement(`${key}:assume-copy-role`, role, () => new iam.PolicyStatement({
+        sid: 'AssumeCrossAccountCopyRoles',
+        actions: ['sts:AssumeRole'],
+      }), roleArn);
+      (role.node.defaultChild as iam.CfnRole).path = providerRolePath(Stack.of(this).stackName);
+    }
+  }
+
+  /**
+   * Lets the onEvent role share `source` with `account` before that account
+   * copies it, and withdraw the share afterwards: launch permission on exactly
+   * the source image (in a policy of its own, as in `grantSourceImage`), and
+   * createVolumePermission of snapshots in the source's Region for exactly the
+   * accounts that copy, never a group (public).
+   */
+  public grantShareForCopy(owner: Construct, source: IImage, account: string, dependent: CfnResource): void {
+    const policy = new iam.Policy(owner, 'ShareSourcePolicy', {
+      roles: [this.operationRole],
+      statements: [new iam.PolicyStatement({
+        sid: 'ShareSourceForCopy',
+        actions: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
+        resources: [imageArn(source.region, source.imageId)],
+      })],
+    });
+    dependent.node.addDependency(policy);
+    this.grantOperation('read-snapshot-permissions', {
+      sid: 'ReadSnapshotPermissions',
+      actions: ['ec2:DescribeSnapshotAttribute'],
+      resources: [snapshotArns()],
+      // Only this account's snapshots can be shared: those of the sources.
+      conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
+    });
+    this.copyAccounts.add(account);
+    for (const operation of ['Add', 'Remove'] as const) {
+      const other = operation === 'Add' ? 'Remove' : 'Add';
+      this.grantOperation(`share-snapshots-${operation}`, {
+        sid: `${operation}SnapshotPermissionForCopies`,
+        actions: ['ec2:ModifySnapshotAttribute'],
+        resources: [snapshotArns()],
+        conditions: {
+          // Present, and naming only accounts that copy; never a group (public) nor the other operation.
+          'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
+          'ForAllValues:StringEquals': { [`ec2:${operation}/userId`]: Lazy.list({ produce: () => [...this.copyAccounts] }) },
+          'Null': { [`ec2:${operation}/userId`]: 'false', [`ec2:${other}/userId`]: 'true', 'ec2:Add/group': 'true', 'ec2:Remove/group': 'true' },
+        },
+      });
+    }
+  }
+
   /** Adds a statement to the isComplete role once. */
   public grantWaiter(key: string, statement: iam.PolicyStatementProps): void {
     this.addOnce(`wait:${key}`, this.waiterRole, () => new iam.PolicyStatement(statement));
@@ -393,6 +452,17 @@ function pinnedNodeRuntime(name: string): lambda.Runtime {
   lambda.Runtime.ALL.splice(lambda.Runtime.ALL.indexOf(runtime), 1);
   return runtime;
 }
+
+/**
+ * The IAM path of the provider roles that may assume a copy role in another
+ * account: `/cdk-ami/<stack name>/`. Role names are generated, so the target
+ * account's trust policy names this path (aws:PrincipalArn), which only the
+ * provider roles of that stack carry.
+ */
+export function providerRolePath(stackName: string): string {
+  return `${PROVIDER_ROLE_PATH_PREFIX}${stackName}/`;
+}
+export const PROVIDER_ROLE_PATH_PREFIX = '/cdk-ami/';
 
 /** Images in any Region (copies live outside the stack's Region), or in one. */
 export function imageArns(region = '*'): string {

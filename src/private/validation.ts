@@ -89,11 +89,12 @@ export function validateBootMode(scope: IConstruct, props: {
 /** EC2 image names are unique per account and Region: two images of one app with the same name cannot both be created. */
 const IMAGE_NAMES = new WeakMap<IConstruct, Map<string, string>>();
 
-export function claimImageName(scope: IConstruct, name: string | undefined, region: string): void {
+export function claimImageName(scope: IConstruct, name: string | undefined, region: string, imageAccount?: string): void {
   if (name === undefined || Token.isUnresolved(name)) return;
   const stack = Stack.of(scope);
+  const owner = imageAccount ?? stack.account;
   // An account or Region unknown at synth time is only known to be shared within one stack.
-  const account = Token.isUnresolved(stack.account) ? `stack ${stack.node.path}` : stack.account;
+  const account = Token.isUnresolved(owner) ? `stack ${stack.node.path}` : owner;
   const where = Token.isUnresolved(region) ? `stack ${stack.node.path}` : region;
   const key = `${account}|${where}|${name}`;
   const names = IMAGE_NAMES.get(scope.node.root) ?? new Map<string, string>();

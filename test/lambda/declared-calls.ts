@@ -12,6 +12,8 @@ import * as importWaiter from '../../lambda/import-waiter';
 import * as restore from '../../lambda/restore';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
+import * as clients from '../../lambda/shared/clients';
+import * as crossAccount from '../../lambda/shared/cross-account';
 import * as fastLaunch from '../../lambda/shared/fast-launch';
 import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
@@ -35,6 +37,8 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'store.ts': store.CALLS,
   'waiter.ts': waiter.CALLS,
   'shared/fast-launch.ts': fastLaunch.CALLS,
+  'shared/clients.ts': clients.CALLS,
+  'shared/cross-account.ts': crossAccount.CALLS,
   'shared/governance.ts': governance.CALLS,
   'shared/images.ts': images.CALLS,
   'shared/import-tasks.ts': importTasks.CALLS,

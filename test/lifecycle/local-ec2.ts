@@ -197,6 +197,8 @@ export interface ImageDevice {
 export interface LocalImage {
   readonly imageId: string;
   readonly region: string;
+  /** The account that owns it (the one whose credentials made it). */
+  readonly ownerId: string;
   readonly name: string;
   readonly imageLocation: string;
   readonly creationDate: string;
@@ -246,6 +248,7 @@ export interface LocalImage {
 export interface LocalSnapshot {
   readonly snapshotId: string;
   readonly region: string;
+  readonly ownerId: string;
   readonly volumeId: string;
   readonly startTime: string;
   readonly volumeSizeGiB: number;
@@ -442,7 +445,7 @@ export interface LocalParameter {
 }
 
 export interface RecordedCall {
-  readonly service: 'ec2' | 'cloudformation' | 's3' | 'ssm';
+  readonly service: 'ec2' | 'cloudformation' | 's3' | 'ssm' | 'sts';
   readonly action: string;
   readonly region: string;
   readonly status: number;
@@ -885,9 +888,9 @@ function tagsFor(specs: Map<string, Tags>, type: string): Tags {
   return newTags(Object.entries(specs.get(type) ?? {}));
 }
 
-/** Owner.N: our resources match `self` or our account ID; any other owner has none. */
-function ownersInclude(owners: readonly string[]): boolean {
-  return owners.length === 0 || owners.some((owner) => owner === 'self' || owner === ACCOUNT_ID);
+/** Owner.N: the caller's resources match `self` or its account ID; any other owner has none. */
+function ownersInclude(owners: readonly string[], account: string): boolean {
+  return owners.length === 0 || owners.some((owner) => owner === 'self' || owner === account);
 }
 
 // ---------------------------------------------------------------------------
@@ -927,7 +930,7 @@ const IMAGE_FILTERS: FilterFields<LocalImage> = {
   'state': (image) => [image.state],
   'image-id': (image) => [image.imageId],
   'description': (image) => [image.description],
-  'owner-id': () => [ACCOUNT_ID],
+  'owner-id': (image) => [image.ownerId],
   'architecture': (image) => [image.architecture ?? 'x86_64'],
   'image-type': () => ['machine'],
   'root-device-type': () => ['ebs'],
@@ -947,7 +950,7 @@ const SNAPSHOT_FILTERS: FilterFields<LocalSnapshot> = {
   'volume-id': (snapshot) => [snapshot.volumeId],
   'volume-size': (snapshot) => [String(snapshot.volumeSizeGiB)],
   'description': (snapshot) => [snapshot.description],
-  'owner-id': () => [ACCOUNT_ID],
+  'owner-id': (snapshot) => [snapshot.ownerId],
   'encrypted': (snapshot) => [String(snapshot.encrypted)],
   'progress': (snapshot) => [`${snapshot.progress}%`],
 };
@@ -1046,7 +1049,7 @@ function renderImage(image: LocalImage): string {
     leaf('imageId', image.imageId),
     leaf('imageLocation', image.imageLocation),
     leaf('imageState', image.state),
-    leaf('imageOwnerId', ACCOUNT_ID),
+    leaf('imageOwnerId', image.ownerId),
     leaf('creationDate', image.creationDate),
     leaf('isPublic', isPublic(image)),
     leaf('architecture', image.architecture ?? 'x86_64'),
@@ -1090,7 +1093,7 @@ function renderSnapshot(snapshot: LocalSnapshot): string {
     leaf('statusMessage', snapshot.statusMessage),
     leaf('startTime', snapshot.startTime),
     leaf('progress', `${snapshot.progress}%`),
-    leaf('ownerId', ACCOUNT_ID),
+    leaf('ownerId', snapshot.ownerId),
     leaf('volumeSize', snapshot.volumeSizeGiB),
     leaf('description', snapshot.description),
     leaf('encrypted', snapshot.encrypted),
@@ -1216,7 +1219,7 @@ class RegionState {
   /** aws:ec2:image writes SSM has accepted but not validated yet, by name. */
   readonly pendingParameters = new Map<string, { parameter: LocalParameter; readsLeft: number }>();
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, readonly account: string) {}
 
   /** The first non-deregistered image that still references the snapshot. */
   imageUsing(snapshotId: string, except?: LocalImage): LocalImage | undefined {
@@ -1245,15 +1248,22 @@ class World {
   readonly s3 = new Map<string, S3StoredObject>();
   /** Buckets whose region was set; any other bucket is taken to be in whatever region asks. */
   readonly bucketRegions = new Map<string, string>();
+  /** By account and region: accounts never see each other's resources, but through sharing. */
   private readonly regions = new Map<string, RegionState>();
 
-  region(name: string): RegionState {
-    let state = this.regions.get(name);
+  region(name: string, account = ACCOUNT_ID): RegionState {
+    const key = `${account}/${name}`;
+    let state = this.regions.get(key);
     if (!state) {
-      state = new RegionState(name);
-      this.regions.set(name, state);
+      state = new RegionState(name, account);
+      this.regions.set(key, state);
     }
     return state;
+  }
+
+  /** The region `name` of every account that has used it. */
+  regionInAllAccounts(name: string): RegionState[] {
+    return [...this.regions.values()].filter((state) => state.name === name);
   }
 
   /** Image IDs are unique across regions, so one can be found without its region. */
@@ -1403,7 +1413,7 @@ class Ec2Api {
     for (const instance of selected) runInstanceScript(instance);
     // One reservation per instance: we never launch several instances together.
     const reservations = selected.filter(matches).map((instance) => leaf('reservationId', instance.reservationId)
-      + leaf('ownerId', ACCOUNT_ID)
+      + leaf('ownerId', region.account)
       + itemSet('groupSet', [])
       + itemSet('instancesSet', [renderInstance(instance)]));
     return itemSet('reservationSet', reservations);
@@ -1539,8 +1549,10 @@ class Ec2Api {
       return leaf('imageId', earlier.imageId);
     }
 
-    const source = this.world.region(sourceRegion).images.get(sourceImageId);
-    if (!source || source.state === 'deregistered') throw imageNotFound([sourceImageId]);
+    const owner = this.world.regionInAllAccounts(sourceRegion).find((state) => state.images.has(sourceImageId));
+    const source = owner?.images.get(sourceImageId);
+    if (!owner || !source || source.state === 'deregistered') throw imageNotFound([sourceImageId]);
+    if (owner.account !== region.account) this.assertSharedForCopy(owner, source, region.account);
     if (source.state !== 'available') {
       throw new ApiError('InvalidAMIID.Unavailable', `AMI '${sourceImageId}' is ${source.state}, and cannot be copied`);
     }
@@ -1587,11 +1599,27 @@ class Ec2Api {
     return leaf('imageId', imageId);
   }
 
+  /**
+   * Another account's image can be copied only when it is shared with the caller: launch
+   * permission on the image (else EC2 does not show it: NotFound), and createVolumePermission on
+   * every snapshot, for EC2 reads them as the caller (best knowledge: the snapshot is as invisible
+   * to the caller as an unshared image).
+   */
+  private assertSharedForCopy(owner: RegionState, source: LocalImage, account: string): void {
+    const launchable = source.launchPermissions.some((p) => p.userId === account || p.group === 'all');
+    if (!launchable) throw imageNotFound([source.imageId]);
+    for (const device of source.blockDeviceMappings) {
+      const snapshot = owner.snapshots.get(device.snapshotId);
+      const readable = snapshot?.createVolumePermissions.some((p) => p.userId === account || p.group === 'all');
+      if (!readable) throw snapshotNotFound([device.snapshotId]);
+    }
+  }
+
   private describeImages(region: RegionState, params: QueryParams): string {
     const ids = unique(params.list('ImageId'));
     ids.forEach((id) => assertWellFormedId(id, 'ami', 'InvalidAMIID.Malformed'));
     const candidates = ids.length > 0 ? this.imagesNamedInDescribe(region, ids) : [...region.images.values()];
-    const owned = ownersInclude(params.list('Owner'));
+    const owned = ownersInclude(params.list('Owner'), region.account);
     const matches = filterPredicate(params, IMAGE_FILTERS);
     // A deregistered image is simply absent, as on EC2 a while after deregistration; a
     // disabled one is left out unless asked for (DescribeImages IncludeDisabled).
@@ -1903,7 +1931,7 @@ class Ec2Api {
     const missing = ids.filter((id) => !region.snapshots.has(id));
     if (missing.length > 0) throw snapshotNotFound(missing);
     const candidates = ids.length > 0 ? ids.map((id) => region.snapshots.get(id) as LocalSnapshot) : [...region.snapshots.values()];
-    const owned = ownersInclude(params.list('Owner'));
+    const owned = ownersInclude(params.list('Owner'), region.account);
     const matches = filterPredicate(params, SNAPSHOT_FILTERS);
     return itemSet('snapshotSet', candidates.filter((snapshot) => owned && matches(snapshot)).map(renderSnapshot));
   }
@@ -2451,7 +2479,8 @@ class Ec2Api {
     const image: LocalImage = {
       ...fields,
       region: region.name,
-      imageLocation: `${ACCOUNT_ID}/${fields.name}`,
+      ownerId: region.account,
+      imageLocation: `${region.account}/${fields.name}`,
       creationDate: now(),
       state: 'pending',
       launchPermissions: [],
@@ -2469,6 +2498,7 @@ class Ec2Api {
       ...fields,
       snapshotId: newId('snap'),
       region: region.name,
+      ownerId: region.account,
       startTime: now(),
       state: fields.state ?? 'pending',
       progress: fields.state === 'completed' ? 100 : 0,
@@ -2912,11 +2942,17 @@ interface Reply {
   readonly contentType?: string;
 }
 
-/** `Credential=AKID/20261123/us-east-1/ec2/aws4_request` → region and service of a SigV4 request. */
-function credentialScope(authorization: string | undefined): { region: string; service: string } | undefined {
-  const match = /Credential=[^/,\s]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
-  return match ? { region: match[1], service: match[2] } : undefined;
+/** `Credential=AKID/20261123/us-east-1/ec2/aws4_request` → access key, region and service of a SigV4 request. */
+function credentialScope(authorization: string | undefined): { accessKeyId: string; region: string; service: string } | undefined {
+  const match = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
+  return match ? { accessKeyId: match[1], region: match[2], service: match[3] } : undefined;
 }
+
+const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
+/** RoleSessionName: 2 to 64 of letters, digits and `+=,.@-` (STS AssumeRole). */
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+/** arn:aws:iam::123456789012:role/path/name */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(.+)$/;
 
 /** The attempt number the SDK's retry middleware puts in `amz-sdk-request: attempt=2; max=3`. */
 function sdkAttempt(header: string | string[] | undefined): number | undefined {
@@ -2957,6 +2993,10 @@ export class LocalEc2 {
   private readonly ssm = new SsmApi(this.world);
   private readonly faults = new FaultPlan();
   private readonly recorded: RecordedCall[] = [];
+  /** Access key → account: the default credentials (`test`) act for ACCOUNT_ID; AssumeRole adds keys. */
+  private readonly accessKeys = new Map<string, string>();
+  /** Role ARN → the accounts it trusts (addRole). */
+  private readonly roles = new Map<string, readonly string[]>();
   private readonly server: http.Server;
   private stopped = false;
 
@@ -3029,6 +3069,8 @@ export class LocalEc2 {
     this.world.reset();
     this.faults.clear();
     this.recorded.length = 0;
+    this.accessKeys.clear();
+    this.roles.clear();
   }
 
   // -- scripting -------------------------------------------------------------
@@ -3146,14 +3188,22 @@ export class LocalEc2 {
 
   // -- inspection (copies: changing them does not change the endpoint) --------
 
-  /** All images of the region, deregistered ones included. */
-  images(region: string): LocalImage[] {
-    return structuredClone([...this.world.region(region).images.values()]);
+  /** All images of the region (of ACCOUNT_ID, or `account`), deregistered ones included. */
+  images(region: string, account = ACCOUNT_ID): LocalImage[] {
+    return structuredClone([...this.world.region(region, account).images.values()]);
   }
 
-  /** Images of the region that are not deregistered. */
-  liveImages(region: string): LocalImage[] {
-    return this.images(region).filter((image) => image.state !== 'deregistered');
+  /** Images of the region (of ACCOUNT_ID, or `account`) that are not deregistered. */
+  liveImages(region: string, account = ACCOUNT_ID): LocalImage[] {
+    return this.images(region, account).filter((image) => image.state !== 'deregistered');
+  }
+
+  /**
+   * A role in `roleArn`'s account that callers of `trustedAccounts` may assume (STS AssumeRole);
+   * its credentials act for the role's account.
+   */
+  addRole(roleArn: string, trustedAccounts: readonly string[]): void {
+    this.roles.set(roleArn, [...trustedAccounts]);
   }
 
   /** One image, wherever it is. */
@@ -3162,9 +3212,9 @@ export class LocalEc2 {
     return image ? structuredClone(image) : undefined;
   }
 
-  /** Snapshots of the region that are not deleted. */
-  snapshots(region: string): LocalSnapshot[] {
-    return structuredClone([...this.world.region(region).snapshots.values()]);
+  /** Snapshots of the region (of ACCOUNT_ID, or `account`) that are not deleted. */
+  snapshots(region: string, account = ACCOUNT_ID): LocalSnapshot[] {
+    return structuredClone([...this.world.region(region, account).snapshots.values()]);
   }
 
   /** Block public access for AMIs in the region. */
@@ -3209,7 +3259,13 @@ export class LocalEc2 {
     let service: RecordedCall['service'];
     let action: string;
     let reply: Reply;
-    if (scope?.service === 's3') {
+    const account = (scope && this.accessKeys.get(scope.accessKeyId)) ?? ACCOUNT_ID;
+    if (scope?.service === 'sts') {
+      service = 'sts';
+      const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
+      action = params.get('Action') ?? '';
+      reply = this.stsReply(action, account, params, requestId);
+    } else if (scope?.service === 's3') {
       service = 's3';
       action = request.method === 'DELETE' ? 'DeleteObject' : `${request.method} (unsupported)`;
       reply = this.s3Reply(action, request.url ?? '/', requestId);
@@ -3222,7 +3278,7 @@ export class LocalEc2 {
       service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
       action = params.get('Action') ?? '';
       reply = scope
-        ? this.reply(service, action, scope.region, params, requestId)
+        ? this.reply(service, action, scope.region, params, requestId, account)
         : this.errorReply(service, new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401), requestId);
     }
 
@@ -3275,11 +3331,50 @@ export class LocalEc2 {
     }
   }
 
-  private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string): Reply {
+  /**
+   * STS AssumeRole: a role of `addRole` that trusts the caller's account answers with new
+   * credentials, which act for the role's account from then on. Any other role is refused with
+   * AccessDenied, as STS refuses a role that does not exist or does not trust the caller.
+   */
+  private stsReply(action: string, account: string, params: QueryParams, requestId: string): Reply {
+    const fault = this.faults.take(action);
+    if (fault) return this.faultReply('sts', fault, requestId);
+    try {
+      if (action !== 'AssumeRole') throw new ApiError('InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
+      const roleArn = params.required('RoleArn');
+      const sessionName = params.required('RoleSessionName');
+      if (!SESSION_NAME.test(sessionName)) {
+        throw new ApiError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`);
+      }
+      const match = ROLE_ARN.exec(roleArn);
+      if (!match || !(this.roles.get(roleArn) ?? []).includes(account)) {
+        throw new ApiError('AccessDenied', `User: arn:aws:sts::${account}:assumed-role/caller/session is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, 403);
+      }
+      const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+      this.accessKeys.set(accessKeyId, match[1]);
+      const roleName = match[2].split('/').pop()!;
+      const result = node('AssumeRoleResult',
+        node('Credentials',
+          leaf('AccessKeyId', accessKeyId),
+          leaf('SecretAccessKey', randomBytes(20).toString('base64')),
+          leaf('SessionToken', randomBytes(32).toString('base64')),
+          leaf('Expiration', new Date(Date.now() + 3600_000).toISOString())),
+        node('AssumedRoleUser',
+          leaf('AssumedRoleId', `AROA${randomBytes(8).toString('hex').toUpperCase()}:${sessionName}`),
+          leaf('Arn', `arn:aws:sts::${match[1]}:assumed-role/${roleName}/${sessionName}`)));
+      const body = `${XML_DECLARATION}<AssumeRoleResponse xmlns="${STS_NAMESPACE}">${result}${node('ResponseMetadata', leaf('RequestId', requestId))}</AssumeRoleResponse>`;
+      return { status: 200, body };
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : new ApiError('InternalFailure', String(error), 500);
+      return this.errorReply('sts', apiError, requestId);
+    }
+  }
+
+  private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string, account = ACCOUNT_ID): Reply {
     const fault = this.faults.take(action);
     if (fault) return this.faultReply(service, fault, requestId);
     try {
-      const region = this.world.region(regionName);
+      const region = this.world.region(regionName, account);
       if (service === 'cloudformation') {
         return { status: 200, body: cfnDocument(action, requestId, this.cloudFormation.handle(action, region, params)) };
       }
@@ -3300,7 +3395,9 @@ export class LocalEc2 {
   }
 
   private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {
-    const document = { cloudformation: cfnErrorDocument, ec2: ec2ErrorDocument, s3: s3ErrorDocument, ssm: ssmErrorDocument }[service];
+    const document = {
+      cloudformation: cfnErrorDocument, ec2: ec2ErrorDocument, s3: s3ErrorDocument, ssm: ssmErrorDocument, sts: cfnErrorDocument,
+    }[service];
     const body = document(error, requestId);
     return { status: error.status, body, code: error.code };
   }
@@ -3320,6 +3417,7 @@ export function withEndpointEnv(url: string): () => void {
     AWS_ENDPOINT_URL_CLOUDFORMATION: url,
     AWS_ENDPOINT_URL_S3: url,
     AWS_ENDPOINT_URL_SSM: url,
+    AWS_ENDPOINT_URL_STS: url,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: 'us-east-1',

@@ -1,0 +1,211 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole } from '../src';
+import { nagFindings, newStack, resourcesOfType } from './util';
+
+const SOURCE = 'ami-0123456789abcdef0';
+const TARGET = '444455556666';
+const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
+
+type Props = Partial<ConstructorParameters<typeof CopiedAmi>[2]>;
+function crossAccount(props: Props = {}, stack = newStack()) {
+  const copy = new CopiedAmi(stack, 'Copy', {
+    source: Ami.fromImageId(stack, 'Source', SOURCE),
+    region: 'eu-west-1',
+    account: TARGET,
+    copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', ROLE_ARN, { mutable: false }),
+    ...props,
+  });
+  return { stack, copy };
+}
+
+function statementsOf(stack: Stack, role: string): any[] {
+  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('CopiedAmi owned by another account', () => {
+  test('the operation names the account and role; every waiter link follows the copy as that role', () => {
+    const { stack, copy } = crossAccount({ timeout: Duration.hours(2) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', Account: TARGET, RoleArn: ROLE_ARN, SourceImageId: SOURCE });
+    const waiters = resourcesOfType(template, 'Custom::AmiWaiter');
+    expect(waiters.length).toBeGreaterThan(1);
+    for (const [, w] of waiters) expect(w.Properties).toMatchObject({ Region: 'eu-west-1', RoleArn: ROLE_ARN });
+    expect(copy.account).toBe(TARGET);
+    // Its ID is the last link's, like any image's.
+    expect(stack.resolve(copy.imageId)).toEqual({ 'Fn::GetAtt': [waiters[waiters.length - 1][0], 'ImageId'] });
+  });
+
+  test('both provider functions may assume exactly that role, and carry the path its trust policy names', () => {
+    const { stack } = crossAccount();
+    for (const role of ['CdkAmiProviderOperationRole', 'CdkAmiProviderWaiterRole']) {
+      expect(statementsOf(stack, role)).toContainEqual(expect.objectContaining({ Action: 'sts:AssumeRole', Resource: ROLE_ARN }));
+    }
+    const roles = resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Role');
+    const paths = Object.fromEntries(roles.map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r.Properties.Path]));
+    expect(paths).toMatchObject({ CdkAmiProviderOperationRole: '/cdk-ami/TestStack/', CdkAmiProviderWaiterRole: '/cdk-ami/TestStack/' });
+  });
+
+  test('a stack without copies by other accounts keeps its provider roles where they were', () => {
+    const stack = newStack();
+    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'Source', SOURCE), region: 'eu-west-1' });
+    for (const [, r] of resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Role')) expect(r.Properties.Path).toBeUndefined();
+    for (const role of ['CdkAmiProviderOperationRole', 'CdkAmiProviderWaiterRole']) {
+      expect(statementsOf(stack, role).filter((st) => st.Action === 'sts:AssumeRole')).toEqual([]);
+    }
+  });
+
+  test('the stack shares only the source image, and snapshots only with the copying accounts; it copies nothing itself', () => {
+    const { stack } = crossAccount();
+    const op = statementsOf(stack, 'CdkAmiProviderOperationRole');
+    expect(op).toContainEqual(expect.objectContaining({
+      Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-east-1::image/${SOURCE}`]] },
+    }));
+    const add = op.find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
+    expect(add.Condition).toMatchObject({
+      'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
+      'ForAllValues:StringEquals': { 'ec2:Add/userId': [TARGET] },
+      'Null': { 'ec2:Add/userId': 'false', 'ec2:Add/group': 'true' },
+    });
+    expect(op.filter((s) => [s.Action].flat().includes('ec2:CopyImage'))).toEqual([]);
+  });
+
+  test('copyTo with an account: one copy per Region and account', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const role = (account: string) => (stack.node.tryFindChild(`Role${account}`) as iam.IRole | undefined)
+      ?? iam.Role.fromRoleArn(stack, `Role${account}`, `arn:aws:iam::${account}:role/copies`, { mutable: false });
+    const eu = golden.copyTo('eu-west-1');
+    const target = golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) });
+    const other = golden.copyTo('eu-west-1', { account: '777788889999', copyRole: role('777788889999') });
+    expect([eu, target, other].map((c) => c.node.id)).toEqual(['CopyToeu-west-1', `CopyToeu-west-1${TARGET}`, 'CopyToeu-west-1777788889999']);
+    expect(() => golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) })).toThrow(/is called twice on TestStack\/Golden for account 444455556666/);
+    // The snapshot share names both accounts.
+    const add = statementsOf(stack, 'CdkAmiProviderOperationRole').find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
+    expect(add.Condition['ForAllValues:StringEquals']['ec2:Add/userId']).toEqual([TARGET, '777788889999']);
+  });
+
+  test('the same imageName in two accounts is no clash', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    golden.copyTo('eu-west-1', { imageName: 'golden' });
+    expect(() => golden.copyTo('eu-west-1', {
+      imageName: 'golden', account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }),
+    })).not.toThrow();
+  });
+
+  test('a source key of the app gets a key-policy statement for the copying account, in both Regions', () => {
+    const stack = newStack();
+    const key = new kms.Key(stack, 'Key');
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: key });
+    encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
+    const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
+    expect(k.Properties.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
+      Sid: `AllowCopiesBy${TARGET}`,
+      Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } },
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': [
+            { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
+            { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
+          ],
+        },
+      },
+    }));
+  });
+
+  test('an imported source key gets a warning naming what its key policy needs', () => {
+    const { stack } = crossAccount({ sourceEncryptionKey: kms.Key.fromKeyArn(newStack('Other'), 'K', 'arn:aws:kms:us-east-1:123456789012:key/abc') });
+    Annotations.fromStack(stack).hasWarning('/TestStack/Copy', Match.stringLikeRegexp(`its key policy must let account ${TARGET} use it through EC2 in us-east-1 and eu-west-1`));
+  });
+
+  test.each<[string, Props, RegExp]>([
+    ['account without copyRole', { copyRole: undefined }, /account 444455556666 needs copyRole: the copy is made by that account/],
+    ['copyRole of another account', { copyRole: iam.Role.fromRoleArn(newStack('R'), 'R', 'arn:aws:iam::777788889999:role/x') }, /copyRole arn:aws:iam::777788889999:role\/x belongs to account 777788889999, but the copy is made by account 444455556666/],
+    ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
+    ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
+    ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /kmsKey must be a key of account 444455556666/],
+    ['parameterName', { parameterName: '/golden/eu' }, /parameterName "\/golden\/eu" cannot be used for an image owned by account 444455556666/],
+  ])('refuses %s at synth', (_name, props, message) => {
+    expect(() => crossAccount(props)).toThrow(message);
+  });
+
+  test('refuses a kmsKey defined in the stack, which lives in the stack\'s account', () => {
+    const stack = newStack();
+    expect(() => crossAccount({ region: 'us-east-1', encrypted: true, kmsKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/kmsKey must be a key of account 444455556666/);
+  });
+
+  test('refuses copyRole without account', () => {
+    const stack = newStack();
+    expect(() => new CopiedAmi(stack, 'Copy', {
+      source: Ami.fromImageId(stack, 'Source', SOURCE), copyRole: iam.Role.fromRoleArn(stack, 'R', ROLE_ARN),
+    })).toThrow(/copyRole needs account/);
+  });
+
+  test('an env-agnostic stack needs copyRole for any account, and accepts one', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    expect(() => crossAccount({ copyRole: undefined }, stack)).toThrow(/needs copyRole/);
+    const other = new Stack(new App(), 'Agnostic');
+    expect(() => crossAccount({}, other)).not.toThrow();
+  });
+
+  test('cdk-nag finds nothing unexplained', () => {
+    const { stack } = crossAccount();
+    expect(nagFindings(stack)).toEqual([]);
+  });
+});
+
+describe('CrossAccountCopyRole', () => {
+  function roleStack(props: Partial<ConstructorParameters<typeof CrossAccountCopyRole>[2]> = {}) {
+    const stack = new Stack(new App(), 'Target', { env: { account: TARGET, region: 'eu-west-1' } });
+    const role = new CrossAccountCopyRole(stack, 'CopyRole', { sourceAccount: '123456789012', sourceStackName: 'Golden', roleName: 'cdk-ami-copies', ...props });
+    return { stack, role };
+  }
+
+  test('trusts the source account\'s provider roles of the named stack only', () => {
+    const { stack, role } = roleStack();
+    const [, r] = resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Role')[0];
+    expect(r.Properties.RoleName).toBe('cdk-ami-copies');
+    expect(r.Properties.AssumeRolePolicyDocument.Statement).toEqual([expect.objectContaining({
+      Action: 'sts:AssumeRole',
+      Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } },
+      Condition: { ArnLike: { 'aws:PrincipalArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:role/cdk-ami/Golden/*']] } } },
+    })]);
+    expect(stack.resolve(role.roleArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^CopyRole/), 'Arn'] });
+  });
+
+  test('without a stack name it trusts every cdk-ami stack of the source account, and their copies', () => {
+    const { stack } = roleStack({ sourceStackName: undefined });
+    const json = JSON.stringify(Template.fromStack(stack).toJSON());
+    expect(json).toContain(':iam::123456789012:role/cdk-ami/*/*');
+    expect(json).toContain(':cloudformation:*:123456789012:stack/*/*');
+  });
+
+  test('grants the keys it is given, through EC2 only', () => {
+    const { stack } = roleStack({ encryptionKeys: [kms.Key.fromKeyArn(newStack('K'), 'K', `arn:aws:kms:eu-west-1:${TARGET}:key/abc`)] });
+    const statements = statementsOf(stack, 'CopyRole');
+    expect(statements).toContainEqual(expect.objectContaining({
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo'],
+      Resource: `arn:aws:kms:eu-west-1:${TARGET}:key/abc`,
+    }));
+  });
+
+  test.each([
+    [{ sourceAccount: 'abc' }, /sourceAccount "abc" is not an AWS account ID/],
+    [{ sourceStackName: 'has space' }, /sourceStackName "has space" is not a CloudFormation stack name/],
+  ])('refuses %j', (props, message) => {
+    expect(() => roleStack(props)).toThrow(message);
+  });
+
+  test('cdk-nag finds nothing unexplained', () => {
+    const { stack } = roleStack();
+    expect(nagFindings(stack)).toEqual([]);
+  });
+});

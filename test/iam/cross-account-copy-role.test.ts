@@ -1,0 +1,169 @@
+/**
+ * The role a CrossAccountCopyRole creates in the copying account, evaluated as
+ * AWS would (simulator.ts): every call the source stack's provider makes there
+ * for a copy (the calls its handler modules declare for a copy's create,
+ * update, delete and wait) on that stack's copies must be allowed; the same
+ * calls on anything else must not. The provider's side (sts:AssumeRole
+ * against this role's trust policy) is in provider-permissions.test.ts.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { decide, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
+import { CrossAccountCopyRole } from '../../src';
+import { DECLARED_CALLS } from '../lambda/declared-calls';
+
+const SOURCE_ACCOUNT = '123456789012';
+const TARGET_ACCOUNT = '444455556666';
+const OTHER_ACCOUNT = '999999999999';
+const SOURCE_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/Golden/0c5e2a40-0000-4000-8000-000000000000`;
+const OTHER_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/Other/0c5e2a40-0000-4000-8000-000000000001`;
+const REGION = 'eu-west-1';
+const SOURCE_IMAGE = 'ami-0123456789abcdef0';
+const NEW_IMAGE = 'ami-0new0000000000000';
+const NEW_SNAPSHOT = 'snap-0new000000000000';
+const TARGET_KEY = `arn:aws:kms:${REGION}:${TARGET_ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
+const SOURCE_KEY = `arn:aws:kms:us-east-1:${SOURCE_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+
+function targetStack(props: { sourceStackName?: string } = { sourceStackName: 'Golden' }): { s: SynthesizedStack; role: string } {
+  const stack = new Stack(new App(), 'Target', { env: { account: TARGET_ACCOUNT, region: REGION } });
+  new CrossAccountCopyRole(stack, 'CopyRole', {
+    sourceAccount: SOURCE_ACCOUNT,
+    ...props,
+    encryptionKeys: [kms.Key.fromKeyArn(stack, 'TargetKey', TARGET_KEY)],
+    sourceEncryptionKeys: [kms.Key.fromKeyArn(stack, 'SourceKey', SOURCE_KEY)],
+  });
+  const s = synthesized(stack);
+  return { s, role: roleId(s, 'CopyRole') };
+}
+
+/** The modules whose calls the provider makes in the copying account, and the calls of theirs it makes there. */
+const CALLS_IN_TARGET: Record<string, string[] | 'all'> = {
+  'copy.ts': 'all',
+  'shared/images.ts': 'all',
+  'shared/references.ts': 'all',
+  'shared/governance.ts': 'all',
+  'waiter.ts': ['ec2:DescribeSnapshots'],
+};
+
+function declared(module: string): string[] {
+  const wanted = CALLS_IN_TARGET[module];
+  const calls = [...DECLARED_CALLS[module]];
+  return wanted === 'all' ? calls : calls.filter((c) => wanted.includes(c));
+}
+
+const image = (id = NEW_IMAGE, region = REGION) => ({ resource: `arn:aws:ec2:${region}::image/${id}`, resourceType: 'image' });
+const snapshot = { resource: `arn:aws:ec2:${REGION}::snapshot/${NEW_SNAPSHOT}`, resourceType: 'snapshot' };
+const inRegion = { 'ec2:Region': REGION };
+const tagged = (stackId: string) => ({ 'aws:ResourceTag/cdk-ami:stack': stackId, ...inRegion });
+function requestTags(stackId: string): Record<string, string | string[]> {
+  return { 'aws:RequestTag/cdk-ami:stack': stackId, 'aws:RequestTag/cdk-ami:owner': 'h', 'aws:TagKeys': ['cdk-ami:stack', 'cdk-ami:owner'], ...inRegion };
+}
+
+/** The request the provider sends for `action` on the source stack's copy in the target account. */
+function onOwnCopy(action: string, stackId = SOURCE_STACK): Request[] {
+  switch (action) {
+    case 'ec2:CopyImage':
+      return [
+        { action, ...image(SOURCE_IMAGE, 'us-east-1'), context: { ...requestTags(stackId), 'ec2:ImageID': SOURCE_IMAGE, 'ec2:Owner': SOURCE_ACCOUNT } },
+        { action, ...image(), context: requestTags(stackId) },
+        { action, ...snapshot, context: requestTags(stackId) },
+        { action: 'ec2:CreateTags', ...image(), context: { ...requestTags(stackId), 'ec2:CreateAction': 'CopyImage' } },
+        { action: 'ec2:CreateTags', ...snapshot, context: { ...requestTags(stackId), 'ec2:CreateAction': 'CopyImage' } },
+      ];
+    case 'ec2:DescribeImages':
+    case 'ec2:DescribeSnapshots':
+    case 'ec2:DescribeImageReferences':
+    case 'ec2:GetImageBlockPublicAccessState':
+      return [{ action, resource: '*', context: inRegion }];
+    case 'ec2:CreateTags':
+    case 'ec2:DeleteTags':
+      return [image(), snapshot].map((r) => ({ action, ...r, context: { ...tagged(stackId), 'aws:RequestTag/team': 'infra', 'aws:TagKeys': ['team'] } }));
+    case 'ec2:DeleteSnapshot':
+    case 'ec2:ModifySnapshotAttribute':
+      return [{ action, ...snapshot, context: tagged(stackId) }];
+    default:
+      return [{ action, ...image(), context: tagged(stackId) }];
+  }
+}
+
+describe('CrossAccountCopyRole', () => {
+  const { s, role } = targetStack();
+  const allowed = Object.keys(CALLS_IN_TARGET)
+    .flatMap((module) => declared(module).flatMap((action) => onOwnCopy(action).map((r) => [module, r] as const)));
+
+  test.each(allowed.map(([module, r]) => [`${r.action} (${module}) on ${r.resource}`, r] as const))('the role may: %s', async (_name, r) => {
+    expect(await decide(s, role, r)).toBe('Allowed');
+  });
+
+  const ownActions = allowed.map(([, r]) => r).filter((r) => r.context?.['aws:ResourceTag/cdk-ami:stack']);
+  test.each(ownActions.map((r) => [`${r.action} on ${r.resourceType} of another stack`, r] as const))('the role may not: %s', async (_name, r) => {
+    expect(await decide(s, role, { ...r, context: { ...r.context, 'aws:ResourceTag/cdk-ami:stack': OTHER_STACK } })).not.toBe('Allowed');
+  });
+
+  const denied: [string, Request][] = [
+    ['CopyImage of an image another account owns', { action: 'ec2:CopyImage', ...image(SOURCE_IMAGE, 'us-east-1'), context: { ...requestTags(SOURCE_STACK), 'ec2:ImageID': SOURCE_IMAGE, 'ec2:Owner': OTHER_ACCOUNT } }],
+    ['CopyImage making an image tagged as another stack\'s', { action: 'ec2:CopyImage', ...image(), context: requestTags(OTHER_STACK) }],
+    ['CopyImage making an untagged image', { action: 'ec2:CopyImage', ...image(), context: inRegion }],
+    ['CreateTags on an existing image outside a CopyImage', { action: 'ec2:CreateTags', ...image(), context: { ...requestTags(SOURCE_STACK) } }],
+    ['DeleteTags of the cdk-ami:stack tag', { action: 'ec2:DeleteTags', ...image(), context: { ...tagged(SOURCE_STACK), 'aws:TagKeys': ['cdk-ami:stack'] } }],
+    ['DeleteTags without Tags (every tag)', { action: 'ec2:DeleteTags', ...image(), context: tagged(SOURCE_STACK) }],
+    ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
+    ['kms:Decrypt of the copy key directly, not through EC2', { action: 'kms:Decrypt', resource: TARGET_KEY, resourceType: 'key', context: { 'kms:CallerAccount': TARGET_ACCOUNT } }],
+    ['kms:GenerateDataKeyWithoutPlaintext with the source key (read only)', {
+      action: 'kms:GenerateDataKeyWithoutPlaintext',
+      resource: SOURCE_KEY,
+      resourceType: 'key',
+      resourceAccount: SOURCE_ACCOUNT,
+      resourcePolicy: sourceKeyPolicy(),
+      context: { 'kms:ViaService': `ec2.us-east-1.${URL_SUFFIX}`, 'kms:CallerAccount': TARGET_ACCOUNT },
+    }],
+  ];
+  test.each(denied)('the role may not: %s', async (_name, r) => {
+    expect(await decide(s, role, r)).not.toBe('Allowed');
+  });
+
+  test.each([
+    ['write', TARGET_KEY, TARGET_ACCOUNT, undefined, ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']],
+    ['read', SOURCE_KEY, SOURCE_ACCOUNT, sourceKeyPolicy(), ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom']],
+  ] as const)('the role may use the %s key through EC2 only', async (_use, key, keyAccount, policy, actions) => {
+    const via = { 'kms:ViaService': `ec2.${REGION}.${URL_SUFFIX}`, 'kms:CallerAccount': TARGET_ACCOUNT };
+    const base = { resource: key, resourceType: 'key', resourceAccount: keyAccount, resourcePolicy: policy ?? defaultKeyPolicy(TARGET_ACCOUNT) };
+    for (const action of actions) expect(await decide(s, role, { ...base, action, context: via })).toBe('Allowed');
+    expect(await decide(s, role, { ...base, action: 'kms:CreateGrant', context: { ...via, 'kms:GrantIsForAWSResource': 'true' } })).toBe('Allowed');
+    expect(await decide(s, role, { ...base, action: 'kms:CreateGrant', context: { ...via, 'kms:GrantIsForAWSResource': 'false' } })).not.toBe('Allowed');
+  });
+
+  test('only the provider roles of the named source stack may assume it', async () => {
+    const trust = s.resources[role].Properties.AssumeRolePolicyDocument;
+    const source = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
+    const path = new iam.Role(source, 'Provider', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), path: '/cdk-ami/Golden/' });
+    const plain = new iam.Role(source, 'Plain', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const other = new iam.Role(source, 'OtherStack', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), path: '/cdk-ami/Other/' });
+    const roleArn = `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`;
+    for (const r of [path, plain, other]) r.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [roleArn] }));
+    const src = synthesized(source);
+    const assume = { action: 'sts:AssumeRole', resource: roleArn, resourceType: 'role', resourceAccount: TARGET_ACCOUNT, resourcePolicy: resolve(s, trust) };
+    expect(await decide(src, roleId(src, 'Provider'), assume)).toBe('Allowed');
+    expect(await decide(src, roleId(src, 'Plain'), assume)).not.toBe('Allowed');
+    expect(await decide(src, roleId(src, 'OtherStack'), assume)).not.toBe('Allowed');
+  });
+});
+
+function defaultKeyPolicy(account: string) {
+  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
+}
+
+/** The source key's policy with the statement a CopiedAmi adds for the copying account. */
+function sourceKeyPolicy() {
+  return {
+    Version: '2012-10-17',
+    Statement: [...defaultKeyPolicy(SOURCE_ACCOUNT).Statement, {
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${TARGET_ACCOUNT}:root` },
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:ViaService': [`ec2.us-east-1.${URL_SUFFIX}`, `ec2.${REGION}.${URL_SUFFIX}`] } },
+    }],
+  };
+}

@@ -1,0 +1,154 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { FAILING_RESOURCE } from './cfn-simulator';
+import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { ACCOUNT_ID } from './local-ec2';
+import { Ami, AmiFromInstance, CopiedAmi, CopyOptions, LaunchPermission } from '../../src';
+
+const h = useLocalEc2();
+const HOME = 'us-east-1';
+const TARGET = '222222222222';
+const OTHER = '333333333333';
+const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
+const OTHER_ROLE_ARN = `arn:aws:iam::${OTHER}:role/cdk-ami-copies`;
+
+/** An available image of the stack's account in us-east-1, made through a stack of its own. */
+async function sourceImage(): Promise<string> {
+  const instanceId = h.ec2.addInstance({ region: HOME });
+  const sim = h.sim();
+  expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Source', { instanceId })))).toEqual({ ok: true });
+  return Object.values(sim.outputs())[0] as string;
+}
+
+function copyTemplate(sourceId: string, props: Partial<CopyOptions> & { region?: string } = {}, extra = {}) {
+  return lifecycleTemplate((stack) => new CopiedAmi(stack, 'Copy', {
+    source: Ami.fromImageId(stack, 'Source', sourceId),
+    region: 'eu-west-1',
+    account: TARGET,
+    copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', ROLE_ARN, { mutable: false }),
+    removalPolicy: RemovalPolicy.DESTROY,
+    ...props,
+  }), extra);
+}
+
+function sourceShare(sourceId: string) {
+  const image = h.ec2.image(sourceId)!;
+  const snapshots = h.ec2.snapshots(HOME).filter((s) => image.blockDeviceMappings.some((d) => d.snapshotId === s.snapshotId));
+  return {
+    launch: image.launchPermissions.map((p) => p.userId),
+    volume: snapshots.flatMap((s) => s.createVolumePermissions.map((p) => p.userId)),
+  };
+}
+
+describe('copies owned by another account, against the local EC2 endpoint', () => {
+  beforeEach(() => {
+    h.ec2.addRole(ROLE_ARN, [ACCOUNT_ID]);
+  });
+
+  test('the target account makes the copy in its Region, and deleting the stack removes it there and withdraws the share', async () => {
+    const source = await sourceImage();
+    const sim = h.sim();
+    expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
+
+    const copyId = Object.values(sim.outputs())[0] as string;
+    const [copy] = h.ec2.liveImages('eu-west-1', TARGET);
+    expect(copy).toMatchObject({ imageId: copyId, ownerId: TARGET, state: 'available', sourceImageId: source });
+    expect(copy.tags).toMatchObject({ 'cdk-ami:stack': sim.stackId });
+    expect(h.ec2.snapshots('eu-west-1', TARGET).every((s) => s.tags['cdk-ami:stack'] === sim.stackId)).toBe(true);
+    // Nothing lands in the stack's own account in that Region.
+    expect(h.ec2.liveImages('eu-west-1')).toEqual([]);
+    // The target account may launch the source and read its snapshots while the copy exists.
+    expect(sourceShare(source)).toEqual({ launch: [TARGET], volume: [TARGET] });
+    expect(h.ec2.callCount('AssumeRole')).toBeGreaterThan(0);
+
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    expect(h.ec2.snapshots('eu-west-1', TARGET)).toEqual([]);
+    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+    expect(h.ec2.image(source)!.state).toBe('available');
+  });
+
+  test('one stack puts an image in several Regions and accounts and removes all of it again', async () => {
+    h.ec2.addRole(OTHER_ROLE_ARN, [ACCOUNT_ID]);
+    const instanceId = h.ec2.addInstance({ region: HOME });
+    const sim = h.sim();
+    const template = lifecycleTemplate((stack) => {
+      const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: RemovalPolicy.DESTROY });
+      golden.copyTo('eu-west-1', { removalPolicy: RemovalPolicy.DESTROY });
+      for (const [account, roleArn] of [[TARGET, ROLE_ARN], [OTHER, OTHER_ROLE_ARN]]) {
+        golden.copyTo('eu-west-1', {
+          account, copyRole: iam.Role.fromRoleArn(stack, `Role${account}`, roleArn, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
+        });
+      }
+      golden.copyTo('ap-southeast-2', {
+        account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'RoleAgain', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
+      });
+    });
+    expect(await sim.deploy(template)).toEqual({ ok: true });
+    const ids = Object.values(sim.outputs()) as string[];
+    expect(ids).toHaveLength(5);
+    const placed: [string, string][] = [[HOME, ACCOUNT_ID], ['eu-west-1', ACCOUNT_ID], ['eu-west-1', TARGET], ['eu-west-1', OTHER], ['ap-southeast-2', TARGET]];
+    for (const [region, account] of placed) {
+      const live = h.ec2.liveImages(region, account);
+      expect(live.map((i) => [i.state, ids.includes(i.imageId)])).toEqual([['available', true]]);
+    }
+
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    for (const [region, account] of placed) {
+      expect(h.ec2.liveImages(region, account)).toEqual([]);
+      expect(h.ec2.snapshots(region, account)).toEqual([]);
+    }
+  });
+
+  test('a failed deployment rolls the copy back in the target account and withdraws the share', async () => {
+    const source = await sourceImage();
+    const sim = h.sim();
+    const ids = Object.keys(copyTemplate(source).Resources);
+    const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
+    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
+    expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
+    expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    expect(h.ec2.snapshots('eu-west-1', TARGET)).toEqual([]);
+    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+  });
+
+  test('RETAIN keeps the copy in the target account; the share is withdrawn, the copy does not need it', async () => {
+    const source = await sourceImage();
+    const sim = h.sim();
+    expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }))).toEqual({ ok: true });
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1', TARGET).map((i) => i.state)).toEqual(['available']);
+    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+  });
+
+  test('a launch permission the source itself gives the target account stays when the copy goes', async () => {
+    const instanceId = h.ec2.addInstance({ region: HOME });
+    const sim = h.sim();
+    const golden = (withCopy: boolean) => lifecycleTemplate((stack) => {
+      const image = new AmiFromInstance(stack, 'Golden', { instanceId, launchPermissions: [LaunchPermission.account(TARGET)] });
+      if (withCopy) {
+        image.copyTo('eu-west-1', {
+          account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
+        });
+      }
+    });
+    expect(await sim.deploy(golden(true))).toEqual({ ok: true });
+    const source = h.ec2.liveImages(HOME)[0].imageId;
+    expect(sourceShare(source)).toEqual({ launch: [TARGET], volume: [TARGET] });
+    expect(await sim.deploy(golden(false))).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    // The copy's share of the snapshots goes; the image's own launch permission stays.
+    expect(sourceShare(source)).toEqual({ launch: [TARGET], volume: [] });
+  });
+
+  test('a role that does not trust the stack\'s account fails the copy with one sentence and leaves nothing shared', async () => {
+    const source = await sourceImage();
+    h.ec2.addRole(ROLE_ARN, [OTHER]);
+    const sim = h.sim();
+    const result = await sim.deploy(copyTemplate(source));
+    expect(result.ok).toBe(false);
+    expect(result.reason!.split('\n')[0]).toMatch(new RegExp(`^The provider could not assume role ${ROLE_ARN}: User: .* is not authorized to perform: sts:AssumeRole`));
+    expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+  });
+});
