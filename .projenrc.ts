@@ -85,6 +85,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       // Lifecycle tests deploy through the local endpoint in about a second; on a loaded
       // 2-core runner jest's 5 s default failed them at random, never on a real error.
       testTimeout: 30_000,
+      // Jest's default on two cores is one worker; the suites are independent, and two halve the wall time.
+      maxWorkers: 2,
       coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
     },
   },
@@ -153,7 +155,8 @@ const latestCdk = project.addTask('test:latest-cdk', {
 // Integration test snapshots: verified in every test run, never deployed here.
 const integ = project.addTask('integ', {
   description: 'Verify the integ-runner snapshots of test/integ.*.ts (no deployment)',
-  exec: 'integ-runner --directory test --parallel-regions us-east-1 --max-workers 1',
+  // Two workers: the runner's synths are single-threaded and CI has two cores.
+  exec: 'integ-runner --directory test --parallel-regions us-east-1 --max-workers 2',
 });
 project.testTask.spawn(integ);
 
