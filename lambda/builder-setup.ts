@@ -2,7 +2,7 @@ import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance,
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
-import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { required, str } from './shared/props';
@@ -35,8 +35,6 @@ export const CALLS = declareCalls(
 /** Who brings the builder to `stopped` before it is imaged. */
 type StopByValue = typeof StopBy[keyof typeof StopBy];
 
-/** After RunInstances EC2 may not know the new instance ID for a little while. */
-const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
 /** How much of the console the stack event shows: enough to see the error, short enough for the event. */
 const CONSOLE_LINES = 15;
 const CONSOLE_CHARS = 1500;

@@ -10,7 +10,7 @@ import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
-import { LinkTiming, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
@@ -36,8 +36,6 @@ export const CALLS = declareCalls(
  * keeps waiting. Only the last link fails on timeout.
  */
 
-/** After creation EC2 may not know a new image ID for a little while. */
-const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
 /** Snapshot progress costs a call; read it every few polls, not every poll. */
 const SNAPSHOT_PROGRESS_EVERY_MS = 90 * 1000;
 

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { suppressNag } from './private/nag';
-import { PROVIDER_ROLE_PATH_PREFIX, imageArns, snapshotArns } from './private/provider';
+import { PROVIDER_ROLE_PATH_PREFIX, USER_TAG_KEYS_ONLY, imageArns, snapshotArns } from './private/provider';
 
 /**
  * Properties of a `CrossAccountCopyRole`.
@@ -106,7 +106,7 @@ export class CrossAccountCopyRole extends Construct {
       id: 'AwsSolutions-IAM5',
       reason: 'Resource * only for actions without resource-level permissions (ec2:Describe*, ec2:GetImageBlockPublicAccessState); '
         + 'image/* and snapshot/* (in any Region, where copies are made) stand for IDs that only exist at deploy time, limited by the '
-        + 'cdk-ami:stack tag to the source stack\'s copies (aws:RequestTag when created, aws:ResourceTag afterwards, ec2:CreateAction '
+        + `${Tags.STACK} tag to the source stack's copies (aws:RequestTag when created, aws:ResourceTag afterwards, ec2:CreateAction `
         + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account.',
       appliesTo: ['Resource::*', { regex: '/^Resource::arn:<AWS::Partition>:ec2:\\*::(image|snapshot)\\/\\*$/' }],
     }]);
@@ -162,11 +162,7 @@ function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.Po
       actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
       resources: [imageArns(), snapshotArns()],
       // Never the cdk-ami:* keys; an absent Tags parameter would remove every tag.
-      conditions: {
-        ...ownCopies,
-        'ForAllValues:StringNotLike': { 'aws:TagKeys': ['cdk-ami:*'] },
-        'Null': { 'aws:TagKeys': 'false' },
-      },
+      conditions: { ...ownCopies, ...USER_TAG_KEYS_ONLY },
     }),
   ];
 }

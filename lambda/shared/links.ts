@@ -5,6 +5,9 @@ import { Timing } from '../../src/private/contract';
 /** The Provider framework polls isComplete this often. */
 export const POLL_INTERVAL_MS = Timing.POLL_INTERVAL_SECONDS * 1000;
 
+/** How long a new subject (image, store task, builder instance) may stay invisible to EC2's Describe calls after creation. */
+export const NOT_FOUND_GRACE_MS = 5 * 60 * 1000;
+
 /**
  * Where one link of a waiter chain stands: which link of how many, its
  * budget, and how long it has waited. Image waits and builder-setup waits
