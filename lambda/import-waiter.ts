@@ -6,9 +6,10 @@ import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrot
 import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from './shared/images';
 import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
 import { log } from './shared/log';
-import { IMPORT_TASK_TAG, OWNER_TAG, REQUEST_TAG, STACK_TAG, shortHash, tagValue } from './shared/ownership';
+import { shortHash, tagValue } from './shared/ownership';
 import { required, str, tags as tagList } from './shared/props';
 import { ResourceProperties, Tag as UserTag } from './shared/types';
+import { Tags } from '../src/private/contract';
 
 /**
  * The calls that follow an import in two stages. Stage 1 (isComplete) only
@@ -121,7 +122,7 @@ export async function finishImport(
   const exists = imported && imported.State !== 'deregistered';
   let tags: Tag[] = [];
   try {
-    if (exists && !tagValue(imported, STACK_TAG)) {
+    if (exists && !tagValue(imported, Tags.STACK)) {
       tags = await taskTags(ec2, imp);
       await tagImport(ec2, imp, tags, tagList(props.SnapshotTags));
     }
@@ -183,8 +184,8 @@ async function taskTags(ec2: EC2Client, imp: ImportToFinish): Promise<Tag[]> {
   if (task?.ImageId && task.ImageId !== imp.imageId) {
     throw new AmiError(`Import task ${imp.taskId} made image ${task.ImageId}, not ${imp.imageId}; refusing to adopt ${imp.imageId}.`);
   }
-  const tags: Tag[] = [...(task?.Tags ?? []), { Key: IMPORT_TASK_TAG, Value: imp.taskId }];
-  if (!tags.some((t) => t.Key === STACK_TAG)) {
+  const tags: Tag[] = [...(task?.Tags ?? []), { Key: Tags.IMPORT_TASK, Value: imp.taskId }];
+  if (!tags.some((t) => t.Key === Tags.STACK)) {
     throw new AmiError(`Import task ${imp.taskId} does not carry cdk-ami's ownership tags; refusing to adopt its image ${imp.imageId}.`);
   }
   return tags;
@@ -214,7 +215,7 @@ export async function removeUntaggedImport(ec2: EC2Client, imp: ImportToFinish, 
   let image: Image | undefined;
   try {
     image = await describeImage(ec2, imp.imageId);
-    if (!image || image.State === 'deregistered' || tagValue(image, STACK_TAG)) return;
+    if (!image || image.State === 'deregistered' || tagValue(image, Tags.STACK)) return;
     await ec2.send(new DeregisterImageCommand({ ImageId: imp.imageId, DeleteAssociatedSnapshots: true }));
     for (const snapshotId of imp.snapshotIds) {
       try {
@@ -240,7 +241,7 @@ export async function removeUntaggedImport(ec2: EC2Client, imp: ImportToFinish, 
 /** The unnamed import a named copy was made from: it goes once the copy is available. */
 export async function removeUnnamed(ec2: EC2Client, image: Image, region: string): Promise<void> {
   const tags = image.Tags ?? [];
-  const owner = { stack: tagValue({ Tags: tags }, STACK_TAG) ?? '', owner: tagValue({ Tags: tags }, OWNER_TAG) ?? '', request: tagValue({ Tags: tags }, REQUEST_TAG) ?? '' };
+  const owner = { stack: tagValue({ Tags: tags }, Tags.STACK) ?? '', owner: tagValue({ Tags: tags }, Tags.OWNER) ?? '', request: tagValue({ Tags: tags }, Tags.REQUEST) ?? '' };
   await destroyImage(ec2, image.ImageId!, image, owner, region);
   log('info', 'unnamed imported image removed', { imageId: image.ImageId, region });
 }

@@ -2,12 +2,12 @@ import { pause } from './shared/backoff';
 import { clientConfig } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
-import { Ownership, ownershipOf, ownershipTags, OWNER_TAG } from './shared/ownership';
+import { Ownership, ownershipOf, ownershipTags } from './shared/ownership';
 import { changed, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import type { ParameterStore } from './ssm-parameters';
-import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+import { ReceivedProperties, Removal, ResourceTypes, Tags } from '../src/private/contract';
 
 /** The properties of a parameter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
@@ -164,7 +164,7 @@ async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[
 }
 
 function isOurs(tags: { Key?: string; Value?: string }[], ownership: Ownership): boolean {
-  return tags.some((t) => t.Key === OWNER_TAG && t.Value === ownership.owner);
+  return tags.some((t) => t.Key === Tags.OWNER && t.Value === ownership.owner);
 }
 
 /** Reads the parameter back until it holds the image ID at `version` or later. */

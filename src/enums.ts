@@ -1,5 +1,6 @@
 /**
- * Enums that more than one construct takes. Each value is the word EC2 uses.
+ * The library's enums, in one module whichever constructs take them. Each
+ * value is the word EC2 uses.
  */
 
 /**
@@ -41,4 +42,63 @@ export enum InstanceAction {
   STOP = 'stop',
   /** Terminate the instance, e.g. a build instance that has served its purpose. */
   TERMINATE = 'terminate',
+}
+
+/**
+ * The format of a disk image to import.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
+ */
+export enum DiskImageFormat {
+  /** Open Virtual Appliance. */
+  OVA = 'OVA',
+  /** VMware virtual disk. */
+  VMDK = 'VMDK',
+  /** Hyper-V / Virtual PC virtual hard disk. */
+  VHD = 'VHD',
+  /** Hyper-V virtual hard disk, version 2. */
+  VHDX = 'VHDX',
+  /** A raw disk image. */
+  RAW = 'RAW',
+}
+
+/**
+ * The operating system of an imported image.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
+ */
+export enum ImportPlatform {
+  /** Linux. */
+  LINUX = 'Linux',
+  /** Windows. */
+  WINDOWS = 'Windows',
+}
+
+/**
+ * The license of an imported image's operating system.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
+ */
+export enum ImportLicenseType {
+  /** License included: AWS bills the license. */
+  AWS = 'AWS',
+  /** Bring your own license. */
+  BYOL = 'BYOL',
+}
+
+/**
+ * Deregistration protection: whether the image can be deregistered.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeregistrationProtection.html
+ */
+export enum DeregistrationProtection {
+  /** The image can be deregistered. */
+  DISABLED = 'disabled',
+  /** Deregistration fails until protection is turned off. */
+  ENABLED = 'enabled',
+  /**
+   * As `ENABLED`, and once protection is turned off the image stays protected
+   * for another 24 hours.
+   */
+  ENABLED_WITH_COOLDOWN = 'enabled-with-cooldown',
 }

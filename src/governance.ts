@@ -68,19 +68,3 @@ export class LaunchPermission {
   }
 }
 
-/**
- * Deregistration protection: whether the image can be deregistered.
- *
- * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeregistrationProtection.html
- */
-export enum DeregistrationProtection {
-  /** The image can be deregistered. */
-  DISABLED = 'disabled',
-  /** Deregistration fails until protection is turned off. */
-  ENABLED = 'enabled',
-  /**
-   * As `ENABLED`, and once protection is turned off the image stays protected
-   * for another 24 hours.
-   */
-  ENABLED_WITH_COOLDOWN = 'enabled-with-cooldown',
-}

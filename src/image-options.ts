@@ -2,8 +2,9 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { DeregistrationProtection } from './enums';
 import { FastLaunchOptions } from './fast-launch';
-import { DeregistrationProtection, LaunchPermission } from './governance';
+import { LaunchPermission } from './governance';
 
 /**
  * Properties shared by every image construct of this library.

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { BootMode, ImageArchitecture } from './enums';
+import { BootMode, DiskImageFormat, ImageArchitecture, ImportLicenseType, ImportPlatform } from './enums';
 import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
@@ -14,48 +14,6 @@ import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/pro
 import { ProviderResource } from './private/provider-resource';
 import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-
-/**
- * The format of a disk image to import.
- *
- * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageDiskContainer.html
- */
-export enum DiskImageFormat {
-  /** Open Virtual Appliance. */
-  OVA = 'OVA',
-  /** VMware virtual disk. */
-  VMDK = 'VMDK',
-  /** Hyper-V / Virtual PC virtual hard disk. */
-  VHD = 'VHD',
-  /** Hyper-V virtual hard disk, version 2. */
-  VHDX = 'VHDX',
-  /** A raw disk image. */
-  RAW = 'RAW',
-}
-
-/**
- * The operating system of an imported image.
- *
- * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
- */
-export enum ImportPlatform {
-  /** Linux. */
-  LINUX = 'Linux',
-  /** Windows. */
-  WINDOWS = 'Windows',
-}
-
-/**
- * The license of an imported image's operating system.
- *
- * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
- */
-export enum ImportLicenseType {
-  /** License included: AWS bills the license. */
-  AWS = 'AWS',
-  /** Bring your own license. */
-  BYOL = 'BYOL',
-}
 
 /**
  * One disk of an image to import.

@@ -14,8 +14,9 @@ import {
 import { declareCalls } from './calls';
 import { AmiError, errorCode, isNotFound, toAmiError } from './errors';
 import { log } from './log';
-import { OWNER_TAG, Ownership, isOwnedBy, ownershipTags, withoutReservedTags } from './ownership';
+import { Ownership, isOwnedBy, ownershipTags, withoutReservedTags } from './ownership';
 import { Tag } from './types';
+import { Tags } from '../../src/private/contract';
 
 /** Reading, retagging and removing images (onEvent, and isComplete for unnamed imports). */
 export const CALLS = declareCalls(
@@ -86,7 +87,7 @@ export function mergeTags(base: Tag[], over: Tag[]): Tag[] {
 export function assertOwned(image: Image, ownership: Ownership, region: string, action: string): void {
   if (!isOwnedBy(image, ownership)) {
     throw new AmiError(
-      `Refusing to ${action} image ${image.ImageId} in ${region}: it does not carry this resource's ${OWNER_TAG} tag, so cdk-ami did not create it for this resource.`,
+      `Refusing to ${action} image ${image.ImageId} in ${region}: it does not carry this resource's ${Tags.OWNER} tag, so cdk-ami did not create it for this resource.`,
     );
   }
 }
@@ -168,7 +169,7 @@ async function deleteLeftoverSnapshots(ec2: EC2Client, imageId: string, ownershi
   const out = await ec2.send(new DescribeSnapshotsCommand({
     OwnerIds: ['self'],
     Filters: [
-      { Name: `tag:${OWNER_TAG}`, Values: [ownership.owner] },
+      { Name: `tag:${Tags.OWNER}`, Values: [ownership.owner] },
       { Name: 'description', Values: [`*${imageId}*`] },
     ],
   }));

@@ -1,7 +1,7 @@
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, EC2Client, Image, ImportImageTask } from '@aws-sdk/client-ec2';
 import { declareCalls } from './calls';
 import { errorCode } from './errors';
-import { IMPORT_TASK_TAG } from './ownership';
+import { Tags } from '../../src/private/contract';
 
 /** Finding an import task and the images tagged with it. */
 export const CALLS = declareCalls(
@@ -33,7 +33,7 @@ export async function imagesOfImportTask(ec2: EC2Client, taskId: string): Promis
   const out = await ec2.send(new DescribeImagesCommand({
     Owners: ['self'],
     IncludeDisabled: true,
-    Filters: [{ Name: `tag:${IMPORT_TASK_TAG}`, Values: [taskId] }],
+    Filters: [{ Name: `tag:${Tags.IMPORT_TASK}`, Values: [taskId] }],
   }));
   return (out.Images ?? []).filter((i) => i.State !== 'deregistered');
 }

@@ -3,7 +3,8 @@ import { Tag } from './types';
 import { TAG_PREFIX, Tags } from '../../src/private/contract';
 
 /**
- * Every image and snapshot this library creates carries three tags:
+ * Every image and snapshot this library creates carries three tags (the
+ * contract's `Tags`):
  *  - STACK: the stack ID. The provider's IAM policy only lets it deregister,
  *    delete or modify resources whose STACK tag is its own stack's ID.
  *  - OWNER: a hash of stack ID and logical ID: which resource made it. Delete
@@ -12,10 +13,6 @@ import { TAG_PREFIX, Tags } from '../../src/private/contract';
  *    generation. A retried create adopts only its own generation's image, never
  *    the one an earlier replacement kept.
  */
-export const STACK_TAG = Tags.STACK;
-export const OWNER_TAG = Tags.OWNER;
-export const REQUEST_TAG = Tags.REQUEST;
-export const IMPORT_TASK_TAG = Tags.IMPORT_TASK;
 
 export interface Ownership {
   readonly stack: string;
@@ -33,9 +30,9 @@ export function ownershipOf(event: { StackId: string; LogicalResourceId: string;
 
 export function ownershipTags(o: Ownership): Tag[] {
   return [
-    { Key: STACK_TAG, Value: o.stack },
-    { Key: OWNER_TAG, Value: o.owner },
-    { Key: REQUEST_TAG, Value: o.request },
+    { Key: Tags.STACK, Value: o.stack },
+    { Key: Tags.OWNER, Value: o.owner },
+    { Key: Tags.REQUEST, Value: o.request },
   ];
 }
 
@@ -51,12 +48,12 @@ export function tagValue(resource: Tagged, key: string): string | undefined {
 
 /** Made by this resource (any generation). */
 export function isOwnedBy(resource: Tagged, o: Ownership): boolean {
-  return tagValue(resource, OWNER_TAG) === o.owner;
+  return tagValue(resource, Tags.OWNER) === o.owner;
 }
 
 /** Made by this very request: a retry of it may adopt the image. */
 export function isFromRequest(resource: Tagged, o: Ownership): boolean {
-  return isOwnedBy(resource, o) && tagValue(resource, REQUEST_TAG) === o.request;
+  return isOwnedBy(resource, o) && tagValue(resource, Tags.REQUEST) === o.request;
 }
 
 /** User tags never override or remove the ownership tags. */
