@@ -16,7 +16,7 @@ import { num, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { followStoreTask } from './store';
-import { IMPORT_TARGET, ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
+import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
 
 /** The properties of a waiter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.WAITER>;
@@ -306,14 +306,13 @@ async function snapshotProgress(client: EC2Client, image: Image, w: WaitLink): P
 async function applyInstanceAction(client: EC2Client, props: Props, region: string): Promise<void> {
   const action = str(props.InstanceAction);
   const instanceId = str(props.InstanceId);
-  if (!action || action === 'none' || !instanceId) return;
+  // lambda/index.ts checked the word against the contract: anything but stop or terminate leaves the instance.
+  if (!instanceId || (action !== InstanceActions.STOP && action !== InstanceActions.TERMINATE)) return;
   try {
-    if (action === 'stop') {
+    if (action === InstanceActions.STOP) {
       await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    } else if (action === 'terminate') {
-      await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     } else {
-      throw new AmiError(`Unknown instance action "${action}"; expected stop or terminate.`);
+      await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     }
     log('info', `instance ${action} requested`, { instanceId, region });
   } catch (err) {

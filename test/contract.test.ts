@@ -139,6 +139,38 @@ describe('what the constructs render satisfies the contract the handlers check',
   });
 });
 
+describe('every value of a public enum is a word the handlers accept', () => {
+  // A user may pick any enum member; one the contract does not list would fail at deploy time.
+  const cases: Array<[string, string, string, Record<string, string>]> = [
+    ['ImageArchitecture', ResourceTypes.AMI_FROM_SNAPSHOT, 'Architecture', ImageArchitecture],
+    ['ImageArchitecture', ResourceTypes.IMPORTED_AMI, 'Architecture', ImageArchitecture],
+    ['BootMode', ResourceTypes.AMI_FROM_SNAPSHOT, 'BootMode', BootMode],
+    ['BootMode', ResourceTypes.IMPORTED_AMI, 'BootMode', BootMode],
+    ['ImportPlatform', ResourceTypes.IMPORTED_AMI, 'Platform', ImportPlatform],
+    ['ImportLicenseType', ResourceTypes.IMPORTED_AMI, 'LicenseType', ImportLicenseType],
+    ['InstanceAction', ResourceTypes.WAITER, 'InstanceAction', InstanceAction],
+  ];
+  test.each(cases)('%s in %s.%s', (_name, type, property, values) => {
+    for (const value of Object.values(values)) {
+      expect({ value, problems: checkProperties(type, { ...requiredOf(type), [property]: value }) }).toEqual({ value, problems: [] });
+    }
+  });
+
+  test('DeregistrationProtection: every member but DISABLED (which renders nothing) is accepted', () => {
+    for (const value of Object.values(DeregistrationProtection).filter((v) => v !== DeregistrationProtection.DISABLED)) {
+      expect(checkProperties(ResourceTypes.WAITER, { ...requiredOf(ResourceTypes.WAITER), DeregistrationProtection: value })).toEqual([]);
+    }
+  });
+});
+
+/** Placeholder values for a type's required properties, so that a check speaks only of the property under test. */
+function requiredOf(type: string): Record<string, unknown> {
+  const schema = (Schemas as Record<string, Record<string, { kind: string; required?: boolean; values?: readonly string[] }>>)[type];
+  const placeholder = (spec: { kind: string; values?: readonly string[] }): unknown =>
+    ({ string: spec.values?.[0] ?? 'x', number: '1', boolean: 'true', object: {}, objects: [{}], strings: ['x'], tags: [] } as Record<string, unknown>)[spec.kind];
+  return Object.fromEntries(Object.entries(schema).filter(([, spec]) => spec.required).map(([name, spec]) => [name, placeholder(spec)]));
+}
+
 describe('checkProperties', () => {
   test('names the property, the value and the rule, one sentence each', () => {
     expect(checkProperties(ResourceTypes.COPIED_AMI, {

@@ -68,6 +68,19 @@ export const STORE_TARGET = 'store';
 /** Where the first stage of an `ImportedAmi`'s waiter links looks (`Target`): the import task, tagging nothing. */
 export const IMPORT_TARGET = 'import';
 
+/**
+ * What the last waiter link does with the instance an image was made from
+ * (`InstanceAction`); the public `InstanceAction` enum has these values.
+ */
+export const InstanceActions = {
+  NONE: 'none',
+  STOP: 'stop',
+  TERMINATE: 'terminate',
+} as const;
+
+/** One of `InstanceActions`. */
+export type InstanceActionWord = typeof InstanceActions[keyof typeof InstanceActions];
+
 /** How a BakedAmi's builder is stopped before imaging (`StopBy`). */
 export const StopBy = {
   HANDLER: 'handler',
@@ -218,7 +231,7 @@ export const Schemas = {
     DeregistrationProtection: oneOf('enabled', 'enabled-with-cooldown'),
     FastLaunch: { kind: 'object' },
     // AmiFromInstance and BakedAmi: what happens to the instance afterwards.
-    InstanceAction: oneOf('none', 'stop', 'terminate'),
+    InstanceAction: oneOf(...Object.values(InstanceActions)),
     InstanceId: text,
     // ImportedAmi: the name and snapshot tags given once the import is done.
     ImageName: text,

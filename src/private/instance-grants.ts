@@ -1,6 +1,7 @@
 import { Arn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
+import { InstanceActions, InstanceActionWord } from './contract';
 import { AmiProvider } from './provider';
 
 /** The ARN of an instance of the stack's account and Region, e.g. for a resource-level grant. */
@@ -13,7 +14,7 @@ export function instanceArn(scope: IConstruct, instanceId: string): string {
  * tagged as ours, and the stop or terminate the last waiter link applies once
  * the image is available.
  */
-export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: 'none' | 'stop' | 'terminate'): void {
+export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceActionWord): void {
   const provider = AmiProvider.of(scope);
   const arn = instanceArn(scope, instanceId);
   provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
@@ -21,8 +22,8 @@ export function grantImageOfInstance(scope: IConstruct, instanceId: string, acti
     actions: ['ec2:CreateImage'],
   }), arn);
   provider.grantCreateTagged('CreateImage');
-  if (action === 'stop') grantStopInstance(scope, arn);
-  if (action === 'terminate') {
+  if (action === InstanceActions.STOP) grantStopInstance(scope, arn);
+  if (action === InstanceActions.TERMINATE) {
     provider.addResourceToWaiterStatement('instance-terminate', () => new iam.PolicyStatement({
       sid: 'TerminateSourceInstances',
       actions: ['ec2:TerminateInstances'],
