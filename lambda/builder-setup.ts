@@ -12,7 +12,8 @@ import { formatDuration } from './waiter';
 import { ReceivedProperties, ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from '../src/private/contract';
 
 /** The properties of a builder setup resource, by the contract. */
-type Props = ReceivedProperties<typeof ResourceTypes.BUILDER_SETUP>;
+type Setup = typeof ResourceTypes.BUILDER_SETUP;
+type Props = ReceivedProperties<Setup>;
 
 export const CALLS = declareCalls(
   'ec2:DescribeInstances',
@@ -40,7 +41,7 @@ const CONSOLE_LINES = 15;
 const CONSOLE_CHARS = 1500;
 const MARKER = new RegExp(`${Tags.SETUP}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g');
 
-export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
+export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse<Setup>> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const physicalId = `${required(event.ResourceProperties, 'InstanceId')}/setup-${required(event.ResourceProperties, 'Link')}`;
   // A rollback returns to the builder of the previous bake, terminated since: there is nothing to
@@ -51,7 +52,7 @@ export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventR
   return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
 }
 
-export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
+export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse<Setup>> {
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = event.ResourceProperties as Props;
   const instanceId = required(props, 'InstanceId');
@@ -117,7 +118,7 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
   }
 }
 
-function done(instanceId: string, setup: string): IsCompleteResponse {
+function done(instanceId: string, setup: string): IsCompleteResponse<Setup> {
   return { IsComplete: true, Data: { InstanceId: instanceId, Setup: setup } };
 }
 
@@ -209,7 +210,7 @@ function readSetup(props: Props, startedAt: number | undefined): SetupLink {
  * Still waiting. A link whose budget is spent hands over to the next one; the
  * last link fails with the setup timeout and the console's last lines.
  */
-async function pendingOrBudgetSpent(client: EC2Client, s: SetupLink, state: string): Promise<IsCompleteResponse> {
+async function pendingOrBudgetSpent(client: EC2Client, s: SetupLink, state: string): Promise<IsCompleteResponse<Setup>> {
   if (s.elapsedMs + POLL_INTERVAL_MS < s.budgetMs) return { IsComplete: false };
   if (!s.isLastLink) {
     log('info', 'link budget spent; the next link keeps waiting', { instanceId: s.instanceId, state, link: s.linkLabel });

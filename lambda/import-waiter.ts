@@ -9,7 +9,7 @@ import { log } from './shared/log';
 import { shortHash, tagValue } from './shared/ownership';
 import { required, str, tags as tagList } from './shared/props';
 import { ResourceProperties, Tag as UserTag } from './shared/types';
-import { Tags } from '../src/private/contract';
+import { ResourceTypes, ResponseData, Tags } from '../src/private/contract';
 
 /**
  * The calls that follow an import in two stages. Stage 1 (isComplete) only
@@ -74,7 +74,7 @@ export async function followImportTask(
 }
 
 /** The attributes stage 1 hands to the ImportedAmi's policies and to stage 2. */
-export function importedAttributes(done: ImportedResources, snapshotArnPrefix: string): Record<string, string> {
+export function importedAttributes(done: ImportedResources, snapshotArnPrefix: string): ResponseData<typeof ResourceTypes.WAITER> {
   return {
     ImageId: done.imageId,
     SnapshotIds: done.snapshotIds.join(','),

@@ -30,7 +30,7 @@ const OPERATIONS: { readonly [T in OperationType]: ImageOperation<T> } = {
 
 export async function onEvent(event: CustomResourceEvent, context?: InvocationContext): Promise<OnEventResponse> {
   startInvocation(context);
-  return guarded('onEvent', event, () => {
+  return guarded('onEvent', event, (): Promise<OnEventResponse> => {
     checkEvent(event);
     if (event.ResourceType === ResourceTypes.WAITER) return waiterOnEvent(event);
     if (event.ResourceType === ResourceTypes.BUILDER_SETUP) return setupOnEvent(event);
@@ -44,7 +44,7 @@ export async function onEvent(event: CustomResourceEvent, context?: InvocationCo
 
 export async function isComplete(event: CustomResourceEvent, context?: InvocationContext): Promise<IsCompleteResponse> {
   startInvocation(context);
-  return guarded('isComplete', event, () => {
+  return guarded('isComplete', event, (): Promise<IsCompleteResponse> => {
     checkEvent(event);
     return event.ResourceType === ResourceTypes.BUILDER_SETUP ? setupIsComplete(event) : waiterIsComplete(event);
   });

@@ -41,7 +41,7 @@ interface Request {
   readonly store: ParameterStore;
 }
 
-export async function handleParameter(event: CustomResourceEvent): Promise<OnEventResponse> {
+export async function handleParameter(event: CustomResourceEvent): Promise<OnEventResponse<typeof ResourceTypes.PARAMETER>> {
   const props = event.ResourceProperties as Props;
   const region = required(props, 'Region');
   const req: Request = {

@@ -6,7 +6,7 @@ import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
-import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+import { ReceivedProperties, Removal, ResourceTypes, ResponseData } from '../src/private/contract';
 
 /** The properties of a stored ami resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.STORED_AMI>;
@@ -22,7 +22,7 @@ export const CALLS = declareCalls(
  * The physical ID is `s3://bucket/key`. Any change stores again (a new
  * object); the old object is deleted only under RemovalPolicy.DESTROY.
  */
-export async function handleStore(event: CustomResourceEvent): Promise<OnEventResponse> {
+export async function handleStore(event: CustomResourceEvent): Promise<OnEventResponse<typeof ResourceTypes.STORED_AMI>> {
   const props = event.ResourceProperties as Props;
   const region = required(props, 'Region');
   const client = ec2(region);
@@ -40,7 +40,7 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
   }
 }
 
-async function store(client: EC2Client, props: Props, region: string): Promise<OnEventResponse> {
+async function store(client: EC2Client, props: Props, region: string): Promise<OnEventResponse<typeof ResourceTypes.STORED_AMI>> {
   const imageId = required(props, 'ImageId');
   const bucket = required(props, 'Bucket');
   try {
@@ -68,7 +68,7 @@ async function store(client: EC2Client, props: Props, region: string): Promise<O
   }
 }
 
-function dataOf(physicalId: string, imageId: string): Record<string, string> {
+function dataOf(physicalId: string, imageId: string): Required<ResponseData<typeof ResourceTypes.STORED_AMI>> {
   const [bucket, ...key] = physicalId.replace(/^s3:\/\//, '').split('/');
   return { ImageId: imageId, Bucket: bucket, ObjectKey: key.join('/') };
 }

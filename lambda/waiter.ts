@@ -19,7 +19,8 @@ import { followStoreTask } from './store';
 import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
 
 /** The properties of a waiter resource, by the contract. */
-type Props = ReceivedProperties<typeof ResourceTypes.WAITER>;
+type Waiter = typeof ResourceTypes.WAITER;
+type Props = ReceivedProperties<Waiter>;
 
 /** The waiter's own calls (isComplete): snapshot progress and the instance action. */
 export const CALLS = declareCalls(
@@ -39,7 +40,7 @@ export const CALLS = declareCalls(
 /** Snapshot progress costs a call; read it every few polls, not every poll. */
 const SNAPSHOT_PROGRESS_EVERY_MS = 90 * 1000;
 
-export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEventResponse> {
+export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEventResponse<Waiter>> {
   const physicalId = event.RequestType === 'Create'
     ? `${required(event.ResourceProperties, 'ImageId')}/wait-${required(event.ResourceProperties, 'Link')}`
     : event.PhysicalResourceId;
@@ -60,7 +61,7 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
   return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
 }
 
-export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse> {
+export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse<Waiter>> {
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = event.ResourceProperties as Props;
   const w = readWaiter(props, event.WaitStartedAt);
@@ -207,7 +208,7 @@ function sameImageAsBefore(event: CustomResourceEvent): boolean {
  * starts with an image ID (an earlier link saw the task complete) hands the
  * same out again.
  */
-async function waitForImportTask(client: EC2Client, w: WaitLink, props: Props): Promise<IsCompleteResponse> {
+async function waitForImportTask(client: EC2Client, w: WaitLink, props: Props): Promise<IsCompleteResponse<Waiter>> {
   const prefix = required(props, 'SnapshotArnPrefix');
   try {
     if (!isImportTask(w.imageId)) {
@@ -232,7 +233,7 @@ async function waitForImportTask(client: EC2Client, w: WaitLink, props: Props): 
 }
 
 /** A StoredAmi's wait: the store task of the image into the bucket. */
-async function waitForStore(client: EC2Client, w: WaitLink, bucket: string): Promise<IsCompleteResponse> {
+async function waitForStore(client: EC2Client, w: WaitLink, bucket: string): Promise<IsCompleteResponse<Waiter>> {
   let task;
   try {
     task = await followStoreTask(client, w.imageId, bucket);
@@ -267,7 +268,7 @@ function readWaiter(props: Props, startedAt: number | undefined): WaitLink {
   };
 }
 
-function complete(image: Image | undefined, state: string, imageId?: string): IsCompleteResponse {
+function complete(image: Image | undefined, state: string, imageId?: string): IsCompleteResponse<Waiter> {
   return {
     IsComplete: true,
     Data: { ImageId: image?.ImageId ?? imageId ?? '', ImageName: image?.Name ?? '', State: state },
@@ -278,7 +279,7 @@ function complete(image: Image | undefined, state: string, imageId?: string): Is
  * Still waiting. The poll that would end past this link's budget hands over to
  * the next link instead; the last link fails with the total timeout.
  */
-function pendingOrBudgetSpent(w: WaitLink, state: string, image?: Image): IsCompleteResponse {
+function pendingOrBudgetSpent(w: WaitLink, state: string, image?: Image): IsCompleteResponse<Waiter> {
   if (w.elapsedMs + POLL_INTERVAL_MS < w.budgetMs) return { IsComplete: false };
   if (!w.isLastLink) {
     log('info', 'link budget spent; the next link keeps waiting', { imageId: w.imageId, state, link: w.linkLabel });

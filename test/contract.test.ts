@@ -9,7 +9,7 @@ import {
   ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
 import { newStack } from './util';
-import { checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
+import { Attributes, checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
 
 const CDK_AMI_TYPES = new Set<string>(Object.values(ResourceTypes));
 
@@ -129,6 +129,20 @@ describe('what the constructs render satisfies the contract the handlers check',
 
   test.each(resources.map(([id, r]) => [id, r.Type, r.Properties]))('%s (%s)', (_id, type, properties) => {
     expect(checkProperties(type, properties, { isDeferred: isIntrinsic })).toEqual([]);
+  });
+
+  test('every Fn::GetAtt of a provider resource names an attribute its handler returns', () => {
+    const typeOf = new Map(resources.map(([id, r]) => [id, r.Type as string]));
+    const reads: Array<{ type: string; attribute: string }> = [];
+    JSON.stringify(Template.fromStack(everythingStack()).toJSON(), (key, value) => {
+      if (key === 'Fn::GetAtt' && Array.isArray(value) && typeOf.has(value[0])) reads.push({ type: typeOf.get(value[0])!, attribute: value[1] });
+      return value;
+    });
+    expect(reads.length).toBeGreaterThan(0);
+    for (const read of reads) {
+      const returned: readonly string[] = (Attributes as Record<string, readonly string[]>)[read.type] ?? [];
+      expect({ ...read, returned: returned.includes(read.attribute) }).toEqual({ ...read, returned: true });
+    }
   });
 
   test('together they render every property of the contract (no property is dead)', () => {

@@ -1,4 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { ResourceType, ResponseData } from '../../src/private/contract';
 
 export type ResourceProperties = Record<string, unknown>;
 
@@ -10,18 +11,20 @@ export type CustomResourceEvent = CloudFormationCustomResourceEvent & {
   readonly RollingBack?: boolean;
 };
 
-export interface OnEventResponse {
+/** `Data` holds only the contract's `Attributes` of `T` (any resource type's by default). */
+export interface OnEventResponse<T extends ResourceType = ResourceType> {
   readonly PhysicalResourceId: string;
-  readonly Data?: Record<string, string>;
+  readonly Data?: ResponseData<T>;
   /** Epoch milliseconds; the Provider framework passes it on to isComplete. */
   readonly WaitStartedAt?: number;
   /** Passed on to isComplete like WaitStartedAt: this wait reverts a failed deployment. */
   readonly RollingBack?: boolean;
 }
 
-export interface IsCompleteResponse {
+/** `Data` holds only the contract's `Attributes` of `T` (any resource type's by default). */
+export interface IsCompleteResponse<T extends ResourceType = ResourceType> {
   readonly IsComplete: boolean;
-  readonly Data?: Record<string, string>;
+  readonly Data?: ResponseData<T>;
 }
 
 /** A tag as CloudFormation renders it from the construct's TagManager. */

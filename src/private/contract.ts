@@ -261,6 +261,24 @@ export const Schemas = {
   },
 } as const satisfies Record<ResourceType, Schema>;
 
+/**
+ * The attributes each resource type's handler returns in `Data`, which the
+ * constructs read with `Fn::GetAtt` (`ProviderResource.attribute`). Types not
+ * listed return none.
+ */
+export const Attributes = {
+  [ResourceTypes.WAITER]: ['ImageId', 'ImageName', 'State', 'SnapshotIds', 'SnapshotArns', 'Bucket', 'ObjectKey'],
+  [ResourceTypes.BUILDER_SETUP]: ['InstanceId', 'Setup'],
+  [ResourceTypes.STORED_AMI]: ['ImageId', 'Bucket', 'ObjectKey'],
+  [ResourceTypes.PARAMETER]: ['ParameterName'],
+} as const satisfies Partial<Record<ResourceType, readonly string[]>>;
+
+/** The attribute names of a resource type (`never` for a type that returns none). */
+export type AttributeName<T extends ResourceType> = T extends keyof typeof Attributes ? typeof Attributes[T][number] : never;
+
+/** What a handler of resource type `T` returns in `Data`: only its attribute names. */
+export type ResponseData<T extends ResourceType> = { readonly [A in AttributeName<T>]?: string };
+
 /** The property names of a resource type. */
 export type PropertyName<T extends ResourceType> = keyof typeof Schemas[T] & string;
 

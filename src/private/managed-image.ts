@@ -159,7 +159,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     });
     for (const dependency of start?.dependencies ?? []) this.waiters.links[0].node.addDependency(dependency);
     this.imageId = this.waiters.imageId;
-    this.imageName = this.waiters.imageName;
+    this.imageName = this.waiters.lastAttribute('ImageName');
 
     if (props.output ?? true) {
       this.output = new CfnOutput(scope, 'ImageIdOutput', {

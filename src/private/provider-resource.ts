@@ -1,6 +1,6 @@
 import { CfnResource, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { RenderedProperties, ResourceType } from './contract';
+import { AttributeName, RenderedProperties, ResourceType } from './contract';
 
 /**
  * A resource of the cdk-ami provider: the same template as `CustomResource`
@@ -19,8 +19,8 @@ export class ProviderResource<T extends ResourceType = ResourceType> extends Cfn
     this.applyRemovalPolicy(RemovalPolicy.DESTROY);
   }
 
-  /** An attribute the handler returns in `Data`, as a string token. */
-  public attribute(name: string): string {
+  /** An attribute the handler returns in `Data` (one of the contract's `Attributes` of `type`), as a string token. */
+  public attribute(name: AttributeName<T>): string {
     return Token.asString(this.getAtt(name));
   }
 }

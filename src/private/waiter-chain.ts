@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { RenderedProperties, ResourceTypes, Timing } from './contract';
+import { AttributeName, PropertyName, RenderedProperties, ResourceTypes, Timing } from './contract';
 import { ProviderResource } from './provider-resource';
 
 /** The waits a `WaiterChain` can chain: an image (or store task), or a builder's setup. */
@@ -16,8 +16,8 @@ export interface WaiterChainProps<T extends WaitType = typeof ResourceTypes.WAIT
   readonly allLinkProperties?: RenderedProperties<T>;
   /** Another kind of wait with the same chaining (e.g. a builder's setup). @default ResourceTypes.WAITER */
   readonly resourceType?: T;
-  /** The property that carries the subject of the wait from link to link. @default 'ImageId' */
-  readonly subjectProperty?: 'ImageId' | 'InstanceId';
+  /** The property (and attribute) that carries the subject of the wait from link to link. @default 'ImageId' */
+  readonly subjectProperty?: AttributeName<T> & PropertyName<T>;
 }
 
 /**
@@ -29,7 +29,6 @@ export interface WaiterChainProps<T extends WaitType = typeof ResourceTypes.WAIT
 export class WaiterChain<T extends WaitType = typeof ResourceTypes.WAITER> extends Construct {
   public readonly links: ProviderResource<T>[] = [];
   public readonly imageId: string;
-  public readonly imageName: string;
 
   constructor(scope: Construct, id: string, props: WaiterChainProps<T>) {
     super(scope, id);
@@ -37,7 +36,7 @@ export class WaiterChain<T extends WaitType = typeof ResourceTypes.WAITER> exten
     const count = Math.ceil(total / Timing.LINK_BUDGET_SECONDS);
     const budget = Math.ceil(total / count);
 
-    const subject = props.subjectProperty ?? 'ImageId';
+    const subject = props.subjectProperty ?? 'ImageId' as AttributeName<T> & PropertyName<T>;
     const type = props.resourceType ?? ResourceTypes.WAITER as T;
     let imageId = props.imageId;
     for (let link = 1; link <= count; link++) {
@@ -59,6 +58,10 @@ export class WaiterChain<T extends WaitType = typeof ResourceTypes.WAITER> exten
       imageId = waiter.attribute(subject);
     }
     this.imageId = imageId;
-    this.imageName = this.links[this.links.length - 1].attribute('ImageName');
+  }
+
+  /** An attribute of the last link: it resolves only when the wait is over. */
+  public lastAttribute(name: AttributeName<T>): string {
+    return this.links[this.links.length - 1].attribute(name);
   }
 }
