@@ -36,8 +36,8 @@ interface DataVolume extends Record<string, unknown> {
 
 async function register(ctx: OperationContext<Kind>): Promise<string> {
   const rootSnapshotId = required(ctx.props, 'RootSnapshotId');
-  const rootDeviceName = str(ctx.props.RootDeviceName) ?? '/dev/xvda';
-  const volumeType = (str(ctx.props.VolumeType) ?? 'gp3') as VolumeType;
+  const rootDeviceName = required(ctx.props, 'RootDeviceName');
+  const volumeType = required(ctx.props, 'VolumeType') as VolumeType;
   const data = (Array.isArray(ctx.props.DataVolumes) ? ctx.props.DataVolumes : []) as DataVolume[];
   const rootVolume = (typeof ctx.props.RootVolume === 'object' && ctx.props.RootVolume !== null ? ctx.props.RootVolume : {}) as Record<string, unknown>;
   const volumeOf = (SnapshotId: string) => ({ SnapshotId, DeleteOnTermination: true, VolumeType: volumeType });
@@ -48,7 +48,7 @@ async function register(ctx: OperationContext<Kind>): Promise<string> {
   return startNamedImage(ctx, 'RegisterImage', async () => (await ctx.ec2.send(new RegisterImageCommand({
     Name: ctx.imageName,
     Description: str(ctx.props.Description),
-    Architecture: (str(ctx.props.Architecture) ?? 'x86_64') as never,
+    Architecture: required(ctx.props, 'Architecture') as never,
     BootMode: str(ctx.props.BootMode) as never,
     EnaSupport: bool(ctx.props.EnaSupport, true),
     ImdsSupport: str(ctx.props.ImdsSupport) as never,

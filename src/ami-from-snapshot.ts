@@ -6,7 +6,7 @@ import { ImageVolumeOptions, renderVolume, validateVolume } from './block-device
 import { BootMode, ImageArchitecture } from './enums';
 import { ImageBase } from './image';
 import { ImageProps } from './image-options';
-import { ResourceTypes } from './private/contract';
+import { ResourceTypes, V2 } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
@@ -181,7 +181,7 @@ export class AmiFromSnapshot extends ImageBase {
         // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.
         BootMode: props.bootMode ?? (props.tpmSupport ? BootMode.UEFI : undefined),
         EnaSupport: props.enaSupport ?? true,
-        TpmSupport: props.tpmSupport ? 'v2.0' : undefined,
+        TpmSupport: props.tpmSupport ? V2 : undefined,
         VolumeType: volumeType,
       },
     });

@@ -128,7 +128,8 @@ const oneOf = (...values: string[]): PropertySpec => ({ kind: 'string', values }
 /** Architectures EC2 registers and imports (`Architecture`). */
 const ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
 const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
-const V2 = 'v2.0';
+/** The one value of `ImdsSupport` and `TpmSupport`. */
+export const V2 = 'v2.0';
 
 /** Properties of every image operation (rendered by `ManagedImage`). */
 const OPERATION = {
@@ -182,15 +183,16 @@ export const Schemas = {
     // No SnapshotTags: the snapshots are the user's, and cdk-ami never tags them.
     ...withoutSnapshotTags(OPERATION),
     RootSnapshotId: required,
-    RootDeviceName: text,
+    // The construct always renders these three (its defaults: /dev/xvda, x86_64, gp3).
+    RootDeviceName: required,
     RootVolume: { kind: 'object' },
     DataVolumes: objects,
     UefiData: text,
-    Architecture: oneOf(...ARCHITECTURES),
+    Architecture: { ...oneOf(...ARCHITECTURES), required: true },
     BootMode: oneOf(...BOOT_MODES),
     EnaSupport: flag,
     TpmSupport: oneOf(V2),
-    VolumeType: text,
+    VolumeType: required,
   },
   [ResourceTypes.RESTORED_AMI]: {
     ...OPERATION,

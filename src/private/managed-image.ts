@@ -6,7 +6,7 @@ import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection } from '../enums';
 import { LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
-import { OperationType, Removal, RenderedProperties, ResourceTypes } from './contract';
+import { OperationType, Removal, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
 import { RegionalImageParameter } from './image-parameter';
@@ -244,7 +244,7 @@ function knownPlatform(props: ImageProps, resources: ManagedImageResources<Opera
 }
 
 function imdsSupport(props: ImageProps): string | undefined {
-  return props.requireImdsv2 ? 'v2.0' : undefined;
+  return props.requireImdsv2 ? V2 : undefined;
 }
 
 function policyName(policy: RemovalPolicy): string {
