@@ -16,7 +16,7 @@ import { num, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { followStoreTask } from './store';
-import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET } from '../src/private/contract';
+import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../src/private/contract';
 
 /** The properties of a waiter resource, by the contract. */
 type Waiter = typeof ResourceTypes.WAITER;
@@ -286,7 +286,7 @@ function pendingOrBudgetSpent(w: WaitLink, state: string, image?: Image): IsComp
     return complete(image, state, w.imageId);
   }
   throw new AmiError(
-    `Image ${w.imageId} is still ${state} in ${w.region} after the timeout of ${formatDuration(w.totalTimeoutSeconds)}. The rollback deregisters it and deletes its snapshots; raise the construct's timeout (up to 48 hours) if the image needs longer.`,
+    `Image ${w.imageId} is still ${state} in ${w.region} after the timeout of ${formatDuration(w.totalTimeoutSeconds)}. The rollback deregisters it and deletes its snapshots; raise the construct's timeout (up to ${Timing.MAX_TIMEOUT_HOURS} hours) if the image needs longer.`,
   );
 }
 

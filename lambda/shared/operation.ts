@@ -10,7 +10,7 @@ import { bool, changed, required, str, tags } from './props';
 import { warnIfReferenced } from './references';
 import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
-import { OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
+import { GeneratedNames, OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
 
 /** What one image kind's operation handler is given for a create. */
 export interface OperationContext<T extends OperationType = OperationType> {
@@ -121,7 +121,7 @@ async function create(op: ImageOperation, req: Request): Promise<string> {
  * same request (a retried Lambda) gets the same name, so it finds its image.
  */
 export function uniqueName(prefix: string, requestId: string): string {
-  return `${prefix.slice(0, 110)}-${shortHash(requestId).slice(0, 12)}`;
+  return `${prefix.slice(0, GeneratedNames.MAX_PREFIX_LENGTH)}-${shortHash(requestId).slice(0, GeneratedNames.HASH_LENGTH)}`;
 }
 
 async function updateInPlace(req: Request, imageId: string, before: ResourceProperties, retagSnapshots: boolean): Promise<void> {

@@ -98,6 +98,18 @@ export const Timing = {
   OPERATION_TIMEOUT_SECONDS: 5 * 60,
   /** The isComplete function's timeout. */
   WAITER_TIMEOUT_SECONDS: 2 * 60,
+  /** The longest wait a construct's `timeout` may ask for. */
+  MAX_TIMEOUT_HOURS: 48,
+} as const;
+
+/**
+ * A generated AMI name is `<prefix>-<hash>`: the construct renders at most
+ * MAX_PREFIX_LENGTH characters of its path, the handler appends a hash of the
+ * request, and the whole stays within EC2's 128 characters.
+ */
+export const GeneratedNames = {
+  MAX_PREFIX_LENGTH: 100,
+  HASH_LENGTH: 12,
 } as const;
 
 /** What a property holds, as the construct renders it and the handler reads it. */

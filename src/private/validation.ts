@@ -1,7 +1,7 @@
 import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { TAG_PREFIX } from './contract';
+import { GeneratedNames, TAG_PREFIX, Timing } from './contract';
 import { AmiValidationError } from './errors';
 
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
@@ -9,7 +9,7 @@ const AMI_NAME = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 
 export const MIN_TIMEOUT = Duration.minutes(1);
-export const MAX_TIMEOUT = Duration.hours(48);
+export const MAX_TIMEOUT = Duration.hours(Timing.MAX_TIMEOUT_HOURS);
 
 export function validateImageName(scope: IConstruct, name: string | undefined): void {
   if (name === undefined || Token.isUnresolved(name)) return;
@@ -131,7 +131,7 @@ export function validateTags(scope: IConstruct, tags: Record<string, string> | u
 export function namePrefixFromPath(path: string): string {
   const cleaned = path.replace(/[^a-zA-Z0-9()[\] ./\-'@_]/g, '-');
   // Keep the most specific end of long paths; the handler appends a unique suffix.
-  return cleaned.length > 100 ? cleaned.slice(cleaned.length - 100) : cleaned;
+  return cleaned.length > GeneratedNames.MAX_PREFIX_LENGTH ? cleaned.slice(cleaned.length - GeneratedNames.MAX_PREFIX_LENGTH) : cleaned;
 }
 
 const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
