@@ -68,6 +68,7 @@ export class CopiedAmi extends ImageBase {
     const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
       resourceType: ResourceTypes.COPIED_AMI,
       encryptionKey: props.kmsKey,
+      encryptedWithDefaultKey: props.encrypted === true && !props.kmsKey,
       imageName: props.imageName,
       properties: {
         SourceImageId: props.source.imageId,

@@ -227,6 +227,7 @@ export class ImportedAmi extends ImageBase {
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.IMPORTED_AMI,
       encryptionKey: props.kmsKey,
+      encryptedWithDefaultKey: props.encrypted === true && !props.kmsKey,
       platform: props.platform ? { windows: props.platform === ImportPlatform.WINDOWS, knownFrom: `the import (platform ${props.platform})` } : undefined,
       properties: {
         Disks: props.disks.map((d) => d._render()),

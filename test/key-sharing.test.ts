@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Ami, CopiedAmi, LaunchPermission, RestoredAmi } from '../src';
+import { Ami, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi } from '../src';
 import { newStack } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
@@ -130,5 +130,57 @@ describe('the customer managed key of a shared image', () => {
       launchPermissions: [LaunchPermission.account('111122223333')],
     });
     expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual(expect.arrayContaining(['CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']));
+  });
+});
+
+describe('an image encrypted with an AWS managed key cannot be shared', () => {
+  const NOT_SHAREABLE = 'cdk-ami:awsManagedKeyNotShared';
+
+  test('encrypted without a kmsKey: each grantee gets a warning naming the account\'s default EBS key', () => {
+    const stack = newStack();
+    new CopiedAmi(stack, 'Copy', {
+      source: Ami.fromImageId(stack, 'Source', SOURCE),
+      region: 'eu-west-1',
+      encrypted: true,
+      launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organizationalUnit(OU)],
+    });
+    const warnings = Annotations.fromStack(stack).findWarning('/TestStack/Copy', Match.stringLikeRegexp(NOT_SHAREABLE));
+    expect(warnings.map((w) => w.entry.data)).toEqual([
+      expect.stringContaining('Account 111122223333 may launch this image, but its snapshots are encrypted with the account\'s default EBS key in eu-west-1 (the AWS managed alias/aws/ebs, unless the account\'s default is a customer managed key), which no other account can use'),
+      expect.stringContaining(`Organizational unit ${OU} may launch this image`),
+    ]);
+  });
+
+  test('kmsKey alias/aws/ebs (by alias name or alias ARN): the warning names it, and no key policy statements are offered', () => {
+    const stack = newStack();
+    encryptedCopy(stack, kms.Alias.fromAliasName(stack, 'Ebs', 'alias/aws/ebs'), [LaunchPermission.account('111122223333')]);
+    const byArn = new CopiedAmi(stack, 'ByArn', {
+      source: Ami.fromImageId(stack, 'Source2', SOURCE),
+      encrypted: true,
+      imageName: 'by-arn',
+      kmsKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
+    });
+    byArn.grantLaunch(LaunchPermission.organization(ORG));
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findWarning('/TestStack/Copy', Match.stringLikeRegexp(NOT_SHAREABLE)).map((w) => w.entry.data)).toEqual([
+      expect.stringContaining('Account 111122223333 may launch this image, but its snapshots are encrypted with the AWS managed key alias/aws/ebs'),
+    ]);
+    expect(annotations.findWarning('/TestStack/ByArn', Match.stringLikeRegexp(NOT_SHAREABLE))).toHaveLength(1);
+    expect(annotations.findWarning('*', Match.stringLikeRegexp('cdk-ami:importedKeyNotShared'))).toHaveLength(0);
+  });
+
+  test('an import encrypted without a kmsKey warns the same way; an unshared or unencrypted image does not', () => {
+    const stack = newStack();
+    const disks = [ImportDisk.fromUrl('s3://disks/disk.vmdk', DiskImageFormat.VMDK)];
+    const imported = new ImportedAmi(stack, 'Imported', { disks, encrypted: true });
+    new ImportedAmi(stack, 'Unshared', { disks, encrypted: true });
+    new CopiedAmi(stack, 'Plain', { source: Ami.fromImageId(stack, 'PlainSource', SOURCE), imageName: 'plain', launchPermissions: [LaunchPermission.account('111122223333')] });
+    encryptedCopy(stack, new kms.Key(stack, 'Key'), [LaunchPermission.account('111122223333')]);
+    imported.grantLaunch(LaunchPermission.account('444455556666'));
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findWarning('/TestStack/Imported', Match.stringLikeRegexp(NOT_SHAREABLE))).toHaveLength(1);
+    for (const path of ['/TestStack/Unshared', '/TestStack/Plain', '/TestStack/Copy']) {
+      expect(annotations.findWarning(path, Match.stringLikeRegexp(NOT_SHAREABLE))).toHaveLength(0);
+    }
   });
 });

@@ -29,6 +29,10 @@ const ORGANIZATION = 'OrganizationArn';
  * policy must hold.
  */
 export function shareKeyWith(scope: IConstruct, key: kms.IKey, region: string, permission: LaunchPermission): void {
+  if (isAwsManagedEbsKey(key)) {
+    warnKeyNotShareable(scope, permission, `the AWS managed key ${AWS_MANAGED_EBS_KEY}`);
+    return;
+  }
   const statements = granteeStatements(permission, region, `ec2.${region}.${Aws.URL_SUFFIX}`);
   const added = statements.map((statement) => key.addToResourcePolicy(statement, true).statementAdded);
   if (added.every((a) => a)) return;
@@ -36,6 +40,36 @@ export function shareKeyWith(scope: IConstruct, key: kms.IKey, region: string, p
   Annotations.of(scope).addWarningV2('cdk-ami:importedKeyNotShared',
     `${describe(permission)} may launch this image, but its snapshots are encrypted with the imported KMS key ${key.keyArn}, whose key policy cdk-ami cannot change: `
     + `add these statements to it, or the launch fails: ${JSON.stringify(literal.map((s) => s.toStatementJson()))}`);
+}
+
+/** The alias of the AWS managed key EBS encrypts with when no key is named. */
+const AWS_MANAGED_EBS_KEY = 'alias/aws/ebs';
+
+/**
+ * Grantees of an image encrypted with an AWS managed key cannot use it: its
+ * key policy cannot be changed, and EC2 refuses to launch or copy the image
+ * for another account.
+ * @see https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html
+ */
+function warnKeyNotShareable(scope: IConstruct, permission: LaunchPermission, keyDescription: string): void {
+  Annotations.of(scope).addWarningV2('cdk-ami:awsManagedKeyNotShared',
+    `${describe(permission)} may launch this image, but its snapshots are encrypted with ${keyDescription}, which no other account can use: `
+    + 'the launch fails. Give the image (or a copy of it) a customer managed kmsKey to share it.');
+}
+
+/**
+ * An image encrypted without a named key uses the account's EBS default key:
+ * `aws/ebs` unless the account made a customer managed key its default.
+ */
+export function warnDefaultKeyNotShareable(scope: IConstruct, permission: LaunchPermission, region: string): void {
+  warnKeyNotShareable(scope, permission,
+    `the account's default EBS key in ${region} (the AWS managed ${AWS_MANAGED_EBS_KEY}, unless the account's default is a customer managed key)`);
+}
+
+/** `alias/aws/ebs` by alias name or alias ARN, where synth can read it. */
+function isAwsManagedEbsKey(key: kms.IKey): boolean {
+  const names = [key.keyArn, 'aliasName' in key ? (key as kms.IAlias).aliasName : undefined];
+  return names.some((name) => typeof name === 'string' && !Token.isUnresolved(name) && (name === AWS_MANAGED_EBS_KEY || name.endsWith(`:${AWS_MANAGED_EBS_KEY}`)));
 }
 
 /** The two statements for one grantee: using the key through EC2, and creating grants for EBS. */

@@ -11,7 +11,7 @@ import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
 import { RegionalImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
-import { shareKeyWith } from './key-sharing';
+import { shareKeyWith, warnDefaultKeyNotShareable } from './key-sharing';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
@@ -34,6 +34,12 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly imageName?: string;
   /** The customer managed key of the image's snapshots, if the construct knows it. */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * The image is encrypted without a named key, so with the account's EBS
+   * default key (the AWS managed `aws/ebs` unless the account changed it),
+   * which grantees in other accounts cannot use.
+   */
+  readonly encryptedWithDefaultKey?: boolean;
   /**
    * Whether the image is Windows, where the kind knows it from other than
    * `osType` (e.g. an import's platform), and the field that says so.
@@ -73,6 +79,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   public readonly region: string;
   /** The customer managed key of the image's snapshots: every grantee of the launch permissions may use it (key-sharing.ts). */
   public readonly encryptionKey?: kms.IKey;
+  private readonly encryptedWithDefaultKey: boolean;
   public readonly imageName: string;
   public readonly tags: TagManager;
   public readonly operation: ProviderResource<T>;
@@ -100,6 +107,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
 
     this.region = scope.region;
     this.encryptionKey = resources.encryptionKey;
+    this.encryptedWithDefaultKey = resources.encryptedWithDefaultKey ?? false;
     const provider = AmiProvider.of(scope);
     const fastLaunch = renderFastLaunch(scope, props.fastLaunch, ...knownPlatform(props, resources));
     this.tags = new TagManager(TagType.KEY_VALUE, resources.resourceType, props.tags, { tagPropertyName: 'tags' });
@@ -217,6 +225,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
         if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, this.region, permission);
+        else if (this.encryptedWithDefaultKey) warnDefaultKeyNotShareable(scope, permission, this.region);
       }
     }
   }
