@@ -6,7 +6,7 @@
 import { ApiError, imageNotFound, instanceNotFound, missingParameter, snapshotNotFound } from './errors';
 import { assertWellFormedId, newId, now, unique } from './helpers';
 import { QueryParams } from './protocol';
-import { LocalImage, LocalInstance, LocalSnapshot, SnapshotState, StateReason, Tags } from './types';
+import { ImageDevice, LocalImage, LocalInstance, LocalSnapshot, SnapshotState, StateReason, StoredImageDevice, Tags } from './types';
 import { RegionState, World } from './world';
 
 const DEFAULT_FAILURE: StateReason = {
@@ -130,6 +130,24 @@ export abstract class Ec2Area {
     };
     region.snapshots.set(snapshot.snapshotId, snapshot);
     return snapshot;
+  }
+
+  /**
+   * The devices of an image that CopyImage or CreateRestoreImageTask makes: each on a new snapshot of
+   * the same size. Such snapshots have no volume of their own; EC2 shows a placeholder.
+   */
+  protected devicesOnNewSnapshots<D extends StoredImageDevice>(region: RegionState, devices: readonly D[],
+    snapshotOf: (device: D) => Omit<NewSnapshot, 'volumeId' | 'volumeSizeGiB'>): ImageDevice[] {
+    return devices.map((device) => {
+      const snapshot = this.addSnapshot(region, { volumeId: 'vol-ffffffff', volumeSizeGiB: device.volumeSizeGiB, ...snapshotOf(device) });
+      return {
+        deviceName: device.deviceName,
+        snapshotId: snapshot.snapshotId,
+        volumeSizeGiB: device.volumeSizeGiB,
+        volumeType: device.volumeType,
+        deleteOnTermination: device.deleteOnTermination,
+      };
+    });
   }
 
   /** DeregisterImage's per-snapshot outcome; a snapshot another image still uses is skipped, as EC2 does. */

@@ -8,6 +8,7 @@ import { ActionHandler, Ec2Area } from './ec2-area';
 import { ApiError, assertOneOf, invalidValue, missingParameter } from './errors';
 import { assertWellFormedId, newId } from './helpers';
 import { protectionValue } from './images';
+import { applyPermissionChanges, PermissionKind, readPermissionChanges } from './permissions';
 import { itemSet, leaf, node, QueryParams } from './protocol';
 import { ACCOUNT_ID, AddLaunchTemplateOptions, LaunchPermission, LocalImage } from './types';
 import { RegionState } from './world';
@@ -51,36 +52,15 @@ function deprecationTimeFrom(value: string): string {
   return rounded.toISOString();
 }
 
-/** Both request forms: `LaunchPermission.Add.N.*` / `.Remove.N.*`, and `OperationType` with `UserId.N`, `UserGroup.N`, …. */
-function readLaunchPermissionChanges(params: QueryParams): { add: LaunchPermission[]; remove: LaunchPermission[] } {
-  const add = params.members('LaunchPermission.Add').map(launchPermissionFrom);
-  const remove = params.members('LaunchPermission.Remove').map(launchPermissionFrom);
-  const operation = params.get('OperationType');
-  if (operation !== undefined) {
-    if (operation !== 'add' && operation !== 'remove') throw invalidValue(`Value (${operation}) for parameter OperationType is invalid.`);
-    const listed: LaunchPermission[] = [
-      ...params.list('UserId').map((userId) => ({ userId })),
-      ...params.list('UserGroup').map((group) => ({ group })),
-      ...params.list('OrganizationArn').map((organizationArn) => ({ organizationArn })),
-      ...params.list('OrganizationalUnitArn').map((organizationalUnitArn) => ({ organizationalUnitArn })),
-    ];
-    (operation === 'add' ? add : remove).push(...listed);
-  }
-  return { add, remove };
-}
-
-function launchPermissionFrom(member: QueryParams): LaunchPermission {
-  const permission: LaunchPermission = {};
-  const userId = member.get('UserId');
-  const group = member.get('Group');
-  const organizationArn = member.get('OrganizationArn');
-  const organizationalUnitArn = member.get('OrganizationalUnitArn');
-  if (userId !== undefined) permission.userId = userId;
-  if (group !== undefined) permission.group = group;
-  if (organizationArn !== undefined) permission.organizationArn = organizationArn;
-  if (organizationalUnitArn !== undefined) permission.organizationalUnitArn = organizationalUnitArn;
-  return permission;
-}
+const LAUNCH_PERMISSION: PermissionKind<LaunchPermission> = {
+  name: 'LaunchPermission',
+  fields: [
+    { key: 'userId', member: 'UserId', list: 'UserId' },
+    { key: 'group', member: 'Group', list: 'UserGroup' },
+    { key: 'organizationArn', member: 'OrganizationArn', list: 'OrganizationArn' },
+    { key: 'organizationalUnitArn', member: 'OrganizationalUnitArn', list: 'OrganizationalUnitArn' },
+  ],
+};
 
 function assertLaunchPermission(permission: LaunchPermission): void {
   if (permission.userId !== undefined && !/^\d{12}$/.test(permission.userId)) {
@@ -90,11 +70,6 @@ function assertLaunchPermission(permission: LaunchPermission): void {
     throw new ApiError('InvalidAMIAttributeItemValue', `Invalid attribute item value "${permission.group}" for group item type.`);
   }
   if (Object.keys(permission).length === 0) throw missingParameter('LaunchPermission');
-}
-
-function samePermission(a: LaunchPermission, b: LaunchPermission): boolean {
-  return a.userId === b.userId && a.group === b.group
-    && a.organizationArn === b.organizationArn && a.organizationalUnitArn === b.organizationalUnitArn;
 }
 
 /** The element DescribeImageAttribute returns for the attribute; attributes we do not model come back empty. */
@@ -142,7 +117,7 @@ export class ImageSettingActions extends Ec2Area {
     const attribute = params.get('Attribute');
     const description = params.get('Description.Value') ?? (attribute === 'description' ? params.get('Value') : undefined);
     const imdsSupport = params.get('ImdsSupport.Value') ?? (attribute === 'imdsSupport' ? params.get('Value') : undefined);
-    const { add, remove } = readLaunchPermissionChanges(params);
+    const { add, remove } = readPermissionChanges(params, LAUNCH_PERMISSION);
     // Everything is checked before anything changes: a rejected request modifies nothing.
     if (imdsSupport !== undefined && (description !== undefined || add.length + remove.length > 0)) {
       // The reference: "You can specify only one attribute at a time." (code: best knowledge)
@@ -164,9 +139,7 @@ export class ImageSettingActions extends Ec2Area {
 
     if (description !== undefined) image.description = description;
     if (imdsSupport !== undefined) image.imdsSupport = imdsSupport;
-    const kept = image.launchPermissions.filter((existing) => !remove.some((removed) => samePermission(existing, removed)));
-    const added = add.filter((permission) => !kept.some((existing) => samePermission(existing, permission)));
-    image.launchPermissions = [...kept, ...added];
+    image.launchPermissions = applyPermissionChanges(image.launchPermissions, { add, remove }, LAUNCH_PERMISSION);
     return leaf('return', true);
   }
 

@@ -245,24 +245,12 @@ export class ImageActions extends Ec2Area {
     const encrypted = (params.bool('Encrypted') ?? false) || source.encrypted;
     const kmsKeyId = encrypted ? params.get('KmsKeyId') ?? source.kmsKeyId ?? 'alias/aws/ebs' : undefined;
     const imageId = newId('ami');
-    const devices = source.blockDeviceMappings.map((device) => {
-      const snapshot = this.addSnapshot(region, {
-        // Copied snapshots have no volume of their own; EC2 shows this placeholder.
-        volumeId: 'vol-ffffffff',
-        volumeSizeGiB: device.volumeSizeGiB,
-        description: `Copied for DestinationAmi ${imageId} from SourceAmi ${sourceImageId} for SourceSnapshot ${device.snapshotId}`,
-        encrypted,
-        kmsKeyId,
-        tags: tagsFor(specs, 'snapshot'),
-      });
-      return {
-        deviceName: device.deviceName,
-        snapshotId: snapshot.snapshotId,
-        volumeSizeGiB: device.volumeSizeGiB,
-        volumeType: device.volumeType,
-        deleteOnTermination: device.deleteOnTermination,
-      };
-    });
+    const devices = this.devicesOnNewSnapshots(region, source.blockDeviceMappings, (device) => ({
+      description: `Copied for DestinationAmi ${imageId} from SourceAmi ${sourceImageId} for SourceSnapshot ${device.snapshotId}`,
+      encrypted,
+      kmsKeyId,
+      tags: tagsFor(specs, 'snapshot'),
+    }));
     const copiedTags = params.bool('CopyImageTags') ? Object.entries(source.tags) : [];
     this.addImage(region, {
       imageId,

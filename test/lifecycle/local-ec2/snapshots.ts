@@ -6,6 +6,7 @@ import { ActionHandler, Ec2Area } from './ec2-area';
 import { ApiError, invalidValue, missingParameter, snapshotNotFound } from './errors';
 import { FilterFields, filterPredicate } from './filters';
 import { assertWellFormedId, newId, newTags, ownersInclude, unique } from './helpers';
+import { applyPermissionChanges, PermissionKind, readPermissionChanges } from './permissions';
 import { itemSet, leaf, QueryParams, renderTags } from './protocol';
 import { AddSnapshotOptions, CreateVolumePermission, LocalSnapshot } from './types';
 import { RegionState } from './world';
@@ -34,30 +35,13 @@ function renderCreateVolumePermission(permission: CreateVolumePermission): strin
   return leaf('group', permission.group) + leaf('userId', permission.userId);
 }
 
-/** Both request forms: `CreateVolumePermission.Add.N.*` / `.Remove.N.*`, and `OperationType` with `UserId.N` / `UserGroup.N`. */
-function readCreateVolumePermissionChanges(params: QueryParams): { add: CreateVolumePermission[]; remove: CreateVolumePermission[] } {
-  const add = params.members('CreateVolumePermission.Add').map(createVolumePermissionFrom);
-  const remove = params.members('CreateVolumePermission.Remove').map(createVolumePermissionFrom);
-  const operation = params.get('OperationType');
-  if (operation !== undefined) {
-    if (operation !== 'add' && operation !== 'remove') throw invalidValue(`Value (${operation}) for parameter OperationType is invalid.`);
-    const listed: CreateVolumePermission[] = [
-      ...params.list('UserId').map((userId) => ({ userId })),
-      ...params.list('UserGroup').map((group) => ({ group })),
-    ];
-    (operation === 'add' ? add : remove).push(...listed);
-  }
-  return { add, remove };
-}
-
-function createVolumePermissionFrom(member: QueryParams): CreateVolumePermission {
-  const permission: CreateVolumePermission = {};
-  const userId = member.get('UserId');
-  const group = member.get('Group');
-  if (userId !== undefined) permission.userId = userId;
-  if (group !== undefined) permission.group = group;
-  return permission;
-}
+const CREATE_VOLUME_PERMISSION: PermissionKind<CreateVolumePermission> = {
+  name: 'CreateVolumePermission',
+  fields: [
+    { key: 'userId', member: 'UserId', list: 'UserId' },
+    { key: 'group', member: 'Group', list: 'UserGroup' },
+  ],
+};
 
 function assertCreateVolumePermission(permission: CreateVolumePermission): void {
   if (permission.userId !== undefined && !/^\d{12}$/.test(permission.userId)) {
@@ -67,10 +51,6 @@ function assertCreateVolumePermission(permission: CreateVolumePermission): void 
     throw invalidValue(`Value (${permission.group}) for parameter group is invalid. Only 'all' is supported.`);
   }
   if (permission.userId === undefined && permission.group === undefined) throw missingParameter('CreateVolumePermission');
-}
-
-function sameVolumePermission(a: CreateVolumePermission, b: CreateVolumePermission): boolean {
-  return a.userId === b.userId && a.group === b.group;
 }
 
 const SNAPSHOT_FILTERS: FilterFields<LocalSnapshot> = {
@@ -110,13 +90,11 @@ export class SnapshotActions extends Ec2Area {
     if (attribute !== undefined && attribute !== 'createVolumePermission') {
       throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Only createVolumePermission can be modified.`);
     }
-    const { add, remove } = readCreateVolumePermissionChanges(params);
+    const { add, remove } = readPermissionChanges(params, CREATE_VOLUME_PERMISSION);
     if (add.length + remove.length === 0) throw missingParameter('CreateVolumePermission');
     for (const permission of [...add, ...remove]) assertCreateVolumePermission(permission);
 
-    const kept = snapshot.createVolumePermissions.filter((existing) => !remove.some((removed) => sameVolumePermission(existing, removed)));
-    const added = add.filter((permission) => !kept.some((existing) => sameVolumePermission(existing, permission)));
-    snapshot.createVolumePermissions = [...kept, ...added];
+    snapshot.createVolumePermissions = applyPermissionChanges(snapshot.createVolumePermissions, { add, remove }, CREATE_VOLUME_PERMISSION);
     return leaf('return', true);
   }
 

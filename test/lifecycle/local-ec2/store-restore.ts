@@ -157,22 +157,11 @@ export class StoreRestoreActions extends Ec2Area {
     this.assertNameFree(region, name);
 
     const imageId = newId('ami');
-    const devices = stored.blockDeviceMappings.map((device) => {
-      const snapshot = this.addSnapshot(region, {
-        volumeId: 'vol-ffffffff',
-        volumeSizeGiB: device.volumeSizeGiB,
-        description: `Created by CreateRestoreImageTask for ${imageId} from s3://${bucket}/${objectKey}`,
-        encrypted: false,
-        tags: tagsFor(specs, 'snapshot'),
-      });
-      return {
-        deviceName: device.deviceName,
-        snapshotId: snapshot.snapshotId,
-        volumeSizeGiB: device.volumeSizeGiB,
-        volumeType: device.volumeType,
-        deleteOnTermination: device.deleteOnTermination,
-      };
-    });
+    const devices = this.devicesOnNewSnapshots(region, stored.blockDeviceMappings, () => ({
+      description: `Created by CreateRestoreImageTask for ${imageId} from s3://${bucket}/${objectKey}`,
+      encrypted: false,
+      tags: tagsFor(specs, 'snapshot'),
+    }));
     this.addImage(region, {
       imageId,
       name,
