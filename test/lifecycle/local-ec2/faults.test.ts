@@ -3,7 +3,7 @@
  * injected faults, as the SDK classifies and retries them (faults.ts, endpoint.ts).
  */
 import { CreateImageCommand, CreateTagsCommand, DescribeImagesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { fastRetryStrategy } from '.';
+import { fastRetryStrategy, FaultKind } from '.';
 import { CREDENTIALS, ec2, failure, server, useLocalEc2 } from './conformance';
 
 useLocalEc2();
@@ -60,24 +60,29 @@ describe('faults and retries', () => {
     expect(first.filter((throttled) => !throttled)).toHaveLength(10);
   });
 
-  test('capacity is answered like EC2 (400 ResourceLimitExceeded), a client error the SDK does not retry', async () => {
+  /** One `kind` fault on `action`: the call fails with `code` and `status`, a client error the SDK does not retry. */
+  async function expectClientError(
+    action: string, kind: FaultKind, call: (client: EC2Client) => Promise<unknown>, code: string, status: number,
+  ): Promise<void> {
     const retry = fastRetryStrategy(3);
-    server.injectFault({ action: 'CreateImage', times: 1, kind: 'capacity' });
-    const error = await failure(ec2('us-east-1', retry).send(new CreateImageCommand({ InstanceId: server.addInstance({ region: 'us-east-1' }), Name: 'n' })));
-    expect(error.name).toBe('ResourceLimitExceeded');
-    expect(error.$metadata.httpStatusCode).toBe(400);
+    server.injectFault({ action, times: 1, kind });
+    const error = await failure(call(ec2('us-east-1', retry)));
+    expect(error.name).toBe(code);
+    expect(error.$metadata.httpStatusCode).toBe(status);
     expect(retry.errorTypes).toEqual(['CLIENT_ERROR']);
-    expect(server.callCount('CreateImage')).toBe(1);
+    expect(server.callCount(action)).toBe(1);
+  }
+
+  test('capacity is answered like EC2 (400 ResourceLimitExceeded), a client error the SDK does not retry', async () => {
+    await expectClientError('CreateImage', 'capacity',
+      (client) => client.send(new CreateImageCommand({ InstanceId: server.addInstance({ region: 'us-east-1' }), Name: 'n' })),
+      'ResourceLimitExceeded', 400);
   });
 
   test('unauthorized is answered like EC2 when IAM denies a call (403 UnauthorizedOperation), a client error the SDK does not retry', async () => {
-    const retry = fastRetryStrategy(3);
-    server.injectFault({ action: 'CreateTags', times: 1, kind: 'unauthorized' });
-    const error = await failure(ec2('us-east-1', retry).send(new CreateTagsCommand({ Resources: [server.addSnapshot({ region: 'us-east-1' })], Tags: [{ Key: 'k', Value: 'v' }] })));
-    expect(error.name).toBe('UnauthorizedOperation');
-    expect(error.$metadata.httpStatusCode).toBe(403);
-    expect(retry.errorTypes).toEqual(['CLIENT_ERROR']);
-    expect(server.callCount('CreateTags')).toBe(1);
+    await expectClientError('CreateTags', 'unauthorized',
+      (client) => client.send(new CreateTagsCommand({ Resources: [server.addSnapshot({ region: 'us-east-1' })], Tags: [{ Key: 'k', Value: 'v' }] })),
+      'UnauthorizedOperation', 403);
   });
 
   test('a proxy502 is an HTML page with status 502, which the SDK retries and then cannot parse', async () => {
