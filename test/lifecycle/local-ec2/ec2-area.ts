@@ -14,6 +14,7 @@ const DEFAULT_FAILURE: StateReason = {
   message: 'Server.InternalError: An internal error has occurred',
 };
 
+/** An EC2 action: the inner XML of its response; throws ApiError for service errors. */
 export type ActionHandler = (region: RegionState, params: QueryParams) => string;
 
 /** What an action that makes an image knows of it; the rest (state, dates, governance) starts at its defaults. */
@@ -48,6 +49,7 @@ interface NewSnapshot {
   readonly state?: SnapshotState;
 }
 
+/** One area of the EC2 Query API: the actions it serves (`handlers`), on the lookups and mutations all areas share. */
 export abstract class Ec2Area {
   abstract readonly handlers: Readonly<Record<string, ActionHandler>>;
 

@@ -27,9 +27,19 @@
  * advance by the DescribeFastLaunchImages polls that observe them (`fastLaunchBehaviour`).
  *
  * Wire formats follow the real services, checked against what the SDK sends and
- * what its ec2Query / awsQuery deserializers read (see ec2-endpoint.test.ts).
+ * what its ec2Query / awsQuery deserializers read (see the `*.test.ts` files of this folder).
  * Where the real service's error code or message is not documented, the choice is marked
  * "best knowledge" next to it.
+ *
+ * The modules of this folder, each with its conformance tests (`<module>.test.ts`, setup in `conformance.ts`):
+ * - `endpoint.ts`: `LocalEc2`, the HTTP server: service by SigV4 credential scope, account by access key,
+ *   faults, recorded calls; scripting and inspection for tests. `client.ts`: the client-side helpers.
+ * - `protocol.ts` (query parameters, XML, response and error documents), `errors.ts`, `faults.ts`,
+ *   `world.ts` (state per account and Region), `types.ts` (the public types).
+ * - EC2: `ec2.ts` routes each action to its area: `instances.ts`, `images.ts`, `image-settings.ts`,
+ *   `snapshots.ts`, `tags.ts`, `store-restore.ts`, `import-image.ts`, `fast-launch.ts`; they share
+ *   `ec2-area.ts` (lookups, new images and snapshots), `filters.ts`, `permissions.ts` and `helpers.ts`.
+ * - The other services: `s3.ts`, `ssm.ts`, `sts.ts`, `cloudformation.ts`.
  */
 
 export * from './types';
