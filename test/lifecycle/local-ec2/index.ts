@@ -15,7 +15,7 @@
  * it covers RegisterImage, storing and
  * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
- * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per region (PutParameter, GetParameter,
+ * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per account and region (PutParameter, GetParameter,
  * DeleteParameter, ListTagsForResource; awsJson1_1, `AWS_ENDPOINT_URL_SSM`, with the asynchronous
  * validation of `aws:ec2:image` values against the region's images), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance

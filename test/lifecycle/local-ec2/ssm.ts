@@ -4,7 +4,7 @@
  */
 import { ApiError } from './errors';
 import { newTags, now } from './helpers';
-import { ACCOUNT_ID, LocalParameter } from './types';
+import { LocalParameter } from './types';
 import { RegionState, World } from './world';
 
 /** PutParameter's name rules (SSM API reference, "Naming constraints"). */
@@ -93,7 +93,7 @@ export class SsmApi {
         Value: parameter.value,
         Version: parameter.version,
         LastModifiedDate: Date.parse(parameter.lastModified) / 1000,
-        ARN: `arn:aws:ssm:${region.name}:${ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`,
+        ARN: `arn:aws:ssm:${region.name}:${region.account}:parameter/${name.replace(/^\//, '')}`,
         DataType: parameter.dataType,
       },
     };
