@@ -9,9 +9,10 @@
  * supported Linux and run `npx integ-runner --directory test --update-on-failed`.
  */
 import * as path from 'node:path';
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as assets from 'aws-cdk-lib/aws-s3-assets';
+import { expectAvailable } from './integ-helpers';
 import { DiskImageFormat, ImportDisk, ImportedAmi, ImportPlatform } from '../src';
 
 const app = new App();
@@ -28,6 +29,4 @@ const image = new ImportedAmi(stack, 'Imported', {
 });
 
 const integ = new IntegTest(app, 'ImportedAmi', { testCases: [stack], regions: ['us-east-1'] });
-integ.assertions
-  .awsApiCall('EC2', 'describeImages', { ImageIds: [image.imageId] })
-  .expect(ExpectedResult.objectLike({ Images: [{ State: 'available', Name: 'cdk-ami-integ-imported' }] }));
+expectAvailable(integ, image.imageId, { Name: 'cdk-ami-integ-imported' });
