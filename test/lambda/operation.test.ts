@@ -1,59 +1,26 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
-  CreateImageCommand,
-  CreateTagsCommand,
-  DeleteSnapshotCommand,
-  DeleteTagsCommand,
-  DeregisterImageCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  EC2Client,
-  ModifyImageAttributeCommand,
+  CreateImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeleteTagsCommand, DeregisterImageCommand, DescribeImagesCommand,
+  DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client, ModifyImageAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  FROM_INSTANCE,
-  LOGICAL_ID,
-  STACK_ID,
-  UPDATE_REQUEST,
-  awsError,
-  captureLogs,
-  deleteEvent,
-  expectOneLine,
-  foreignImage,
-  fromInstanceProps,
-  hash,
-  ownedImage,
-  ownershipTagsFor,
-  rejectionOf,
-  updateEvent,
+  FROM_INSTANCE, IMAGE_ID, LOGICAL_ID, STACK_ID, UPDATE_REQUEST, awsError, captureLogs, deleteEvent, expectOneLine, foreignImage, fromInstanceProps,
+  hash, mockedClients, ownedImage, ownershipTagsFor, rejectionOf, reservationOf, updateEvent,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, cfnMock, stackIs, mutatingCalls } = mockedClients();
 const logs = captureLogs();
 
-const IMAGE_ID = 'ami-0123456789abcdef0';
 const OWNER = hash(`${STACK_ID}/${LOGICAL_ID}`);
 
 beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
   ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [ownedImage()] });
   ec2Mock.on(CreateImageCommand).resolves({ ImageId: 'ami-0replacement00000' });
   ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', CreationTime: new Date() }] });
+  stackIs('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
 });
-
-/** EC2 calls that change something (everything but Describe*). */
-function mutatingCalls(): string[] {
-  return ec2Mock.calls()
-    .map((call) => (call.args[0] as object).constructor.name)
-    .filter((name) => !name.startsWith('Describe'));
-}
 
 function update(props: Record<string, unknown>, oldProps: Record<string, unknown>) {
   return onEvent(updateEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps(props), fromInstanceProps(oldProps)));
@@ -173,7 +140,7 @@ describe('Update with replacement', () => {
     ['NamePrefix', { NamePrefix: 'Stack/Moved/Golden' }],
   ])('a change of %s creates a new image with a new physical ID', async (name, change) => {
     ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
-    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ RootDeviceName: '/dev/xvda' }] }] });
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservationOf({ RootDeviceName: '/dev/xvda' }));
 
     const result = await update(change, {});
 
