@@ -74,11 +74,15 @@ describe('Update in place', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
   });
 
-  test('cdk-ami: tags in the properties are never deleted nor overwritten', async () => {
-    await update(
-      { Tags: [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:owner', Value: 'hijack' }] },
-      { Tags: [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:stack', Value: 'whatever' }] },
-    );
+  test.each([
+    [
+      'cdk-ami: tags in the properties are never deleted nor overwritten',
+      [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:owner', Value: 'hijack' }],
+      [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:stack', Value: 'whatever' }],
+    ],
+    ['tags in another order are no change', [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }], [{ Key: 'b', Value: '2' }, { Key: 'a', Value: '1' }]],
+  ])('%s', async (_name, tags, oldTags) => {
+    await update({ Tags: tags }, { Tags: oldTags });
     expect(mutatingCalls()).toEqual([]);
   });
 
@@ -93,14 +97,6 @@ describe('Update in place', () => {
     expect(result).toEqual({ PhysicalResourceId: IMAGE_ID });
     expect(mutatingCalls()).toEqual([]);
     expect(logs.find('tags updated')).toEqual([]);
-  });
-
-  test('tags in another order are no change', async () => {
-    await update(
-      { Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] },
-      { Tags: [{ Key: 'b', Value: '2' }, { Key: 'a', Value: '1' }] },
-    );
-    expect(mutatingCalls()).toEqual([]);
   });
 
   test('an image deregistered outside CloudFormation cannot be updated', async () => {
