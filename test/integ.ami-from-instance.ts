@@ -1,7 +1,7 @@
 /**
  * Deploys a builder instance, images it with AmiFromInstance, and asserts that
  * the image is `available` and that an instance launches from it. Deploy with
- * credentials: `npx integ-runner --directory test --update-on-failed`; without
+ * credentials: `npx integ-runner --directory test --update-on-failed --no-update-workflow`; without
  * them the test command verifies the committed snapshot.
  */
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';

@@ -6,7 +6,7 @@
  * CDK_AMI_INTEG_SNAPSHOT: the root-volume snapshot of a bootable x86_64 Linux
  * (for example one of an AMI's own snapshots) in us-east-1. The committed
  * snapshot is synthesized with a placeholder ID; deploy with
- * `CDK_AMI_INTEG_SNAPSHOT=snap-... npx integ-runner --directory test --update-on-failed`.
+ * `CDK_AMI_INTEG_SNAPSHOT=snap-... npx integ-runner --directory test --update-on-failed --no-update-workflow`.
  */
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';

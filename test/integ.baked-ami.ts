@@ -2,7 +2,7 @@
  * Bakes nginx onto Amazon Linux 2023 with BakedAmi (user data and cfn-init),
  * and asserts that the image is `available`, that the builder was terminated,
  * and that an instance launches from the image. Deploy with credentials:
- * `npx integ-runner --directory test --update-on-failed`; without them the
+ * `npx integ-runner --directory test --update-on-failed --no-update-workflow`; without them the
  * test command verifies the committed snapshot.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';

@@ -3,7 +3,7 @@
  * (encrypted) with its aws:ec2:image parameter there, and asserts from a
  * stack in us-west-2 that the copy is `available` and the parameter holds
  * its ID. Deploy with credentials:
- * `npx integ-runner --directory test --update-on-failed`; without them the test
+ * `npx integ-runner --directory test --update-on-failed --no-update-workflow`; without them the test
  * command verifies the committed snapshot.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';

@@ -6,7 +6,7 @@
  * VM Import needs a bootable disk with a supported operating system. The
  * committed placeholder (1 MiB of zeros) keeps the snapshot small and
  * deterministic; to deploy for real, point CDK_AMI_INTEG_DISK at a raw image of a
- * supported Linux and run `npx integ-runner --directory test --update-on-failed`.
+ * supported Linux and run `npx integ-runner --directory test --update-on-failed --no-update-workflow`.
  */
 import * as path from 'node:path';
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';

@@ -1,7 +1,7 @@
 /**
  * AmiFromInstance → StoredAmi (into a bucket) → RestoredAmi, in one stack, and
  * asserts that the restored image is `available`. Deploy with credentials:
- * `npx integ-runner --directory test --update-on-failed`; without them the
+ * `npx integ-runner --directory test --update-on-failed --no-update-workflow`; without them the
  * test command verifies the committed snapshot.
  */
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';
