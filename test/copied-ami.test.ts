@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Ami, AmiFromInstance, CopiedAmi } from '../src';
-import { nagFindings, newStack, resourcesOfType } from './util';
+import { nagFindings, newStack, resourcesOfType, statementsOf } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
 
@@ -16,9 +16,7 @@ function copyStack(props: Partial<ConstructorParameters<typeof CopiedAmi>[2]> = 
 
 /** Every statement of every policy attached to the provider's operation role. */
 function policyStatements(stack: Stack): any[] {
-  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes('CdkAmiProviderOperationRole'))
-    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  return statementsOf(stack, 'CdkAmiProviderOperationRole');
 }
 
 describe('CopiedAmi', () => {

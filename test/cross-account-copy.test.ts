@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole } from '../src';
-import { nagFindings, newStack, resourcesOfType } from './util';
+import { nagFindings, newStack, resourcesOfType, statementsOf } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
 const TARGET = '444455556666';
@@ -19,12 +19,6 @@ function crossAccount(props: Props = {}, stack = newStack()) {
     ...props,
   });
   return { stack, copy };
-}
-
-function statementsOf(stack: Stack, role: string): any[] {
-  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role))
-    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
 }
 
 describe('CopiedAmi owned by another account', () => {

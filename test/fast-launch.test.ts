@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AmiFromInstance, AmiFromSnapshot, BakedAmi, FastLaunchOptions, ImportDisk, ImportedAmi, ImportPlatform } from '../src';
-import { newStack, resourcesOfType } from './util';
+import { lastWaiter, newStack, operationOf, resourcesOfType, statementsOf } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -10,19 +10,8 @@ function windowsImage(stack: Stack, fastLaunch: FastLaunchOptions): AmiFromInsta
   return new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, osType: ec2.OperatingSystemType.WINDOWS, fastLaunch });
 }
 
-function lastWaiter(stack: Stack): any {
-  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter');
-  return waiters.find(([, w]) => w.Properties.Link === w.Properties.Links)![1].Properties;
-}
-
 function operation(stack: Stack, type = 'Custom::AmiFromInstance'): any {
-  return resourcesOfType(Template.fromStack(stack), type)[0][1].Properties;
-}
-
-function statementsOf(stack: Stack, role: string): any[] {
-  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role))
-    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  return operationOf(stack, type);
 }
 
 describe('fastLaunch renders', () => {

@@ -2,26 +2,10 @@ import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi } from '../src';
-import { newStack, resourcesOfType } from './util';
+import { lastWaiter, newStack, operationOf, resourcesOfType, statementsOf } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const SNAPSHOT = 'snap-0123456789abcdef0';
-
-function operationOf(stack: Stack, type: string): any {
-  return resourcesOfType(Template.fromStack(stack), type)[0][1].Properties;
-}
-
-function lastWaiter(stack: Stack): any {
-  // Stage 1 of an import (Target import) only follows the task: the image's own chain comes last.
-  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').filter(([, w]) => w.Properties.Target !== 'import');
-  return waiters.find(([, w]) => w.Properties.Link === w.Properties.Links)![1].Properties;
-}
-
-function statementsOf(stack: Stack, role: string): any[] {
-  const policies = resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role));
-  return policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-}
 
 describe('requireImdsv2 on every image kind', () => {
   const kinds: [string, string, (stack: Stack) => void][] = [

@@ -6,10 +6,11 @@
  * CDK_AMI_INTEG_SNAPSHOT: the root-volume snapshot of a bootable x86_64 Linux
  * (for example one of an AMI's own snapshots) in us-east-1. The committed
  * snapshot is synthesized with a placeholder ID; deploy with
- * `CDK_AMI_INTEG_SNAPSHOT=snap-... npx integ-runner --directory test --update-on-failed`.
+ * `CDK_AMI_INTEG_SNAPSHOT=snap-... npx integ-runner --directory test --update-on-failed --no-update-workflow`.
  */
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { expectAvailable } from './integ-helpers';
 import { AmiFromSnapshot, BootMode, ImageArchitecture } from '../src';
 
 const app = new App();
@@ -23,6 +24,4 @@ const image = new AmiFromSnapshot(stack, 'Registered', {
 });
 
 const integ = new IntegTest(app, 'AmiFromSnapshot', { testCases: [stack], regions: ['us-east-1'] });
-integ.assertions
-  .awsApiCall('EC2', 'describeImages', { ImageIds: [image.imageId] })
-  .expect(ExpectedResult.objectLike({ Images: [{ State: 'available', Architecture: 'x86_64', ImdsSupport: 'v2.0' }] }));
+expectAvailable(integ, image.imageId, { Architecture: 'x86_64', ImdsSupport: 'v2.0' });

@@ -2,23 +2,19 @@
  * Bakes nginx onto Amazon Linux 2023 with BakedAmi (user data and cfn-init),
  * and asserts that the image is `available`, that the builder was terminated,
  * and that an instance launches from the image. Deploy with credentials:
- * `npx integ-runner --directory test --update-on-failed`; without them the
+ * `npx integ-runner --directory test --update-on-failed --no-update-workflow`; without them the
  * test command verifies the committed snapshot.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, publicVpc, smallInstance } from './integ-helpers';
 import { BakedAmi } from '../src';
 
 const app = new App();
 const stack = new Stack(app, 'cdk-ami-integ-baked');
 
-// A public subnet and no NAT gateway keep the test cheap: the builder reaches the EC2 API and dnf directly.
-const vpc = new ec2.Vpc(stack, 'Vpc', {
-  maxAzs: 1,
-  natGateways: 0,
-  subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
-});
+const vpc = publicVpc(stack);
 const setup = ec2.UserData.forLinux();
 setup.addCommands(
   'set -euo pipefail',
@@ -35,21 +31,12 @@ const image = new BakedAmi(stack, 'Web', {
   init: ec2.CloudFormationInit.fromElements(ec2.InitFile.fromString('/etc/motd', 'Baked by cdk-ami\n')),
   setup,
   removalPolicy: RemovalPolicy.DESTROY,
-  tags: { purpose: 'cdk-ami-integ' },
+  tags: INTEG_TAGS,
 });
-new ec2.Instance(stack, 'FromImage', {
-  vpc,
-  instanceType: new ec2.InstanceType('t3.micro'),
-  machineImage: image,
-  requireImdsv2: true,
-});
+smallInstance(stack, 'FromImage', vpc, image);
 
 const integ = new IntegTest(app, 'BakedAmi', { testCases: [stack], regions: ['us-east-1'] });
-integ.assertions
-  .awsApiCall('EC2', 'describeImages', { ImageIds: [image.imageId] })
-  .expect(ExpectedResult.objectLike({
-    Images: [{ State: 'available', Tags: ExpectedResult.arrayWith([{ Key: 'purpose', Value: 'cdk-ami-integ' }]) }],
-  }));
+expectAvailable(integ, image.imageId, { Tags: HAS_INTEG_TAGS });
 integ.assertions
   .awsApiCall('EC2', 'describeInstances', { InstanceIds: [image.builder.instanceId] })
   .expect(ExpectedResult.objectLike({

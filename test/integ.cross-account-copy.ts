@@ -12,9 +12,9 @@
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Aws, CfnParameter, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { AmiFromInstance, CrossAccountCopyRole, InstanceAction } from '../src';
+import { imageOfBuilder, INTEG_TAGS, publicVpc, smallInstance } from './integ-helpers';
+import { CrossAccountCopyRole } from '../src';
 
 const app = new App();
 const SOURCE_STACK = 'cdk-ami-integ-cross-account';
@@ -28,30 +28,16 @@ new CrossAccountCopyRole(roleStack, 'CopyRole', { sourceAccount: sourceAccount.v
 // The source account: the image, and its copy made by the target account.
 const stack = new Stack(app, SOURCE_STACK, { env: { region: 'us-east-1' } });
 const targetAccount = new CfnParameter(stack, 'TargetAccount', { description: 'The account that makes the copy', allowedPattern: '\\d{12}' });
-const vpc = new ec2.Vpc(stack, 'Vpc', {
-  maxAzs: 1,
-  natGateways: 0,
-  subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
-});
-const builder = new ec2.Instance(stack, 'Builder', {
-  vpc,
-  instanceType: new ec2.InstanceType('t3.micro'),
-  machineImage: ec2.MachineImage.latestAmazonLinux2023(),
-  requireImdsv2: true,
-});
-const golden = new AmiFromInstance(stack, 'Golden', {
-  instance: builder,
-  includeDataVolumes: false,
-  instanceAction: InstanceAction.TERMINATE,
-  removalPolicy: RemovalPolicy.DESTROY,
-});
+const vpc = publicVpc(stack);
+const builder = smallInstance(stack, 'Builder', vpc);
+const golden = imageOfBuilder(stack, 'Golden', builder);
 const copyRole = iam.Role.fromRoleArn(stack, 'CopyRole', `arn:${Aws.PARTITION}:iam::${targetAccount.valueAsString}:role/${ROLE_NAME}`, { mutable: false });
 golden.copyTo('us-west-2', {
   account: targetAccount.valueAsString,
   copyRole,
   encrypted: true,
   removalPolicy: RemovalPolicy.DESTROY,
-  tags: { purpose: 'cdk-ami-integ' },
+  tags: INTEG_TAGS,
 });
 stack.addDependency(roleStack);
 

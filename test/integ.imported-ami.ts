@@ -6,12 +6,13 @@
  * VM Import needs a bootable disk with a supported operating system. The
  * committed placeholder (1 MiB of zeros) keeps the snapshot small and
  * deterministic; to deploy for real, point CDK_AMI_INTEG_DISK at a raw image of a
- * supported Linux and run `npx integ-runner --directory test --update-on-failed`.
+ * supported Linux and run `npx integ-runner --directory test --update-on-failed --no-update-workflow`.
  */
 import * as path from 'node:path';
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as assets from 'aws-cdk-lib/aws-s3-assets';
+import { expectAvailable } from './integ-helpers';
 import { DiskImageFormat, ImportDisk, ImportedAmi, ImportPlatform } from '../src';
 
 const app = new App();
@@ -28,6 +29,4 @@ const image = new ImportedAmi(stack, 'Imported', {
 });
 
 const integ = new IntegTest(app, 'ImportedAmi', { testCases: [stack], regions: ['us-east-1'] });
-integ.assertions
-  .awsApiCall('EC2', 'describeImages', { ImageIds: [image.imageId] })
-  .expect(ExpectedResult.objectLike({ Images: [{ State: 'available', Name: 'cdk-ami-integ-imported' }] }));
+expectAvailable(integ, image.imageId, { Name: 'cdk-ami-integ-imported' });

@@ -45,3 +45,22 @@ export function nagFindings(scope: Stack): string[] {
 export function resourcesOfType(template: Template, type: string): [string, any][] {
   return Object.entries(template.findResources(type));
 }
+
+/** The properties of the stack's first resource of this type: an image kind's operation resource. */
+export function operationOf(stack: Stack, type: string): any {
+  return resourcesOfType(Template.fromStack(stack), type)[0][1].Properties;
+}
+
+/** The properties of the image's last waiter link: the one that applies its settings. */
+export function lastWaiter(stack: Stack): any {
+  // Stage 1 of an import (Target import) only follows the task: the image's own chain comes last.
+  const waiters = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').filter(([, w]) => w.Properties.Target !== 'import');
+  return waiters.find(([, w]) => w.Properties.Link === w.Properties.Links)![1].Properties;
+}
+
+/** Every statement of the IAM policies attached to the roles whose logical ID contains `role`. */
+export function statementsOf(stack: Stack, role: string): any[] {
+  return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}

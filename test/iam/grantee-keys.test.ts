@@ -6,14 +6,11 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { Decision, decideFor, resolve, synthesized, URL_SUFFIX } from './simulator';
+import { ACCOUNT, Decision, decideFor, OTHER_ACCOUNT, REGION, resolve, synthesized, URL_SUFFIX } from './simulator';
 import { Ami, CopiedAmi, LaunchPermission } from '../../src';
 import { GRANTEE_KEY_ACTIONS } from '../../src/private/key-sharing';
 
-const ACCOUNT = '123456789012';
-const REGION = 'us-east-1';
 const GRANTEE = '111122223333';
-const OTHER = '999999999999';
 const ORG_ID = 'o-exampleorg1';
 const OU_ID = 'ou-ab12-cdef3456';
 
@@ -59,7 +56,7 @@ describe('grantees of a shared encrypted image', () => {
   });
 
   test.each([
-    ['another account', OTHER, 'kms:Decrypt', via()],
+    ['another account', OTHER_ACCOUNT, 'kms:Decrypt', via()],
     ['the granted account, not through EC2', GRANTEE, 'kms:Decrypt', {}],
     ['the granted account, through EC2 in another Region', GRANTEE, 'kms:Decrypt', via('ec2', 'eu-west-1')],
     ['the granted account, through another service', GRANTEE, 'kms:Decrypt', via('s3')],

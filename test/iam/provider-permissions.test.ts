@@ -13,7 +13,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Decision, decide, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
+import {
+  ACCOUNT, Decision, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
+} from './simulator';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
   ImportedAmi,
@@ -21,10 +23,6 @@ import {
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
-const ACCOUNT = '123456789012';
-const REGION = 'us-east-1';
-/** Another account: a key owner, an image owner, a snapshot owner. */
-const OTHER_ACCOUNT = '999999999999';
 const VENDOR_IMAGE = 'ami-0aaaaaaaaaaaaaaa0';
 const VENDOR_KEY = `arn:aws:kms:us-west-2:${OTHER_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;

@@ -1,32 +1,14 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import {
-  DescribeInstancesCommand,
-  EC2Client,
-  GetConsoleOutputCommand,
-  Instance,
-  InstanceStateName,
-  StopInstancesCommand,
-} from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DescribeInstancesCommand, GetConsoleOutputCommand, Instance, InstanceStateName, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
 import {
-  INSTANCE_ID,
-  SERVICE_TOKEN,
-  awsError,
-  captureLogs,
-  createEvent,
-  deleteEvent,
-  expectOneLine,
-  rejectionOf,
-  updateEvent,
+  INSTANCE_ID, SERVICE_TOKEN, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, mockedClients, rejectionOf, reservationOf, updateEvent,
 } from './helpers';
 import { consoleTail } from '../../lambda/builder-setup';
 import { isComplete, onEvent } from '../../lambda/index';
 import { CustomResourceEvent } from '../../lambda/shared/types';
 import { ResourceTypes } from '../../src/private/contract';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, stackIs } = mockedClients();
 const logs = captureLogs();
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -56,7 +38,7 @@ function builder(state: InstanceStateName, setup?: string): Instance {
 
 function givenBuilder(...states: Instance[]): void {
   let call = ec2Mock.on(DescribeInstancesCommand);
-  for (const instance of states) call = call.resolvesOnce({ Reservations: [{ Instances: [instance] }] });
+  for (const instance of states) call = call.resolvesOnce(reservationOf(instance));
 }
 
 function givenConsole(text: string | undefined): void {
@@ -69,9 +51,7 @@ function poll(props = setupProps(), minutesAgo = 1): CustomResourceEvent {
 }
 
 beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+  stackIs('UPDATE_IN_PROGRESS');
   jest.spyOn(Date, 'now').mockReturnValue(NOW);
   givenConsole('boot\n');
 });
@@ -204,7 +184,7 @@ describe('Custom::AmiBuilderSetup isComplete', () => {
 
 describe('Custom::AmiBuilderSetup rollback', () => {
   test('an update back to the previous builder in a rollback is done at once, without reading it', async () => {
-    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    stackIs('UPDATE_ROLLBACK_IN_PROGRESS');
     const event = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, setupProps(), setupProps({ InstanceId: 'i-0fffffffffffffff0' }));
     const started = await onEvent(event);
     expect(started).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW, RollingBack: true });

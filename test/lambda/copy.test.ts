@@ -1,7 +1,7 @@
 import { CopyImageCommand, DescribeImagesCommand, EC2Client, Image } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, awsError, captureLogs, createEvent, expectOneLine, hash, ownershipTagsFor } from './helpers';
+import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, TEAM_TAGS, awsError, captureLogs, createEvent, hash, oneLineFailure, ownershipTagsFor } from './helpers';
 import { onEvent } from '../../lambda';
 import { setSleep } from '../../lambda/shared/backoff';
 
@@ -18,7 +18,7 @@ function copyProps(overrides: Record<string, unknown> = {}): Record<string, unkn
     SourceRegion: 'us-east-1',
     CopyImageTags: 'false',
     RemovalPolicy: 'retain',
-    Tags: [{ Key: 'team', Value: 'infra' }],
+    Tags: TEAM_TAGS,
     ...overrides,
   };
 }
@@ -33,13 +33,6 @@ beforeEach(() => {
   previousSleep = setSleep(async () => undefined);
 });
 afterEach(() => setSleep(previousSleep));
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const err = await promise.then(() => undefined, (e: Error) => e);
-  expect(err).toBeInstanceOf(Error);
-  expectOneLine(err!);
-  return err!;
-}
 
 describe('Custom::CopiedAmi create', () => {
   test('calls CopyImage in the destination with a token from the request, tags, and the options', async () => {
@@ -77,7 +70,7 @@ describe('Custom::CopiedAmi create', () => {
 
   test('refuses an unencrypted copy of an encrypted source', async () => {
     ec2Mock.on(DescribeImagesCommand).resolves({ Images: [source(true)] });
-    const err = await failure(onEvent(createEvent(COPY, copyProps({ Encrypted: 'false' }))));
+    const err = await oneLineFailure(onEvent(createEvent(COPY, copyProps({ Encrypted: 'false' }))));
     expect(err.message).toMatch(/ami-0aaaaaaaaaaaaaaa0 in us-east-1 has encrypted snapshots and EC2 cannot make an unencrypted copy of it/);
     expect(ec2Mock).not.toHaveReceivedCommand(CopyImageCommand);
   });
@@ -87,7 +80,7 @@ describe('Custom::CopiedAmi create', () => {
     [{ Images: [{ ...source(), State: 'pending' as const }] }, /Source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 is pending; only available images can be copied\./],
   ])('a source that cannot be copied fails before CopyImage', async (answer, message) => {
     ec2Mock.on(DescribeImagesCommand).resolves(answer as never);
-    expect((await failure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(message);
+    expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(message);
   });
 
   test('ResourceLimitExceeded is retried with backoff, and then succeeds', async () => {
@@ -113,11 +106,11 @@ describe('Custom::CopiedAmi create', () => {
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(DescribeImagesCommand).resolves({ Images: [source()] });
     ec2Mock.on(CopyImageCommand).rejects(awsError(code));
-    expect((await failure(onEvent(createEvent(COPY, copyProps({ ImageName: 'golden' }))))).message).toMatch(message);
+    expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps({ ImageName: 'golden' }))))).message).toMatch(message);
   });
 
   test('a source that cannot be read names the source', async () => {
     ec2Mock.on(DescribeImagesCommand).rejects(awsError('UnauthorizedOperation'));
-    expect((await failure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(/Reading source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 failed: UnauthorizedOperation/);
+    expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(/Reading source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 failed: UnauthorizedOperation/);
   });
 });

@@ -1,27 +1,22 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   DeregisterImageCommand, DescribeFastLaunchImagesCommand, DescribeSnapshotsCommand, DescribeFastLaunchImagesSuccessItem, DescribeImagesCommand,
-  DisableFastLaunchCommand, EC2Client, EnableFastLaunchCommand, ModifyImageAttributeCommand,
+  DisableFastLaunchCommand, EnableFastLaunchCommand, ModifyImageAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  FROM_INSTANCE, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, ownedImage, rejectionOf,
-  updateEvent, waiterProps,
+  FROM_INSTANCE, IMAGE_ID, LAST_LINK, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, lastLinkUpdate,
+  mockedClients, ownedImage, rejectionOf, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
-const logs = captureLogs();
-const IMAGE = 'ami-0123456789abcdef0';
-const LAST = { Link: '2', Links: '2' };
 const WINDOWS = ownedImage({ Platform: 'windows' as never, PlatformDetails: 'Windows' });
+const { ec2Mock, stackIs } = mockedClients({ images: [WINDOWS] });
+const logs = captureLogs();
 const SETTINGS = { TargetResourceCount: '10', MaxParallelLaunches: '8', LaunchTemplateId: 'lt-0123456789abcdef0', LaunchTemplateVersion: '3' };
 
 function reported(state: string, extra: Partial<DescribeFastLaunchImagesSuccessItem> = {}): DescribeFastLaunchImagesSuccessItem {
   return {
-    ImageId: IMAGE,
+    ImageId: IMAGE_ID,
     ResourceType: 'snapshot',
     SnapshotConfiguration: { TargetResourceCount: 10 },
     MaxParallelLaunches: 8,
@@ -32,19 +27,16 @@ function reported(state: string, extra: Partial<DescribeFastLaunchImagesSuccessI
 }
 
 beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
-  ec2Mock.on(DescribeImagesCommand).resolves({ Images: [WINDOWS] });
   ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [] });
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+  stackIs('UPDATE_IN_PROGRESS');
 });
 
 function created(props: Record<string, unknown>) {
-  return isComplete({ ...createEvent(WAITER, waiterProps({ ...LAST, ...props })), WaitStartedAt: Date.now() });
+  return isComplete({ ...createEvent(WAITER, waiterProps({ ...LAST_LINK, ...props })), WaitStartedAt: Date.now() });
 }
 
 function updated(props: Record<string, unknown>, old: Record<string, unknown>, extra = {}) {
-  return isComplete({ ...updateEvent(WAITER, `${IMAGE}/wait-2`, waiterProps({ ...LAST, ...props }), waiterProps({ ...LAST, ...old })), WaitStartedAt: Date.now(), ...extra });
+  return isComplete({ ...lastLinkUpdate(props, old), WaitStartedAt: Date.now(), ...extra });
 }
 
 describe('the last waiter link enables fast launch and waits until EC2 reports it enabled', () => {
@@ -52,7 +44,7 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     const result = await created({ FastLaunch: SETTINGS, LaunchPermissions: [{ UserId: '111122223333' }] });
     expect(result.IsComplete).toBe(false);
     expect(ec2Mock).toHaveReceivedCommandWith(EnableFastLaunchCommand, {
-      ImageId: IMAGE,
+      ImageId: IMAGE_ID,
       ResourceType: 'snapshot',
       SnapshotConfiguration: { TargetResourceCount: 10 },
       MaxParallelLaunches: 8,
@@ -73,7 +65,7 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
   test('complete once enabled, with the image ID', async () => {
     ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported('enabled')] });
     const result = await created({ FastLaunch: SETTINGS });
-    expect(result).toMatchObject({ IsComplete: true, Data: { ImageId: IMAGE } });
+    expect(result).toMatchObject({ IsComplete: true, Data: { ImageId: IMAGE_ID } });
     expect(ec2Mock).not.toHaveReceivedCommand(EnableFastLaunchCommand);
   });
 
@@ -87,14 +79,14 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported(state, { StateTransitionReason: 'Client.InvalidVpc - no default VPC' })] });
     const err = await rejectionOf(created({ FastLaunch: SETTINGS }));
     expectOneLine(err);
-    expect(err.message).toContain(`Fast launch of image ${IMAGE} in us-east-1 is ${state}: Client.InvalidVpc - no default VPC.`);
+    expect(err.message).toContain(`Fast launch of image ${IMAGE_ID} in us-east-1 is ${state}: Client.InvalidVpc - no default VPC.`);
   });
 
   test('a Linux image fails with a sentence before EnableFastLaunch', async () => {
     ec2Mock.on(DescribeImagesCommand).resolves({ Images: [ownedImage({ PlatformDetails: 'Linux/UNIX' })] });
     const err = await rejectionOf(created({ FastLaunch: SETTINGS }));
     expectOneLine(err);
-    expect(err.message).toContain(`Fast launch needs a Windows image, and image ${IMAGE} in us-east-1 is Linux/UNIX: remove fastLaunch.`);
+    expect(err.message).toContain(`Fast launch needs a Windows image, and image ${IMAGE_ID} in us-east-1 is Linux/UNIX: remove fastLaunch.`);
     expect(ec2Mock).not.toHaveReceivedCommand(EnableFastLaunchCommand);
   });
 
@@ -108,14 +100,14 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     ec2Mock.on(EnableFastLaunchCommand).rejects(awsError('InvalidParameterValue', 'Value (5) for parameter MaxParallelLaunches is invalid.'));
     const err = await rejectionOf(created({ FastLaunch: { MaxParallelLaunches: '5' } }));
     expectOneLine(err);
-    expect(err.message).toContain(`Fast launch of image ${IMAGE} in us-east-1`);
+    expect(err.message).toContain(`Fast launch of image ${IMAGE_ID} in us-east-1`);
     expect(err.message).toContain('MaxParallelLaunches');
   });
 
   test('throttled even after the SDK\'s retries: polls again instead of failing', async () => {
     ec2Mock.on(DescribeFastLaunchImagesCommand).rejects(awsError('RequestLimitExceeded', 'Request limit exceeded.'));
     expect((await created({ FastLaunch: SETTINGS })).IsComplete).toBe(false);
-    expect(logs.find('throttled; polling again')[0]).toMatchObject({ imageId: IMAGE, fastLaunch: 'unknown' });
+    expect(logs.find('throttled; polling again')[0]).toMatchObject({ imageId: IMAGE_ID, fastLaunch: 'unknown' });
   });
 
   test('no fastLaunch, before or now: DescribeFastLaunchImages is not even called', async () => {
@@ -129,7 +121,7 @@ describe('in place on update', () => {
     ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported('enabled')] });
     const result = await updated({ FastLaunch: { ...SETTINGS, MaxParallelLaunches: '12' } }, { FastLaunch: SETTINGS });
     expect(result.IsComplete).toBe(false);
-    expect(ec2Mock).toHaveReceivedCommandWith(EnableFastLaunchCommand, { ImageId: IMAGE, MaxParallelLaunches: 12 });
+    expect(ec2Mock).toHaveReceivedCommandWith(EnableFastLaunchCommand, { ImageId: IMAGE_ID, MaxParallelLaunches: 12 });
     expect(logs.find('fast launch settings updated')).toHaveLength(1);
   });
 
@@ -137,7 +129,7 @@ describe('in place on update', () => {
     ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported('enabled')] });
     const result = await updated({}, { FastLaunch: SETTINGS });
     expect(result.IsComplete).toBe(true);
-    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE });
+    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE_ID });
     expect(ec2Mock).not.toHaveReceivedCommand(EnableFastLaunchCommand);
   });
 
@@ -157,7 +149,7 @@ describe('in place on update', () => {
 
 describe('before a delete deregisters the image', () => {
   function deleted(props: Record<string, unknown>) {
-    return onEvent(deleteEvent(FROM_INSTANCE, IMAGE, fromInstanceProps({ RemovalPolicy: 'destroy', ...props })));
+    return onEvent(deleteEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps({ RemovalPolicy: 'destroy', ...props })));
   }
 
   beforeEach(() => {
@@ -169,15 +161,15 @@ describe('before a delete deregisters the image', () => {
 
   test('DESTROY disables fast launch first (EC2 removes the pre-provisioned snapshots), then deregisters', async () => {
     await deleted({ FastLaunch: 'true' });
-    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE, Force: undefined });
+    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE_ID, Force: undefined });
     const order = ec2Mock.calls().map((c) => c.args[0].constructor.name);
     expect(order.indexOf('DisableFastLaunchCommand')).toBeLessThan(order.indexOf('DeregisterImageCommand'));
   });
 
   test('a rollback forces it: errors while EC2 cleans up do not keep the failed image', async () => {
-    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    stackIs('ROLLBACK_IN_PROGRESS');
     await deleted({ FastLaunch: 'true', RemovalPolicy: 'retain' });
-    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE, Force: true });
+    expect(ec2Mock).toHaveReceivedCommandWith(DisableFastLaunchCommand, { ImageId: IMAGE_ID, Force: true });
     expect(ec2Mock).toHaveReceivedCommand(DeregisterImageCommand);
   });
 

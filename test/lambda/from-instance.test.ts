@@ -1,26 +1,9 @@
-import {
-  CreateImageCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  EC2Client,
-} from '@aws-sdk/client-ec2';
+import { CreateImageCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  CREATE_REQUEST,
-  FROM_INSTANCE,
-  INSTANCE_ID,
-  REGION,
-  awsError,
-  captureLogs,
-  createEvent,
-  expectOneLine,
-  foreignImage,
-  fromInstanceProps,
-  hash,
-  ownedImage,
-  ownershipTagsFor,
-  rejectionOf,
+  CREATE_REQUEST, FROM_INSTANCE, INSTANCE_ID, REGION, awsError, captureLogs, createEvent, expectOneLine, foreignImage, fromInstanceProps, hash,
+  ownedImage, ownershipTagsFor, rejectionOf, reservationOf,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
 
@@ -132,20 +115,16 @@ describe('Create: CreateImage request', () => {
 
 describe('Create: IncludeDataVolumes=false', () => {
   test('maps every device but the root to NoDevice', async () => {
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{
-        Instances: [{
-          InstanceId: INSTANCE_ID,
-          RootDeviceName: '/dev/xvda',
-          BlockDeviceMappings: [
-            { DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } },
-            { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-data1' } },
-            { Ebs: { VolumeId: 'vol-unnamed' } },
-            { DeviceName: '/dev/sdc', Ebs: { VolumeId: 'vol-data2' } },
-          ],
-        }],
-      }],
-    });
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservationOf({
+      InstanceId: INSTANCE_ID,
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [
+        { DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } },
+        { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-data1' } },
+        { Ebs: { VolumeId: 'vol-unnamed' } },
+        { DeviceName: '/dev/sdc', Ebs: { VolumeId: 'vol-data2' } },
+      ],
+    }));
 
     await create({ IncludeDataVolumes: 'false' });
 
@@ -159,15 +138,11 @@ describe('Create: IncludeDataVolumes=false', () => {
   });
 
   test('BlockDevices as CloudFormation passes them (strings) become EBS changes and NoDevice, overriding the left-out mapping', async () => {
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{
-        Instances: [{
-          InstanceId: INSTANCE_ID,
-          RootDeviceName: '/dev/xvda',
-          BlockDeviceMappings: [{ DeviceName: '/dev/xvda' }, { DeviceName: '/dev/sdb' }, { DeviceName: '/dev/sdc' }],
-        }],
-      }],
-    });
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservationOf({
+      InstanceId: INSTANCE_ID,
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda' }, { DeviceName: '/dev/sdb' }, { DeviceName: '/dev/sdc' }],
+    }));
     await create({
       IncludeDataVolumes: 'false',
       BlockDevices: [
@@ -185,7 +160,7 @@ describe('Create: IncludeDataVolumes=false', () => {
   });
 
   test('an instance with only its root volume gets no NoDevice mappings', async () => {
-    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, RootDeviceName: '/dev/xvda' }] }] });
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservationOf({ InstanceId: INSTANCE_ID, RootDeviceName: '/dev/xvda' }));
     await create({ IncludeDataVolumes: 'false' });
     expect(ec2Mock).toHaveReceivedCommandWith(CreateImageCommand, { BlockDeviceMappings: [] });
   });

@@ -4,17 +4,15 @@ import {
   DeleteSnapshotCommand, RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, awsError, captureLogs, createEvent, deleteEvent, ownedImage, ownershipTagsFor, updateEvent, mockedClients, oneLineFailure } from './helpers';
+import { awsError, captureLogs, createEvent, deleteEvent, imageProps, ownedImage, ownTags, updateEvent, mockedClients, oneLineFailure } from './helpers';
 import { onEvent } from '../../lambda';
 
-const { ec2Mock, cfnMock } = mockedClients();
+const { ec2Mock, cfnMock } = mockedClients({ images: [] });
 captureLogs();
 const REGISTERED = 'Custom::AmiFromSnapshot';
-const OURS = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
+const OURS = ownTags();
 
-const registerProps = (extra: Record<string, unknown> = {}) => ({
-  Region: 'us-east-1',
-  NamePrefix: 'Stack/Registered',
+const registerProps = (extra: Record<string, unknown> = {}) => imageProps('Stack/Registered', {
   RootSnapshotId: 'snap-0root00000000000',
   RootDeviceName: '/dev/xvda',
   DataVolumes: [{ DeviceName: '/dev/sdf', SnapshotId: 'snap-0data00000000000' }],
@@ -24,9 +22,7 @@ const registerProps = (extra: Record<string, unknown> = {}) => ({
   ImdsSupport: 'v2.0',
   VolumeType: 'gp3',
   RemovalPolicy: 'destroy',
-  Tags: [{ Key: 'team', Value: 'infra' }],
-  ...extra,
-});
+}, extra);
 
 describe('Custom::AmiFromSnapshot', () => {
   test('registers the snapshots, tagging only the image', async () => {

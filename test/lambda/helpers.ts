@@ -4,8 +4,8 @@
  * images carry, SDK-shaped service errors and a log capture.
  */
 import { createHash } from 'node:crypto';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DescribeImagesCommand, EC2Client, EC2ServiceException, Image } from '@aws-sdk/client-ec2';
+import { CloudFormationClient, DescribeStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
+import { DescribeImagesCommand, EC2Client, EC2ServiceException, Image, Instance } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -21,6 +21,12 @@ export const INSTANCE_ID = 'i-0abc1234567890def';
 export const SERVICE_TOKEN = 'arn:aws:lambda:us-east-1:123456789012:function:provider';
 export const FROM_INSTANCE = 'Custom::AmiFromInstance';
 export const WAITER = 'Custom::AmiWaiter';
+/** The image most tests act on: ownedImage's ID, and waiterProps'. */
+export const IMAGE_ID = 'ami-0123456789abcdef0';
+/** The last link of a two-link waiter chain: the one that applies the image's settings. */
+export const LAST_LINK = { Link: '2', Links: '2' };
+/** The user's tags in fromInstanceProps and the other kinds' properties. */
+export const TEAM_TAGS = [{ Key: 'team', Value: 'infra' }];
 
 export const CREATE_REQUEST = 'create-request-0001';
 export const UPDATE_REQUEST = 'update-request-0002';
@@ -42,6 +48,20 @@ export function ownershipTagsFor(requestId: string, logicalId = LOGICAL_ID): { K
   ];
 }
 
+/** The user's tags and the ownership tags: what an image (and its snapshots) made by CREATE_REQUEST carries. */
+export function ownTags(): { Key: string; Value: string }[] {
+  return [...TEAM_TAGS, ...ownershipTagsFor(CREATE_REQUEST)];
+}
+
+/**
+ * What the properties of every kind that makes an image share (Region, name
+ * prefix, the user's tags), with the kind's own `props` and a test's `extra`
+ * over them.
+ */
+export function imageProps(namePrefix: string, props: Props, extra: Props = {}): Props {
+  return { Region: REGION, NamePrefix: namePrefix, Tags: TEAM_TAGS, ...props, ...extra };
+}
+
 /** AmiFromInstance properties as CloudFormation sends them. */
 export function fromInstanceProps(overrides: Props = {}): Props {
   return {
@@ -52,7 +72,7 @@ export function fromInstanceProps(overrides: Props = {}): Props {
     NoReboot: 'false',
     IncludeDataVolumes: 'true',
     RemovalPolicy: 'retain',
-    Tags: [{ Key: 'team', Value: 'infra' }],
+    Tags: TEAM_TAGS,
     ...overrides,
   };
 }
@@ -62,7 +82,7 @@ export function waiterProps(overrides: Props = {}): Props {
   return {
     ServiceToken: SERVICE_TOKEN,
     Region: REGION,
-    ImageId: 'ami-0123456789abcdef0',
+    ImageId: IMAGE_ID,
     Link: '1',
     Links: '2',
     BudgetSeconds: '3000',
@@ -118,10 +138,15 @@ export function deleteEvent(resourceType: string, physicalId: string, props: Pro
   } as CustomResourceEvent;
 }
 
+/** The Update of the last waiter link of IMAGE_ID from `old` to `props` (waiter properties). */
+export function lastLinkUpdate(props: Props, old: Props): CustomResourceEvent {
+  return updateEvent(WAITER, `${IMAGE_ID}/wait-2`, waiterProps({ ...LAST_LINK, ...props }), waiterProps({ ...LAST_LINK, ...old }));
+}
+
 /** An image of this resource (created by CREATE_REQUEST unless told otherwise). */
 export function ownedImage(overrides: Partial<Image> = {}, requestId = CREATE_REQUEST): Image {
   return {
-    ImageId: 'ami-0123456789abcdef0',
+    ImageId: IMAGE_ID,
     Name: 'Stack/Golden-abc',
     State: 'available',
     BlockDeviceMappings: [
@@ -129,7 +154,7 @@ export function ownedImage(overrides: Partial<Image> = {}, requestId = CREATE_RE
       { DeviceName: '/dev/sdb', Ebs: { SnapshotId: 'snap-data' } },
       { DeviceName: '/dev/sdc', VirtualName: 'ephemeral0' },
     ],
-    Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(requestId)],
+    Tags: [...TEAM_TAGS, ...ownershipTagsFor(requestId)],
     ...overrides,
   };
 }
@@ -140,7 +165,7 @@ export function foreignImage(overrides: Partial<Image> = {}): Image {
     ImageId: 'ami-0fffffffffffffff0',
     Name: 'someone-elses',
     State: 'available',
-    Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST, 'OtherResource')],
+    Tags: [...TEAM_TAGS, ...ownershipTagsFor(CREATE_REQUEST, 'OtherResource')],
     ...overrides,
   };
 }
@@ -228,17 +253,30 @@ export function undeclaredCallsSent(): string[] {
 
 /**
  * EC2 and CloudFormation clients mocked for one test file, reset before each
- * test, with DescribeImages finding no image (what a create sees first).
+ * test, with DescribeImages finding `images` when given (`[]` is what a create
+ * sees first). `stackIs` has DescribeStacks report the stack's status, which a
+ * Delete or an Update reads to spot a rollback.
  */
-export function mockedClients() {
+export function mockedClients({ images }: { images?: Image[] } = {}) {
   const ec2Mock = mockClient(EC2Client);
   const cfnMock = mockClient(CloudFormationClient);
   beforeEach(() => {
     ec2Mock.reset();
     cfnMock.reset();
-    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
+    // A copy per test, as if each test built its own: a handler cannot leak a change into the next test.
+    if (images) ec2Mock.on(DescribeImagesCommand).resolves({ Images: structuredClone(images) });
   });
-  return { ec2Mock, cfnMock };
+  const stackIs = (status: StackStatus) => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: status, CreationTime: new Date() }] });
+  };
+  /** The EC2 commands sent, by name, in order (Describe* left out): what changed something. */
+  const mutatingCalls = () => ec2Mock.calls().map((c) => (c.args[0] as object).constructor.name).filter((n) => !n.startsWith('Describe'));
+  return { ec2Mock, cfnMock, stackIs, mutatingCalls };
+}
+
+/** DescribeInstances' answer when it finds `instances`. */
+export function reservationOf(...instances: Instance[]) {
+  return { Reservations: [{ Instances: instances }] };
 }
 
 /** The error a promise rejects with, checked to be one line (what the stack event shows). */

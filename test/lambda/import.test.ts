@@ -5,8 +5,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, ownershipTagsFor, updateEvent,
-  waiterProps,
+  CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, imageProps, oneLineFailure,
+  ownershipTagsFor, updateEvent, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
@@ -17,18 +17,14 @@ const TASK = 'import-ami-0123456789abcdef0';
 
 beforeEach(() => ec2Mock.reset());
 
-const importProps = (extra: Record<string, unknown> = {}) => ({
-  Region: 'us-east-1',
-  NamePrefix: 'Stack/Appliance',
+const importProps = (extra: Record<string, unknown> = {}) => imageProps('Stack/Appliance', {
   RemovalPolicy: 'destroy',
   RoleName: 'vmimport-role',
   Disks: [{ Format: 'VMDK', S3Bucket: 'vm-disks', S3Key: 'boot.vmdk' }, { SnapshotId: 'snap-0123456789abcdef0' }],
   Architecture: 'x86_64',
   Platform: 'Linux',
   Encrypted: 'true',
-  Tags: [{ Key: 'team', Value: 'infra' }],
-  ...extra,
-});
+}, extra);
 
 describe('Custom::ImportedAmi operation', () => {
   test('starts ImportImage with a request-derived token and the ownership tags on the task', async () => {
@@ -54,9 +50,8 @@ describe('Custom::ImportedAmi operation', () => {
     ['InternalError', /^ImportImage in us-east-1 failed: InternalError/],
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(ImportImageCommand).rejects(awsError(code));
-    const err = await onEvent(createEvent(IMPORTED, importProps())).then(() => undefined, (e: Error) => e);
-    expect(err!.message).toMatch(message);
-    expectOneLine(err!);
+    const err = await oneLineFailure(onEvent(createEvent(IMPORTED, importProps())));
+    expect(err.message).toMatch(message);
   });
 
   test('no disks is refused', async () => {

@@ -1,59 +1,26 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
-  CreateImageCommand,
-  CreateTagsCommand,
-  DeleteSnapshotCommand,
-  DeleteTagsCommand,
-  DeregisterImageCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  EC2Client,
-  ModifyImageAttributeCommand,
+  CreateImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeleteTagsCommand, DeregisterImageCommand, DescribeImagesCommand,
+  DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client, ModifyImageAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  FROM_INSTANCE,
-  LOGICAL_ID,
-  STACK_ID,
-  UPDATE_REQUEST,
-  awsError,
-  captureLogs,
-  deleteEvent,
-  expectOneLine,
-  foreignImage,
-  fromInstanceProps,
-  hash,
-  ownedImage,
-  ownershipTagsFor,
-  rejectionOf,
-  updateEvent,
+  FROM_INSTANCE, IMAGE_ID, LOGICAL_ID, STACK_ID, UPDATE_REQUEST, awsError, captureLogs, deleteEvent, expectOneLine, foreignImage, fromInstanceProps,
+  hash, mockedClients, ownedImage, ownershipTagsFor, rejectionOf, reservationOf, updateEvent,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, cfnMock, stackIs, mutatingCalls } = mockedClients();
 const logs = captureLogs();
 
-const IMAGE_ID = 'ami-0123456789abcdef0';
 const OWNER = hash(`${STACK_ID}/${LOGICAL_ID}`);
 
 beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
   ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [ownedImage()] });
   ec2Mock.on(CreateImageCommand).resolves({ ImageId: 'ami-0replacement00000' });
   ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', CreationTime: new Date() }] });
+  stackIs('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
 });
-
-/** EC2 calls that change something (everything but Describe*). */
-function mutatingCalls(): string[] {
-  return ec2Mock.calls()
-    .map((call) => (call.args[0] as object).constructor.name)
-    .filter((name) => !name.startsWith('Describe'));
-}
 
 function update(props: Record<string, unknown>, oldProps: Record<string, unknown>) {
   return onEvent(updateEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps(props), fromInstanceProps(oldProps)));
@@ -107,11 +74,15 @@ describe('Update in place', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
   });
 
-  test('cdk-ami: tags in the properties are never deleted nor overwritten', async () => {
-    await update(
-      { Tags: [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:owner', Value: 'hijack' }] },
-      { Tags: [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:stack', Value: 'whatever' }] },
-    );
+  test.each([
+    [
+      'cdk-ami: tags in the properties are never deleted nor overwritten',
+      [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:owner', Value: 'hijack' }],
+      [{ Key: 'team', Value: 'infra' }, { Key: 'cdk-ami:stack', Value: 'whatever' }],
+    ],
+    ['tags in another order are no change', [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }], [{ Key: 'b', Value: '2' }, { Key: 'a', Value: '1' }]],
+  ])('%s', async (_name, tags, oldTags) => {
+    await update({ Tags: tags }, { Tags: oldTags });
     expect(mutatingCalls()).toEqual([]);
   });
 
@@ -126,14 +97,6 @@ describe('Update in place', () => {
     expect(result).toEqual({ PhysicalResourceId: IMAGE_ID });
     expect(mutatingCalls()).toEqual([]);
     expect(logs.find('tags updated')).toEqual([]);
-  });
-
-  test('tags in another order are no change', async () => {
-    await update(
-      { Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] },
-      { Tags: [{ Key: 'b', Value: '2' }, { Key: 'a', Value: '1' }] },
-    );
-    expect(mutatingCalls()).toEqual([]);
   });
 
   test('an image deregistered outside CloudFormation cannot be updated', async () => {
@@ -173,7 +136,7 @@ describe('Update with replacement', () => {
     ['NamePrefix', { NamePrefix: 'Stack/Moved/Golden' }],
   ])('a change of %s creates a new image with a new physical ID', async (name, change) => {
     ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [] });
-    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ RootDeviceName: '/dev/xvda' }] }] });
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservationOf({ RootDeviceName: '/dev/xvda' }));
 
     const result = await update(change, {});
 

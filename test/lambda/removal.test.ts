@@ -3,33 +3,20 @@
  * image, but never a pending or failed one, nor one whose deployment is being
  * rolled back.
  */
-import { CloudFormationClient, DescribeStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
-  DeleteSnapshotCommand,
-  DeregisterImageCommand,
-  DescribeImagesCommand,
-  DescribeSnapshotsCommand,
-  DisableImageDeregistrationProtectionCommand,
-  EC2Client,
+  DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, DisableImageDeregistrationProtectionCommand,
   ImageState,
 } from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { FROM_INSTANCE, STACK_ID, awsError, captureLogs, deleteEvent, fromInstanceProps, ownedImage } from './helpers';
+import { FROM_INSTANCE, IMAGE_ID, STACK_ID, awsError, captureLogs, deleteEvent, fromInstanceProps, mockedClients, ownedImage } from './helpers';
 import { onEvent } from '../../lambda/index';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, cfnMock, stackIs } = mockedClients();
 const logs = captureLogs();
-
-const IMAGE_ID = 'ami-0123456789abcdef0';
 
 function imageIs(state: ImageState) {
   ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [ownedImage({ State: state })] });
-}
-
-function stackIs(status: StackStatus) {
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: status, CreationTime: new Date() }] });
 }
 
 function remove(removalPolicy?: string) {
@@ -52,8 +39,6 @@ function expectRetained() {
 }
 
 beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
   imageIs('available');
   stackIs('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
   ec2Mock.on(DeregisterImageCommand).resolves({ Return: true });

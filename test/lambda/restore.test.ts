@@ -2,23 +2,17 @@ import {
   CreateRestoreImageTaskCommand, DescribeImagesCommand,
 } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, awsError, captureLogs, createEvent, ownedImage, ownershipTagsFor, mockedClients, oneLineFailure } from './helpers';
+import { awsError, captureLogs, createEvent, imageProps, ownedImage, ownTags, mockedClients, oneLineFailure } from './helpers';
 import { onEvent } from '../../lambda';
 
-const { ec2Mock } = mockedClients();
+const { ec2Mock } = mockedClients({ images: [] });
 captureLogs();
 const RESTORED = 'Custom::RestoredAmi';
-const OURS = [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)];
+const OURS = ownTags();
 
-const restoreProps = (extra: Record<string, unknown> = {}) => ({
-  Region: 'us-east-1',
-  NamePrefix: 'Stack/Restored',
-  Bucket: 'stored-amis',
-  ObjectKey: 'ami-0aaaaaaaaaaaaaaa0.bin',
-  RemovalPolicy: 'retain',
-  Tags: [{ Key: 'team', Value: 'infra' }],
-  ...extra,
-});
+const restoreProps = (extra: Record<string, unknown> = {}) => imageProps('Stack/Restored', {
+  Bucket: 'stored-amis', ObjectKey: 'ami-0aaaaaaaaaaaaaaa0.bin', RemovalPolicy: 'retain',
+}, extra);
 
 describe('Custom::RestoredAmi', () => {
   test('restores under an explicit unique name with image and snapshot tags', async () => {

@@ -4,55 +4,40 @@
  * restored, it must still complete: a failed rollback leaves the stack in
  * UPDATE_ROLLBACK_FAILED.
  */
-import { CloudFormationClient, DescribeStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
-import {
-  CreateTagsCommand, DescribeImagesCommand, EC2Client, EnableImageDeprecationCommand, ModifyImageAttributeCommand,
-} from '@aws-sdk/client-ec2';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CreateTagsCommand, DescribeImagesCommand, EnableImageDeprecationCommand, ModifyImageAttributeCommand } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
 import {
-  FROM_INSTANCE, STACK_ID, WAITER, awsError, captureLogs, expectOneLine, fromInstanceProps, ownedImage, rejectionOf, updateEvent, waiterProps,
+  FROM_INSTANCE, IMAGE_ID, STACK_ID, WAITER, awsError, captureLogs, expectOneLine, fromInstanceProps, lastLinkUpdate, mockedClients, ownedImage,
+  rejectionOf, updateEvent, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
-const ec2Mock = mockClient(EC2Client);
-const cfnMock = mockClient(CloudFormationClient);
+const { ec2Mock, cfnMock, stackIs } = mockedClients({ images: [ownedImage()] });
 const logs = captureLogs();
-const IMAGE = 'ami-0123456789abcdef0';
-const LAST = { Link: '2', Links: '2' };
-
-function stackIs(status: StackStatus) {
-  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: status, CreationTime: new Date() }] });
-}
 
 function imageGone() {
-  ec2Mock.on(DescribeImagesCommand).rejects(awsError('InvalidAMIID.NotFound', `The image id '[${IMAGE}]' does not exist`));
+  ec2Mock.on(DescribeImagesCommand).rejects(awsError('InvalidAMIID.NotFound', `The image id '[${IMAGE_ID}]' does not exist`));
 }
 
 /** The waiter's Update as the Provider framework runs it: onEvent, then isComplete with onEvent's answer merged in. */
 async function waiterUpdate(props: Record<string, unknown>, old: Record<string, unknown>) {
-  const event = updateEvent(WAITER, `${IMAGE}/wait-2`, waiterProps({ ...LAST, ...props }), waiterProps({ ...LAST, ...old }));
+  const event = lastLinkUpdate(props, old);
   const started = await onEvent(event);
   return isComplete({ ...event, ...started });
 }
 
-beforeEach(() => {
-  ec2Mock.reset();
-  cfnMock.reset();
-  ec2Mock.on(DescribeImagesCommand).resolves({ Images: [ownedImage()] });
-});
-
 describe('waiter onEvent', () => {
   test.each(['UPDATE_ROLLBACK_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS'] as const)('an Update during %s tells isComplete it is a rollback', async (status) => {
     stackIs(status);
-    const event = updateEvent(WAITER, `${IMAGE}/wait-2`, waiterProps(LAST), waiterProps({ ...LAST, DeprecateAt: '2030-01-01T00:00:00.000Z' }));
+    const event = lastLinkUpdate({}, { DeprecateAt: '2030-01-01T00:00:00.000Z' });
     await expect(onEvent(event)).resolves.toEqual(expect.objectContaining({ RollingBack: true }));
     expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
   });
 
   test('an Update during UPDATE_IN_PROGRESS is not a rollback', async () => {
     stackIs('UPDATE_IN_PROGRESS');
-    const event = updateEvent(WAITER, `${IMAGE}/wait-2`, waiterProps(LAST), waiterProps(LAST));
+    const event = lastLinkUpdate({}, {});
     await expect(onEvent(event)).resolves.not.toHaveProperty('RollingBack');
   });
 });
@@ -62,17 +47,17 @@ describe('the image was deregistered outside CloudFormation', () => {
     stackIs('UPDATE_ROLLBACK_IN_PROGRESS');
     imageGone();
     const result = await waiterUpdate({ DeprecateAt: '2030-01-01T00:00:00.000Z' }, { DeprecateAt: '2031-01-01T00:00:00.000Z' });
-    expect(result).toEqual({ IsComplete: true, Data: { ImageId: IMAGE, ImageName: '', State: 'deregistered' } });
+    expect(result).toEqual({ IsComplete: true, Data: { ImageId: IMAGE_ID, ImageName: '', State: 'deregistered' } });
     expect(ec2Mock).not.toHaveReceivedCommand(EnableImageDeprecationCommand);
     expect(logs.find('image no longer exists; the rollback has nothing to re-apply')).toEqual([
-      expect.objectContaining({ level: 'warn', imageId: IMAGE, link: '2/2' }),
+      expect.objectContaining({ level: 'warn', imageId: IMAGE_ID, link: '2/2' }),
     ]);
   });
 
   test('a rollback to a replaced image that is gone completes on every link', async () => {
     stackIs('UPDATE_ROLLBACK_IN_PROGRESS');
     imageGone();
-    const event = updateEvent(WAITER, `${IMAGE}/wait-1`, waiterProps({ Link: '1' }), waiterProps({ Link: '1', ImageId: 'ami-0new0000000000000' }));
+    const event = updateEvent(WAITER, `${IMAGE_ID}/wait-1`, waiterProps({ Link: '1' }), waiterProps({ Link: '1', ImageId: 'ami-0new0000000000000' }));
     const started = await onEvent(event);
     await expect(isComplete({ ...event, ...started })).resolves.toEqual(expect.objectContaining({ IsComplete: true }));
   });
@@ -82,7 +67,7 @@ describe('the image was deregistered outside CloudFormation', () => {
     imageGone();
     const err = await rejectionOf(waiterUpdate({ DeprecateAt: '2030-01-01T00:00:00.000Z' }, {}));
     expect(err.message).toBe(
-      `Image ${IMAGE} no longer exists in us-east-1; it was deregistered outside CloudFormation. Change imageName or remove and re-add the construct to create a new one.`,
+      `Image ${IMAGE_ID} no longer exists in us-east-1; it was deregistered outside CloudFormation. Change imageName or remove and re-add the construct to create a new one.`,
     );
     expectOneLine(err);
   });
@@ -90,8 +75,8 @@ describe('the image was deregistered outside CloudFormation', () => {
   test('a rollback of its description and tags completes', async () => {
     stackIs('UPDATE_ROLLBACK_IN_PROGRESS');
     imageGone();
-    const event = updateEvent(FROM_INSTANCE, IMAGE, fromInstanceProps({ Description: 'v1' }), fromInstanceProps({ Description: 'v2' }));
-    await expect(onEvent(event)).resolves.toEqual({ PhysicalResourceId: IMAGE });
+    const event = updateEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps({ Description: 'v1' }), fromInstanceProps({ Description: 'v2' }));
+    await expect(onEvent(event)).resolves.toEqual({ PhysicalResourceId: IMAGE_ID });
     expect(ec2Mock).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
     expect(logs.find('image no longer exists; the rollback has nothing to revert')).toHaveLength(1);
@@ -100,9 +85,9 @@ describe('the image was deregistered outside CloudFormation', () => {
   test('a forward update of its description still fails with a sentence', async () => {
     stackIs('UPDATE_IN_PROGRESS');
     imageGone();
-    const event = updateEvent(FROM_INSTANCE, IMAGE, fromInstanceProps({ Description: 'v2' }), fromInstanceProps({ Description: 'v1' }));
+    const event = updateEvent(FROM_INSTANCE, IMAGE_ID, fromInstanceProps({ Description: 'v2' }), fromInstanceProps({ Description: 'v1' }));
     const err = await rejectionOf(onEvent(event));
-    expect(err.message).toMatch(new RegExp(`^Image ${IMAGE} no longer exists in us-east-1; it was deregistered outside CloudFormation\\.`));
+    expect(err.message).toMatch(new RegExp(`^Image ${IMAGE_ID} no longer exists in us-east-1; it was deregistered outside CloudFormation\\.`));
   });
 });
 
@@ -113,7 +98,7 @@ describe('governance that cannot be restored', () => {
     const result = await waiterUpdate({ LaunchPermissions: [{ UserId: '444455556666' }] }, {});
     expect(result.IsComplete).toBe(true);
     expect(logs.find('the rollback could not restore sharing, deprecation or protection')).toEqual([expect.objectContaining({
-      level: 'warn', imageId: IMAGE, error: expect.stringContaining('InvalidAMIAttributeItemValue'),
+      level: 'warn', imageId: IMAGE_ID, error: expect.stringContaining('InvalidAMIAttributeItemValue'),
     })]);
   });
 

@@ -2,7 +2,7 @@ import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client 
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, updateEvent, waiterProps } from './helpers';
+import { WAITER, awsError, captureLogs, createEvent, deleteEvent, oneLineFailure, updateEvent, waiterProps } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
 const ec2Mock = mockClient(EC2Client);
@@ -35,9 +35,8 @@ describe('Custom::StoredAmi', () => {
     ['InternalError', /^CreateStoreImageTask of ami-0123456789abcdef0 to s3:\/\/stored-amis in us-east-1 failed: InternalError/],
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError(code));
-    const err = await onEvent(createEvent(STORED, props())).then(() => undefined, (e: Error) => e);
-    expect(err!.message).toMatch(message);
-    expectOneLine(err!);
+    const err = await oneLineFailure(onEvent(createEvent(STORED, props())));
+    expect(err.message).toMatch(message);
   });
 
   test('a change of removal policy alone stores nothing again', async () => {

@@ -1,26 +1,11 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
-  DescribeImagesCommand,
-  DescribeSnapshotsCommand,
-  EC2Client,
-  Image,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
+  DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  INSTANCE_ID,
-  LOGICAL_ID,
-  WAITER,
-  awsError,
-  captureLogs,
-  createEvent,
-  deleteEvent,
-  expectOneLine,
-  rejectionOf,
-  updateEvent,
-  waiterProps,
+  IMAGE_ID, INSTANCE_ID, LOGICAL_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, rejectionOf, updateEvent, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda/index';
 import { formatDuration } from '../../lambda/waiter';
@@ -31,7 +16,6 @@ mockClient(CloudFormationClient);
 const logs = captureLogs();
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
-const IMAGE_ID = 'ami-0123456789abcdef0';
 const MINUTE = 60_000;
 
 beforeEach(() => {

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, useLocalEc2 } from './harness';
 import { AmiFromInstance, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
@@ -16,13 +16,6 @@ function builder(): string {
 type Props = Partial<ConstructorParameters<typeof AmiFromInstance>[2]>;
 function template(instanceId: string, props: Props = {}, extra = {}) {
   return lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', { instanceId, ...props }), extra);
-}
-
-/** The image ID as the stack's output shows it: the template has one output. */
-function outputImageId(sim: ReturnType<typeof h.sim>): string {
-  const values = Object.values(sim.outputs());
-  expect(values).toHaveLength(1);
-  return values[0] as string;
 }
 
 function liveImageIds(): string[] {

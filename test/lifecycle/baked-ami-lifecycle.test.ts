@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { StandInInstance, instanceStandIn, lifecycleTemplate, useLocalEc2 } from './harness';
+import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
 import { BakedAmi, BakedAmiProps, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
@@ -59,12 +59,6 @@ function template(props: Props = {}, commands = ['dnf install -y nginx']) {
       ...props,
     });
   }, {}, [INSTANCE]);
-}
-
-function outputImageId(s: ReturnType<typeof sim>): string {
-  const values = Object.values(s.outputs());
-  expect(values).toHaveLength(1);
-  return values[0] as string;
 }
 
 function instanceState(instanceId: string): string {

@@ -10,12 +10,17 @@ function onlyImage(sim: ReturnType<typeof h.sim>) {
   return outputImage(h.ec2, sim);
 }
 
+/** An instance with a root volume and two data volumes: one to change, one to leave out. */
+function instanceWithThreeVolumes(): string {
+  return h.ec2.addInstance({
+    region: REGION,
+    volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdf', sizeGiB: 20 }, { deviceName: '/dev/sdg', sizeGiB: 50 }],
+  });
+}
+
 describe('block devices against the local EC2 endpoint', () => {
   test('AmiFromInstance leaves out and changes devices as asked, and keeps the rest as on the instance', async () => {
-    const instanceId = h.ec2.addInstance({
-      region: REGION,
-      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdf', sizeGiB: 20 }, { deviceName: '/dev/sdg', sizeGiB: 50 }],
-    });
+    const instanceId = instanceWithThreeVolumes();
     const sim = h.sim();
     const template = lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', {
       instanceId,
@@ -36,10 +41,7 @@ describe('block devices against the local EC2 endpoint', () => {
   });
 
   test('with includeDataVolumes: false, a changed data volume is imaged and the others are left out', async () => {
-    const instanceId = h.ec2.addInstance({
-      region: REGION,
-      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdf', sizeGiB: 20 }, { deviceName: '/dev/sdg', sizeGiB: 50 }],
-    });
+    const instanceId = instanceWithThreeVolumes();
     const sim = h.sim();
     const template = lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', {
       instanceId, includeDataVolumes: false, blockDevices: [{ deviceName: '/dev/sdf', volumeSize: Size.gibibytes(40) }],

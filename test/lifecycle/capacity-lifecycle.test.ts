@@ -5,7 +5,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, useLocalEc2 } from './harness';
 import { setSleep } from '../../lambda/shared/backoff';
 import { Ami, AmiFromInstance, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi } from '../../src';
 
@@ -23,12 +23,6 @@ afterEach(() => setSleep(previousSleep));
 
 const waiting = () => h.logs.filter((l) => l.message === 'waiting for capacity: too many concurrent image operations in the Region');
 const refused = (action: string) => h.ec2.calls.filter((c) => c.action === action && c.code === 'ResourceLimitExceeded');
-
-function outputImageId(sim: ReturnType<typeof h.sim>): string {
-  const ids = Object.values(sim.outputs()) as string[];
-  expect(ids).toHaveLength(1);
-  return ids[0];
-}
 
 test('CreateImage refused for lack of capacity three times: the deployment waits and makes one image', async () => {
   h.ec2.injectFault({ action: 'CreateImage', times: 3, kind: 'capacity' });

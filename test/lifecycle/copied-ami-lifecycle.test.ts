@@ -1,28 +1,16 @@
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, sourceImage, useLocalEc2 } from './harness';
 import { Ami, AmiFromInstance, CopiedAmi } from '../../src';
 
 const h = useLocalEc2();
 const HOME = 'us-east-1';
-
-/** An available image in us-east-1, made through a stack of its own. */
-async function sourceImage(): Promise<string> {
-  const instanceId = h.ec2.addInstance({ region: HOME });
-  const sim = h.sim();
-  expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Source', { instanceId })))).toEqual({ ok: true });
-  return Object.values(sim.outputs())[0] as string;
-}
 
 type CopyProps = Partial<ConstructorParameters<typeof CopiedAmi>[2]>;
 function copyTemplate(sourceId: string, props: CopyProps = {}, extra = {}) {
   return lifecycleTemplate((stack) => new CopiedAmi(stack, 'Copy', {
     source: Ami.fromImageId(stack, 'Source', sourceId), region: 'eu-west-1', ...props,
   }), extra);
-}
-
-function onlyOutput(sim: ReturnType<typeof h.sim>): string {
-  return Object.values(sim.outputs())[0] as string;
 }
 
 describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
@@ -50,7 +38,7 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('the same copy request delivered twice starts one copy (ClientToken)', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
     const [operation] = sim.logicalIdsOfType('Custom::CopiedAmi');
@@ -59,13 +47,13 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('a changed option replaces the copy; DESTROY removes the old copy and its snapshots', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }));
-    const first = onlyOutput(sim);
+    const first = outputImageId(sim);
     const firstSnapshots = h.ec2.snapshots('eu-west-1').map((s) => s.snapshotId);
     expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY, encrypted: true }))).toEqual({ ok: true });
-    const second = onlyOutput(sim);
+    const second = outputImageId(sim);
     expect(second).not.toBe(first);
     expect(h.ec2.liveImages('eu-west-1').map((i) => i.imageId)).toEqual([second]);
     expect(h.ec2.snapshots('eu-west-1').map((s) => s.snapshotId)).not.toEqual(expect.arrayContaining(firstSnapshots));
@@ -74,7 +62,7 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('a copy that fails rolls back with EC2\'s reason and leaves nothing in the destination', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     h.ec2.imageBehaviour = {
       pendingPolls: 2,
       finalState: 'failed',
@@ -89,7 +77,7 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('a later failure rolls back a finished copy despite RETAIN', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     const ids = Object.keys(copyTemplate(source).Resources);
     const result = await sim.deploy(copyTemplate(source, {}, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
@@ -98,7 +86,7 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('deleting a copy that is still pending deregisters it, which cancels the copy', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     h.ec2.imageBehaviour = { pendingPolls: 1000, finalState: 'available' };
     const sim = h.sim();
     const result = await sim.deploy(copyTemplate(source, { timeout: Duration.minutes(5) }));
@@ -117,11 +105,11 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
   });
 
   test('an encrypted source cannot be copied unencrypted', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     const encrypted = h.sim();
     await encrypted.deploy(copyTemplate(source, { encrypted: true, region: HOME }));
-    const encryptedId = onlyOutput(encrypted);
+    const encryptedId = outputImageId(encrypted);
     const result = await sim.deploy(copyTemplate(encryptedId, { encrypted: false }));
     expect(result.reason!.split('\n')[0]).toMatch(/has encrypted snapshots and EC2 cannot make an unencrypted copy of it/);
   });

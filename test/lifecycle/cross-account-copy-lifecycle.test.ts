@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, sourceImage, useLocalEc2 } from './harness';
 import { ACCOUNT_ID } from './local-ec2';
 import { Ami, AmiFromInstance, CopiedAmi, CopyOptions, LaunchPermission } from '../../src';
 
@@ -11,14 +11,6 @@ const TARGET = '222222222222';
 const OTHER = '333333333333';
 const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
 const OTHER_ROLE_ARN = `arn:aws:iam::${OTHER}:role/cdk-ami-copies`;
-
-/** An available image of the stack's account in us-east-1, made through a stack of its own. */
-async function sourceImage(): Promise<string> {
-  const instanceId = h.ec2.addInstance({ region: HOME });
-  const sim = h.sim();
-  expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Source', { instanceId })))).toEqual({ ok: true });
-  return Object.values(sim.outputs())[0] as string;
-}
 
 function copyTemplate(sourceId: string, props: Partial<CopyOptions> & { region?: string } = {}, extra = {}) {
   return lifecycleTemplate((stack) => new CopiedAmi(stack, 'Copy', {
@@ -46,7 +38,7 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
   });
 
   test('the target account makes the copy in its Region, and deleting the stack removes it there and withdraws the share', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
 
@@ -101,7 +93,7 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
   });
 
   test('a failed deployment rolls the copy back in the target account and withdraws the share', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     const ids = Object.keys(copyTemplate(source).Resources);
     const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
@@ -113,7 +105,7 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
   });
 
   test('RETAIN keeps the copy in the target account; the share is withdrawn, the copy does not need it', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }))).toEqual({ ok: true });
     expect(await sim.deleteStack()).toEqual({ ok: true });
@@ -142,7 +134,7 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
   });
 
   test('a role that does not trust the stack\'s account fails the copy with one sentence and leaves nothing shared', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     h.ec2.addRole(ROLE_ARN, [OTHER]);
     const sim = h.sim();
     const result = await sim.deploy(copyTemplate(source));

@@ -5,6 +5,7 @@ import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
 import { CfnSimulator, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
 import { LocalEc2, LocalImage, fastRetryStrategy, withEndpointEnv } from './local-ec2';
+import { AmiFromInstance } from '../../src';
 
 /**
  * The part of a synthesized template CloudFormation hands to our handlers: the
@@ -121,9 +122,22 @@ export function useLocalEc2(): Harness {
   };
 }
 
-/** The one image the stack's outputs name (templates with one image), as the local endpoint holds it. */
-export function outputImage(ec2: LocalEc2, sim: CfnSimulator): LocalImage {
+/** The image ID the stack's one output shows (templates with one image). */
+export function outputImageId(sim: CfnSimulator): string {
   const ids = Object.values(sim.outputs()) as string[];
   expect(ids).toHaveLength(1);
-  return ec2.image(ids[0])!;
+  return ids[0];
+}
+
+/** The one image the stack's outputs name (templates with one image), as the local endpoint holds it. */
+export function outputImage(ec2: LocalEc2, sim: CfnSimulator): LocalImage {
+  return ec2.image(outputImageId(sim))!;
+}
+
+/** An available image of the stack's account in `region`, made through a stack of its own (the source of a copy). */
+export async function sourceImage(h: Harness, region = 'us-east-1'): Promise<string> {
+  const instanceId = h.ec2.addInstance({ region });
+  const sim = h.sim();
+  expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Source', { instanceId })))).toEqual({ ok: true });
+  return outputImageId(sim);
 }

@@ -5,7 +5,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, sourceImage, useLocalEc2 } from './harness';
 import { setSleep } from '../../lambda/shared/backoff';
 import { Ami, AmiFromInstance, CopiedAmi, LaunchPermission } from '../../src';
 
@@ -22,14 +22,6 @@ beforeEach(() => {
 });
 afterEach(() => setSleep(previousSleep));
 
-/** An available image in us-east-1, made through a stack of its own. */
-async function sourceImage(): Promise<string> {
-  const instanceId = h.ec2.addInstance({ region: HOME });
-  const sim = h.sim();
-  expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Source', { instanceId })))).toEqual({ ok: true });
-  return Object.values(sim.outputs())[0] as string;
-}
-
 type CopyProps = Partial<ConstructorParameters<typeof CopiedAmi>[2]>;
 function copyTemplate(sourceId: string, props: CopyProps = {}, extra = {}) {
   return lifecycleTemplate((stack) => new CopiedAmi(stack, 'Copy', {
@@ -37,17 +29,13 @@ function copyTemplate(sourceId: string, props: CopyProps = {}, extra = {}) {
   }), extra);
 }
 
-function copyId(sim: ReturnType<typeof h.sim>): string {
-  return Object.values(sim.outputs())[0] as string;
-}
-
 describe('the parameter of a copy in another Region', () => {
   test('is written in the copy\'s Region as an aws:ec2:image String, tagged as the stack\'s, with the copy\'s ID', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
     const [parameter] = h.ec2.parameters(AWAY);
-    expect(parameter).toMatchObject({ name: NAME, value: copyId(sim), type: 'String', dataType: 'aws:ec2:image', version: 1 });
+    expect(parameter).toMatchObject({ name: NAME, value: outputImageId(sim), type: 'String', dataType: 'aws:ec2:image', version: 1 });
     expect(parameter.tags['cdk-ami:stack']).toBe(sim.stackId);
     expect(h.ec2.parameters(HOME)).toEqual([]);
     const [resource] = sim.logicalIdsOfType('Custom::AmiParameter');
@@ -70,14 +58,14 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('a replacement copy updates the value in place; DESTROY then removes the old copy', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }));
-    const first = copyId(sim);
+    const first = outputImageId(sim);
     const [resource] = sim.logicalIdsOfType('Custom::AmiParameter');
     const physicalId = sim.physicalId(resource);
     expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY, encrypted: true }))).toEqual({ ok: true });
-    const second = copyId(sim);
+    const second = outputImageId(sim);
     expect(second).not.toBe(first);
     expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: second, version: 2 })]);
     expect(sim.physicalId(resource)).toBe(physicalId);
@@ -85,7 +73,7 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('a new parameterName makes the new parameter and deletes the old one (DESTROY), or keeps it (RETAIN)', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const destroy = h.sim();
     await destroy.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY, parameterName: '/images/old' }));
     expect(await destroy.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY, parameterName: '/images/new' }))).toEqual({ ok: true });
@@ -98,7 +86,7 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('deleting the stack deletes the parameter with DESTROY and keeps it with RETAIN', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const destroy = h.sim();
     await destroy.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }));
     expect(await destroy.deleteStack()).toEqual({ ok: true });
@@ -106,14 +94,14 @@ describe('the parameter of a copy in another Region', () => {
 
     const retain = h.sim();
     await retain.deploy(copyTemplate(source));
-    const kept = copyId(retain);
+    const kept = outputImageId(retain);
     expect(await retain.deleteStack()).toEqual({ ok: true });
     expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: kept })]);
     expect(h.logs).toContainEqual(expect.objectContaining({ message: 'parameter retained', name: NAME }));
   });
 
   test('a later failure rolls the parameter back despite RETAIN, with the copy', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     const ids = Object.keys(copyTemplate(source).Resources);
     const result = await sim.deploy(copyTemplate(source, {}, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
@@ -123,10 +111,10 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('a rolled-back update restores the previous image ID', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     await sim.deploy(copyTemplate(source));
-    const first = copyId(sim);
+    const first = outputImageId(sim);
     const ids = Object.keys(copyTemplate(source, { encrypted: true }).Resources);
     const result = await sim.deploy(copyTemplate(source, { encrypted: true }, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
     expect(result.ok).toBe(false);
@@ -135,7 +123,7 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('a parameter someone else made is neither overwritten nor deleted: the deployment fails with one sentence', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     h.ec2.putParameter(AWAY, { name: NAME, value: 'ami-0fffffffffffffff0', tags: { team: 'other' } });
     const sim = h.sim();
     const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }));
@@ -149,22 +137,22 @@ describe('the parameter of a copy in another Region', () => {
   });
 
   test('a parameter RETAIN kept is taken over when the same resource is created again', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     const sim = h.sim();
     await sim.deploy(copyTemplate(source));
     await sim.deleteStack();
     const kept = h.ec2.parameters(AWAY)[0];
     // The same stack (ID) and resource: a stack re-created after a delete gets a new ID, so this is the retry of a create.
     expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
-    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: copyId(sim), version: kept.version + 1 })]);
+    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: outputImageId(sim), version: kept.version + 1 })]);
   });
 
   test('SSM validates the image after PutParameter: the handler reads the value back until it is there', async () => {
-    const source = await sourceImage();
+    const source = await sourceImage(h);
     h.ec2.parameterValidationReads = 2;
     const sim = h.sim();
     expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
-    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ value: copyId(sim) })]);
+    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ value: outputImageId(sim) })]);
     expect(h.ec2.callCount('GetParameter')).toBe(3);
     expect(slept).toEqual([2500, 2500]);
   });

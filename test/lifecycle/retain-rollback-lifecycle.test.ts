@@ -7,7 +7,7 @@
 import { DeregisterImageCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, useLocalEc2 } from './harness';
 import { fastRetryStrategy } from './local-ec2';
 import { AmiFromInstance, LaunchPermission } from '../../src';
 
@@ -25,12 +25,6 @@ function failingLater(instanceId: string) {
 
 function builder(): string {
   return h.ec2.addInstance({ region: REGION, volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8 }, { deviceName: '/dev/sdf', sizeGiB: 20 }] });
-}
-
-function outputImageId(sim: ReturnType<typeof h.sim>): string {
-  const values = Object.values(sim.outputs()) as string[];
-  expect(values).toHaveLength(1);
-  return values[0];
 }
 
 /** What a person does in the console or CLI: DeregisterImage, which keeps the snapshots unless asked. */
