@@ -15,7 +15,7 @@
  * it covers RegisterImage, storing and
  * restoring AMIs through a simulated S3 (one per account: buckets are global, objects keyed by bucket
  * and key) with CreateStoreImageTask / DescribeStoreImageTasks / CreateRestoreImageTask and S3's own
- * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per region (PutParameter, GetParameter,
+ * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per account and region (PutParameter, GetParameter,
  * DeleteParameter, ListTagsForResource; awsJson1_1, `AWS_ENDPOINT_URL_SSM`, with the asynchronous
  * validation of `aws:ec2:image` values against the region's images), and VM
  * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
@@ -2787,7 +2787,7 @@ class SsmApi {
         Value: parameter.value,
         Version: parameter.version,
         LastModifiedDate: Date.parse(parameter.lastModified) / 1000,
-        ARN: `arn:aws:ssm:${region.name}:${ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`,
+        ARN: `arn:aws:ssm:${region.name}:${region.account}:parameter/${name.replace(/^\//, '')}`,
         DataType: parameter.dataType,
       },
     };
@@ -3114,14 +3114,14 @@ export class LocalEc2 {
     this.world.parameterValidationReads = reads;
   }
 
-  /** Seeds a parameter of the region's Parameter Store (e.g. one someone else made). */
-  putParameter(region: string, parameter: Pick<LocalParameter, 'name' | 'value'> & Partial<LocalParameter>): void {
-    this.ssm.seed(this.world.region(region), parameter);
+  /** Seeds a parameter of the region's Parameter Store (of ACCOUNT_ID, or `account`), e.g. one someone else made. */
+  putParameter(region: string, parameter: Pick<LocalParameter, 'name' | 'value'> & Partial<LocalParameter>, account = ACCOUNT_ID): void {
+    this.ssm.seed(this.world.region(region, account), parameter);
   }
 
-  /** The parameters of the region's Parameter Store. */
-  parameters(region: string): LocalParameter[] {
-    return structuredClone([...this.world.region(region).parameters.values()]);
+  /** The parameters of the region's Parameter Store (of ACCOUNT_ID, or `account`). */
+  parameters(region: string, account = ACCOUNT_ID): LocalParameter[] {
+    return structuredClone([...this.world.region(region, account).parameters.values()]);
   }
 
   /** Pins a bucket of the simulated S3 to a region; CreateStoreImageTask then only accepts it there. */
@@ -3272,7 +3272,7 @@ export class LocalEc2 {
     } else if (scope?.service === 'ssm') {
       service = 'ssm';
       action = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
-      reply = this.ssmReply(action, scope.region, body, requestId);
+      reply = this.ssmReply(action, scope.region, body, requestId, account);
     } else {
       const params = QueryParams.parse(body, new URL(request.url ?? '/', 'http://localhost').search);
       service = scope?.service === 'cloudformation' ? 'cloudformation' : 'ec2';
@@ -3316,13 +3316,13 @@ export class LocalEc2 {
     return { status: 204, body: '' };
   }
 
-  /** SSM (awsJson1_1): the JSON body in, a JSON document or a `__type` error out. */
-  private ssmReply(action: string, regionName: string, body: string, requestId: string): Reply {
+  /** SSM (awsJson1_1): the JSON body in, a JSON document or a `__type` error out; each account has its own Parameter Store. */
+  private ssmReply(action: string, regionName: string, body: string, requestId: string, account: string): Reply {
     const fault = this.faults.take(action);
     if (fault) return this.faultReply('ssm', fault, requestId);
     try {
       const request = body === '' ? {} : JSON.parse(body) as Json;
-      return { status: 200, body: JSON.stringify(this.ssm.handle(action, this.world.region(regionName), request)) };
+      return { status: 200, body: JSON.stringify(this.ssm.handle(action, this.world.region(regionName, account), request)) };
     } catch (error) {
       const apiError = error instanceof ApiError
         ? error
