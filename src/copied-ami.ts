@@ -2,6 +2,7 @@ import { Annotations, Arn, ArnFormat, Aws, CfnResource, Duration, Stack, Token }
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { CrossAccountCopyRole } from './cross-account-copy-role';
 import { IImage, ImageBase } from './image';
 import { CopyOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
@@ -82,6 +83,7 @@ export class CopiedAmi extends ImageBase {
       // Every link follows the copy where it lives.
       allWaiterProperties: copyRole ? { RoleArn: copyRole.roleArn } : undefined,
       account: copyRole ? props.account : undefined,
+      roleArn: copyRole?.roleArn,
     });
     this._attach(managed);
     if (copyRole) {
@@ -147,7 +149,22 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }
+  validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
+}
+
+/**
+ * The copy's parameter is written as the copy role: a CrossAccountCopyRole of
+ * this app says at synth which names it may write. (An imported role's
+ * policy is unknown here; SSM refuses at deploy what it does not allow.)
+ */
+function validateParameterAllowed(scope: CopiedAmi, role: iam.IRole, parameterName: string | undefined): void {
+  const owner = role.node.scope;
+  if (parameterName === undefined || Token.isUnresolved(parameterName) || !(owner instanceof CrossAccountCopyRole)) return;
+  const path = (name: string) => name.replace(/^\//, '');
+  if (owner.parameterNames.some((name) => Token.isUnresolved(name) || path(name) === path(parameterName))) return;
+  throw new AmiValidationError(
+    `parameterName "${parameterName}" is not among the parameterNames of copyRole ${owner.node.path}, which writes the parameter in the copy's account: add it there.`, scope);
 }
 
 function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.IRole {
