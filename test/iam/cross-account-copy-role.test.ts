@@ -137,7 +137,7 @@ describe('CrossAccountCopyRole', () => {
     ['DeleteTags without Tags (every tag)', { action: 'ec2:DeleteTags', ...image(), context: tagged(SOURCE_STACK) }],
     ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
     ...['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'].flatMap((action): [string, Request][] => {
-      const context = action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : {};
+      const context: Record<string, string> = action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : {};
       return [
         [`${action} of a parameter parameterNames does not name`, { action, ...parameter(OTHER_PARAMETER_NAME), context }],
         // Shared with the target account (RAM gives a parameter such a policy): only the role's own policy stands in the way.
