@@ -9,7 +9,7 @@ import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
-import { validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
+import { validateImageOfStackAccount, validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
 
 /**
  * Properties of a `CopiedAmi`.
@@ -201,6 +201,7 @@ function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: stri
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateRegion(scope, props.source.region, 'source region');
+  validateImageOfStackAccount(scope, 'source', props.source, 'share or copy', 'copy the original image instead (copyTo with account and region)');
   validateSamePartition(scope, 'region', scope.region, props.source.region, 'the source image\'s Region');
   validateSamePartition(scope, 'region', scope.region, Stack.of(scope).region, 'the stack\'s Region, where the provider calls CopyImage,');
   validateKeyNeedsEncryption(scope, props.kmsKey, props.encrypted, 'CopyImage');

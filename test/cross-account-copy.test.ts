@@ -2,7 +2,8 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole } from '../src';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole, StoredAmi } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
@@ -158,6 +159,27 @@ describe('CopiedAmi owned by another account', () => {
   test('cdk-nag finds nothing unexplained', () => {
     const { stack } = crossAccount();
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test.each<[string, (copy: CopiedAmi) => unknown, string]>([
+    ['copyTo', (copy) => copy.copyTo('eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['copyTo another account', (copy) => copy.copyTo('eu-central-1', {
+      account: '777788889999', copyRole: iam.Role.fromRoleArn(copy, 'R', 'arn:aws:iam::777788889999:role/copies', { mutable: false }),
+    }), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['storeTo', (copy) => copy.storeTo('Backup', s3.Bucket.fromBucketName(copy, 'B', 'backups')), 'store as its own account: store the original image instead.'],
+  ])('%s of the copy is refused at synth: the stack\'s account neither owns it nor is granted it', (_name, use, rest) => {
+    const { copy } = crossAccount();
+    const field = rest.startsWith('store') ? 'image' : 'source';
+    expect(() => use(copy)).toThrow(`${field} TestStack/Copy is owned by account ${TARGET} (a copy made by that account), which the stack's provider cannot ${rest}`);
+  });
+
+  test('StoredAmi and CopiedAmi of the copy are refused too; a copy of a copy in the stack\'s account is not', () => {
+    const { stack, copy } = crossAccount();
+    expect(() => new StoredAmi(stack, 'Stored', { image: copy, bucket: s3.Bucket.fromBucketName(stack, 'B', 'backups') })).toThrow(/^image TestStack\/Copy is owned by account 444455556666/);
+    expect(() => new CopiedAmi(stack, 'Again', { source: copy })).toThrow(/^source TestStack\/Copy is owned by account 444455556666/);
+    const own = new CopiedAmi(stack, 'Own', { source: Ami.fromImageId(stack, 'Original', SOURCE), region: 'eu-west-1' });
+    expect(() => own.copyTo('eu-central-1')).not.toThrow();
+    expect(() => own.storeTo('Backup', s3.Bucket.fromBucketName(stack, 'B2', 'backups'))).not.toThrow();
   });
 });
 
