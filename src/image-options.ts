@@ -293,7 +293,10 @@ export interface CopyOptions extends ImageProps {
    * The account that makes and owns the copy. The provider shares the source
    * image and its snapshots with it, then assumes `copyRole` there to copy,
    * follow and delete the copy; the copy's delete withdraws the share again.
-   * Changing it replaces the copy.
+   * Changing it replaces the copy. Such a copy cannot be copied or stored
+   * by the stack in turn (synth refuses it): copy or store the original.
+   * With `parameterName`, the parameter is written in this account too, as
+   * `copyRole`.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    * @default - the stack's account
