@@ -1,12 +1,14 @@
-import { Annotations, Arn, ArnFormat, Aws, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { CrossAccountCopyRole } from './cross-account-copy-role';
+import { LaunchPermission } from './governance';
 import { IImage, ImageBase } from './image';
 import { CopyOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
+import { COPY_SOURCE_USE, shareKeyWith } from './private/key-sharing';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
 import { validateImageOfStackAccount, validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
@@ -179,24 +181,13 @@ function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.
 }
 
 /**
- * The copying account reads the source's snapshots with the source's key: a
- * key of this app gets a key-policy statement for that account (which still
- * grants its own roles through their policies); an imported key's policy is
- * the user's to change, so a warning says what it needs.
+ * The copying account reads the source's snapshots with the source's key,
+ * which its own roles may use through their policies once the key policy
+ * lets the account: the same statements as for a grantee of the image
+ * (key-sharing.ts), with the read actions only.
  */
 function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: string, regions: string[]): void {
-  const viaService = regions.map((region) => `ec2.${region}.${Aws.URL_SUFFIX}`);
-  const statement = new iam.PolicyStatement({
-    sid: `AllowCopiesBy${Token.isUnresolved(account) ? 'TargetAccount' : account}`,
-    principals: [new iam.AccountPrincipal(account)],
-    actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'kms:ViaService': viaService } },
-  });
-  if (!key.addToResourcePolicy(statement).statementAdded) {
-    Annotations.of(scope).addWarningV2('cdk-ami:sourceKeyNotShared',
-      `The source's KMS key ${key.node.path} is imported: its key policy must let account ${account} use it through EC2 in ${regions.join(' and ')} (kms:Decrypt, kms:DescribeKey, kms:ReEncryptFrom, kms:CreateGrant), or the copy fails.`);
-  }
+  shareKeyWith(scope, key, regions, LaunchPermission.account(account), COPY_SOURCE_USE);
 }
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {

@@ -107,24 +107,35 @@ describe('CopiedAmi owned by another account', () => {
     const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: key });
     encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
     const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
-    expect(k.Properties.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
-      Sid: `AllowCopiesBy${TARGET}`,
-      Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } },
-      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-      Condition: {
-        StringEquals: {
-          'kms:ViaService': [
-            { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
-            { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
-          ],
-        },
-      },
-    }));
+    const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } };
+    const viaEc2 = {
+      'kms:ViaService': [
+        { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
+        { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
+      ],
+    };
+    const forTarget = k.Properties.KeyPolicy.Statement.filter((st: any) => JSON.stringify(st.Principal).includes(TARGET));
+    expect(forTarget).toEqual([
+      expect.objectContaining({
+        Sid: `CdkAmi${TARGET}useast1euwest1CopySourceUseThroughEc2`,
+        Principal: principal,
+        Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom'],
+        Condition: { StringEquals: viaEc2 },
+      }),
+      expect.objectContaining({
+        Sid: `CdkAmi${TARGET}useast1euwest1CopySourceGrantsForEbs`,
+        Principal: principal,
+        Action: 'kms:CreateGrant',
+        Condition: { StringEquals: viaEc2, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }),
+    ]);
   });
 
   test('an imported source key gets a warning naming what its key policy needs', () => {
     const { stack } = crossAccount({ sourceEncryptionKey: kms.Key.fromKeyArn(newStack('Other'), 'K', 'arn:aws:kms:us-east-1:123456789012:key/abc') });
-    Annotations.fromStack(stack).hasWarning('/TestStack/Copy', Match.stringLikeRegexp(`its key policy must let account ${TARGET} use it through EC2 in us-east-1 and eu-west-1`));
+    Annotations.fromStack(stack).hasWarning('/TestStack/Copy', Match.stringLikeRegexp(
+      `^Account ${TARGET} copies this image's source, whose snapshots are encrypted with the imported KMS key arn:aws:kms:us-east-1:123456789012:key/abc, `
+      + 'whose key policy cdk-ami cannot change: add these statements to it, or the copy fails: .*"kms:ViaService":\\["ec2.us-east-1.amazonaws.com","ec2.eu-west-1.amazonaws.com"\\]'));
   });
 
   test.each<[string, Props, RegExp]>([

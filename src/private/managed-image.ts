@@ -215,7 +215,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
-        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, this.region, permission);
+        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, [this.region], permission);
       }
     }
   }

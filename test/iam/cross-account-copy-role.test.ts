@@ -11,7 +11,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { decide, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
-import { CrossAccountCopyRole } from '../../src';
+import { Ami, CopiedAmi, CrossAccountCopyRole } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
 const SOURCE_ACCOUNT = '123456789012';
@@ -203,16 +203,12 @@ function defaultKeyPolicy(account: string) {
   return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
 }
 
-/** The source key's policy with the statement a CopiedAmi adds for the copying account. */
+/** The policy of a source key of the source stack, with the statements a copy by the target account adds to it. */
 function sourceKeyPolicy() {
-  return {
-    Version: '2012-10-17',
-    Statement: [...defaultKeyPolicy(SOURCE_ACCOUNT).Statement, {
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${TARGET_ACCOUNT}:root` },
-      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-      Resource: '*',
-      Condition: { StringEquals: { 'kms:ViaService': [`ec2.us-east-1.${URL_SUFFIX}`, `ec2.${REGION}.${URL_SUFFIX}`] } },
-    }],
-  };
+  const stack = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, kmsKey: new kms.Key(stack, 'Key') });
+  encrypted.copyTo(REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
+  const s = synthesized(stack);
+  const key = Object.values(s.resources).find((r: any) => r.Type === 'AWS::KMS::Key') as any;
+  return resolve(s, key.Properties.KeyPolicy);
 }
