@@ -27,7 +27,7 @@ export interface KeyUse {
   /** Tells the statements of this use apart from the others' for the same grantee. */
   readonly sid: string;
   readonly warningId: string;
-  readonly warning: (grantee: string, keyArn: string) => string;
+  readonly warning: (who: string, keyArn: string) => string;
 }
 
 /** Launching an image shared with the grantee. */
@@ -35,7 +35,7 @@ export const LAUNCH_USE: KeyUse = {
   actions: GRANTEE_KEY_ACTIONS,
   sid: '',
   warningId: 'cdk-ami:importedKeyNotShared',
-  warning: (grantee, keyArn) => `${grantee} may launch this image, but its snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
+  warning: (who, keyArn) => `${who} may launch this image, but its snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
     + 'add these statements to it, or the launch fails',
 };
 
@@ -44,7 +44,7 @@ export const COPY_SOURCE_USE: KeyUse = {
   actions: COPY_SOURCE_KEY_ACTIONS,
   sid: 'CopySource',
   warningId: 'cdk-ami:sourceKeyNotShared',
-  warning: (grantee, keyArn) => `${grantee} copies this image's source, whose snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
+  warning: (who, keyArn) => `${who} copies this image's source, whose snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
     + 'add these statements to it, or the copy fails',
 };
 

@@ -207,7 +207,8 @@ describe('the parameter of a copy owned by another account, against the local EC
     const source = await sourceImage();
     const sim = h.sim();
     const ids = Object.keys(withParameter(source).Resources);
-    const result = await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
+    const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
+    const result = await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
     expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
     expect(h.ec2.parameters(AWAY, TARGET)).toEqual([]);
     expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
