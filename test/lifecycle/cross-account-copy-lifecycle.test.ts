@@ -104,13 +104,14 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     }
   });
 
-  test('a failed deployment rolls the copy back in the target account and withdraws the share', async () => {
+  test('a failed deployment rolls the copy and its parameter back in the target account despite RETAIN, and withdraws the share', async () => {
     const source = await sourceImage();
     const sim = h.sim();
-    const ids = Object.keys(copyTemplate(source).Resources);
+    const ids = Object.keys(copyTemplate(source, { parameterName: NAME }).Resources);
     const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
-    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
+    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN, parameterName: NAME }, later));
     expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
+    expect(h.ec2.parameters('eu-west-1', TARGET)).toEqual([]);
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(h.ec2.snapshots('eu-west-1', TARGET)).toEqual([]);
     expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
@@ -155,75 +156,59 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
   });
-});
 
-describe('the parameter of a copy owned by another account, against the local EC2 endpoint', () => {
-  const AWAY = 'ap-southeast-2';
-  const withParameter = (sourceId: string, props: Partial<CopyOptions> = {}, extra = {}) =>
-    copyTemplate(sourceId, { region: AWAY, parameterName: NAME, ...props }, extra);
-  const copyId = (sim: ReturnType<typeof h.sim>) => Object.values(sim.outputs())[0] as string;
+  describe('the parameter of the copy', () => {
+    const AWAY = 'ap-southeast-2';
+    const withParameter = (sourceId: string, props: Partial<CopyOptions> = {}, extra = {}) =>
+      copyTemplate(sourceId, { region: AWAY, parameterName: NAME, ...props }, extra);
+    const copyId = (sim: ReturnType<typeof h.sim>) => Object.values(sim.outputs())[0] as string;
 
-  beforeEach(() => {
-    h.ec2.addRole(ROLE_ARN, [ACCOUNT_ID]);
-  });
+    test('is written in the copy\'s account and Region as the copy role, updated in place when the copy is replaced, and deleted with it (DESTROY)', async () => {
+      const source = await sourceImage();
+      const sim = h.sim();
+      expect(await sim.deploy(withParameter(source))).toEqual({ ok: true });
+      const first = copyId(sim);
+      const [parameter] = h.ec2.parameters(AWAY, TARGET);
+      expect(parameter).toMatchObject({ name: NAME, value: first, dataType: 'aws:ec2:image', version: 1 });
+      expect(parameter.tags['cdk-ami:stack']).toBe(sim.stackId);
+      // Nothing in the stack's own account.
+      expect(h.ec2.parameters(AWAY)).toEqual([]);
+      const [resource] = sim.logicalIdsOfType('Custom::AmiParameter');
+      expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
 
-  test('is written in the copy\'s account and Region as the copy role, updated in place when the copy is replaced, and deleted with it (DESTROY)', async () => {
-    const source = await sourceImage();
-    const sim = h.sim();
-    expect(await sim.deploy(withParameter(source))).toEqual({ ok: true });
-    const first = copyId(sim);
-    const [parameter] = h.ec2.parameters(AWAY, TARGET);
-    expect(parameter).toMatchObject({ name: NAME, value: first, dataType: 'aws:ec2:image', version: 1 });
-    expect(parameter.tags['cdk-ami:stack']).toBe(sim.stackId);
-    // Nothing in the stack's own account.
-    expect(h.ec2.parameters(AWAY)).toEqual([]);
-    const [resource] = sim.logicalIdsOfType('Custom::AmiParameter');
-    expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
+      expect(await sim.deploy(withParameter(source, { encrypted: true }))).toEqual({ ok: true });
+      const second = copyId(sim);
+      expect(second).not.toBe(first);
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: second, version: 2 })]);
+      expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
+      expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([second]);
 
-    expect(await sim.deploy(withParameter(source, { encrypted: true }))).toEqual({ ok: true });
-    const second = copyId(sim);
-    expect(second).not.toBe(first);
-    expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: second, version: 2 })]);
-    expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
-    expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([second]);
+      expect(await sim.deleteStack()).toEqual({ ok: true });
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([]);
+      expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
+      expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+    });
 
-    expect(await sim.deleteStack()).toEqual({ ok: true });
-    expect(h.ec2.parameters(AWAY, TARGET)).toEqual([]);
-    expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
-    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
-  });
+    test('RETAIN keeps it in the copy\'s account, with the copy', async () => {
+      const source = await sourceImage();
+      const sim = h.sim();
+      expect(await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }))).toEqual({ ok: true });
+      const kept = copyId(sim);
+      expect(await sim.deleteStack()).toEqual({ ok: true });
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: kept })]);
+      expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([kept]);
+    });
 
-  test('RETAIN keeps it in the copy\'s account, with the copy', async () => {
-    const source = await sourceImage();
-    const sim = h.sim();
-    expect(await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }))).toEqual({ ok: true });
-    const kept = copyId(sim);
-    expect(await sim.deleteStack()).toEqual({ ok: true });
-    expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: kept })]);
-    expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([kept]);
-  });
-
-  test('a later failure rolls it back despite RETAIN, with the copy', async () => {
-    const source = await sourceImage();
-    const sim = h.sim();
-    const ids = Object.keys(withParameter(source).Resources);
-    const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
-    const result = await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
-    expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
-    expect(h.ec2.parameters(AWAY, TARGET)).toEqual([]);
-    expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
-    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
-  });
-
-  test('a parameter someone else made in the copy\'s account is left alone: the deployment fails with one sentence and rolls the copy back', async () => {
-    const source = await sourceImage();
-    h.ec2.putParameter(AWAY, { name: NAME, value: 'ami-0fffffffffffffff0', tags: { team: 'other' } }, TARGET);
-    const sim = h.sim();
-    const result = await sim.deploy(withParameter(source));
-    expect(result.reason!.split('\n')[0]).toBe(
-      `SSM parameter ${NAME} already exists in ${AWAY} of account ${TARGET} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
-    );
-    expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: 'ami-0fffffffffffffff0', version: 1 })]);
-    expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
+    test('a parameter someone else made in the copy\'s account is left alone: the deployment fails with one sentence and rolls the copy back', async () => {
+      const source = await sourceImage();
+      h.ec2.putParameter(AWAY, { name: NAME, value: 'ami-0fffffffffffffff0', tags: { team: 'other' } }, TARGET);
+      const sim = h.sim();
+      const result = await sim.deploy(withParameter(source));
+      expect(result.reason!.split('\n')[0]).toBe(
+        `SSM parameter ${NAME} already exists in ${AWAY} of account ${TARGET} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
+      );
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: 'ami-0fffffffffffffff0', version: 1 })]);
+      expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
+    });
   });
 });
