@@ -76,7 +76,8 @@ export interface CrossAccountCopyRoleProps {
  * and by their IAM path `/cdk-ami/<stack name>/` through aws:PrincipalArn).
  * It may copy images owned by the source account, only tagging the copy as
  * the source stack's (`cdk-ami:stack`); it may read, govern, retag and delete
- * only images and snapshots with that tag.
+ * only images and snapshots with that tag. With `parameterNames` it may also
+ * write the copies' SSM parameters of those names (a copy's `parameterName`).
  *
  * @example
  * // In the target account's stack:
@@ -84,6 +85,7 @@ export interface CrossAccountCopyRoleProps {
  *   sourceAccount: '111111111111',
  *   sourceStackName: 'GoldenImages',
  *   roleName: 'cdk-ami-copies',
+ *   parameterNames: ['/images/golden'],
  * });
  */
 export class CrossAccountCopyRole extends Construct {
@@ -129,17 +131,18 @@ export class CrossAccountCopyRole extends Construct {
       }
     }
 
+    const parameters = this.parameterNames.length > 0;
     suppressNag(this.role, [{
       id: 'AwsSolutions-IAM5',
       reason: 'Resource * only for actions without resource-level permissions (ec2:Describe*, ec2:GetImageBlockPublicAccessState); '
         + 'image/* and snapshot/* (in any Region, where copies are made) stand for IDs that only exist at deploy time, limited by the '
         + `${Tags.STACK} tag to the source stack's copies (aws:RequestTag when created, aws:ResourceTag afterwards, ec2:CreateAction `
-        + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account; SSM parameters by '
-        + 'their exact names (parameterNames) in any Region where copies are made.',
+        + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account'
+        + (parameters ? '; SSM parameters by their exact names (parameterNames) in any Region where copies are made.' : '.'),
       appliesTo: [
         'Resource::*',
         { regex: '/^Resource::arn:<AWS::Partition>:ec2:\\*::(image|snapshot)\\/\\*$/' },
-        { regex: '/^Resource::arn:<AWS::Partition>:ssm:\\*:<AWS::AccountId>:parameter\\/[^*]+$/' },
+        ...(parameters ? [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:\\*:<AWS::AccountId>:parameter\\/[^*]+$/' }] : []),
       ],
     }]);
   }

@@ -63,7 +63,9 @@ export interface ImageProps {
    * In the stack's Region it is a CloudFormation `AWS::SSM::Parameter`. In
    * another Region (a copy) the provider writes it there, following the
    * image's removal policy, and never over a parameter this resource did not
-   * make.
+   * make. A copy owned by another account gets it in that account, written
+   * as its `copyRole`, which must allow the name (`parameterNames` of a
+   * `CrossAccountCopyRole`).
    *
    * @default - no parameter
    * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
