@@ -307,7 +307,8 @@ export interface CopyOptions extends ImageProps {
 
   /**
    * The role in `account` that the provider assumes to make, follow and delete
-   * the copy: a `CrossAccountCopyRole` deployed there, imported with
+   * the copy (and write its `parameterName`, which the role must allow): a
+   * `CrossAccountCopyRole` deployed there, imported with
    * `iam.Role.fromRoleArn(this, 'CopyRole', arn, { mutable: false })`. Required
    * with an `account` other than the stack's.
    *
