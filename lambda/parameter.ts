@@ -1,5 +1,6 @@
 import { pause } from './shared/backoff';
 import { clientConfig } from './shared/clients';
+import { roleOf } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { Ownership, ownershipOf, ownershipTags } from './shared/ownership';
@@ -14,16 +15,17 @@ type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
 
 /**
  * Custom::AmiParameter — the aws:ec2:image parameter of an image that lives
- * outside the stack's Region, written in the image's own Region (a
- * CloudFormation AWS::SSM::Parameter can only be made in the stack's).
+ * outside the stack's Region or account, written in the image's own Region
+ * (a CloudFormation AWS::SSM::Parameter can only be made in the stack's) and,
+ * for a copy owned by another account, there as the copy's role (RoleArn).
  *
- * Its physical ID is the parameter's ARN: a new Region or name is a new
- * parameter (CloudFormation then deletes the old one, as the removal policy
- * says); a new image ID overwrites the value in place.
+ * Its physical ID is the parameter's ARN: a new Region, account or name is a
+ * new parameter (CloudFormation then deletes the old one, as the removal
+ * policy says); a new image ID overwrites the value in place.
  */
 
 /** What makes another parameter rather than a new value of the same one. */
-const REPLACED_ON = ['Region', 'Name'];
+const REPLACED_ON = ['Region', 'Name', 'RoleArn'];
 /**
  * SSM validates an aws:ec2:image value after PutParameter has answered and
  * drops a value that fails; the handler reads it back until it is there.
@@ -34,6 +36,10 @@ const CONFIRM_INTERVAL_MS = 2_500;
 interface Request {
   readonly event: CustomResourceEvent;
   readonly region: string;
+  /** The account whose Parameter Store holds the parameter. */
+  readonly account: string;
+  /** Where the parameter is, for messages: its Region, and its account when it is not the stack's. */
+  readonly where: string;
   readonly name: string;
   readonly imageId: string;
   readonly description?: string;
@@ -44,14 +50,18 @@ interface Request {
 export async function handleParameter(event: CustomResourceEvent): Promise<OnEventResponse<typeof ResourceTypes.PARAMETER>> {
   const props = event.ResourceProperties as Props;
   const region = required(props, 'Region');
+  const role = roleOf(props, event.LogicalResourceId);
+  const account = accountOf(role?.roleArn ?? event.StackId);
   const req: Request = {
     event,
     region,
+    account,
+    where: role ? `${region} of account ${account}` : region,
     name: required(props, 'Name'),
     imageId: required(props, 'ImageId'),
     description: str(props.Description),
     ownership: ownershipOf(event),
-    store: loadSsm().parameterStore(clientConfig(region)),
+    store: loadSsm().parameterStore(clientConfig(region, role)),
   };
   switch (event.RequestType) {
     case 'Create':
@@ -69,10 +79,15 @@ export async function handleParameter(event: CustomResourceEvent): Promise<OnEve
   }
 }
 
-/** The parameter's ARN, in the stack's partition and account. */
-export function parameterArn(stackId: string, region: string, name: string): string {
-  const [, partition, , , account] = stackId.split(':');
+/** The parameter's ARN, in the stack's partition. */
+export function parameterArn(stackId: string, region: string, account: string, name: string): string {
+  const [, partition] = stackId.split(':');
   return `arn:${partition}:ssm:${region}:${account}:parameter/${name.replace(/^\//, '')}`;
+}
+
+/** The account of an ARN (the stack's, or the role's). */
+function accountOf(arn: string): string {
+  return arn.split(':')[4];
 }
 
 /**
@@ -92,15 +107,15 @@ async function create(req: Request): Promise<string> {
     const tags = await readTags(req);
     if (!tags || !isOurs(tags, req.ownership)) {
       throw new AmiError(
-        `SSM parameter ${req.name} already exists in ${req.region} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
+        `SSM parameter ${req.name} already exists in ${req.where} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
       );
     }
     log('info', 'taking over the parameter this resource made before', { name: req.name, region: req.region });
     version = await put(req);
   }
   await confirm(req, version);
-  log('info', 'parameter written', { name: req.name, region: req.region, imageId: req.imageId, version });
-  return parameterArn(req.event.StackId, req.region, req.name);
+  log('info', 'parameter written', { name: req.name, region: req.region, account: req.account, imageId: req.imageId, version });
+  return parameterArn(req.event.StackId, req.region, req.account, req.name);
 }
 
 /** A new image ID (or description) for the parameter this resource made. */
@@ -113,10 +128,10 @@ async function overwriteOwn(req: Request): Promise<void> {
     return;
   }
   if (!isOurs(tags, req.ownership)) {
-    throw new AmiError(`SSM parameter ${req.name} in ${req.region} is no longer tagged as this resource's; cdk-ami does not overwrite it.`);
+    throw new AmiError(`SSM parameter ${req.name} in ${req.where} is no longer tagged as this resource's; cdk-ami does not overwrite it.`);
   }
   await confirm(req, await put(req));
-  log('info', 'parameter updated', { name: req.name, region: req.region, imageId: req.imageId });
+  log('info', 'parameter updated', { name: req.name, region: req.region, account: req.account, imageId: req.imageId });
 }
 
 async function put(req: Request): Promise<number> {
@@ -132,7 +147,7 @@ async function put(req: Request): Promise<number> {
  * back; a parameter that is not tagged as this resource's is never deleted.
  */
 async function remove(req: Request, physicalId: string, removalPolicy: string | undefined): Promise<void> {
-  if (physicalId !== parameterArn(req.event.StackId, req.region, req.name)) {
+  if (physicalId !== parameterArn(req.event.StackId, req.region, req.account, req.name)) {
     log('info', 'no parameter behind this resource', { physicalId });
     return;
   }
@@ -150,16 +165,16 @@ async function remove(req: Request, physicalId: string, removalPolicy: string | 
   try {
     await req.store.delete(req.name);
   } catch (err) {
-    throw toAmiError(err, `Deleting SSM parameter ${req.name} in ${req.region}`);
+    throw toAmiError(err, `Deleting SSM parameter ${req.name} in ${req.where}`);
   }
-  log('info', 'parameter deleted', { name: req.name, region: req.region, reason: rollingBack ? 'the deployment that made it is rolling back' : 'removalPolicy is DESTROY' });
+  log('info', 'parameter deleted', { name: req.name, region: req.region, account: req.account, reason: rollingBack ? 'the deployment that made it is rolling back' : 'removalPolicy is DESTROY' });
 }
 
 async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[] | undefined> {
   try {
     return await req.store.tags(req.name);
   } catch (err) {
-    throw toAmiError(err, `Reading the tags of SSM parameter ${req.name} in ${req.region}`);
+    throw toAmiError(err, `Reading the tags of SSM parameter ${req.name} in ${req.where}`);
   }
 }
 
@@ -171,13 +186,13 @@ function isOurs(tags: { Key?: string; Value?: string }[], ownership: Ownership):
 async function confirm(req: Request, version: number): Promise<void> {
   for (let attempt = 1; attempt <= CONFIRM_ATTEMPTS; attempt++) {
     const current = await req.store.get(req.name).catch((err: unknown) => {
-      throw toAmiError(err, `Reading SSM parameter ${req.name} in ${req.region}`);
+      throw toAmiError(err, `Reading SSM parameter ${req.name} in ${req.where}`);
     });
     if (current && current.value === req.imageId && current.version >= version) return;
     if (attempt < CONFIRM_ATTEMPTS) await pause(CONFIRM_INTERVAL_MS);
   }
   throw new AmiError(
-    `SSM did not store image ${req.imageId} in parameter ${req.name} in ${req.region}: it validates an aws:ec2:image value after PutParameter has answered, and drops a value that is not an available image of this account in that Region.`,
+    `SSM did not store image ${req.imageId} in parameter ${req.name} in ${req.where}: it validates an aws:ec2:image value after PutParameter has answered, and drops a value that is not an available image of this account in that Region.`,
   );
 }
 
@@ -187,11 +202,11 @@ function parameterError(err: unknown, req: Request, doing: string): AmiError {
     case 'HierarchyLevelLimitExceededException':
     case 'HierarchyTypeMismatchException':
     case 'UnsupportedParameterType':
-      return new AmiError(`SSM refused parameter ${req.name} in ${req.region}: ${errorMessage(err)}`);
+      return new AmiError(`SSM refused parameter ${req.name} in ${req.where}: ${errorMessage(err)}`);
     case 'ParameterLimitExceeded':
-      return new AmiError(`SSM parameter ${req.name} cannot be created in ${req.region}: the account has as many parameters as it may (${errorMessage(err)}).`);
+      return new AmiError(`SSM parameter ${req.name} cannot be created in ${req.where}: the account has as many parameters as it may (${errorMessage(err)}).`);
     default:
-      return toAmiError(err, `${doing} SSM parameter ${req.name} in ${req.region}`);
+      return toAmiError(err, `${doing} SSM parameter ${req.name} in ${req.where}`);
   }
 }
 

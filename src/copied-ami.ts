@@ -1,14 +1,17 @@
-import { Annotations, Arn, ArnFormat, Aws, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { CrossAccountCopyRole } from './cross-account-copy-role';
+import { LaunchPermission } from './governance';
 import { IImage, ImageBase } from './image';
 import { CopyOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
+import { COPY_SOURCE_USE, shareKeyWith } from './private/key-sharing';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
-import { validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
+import { validateImageOfStackAccount, validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
 
 /**
  * Properties of a `CopiedAmi`.
@@ -83,6 +86,7 @@ export class CopiedAmi extends ImageBase {
       // Every link follows the copy where it lives.
       allWaiterProperties: copyRole ? { RoleArn: copyRole.roleArn } : undefined,
       account: copyRole ? props.account : undefined,
+      roleArn: copyRole?.roleArn,
     });
     this._attach(managed);
     if (copyRole) {
@@ -148,7 +152,22 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }
+  validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
+}
+
+/**
+ * The copy's parameter is written as the copy role: a CrossAccountCopyRole of
+ * this app says at synth which names it may write. (An imported role's
+ * policy is unknown here; SSM refuses at deploy what it does not allow.)
+ */
+function validateParameterAllowed(scope: CopiedAmi, role: iam.IRole, parameterName: string | undefined): void {
+  const owner = role.node.scope;
+  if (parameterName === undefined || Token.isUnresolved(parameterName) || !(owner instanceof CrossAccountCopyRole)) return;
+  const path = (name: string) => name.replace(/^\//, '');
+  if (owner.parameterNames.some((name) => Token.isUnresolved(name) || path(name) === path(parameterName))) return;
+  throw new AmiValidationError(
+    `parameterName "${parameterName}" is not among the parameterNames of copyRole ${owner.node.path}, which writes the parameter in the copy's account: add it there.`, scope);
 }
 
 function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.IRole {
@@ -163,28 +182,18 @@ function roleInAccount(scope: CopiedAmi, role: iam.IRole, account: string): iam.
 }
 
 /**
- * The copying account reads the source's snapshots with the source's key: a
- * key of this app gets a key-policy statement for that account (which still
- * grants its own roles through their policies); an imported key's policy is
- * the user's to change, so a warning says what it needs.
+ * The copying account reads the source's snapshots with the source's key,
+ * which its own roles may use through their policies once the key policy
+ * lets the account: the same statements as for a grantee of the image
+ * (key-sharing.ts), with the read actions only.
  */
 function grantKeyToCopyingAccount(scope: CopiedAmi, key: kms.IKey, account: string, regions: string[]): void {
-  const viaService = regions.map((region) => `ec2.${region}.${Aws.URL_SUFFIX}`);
-  const statement = new iam.PolicyStatement({
-    sid: `AllowCopiesBy${Token.isUnresolved(account) ? 'TargetAccount' : account}`,
-    principals: [new iam.AccountPrincipal(account)],
-    actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'kms:ViaService': viaService } },
-  });
-  if (!key.addToResourcePolicy(statement).statementAdded) {
-    Annotations.of(scope).addWarningV2('cdk-ami:sourceKeyNotShared',
-      `The source's KMS key ${key.node.path} is imported: its key policy must let account ${account} use it through EC2 in ${regions.join(' and ')} (kms:Decrypt, kms:DescribeKey, kms:ReEncryptFrom, kms:CreateGrant), or the copy fails.`);
-  }
+  shareKeyWith(scope, key, regions, LaunchPermission.account(account), COPY_SOURCE_USE);
 }
 
 function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateRegion(scope, props.source.region, 'source region');
+  validateImageOfStackAccount(scope, 'source', props.source, 'share or copy', 'copy the original image instead (copyTo with account and region)');
   validateSamePartition(scope, 'region', scope.region, props.source.region, 'the source image\'s Region');
   validateSamePartition(scope, 'region', scope.region, Stack.of(scope).region, 'the stack\'s Region, where the provider calls CopyImage,');
   validateKeyNeedsEncryption(scope, props.kmsKey, props.encrypted, 'CopyImage');

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
+import { imageParameterStatements, parameterArn, validateParameterName } from './private/image-parameter';
 import { suppressNag } from './private/nag';
 import { PROVIDER_ROLE_PATH_PREFIX, USER_TAG_KEYS_ONLY, imageArns, snapshotArns } from './private/provider';
 
@@ -50,6 +51,20 @@ export interface CrossAccountCopyRoleProps {
    * @default - none: the sources are unencrypted, or use a key that needs no grant here
    */
   readonly sourceEncryptionKeys?: kms.IKey[];
+
+  /**
+   * The names of the SSM parameters the source stack's copies publish in this
+   * account (a copy's `parameterName`), in any Region. The role may write,
+   * read and read the tags of exactly these parameters, tag one only as the
+   * source stack's when it creates it, and delete one only while it carries
+   * that tag. (Parameter Store evaluates no resource tag for PutParameter, so
+   * the names are what bounds the writes.) A copy whose `copyRole` is this
+   * role's, with a `parameterName` not listed here, fails synth.
+   *
+   * @default - none: the copies made with this role have no parameter
+   * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+   */
+  readonly parameterNames?: string[];
 }
 
 /**
@@ -61,7 +76,8 @@ export interface CrossAccountCopyRoleProps {
  * and by their IAM path `/cdk-ami/<stack name>/` through aws:PrincipalArn).
  * It may copy images owned by the source account, only tagging the copy as
  * the source stack's (`cdk-ami:stack`); it may read, govern, retag and delete
- * only images and snapshots with that tag.
+ * only images and snapshots with that tag. With `parameterNames` it may also
+ * write the copies' SSM parameters of those names (a copy's `parameterName`).
  *
  * @example
  * // In the target account's stack:
@@ -69,6 +85,7 @@ export interface CrossAccountCopyRoleProps {
  *   sourceAccount: '111111111111',
  *   sourceStackName: 'GoldenImages',
  *   roleName: 'cdk-ami-copies',
+ *   parameterNames: ['/images/golden'],
  * });
  */
 export class CrossAccountCopyRole extends Construct {
@@ -76,6 +93,8 @@ export class CrossAccountCopyRole extends Construct {
   public readonly role: iam.Role;
   /** The role's ARN: the copying stack imports it with `iam.Role.fromRoleArn`. */
   public readonly roleArn: string;
+  /** The SSM parameters the role may write for copies (`parameterNames`). */
+  public readonly parameterNames: string[];
 
   constructor(scope: Construct, id: string, props: CrossAccountCopyRoleProps) {
     super(scope, id);
@@ -101,14 +120,30 @@ export class CrossAccountCopyRole extends Construct {
     for (const statement of copyRoleStatements(account, sourceStacks)) this.role.addToPrincipalPolicy(statement);
     for (const key of props.encryptionKeys ?? []) ebsKeyStatements(key, 'write').forEach((s) => this.role.addToPrincipalPolicy(s));
     for (const key of props.sourceEncryptionKeys ?? []) ebsKeyStatements(key, 'read').forEach((s) => this.role.addToPrincipalPolicy(s));
+    this.parameterNames = [...props.parameterNames ?? []];
+    this.parameterNames.forEach((name) => validateParameterName(this, name, 'parameterNames entry'));
+    if (this.parameterNames.length > 0) {
+      const arns = this.parameterNames.map((name) => parameterArn('*', name));
+      for (const [, create] of imageParameterStatements('StringLike', sourceStacks)) {
+        const statement = create();
+        statement.addResources(...arns);
+        this.role.addToPrincipalPolicy(statement);
+      }
+    }
 
+    const parameters = this.parameterNames.length > 0;
     suppressNag(this.role, [{
       id: 'AwsSolutions-IAM5',
       reason: 'Resource * only for actions without resource-level permissions (ec2:Describe*, ec2:GetImageBlockPublicAccessState); '
         + 'image/* and snapshot/* (in any Region, where copies are made) stand for IDs that only exist at deploy time, limited by the '
         + `${Tags.STACK} tag to the source stack's copies (aws:RequestTag when created, aws:ResourceTag afterwards, ec2:CreateAction `
-        + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account.',
-      appliesTo: ['Resource::*', { regex: '/^Resource::arn:<AWS::Partition>:ec2:\\*::(image|snapshot)\\/\\*$/' }],
+        + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account'
+        + (parameters ? '; SSM parameters by their exact names (parameterNames) in any Region where copies are made.' : '.'),
+      appliesTo: [
+        'Resource::*',
+        { regex: '/^Resource::arn:<AWS::Partition>:ec2:\\*::(image|snapshot)\\/\\*$/' },
+        ...(parameters ? [{ regex: '/^Resource::arn:<AWS::Partition>:ssm:\\*:<AWS::AccountId>:parameter\\/[^*]+$/' }] : []),
+      ],
     }]);
   }
 }

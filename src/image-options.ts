@@ -64,7 +64,9 @@ export interface ImageProps {
    * In the stack's Region it is a CloudFormation `AWS::SSM::Parameter`. In
    * another Region (a copy) the provider writes it there, following the
    * image's removal policy, and never over a parameter this resource did not
-   * make.
+   * make. A copy owned by another account gets it in that account, written
+   * as its `copyRole`, which must allow the name (`parameterNames` of a
+   * `CrossAccountCopyRole`).
    *
    * @default - no parameter
    * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
@@ -294,7 +296,10 @@ export interface CopyOptions extends ImageProps {
    * The account that makes and owns the copy. The provider shares the source
    * image and its snapshots with it, then assumes `copyRole` there to copy,
    * follow and delete the copy; the copy's delete withdraws the share again.
-   * Changing it replaces the copy.
+   * Changing it replaces the copy. Such a copy cannot be copied or stored
+   * by the stack in turn (synth refuses it): copy or store the original.
+   * With `parameterName`, the parameter is written in this account too, as
+   * `copyRole`.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    * @default - the stack's account
@@ -303,7 +308,8 @@ export interface CopyOptions extends ImageProps {
 
   /**
    * The role in `account` that the provider assumes to make, follow and delete
-   * the copy: a `CrossAccountCopyRole` deployed there, imported with
+   * the copy (and write its `parameterName`, which the role must allow): a
+   * `CrossAccountCopyRole` deployed there, imported with
    * `iam.Role.fromRoleArn(this, 'CopyRole', arn, { mutable: false })`. Required
    * with an `account` other than the stack's.
    *

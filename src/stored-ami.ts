@@ -8,7 +8,7 @@ import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
-import { validateRemovalPolicy, validateTimeout } from './private/validation';
+import { validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -68,6 +68,7 @@ export class StoredAmi extends Resource implements IStoredImage {
     for (const key of Object.keys(props.objectTags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) throw new AmiValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
     }
+    validateImageOfStackAccount(this, 'image', props.image, 'store', 'store the original image instead');
     this.image = props.image;
     this.bucket = props.bucket;
 

@@ -1,8 +1,9 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole } from '../src';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole, StoredAmi } from '../src';
 import { nagFindings, newStack, resourcesOfType, statementsOf } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
@@ -100,24 +101,35 @@ describe('CopiedAmi owned by another account', () => {
     const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: key });
     encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
     const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
-    expect(k.Properties.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
-      Sid: `AllowCopiesBy${TARGET}`,
-      Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } },
-      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-      Condition: {
-        StringEquals: {
-          'kms:ViaService': [
-            { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
-            { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
-          ],
-        },
-      },
-    }));
+    const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } };
+    const viaEc2 = {
+      'kms:ViaService': [
+        { 'Fn::Join': ['', ['ec2.us-east-1.', { Ref: 'AWS::URLSuffix' }]] },
+        { 'Fn::Join': ['', ['ec2.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
+      ],
+    };
+    const forTarget = k.Properties.KeyPolicy.Statement.filter((st: any) => JSON.stringify(st.Principal).includes(TARGET));
+    expect(forTarget).toEqual([
+      expect.objectContaining({
+        Sid: `CdkAmi${TARGET}useast1euwest1CopySourceUseThroughEc2`,
+        Principal: principal,
+        Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom'],
+        Condition: { StringEquals: viaEc2 },
+      }),
+      expect.objectContaining({
+        Sid: `CdkAmi${TARGET}useast1euwest1CopySourceGrantsForEbs`,
+        Principal: principal,
+        Action: 'kms:CreateGrant',
+        Condition: { StringEquals: viaEc2, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }),
+    ]);
   });
 
   test('an imported source key gets a warning naming what its key policy needs', () => {
     const { stack } = crossAccount({ sourceEncryptionKey: kms.Key.fromKeyArn(newStack('Other'), 'K', 'arn:aws:kms:us-east-1:123456789012:key/abc') });
-    Annotations.fromStack(stack).hasWarning('/TestStack/Copy', Match.stringLikeRegexp(`its key policy must let account ${TARGET} use it through EC2 in us-east-1 and eu-west-1`));
+    Annotations.fromStack(stack).hasWarning('/TestStack/Copy', Match.stringLikeRegexp(
+      `^Account ${TARGET} copies this image's source, whose snapshots are encrypted with the imported KMS key arn:aws:kms:us-east-1:123456789012:key/abc, `
+      + 'whose key policy cdk-ami cannot change: add these statements to it, or the copy fails: .*"kms:ViaService":\\["ec2.us-east-1.amazonaws.com","ec2.eu-west-1.amazonaws.com"\\]'));
   });
 
   test.each<[string, Props, RegExp]>([
@@ -126,7 +138,6 @@ describe('CopiedAmi owned by another account', () => {
     ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
     ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
     ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /kmsKey must be a key of account 444455556666/],
-    ['parameterName', { parameterName: '/golden/eu' }, /parameterName "\/golden\/eu" cannot be used for an image owned by account 444455556666/],
   ])('refuses %s at synth', (_name, props, message) => {
     expect(() => crossAccount(props)).toThrow(message);
   });
@@ -153,6 +164,71 @@ describe('CopiedAmi owned by another account', () => {
   test('cdk-nag finds nothing unexplained', () => {
     const { stack } = crossAccount();
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test.each<[string, (copy: CopiedAmi) => unknown, string]>([
+    ['copyTo', (copy) => copy.copyTo('eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['copyTo another account', (copy) => copy.copyTo('eu-central-1', {
+      account: '777788889999', copyRole: iam.Role.fromRoleArn(copy, 'R', 'arn:aws:iam::777788889999:role/copies', { mutable: false }),
+    }), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['storeTo', (copy) => copy.storeTo('Backup', s3.Bucket.fromBucketName(copy, 'B', 'backups')), 'store as its own account: store the original image instead.'],
+  ])('%s of the copy is refused at synth: the stack\'s account neither owns it nor is granted it', (_name, use, rest) => {
+    const { copy } = crossAccount();
+    const field = rest.startsWith('store') ? 'image' : 'source';
+    expect(() => use(copy)).toThrow(`${field} TestStack/Copy is owned by account ${TARGET} (a copy made by that account), which the stack's provider cannot ${rest}`);
+  });
+
+  test('StoredAmi and CopiedAmi of the copy are refused too; a copy of a copy in the stack\'s account is not', () => {
+    const { stack, copy } = crossAccount();
+    expect(() => new StoredAmi(stack, 'Stored', { image: copy, bucket: s3.Bucket.fromBucketName(stack, 'B', 'backups') })).toThrow(/^image TestStack\/Copy is owned by account 444455556666/);
+    expect(() => new CopiedAmi(stack, 'Again', { source: copy })).toThrow(/^source TestStack\/Copy is owned by account 444455556666/);
+    const own = new CopiedAmi(stack, 'Own', { source: Ami.fromImageId(stack, 'Original', SOURCE), region: 'eu-west-1' });
+    expect(() => own.copyTo('eu-central-1')).not.toThrow();
+    expect(() => own.storeTo('Backup', s3.Bucket.fromBucketName(stack, 'B2', 'backups'))).not.toThrow();
+  });
+});
+
+describe('the parameter of a copy owned by another account', () => {
+  const ssmActions = (stack: Stack) => ['CdkAmiProviderOperationRole', 'CdkAmiProviderWaiterRole']
+    .flatMap((role) => statementsOf(stack, role)).flatMap((st) => [st.Action].flat()).filter((a: string) => a.startsWith('ssm:'));
+
+  test.each([['another Region', 'eu-west-1'], ['the stack\'s Region', 'us-east-1']])(
+    'in %s it is written there by the provider as the copy role, in the copy\'s account', (_where, region) => {
+      const { stack, copy } = crossAccount({ region, parameterName: '/images/golden', removalPolicy: RemovalPolicy.DESTROY });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('Custom::AmiParameter', {
+        Region: region, Name: '/images/golden', RoleArn: ROLE_ARN, RemovalPolicy: 'destroy', ImageId: stack.resolve(copy.imageId),
+      });
+      template.resourceCountIs('AWS::SSM::Parameter', 0);
+      expect(stack.resolve(copy.parameter!.parameterArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:${region}:${TARGET}:parameter/images/golden`]] });
+      expect(copy.parameter!.env).toEqual({ account: TARGET, region });
+    });
+
+  test('the stack\'s provider roles get no SSM permission for it: they only assume the copy role', () => {
+    const { stack } = crossAccount({ parameterName: '/images/golden' });
+    expect(ssmActions(stack)).toEqual([]);
+    // The same copy in the stack's own account is written by the provider itself, which shows what the roles would hold.
+    const own = newStack();
+    new CopiedAmi(own, 'Copy', { source: Ami.fromImageId(own, 'Source', SOURCE), region: 'eu-west-1', parameterName: '/images/golden' });
+    expect(ssmActions(own)).toContain('ssm:PutParameter');
+  });
+
+  function targetRole(parameterNames?: string[]) {
+    const app = new App();
+    const target = new Stack(app, 'Target', { env: { account: TARGET, region: 'eu-west-1' } });
+    const role = new CrossAccountCopyRole(target, 'CopyRole', { sourceAccount: '123456789012', roleName: 'cdk-ami-copies', parameterNames });
+    return { role, stack: new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } }) };
+  }
+
+  test.each([['/images/golden'], ['images/golden']])('a CrossAccountCopyRole of the app that names the parameter (as %s) is accepted', (name) => {
+    const { role, stack } = targetRole([name]);
+    expect(() => crossAccount({ copyRole: role.role, parameterName: '/images/golden' }, stack)).not.toThrow();
+  });
+
+  test.each([[undefined], [['/images/other']]])('a CrossAccountCopyRole of the app with parameterNames %j refuses the copy\'s parameterName at synth', (names) => {
+    const { role, stack } = targetRole(names);
+    expect(() => crossAccount({ copyRole: role.role, parameterName: '/images/golden' }, stack)).toThrow(
+      'parameterName "/images/golden" is not among the parameterNames of copyRole Target/CopyRole, which writes the parameter in the copy\'s account: add it there.');
   });
 });
 
@@ -191,9 +267,30 @@ describe('CrossAccountCopyRole', () => {
     }));
   });
 
+  test('may write, read, tag on create and delete exactly the parameterNames, in any Region of its account', () => {
+    const { stack } = roleStack({ parameterNames: ['/images/golden', 'images/base'] });
+    const arns = ['images/golden', 'images/base'].map((name) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:*:', { Ref: 'AWS::AccountId' }, `:parameter/${name}`]],
+    }));
+    const golden = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudformation:*:123456789012:stack/Golden/*']] };
+    const ssm = statementsOf(stack, 'CopyRole').filter((st) => JSON.stringify(st.Action).includes('ssm:'));
+    expect(ssm).toEqual([
+      expect.objectContaining({ Action: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'], Resource: arns }),
+      expect.objectContaining({ Action: 'ssm:AddTagsToResource', Resource: arns, Condition: { StringLike: { 'aws:RequestTag/cdk-ami:stack': golden } } }),
+      expect.objectContaining({ Action: 'ssm:DeleteParameter', Resource: arns, Condition: { StringLike: { 'aws:ResourceTag/cdk-ami:stack': golden } } }),
+    ]);
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('without parameterNames it may call no SSM action', () => {
+    const { stack } = roleStack();
+    expect(JSON.stringify(statementsOf(stack, 'CopyRole'))).not.toContain('ssm:');
+  });
+
   test.each([
     [{ sourceAccount: 'abc' }, /sourceAccount "abc" is not an AWS account ID/],
     [{ sourceStackName: 'has space' }, /sourceStackName "has space" is not a CloudFormation stack name/],
+    [{ parameterNames: ['/aws/images'] }, /^parameterNames entry "\/aws\/images" is not a valid SSM parameter name: it must be 1 to 1011 letters, digits and _ \. - \/, and must not begin with aws or ssm\.$/],
   ])('refuses %j', (props, message) => {
     expect(() => roleStack(props)).toThrow(message);
   });

@@ -1,7 +1,8 @@
 /**
  * Two stacks: a CrossAccountCopyRole in the target account, and a stack in the
  * source account that images a builder instance and has the target account copy
- * the image into us-west-2 (encrypted with its default EBS key). Asserts from the
+ * the image into us-west-2 (encrypted with its default EBS key), publishing its
+ * ID there in an SSM parameter of the target account. Asserts from the
  * source account that the source is shared with the target account while the
  * copy exists. Both stacks are env-agnostic, as integ-runner requires; the
  * accounts are parameters. Deploy with credentials for both accounts:
@@ -23,7 +24,10 @@ const ROLE_NAME = 'cdk-ami-integ-copies';
 // The target account: the role the source stack's provider assumes.
 const roleStack = new Stack(app, 'cdk-ami-integ-copy-role', { env: { region: 'us-east-1' } });
 const sourceAccount = new CfnParameter(roleStack, 'SourceAccount', { description: 'The account of the copying stack', allowedPattern: '\\d{12}' });
-new CrossAccountCopyRole(roleStack, 'CopyRole', { sourceAccount: sourceAccount.valueAsString, sourceStackName: SOURCE_STACK, roleName: ROLE_NAME });
+const PARAMETER_NAME = '/cdk-ami-integ/cross-account-copy';
+new CrossAccountCopyRole(roleStack, 'CopyRole', {
+  sourceAccount: sourceAccount.valueAsString, sourceStackName: SOURCE_STACK, roleName: ROLE_NAME, parameterNames: [PARAMETER_NAME],
+});
 
 // The source account: the image, and its copy made by the target account.
 const stack = new Stack(app, SOURCE_STACK, { env: { region: 'us-east-1' } });
@@ -38,6 +42,7 @@ golden.copyTo('us-west-2', {
   encrypted: true,
   removalPolicy: RemovalPolicy.DESTROY,
   tags: INTEG_TAGS,
+  parameterName: PARAMETER_NAME,
 });
 stack.addDependency(roleStack);
 

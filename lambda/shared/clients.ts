@@ -15,7 +15,7 @@ export const CALLS = declareCalls(
  */
 const RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
 
-/** A role in another account that EC2 is called as (a copy owned by that account). */
+/** A role in another account that EC2 and SSM are called as (a copy owned by that account, and its parameter). */
 export interface AssumedRole {
   readonly roleArn: string;
   /** Names the resource in the target account's CloudTrail. */
@@ -35,19 +35,20 @@ export function ec2(region: string, role?: AssumedRole): EC2Client {
   const key = role ? `${region} ${role.roleArn} ${role.sessionName}` : region;
   let client = ec2Clients.get(key);
   if (!client) {
-    client = new EC2Client({ region, ...RETRY, ...overrides, ...(role ? { credentials: assumedCredentials(role) } : {}) });
+    client = new EC2Client(clientConfig(region, role));
     ec2Clients.set(key, client);
   }
   return client;
 }
 
 /**
- * The configuration every client of the provider gets, for a client that is
- * made elsewhere (the lazily loaded SSM bundle): the Region, the retry
- * settings and what tests override.
+ * The configuration every client of the provider gets, also for a client that
+ * is made elsewhere (the lazily loaded SSM bundle): the Region, the retry
+ * settings, what tests override, and `role`'s credentials when the call is
+ * made in another account.
  */
-export function clientConfig(region: string): Record<string, unknown> & { region: string } {
-  return { region, ...RETRY, ...overrides };
+export function clientConfig(region: string, role?: AssumedRole): Record<string, unknown> & { region: string } {
+  return { region, ...RETRY, ...overrides, ...(role ? { credentials: assumedCredentials(role) } : {}) };
 }
 
 export function cloudFormation(): CloudFormationClient {

@@ -267,6 +267,8 @@ export const Schemas = {
     ImageId: required,
     Description: text,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
+    // The parameter of a copy owned by another account: written, read and deleted there as this role.
+    RoleArn: text,
   },
   [ResourceTypes.BUILDER_SETUP]: {
     ...LINK,

@@ -7,8 +7,6 @@ import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 
-/** The provider's resource for an image's aws:ec2:image parameter outside the stack's Region. */
-
 /** Parameter Store's name rules: letters, digits and _ . - /; not under aws or ssm; 1011 characters at most. */
 const PARAMETER_NAME = /^[a-zA-Z0-9_.\-/]{1,1011}$/;
 const RESERVED_PREFIX = /^\/?(aws|ssm)/i;
@@ -21,13 +19,20 @@ export interface ImageParameterProps {
   readonly description: string;
   /** `retain` or `destroy`, resolved at synth (the image's removal policy). */
   readonly removalPolicy: () => string;
+  /** The account of an image owned by another account, whose Parameter Store gets the parameter. @default - the stack's */
+  readonly account?: string;
+  /** The role in `account` that writes the parameter there (the copy's role). */
+  readonly roleArn?: string;
 }
 
 /**
- * The aws:ec2:image parameter of an image in another Region than the stack's,
- * written there by the provider (Custom::AmiParameter), since CloudFormation
- * only makes AWS::SSM::Parameter resources in the stack's own Region. Seen
- * from the app it is an `ssm.IStringParameter` of that Region.
+ * The aws:ec2:image parameter of an image in another Region or account than
+ * the stack's, written there by the provider (Custom::AmiParameter), since
+ * CloudFormation only makes AWS::SSM::Parameter resources in the stack's own
+ * Region and account. In another account the provider writes it as the
+ * copy's role, which must allow it (CrossAccountCopyRole's parameterNames);
+ * the provider's own roles get no SSM permission for it. Seen from the app it
+ * is an `ssm.IStringParameter` of that Region (and account).
  */
 export class RegionalImageParameter extends Resource implements ssm.IStringParameter {
   public readonly parameterArn: string;
@@ -37,7 +42,7 @@ export class RegionalImageParameter extends Resource implements ssm.IStringParam
   public readonly resource: ProviderResource;
 
   constructor(scope: Construct, id: string, props: ImageParameterProps) {
-    super(scope, id, { region: props.region });
+    super(scope, id, { region: props.region, account: props.account });
     validateParameterName(this, props.parameterName);
     const provider = AmiProvider.of(this);
     this.resource = new ProviderResource(this, 'Resource', provider.operationServiceToken, ResourceTypes.PARAMETER, {
@@ -46,11 +51,14 @@ export class RegionalImageParameter extends Resource implements ssm.IStringParam
       ImageId: props.imageId,
       Description: props.description,
       RemovalPolicy: Lazy.string({ produce: props.removalPolicy }),
+      RoleArn: props.roleArn,
     });
     this.parameterName = props.parameterName;
-    this.parameterArn = parameterArn(props.region, props.parameterName);
+    this.parameterArn = parameterArn(props.region, props.parameterName, props.account);
     this.stringValue = props.imageId;
-    grantProvider(provider, this.parameterArn);
+    if (!props.roleArn) {
+      for (const [key, create] of imageParameterStatements('StringEquals', Aws.STACK_ID)) provider.addResourceToOperationStatement(key, create, this.parameterArn);
+    }
   }
 
   public grantRead(grantee: iam.IGrantable): iam.Grant {
@@ -71,41 +79,46 @@ export class RegionalImageParameter extends Resource implements ssm.IStringParam
  * a name only known at deploy time, CloudFormation collapses the doubled slash
  * that prefixing a name with `/` gives.
  */
-export function parameterArn(region: string, name: string): string {
+export function parameterArn(region: string, name: string, account: string = Aws.ACCOUNT_ID): string {
   const path = Token.isUnresolved(name) ? Fn.join('/', Fn.split('//', `/${name}`)) : `/${name.replace(/^\//, '')}`;
-  return `arn:${Aws.PARTITION}:ssm:${region}:${Aws.ACCOUNT_ID}:parameter${path}`;
+  return `arn:${Aws.PARTITION}:ssm:${region}:${account}:parameter${path}`;
 }
 
 /**
- * What the onEvent function calls, on exactly this stack's parameters: write
- * (PutParameter, with the ownership tags it creates them with; SSM checks the
- * image with the caller's ec2:DescribeImages, which the provider has), read
- * back and read the tags (the owner check before an overwrite or delete), and
- * delete only what carries this stack's tag. PutParameter has no
- * aws:ResourceTag condition key, so the owner check before an overwrite is
- * the handler's.
+ * What the parameter handler (lambda/ssm-parameters.ts) may call, as
+ * statements keyed for `addResourceToOperationStatement`, to which the caller
+ * adds the parameters' ARNs: write (PutParameter, with the ownership tags it
+ * creates them with; SSM checks the image with the caller's
+ * ec2:DescribeImages, which the caller has), read back and read the tags (the
+ * owner check before an overwrite or delete), tag on create only as a stack
+ * `stacks` matches, and delete only what carries such a stack's tag.
+ * PutParameter has no aws:ResourceTag condition key, so the owner check
+ * before an overwrite is the handler's, and the ARNs are the only bound.
  */
-function grantProvider(provider: AmiProvider, arn: string): void {
-  provider.addResourceToOperationStatement('ssm-write', () => new iam.PolicyStatement({
-    sid: 'WriteOwnImageParameters',
-    actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'],
-  }), arn);
-  provider.addResourceToOperationStatement('ssm-tag-on-create', () => new iam.PolicyStatement({
-    sid: 'TagImageParametersOnCreate',
-    actions: ['ssm:AddTagsToResource'],
-    conditions: { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } },
-  }), arn);
-  provider.addResourceToOperationStatement('ssm-delete', () => new iam.PolicyStatement({
-    sid: 'DeleteOwnImageParameters',
-    actions: ['ssm:DeleteParameter'],
-    conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
-  }), arn);
+export function imageParameterStatements(operator: 'StringEquals' | 'StringLike', stacks: string): [string, () => iam.PolicyStatement][] {
+  return [
+    ['ssm-write', () => new iam.PolicyStatement({
+      sid: 'WriteOwnImageParameters',
+      actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'],
+    })],
+    ['ssm-tag-on-create', () => new iam.PolicyStatement({
+      sid: 'TagImageParametersOnCreate',
+      actions: ['ssm:AddTagsToResource'],
+      conditions: { [operator]: { [`aws:RequestTag/${Tags.STACK}`]: stacks } },
+    })],
+    ['ssm-delete', () => new iam.PolicyStatement({
+      sid: 'DeleteOwnImageParameters',
+      actions: ['ssm:DeleteParameter'],
+      conditions: { [operator]: { [`aws:ResourceTag/${Tags.STACK}`]: stacks } },
+    })],
+  ];
 }
 
-function validateParameterName(scope: Construct, name: string): void {
+/** Throws when `name` (given as `field`) is not a name Parameter Store accepts. */
+export function validateParameterName(scope: Construct, name: string, field = 'parameterName'): void {
   if (Token.isUnresolved(name)) return;
   if (!PARAMETER_NAME.test(name) || RESERVED_PREFIX.test(name)) {
     throw new AmiValidationError(
-      `parameterName "${name}" is not a valid SSM parameter name: it must be 1 to 1011 letters, digits and _ . - /, and must not begin with aws or ssm.`, scope);
+      `${field} "${name}" is not a valid SSM parameter name: it must be 1 to 1011 letters, digits and _ . - /, and must not begin with aws or ssm.`, scope);
   }
 }

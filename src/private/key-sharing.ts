@@ -18,28 +18,65 @@ export const GRANTEE_KEY_ACTIONS = [
   'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
 ];
 
+/** What an account needs of a key to read snapshots encrypted with it through EC2: the source's key of a copy that account makes. */
+export const COPY_SOURCE_KEY_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom'];
+
+/** Why a grantee uses the key: the actions it needs, and what to say when an imported key cannot get them. */
+export interface KeyUse {
+  readonly actions: string[];
+  /** Tells the statements of this use apart from the others' for the same grantee. */
+  readonly sid: string;
+  readonly warningId: string;
+  readonly warning: (who: string, keyArn: string) => string;
+  /** What the grantee does with the image, as the start of a warning. */
+  readonly who: (grantee: string) => string;
+  /** The operation that fails without the key. */
+  readonly what: string;
+}
+
+/** Launching an image shared with the grantee. */
+export const LAUNCH_USE: KeyUse = {
+  actions: GRANTEE_KEY_ACTIONS,
+  sid: '',
+  warningId: 'cdk-ami:importedKeyNotShared',
+  warning: (who, keyArn) => `${who} may launch this image, but its snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
+    + 'add these statements to it, or the launch fails',
+  who: (grantee) => `${grantee} may launch this image`,
+  what: 'launch',
+};
+
+/** Copying the source of a copy made by the grantee (an account): EC2 reads the source's snapshots with it. */
+export const COPY_SOURCE_USE: KeyUse = {
+  actions: COPY_SOURCE_KEY_ACTIONS,
+  sid: 'CopySource',
+  warningId: 'cdk-ami:sourceKeyNotShared',
+  warning: (who, keyArn) => `${who} copies this image's source, whose snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
+    + 'add these statements to it, or the copy fails',
+  who: (grantee) => `${grantee} copies this image's source`,
+  what: 'copy',
+};
+
 /** The kinds of launch permission (LaunchPermission.kind). */
 const ACCOUNT = 'UserId';
 const ORGANIZATION = 'OrganizationArn';
 
 /**
- * Lets the grantees of an image's launch permissions use its customer
- * managed key. A key of this app gets the statements in its key policy; an
- * imported key cannot be changed, so synth warns with the statements its
- * policy must hold.
+ * Lets a grantee use a customer managed key through EC2 in `regions`, for
+ * `use` (by default launching an image it may launch). A key of this app gets
+ * the statements in its key policy; an imported key cannot be changed, so
+ * synth warns with the statements its policy must hold.
  */
-export function shareKeyWith(scope: IConstruct, key: kms.IKey, region: string, permission: LaunchPermission): void {
+export function shareKeyWith(scope: IConstruct, key: kms.IKey, regions: string[], permission: LaunchPermission, use: KeyUse = LAUNCH_USE): void {
   if (isAwsManagedEbsKey(key)) {
-    warnKeyNotShareable(scope, permission, `the AWS managed key ${AWS_MANAGED_EBS_KEY}`);
+    warnKeyNotShareable(scope, permission, `the AWS managed key ${AWS_MANAGED_EBS_KEY}`, use);
     return;
   }
-  const statements = granteeStatements(permission, region, `ec2.${region}.${Aws.URL_SUFFIX}`);
+  const statements = granteeStatements(permission, regions, regions.map((r) => `ec2.${r}.${Aws.URL_SUFFIX}`), Aws.PARTITION, use);
   const added = statements.map((statement) => key.addToResourcePolicy(statement, true).statementAdded);
   if (added.every((a) => a)) return;
-  const literal = granteeStatements(permission, region, `ec2.${region}.${urlSuffix(region)}`, partitionName(region));
-  Annotations.of(scope).addWarningV2('cdk-ami:importedKeyNotShared',
-    `${describe(permission)} may launch this image, but its snapshots are encrypted with the imported KMS key ${key.keyArn}, whose key policy cdk-ami cannot change: `
-    + `add these statements to it, or the launch fails: ${JSON.stringify(literal.map((s) => s.toStatementJson()))}`);
+  const literal = granteeStatements(permission, regions, regions.map((r) => `ec2.${r}.${urlSuffix(r)}`), partitionName(regions[0]), use);
+  Annotations.of(scope).addWarningV2(use.warningId,
+    `${use.warning(describe(permission), key.keyArn)}: ${JSON.stringify(literal.map((s) => s.toStatementJson()))}`);
 }
 
 /** The alias of the AWS managed key EBS encrypts with when no key is named. */
@@ -51,10 +88,10 @@ const AWS_MANAGED_EBS_KEY = 'alias/aws/ebs';
  * for another account.
  * @see https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html
  */
-function warnKeyNotShareable(scope: IConstruct, permission: LaunchPermission, keyDescription: string): void {
+function warnKeyNotShareable(scope: IConstruct, permission: LaunchPermission, keyDescription: string, use: KeyUse = LAUNCH_USE): void {
   Annotations.of(scope).addWarningV2('cdk-ami:awsManagedKeyNotShared',
-    `${describe(permission)} may launch this image, but its snapshots are encrypted with ${keyDescription}, which no other account can use: `
-    + 'the launch fails. Give the image (or a copy of it) a customer managed kmsKey to share it.');
+    `${use.who(describe(permission))}, but its snapshots are encrypted with ${keyDescription}, which no other account can use: `
+    + `the ${use.what} fails. Give the image (or a copy of it) a customer managed kmsKey to share it.`);
 }
 
 /**
@@ -72,18 +109,18 @@ function isAwsManagedEbsKey(key: kms.IKey): boolean {
   return names.some((name) => typeof name === 'string' && !Token.isUnresolved(name) && (name === AWS_MANAGED_EBS_KEY || name.endsWith(`:${AWS_MANAGED_EBS_KEY}`)));
 }
 
-/** The two statements for one grantee: using the key through EC2, and creating grants for EBS. */
+/** The two statements for one grantee: using the key through EC2 (in `regions`), and creating grants for EBS. */
 export function granteeStatements(
-  permission: LaunchPermission, region: string, viaService: string, partition: string = Aws.PARTITION,
+  permission: LaunchPermission, regions: string[], viaService: string[], partition: string = Aws.PARTITION, use: KeyUse = LAUNCH_USE,
 ): iam.PolicyStatement[] {
   const { principal, conditions } = grantee(permission, partition);
-  const sid = sidOf(permission, region);
-  const via = { 'kms:ViaService': viaService };
+  const sid = `${sidOf(permission, regions)}${use.sid}`;
+  const via = { 'kms:ViaService': viaService.length === 1 ? viaService[0] : viaService };
   return [
     new iam.PolicyStatement({
       sid: `${sid}UseThroughEc2`,
       principals: [principal],
-      actions: GRANTEE_KEY_ACTIONS,
+      actions: use.actions,
       resources: ['*'],
       conditions: { ...conditions, StringEquals: { ...conditions.StringEquals, ...via } },
     }),
@@ -129,9 +166,9 @@ function arnPart(arn: string, index: number): string {
  * A statement ID that tells grantees (the account, or the organization's or
  * OU's ID) and Regions apart: one key may serve images in several Regions.
  */
-function sidOf(permission: LaunchPermission, region: string): string {
+function sidOf(permission: LaunchPermission, regions: string[]): string {
   const id = Token.isUnresolved(permission.value) ? permission.kind : permission.kind === ACCOUNT ? permission.value : permission.value.split('/').at(-1)!;
-  const where = Token.isUnresolved(region) ? '' : region;
+  const where = regions.filter((region) => !Token.isUnresolved(region)).join('');
   return `CdkAmi${`${id}${where}`.replace(/[^A-Za-z0-9]/g, '')}`;
 }
 

@@ -53,6 +53,8 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly beforeWaiters?: (operation: ProviderResource, timeout: Duration) => WaiterStart;
   /** The account that owns the image, when it is not the stack's (a copy made by another account). */
   readonly account?: string;
+  /** The role in `account` that the provider acts as there (its parameter is written as this role too). */
+  readonly roleArn?: string;
 }
 
 /** What the waiter chain starts from when `beforeWaiters` is given. */
@@ -179,18 +181,16 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       throw new AmiValidationError('exportName needs the output: remove exportName or set output to true.', scope);
     }
 
-    if (props.parameterName && resources.account) {
-      throw new AmiValidationError(
-        `parameterName "${props.parameterName}" cannot be used for an image owned by account ${resources.account}: the stack can only write parameters in its own account.`, scope);
-    }
     if (props.parameterName) {
       const stackRegion = Stack.of(scope).region;
       const description = `AMI ID of ${scope.node.path}, published by cdk-ami`;
-      if (!Token.isUnresolved(scope.region) && scope.region !== stackRegion) {
-        // CloudFormation makes parameters only in the stack's Region: the provider writes this one where the image is.
+      if (resources.account || (!Token.isUnresolved(scope.region) && scope.region !== stackRegion)) {
+        // CloudFormation makes parameters only in the stack's Region and account: the provider writes this one where the image is.
         this.parameter = new RegionalImageParameter(scope, 'Parameter', {
           parameterName: props.parameterName,
           region: scope.region,
+          account: resources.account,
+          roleArn: resources.roleArn,
           imageId: this.imageId,
           description,
           removalPolicy: () => policyName(this.removalPolicy),
@@ -224,7 +224,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       }
       if (!this.launchPermissions.some((p) => p.kind === permission.kind && p.value === permission.value)) {
         this.launchPermissions.push(permission);
-        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, this.region, permission);
+        if (this.encryptionKey) shareKeyWith(scope, this.encryptionKey, [this.region], permission);
         else if (this.encryptedWithDefaultKey) warnDefaultKeyNotShareable(scope, permission, this.region);
       }
     }

@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, IResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
 import { GeneratedNames, TAG_PREFIX, Timing } from './contract';
@@ -7,6 +7,19 @@ import { AmiValidationError } from './errors';
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
 const AMI_NAME = /^[a-zA-Z0-9()[\] ./\-'@_]{3,128}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+/**
+ * Refuses an image owned by another account (a copy made by that account)
+ * where the stack's provider acts on it as the stack's account: EC2 copies
+ * and stores only images the caller owns or is granted, and such a copy is
+ * granted to no one by cdk-ami. `what` says what the provider would do.
+ */
+export function validateImageOfStackAccount(scope: IConstruct, field: string, image: IResource, what: string, instead: string): void {
+  const owner = image.env.account;
+  if (Token.isUnresolved(owner) || owner === Stack.of(scope).account) return;
+  throw new AmiValidationError(
+    `${field} ${image.node.path} is owned by account ${owner} (a copy made by that account), which the stack's provider cannot ${what} as its own account: ${instead}.`, scope);
+}
 
 export const MIN_TIMEOUT = Duration.minutes(1);
 export const MAX_TIMEOUT = Duration.hours(Timing.MAX_TIMEOUT_HOURS);

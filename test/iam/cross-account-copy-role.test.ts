@@ -2,15 +2,16 @@
  * The role a CrossAccountCopyRole creates in the copying account, evaluated as
  * AWS would (simulator.ts): every call the source stack's provider makes there
  * for a copy (the calls its handler modules declare for a copy's create,
- * update, delete and wait) on that stack's copies must be allowed; the same
- * calls on anything else must not. The provider's side (sts:AssumeRole
+ * update, delete and wait, and for its parameter) on that stack's copies and
+ * the named parameters must be allowed; the same calls on anything else must
+ * not. The provider's side (sts:AssumeRole
  * against this role's trust policy) is in provider-permissions.test.ts.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { decide, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
-import { CrossAccountCopyRole } from '../../src';
+import { Ami, CopiedAmi, CrossAccountCopyRole } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
 const SOURCE_ACCOUNT = '123456789012';
@@ -24,6 +25,9 @@ const NEW_IMAGE = 'ami-0new0000000000000';
 const NEW_SNAPSHOT = 'snap-0new000000000000';
 const TARGET_KEY = `arn:aws:kms:${REGION}:${TARGET_ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
 const SOURCE_KEY = `arn:aws:kms:us-east-1:${SOURCE_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+/** The parameter the role may write (parameterNames), and one it may not. */
+const PARAMETER_NAME = '/images/golden';
+const OTHER_PARAMETER_NAME = '/images/someone-elses';
 
 function targetStack(props: { sourceStackName?: string } = { sourceStackName: 'Golden' }): { s: SynthesizedStack; role: string } {
   const stack = new Stack(new App(), 'Target', { env: { account: TARGET_ACCOUNT, region: REGION } });
@@ -32,6 +36,7 @@ function targetStack(props: { sourceStackName?: string } = { sourceStackName: 'G
     ...props,
     encryptionKeys: [kms.Key.fromKeyArn(stack, 'TargetKey', TARGET_KEY)],
     sourceEncryptionKeys: [kms.Key.fromKeyArn(stack, 'SourceKey', SOURCE_KEY)],
+    parameterNames: [PARAMETER_NAME],
   });
   const s = synthesized(stack);
   return { s, role: roleId(s, 'CopyRole') };
@@ -44,6 +49,7 @@ const CALLS_IN_TARGET: Record<string, string[] | 'all'> = {
   'shared/references.ts': 'all',
   'shared/governance.ts': 'all',
   'waiter.ts': ['ec2:DescribeSnapshots'],
+  'ssm-parameters.ts': 'all',
 };
 
 function declared(module: string): string[] {
@@ -55,9 +61,17 @@ function declared(module: string): string[] {
 const image = (id = NEW_IMAGE, region = REGION) => ({ resource: `arn:aws:ec2:${region}::image/${id}`, resourceType: 'image' });
 const snapshot = { resource: `arn:aws:ec2:${REGION}::snapshot/${NEW_SNAPSHOT}`, resourceType: 'snapshot' };
 const inRegion = { 'ec2:Region': REGION };
+/** A parameter of the target account (`account`), in `region` (the role may write its names in any Region). */
+const parameter = (name = PARAMETER_NAME, region = 'ap-southeast-2', account = TARGET_ACCOUNT) => ({
+  resource: `arn:aws:ssm:${region}:${account}:parameter/${name.replace(/^\//, '')}`, resourceType: 'parameter', resourceAccount: account,
+});
 const tagged = (stackId: string) => ({ 'aws:ResourceTag/cdk-ami:stack': stackId, ...inRegion });
 function requestTags(stackId: string): Record<string, string | string[]> {
-  return { 'aws:RequestTag/cdk-ami:stack': stackId, 'aws:RequestTag/cdk-ami:owner': 'h', 'aws:TagKeys': ['cdk-ami:stack', 'cdk-ami:owner'], ...inRegion };
+  return { ...parameterRequestTags(stackId), ...inRegion };
+}
+/** The tags a new resource is created with (SSM sends no ec2:Region). */
+function parameterRequestTags(stackId: string): Record<string, string | string[]> {
+  return { 'aws:RequestTag/cdk-ami:stack': stackId, 'aws:RequestTag/cdk-ami:owner': 'h', 'aws:TagKeys': ['cdk-ami:stack', 'cdk-ami:owner'] };
 }
 
 /** The request the provider sends for `action` on the source stack's copy in the target account. */
@@ -82,6 +96,18 @@ function onOwnCopy(action: string, stackId = SOURCE_STACK): Request[] {
     case 'ec2:DeleteSnapshot':
     case 'ec2:ModifySnapshotAttribute':
       return [{ action, ...snapshot, context: tagged(stackId) }];
+    case 'ssm:PutParameter':
+      return [
+        { action, ...parameter(), context: { ...parameterRequestTags(stackId), 'ssm:Overwrite': 'false' } },
+        // PutParameter with Tags is also authorized as AddTagsToResource.
+        { action: 'ssm:AddTagsToResource', ...parameter(), context: parameterRequestTags(stackId) },
+        { action, ...parameter(), context: { 'ssm:Overwrite': 'true' } },
+      ];
+    case 'ssm:GetParameter':
+    case 'ssm:ListTagsForResource':
+      return [{ action, ...parameter() }];
+    case 'ssm:DeleteParameter':
+      return [{ action, ...parameter(), context: { 'aws:ResourceTag/cdk-ami:stack': stackId } }];
     default:
       return [{ action, ...image(), context: tagged(stackId) }];
   }
@@ -96,9 +122,10 @@ describe('CrossAccountCopyRole', () => {
     expect(await decide(s, role, r)).toBe('Allowed');
   });
 
-  const ownActions = allowed.map(([, r]) => r).filter((r) => r.context?.['aws:ResourceTag/cdk-ami:stack']);
+  const ownActions = allowed.map(([, r]) => r).filter((r) => r.context?.['aws:ResourceTag/cdk-ami:stack'] || r.action === 'ssm:AddTagsToResource');
   test.each(ownActions.map((r) => [`${r.action} on ${r.resourceType} of another stack`, r] as const))('the role may not: %s', async (_name, r) => {
-    expect(await decide(s, role, { ...r, context: { ...r.context, 'aws:ResourceTag/cdk-ami:stack': OTHER_STACK } })).not.toBe('Allowed');
+    const otherStack = r.action === 'ssm:AddTagsToResource' ? parameterRequestTags(OTHER_STACK) : { ...r.context, 'aws:ResourceTag/cdk-ami:stack': OTHER_STACK };
+    expect(await decide(s, role, { ...r, context: otherStack })).not.toBe('Allowed');
   });
 
   const denied: [string, Request][] = [
@@ -109,6 +136,23 @@ describe('CrossAccountCopyRole', () => {
     ['DeleteTags of the cdk-ami:stack tag', { action: 'ec2:DeleteTags', ...image(), context: { ...tagged(SOURCE_STACK), 'aws:TagKeys': ['cdk-ami:stack'] } }],
     ['DeleteTags without Tags (every tag)', { action: 'ec2:DeleteTags', ...image(), context: tagged(SOURCE_STACK) }],
     ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
+    ...['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'].flatMap((action): [string, Request][] => {
+      const context: Record<string, string> = action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : {};
+      return [
+        [`${action} of a parameter parameterNames does not name`, { action, ...parameter(OTHER_PARAMETER_NAME), context }],
+        // Shared with the target account (RAM gives a parameter such a policy): only the role's own policy stands in the way.
+        [`${action} of the named parameter in another account that shares it`, {
+          action, ...parameter(PARAMETER_NAME, REGION, OTHER_ACCOUNT), context, resourcePolicy: sharedWith(TARGET_ACCOUNT),
+        }],
+      ];
+    }),
+    ['DeleteParameter of the named parameter without the source stack\'s tag (made by someone else)', { action: 'ssm:DeleteParameter', ...parameter() }],
+    ['DeleteParameter of a parameter parameterNames does not name, tagged as the source stack\'s', {
+      action: 'ssm:DeleteParameter', ...parameter(OTHER_PARAMETER_NAME), context: { 'aws:ResourceTag/cdk-ami:stack': SOURCE_STACK },
+    }],
+    ['AddTagsToResource on the named parameter without the source stack\'s tag in the request (retagging it)', {
+      action: 'ssm:AddTagsToResource', ...parameter(), context: { 'aws:RequestTag/team': 'x', 'aws:TagKeys': ['team'] },
+    }],
     ['kms:Decrypt of the copy key directly, not through EC2', { action: 'kms:Decrypt', resource: TARGET_KEY, resourceType: 'key', context: { 'kms:CallerAccount': TARGET_ACCOUNT } }],
     ['kms:GenerateDataKeyWithoutPlaintext with the source key (read only)', {
       action: 'kms:GenerateDataKeyWithoutPlaintext',
@@ -150,20 +194,21 @@ describe('CrossAccountCopyRole', () => {
   });
 });
 
+/** A resource policy that lets every principal of `account` call SSM on the resource. */
+function sharedWith(account: string) {
+  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'ssm:*', Resource: '*' }] };
+}
+
 function defaultKeyPolicy(account: string) {
   return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] };
 }
 
-/** The source key's policy with the statement a CopiedAmi adds for the copying account. */
+/** The policy of a source key of the source stack, with the statements a copy by the target account adds to it. */
 function sourceKeyPolicy() {
-  return {
-    Version: '2012-10-17',
-    Statement: [...defaultKeyPolicy(SOURCE_ACCOUNT).Statement, {
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${TARGET_ACCOUNT}:root` },
-      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'],
-      Resource: '*',
-      Condition: { StringEquals: { 'kms:ViaService': [`ec2.us-east-1.${URL_SUFFIX}`, `ec2.${REGION}.${URL_SUFFIX}`] } },
-    }],
-  };
+  const stack = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, kmsKey: new kms.Key(stack, 'Key') });
+  encrypted.copyTo(REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
+  const s = synthesized(stack);
+  const key = Object.values(s.resources).find((r: any) => r.Type === 'AWS::KMS::Key') as any;
+  return resolve(s, key.Properties.KeyPolicy);
 }

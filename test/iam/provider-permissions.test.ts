@@ -42,6 +42,8 @@ const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
 /** The aws:ec2:image parameter of the copy in eu-west-1, and its ARN there. */
 const PARAMETER_NAME = '/images/encrypted';
 const PARAMETER_ARN = `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/images/encrypted`;
+/** The parameter of the copy owned by COPY_ACCOUNT, which the copy role writes there. */
+const COPY_PARAMETER_NAME = '/images/golden';
 /** The object CreateStoreImageTask writes for an image: `<image ID>.bin`. */
 const STORED_OBJECT = 'ami-0123456789abcdef0.bin';
 
@@ -104,8 +106,10 @@ function everythingStack(): Stack {
   const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
   // Published in its Region by the provider (Custom::AmiParameter).
   encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
-  // A copy made and owned by another account.
-  golden.copyTo('eu-west-1', { account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }) });
+  // A copy made and owned by another account, with its parameter there.
+  golden.copyTo('eu-west-1', {
+    account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }), parameterName: COPY_PARAMETER_NAME,
+  });
   // A vendor's image, encrypted with the vendor's key in another account.
   new CopiedAmi(stack, 'FromVendor', {
     source: Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2'),
@@ -335,7 +339,8 @@ function operationCases(s: SynthesizedStack): Case[] {
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'eu-west-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the vendor\'s key in another account (sourceEncryptionKey)', VENDOR_KEY, 'us-west-2', 'read'));
 
-  for (const [id, p] of resourcesOf(s, 'Custom::AmiParameter')) {
+  // A parameter with RoleArn is written as that role in its account (cross-account-copy-role.test.ts).
+  for (const [id, p] of resourcesOf(s, 'Custom::AmiParameter').filter(([, x]) => !x.RoleArn)) {
     const parameter = { resource: `arn:aws:ssm:${p.Region}:${s.account}:parameter${p.Name.startsWith('/') ? '' : '/'}${p.Name}`, resourceType: 'parameter' };
     const module = 'ssm-parameters.ts';
     cases.push(
@@ -707,6 +712,15 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       role: 'operation',
       request: { action: 'ssm:GetParameter', ...parameter(otherParameter), context: {} },
     },
+    ...(['ssm:PutParameter', 'ssm:DeleteParameter'] as const).map((action) => ({
+      reason: `${action} of the name of the parameter another account's copy role writes, in this account (the provider writes it only as that role)`,
+      role: 'operation' as Role,
+      request: {
+        action,
+        ...parameter(`arn:aws:ssm:eu-west-1:${s.account}:parameter${COPY_PARAMETER_NAME}`),
+        context: action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : ownTag(s),
+      },
+    })),
     {
       reason: 'CopyImage of any other image of another account, even tagged as this stack\'s copy',
       role: 'operation',

@@ -1,5 +1,6 @@
 import { DescribeStacksCommand, CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteParameterCommand, GetParameterCommand, ListTagsForResourceCommand, PutParameterCommand, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CREATE_REQUEST, STACK_ID, captureLogs, createEvent, deleteEvent, expectOneLine, ownershipTagsFor, rejectionOf, updateEvent } from './helpers';
@@ -8,6 +9,7 @@ import { setSleep } from '../../lambda/shared/backoff';
 
 const ssmMock = mockClient(SSMClient);
 const cfnMock = mockClient(CloudFormationClient);
+const stsMock = mockClient(STSClient);
 const logs = captureLogs();
 const PARAMETER = 'Custom::AmiParameter';
 const IMAGE = 'ami-0123456789abcdef0';
@@ -24,6 +26,7 @@ let previousSleep: ReturnType<typeof setSleep>;
 beforeEach(() => {
   ssmMock.reset();
   cfnMock.reset();
+  stsMock.reset();
   cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'S', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
   previousSleep = setSleep(async () => undefined);
 });
@@ -90,5 +93,77 @@ describe('Custom::AmiParameter', () => {
   test('the Delete of a create that failed touches nothing', async () => {
     await onEvent(deleteEvent(PARAMETER, 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED', props({ RemovalPolicy: 'destroy' })));
     expect(ssmMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Custom::AmiParameter of a copy owned by another account', () => {
+  const TARGET = '444455556666';
+  const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
+  const TARGET_ARN = `arn:aws:ssm:eu-west-1:${TARGET}:parameter/images/golden`;
+  const crossProps = (extra: Record<string, unknown> = {}) => props({ RoleArn: ROLE_ARN, ...extra });
+
+  /** The credentials the SSM client of the n-th call signs with (resolving them assumes the role). */
+  async function credentialsOfCall(n: number) {
+    const client = ssmMock.call(n).thisValue as SSMClient;
+    return client.config.credentials();
+  }
+
+  beforeEach(() => {
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'ASIATARGET', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
+    });
+  });
+
+  test('writes in the copy\'s account as the copy role; the physical ID is the ARN there', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: IMAGE, Version: 1 } });
+    expect(await onEvent(createEvent(PARAMETER, crossProps()))).toEqual({ PhysicalResourceId: TARGET_ARN, Data: { ParameterName: '/images/golden' } });
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { Name: '/images/golden', Overwrite: false, Tags: ownershipTagsFor(CREATE_REQUEST) });
+    expect(await credentialsOfCall(0)).toMatchObject({ accessKeyId: 'ASIATARGET', sessionToken: 'token' });
+    expect(await (ssmMock.call(0).thisValue as SSMClient).config.region()).toBe('eu-west-1');
+    expect(stsMock).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleArn: ROLE_ARN, RoleSessionName: expect.stringMatching(/^cdk-ami-/) });
+  });
+
+  test('deletes (DESTROY) in the copy\'s account, only the parameter behind this physical ID', async () => {
+    ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: ownershipTagsFor(CREATE_REQUEST) });
+    ssmMock.on(DeleteParameterCommand).resolves({});
+    await onEvent(deleteEvent(PARAMETER, TARGET_ARN, crossProps({ RemovalPolicy: 'destroy' })));
+    expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: '/images/golden' });
+    expect(await credentialsOfCall(0)).toMatchObject({ accessKeyId: 'ASIATARGET' });
+
+    ssmMock.reset();
+    // The same name in the stack's own account is another parameter.
+    await onEvent(deleteEvent(PARAMETER, ARN, crossProps({ RemovalPolicy: 'destroy' })));
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  test('a new role is a new parameter: created, not overwritten', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: IMAGE, Version: 1 } });
+    const other = 'arn:aws:iam::777788889999:role/cdk-ami-copies';
+    const result = await onEvent(updateEvent(PARAMETER, TARGET_ARN, crossProps({ RoleArn: other }), crossProps()));
+    expect(result.PhysicalResourceId).toBe('arn:aws:ssm:eu-west-1:777788889999:parameter/images/golden');
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { Overwrite: false });
+  });
+
+  test('messages name the account', async () => {
+    ssmMock.on(PutParameterCommand).rejects(ssmError('ParameterAlreadyExists'));
+    ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: [] });
+    const err = await rejectionOf(onEvent(createEvent(PARAMETER, crossProps())));
+    expect(err.message).toBe(
+      `SSM parameter /images/golden already exists in eu-west-1 of account ${TARGET} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
+    );
+  });
+
+  test('a role the provider cannot assume fails with one sentence', async () => {
+    stsMock.on(AssumeRoleCommand).rejects(new Error('User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: sts:AssumeRole'));
+    // The real client resolves its credentials before it sends: the fake does the same.
+    ssmMock.on(PutParameterCommand).callsFake(async (_input, getClient) => {
+      await (getClient() as SSMClient).config.credentials();
+      return { Version: 1 };
+    });
+    const err = await rejectionOf(onEvent(createEvent(PARAMETER, crossProps())));
+    expect(err.message).toMatch(new RegExp(`^The provider could not assume role ${ROLE_ARN}: User: .* is not authorized to perform: sts:AssumeRole\\. The role must trust`));
+    expectOneLine(err);
   });
 });

@@ -10,6 +10,7 @@ const HOME = 'us-east-1';
 const TARGET = '222222222222';
 const OTHER = '333333333333';
 const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
+const NAME = '/images/golden';
 const OTHER_ROLE_ARN = `arn:aws:iam::${OTHER}:role/cdk-ami-copies`;
 
 function copyTemplate(sourceId: string, props: Partial<CopyOptions> & { region?: string } = {}, extra = {}) {
@@ -64,16 +65,17 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     h.ec2.addRole(OTHER_ROLE_ARN, [ACCOUNT_ID]);
     const instanceId = h.ec2.addInstance({ region: HOME });
     const sim = h.sim();
+    // Every copy publishes its ID in its own Region and account.
     const template = lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: RemovalPolicy.DESTROY });
-      golden.copyTo('eu-west-1', { removalPolicy: RemovalPolicy.DESTROY });
+      golden.copyTo('eu-west-1', { removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME });
       for (const [account, roleArn] of [[TARGET, ROLE_ARN], [OTHER, OTHER_ROLE_ARN]]) {
         golden.copyTo('eu-west-1', {
-          account, copyRole: iam.Role.fromRoleArn(stack, `Role${account}`, roleArn, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
+          account, copyRole: iam.Role.fromRoleArn(stack, `Role${account}`, roleArn, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME,
         });
       }
       golden.copyTo('ap-southeast-2', {
-        account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'RoleAgain', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
+        account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'RoleAgain', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME,
       });
     });
     expect(await sim.deploy(template)).toEqual({ ok: true });
@@ -83,22 +85,25 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     for (const [region, account] of placed) {
       const live = h.ec2.liveImages(region, account);
       expect(live.map((i) => [i.state, ids.includes(i.imageId)])).toEqual([['available', true]]);
+      if (region !== HOME) expect(h.ec2.parameters(region, account).map((p) => [p.name, p.value])).toEqual([[NAME, live[0].imageId]]);
     }
 
     expect(await sim.deleteStack()).toEqual({ ok: true });
     for (const [region, account] of placed) {
       expect(h.ec2.liveImages(region, account)).toEqual([]);
       expect(h.ec2.snapshots(region, account)).toEqual([]);
+      expect(h.ec2.parameters(region, account)).toEqual([]);
     }
   });
 
-  test('a failed deployment rolls the copy back in the target account and withdraws the share', async () => {
+  test('a failed deployment rolls the copy and its parameter back in the target account despite RETAIN, and withdraws the share', async () => {
     const source = await sourceImage(h);
     const sim = h.sim();
-    const ids = Object.keys(copyTemplate(source).Resources);
+    const ids = Object.keys(copyTemplate(source, { parameterName: NAME }).Resources);
     const later = { Later: { Type: FAILING_RESOURCE, DependsOn: ids } };
-    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN }, later));
+    const result = await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.RETAIN, parameterName: NAME }, later));
     expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
+    expect(h.ec2.parameters('eu-west-1', TARGET)).toEqual([]);
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(h.ec2.snapshots('eu-west-1', TARGET)).toEqual([]);
     expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
@@ -142,5 +147,60 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     expect(result.reason!.split('\n')[0]).toMatch(new RegExp(`^The provider could not assume role ${ROLE_ARN}: User: .* is not authorized to perform: sts:AssumeRole`));
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+  });
+
+  describe('the parameter of the copy', () => {
+    const AWAY = 'ap-southeast-2';
+    const withParameter = (sourceId: string, props: Partial<CopyOptions> = {}, extra = {}) =>
+      copyTemplate(sourceId, { region: AWAY, parameterName: NAME, ...props }, extra);
+    const copyId = (sim: ReturnType<typeof h.sim>) => Object.values(sim.outputs())[0] as string;
+
+    test('is written in the copy\'s account and Region as the copy role, updated in place when the copy is replaced, and deleted with it (DESTROY)', async () => {
+      const source = await sourceImage(h);
+      const sim = h.sim();
+      expect(await sim.deploy(withParameter(source))).toEqual({ ok: true });
+      const first = copyId(sim);
+      const [parameter] = h.ec2.parameters(AWAY, TARGET);
+      expect(parameter).toMatchObject({ name: NAME, value: first, dataType: 'aws:ec2:image', version: 1 });
+      expect(parameter.tags['cdk-ami:stack']).toBe(sim.stackId);
+      // Nothing in the stack's own account.
+      expect(h.ec2.parameters(AWAY)).toEqual([]);
+      const [resource] = sim.logicalIdsOfType('Custom::AmiParameter');
+      expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
+
+      expect(await sim.deploy(withParameter(source, { encrypted: true }))).toEqual({ ok: true });
+      const second = copyId(sim);
+      expect(second).not.toBe(first);
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: second, version: 2 })]);
+      expect(sim.physicalId(resource)).toBe(`arn:aws:ssm:${AWAY}:${TARGET}:parameter/images/golden`);
+      expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([second]);
+
+      expect(await sim.deleteStack()).toEqual({ ok: true });
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([]);
+      expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
+      expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+    });
+
+    test('RETAIN keeps it in the copy\'s account, with the copy', async () => {
+      const source = await sourceImage(h);
+      const sim = h.sim();
+      expect(await sim.deploy(withParameter(source, { removalPolicy: RemovalPolicy.RETAIN }))).toEqual({ ok: true });
+      const kept = copyId(sim);
+      expect(await sim.deleteStack()).toEqual({ ok: true });
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: kept })]);
+      expect(h.ec2.liveImages(AWAY, TARGET).map((i) => i.imageId)).toEqual([kept]);
+    });
+
+    test('a parameter someone else made in the copy\'s account is left alone: the deployment fails with one sentence and rolls the copy back', async () => {
+      const source = await sourceImage(h);
+      h.ec2.putParameter(AWAY, { name: NAME, value: 'ami-0fffffffffffffff0', tags: { team: 'other' } }, TARGET);
+      const sim = h.sim();
+      const result = await sim.deploy(withParameter(source));
+      expect(result.reason!.split('\n')[0]).toBe(
+        `SSM parameter ${NAME} already exists in ${AWAY} of account ${TARGET} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
+      );
+      expect(h.ec2.parameters(AWAY, TARGET)).toEqual([expect.objectContaining({ name: NAME, value: 'ami-0fffffffffffffff0', version: 1 })]);
+      expect(h.ec2.liveImages(AWAY, TARGET)).toEqual([]);
+    });
   });
 });
