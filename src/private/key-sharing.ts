@@ -29,7 +29,7 @@ export interface KeyUse {
   readonly warningId: string;
   readonly warning: (who: string, keyArn: string) => string;
   /** What the grantee does with the image, as the start of a warning. */
-  readonly who: (grantee: string) => string;
+  readonly who: (subject: string) => string;
   /** The operation that fails without the key. */
   readonly what: string;
 }
@@ -41,7 +41,7 @@ export const LAUNCH_USE: KeyUse = {
   warningId: 'cdk-ami:importedKeyNotShared',
   warning: (who, keyArn) => `${who} may launch this image, but its snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
     + 'add these statements to it, or the launch fails',
-  who: (grantee) => `${grantee} may launch this image`,
+  who: (subject) => `${subject} may launch this image`,
   what: 'launch',
 };
 
@@ -52,7 +52,7 @@ export const COPY_SOURCE_USE: KeyUse = {
   warningId: 'cdk-ami:sourceKeyNotShared',
   warning: (who, keyArn) => `${who} copies this image's source, whose snapshots are encrypted with the imported KMS key ${keyArn}, whose key policy cdk-ami cannot change: `
     + 'add these statements to it, or the copy fails',
-  who: (grantee) => `${grantee} copies this image's source`,
+  who: (subject) => `${subject} copies this image's source`,
   what: 'copy',
 };
 
