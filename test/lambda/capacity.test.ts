@@ -41,7 +41,7 @@ const STARTS = [
   ['CreateImage', FROM_INSTANCE, fromInstanceProps(), CreateImageCommand, { ImageId: NEW_IMAGE }, NEW_IMAGE],
   ['CopyImage', 'Custom::CopiedAmi', { Region: 'eu-west-1', NamePrefix: 'Stack/Copy', SourceImageId: 'ami-0aaaaaaaaaaaaaaa0', SourceRegion: 'us-east-1' },
     CopyImageCommand, { ImageId: NEW_IMAGE }, NEW_IMAGE],
-  ['RegisterImage', 'Custom::AmiFromSnapshot', { Region: 'us-east-1', NamePrefix: 'Stack/Reg', RootSnapshotId: 'snap-0root00000000000' },
+  ['RegisterImage', 'Custom::AmiFromSnapshot', { Region: 'us-east-1', NamePrefix: 'Stack/Reg', RootSnapshotId: 'snap-0root00000000000', RootDeviceName: '/dev/xvda', Architecture: 'x86_64', VolumeType: 'gp3' },
     RegisterImageCommand, { ImageId: NEW_IMAGE }, NEW_IMAGE],
   ['CreateRestoreImageTask', 'Custom::RestoredAmi', { Region: 'us-east-1', NamePrefix: 'Stack/Restored', Bucket: 'b', ObjectKey: 'ami-1.bin' },
     CreateRestoreImageTaskCommand, { ImageId: NEW_IMAGE }, NEW_IMAGE],

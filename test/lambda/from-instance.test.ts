@@ -6,6 +6,7 @@ import {
   ownedImage, ownershipTagsFor, rejectionOf, reservationOf,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
+import { GeneratedNames } from '../../src/private/contract';
 
 const ec2Mock = mockClient(EC2Client);
 const logs = captureLogs();
@@ -94,11 +95,12 @@ describe('Create: CreateImage request', () => {
     }
   });
 
-  test('the default name keeps at most 110 characters of the prefix and adds a 12-character suffix', async () => {
+  test('the default name keeps at most the contract\'s 100 characters of the prefix (what a construct renders) and adds a 12-character suffix', async () => {
+    expect(GeneratedNames).toEqual({ MAX_PREFIX_LENGTH: 100, HASH_LENGTH: 12 });
     const longPrefix = 'P'.repeat(120);
     await create({ NamePrefix: longPrefix });
     const name = ec2Mock.commandCalls(CreateImageCommand)[0].args[0].input.Name!;
-    expect(name).toBe(`${'P'.repeat(110)}-${hash(CREATE_REQUEST).slice(0, 12)}`);
+    expect(name).toBe(`${'P'.repeat(100)}-${hash(CREATE_REQUEST).slice(0, 12)}`);
     expect(name.length).toBeLessThanOrEqual(128);
   });
 
