@@ -132,6 +132,14 @@ describe('CopiedAmi owned by another account', () => {
       + 'whose key policy cdk-ami cannot change: add these statements to it, or the copy fails: .*"kms:ViaService":\\["ec2.us-east-1.amazonaws.com","ec2.eu-west-1.amazonaws.com"\\]'));
   });
 
+  test('a source encrypted with alias/aws/ebs: a warning that the copying account cannot use it, and no key policy statements', () => {
+    const { stack } = crossAccount({ sourceEncryptionKey: kms.Alias.fromAliasName(newStack('Other'), 'Ebs', 'alias/aws/ebs') });
+    const annotations = Annotations.fromStack(stack);
+    annotations.hasWarning('/TestStack/Copy', Match.stringLikeRegexp(
+      `^Account ${TARGET} copies this image's source, but its snapshots are encrypted with the AWS managed key alias/aws/ebs, which no other account can use: the copy fails\\.`));
+    expect(annotations.findWarning('/TestStack/Copy', Match.stringLikeRegexp('cdk-ami:sourceKeyNotShared'))).toEqual([]);
+  });
+
   test.each<[string, Props, RegExp]>([
     ['account without copyRole', { copyRole: undefined }, /account 444455556666 needs copyRole: the copy is made by that account/],
     ['copyRole of another account', { copyRole: iam.Role.fromRoleArn(newStack('R'), 'R', 'arn:aws:iam::777788889999:role/x') }, /copyRole arn:aws:iam::777788889999:role\/x belongs to account 777788889999, but the copy is made by account 444455556666/],
