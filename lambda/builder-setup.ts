@@ -2,11 +2,10 @@ import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance,
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
-import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from './shared/links';
 import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { required, str } from './shared/props';
-import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { formatDuration } from './waiter';
 import { ReceivedProperties, ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from '../src/private/contract';
@@ -44,12 +43,8 @@ const MARKER = new RegExp(`${Tags.SETUP}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g
 export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse<Setup>> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const physicalId = `${required(event.ResourceProperties, 'InstanceId')}/setup-${required(event.ResourceProperties, 'Link')}`;
-  // A rollback returns to the builder of the previous bake, terminated since: there is nothing to
-  // wait for. This function runs with the operation role, which may read the stack status.
-  if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
-    return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now(), RollingBack: true };
-  }
-  return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
+  // A rollback returns to the builder of the previous bake, terminated since: isComplete has nothing to wait for.
+  return startWait(event, physicalId);
 }
 
 export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse<Setup>> {

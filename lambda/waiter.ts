@@ -10,10 +10,9 @@ import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
 import { applyGovernance, readGovernance } from './shared/governance';
 import { describeImage, snapshotIdsOf } from './shared/images';
 import { isImportTask } from './shared/import-tasks';
-import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming } from './shared/links';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from './shared/links';
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
-import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { followStoreTask } from './store';
 import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../src/private/contract';
@@ -52,13 +51,8 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
     }
     return { PhysicalResourceId: physicalId };
   }
-  // Create and Update (a replaced image) both start a new wait. This function
-  // runs with the operation role, which may read the stack status; isComplete
-  // may not, so the Provider framework passes the answer on with the event.
-  if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
-    return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now(), RollingBack: true };
-  }
-  return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
+  // Create and Update (a replaced image) both start a new wait.
+  return startWait(event, physicalId);
 }
 
 export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCompleteResponse<Waiter>> {

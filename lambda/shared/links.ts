@@ -1,5 +1,6 @@
 import { num } from './props';
-import { ResourceProperties } from './types';
+import { isRollingBack } from './removal';
+import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
 import { Timing } from '../../src/private/contract';
 
 /** The Provider framework polls isComplete this often. */
@@ -39,4 +40,17 @@ export function readLinkTiming(props: ResourceProperties, startedAt: number | un
     elapsedMs,
     elapsedSeconds: Math.round(elapsedMs / 1000),
   };
+}
+
+/**
+ * The onEvent answer that starts a wait (image or builder setup): when it
+ * began, and whether the Update reverts a failed deployment. onEvent runs with
+ * the operation role, which may read the stack status; isComplete may not, so
+ * the Provider framework passes both on with every poll.
+ */
+export async function startWait(event: CustomResourceEvent, physicalId: string): Promise<OnEventResponse<never>> {
+  if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
+    return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now(), RollingBack: true };
+  }
+  return { PhysicalResourceId: physicalId, WaitStartedAt: Date.now() };
 }
