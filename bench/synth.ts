@@ -129,11 +129,18 @@ export function floorMatchesTemplate(): boolean {
     synthOnce(3, variant, (template) => {
       // Sorted: the floor adds its elements in another order, which the template keeps.
       const resources = Object.entries(template.Resources).filter(([, r]) => r.Type !== 'AWS::IAM::Policy').sort(([a], [b]) => a.localeCompare(b));
-      rendered = JSON.stringify({ resources, outputs: template.Outputs });
+      rendered = canonicalJson({ resources, outputs: template.Outputs });
     });
     return rendered;
   };
   return render('cdk-ami') === render('l1-floor');
+}
+
+/** JSON with the keys of every object sorted: the same template whatever order its properties were added in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+    : v));
 }
 
 /** One warm-up synth of each size, then `runs` rounds, interleaved so drift hits every size alike. */
