@@ -34,7 +34,7 @@ export interface ImageParameterProps {
  * the provider's own roles get no SSM permission for it. Seen from the app it
  * is an `ssm.IStringParameter` of that Region (and account).
  */
-export class RegionalImageParameter extends Resource implements ssm.IStringParameter {
+export class RemoteImageParameter extends Resource implements ssm.IStringParameter {
   public readonly parameterArn: string;
   public readonly parameterName: string;
   public readonly parameterType = ssm.ParameterValueType.STRING;

@@ -9,7 +9,7 @@ import { ImageProps } from '../image-options';
 import { OperationType, Removal, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
-import { RegionalImageParameter } from './image-parameter';
+import { RemoteImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
 import { shareKeyWith, warnDefaultKeyNotShareable } from './key-sharing';
 import { machineImageConfig } from './machine-image';
@@ -186,7 +186,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       const description = `AMI ID of ${scope.node.path}, published by cdk-ami`;
       if (resources.account || (!Token.isUnresolved(scope.region) && scope.region !== stackRegion)) {
         // CloudFormation makes parameters only in the stack's Region and account: the provider writes this one where the image is.
-        this.parameter = new RegionalImageParameter(scope, 'Parameter', {
+        this.parameter = new RemoteImageParameter(scope, 'Parameter', {
           parameterName: props.parameterName,
           region: scope.region,
           account: resources.account,
