@@ -1,0 +1,190 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+
+// The README's TypeScript examples are what users copy: each ```ts block must
+// type-check against src/ as it is now (jsii-rosetta compiles them too, but
+// only after a full jsii compile, against lib/). Each block is wrapped in the
+// rosetta fixture its info string names, like rosetta does, so both agree.
+
+const ROOT = path.join(__dirname, '..');
+const README = path.join(ROOT, 'README.md');
+
+/** An HTML comment right before a block opts it out, with its reason. */
+const SKIP = /^<!--\s*readme-test:\s*skip\s*\((.+)\)\s*-->$/;
+const HERE = /^[ \t]*\/\/\/[ \t]*here[ \t]*$/;
+
+interface Block {
+  /** 1-based line of the opening fence in README.md. */
+  readonly line: number;
+  readonly heading: string;
+  readonly fixture: string;
+  readonly lines: string[];
+  readonly skip?: string;
+}
+
+function tsBlocks(markdown: string): Block[] {
+  const blocks: Block[] = [];
+  const lines = markdown.split('\n');
+  let heading = '(top)';
+  for (let i = 0; i < lines.length; i++) {
+    const fence = /^```(\S*)(.*)$/.exec(lines[i]);
+    if (!fence) {
+      const h = /^#+\s+(.*)$/.exec(lines[i]);
+      if (h) heading = h[1].trim();
+      continue;
+    }
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !lines[i].startsWith('```'); i++) body.push(lines[i]);
+    if (fence[1] !== 'ts' && fence[1] !== 'typescript') continue;
+    let before = start - 1;
+    while (before >= 0 && lines[before].trim() === '') before--;
+    const skip = before >= 0 ? SKIP.exec(lines[before].trim())?.[1] : undefined;
+    const fixture = /\bfixture=(\S+)/.exec(fence[2])?.[1] ?? 'default';
+    blocks.push({ line: start + 1, heading, fixture, lines: body, skip });
+  }
+  return blocks;
+}
+
+interface Generated {
+  readonly text: string;
+  /** README line of each generated line (undefined: a fixture line). */
+  readonly origin: Array<number | undefined>;
+}
+
+/**
+ * The block inside its fixture (rosetta/<name>.ts-fixture, at `/// here`).
+ * As jsii-rosetta does, imports and `declare` statements move to the top:
+ * they are not allowed inside the fixture's constructor.
+ */
+function fixturize(block: Block): Generated {
+  const fixture = fs.readFileSync(path.join(ROOT, 'rosetta', `${block.fixture}.ts-fixture`), 'utf8').split('\n');
+  const here = fixture.findIndex((l) => HERE.test(l));
+  if (here < 0) throw new Error(`rosetta/${block.fixture}.ts-fixture has no '/// here' line`);
+  const source = ts.createSourceFile('block.ts', block.lines.join('\n'), ts.ScriptTarget.Latest, true);
+  const hoisted = new Set<number>();
+  for (const statement of source.statements) {
+    const declared = ts.isVariableStatement(statement)
+      && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.DeclareKeyword);
+    if (!ts.isImportDeclaration(statement) && !ts.isImportEqualsDeclaration(statement) && !declared) continue;
+    const first = source.getLineAndCharacterOfPosition(statement.getStart(source)).line;
+    const last = source.getLineAndCharacterOfPosition(statement.getEnd()).line;
+    for (let l = first; l <= last; l++) hoisted.add(l);
+  }
+  const readmeLine = (l: number) => block.line + 1 + l;
+  const out: Array<[string, number | undefined]> = [];
+  block.lines.forEach((text, l) => { if (hoisted.has(l)) out.push([text, readmeLine(l)]); });
+  fixture.slice(0, here).forEach((text) => out.push([text, undefined]));
+  block.lines.forEach((text, l) => { if (!hoisted.has(l)) out.push([text, readmeLine(l)]); });
+  fixture.slice(here + 1).forEach((text) => out.push([text, undefined]));
+  // Every block is its own module, even one without imports.
+  out.push(['export {};', undefined]);
+  return { text: out.map(([text]) => text).join('\n'), origin: out.map(([, origin]) => origin) };
+}
+
+/** The project's compiler options, with `cdk-ami` resolved to src/. */
+function compilerOptions(): ts.CompilerOptions {
+  const config = ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile);
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
+  return {
+    ...options,
+    noEmit: true,
+    rootDir: undefined,
+    outDir: undefined,
+    // An example may name a value it does not use further (`const copy = ...`).
+    noUnusedLocals: false,
+    noUnusedParameters: false,
+    // What a CDK app has; not jest's globals.
+    types: ['node'],
+    paths: { 'cdk-ami': [path.join(ROOT, 'src', 'index.ts')] },
+  };
+}
+
+function format(d: ts.Diagnostic): string {
+  return `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+}
+
+interface Checked {
+  /** The program's own problems (options, missing libraries). */
+  readonly global: string[];
+  /** README line of a block → its diagnostics. */
+  readonly blocks: Map<number, string[]>;
+}
+
+/** Type-checks every block in one program (one type-check of src/ and aws-cdk-lib for all). */
+function checkBlocks(blocks: Block[]): Checked {
+  const files = new Map<string, { block: Block; generated: Generated }>();
+  for (const block of blocks) {
+    files.set(path.join(ROOT, `README.md.line-${block.line}.ts`), { block, generated: fixturize(block) });
+  }
+  const options = compilerOptions();
+  const host = ts.createCompilerHost(options, true);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.fileExists = (f) => files.has(f) || fileExists.call(host, f);
+  host.readFile = (f) => files.get(f)?.generated.text ?? readFile.call(host, f);
+  host.getSourceFile = (f, languageVersion, ...rest) => {
+    const file = files.get(f);
+    return file
+      ? ts.createSourceFile(f, file.generated.text, languageVersion, true)
+      : getSourceFile.call(host, f, languageVersion, ...rest);
+  };
+  const program = ts.createProgram([...files.keys()], options, host);
+  const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(format);
+  const result = new Map<number, string[]>();
+  for (const [fileName, { block, generated }] of files) {
+    const sourceFile = program.getSourceFile(fileName)!;
+    const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)];
+    result.set(block.line, diagnostics.map((d) => {
+      if (d.start === undefined) return format(d);
+      const line = sourceFile.getLineAndCharacterOfPosition(d.start).line;
+      const where = generated.origin[line] !== undefined ? `README.md:${generated.origin[line]}` : `rosetta/${block.fixture}.ts-fixture`;
+      return `${where}: ${format(d)}`;
+    }));
+  }
+  return { global, blocks: result };
+}
+
+const blocks = tsBlocks(fs.readFileSync(README, 'utf8'));
+const checked = blocks.filter((b) => b.skip === undefined);
+
+// A wrong example checked in the same program: the check must report it, at
+// its line, or it would pass whatever the README says.
+const CANARY: Block = {
+  line: 0,
+  heading: 'canary',
+  fixture: 'bare',
+  lines: [
+    "import { AmiFromInstance } from 'cdk-ami';",
+    "new AmiFromInstance(this, 'Misspelled', { instanceID: 'i-0123456789abcdef0' });",
+  ],
+};
+
+let result: Checked;
+beforeAll(() => {
+  result = checkBlocks([...checked, CANARY]);
+});
+
+test('README.md has TypeScript examples to check, and the compiler options are valid', () => {
+  expect(checked.length).toBeGreaterThan(0);
+  expect(result.global).toEqual([]);
+});
+
+test('a misspelled prop fails the check, at its README line', () => {
+  expect(result.blocks.get(CANARY.line)).toEqual([
+    expect.stringMatching(/^README\.md:2: TS2561: .*'instanceID' does not exist in type 'AmiFromInstanceProps'/),
+  ]);
+});
+
+describe('README.md TypeScript examples compile against src/', () => {
+  test.each(checked.map((b) => [`line ${b.line} (${b.heading})`, b] as const))('%s', (_name, block) => {
+    expect(result.blocks.get(block.line)).toEqual([]);
+  });
+});
+
+const skipped = blocks.filter((b) => b.skip !== undefined);
+if (skipped.length > 0) {
+  describe('README.md examples opted out', () => {
+    test.skip.each(skipped.map((b) => [`line ${b.line} (${b.heading}): ${b.skip}`]))('%s', () => {});
+  });
+}
