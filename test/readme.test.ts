@@ -4,7 +4,8 @@ import * as ts from 'typescript';
 
 // The README's TypeScript examples are what users copy: each ```ts block must
 // type-check against src/ as it is now (jsii-rosetta compiles them too, but
-// only after a full jsii compile, against lib/). Each block is wrapped in the
+// only after a full jsii compile, against lib/ and the minimum aws-cdk-lib;
+// test:latest-cdk runs this file again with the latest aws-cdk-lib). Each block is wrapped in the
 // rosetta fixture its info string names, like rosetta does, so both agree.
 
 const ROOT = path.join(__dirname, '..');
@@ -83,7 +84,24 @@ function fixturize(block: Block): Generated {
   return { text: out.map(([text]) => text).join('\n'), origin: out.map(([, origin]) => origin) };
 }
 
-/** The project's compiler options, with `cdk-ami` resolved to src/. */
+/**
+ * Where the examples' modules come from: jest's resolution, so that the
+ * `test:latest-cdk` run (its moduleNameMapper) checks them against the latest
+ * aws-cdk-lib and the compiled lib/, and the normal run against src/.
+ */
+function modulePaths(): ts.MapLike<string[]> {
+  const cdkLib = path.dirname(require.resolve('aws-cdk-lib/package.json'));
+  const constructs = path.dirname(require.resolve('constructs/package.json'));
+  const library = require.resolve('../src').replace(/\.(js|ts)$/, '');
+  return {
+    'cdk-ami': [library],
+    'aws-cdk-lib': [cdkLib],
+    'aws-cdk-lib/*': [path.join(cdkLib, '*')],
+    'constructs': [constructs],
+  };
+}
+
+/** The project's compiler options, with the modules of `modulePaths()`. */
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
@@ -97,7 +115,7 @@ function compilerOptions(): ts.CompilerOptions {
     noUnusedParameters: false,
     // What a CDK app has; not jest's globals.
     types: ['node'],
-    paths: { 'cdk-ami': [path.join(ROOT, 'src', 'index.ts')] },
+    paths: modulePaths(),
   };
 }
 
@@ -176,7 +194,9 @@ test('a misspelled prop fails the check, at its README line', () => {
   ]);
 });
 
-describe('README.md TypeScript examples compile against src/', () => {
+const cdkLibVersion = JSON.parse(fs.readFileSync(require.resolve('aws-cdk-lib/package.json'), 'utf8')).version;
+const against = `cdk-ami from ${path.relative(ROOT, modulePaths()['cdk-ami'][0])}, aws-cdk-lib ${cdkLibVersion}`;
+describe(`README.md TypeScript examples compile (${against})`, () => {
   test.each(checked.map((b) => [`line ${b.line} (${b.heading})`, b] as const))('%s', (_name, block) => {
     expect(result.blocks.get(block.line)).toEqual([]);
   });
