@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 
 // The README's TypeScript examples are what users copy: each ```ts block must
-// type-check against src/ as it is now (jsii-rosetta compiles them too, but
-// only after a full jsii compile, against lib/ and the minimum aws-cdk-lib;
-// test:latest-cdk runs this file again with the latest aws-cdk-lib). Each block is wrapped in the
-// rosetta fixture its info string names, like rosetta does, so both agree.
+// type-check against src/ as it is now. jsii-rosetta compiles them too, but
+// only after a full jsii compile; test:latest-cdk runs this file again with
+// the latest aws-cdk-lib. Each block is wrapped in the rosetta fixture its
+// info string names, as rosetta does, so both checks see the same program.
 
 const ROOT = path.join(__dirname, '..');
 const README = path.join(ROOT, 'README.md');
@@ -163,7 +163,8 @@ function checkBlocks(blocks: Block[]): Checked {
   return { global, blocks: result };
 }
 
-const blocks = tsBlocks(fs.readFileSync(README, 'utf8'));
+const markdown = fs.readFileSync(README, 'utf8');
+const blocks = tsBlocks(markdown);
 const checked = blocks.filter((b) => b.skip === undefined);
 
 // A wrong example checked in the same program: the check must report it, at
@@ -185,6 +186,9 @@ beforeAll(() => {
 
 test('README.md has TypeScript examples to check, and the compiler options are valid', () => {
   expect(checked.length).toBeGreaterThan(0);
+  // An indented fence (in a list item) would otherwise be missed silently.
+  const fences = markdown.split('\n').filter((l) => /^\s*```(ts|typescript)\b/.test(l));
+  expect(fences).toHaveLength(blocks.length);
   expect(result.global).toEqual([]);
 });
 
