@@ -221,6 +221,16 @@ describe('the parameter of a copy owned by another account', () => {
     expect(ssmActions(own)).toContain('ssm:PutParameter');
   });
 
+  test('granting a principal of another account than the parameter\'s warns that the grant cannot work; one of its account does not', () => {
+    const { stack, copy } = crossAccount({ parameterName: '/images/golden' });
+    copy.parameter!.grantRead(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
+    const target = new Stack(new App(), 'Target', { env: { account: TARGET, region: 'eu-west-1' } });
+    copy.parameter!.grantWrite(iam.Role.fromRoleArn(target, 'Writer', `arn:aws:iam::${TARGET}:role/writer`));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('cdk-ami:parameterOfOtherAccount'));
+    expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining(
+      `A principal of account 123456789012 cannot read SSM parameter /images/golden of account ${TARGET}: Parameter Store does not share standard parameters across accounts.`)]);
+  });
+
   function targetRole(parameterNames?: string[]) {
     const app = new App();
     const target = new Stack(app, 'Target', { env: { account: TARGET, region: 'eu-west-1' } });

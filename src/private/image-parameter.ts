@@ -1,4 +1,4 @@
-import { Aws, Fn, Lazy, Resource, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Fn, Lazy, Resource, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -62,6 +62,7 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
   }
 
   public grantRead(grantee: iam.IGrantable): iam.Grant {
+    this.warnIfOtherAccount(grantee, 'read');
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['ssm:DescribeParameters', 'ssm:GetParameters', 'ssm:GetParameter', 'ssm:GetParameterHistory'],
@@ -70,7 +71,21 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
   }
 
   public grantWrite(grantee: iam.IGrantable): iam.Grant {
+    this.warnIfOtherAccount(grantee, 'write');
     return iam.Grant.addToPrincipal({ grantee, actions: ['ssm:PutParameter'], resourceArns: [this.parameterArn] });
+  }
+
+  /**
+   * An identity policy cannot reach a standard parameter of another account
+   * (Parameter Store shares only advanced parameters): the grant would be
+   * written and never work.
+   */
+  private warnIfOtherAccount(grantee: iam.IGrantable, access: string): void {
+    const principalAccount = grantee.grantPrincipal.principalAccount;
+    if (!principalAccount || Token.isUnresolved(principalAccount) || Token.isUnresolved(this.env.account) || principalAccount === this.env.account) return;
+    Annotations.of(this).addWarningV2('cdk-ami:parameterOfOtherAccount',
+      `A principal of account ${principalAccount} cannot ${access} SSM parameter ${this.parameterName} of account ${this.env.account}: `
+      + 'Parameter Store does not share standard parameters across accounts. Grant a principal of that account, or read the image ID from imageId.');
   }
 }
 
