@@ -82,7 +82,8 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
    */
   private warnIfOtherAccount(grantee: iam.IGrantable, access: string): void {
     const principalAccount = grantee.grantPrincipal.principalAccount;
-    if (!principalAccount || Token.isUnresolved(principalAccount) || Token.isUnresolved(this.env.account) || principalAccount === this.env.account) return;
+    const known = principalAccount && !Token.isUnresolved(principalAccount) && !Token.isUnresolved(this.env.account);
+    if (!known || principalAccount === this.env.account) return;
     Annotations.of(this).addWarningV2('cdk-ami:parameterOfOtherAccount',
       `A principal of account ${principalAccount} cannot ${access} SSM parameter ${this.parameterName} of account ${this.env.account}: `
       + 'Parameter Store does not share standard parameters across accounts. Grant a principal of that account, or read the image ID from imageId.');
