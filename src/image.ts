@@ -227,7 +227,8 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
 
   /**
    * Where the image's SSM parameter is published, if `parameterName` was
-   * given: a parameter of the image's Region.
+   * given: a parameter of the image's Region and account. Its `grantRead`
+   * reaches principals of that account only (synth warns otherwise).
    */
   public get parameter(): ssm.IStringParameter | undefined {
     return this.state.parameter;
