@@ -3,13 +3,13 @@ import { knownStartError } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
-import { SOURCE_SHARE_TAG, shareRecordOf, shareSource, withdrawShare } from './shared/cross-account';
+import { shareRecordOf, shareSource, withdrawShare } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
 import { bool, num, required, str, tags } from './shared/props';
-import { ResourceTypes } from '../src/private/contract';
+import { ResourceTypes, Tags } from '../src/private/contract';
 
 type Kind = typeof ResourceTypes.COPIED_AMI;
 
@@ -52,7 +52,7 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
   const account = str(ctx.props.Account);
   const shared = account ? await shareSource(ec2(sourceRegion), source, account, sourceRegion) : '';
   const tagSpecs = tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags));
-  if (shared) tagSpecs.find((spec) => spec.ResourceType === 'image')!.Tags!.push({ Key: SOURCE_SHARE_TAG, Value: shared });
+  if (shared) tagSpecs.find((spec) => spec.ResourceType === 'image')!.Tags!.push({ Key: Tags.SOURCE_SHARE, Value: shared });
 
   // The token makes a retried Lambda get the same copy back, never a second one.
   const clientToken = shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`);

@@ -3,12 +3,12 @@ import { clientConfig } from './shared/clients';
 import { roleOf } from './shared/cross-account';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
-import { Ownership, ownershipOf, ownershipTags } from './shared/ownership';
+import { isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
 import { changed, required, str } from './shared/props';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import type { ParameterStore } from './ssm-parameters';
-import { ReceivedProperties, Removal, ResourceTypes, Tags } from '../src/private/contract';
+import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
 
 /** The properties of a parameter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
@@ -179,7 +179,7 @@ async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[
 }
 
 function isOurs(tags: { Key?: string; Value?: string }[], ownership: Ownership): boolean {
-  return tags.some((t) => t.Key === Tags.OWNER && t.Value === ownership.owner);
+  return isOwnedBy({ Tags: tags }, ownership);
 }
 
 /** Reads the parameter back until it holds the image ID at `version` or later. */

@@ -10,6 +10,7 @@ import {
   DeleteParameterCommand, GetParameterCommand, ListTagsForResourceCommand, PutParameterCommand, SSMClient, SSMClientConfig,
 } from '@aws-sdk/client-ssm';
 import { declareCalls } from './shared/calls';
+import { errorCode } from './shared/errors';
 
 /**
  * GetParameter confirms the value, which SSM validates for aws:ec2:image after
@@ -77,7 +78,7 @@ async function getParameter(client: SSMClient, name: string): Promise<{ value: s
     const out = await client.send(new GetParameterCommand({ Name: name }));
     return { value: out.Parameter?.Value ?? '', version: out.Parameter?.Version ?? 0 };
   } catch (err) {
-    if ((err as { name?: string }).name === 'ParameterNotFound') return undefined;
+    if (errorCode(err) === 'ParameterNotFound') return undefined;
     throw err;
   }
 }
@@ -88,7 +89,7 @@ async function parameterTags(client: SSMClient, name: string): Promise<{ Key?: s
     const out = await client.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
     return out.TagList ?? [];
   } catch (err) {
-    if (['InvalidResourceId', 'ParameterNotFound'].includes((err as { name?: string }).name ?? '')) return undefined;
+    if (['InvalidResourceId', 'ParameterNotFound'].includes(errorCode(err) ?? '')) return undefined;
     throw err;
   }
 }
@@ -99,7 +100,7 @@ async function deleteParameter(client: SSMClient, name: string): Promise<boolean
     await client.send(new DeleteParameterCommand({ Name: name }));
     return true;
   } catch (err) {
-    if ((err as { name?: string }).name === 'ParameterNotFound') return false;
+    if (errorCode(err) === 'ParameterNotFound') return false;
     throw err;
   }
 }

@@ -22,8 +22,6 @@ export const CALLS = declareCalls(
   'ec2:ModifySnapshotAttribute',
 );
 
-export const SOURCE_SHARE_TAG = Tags.SOURCE_SHARE;
-
 /** Session names allow letters, digits and `+=,.@-`, up to 64 characters. */
 const MAX_SESSION_NAME = 64;
 
@@ -104,5 +102,5 @@ export async function withdrawShare(
 
 /** What the create of `copy` added to its source's permissions (its tag). */
 export function shareRecordOf(copy: Image | undefined): ShareRecord | undefined {
-  return copy ? tagValue(copy, SOURCE_SHARE_TAG) : undefined;
+  return copy ? tagValue(copy, Tags.SOURCE_SHARE) : undefined;
 }
