@@ -68,7 +68,6 @@ function checkEvent(event: CustomResourceEvent): void {
   throw new AmiError(message);
 }
 
-
 /**
  * Logs the full error, then rethrows it as one sentence so that the stack event
  * shows the cause and not a stack trace.
