@@ -198,6 +198,15 @@ export class AmiProvider extends Construct {
         + 'delivery actions for the state machine\'s log, which support no resource-level permissions.',
       appliesTo: [lambdaVersions, 'Resource::*'],
     }]);
+    // aws-cdk-lib chooses the framework functions' runtime (lambda.determineLatestNodeRuntime); a cdk-nag
+    // that knows a newer Node.js runtime than that aws-cdk-lib flags them, whatever cdk-ami does.
+    for (const frameworkFunction of [operations, waiters].flatMap((p) => p.node.children).filter((c) => c instanceof lambda.Function)) {
+      suppressNag(frameworkFunction, [{
+        id: 'AwsSolutions-L1',
+        reason: 'A function of aws-cdk-lib\'s Provider framework: aws-cdk-lib, not cdk-ami, picks its runtime (the Node.js runtime '
+          + 'that version of aws-cdk-lib deploys by default), and it runs only aws-cdk-lib\'s framework code; it moves with the app\'s aws-cdk-lib.',
+      }]);
+    }
     suppressNag(waiters, [{
       id: 'AwsSolutions-SF2',
       reason: 'The Provider framework\'s waiter state machine does not expose X-Ray tracing; every poll is logged as one JSON line by the isComplete function.',
@@ -434,7 +443,8 @@ export class AmiProvider extends Construct {
     });
     suppressNag(fn, [{
       id: 'AwsSolutions-L1',
-      reason: `The handlers run ${HANDLER_RUNTIME.name}, Lambda's newest Node.js runtime, pinned by name; an aws-cdk-lib that does not list it yet makes cdk-nag call it outdated.`,
+      reason: `The handlers run ${HANDLER_RUNTIME.name}, pinned by name in each cdk-ami release so that no aws-cdk-lib upgrade changes the `
+        + 'template (and so snapshot tests); a new cdk-ami release, never aws-cdk-lib, moves it to a newer Node.js runtime of Lambda.',
     }]);
     return fn;
   }
