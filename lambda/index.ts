@@ -8,6 +8,7 @@ import { copy } from './copy';
 import { fromInstance } from './from-instance';
 import { fromSnapshot } from './from-snapshot';
 import { importImage } from './import';
+import { handleImportedSnapshots } from './import-snapshots';
 import { handleParameter } from './parameter';
 import { restore } from './restore';
 import { InvocationContext, startInvocation } from './shared/backoff';
@@ -36,6 +37,7 @@ export async function onEvent(event: CustomResourceEvent, context?: InvocationCo
     if (event.ResourceType === ResourceTypes.BUILDER_SETUP) return setupOnEvent(event);
     if (event.ResourceType === ResourceTypes.STORED_AMI) return handleStore(event);
     if (event.ResourceType === ResourceTypes.PARAMETER) return handleParameter(event);
+    if (event.ResourceType === ResourceTypes.IMPORTED_SNAPSHOTS) return handleImportedSnapshots(event);
     const op = (OPERATIONS as Record<string, ImageOperation<OperationType> | undefined>)[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
     return handleOperation(op, event);

@@ -14,8 +14,9 @@ import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, start
 import { log } from './shared/log';
 import { num, required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
+import { adoptSnapshots, followSnapshotImports, removeUnadoptedSnapshots } from './snapshot-import-waiter';
 import { followStoreTask } from './store';
-import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../src/private/contract';
+import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, SnapshotImportTargets, STORE_TARGET, Timing } from '../src/private/contract';
 
 /** The properties of a waiter resource, by the contract. */
 type Waiter = typeof ResourceTypes.WAITER;
@@ -44,6 +45,9 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
     ? `${required(event.ResourceProperties, 'ImageId')}/wait-${required(event.ResourceProperties, 'Link')}`
     : event.PhysicalResourceId;
   if (event.RequestType === 'Delete') {
+    const region = required(event.ResourceProperties, 'Region');
+    // An AmiFromDisks's stage 2 removes the snapshots it was given if they were never tagged.
+    if (str((event.ResourceProperties as Props).Target) === SnapshotImportTargets.ADOPT) await removeUnadoptedSnapshots(ec2(region), event.ResourceProperties, region);
     const imp = importToFinish(event.ResourceProperties as Props);
     // The first link of an import's stage 2 removes the import if it was never tagged (see removeUntaggedImport).
     if (imp && num((event.ResourceProperties as Props).Link, 1) === 1) {
@@ -63,6 +67,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
   const client = ec2(w.region, roleOf(props, event.LogicalResourceId));
 
   if (str(props.Target) === STORE_TARGET) return waitForStore(client, w, required(props, 'Bucket'));
+  if (str(props.Target) === SnapshotImportTargets.FOLLOW) return followSnapshotImports(client, w, props);
+  if (str(props.Target) === SnapshotImportTargets.ADOPT) return adoptSnapshots(client, w, props);
 
   if (str(props.Target) === IMPORT_TARGET || isImportTask(w.imageId)) return waitForImportTask(client, w, props);
 

@@ -9,10 +9,10 @@ import { ImageProps } from './image-options';
 import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage, WaiterStart } from './private/managed-image';
-import { suppressNag } from './private/nag';
 import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
+import { createVmImportRole } from './private/vm-import';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -52,6 +52,16 @@ export class ImportDisk {
     private readonly key?: string,
     private readonly url?: string,
   ) {}
+
+  /** Where the disk is read from, for messages. @internal */
+  public _describe(): string {
+    return this.url ?? (this.bucket ? `s3://${this.bucket.bucketName}/${this.key}` : `snapshot ${this.rendered.SnapshotId}`);
+  }
+
+  /** @internal */
+  public _format(): string | undefined {
+    return this.rendered.Format;
+  }
 
   /** @internal */
   public _snapshotId(): string | undefined {
@@ -284,34 +294,8 @@ export class ImportedAmi extends ImageBase {
   }
 
   private createServiceRole(props: ImportedAmiProps): iam.Role {
-    const role = new iam.Role(this, 'ServiceRole', {
-      assumedBy: new iam.ServicePrincipal('vmie.amazonaws.com'),
-      externalIds: ['vmimport'],
-      description: `VM Import service role of ${this.node.path}: reads the disk images`,
-    });
-    props.disks.forEach((d) => d._grantRead(role));
-    // What VM Import does in the account while it builds the image.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['ec2:ModifySnapshotAttribute', 'ec2:CopySnapshot', 'ec2:RegisterImage', 'ec2:Describe*'],
-      resources: ['*'],
-    }));
-    // The KMS actions the VM Import documentation lists for its service role, spelled out.
-    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt',
-      'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
-    suppressNag(role, [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'The VM Import service role policy AWS documents: VM Import describes, copies and registers the snapshots and image it creates, '
-        + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
-      appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
-    }]);
-    if (props.kmsKey) {
-      suppressNag(role, [{
-        id: 'AwsSolutions-IAM5',
-        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
-        appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      }]);
-    }
-    return role;
+    return createVmImportRole(this, `VM Import service role of ${this.node.path}: reads the disk images`,
+      (role) => props.disks.forEach((d) => d._grantRead(role)), props.kmsKey);
   }
 
   private grantProvider(props: ImportedAmiProps): void {

@@ -12,3 +12,5 @@ export * from './stored-ami';
 export * from './block-devices';
 export * from './fast-launch';
 export * from './cross-account-copy-role';
+export * from './registration';
+export * from './ami-from-disks';

@@ -18,6 +18,8 @@ export const ResourceTypes = {
   AMI_FROM_SNAPSHOT: 'Custom::AmiFromSnapshot',
   RESTORED_AMI: 'Custom::RestoredAmi',
   IMPORTED_AMI: 'Custom::ImportedAmi',
+  /** An `AmiFromDisks`'s disks, one ImportSnapshot task each; the image is an `AMI_FROM_SNAPSHOT` of their snapshots. */
+  IMPORTED_SNAPSHOTS: 'Custom::ImportedSnapshots',
   STORED_AMI: 'Custom::StoredAmi',
   WAITER: 'Custom::AmiWaiter',
   BUILDER_SETUP: 'Custom::AmiBuilderSetup',
@@ -29,7 +31,8 @@ export type ResourceType = typeof ResourceTypes[keyof typeof ResourceTypes];
 
 /** The resource types that start an image (an operation of `ManagedImage`). */
 export type OperationType = Exclude<ResourceType,
-typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI | typeof ResourceTypes.PARAMETER>;
+typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI | typeof ResourceTypes.PARAMETER
+| typeof ResourceTypes.IMPORTED_SNAPSHOTS>;
 
 /** Every tag key this library writes starts with this; users' tags may not. */
 export const TAG_PREFIX = 'cdk-ami:';
@@ -67,6 +70,16 @@ export const STORE_TARGET = 'store';
 
 /** Where the first stage of an `ImportedAmi`'s waiter links looks (`Target`): the import task, tagging nothing. */
 export const IMPORT_TARGET = 'import';
+
+/**
+ * The two stages of an `AmiFromDisks`'s snapshot imports (`Target`): the first
+ * follows the ImportSnapshot tasks, tagging nothing; the second adopts exactly
+ * the snapshots they made (tags them, or removes them when a task failed).
+ */
+export const SnapshotImportTargets = {
+  FOLLOW: 'snapshot-import',
+  ADOPT: 'snapshot-adopt',
+} as const;
 
 /**
  * What the last waiter link does with the instance an image was made from
@@ -224,6 +237,17 @@ export const Schemas = {
     KmsKeyId: text,
     RoleName: text,
   },
+  [ResourceTypes.IMPORTED_SNAPSHOTS]: {
+    Region: required,
+    Disks: { kind: 'objects', required: true },
+    Description: text,
+    Encrypted: flag,
+    KmsKeyId: text,
+    RoleName: text,
+    Tags: tagList,
+    SnapshotTags: tagList,
+    RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
+  },
   [ResourceTypes.STORED_AMI]: {
     Region: required,
     ImageId: required,
@@ -251,13 +275,15 @@ export const Schemas = {
     ImageName: text,
     SnapshotTags: tagList,
     // StoredAmi: the links follow the store task.
-    Target: oneOf(STORE_TARGET, IMPORT_TARGET),
+    Target: oneOf(STORE_TARGET, IMPORT_TARGET, ...Object.values(SnapshotImportTargets)),
     Bucket: text,
     // ImportedAmi: stage 1 (Target import) returns the import's exact IDs; stage 2 adopts exactly those.
     SnapshotArnPrefix: text,
     ImportTaskId: text,
     ImportedImageId: text,
     ImportedSnapshotIds: text,
+    // AmiFromDisks: stage 2 removes the snapshots stage 1 found and fails with this, a failed task's status message.
+    ImportFailure: text,
     // A copy owned by another account: every link follows it as this role.
     RoleArn: text,
   },
@@ -283,7 +309,7 @@ export const Schemas = {
  * listed return none.
  */
 export const Attributes = {
-  [ResourceTypes.WAITER]: ['ImageId', 'ImageName', 'State', 'SnapshotIds', 'SnapshotArns', 'Bucket', 'ObjectKey'],
+  [ResourceTypes.WAITER]: ['ImageId', 'ImageName', 'State', 'SnapshotIds', 'SnapshotArns', 'Bucket', 'ObjectKey', 'Failure'],
   [ResourceTypes.BUILDER_SETUP]: ['InstanceId', 'Setup'],
   [ResourceTypes.STORED_AMI]: ['ImageId', 'Bucket', 'ObjectKey'],
   [ResourceTypes.PARAMETER]: ['ParameterName'],

@@ -246,8 +246,8 @@ export function validateRemovalPolicy(
 }
 
 /** A KMS key is only used for encrypted snapshots: EC2 and VM Import ignore it otherwise, so it needs `encrypted: true`. */
-export function validateKeyNeedsEncryption(scope: IConstruct, kmsKey: unknown, encrypted: boolean | undefined, service: string): void {
+export function validateKeyNeedsEncryption(scope: IConstruct, kmsKey: unknown, encrypted: boolean | undefined, service: string, field = 'kmsKey'): void {
   if (kmsKey && encrypted !== true) {
-    throw new AmiValidationError(`kmsKey needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
+    throw new AmiValidationError(`${field} needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
   }
 }

@@ -1,0 +1,162 @@
+import { CancelImportTaskCommand, DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotCommand } from '@aws-sdk/client-ec2';
+import { whenCapacityAllows } from './shared/backoff';
+import { declareCalls } from './shared/calls';
+import { ec2 } from './shared/clients';
+import { AmiError, errorCode, errorMessage, isNotFound, toAmiError } from './shared/errors';
+import { log } from './shared/log';
+import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
+import { bool, changed, required, str, tags } from './shared/props';
+import { isRollingBack } from './shared/removal';
+import { describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
+import { CustomResourceEvent, OnEventResponse } from './shared/types';
+import { ReceivedProperties, Removal, ResourceTypes, Tags } from '../src/private/contract';
+
+type Kind = typeof ResourceTypes.IMPORTED_SNAPSHOTS;
+type Props = ReceivedProperties<Kind>;
+
+/** Custom::ImportedSnapshots's own calls (onEvent). */
+export const CALLS = declareCalls(
+  'ec2:ImportSnapshot',
+  'ec2:CancelImportTask',
+  'ec2:DescribeSnapshots',
+  'ec2:DeleteSnapshot',
+);
+
+/** A change of any of these imports the disks again (new tasks, a new physical ID). */
+const REPLACE_ON = ['Region', 'Disks', 'Encrypted', 'KmsKeyId', 'RoleName'] as const;
+
+interface Disk {
+  readonly Format?: string;
+  readonly Url?: string;
+  readonly S3Bucket?: string;
+  readonly S3Key?: string;
+}
+
+/**
+ * Custom::ImportedSnapshots — one EC2 ImportSnapshot task per disk of an
+ * AmiFromDisks. The physical ID is the task IDs in disk order, comma-joined;
+ * the waiter's two stages follow the tasks and adopt their snapshots, and the
+ * image is registered from them by a Custom::AmiFromSnapshot.
+ */
+export async function handleImportedSnapshots(event: CustomResourceEvent): Promise<OnEventResponse<Kind>> {
+  const props = event.ResourceProperties as Props;
+  const region = required(props, 'Region');
+  const client = ec2(region);
+  switch (event.RequestType) {
+    case 'Create':
+      return { PhysicalResourceId: await startImports(client, event, props, region) };
+    case 'Update':
+      if (changed(event.OldResourceProperties, props, REPLACE_ON).length > 0) {
+        return { PhysicalResourceId: await startImports(client, event, props, region) };
+      }
+      // Tags and description reach the snapshots through the image (its operation's in-place update).
+      return { PhysicalResourceId: event.PhysicalResourceId };
+    case 'Delete':
+      await deleteImports(client, event, props, region);
+      return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+}
+
+async function startImports(client: EC2Client, event: CustomResourceEvent, props: Props, region: string): Promise<string> {
+  const disks = (Array.isArray(props.Disks) ? props.Disks : []) as Disk[];
+  if (disks.length === 0) throw new AmiError('AmiFromDisks needs at least one disk.');
+  const ownership = ownershipOf(event);
+  const taskTags = [...withoutReservedTags(tags(props.Tags)), ...ownershipTags(ownership)];
+  const encrypted = str(props.Encrypted) === undefined ? undefined : bool(props.Encrypted, false);
+  const taskIds: string[] = [];
+  for (const [index, disk] of disks.entries()) {
+    const source = disk.Url ?? `s3://${disk.S3Bucket}/${disk.S3Key}`;
+    try {
+      const out = await whenCapacityAllows('ImportSnapshot', region, () => client.send(new ImportSnapshotCommand({
+        Description: str(props.Description) ?? `disk ${index + 1} of ${event.LogicalResourceId}`,
+        DiskContainer: {
+          Description: `disk ${index + 1}`,
+          Format: disk.Format,
+          Url: disk.Url,
+          UserBucket: disk.S3Bucket ? { S3Bucket: disk.S3Bucket, S3Key: disk.S3Key } : undefined,
+        },
+        Encrypted: encrypted,
+        KmsKeyId: str(props.KmsKeyId),
+        RoleName: str(props.RoleName),
+        // A repeated delivery of this request gets the same task back, never a second import.
+        ClientToken: shortHash(`${event.StackId}/${event.LogicalResourceId}/${event.RequestId}/${index}`),
+        TagSpecifications: [{ ResourceType: 'import-snapshot-task', Tags: taskTags }],
+      })));
+      taskIds.push(out.ImportTaskId!);
+      log('info', 'snapshot import started', { importTaskId: out.ImportTaskId, disk: index + 1, source, region });
+    } catch (err) {
+      // The tasks already started must not run on: the failed create has no physical ID for a later delete.
+      await cancelTasks(client, taskIds, 'another disk of the image could not be imported');
+      throw explainImportError(err, index, source, region);
+    }
+  }
+  return taskIds.join(',');
+}
+
+function explainImportError(err: unknown, index: number, source: string, region: string): AmiError {
+  const message = errorMessage(err);
+  switch (errorCode(err)) {
+    case 'InvalidParameter':
+    case 'InvalidParameterValue':
+    case 'MissingParameter':
+      return new AmiError(`EC2 rejected the import of disk ${index + 1} (${source}) in ${region}: ${message}`);
+    case 'InvalidS3ObjectKey':
+    case 'NoSuchKey':
+      return new AmiError(`Disk ${index + 1} (${source}) does not exist or cannot be read in S3: ${message}`);
+    default:
+      return toAmiError(err, `ImportSnapshot of disk ${index + 1} (${source}) in ${region}`);
+  }
+}
+
+/** Cancels the tasks that still run; a task that finished meanwhile is left to its snapshot's owner. */
+export async function cancelTasks(client: EC2Client, taskIds: string[], reason: string): Promise<void> {
+  if (taskIds.length === 0) return;
+  const tasks = await describeSnapshotTasks(client, taskIds);
+  for (const taskId of taskIds) {
+    // A task not visible yet may still be running: cancel it too.
+    if (tasks.has(taskId) && !isActive(tasks.get(taskId))) continue;
+    try {
+      await client.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: reason }));
+      log('info', 'snapshot import cancelled', { importTaskId: taskId, reason });
+    } catch (err) {
+      log('info', 'snapshot import could not be cancelled', { importTaskId: taskId, error: errorMessage(err) });
+    }
+  }
+}
+
+/**
+ * Delete: running tasks are cancelled in any case. The snapshots stage 2
+ * adopted (tagged with their task) go under DESTROY or in a rollback, and stay
+ * under RETAIN like the image; an image still registered from them keeps them
+ * (EC2 refuses, InvalidSnapshot.InUse, and the log says so). Snapshots never
+ * adopted are removed by the Delete of stage 2, which has the exact grant.
+ */
+async function deleteImports(client: EC2Client, event: CustomResourceEvent, props: Props, region: string): Promise<void> {
+  if (event.RequestType !== 'Delete') return;
+  const taskIds = taskIdsOf(event.PhysicalResourceId);
+  if (taskIds.length === 0) return;
+  await cancelTasks(client, taskIds, 'CloudFormation deleted the resource');
+  const destroy = (str(props.RemovalPolicy) ?? Removal.RETAIN) === Removal.DESTROY || await isRollingBack(event.StackId);
+  const out = await client.send(new DescribeSnapshotsCommand({
+    OwnerIds: ['self'],
+    Filters: [{ Name: `tag:${Tags.IMPORT_TASK}`, Values: taskIds }, { Name: `tag:${Tags.OWNER}`, Values: [ownershipOf(event).owner] }],
+  }));
+  const snapshotIds = (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean);
+  if (!destroy) {
+    log('info', 'imported snapshots retained', { snapshotIds, region });
+    return;
+  }
+  for (const snapshotId of snapshotIds) {
+    try {
+      await client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+      log('info', 'imported snapshot deleted', { snapshotId, region });
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      if (errorCode(err) === 'InvalidSnapshot.InUse') {
+        log('warn', 'imported snapshot kept: an image still uses it', { snapshotId, region, error: errorMessage(err) });
+        continue;
+      }
+      throw toAmiError(err, `Deleting imported snapshot ${snapshotId} in ${region}`);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import { DescribeImportSnapshotTasksCommand, EC2Client, ImportSnapshotTask } from '@aws-sdk/client-ec2';
+import { declareCalls } from './calls';
+import { errorCode } from './errors';
+
+/** Reading the ImportSnapshot tasks of an AmiFromDisks. */
+export const CALLS = declareCalls(
+  'ec2:DescribeImportSnapshotTasks',
+);
+
+/** An ImportedSnapshots resource's physical ID: its tasks, in disk order, comma-joined. */
+export function taskIdsOf(physicalId: string): string[] {
+  return physicalId.split(',').filter((id) => id.startsWith('import-snap-'));
+}
+
+/**
+ * The tasks EC2 still knows, by ID (it forgets a task 7 days after it ended);
+ * a task not visible yet or forgotten is absent from the map.
+ */
+export async function describeSnapshotTasks(ec2: EC2Client, taskIds: string[]): Promise<Map<string, ImportSnapshotTask>> {
+  const found = new Map<string, ImportSnapshotTask>();
+  for (const taskId of taskIds) {
+    try {
+      const out = await ec2.send(new DescribeImportSnapshotTasksCommand({ ImportTaskIds: [taskId] }));
+      const task = out.ImportSnapshotTasks?.[0];
+      if (task) found.set(taskId, task);
+    } catch (err) {
+      const code = errorCode(err) ?? '';
+      if (code === 'InvalidConversionTaskId.Malformed' || code.endsWith('.NotFound')) continue;
+      throw err;
+    }
+  }
+  return found;
+}
+
+/** A task's brief status: `active`, `completed`, `deleting` or `deleted` (failed or cancelled). */
+export function statusOf(task: ImportSnapshotTask | undefined): string | undefined {
+  return task?.SnapshotTaskDetail?.Status;
+}
+
+export function isActive(task: ImportSnapshotTask | undefined): boolean {
+  const status = statusOf(task);
+  return status === 'active' || status === 'pending';
+}
