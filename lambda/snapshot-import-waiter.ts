@@ -61,11 +61,11 @@ export async function followSnapshotImports(client: EC2Client, w: SnapshotImport
     tasks: taskIds.map((id) => ({ importTaskId: id, status: statusOf(tasks.get(id)) ?? 'not visible yet', statusMessage: tasks.get(id)?.SnapshotTaskDetail?.StatusMessage, progress: tasks.get(id)?.SnapshotTaskDetail?.Progress })),
   });
 
-  let failure = failureOf(taskIds, tasks, w.region);
+  // Once the last link is out of time, the timeout is the cause, whatever the tasks it cancelled report since.
   const timedOut = w.isLastLink && w.elapsedMs + POLL_INTERVAL_MS >= w.budgetMs;
-  if (!failure && timedOut) {
-    failure = `The snapshot imports in ${w.region} did not finish within the timeout of ${Math.round(w.totalTimeoutSeconds / 60)} min; raise the construct's timeout (up to ${Timing.MAX_TIMEOUT_HOURS} hours) if the disks need longer.`;
-  }
+  const failure = timedOut
+    ? `The snapshot imports in ${w.region} did not finish within the timeout of ${Math.round(w.totalTimeoutSeconds / 60)} min; raise the construct's timeout (up to ${Timing.MAX_TIMEOUT_HOURS} hours) if the disks need longer.`
+    : failureOf(taskIds, tasks, w.region);
   const running = taskIds.filter((id) => !tasks.has(id) || isActive(tasks.get(id)) || statusOf(tasks.get(id)) === 'deleting');
   if (failure) {
     // No task of a failed import may run on: a snapshot made after the rollback would belong to no one.
@@ -80,13 +80,20 @@ export async function followSnapshotImports(client: EC2Client, w: SnapshotImport
   return done(snapshotIdsOf(taskIds, tasks), props);
 }
 
-/** The first failed task's status message, as one sentence naming the disk. */
+/** What this waiter puts before the reason when it cancels a task (EC2 reports the reason as the task's status message). */
+const CANCELLED_BY_US = 'cancelled by cdk-ami:';
+
+/** The first failed task's status message (not one this waiter cancelled), as one sentence naming the disk. */
 function failureOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>, region: string): string | undefined {
-  const index = taskIds.findIndex((id) => statusOf(tasks.get(id)) === 'deleted' || statusOf(tasks.get(id)) === 'deleting');
+  const index = taskIds.findIndex((id) => {
+    const detail = tasks.get(id)?.SnapshotTaskDetail;
+    return (detail?.Status === 'deleted' || detail?.Status === 'deleting') && !detail.StatusMessage?.startsWith(CANCELLED_BY_US);
+  });
   if (index < 0) return undefined;
   const detail = tasks.get(taskIds[index])?.SnapshotTaskDetail;
   const source = detail?.Url ?? (detail?.UserBucket ? `s3://${detail.UserBucket.S3Bucket}/${detail.UserBucket.S3Key}` : 'its disk image');
-  return `Snapshot import ${taskIds[index]} of disk ${index + 1} (${source}) in ${region} failed: ${detail?.StatusMessage ?? 'EC2 gave no reason'}.`;
+  const message = (detail?.StatusMessage ?? 'EC2 gave no reason').replace(/\.$/, '');
+  return `Snapshot import ${taskIds[index]} of disk ${index + 1} (${source}) in ${region} failed: ${message}.`;
 }
 
 function snapshotIdsOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>): string[] {
@@ -96,7 +103,7 @@ function snapshotIdsOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>
 async function cancel(client: EC2Client, taskId: string, reason: string): Promise<void> {
   try {
     // EC2 limits the reason's length; the task ID is enough to find the cause in the log.
-    await client.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: reason.slice(0, 255) }));
+    await client.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: `${CANCELLED_BY_US} ${reason}`.slice(0, 255) }));
     log('info', 'snapshot import cancelled', { importTaskId: taskId, reason });
   } catch (err) {
     // Ended between the two calls: the next poll sees how.

@@ -401,6 +401,18 @@ export class CfnSimulator {
       const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
       return parts.map((p) => this.resolve(p)).join(sep);
     }
+    if ('Fn::Split' in obj) {
+      const [sep, source] = obj['Fn::Split'] as [string, unknown];
+      return String(this.resolve(source) ?? '').split(sep);
+    }
+    if ('Fn::Select' in obj) {
+      const [index, list] = obj['Fn::Select'] as [unknown, unknown];
+      const items = this.resolve(list) as unknown[];
+      const i = Number(this.resolve(index));
+      // CloudFormation fails a template whose index is out of range.
+      if (!Array.isArray(items) || !(i >= 0 && i < items.length)) throw new Error(`Fn::Select index ${i} out of range of ${JSON.stringify(items)}`);
+      return items[i];
+    }
     return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, this.resolve(v)]));
   }
 }

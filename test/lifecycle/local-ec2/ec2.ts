@@ -8,6 +8,7 @@ import { FastLaunchActions } from './fast-launch';
 import { ImageSettingActions } from './image-settings';
 import { ImageActions } from './images';
 import { ImportActions } from './import-image';
+import { SnapshotImportActions } from './import-snapshot';
 import { InstanceActions } from './instances';
 import { QueryParams } from './protocol';
 import { SnapshotActions } from './snapshots';
@@ -24,6 +25,7 @@ export class Ec2Api {
   readonly tags: TagActions;
   readonly storeRestore: StoreRestoreActions;
   readonly imports: ImportActions;
+  readonly snapshotImports: SnapshotImportActions;
   private readonly handlers: Readonly<Record<string, ActionHandler>>;
 
   constructor(world: World) {
@@ -35,9 +37,10 @@ export class Ec2Api {
     this.tags = new TagActions(world);
     this.storeRestore = new StoreRestoreActions(world);
     this.imports = new ImportActions(world);
+    this.snapshotImports = new SnapshotImportActions(world, this.imports.handlers.CancelImportTask);
     this.handlers = Object.assign({},
       this.instances.handlers, this.images.handlers, this.imageSettings.handlers, this.fastLaunch.handlers,
-      this.snapshots.handlers, this.tags.handlers, this.storeRestore.handlers, this.imports.handlers);
+      this.snapshots.handlers, this.tags.handlers, this.storeRestore.handlers, this.imports.handlers, this.snapshotImports.handlers);
   }
 
   /** The inner XML of the action's response; throws ApiError for service errors. */

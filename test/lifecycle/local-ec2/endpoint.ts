@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudFormationApi } from './cloudformation';
 import { Ec2Api } from './ec2';
 import { ApiError } from './errors';
+import type { LocalSnapshotImportTask, SnapshotImportBehaviour } from './import-snapshot';
 import { faultError, FaultPlan, PROXY_502_BODY } from './faults';
 import { newTags } from './helpers';
 import { cfnDocument, cfnErrorDocument, credentialScope, ec2Document, ec2ErrorDocument, QueryParams, readBody, Reply, sdkAttempt } from './protocol';
@@ -90,6 +91,15 @@ export class LocalEc2 {
 
   set importBehaviour(behaviour: ImportBehaviour) {
     this.world.importBehaviour = { ...behaviour };
+  }
+
+  /** How ImportSnapshot tasks started from now on progress (default: one poll per step, then completed). */
+  get snapshotImportBehaviour(): SnapshotImportBehaviour {
+    return this.world.snapshotImportBehaviour;
+  }
+
+  set snapshotImportBehaviour(behaviour: SnapshotImportBehaviour) {
+    this.world.snapshotImportBehaviour = { ...behaviour };
   }
 
   /** New images answer `InvalidAMIID.NotFound` to this many DescribeImages-by-ID calls (default 0). */
@@ -279,6 +289,11 @@ export class LocalEc2 {
   /** Store tasks started in the region, oldest first. */
   storeTasks(region: string): LocalStoreTask[] {
     return structuredClone(this.world.region(region).storeTasks);
+  }
+
+  /** ImportSnapshot tasks of the region, oldest first. */
+  snapshotImportTasks(region: string): LocalSnapshotImportTask[] {
+    return structuredClone(this.ec2.snapshotImports.tasks(this.world.region(region)));
   }
 
   /** Import tasks of the region that have not expired. */

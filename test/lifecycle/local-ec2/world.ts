@@ -2,6 +2,7 @@
  * The simulated world: per account and Region a `RegionState` (instances, images, snapshots, tasks,
  * stacks, parameters), and the account's S3 objects, which are global; plus the behaviours tests set.
  */
+import type { SnapshotImportBehaviour } from './import-snapshot';
 import { ACCOUNT_ID, FastLaunchBehaviour, ImageBehaviour, ImageBlockPublicAccessState, ImportBehaviour, LocalImage, LocalImportTask, LocalInstance, LocalParameter, LocalSnapshot, LocalStack, LocalStoreTask, S3StoredObject, StoreBehaviour } from './types';
 
 const DEFAULT_BEHAVIOUR: ImageBehaviour = { pendingPolls: 2, finalState: 'available' };
@@ -61,6 +62,8 @@ export class World {
   storeBehaviour: StoreBehaviour = DEFAULT_STORE_BEHAVIOUR;
   importBehaviour: ImportBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
   fastLaunchBehaviour: FastLaunchBehaviour = DEFAULT_FAST_LAUNCH_BEHAVIOUR;
+  /** How ImportSnapshot tasks progress (see import-snapshot.ts). */
+  snapshotImportBehaviour: SnapshotImportBehaviour = {};
   notFoundAfterCreate = 0;
   /** GetParameter reads that still see the old value after an aws:ec2:image PutParameter (SSM validates it asynchronously). */
   parameterValidationReads = 0;
@@ -112,6 +115,7 @@ export class World {
     this.storeBehaviour = DEFAULT_STORE_BEHAVIOUR;
     this.importBehaviour = DEFAULT_IMPORT_BEHAVIOUR;
     this.fastLaunchBehaviour = DEFAULT_FAST_LAUNCH_BEHAVIOUR;
+    this.snapshotImportBehaviour = {};
     this.notFoundAfterCreate = 0;
     this.parameterValidationReads = 0;
   }
