@@ -17,7 +17,7 @@ import {
   ACCOUNT, Decision, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
 } from './simulator';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
   ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
@@ -159,6 +159,20 @@ function plainStack(): Stack {
 function unnamedImportStack(): Stack {
   const stack = newStack('UnnamedImport');
   new ImportedAmi(stack, 'Appliance', { disks: [ImportDisk.fromSnapshot(DISK_SNAPSHOT)] });
+  return stack;
+}
+
+/** An AmiFromDisks with a root and a data disk, encrypted with a key of the stack. */
+function disksStack(): Stack {
+  const stack = newStack('Disks');
+  const bucket = s3.Bucket.fromBucketName(stack, 'Uploads', 'vm-disks');
+  new AmiFromDisks(stack, 'NixOS', {
+    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
+    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://vm-disks/nixos/store.raw', DiskImageFormat.RAW) }],
+    encrypted: true,
+    encryptionKey: new kms.Key(stack, 'DiskKey'),
+    timeout: Duration.hours(2),
+  });
   return stack;
 }
 
@@ -900,6 +914,77 @@ function builderCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
   };
 }
 
+/**
+ * AmiFromDisks: ImportSnapshot tasks tagged as this stack's, then exactly the snapshots stage 1 hands
+ * out (untagged: VM Import does not tag what it makes), then RegisterImage from them.
+ */
+function diskImportCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
+  const [, imports] = resourcesOf(s, 'Custom::ImportedSnapshots')[0];
+  const region = imports.Region;
+  const task = `arn:aws:ec2:${region}:${s.account}:import-snapshot-task/import-snap-0123456789abcdef0`;
+  const adopt = resourcesOf(s, 'Custom::AmiWaiter').find(([, p]) => p.Target === 'snapshot-adopt')![1];
+  const snapshotIds = String(adopt.ImportedSnapshotIds).split(',');
+  const [, registered] = resourcesOf(s, 'Custom::AmiFromSnapshot')[0];
+  const untaggedHere = { 'ec2:Owner': s.account, ...inRegion(region) };
+  const taskResource = { resource: task, resourceType: 'import-snapshot-task' };
+  const exact = (id: string) => ({ resource: snapshotArn(region, id), resourceType: 'snapshot' });
+  const otherStack = 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1';
+  // The root volume is registered from the first snapshot stage 1 handed out: the template wires them together.
+  expect(registered.RootSnapshotId).toBe(snapshotIds[0]);
+  const allow: Case[] = [
+    { reason: 'ImportSnapshot creates its task with this stack\'s tags', role: 'operation', request: { action: call('import-snapshots.ts', 'ec2:ImportSnapshot'), ...taskResource, context: { ...requestTags(s), ...inRegion(region) } } },
+    { reason: 'ImportSnapshot creates the new snapshot, evaluated with the request\'s tags', role: 'operation', request: { action: 'ec2:ImportSnapshot', resource: snapshotArn(region, NEW_SNAPSHOT), resourceType: 'snapshot', context: { ...requestTags(s), ...inRegion(region) } } },
+    { reason: 'CreateTags on the task ImportSnapshot creates', role: 'operation', request: { action: 'ec2:CreateTags', ...taskResource, context: { ...requestTags(s), 'ec2:CreateAction': 'ImportSnapshot', ...inRegion(region) } } },
+    { reason: 'iam:PassRole of the VM Import service role to ImportSnapshot', role: 'operation', request: { action: 'iam:PassRole', resource: `arn:aws:iam::${s.account}:role/${imports.RoleName}`, resourceType: 'role', context: { 'iam:PassedToService': 'vmie.amazonaws.com' } } },
+    ...ebsKeyUse(s, 'operation', 'the snapshots\' encryptionKey', imports.KmsKeyId, region, 'write'),
+    wildcard('operation', 'shared/snapshot-import-tasks.ts', 'ec2:DescribeImportSnapshotTasks', 'to find the tasks a delete cancels'),
+    wildcard('waiter', 'shared/snapshot-import-tasks.ts', 'ec2:DescribeImportSnapshotTasks', 'to follow the snapshot imports'),
+    wildcard('operation', 'import-snapshots.ts', 'ec2:DescribeSnapshots', 'to find the snapshots a delete removes'),
+    wildcard('waiter', 'snapshot-import-waiter.ts', 'ec2:DescribeSnapshots', 'to see whether the snapshots are tagged yet'),
+    { reason: 'CancelImportTask of this stack\'s snapshot import (delete)', role: 'operation', request: { action: call('import-snapshots.ts', 'ec2:CancelImportTask'), ...taskResource, context: { ...ownTag(s), ...inRegion(region) } } },
+    { reason: 'CancelImportTask of this stack\'s snapshot import (another disk failed, or the wait timed out)', role: 'waiter', request: { action: call('snapshot-import-waiter.ts', 'ec2:CancelImportTask'), ...taskResource, context: { ...ownTag(s), ...inRegion(region) } } },
+    { reason: 'DeleteSnapshot of an imported snapshot tagged as this stack\'s (delete under DESTROY or in a rollback)', role: 'operation', request: { action: call('import-snapshots.ts', 'ec2:DeleteSnapshot'), ...exact(NEW_SNAPSHOT), context: { ...ownTag(s), ...inRegion(region) } } },
+    ...createTagged(s, 'operation', 'from-snapshot.ts', 'RegisterImage', region, ['image'], ['image']),
+    ...snapshotIds.flatMap((id): Case[] => [
+      { reason: `CreateTags of this stack's tags on the imported snapshot ${id} (untagged), by the ID stage 1 handed out`, role: 'waiter', request: { action: call('snapshot-import-waiter.ts', 'ec2:CreateTags'), ...exact(id), context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-snap-0123456789abcdef0' }), 'ec2:SnapshotID': id, ...untaggedHere } } },
+      { reason: `DeleteSnapshot of the imported snapshot ${id} of a failed import (stage 2)`, role: 'waiter', request: { action: call('snapshot-import-waiter.ts', 'ec2:DeleteSnapshot'), ...exact(id), context: { 'ec2:SnapshotID': id, ...untaggedHere } } },
+      { reason: `DeleteSnapshot of the imported snapshot ${id} that was never tagged (stage 2's delete)`, role: 'operation', request: { action: 'ec2:DeleteSnapshot', ...exact(id), context: { 'ec2:SnapshotID': id, ...untaggedHere } } },
+      { reason: `RegisterImage from the imported snapshot ${id}`, role: 'operation', request: { action: call('from-snapshot.ts', 'ec2:RegisterImage'), ...exact(id), context: { ...ownTag(s), 'ec2:SnapshotID': id, 'ec2:Owner': s.account, ...inRegion(region) } } },
+    ]),
+    ...[['vm-disks', 'nixos/root.vhd'], ['vm-disks', 'nixos/store.raw']].map(([bucket, key]): Case => ({
+      reason: `s3:GetObject by VM Import of the disk s3://${bucket}/${key}`, role: 'vmimport', request: { action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/${key}`, resourceType: 'object' },
+    })),
+  ];
+  const foreign = exact(FOREIGN_SNAPSHOT);
+  const deny: Case[] = [
+    { reason: 'ImportSnapshot of a task tagged as another stack\'s', role: 'operation', request: { action: 'ec2:ImportSnapshot', ...taskResource, context: { ...requestTags(s, { 'cdk-ami:stack': otherStack }), ...inRegion(region) } } },
+    { reason: 'ImportSnapshot without this stack\'s tags', role: 'operation', request: { action: 'ec2:ImportSnapshot', ...taskResource, context: inRegion(region) } },
+    ...(['operation', 'waiter'] as Role[]).flatMap((role): Case[] => [
+      { reason: `CancelImportTask by the ${role} role of another stack's snapshot import`, role, request: { action: 'ec2:CancelImportTask', ...taskResource, context: { 'aws:ResourceTag/cdk-ami:stack': otherStack, ...inRegion(region) } } },
+      { reason: `CancelImportTask by the ${role} role of an untagged snapshot import`, role, request: { action: 'ec2:CancelImportTask', ...taskResource, context: inRegion(region) } },
+      { reason: `DeleteSnapshot by the ${role} role of an untagged snapshot that is not what the import made`, role, request: { action: 'ec2:DeleteSnapshot', ...foreign, context: { 'ec2:SnapshotID': FOREIGN_SNAPSHOT, ...untaggedHere } } },
+      { reason: `CreateTags by the ${role} role of this stack's tags on an untagged snapshot that is not what the import made`, role, request: { action: 'ec2:CreateTags', ...foreign, context: { ...requestTags(s), 'ec2:SnapshotID': FOREIGN_SNAPSHOT, ...untaggedHere } } },
+    ]),
+    { reason: 'RegisterImage from an untagged snapshot that is not what the import made', role: 'operation', request: { action: 'ec2:RegisterImage', ...foreign, context: { 'ec2:SnapshotID': FOREIGN_SNAPSHOT, ...untaggedHere } } },
+    { reason: 'CreateTags by the waiter role on an imported snapshot of tags that are not this stack\'s', role: 'waiter', request: { action: 'ec2:CreateTags', ...exact(snapshotIds[0]), context: { ...requestTags(s, { 'cdk-ami:stack': otherStack }), ...untaggedHere } } },
+    { reason: 'CreateTags by the operation role on an imported snapshot (only stage 2, the waiter, tags it)', role: 'operation', request: { action: 'ec2:CreateTags', ...exact(snapshotIds[0]), context: { ...requestTags(s), ...untaggedHere } } },
+    { reason: 's3:GetObject by VM Import of another object of the disks\' bucket', role: 'vmimport', request: { action: 's3:GetObject', resource: 'arn:aws:s3:::vm-disks/secrets.txt', resourceType: 'object' } },
+  ];
+  return { allow, deny };
+}
+
+function disksScenario(): Scenario {
+  const s = synthesized(disksStack());
+  const cases = diskImportCases(s);
+  return {
+    name: 'an image from disks',
+    s,
+    roles: { operation: roleId(s, 'CdkAmiProviderOperationRole'), waiter: roleId(s, 'CdkAmiProviderWaiterRole'), vmimport: roleId(s, 'NixOSServiceRole'), builder: undefined },
+    allow: cases.allow,
+    deny: cases.deny,
+  };
+}
+
 interface Scenario {
   readonly name: string;
   readonly s: SynthesizedStack;
@@ -941,6 +1026,7 @@ const SCENARIOS: Scenario[] = [
   scenario('every construct and option', everythingStack(), { rename: true, vmImport: true, hasImport: true }),
   scenario('an image from an instance only', plainStack(), { rename: false, vmImport: false, hasImport: false }),
   scenario('an import without a name', unnamedImportStack(), { rename: false, vmImport: false, hasImport: true }),
+  disksScenario(),
 ];
 
 async function decision(sc: Scenario, c: Case): Promise<Decision> {

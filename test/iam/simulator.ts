@@ -74,6 +74,9 @@ export function snapshotIdsFor(logicalId: string): string[] {
 function attributeOf(s: SynthesizedStack, id: string, attribute: string): string {
   const type = s.resources[id]?.Type;
   if (attribute === 'ImageId') return imageIdFor(id);
+  // A link that adopts snapshots (an AmiFromDisks's stage 2) hands out the ones it was given.
+  const given = s.resources[id]?.Properties?.ImportedSnapshotIds;
+  if (attribute === 'SnapshotIds' && s.resources[id]?.Properties?.Target === 'snapshot-adopt' && given !== undefined) return resolve(s, given);
   if (attribute === 'SnapshotIds') return snapshotIdsFor(id).join(',');
   if (attribute === 'SnapshotArns') return snapshotIdsFor(id).map((snap) => `arn:${PARTITION}:ec2:${s.region}::snapshot/${snap}`).join(',');
   if (attribute !== 'Arn') return `${id}.${attribute}`;

@@ -9,6 +9,7 @@ import * as fromInstance from '../../lambda/from-instance';
 import * as fromSnapshot from '../../lambda/from-snapshot';
 import * as importImage from '../../lambda/import';
 import * as importWaiter from '../../lambda/import-waiter';
+import * as importSnapshots from '../../lambda/import-snapshots';
 import * as restore from '../../lambda/restore';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
@@ -19,6 +20,8 @@ import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
 import * as importTasks from '../../lambda/shared/import-tasks';
 import * as references from '../../lambda/shared/references';
+import * as snapshotImportTasks from '../../lambda/shared/snapshot-import-tasks';
+import * as snapshotImportWaiter from '../../lambda/snapshot-import-waiter';
 import * as removal from '../../lambda/shared/removal';
 import * as ssmParameters from '../../lambda/ssm-parameters';
 import * as store from '../../lambda/store';
@@ -31,6 +34,8 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'from-snapshot.ts': fromSnapshot.CALLS,
   'import.ts': importImage.CALLS,
   'import-waiter.ts': importWaiter.CALLS,
+  'import-snapshots.ts': importSnapshots.CALLS,
+  'snapshot-import-waiter.ts': snapshotImportWaiter.CALLS,
   'restore.ts': restore.CALLS,
   's3-objects.ts': s3Objects.CALLS,
   'ssm-parameters.ts': ssmParameters.CALLS,
@@ -43,6 +48,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'shared/images.ts': images.CALLS,
   'shared/import-tasks.ts': importTasks.CALLS,
   'shared/references.ts': references.CALLS,
+  'shared/snapshot-import-tasks.ts': snapshotImportTasks.CALLS,
   'shared/removal.ts': removal.CALLS,
 };
 
