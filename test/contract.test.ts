@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BootMode, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImageArchitecture,
-  ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+  AmiFromDisks, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
 import { newStack } from './util';
 import { Attributes, checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
@@ -108,6 +108,19 @@ function everythingStack(): Stack {
     snapshotTags: { backup: 'none' },
     requireImdsv2: true,
     fastLaunch: { maxParallelLaunches: 6 },
+  });
+  new AmiFromDisks(stack, 'FromDisks', {
+    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
+    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://other-disks/store.raw', DiskImageFormat.RAW), volumeSize: Size.gibibytes(40) }],
+    encrypted: true,
+    encryptionKey: key,
+    snapshotTags: { source: 'nixos' },
+    description: 'nixos',
+    tags: { team: 'platform' },
+    bootMode: BootMode.UEFI,
+    tpmSupport: true,
+    imageName: 'nixos',
+    removalPolicy: RemovalPolicy.DESTROY,
   });
   new StoredAmi(stack, 'StoredExisting', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket });
   const setup = ec2.UserData.forLinux();

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermissions';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
 import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack } from './util';
 import { iamWildcardFindings, suppressNag } from '../src/private/nag';
@@ -48,6 +48,12 @@ function everyConstruct(app = new App()): Stack {
     ],
     encrypted: true,
     kmsKey: key,
+  });
+
+  new AmiFromDisks(stack, 'FromDisks', {
+    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
+    encrypted: true,
+    encryptionKey: key,
   });
 
   // Another stack of the app that restores from the bucket and with the key of the first.

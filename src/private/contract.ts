@@ -244,8 +244,8 @@ export const Schemas = {
     Encrypted: flag,
     KmsKeyId: text,
     RoleName: text,
+    // The task's tags, which stage 2 puts on its snapshot (with the snapshot-only tags of the adopting link).
     Tags: tagList,
-    SnapshotTags: tagList,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.STORED_AMI]: {
