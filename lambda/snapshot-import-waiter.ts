@@ -40,7 +40,9 @@ export interface SnapshotImportLink extends LinkTiming {
  * the snapshots that were made anyway, which stage 2 then removes. Nothing is
  * tagged here: the waiter role has no grant on snapshots it does not know.
  */
-export async function followSnapshotImports(client: EC2Client, w: SnapshotImportLink, props: ResourceProperties): Promise<IsCompleteResponse<Waiter>> {
+export async function followSnapshotImports(
+  client: EC2Client, w: SnapshotImportLink, props: ResourceProperties,
+): Promise<IsCompleteResponse<Waiter>> {
   const taskIds = taskIdsOf(w.imageId);
   let tasks: Map<string, ImportSnapshotTask>;
   try {

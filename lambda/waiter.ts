@@ -47,7 +47,9 @@ export async function waiterOnEvent(event: CustomResourceEvent): Promise<OnEvent
   if (event.RequestType === 'Delete') {
     const region = required(event.ResourceProperties, 'Region');
     // An AmiFromDisks's stage 2 removes the snapshots it was given if they were never tagged.
-    if (str((event.ResourceProperties as Props).Target) === SnapshotImportTargets.ADOPT) await removeUnadoptedSnapshots(ec2(region), event.ResourceProperties, region);
+    if (str((event.ResourceProperties as Props).Target) === SnapshotImportTargets.ADOPT) {
+      await removeUnadoptedSnapshots(ec2(region), event.ResourceProperties, region);
+    }
     const imp = importToFinish(event.ResourceProperties as Props);
     // The first link of an import's stage 2 removes the import if it was never tagged (see removeUntaggedImport).
     if (imp && num((event.ResourceProperties as Props).Link, 1) === 1) {

@@ -17,8 +17,8 @@ import {
   ACCOUNT, Decision, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
 } from './simulator';
 import {
-  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
-  ImportedAmi,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat,
+  ImportDisk, ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';

@@ -40,7 +40,7 @@ describe('AmiFromDisks lifecycle against the local EC2 endpoint', () => {
       expect(snapshot.tags).toMatchObject({ 'team': 'platform', 'backup': 'daily', 'cdk-ami:stack': sim.stackId, 'cdk-ami:import-task': tasks[i].importTaskId });
     }
     expect(image.tags).toMatchObject({ 'team': 'platform', 'cdk-ami:stack': sim.stackId });
-    expect(image.tags['backup']).toBeUndefined();
+    expect(image.tags.backup).toBeUndefined();
 
     expect(await sim.deleteStack()).toEqual({ ok: true });
     expect(h.ec2.liveImages(REGION)).toEqual([]);
