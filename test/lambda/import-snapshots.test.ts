@@ -133,7 +133,10 @@ describe('stage 1: following the snapshot imports', () => {
     tasksAre(task(TASKS[0], 'deleted', { StatusMessage: 'ClientError: Disk validation failed [Invalid VHD footer].' }), task(TASKS[1], 'active'));
     expect(await poll(follow())).toEqual({ IsComplete: false });
     expect(ec2Mock).toHaveReceivedCommandWith(CancelImportTaskCommand, { ImportTaskId: TASKS[1] });
-    tasksAre(task(TASKS[0], 'deleted', { StatusMessage: 'ClientError: Disk validation failed [Invalid VHD footer].' }), task(TASKS[1], 'deleted', { StatusMessage: 'cancelled by cdk-ami: …' }));
+    tasksAre(
+      task(TASKS[0], 'deleted', { StatusMessage: 'ClientError: Disk validation failed [Invalid VHD footer].' }),
+      task(TASKS[1], 'deleted', { StatusMessage: 'cancelled by cdk-ami: …' }),
+    );
     const err = await oneLineFailure(poll(follow()));
     expect(err.message).toBe(`Snapshot import ${TASKS[0]} of disk 1 (s3://vm-disks/nixos/root.vhd) in us-east-1 failed: ClientError: Disk validation failed [Invalid VHD footer].`);
   });
@@ -141,7 +144,9 @@ describe('stage 1: following the snapshot imports', () => {
   test('a failed task after another completed hands the completed snapshot to stage 2 with the failure', async () => {
     tasksAre(task(TASKS[0], 'completed', { SnapshotId: SNAPSHOTS[0] }), task(TASKS[1], 'deleted', { StatusMessage: 'ClientError: Unknown format' }));
     const out = await poll(follow());
-    expect(out).toMatchObject({ IsComplete: true, Data: { SnapshotIds: SNAPSHOTS[0], State: 'failed', Failure: expect.stringMatching(/of disk 2 .* failed: ClientError: Unknown format\.$/) } });
+    expect(out).toMatchObject({
+      IsComplete: true, Data: { SnapshotIds: SNAPSHOTS[0], State: 'failed', Failure: expect.stringMatching(/of disk 2 .* failed: ClientError: Unknown format\.$/) },
+    });
   });
 
   test('the last link out of time cancels the running tasks and fails with the timeout', async () => {
@@ -196,7 +201,8 @@ describe('stage 2: adopting exactly the snapshots stage 1 handed out', () => {
 
   test('its delete removes the snapshots never tagged as the stack\'s, and leaves tagged ones to their owner', async () => {
     ec2Mock.on(DescribeSnapshotsCommand, { SnapshotIds: [SNAPSHOTS[0]] }).resolves({ Snapshots: [{ SnapshotId: SNAPSHOTS[0], Tags: [] }] });
-    ec2Mock.on(DescribeSnapshotsCommand, { SnapshotIds: [SNAPSHOTS[1]] }).resolves({ Snapshots: [{ SnapshotId: SNAPSHOTS[1], Tags: ownershipTagsFor(CREATE_REQUEST) }] });
+    const tagged = { SnapshotId: SNAPSHOTS[1], Tags: ownershipTagsFor(CREATE_REQUEST) };
+    ec2Mock.on(DescribeSnapshotsCommand, { SnapshotIds: [SNAPSHOTS[1]] }).resolves({ Snapshots: [tagged] });
     await onEvent(deleteEvent(WAITER, `${TASKS.join(',')}/wait-1`, adopt()));
     expect(ec2Mock).toHaveReceivedCommandTimes(DeleteSnapshotCommand, 1);
     expect(ec2Mock).toHaveReceivedCommandWith(DeleteSnapshotCommand, { SnapshotId: SNAPSHOTS[0] });
