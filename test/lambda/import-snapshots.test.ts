@@ -102,12 +102,17 @@ describe('Custom::ImportedSnapshots operation', () => {
   });
 });
 
+/** One isComplete of a waiter link that started `waitedMs` ago. */
+function pollWaiter(props: Record<string, unknown>, waitedMs: number) {
+  return isComplete({ ...createEvent(WAITER, props), WaitStartedAt: Date.now() - waitedMs });
+}
+
 const follow = (extra: Record<string, unknown> = {}) => waiterProps({
   ImageId: TASKS.join(','), Target: 'snapshot-import', SnapshotArnPrefix: 'arn:aws:ec2:us-east-1::snapshot/', ...extra,
 });
 
 describe('stage 1: following the snapshot imports', () => {
-  const poll = (props: Record<string, unknown>, waitedMs = 60_000) => isComplete({ ...createEvent(WAITER, props), WaitStartedAt: Date.now() - waitedMs } as any);
+  const poll = (props: Record<string, unknown>, waitedMs = 60_000) => pollWaiter(props, waitedMs);
 
   test('completes with the snapshots in disk order once every task completed, tagging nothing', async () => {
     tasksAre(task(TASKS[0], 'completed', { SnapshotId: SNAPSHOTS[0] }), task(TASKS[1], 'completed', { SnapshotId: SNAPSHOTS[1] }));
@@ -161,7 +166,7 @@ const adopt = (extra: Record<string, unknown> = {}) => waiterProps({
 });
 
 describe('stage 2: adopting exactly the snapshots stage 1 handed out', () => {
-  const poll = (props: Record<string, unknown>, waitedMs = 10_000) => isComplete({ ...createEvent(WAITER, props), WaitStartedAt: Date.now() - waitedMs } as any);
+  const poll = (props: Record<string, unknown>, waitedMs = 10_000) => pollWaiter(props, waitedMs);
 
   test('tags each untagged snapshot with its task\'s tags, the snapshot-only tags and the task ID', async () => {
     ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: SNAPSHOTS.map((SnapshotId) => ({ SnapshotId, Tags: [] })) });
