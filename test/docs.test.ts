@@ -14,6 +14,7 @@ const AWS_DOCS = /^https:\/\/docs\.aws\.amazon\.com\/\S+$/;
 const NO_EC2_PARAMETER: Record<string, string> = {
   'ImageProps.removalPolicy': 'a CloudFormation removal policy, applied by cdk-ami',
   'ImageProps.timeout': 'a cdk-ami wait, no EC2 parameter',
+  'AmiFromDisks.applyRemovalPolicy': 'a CloudFormation removal policy, applied by cdk-ami to the image and its imported snapshots',
   'CrossAccountCopyRoleProps.sourceAccount': 'the IAM trust policy of the role, no EC2 parameter',
   'CrossAccountCopyRoleProps.sourceStackName': 'the IAM trust and tag conditions of the role, no EC2 parameter',
   'CrossAccountCopyRoleProps.roleName': 'the IAM role name, no EC2 parameter',
@@ -113,7 +114,7 @@ describe('docstrings link the EC2 API reference', () => {
     expect(names).toEqual(expect.arrayContaining([
       'ImageProps.description', 'CopyOptions.kmsKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
       'ImageVolumeOptions.iops', 'ImageBlockDevice.exclude', 'SnapshotVolume.snapshotId',
-      'AmiFromInstanceProps.noReboot', 'AmiFromSnapshotProps.tpmSupport', 'BakedAmiProps.instanceType',
+      'AmiFromInstanceProps.noReboot', 'RegistrationOptions.tpmSupport', 'BakedAmiProps.instanceType',
       'CopiedAmiProps.source', 'ImportedAmiProps.platform', 'RestoredAmiProps.objectKey', 'StoredAmiProps.bucket',
       'LaunchPermission.account', 'ImportDisk.fromBucket', 'ImageBase.copyTo',
     ]));
