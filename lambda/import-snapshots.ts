@@ -1,13 +1,14 @@
-import { CancelImportTaskCommand, DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, EC2Client, ImportSnapshotCommand } from '@aws-sdk/client-ec2';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
-import { AmiError, errorCode, errorMessage, isNotFound, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { deleteSnapshots } from './shared/images';
 import { log } from './shared/log';
 import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, changed, required, str, tags } from './shared/props';
 import { isRollingBack } from './shared/removal';
-import { describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
+import { cancelTask, describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import { ReceivedProperties, Removal, ResourceTypes, Tags } from '../src/private/contract';
 
@@ -17,9 +18,7 @@ type Props = ReceivedProperties<Kind>;
 /** Custom::ImportedSnapshots's own calls (onEvent). */
 export const CALLS = declareCalls(
   'ec2:ImportSnapshot',
-  'ec2:CancelImportTask',
   'ec2:DescribeSnapshots',
-  'ec2:DeleteSnapshot',
 );
 
 /** A change of any of these imports the disks again (new tasks, a new physical ID). */
@@ -114,13 +113,7 @@ export async function cancelTasks(client: EC2Client, taskIds: string[], reason: 
   const tasks = await describeSnapshotTasks(client, taskIds);
   for (const taskId of taskIds) {
     // A task not visible yet may still be running: cancel it too.
-    if (tasks.has(taskId) && !isActive(tasks.get(taskId))) continue;
-    try {
-      await client.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: reason }));
-      log('info', 'snapshot import cancelled', { importTaskId: taskId, reason });
-    } catch (err) {
-      log('info', 'snapshot import could not be cancelled', { importTaskId: taskId, error: errorMessage(err) });
-    }
+    if (!tasks.has(taskId) || isActive(tasks.get(taskId))) await cancelTask(client, taskId, reason);
   }
 }
 
@@ -128,7 +121,7 @@ export async function cancelTasks(client: EC2Client, taskIds: string[], reason: 
  * Delete: running tasks are cancelled in any case. The snapshots stage 2
  * adopted (tagged with their task) go under DESTROY or in a rollback, and stay
  * under RETAIN like the image; an image still registered from them keeps them
- * (EC2 refuses, InvalidSnapshot.InUse, and the log says so). Snapshots never
+ * (EC2 refuses, InvalidSnapshot.InUse; the log says so). Snapshots never
  * adopted are removed by the Delete of stage 2, which has the exact grant.
  */
 async function deleteImports(client: EC2Client, event: CustomResourceEvent, props: Props, region: string): Promise<void> {
@@ -146,17 +139,6 @@ async function deleteImports(client: EC2Client, event: CustomResourceEvent, prop
     log('info', 'imported snapshots retained', { snapshotIds, region });
     return;
   }
-  for (const snapshotId of snapshotIds) {
-    try {
-      await client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-      log('info', 'imported snapshot deleted', { snapshotId, region });
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      if (errorCode(err) === 'InvalidSnapshot.InUse') {
-        log('warn', 'imported snapshot kept: an image still uses it', { snapshotId, region, error: errorMessage(err) });
-        continue;
-      }
-      throw toAmiError(err, `Deleting imported snapshot ${snapshotId} in ${region}`);
-    }
-  }
+  // An image still registered from one (RETAIN kept it, and the image is not this resource's) keeps it.
+  await deleteSnapshots(client, snapshotIds, region, true);
 }

@@ -1,13 +1,13 @@
-import { CancelImportTaskCommand, CreateTagsCommand, DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotTask, Snapshot, Tag } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotTask, Snapshot, Tag } from '@aws-sdk/client-ec2';
 import { GRANT_PROPAGATION_MS } from './import-waiter';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
-import { mergeTags } from './shared/images';
+import { deleteSnapshots, mergeTags } from './shared/images';
 import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS } from './shared/links';
 import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { required, str, tags as tagList } from './shared/props';
-import { describeSnapshotTasks, isActive, statusOf, taskIdsOf } from './shared/snapshot-import-tasks';
+import { cancelTask, describeSnapshotTasks, isActive, statusOf, taskIdsOf } from './shared/snapshot-import-tasks';
 import { IsCompleteResponse, ResourceProperties } from './shared/types';
 import { ResourceTypes, Tags, Timing } from '../src/private/contract';
 
@@ -21,9 +21,7 @@ type Waiter = typeof ResourceTypes.WAITER;
  * tagged. The exact snapshots are granted by the AmiFromDisks's own policies.
  */
 export const CALLS = declareCalls(
-  'ec2:CancelImportTask',
   'ec2:CreateTags',
-  'ec2:DeleteSnapshot',
   'ec2:DescribeSnapshots',
 );
 
@@ -71,7 +69,7 @@ export async function followSnapshotImports(
   const running = taskIds.filter((id) => !tasks.has(id) || isActive(tasks.get(id)) || statusOf(tasks.get(id)) === 'deleting');
   if (failure) {
     // No task of a failed import may run on: a snapshot made after the rollback would belong to no one.
-    for (const taskId of running.filter((id) => isActive(tasks.get(id)))) await cancel(client, taskId, failure);
+    for (const taskId of running.filter((id) => isActive(tasks.get(id)))) await cancelTask(client, taskId, `${CANCELLED_BY_US} ${failure}`);
     if (running.length > 0) return { IsComplete: false };
     const made = snapshotIdsOf(taskIds, tasks);
     if (made.length === 0) throw new AmiError(failure);
@@ -102,16 +100,6 @@ function snapshotIdsOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>
   return taskIds.map((id) => tasks.get(id)?.SnapshotTaskDetail).filter((d) => d?.Status === 'completed' && d.SnapshotId).map((d) => d!.SnapshotId!);
 }
 
-async function cancel(client: EC2Client, taskId: string, reason: string): Promise<void> {
-  try {
-    // EC2 limits the reason's length; the task ID is enough to find the cause in the log.
-    await client.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: `${CANCELLED_BY_US} ${reason}`.slice(0, 255) }));
-    log('info', 'snapshot import cancelled', { importTaskId: taskId, reason });
-  } catch (err) {
-    // Ended between the two calls: the next poll sees how.
-    log('info', 'snapshot import could not be cancelled', { importTaskId: taskId, error: errorMessage(err) });
-  }
-}
 
 function done(snapshotIds: string[], props: ResourceProperties, failure?: string): IsCompleteResponse<Waiter> {
   const prefix = required(props, 'SnapshotArnPrefix');
@@ -206,16 +194,8 @@ export async function removeUnadoptedSnapshots(client: EC2Client, props: Resourc
 async function removeSnapshots(client: EC2Client, snapshotIds: string[], region: string, untaggedOnly: boolean): Promise<void> {
   try {
     const snapshots = await describeSnapshotsOrNone(client, snapshotIds);
-    for (const snapshotId of snapshotIds) {
-      const snapshot = snapshots.get(snapshotId);
-      if (!snapshot || (untaggedOnly && tagValue(snapshot, Tags.STACK))) continue;
-      try {
-        await client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-        log('info', 'imported snapshot removed', { snapshotId, region });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
+    const ours = snapshotIds.filter((id) => snapshots.has(id) && !(untaggedOnly && tagValue(snapshots.get(id)!, Tags.STACK)));
+    await deleteSnapshots(client, ours, region);
   } catch (err) {
     log('warn', 'could not remove imported snapshots', { snapshotIds, region, error: errorMessage(err), action: `delete snapshots ${snapshotIds.join(', ')}` });
   }

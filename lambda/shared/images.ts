@@ -177,7 +177,8 @@ async function deleteLeftoverSnapshots(ec2: EC2Client, imageId: string, ownershi
   await deleteSnapshots(ec2, (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean), region, true);
 }
 
-async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: string, skipInUse = false): Promise<void> {
+/** Deletes the snapshots; already gone is fine, and with `skipInUse` one an image still uses is left (and logged). */
+export async function deleteSnapshots(ec2: EC2Client, snapshotIds: string[], region: string, skipInUse = false): Promise<void> {
   for (const snapshotId of snapshotIds) {
     try {
       await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));

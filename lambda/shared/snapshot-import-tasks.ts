@@ -1,10 +1,12 @@
-import { DescribeImportSnapshotTasksCommand, EC2Client, ImportSnapshotTask } from '@aws-sdk/client-ec2';
+import { CancelImportTaskCommand, DescribeImportSnapshotTasksCommand, EC2Client, ImportSnapshotTask } from '@aws-sdk/client-ec2';
 import { declareCalls } from './calls';
-import { errorCode } from './errors';
+import { errorCode, errorMessage } from './errors';
+import { log } from './log';
 
-/** Reading the ImportSnapshot tasks of an AmiFromDisks. */
+/** Reading and cancelling the ImportSnapshot tasks of an AmiFromDisks. */
 export const CALLS = declareCalls(
   'ec2:DescribeImportSnapshotTasks',
+  'ec2:CancelImportTask',
 );
 
 /** An ImportedSnapshots resource's physical ID: its tasks, in disk order, comma-joined. */
@@ -40,4 +42,15 @@ export function statusOf(task: ImportSnapshotTask | undefined): string | undefin
 export function isActive(task: ImportSnapshotTask | undefined): boolean {
   const status = statusOf(task);
   return status === 'active' || status === 'pending';
+}
+
+/** Cancels a task; one that ended meanwhile cannot be, which is logged and left to whoever follows it. */
+export async function cancelTask(ec2: EC2Client, taskId: string, reason: string): Promise<void> {
+  try {
+    // EC2 limits the reason's length; the task ID is enough to find the cause in the log.
+    await ec2.send(new CancelImportTaskCommand({ ImportTaskId: taskId, CancelReason: reason.slice(0, 255) }));
+    log('info', 'snapshot import cancelled', { importTaskId: taskId, reason });
+  } catch (err) {
+    log('info', 'snapshot import could not be cancelled', { importTaskId: taskId, error: errorMessage(err) });
+  }
 }

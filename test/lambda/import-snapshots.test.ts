@@ -98,7 +98,7 @@ describe('Custom::ImportedSnapshots operation', () => {
     ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAPSHOTS[0] }] });
     ec2Mock.on(DeleteSnapshotCommand).rejects(awsError('InvalidSnapshot.InUse'));
     await onEvent(deleteEvent(IMPORTS, TASKS.join(','), importProps()));
-    expect(logs.find('imported snapshot kept: an image still uses it')).toHaveLength(1);
+    expect(logs.find('snapshot in use by another image; left alone')).toHaveLength(1);
   });
 });
 
