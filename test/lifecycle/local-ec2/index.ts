@@ -18,8 +18,9 @@
  * DeleteObject (REST, `AWS_ENDPOINT_URL_S3`), SSM Parameter Store per account and region (PutParameter, GetParameter,
  * DeleteParameter, ListTagsForResource; awsJson1_1, `AWS_ENDPOINT_URL_SSM`, with the asynchronous
  * validation of `aws:ec2:image` values against the region's images), and VM
- * Import (ImportImage / DescribeImportImageTasks / CancelImportTask). Tasks, like images, advance
- * by the polls that observe them (`storeBehaviour`, `importBehaviour`). Image settings: ImdsSupport
+ * Import (ImportImage / DescribeImportImageTasks / CancelImportTask, and ImportSnapshot /
+ * DescribeImportSnapshotTasks for single disks, whose snapshot is untagged). Tasks, like images, advance
+ * by the polls that observe them (`storeBehaviour`, `importBehaviour`, `snapshotImportBehaviour`). Image settings: ImdsSupport
  * (only `v2.0`, never taken back), DisableImage / EnableImage (a disabled image is private, cannot be
  * shared, and DescribeImages hides it unless `IncludeDisabled`), and DescribeImageReferences for
  * instances and launch templates (`addInstance({ imageId })`, `addLaunchTemplate`). EC2 Fast Launch
