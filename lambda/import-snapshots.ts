@@ -3,7 +3,7 @@ import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
-import { deleteSnapshots } from './shared/images';
+import { deleteSnapshots, retag } from './shared/images';
 import { log } from './shared/log';
 import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, changed, required, str, tags } from './shared/props';
@@ -48,7 +48,12 @@ export async function handleImportedSnapshots(event: CustomResourceEvent): Promi
       if (changed(event.OldResourceProperties, props, REPLACE_ON).length > 0) {
         return { PhysicalResourceId: await startImports(client, event, props, region) };
       }
-      // Tags and description reach the snapshots through the image (its operation's in-place update).
+      // The image's operation retags the image; the imported snapshots are this resource's.
+      if (changed(event.OldResourceProperties, props, ['Tags']).length > 0) {
+        const snapshotIds = await importedSnapshots(client, event.PhysicalResourceId, event);
+        await retag(client, snapshotIds, tags(event.OldResourceProperties.Tags), tags(props.Tags));
+        log('info', 'imported snapshots retagged', { snapshotIds, region });
+      }
       return { PhysicalResourceId: event.PhysicalResourceId };
     case 'Delete':
       await deleteImports(client, event, props, region);
@@ -130,15 +135,20 @@ async function deleteImports(client: EC2Client, event: CustomResourceEvent, prop
   if (taskIds.length === 0) return;
   await cancelTasks(client, taskIds, 'CloudFormation deleted the resource');
   const destroy = (str(props.RemovalPolicy) ?? Removal.RETAIN) === Removal.DESTROY || await isRollingBack(event.StackId);
-  const out = await client.send(new DescribeSnapshotsCommand({
-    OwnerIds: ['self'],
-    Filters: [{ Name: `tag:${Tags.IMPORT_TASK}`, Values: taskIds }, { Name: `tag:${Tags.OWNER}`, Values: [ownershipOf(event).owner] }],
-  }));
-  const snapshotIds = (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean);
+  const snapshotIds = await importedSnapshots(client, event.PhysicalResourceId, event);
   if (!destroy) {
     log('info', 'imported snapshots retained', { snapshotIds, region });
     return;
   }
   // An image still registered from one (RETAIN kept it, and the image is not this resource's) keeps it.
   await deleteSnapshots(client, snapshotIds, region, true);
+}
+
+/** The snapshots stage 2 adopted for these tasks: tagged with one of them and this resource's owner. */
+async function importedSnapshots(client: EC2Client, physicalId: string, event: CustomResourceEvent): Promise<string[]> {
+  const out = await client.send(new DescribeSnapshotsCommand({
+    OwnerIds: ['self'],
+    Filters: [{ Name: `tag:${Tags.IMPORT_TASK}`, Values: taskIdsOf(physicalId) }, { Name: `tag:${Tags.OWNER}`, Values: [ownershipOf(event).owner] }],
+  }));
+  return (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean);
 }

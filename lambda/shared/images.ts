@@ -226,6 +226,11 @@ export async function updateTags(
   }
 }
 
+/** Applies a change of the user's tags in place to this stack's `resources` (never `cdk-ami:*` keys). */
+export async function retag(ec2: EC2Client, resources: string[], before: Tag[], after: Tag[]): Promise<void> {
+  if (resources.length > 0) await applyTagChange(ec2, resources, tagChange(before, after));
+}
+
 interface TagChange {
   readonly removed: string[];
   readonly upserted: Tag[];

@@ -945,6 +945,11 @@ function diskImportCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
     { reason: 'CancelImportTask of this stack\'s snapshot import (another disk failed, or the wait timed out)', role: 'waiter', request: { action: 'ec2:CancelImportTask', ...taskResource, context: { ...ownTag(s), ...inRegion(region) } } },
     { reason: 'DeleteSnapshot of an imported snapshot tagged as this stack\'s (delete under DESTROY or in a rollback)', role: 'operation', request: { action: call('shared/images.ts', 'ec2:DeleteSnapshot'), ...exact(NEW_SNAPSHOT), context: { ...ownTag(s), ...inRegion(region) } } },
     ...createTagged(s, 'operation', 'from-snapshot.ts', 'RegisterImage', region, ['image'], ['image']),
+    ...['ec2:CreateTags', 'ec2:DeleteTags'].map((action): Case => ({
+      reason: `${action} of the user's tags on an imported snapshot tagged as this stack's (a change of tags, in place)`,
+      role: 'operation',
+      request: { action, ...exact(NEW_SNAPSHOT), context: { ...ownTag(s), 'aws:TagKeys': ['team'], ...inRegion(region) } },
+    })),
     ...snapshotIds.flatMap((id): Case[] => [
       { reason: `CreateTags of this stack's tags on the imported snapshot ${id} (untagged), by the ID stage 1 handed out`, role: 'waiter', request: { action: call('snapshot-import-waiter.ts', 'ec2:CreateTags'), ...exact(id), context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-snap-0123456789abcdef0' }), 'ec2:SnapshotID': id, ...untaggedHere } } },
       { reason: `DeleteSnapshot of the imported snapshot ${id} of a failed import (stage 2)`, role: 'waiter', request: { action: 'ec2:DeleteSnapshot', ...exact(id), context: { 'ec2:SnapshotID': id, ...untaggedHere } } },

@@ -125,6 +125,19 @@ describe('AmiFromDisks lifecycle against the local EC2 endpoint', () => {
     expect(liveSnapshots().sort()).toEqual(second.blockDeviceMappings.map((m) => m.snapshotId).sort());
   });
 
+  test('a change of tags retags the image and its imported snapshots in place, without importing again', async () => {
+    const sim = h.sim();
+    expect(await sim.deploy(template({ tags: { team: 'platform', cost: 'a' } }))).toEqual({ ok: true });
+    const image = outputImage(h.ec2, sim);
+    expect(await sim.deploy(template({ tags: { team: 'infra' } }))).toEqual({ ok: true });
+    expect(h.ec2.snapshotImportTasks(REGION)).toHaveLength(2);
+    expect(outputImage(h.ec2, sim).imageId).toBe(image.imageId);
+    for (const snapshot of h.ec2.snapshots(REGION)) {
+      expect(snapshot.tags).toMatchObject({ 'team': 'infra', 'cdk-ami:stack': sim.stackId });
+      expect(snapshot.tags.cost).toBeUndefined();
+    }
+  });
+
   test('the same create delivered twice starts each task once (ClientToken)', async () => {
     const sim = h.sim();
     expect(await sim.deploy(template())).toEqual({ ok: true });
