@@ -40,14 +40,16 @@ export interface RestoredAmiProps extends ImageProps {
   readonly imageName?: string;
 
   /**
-   * The KMS key EBS encrypts new snapshots with in this account and Region,
-   * if EBS encryption by default uses a customer managed key: the provider's
-   * role is granted what the restore needs on it.
+   * The account's default EBS encryption key in this Region, when EBS
+   * encryption by default uses a customer managed key. A restore cannot
+   * choose a key: EC2 encrypts the restored snapshots with this one. The
+   * provider's role is granted what the restore needs on it, and grantees of
+   * the launch permissions may use it (as `encryptionKey` of other images).
    *
    * @default - EBS encryption by default is off, or uses the AWS managed key
-   * @see https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetEbsDefaultKmsKeyId.html
    */
-  readonly encryptionKey?: kms.IKey;
+  readonly defaultEbsEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -67,7 +69,7 @@ export class RestoredAmi extends ImageBase {
     super(scope, id);
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.RESTORED_AMI,
-      encryptionKey: props.encryptionKey,
+      encryptionKey: props.defaultEbsEncryptionKey,
       imageName: props.imageName,
       properties: { Bucket: props.bucket.bucketName, ObjectKey: props.objectKey },
     });
@@ -108,6 +110,6 @@ export class RestoredAmi extends ImageBase {
       actions: ['ec2:GetEbsEncryptionByDefault', 'ec2:GetEbsDefaultKmsKeyId'],
       resources: ['*'],
     });
-    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'operation', ['ec2', 'ebs']);
+    if (props.defaultEbsEncryptionKey) provider.grantEbsKey(props.defaultEbsEncryptionKey, [this.region], 'write', 'operation', ['ec2', 'ebs']);
   }
 }

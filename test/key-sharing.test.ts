@@ -126,7 +126,7 @@ describe('the customer managed key of a shared image', () => {
     new RestoredAmi(stack, 'Restored', {
       bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'),
       objectKey: 'ami-0123456789abcdef0.bin',
-      encryptionKey: key,
+      defaultEbsEncryptionKey: key,
       launchPermissions: [LaunchPermission.account('111122223333')],
     });
     expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual(expect.arrayContaining(['CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']));

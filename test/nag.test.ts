@@ -35,8 +35,8 @@ function everyConstruct(app = new App()): Stack {
   });
   golden.copyTo('eu-west-1', { encrypted: true, kmsKey: euKey });
   const stored = golden.storeTo('Backup', bucket, { removalPolicy: RemovalPolicy.DESTROY });
-  new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, encryptionKey: key });
-  new RestoredAmi(stack, 'RestoredShared', { bucket: importedBucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: importedKey });
+  new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, defaultEbsEncryptionKey: key });
+  new RestoredAmi(stack, 'RestoredShared', { bucket: importedBucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: importedKey });
   const source = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0');
   new StoredAmi(stack, 'StoredShared', { image: source, bucket: importedBucket, removalPolicy: RemovalPolicy.DESTROY });
   new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
@@ -52,7 +52,7 @@ function everyConstruct(app = new App()): Stack {
 
   // Another stack of the app that restores from the bucket and with the key of the first.
   const consumers = new Stack(app, 'Consumers', { env: ENV });
-  new RestoredAmi(consumers, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: key });
+  new RestoredAmi(consumers, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: key });
   new StoredAmi(consumers, 'Stored', { image: Ami.fromImageId(consumers, 'Source', 'ami-0123456789abcdef0'), bucket });
   return stack;
 }

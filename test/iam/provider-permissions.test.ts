@@ -128,7 +128,7 @@ function everythingStack(): Stack {
   });
   const stored = new StoredAmi(stack, 'Stored', { image: encrypted, bucket: disks, removalPolicy: RemovalPolicy.DESTROY });
   new StoredAmi(stack, 'StoredShared', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket: shared });
-  new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, encryptionKey: imageKey });
+  new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, defaultEbsEncryptionKey: imageKey });
   new RestoredAmi(stack, 'RestoredShared', { bucket: shared, objectKey: STORED_OBJECT });
   new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: ROOT_SNAPSHOT });
   new AmiFromInstance(stack, 'Windows', {
