@@ -44,7 +44,7 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
   const source = await readSource(sourceImageId, sourceRegion, ctx.region);
   if (encrypted === false && isEncrypted(source)) {
     throw new AmiError(
-      `Image ${sourceImageId} in ${sourceRegion} has encrypted snapshots and EC2 cannot make an unencrypted copy of it. Remove encrypted: false, or set encrypted: true (with a kmsKey in ${ctx.region} if needed).`,
+      `Image ${sourceImageId} in ${sourceRegion} has encrypted snapshots and EC2 cannot make an unencrypted copy of it. Remove encrypted: false, or set encrypted: true (with an encryptionKey in ${ctx.region} if needed).`,
     );
   }
 

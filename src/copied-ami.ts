@@ -70,14 +70,14 @@ export class CopiedAmi extends ImageBase {
     const completionMinutes = props.completionDuration?.toMinutes();
     const managed = new ManagedImage(this, { ...props, timeout: props.timeout ?? defaultTimeout(props.completionDuration) }, {
       resourceType: ResourceTypes.COPIED_AMI,
-      encryptionKey: props.kmsKey,
-      encryptedWithDefaultKey: props.encrypted === true && !props.kmsKey,
+      encryptionKey: props.encryptionKey,
+      encryptedWithDefaultKey: props.encrypted === true && !props.encryptionKey,
       imageName: props.imageName,
       properties: {
         SourceImageId: props.source.imageId,
         SourceRegion: props.source.region,
         Encrypted: props.encrypted,
-        KmsKeyId: props.kmsKey?.keyArn,
+        KmsKeyId: props.encryptionKey?.keyArn,
         CopyImageTags: props.copyTags ?? false,
         CompletionDurationMinutes: completionMinutes,
         Account: copyRole ? props.account : undefined,
@@ -114,7 +114,7 @@ export class CopiedAmi extends ImageBase {
     const provider = AmiProvider.of(this);
     provider.grantSourceImage(this, 'CopyImage', props.source, operation);
     provider.grantCreateTagged('CopyImage');
-    if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
+    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write');
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
     // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
     if (sourceKey) provider.grantEbsKey(sourceKey, unique([props.source.region, this.region]), 'read');
@@ -146,11 +146,11 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `account ${Token.isUnresolved(account) ? '(a token)' : account} needs copyRole: the copy is made by that account, as a role there that the provider assumes (deploy a CrossAccountCopyRole in it).`, scope);
   }
-  const kmsAccount = props.kmsKey?.env.account;
+  const kmsAccount = props.encryptionKey?.env.account;
   const keyOfOtherAccount = !!kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account;
-  if (props.kmsKey && (props.kmsKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
+  if (props.encryptionKey && (props.encryptionKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
     throw new AmiValidationError(
-      `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
+      `encryptionKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }
   validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
@@ -196,11 +196,11 @@ function validateCopy(scope: CopiedAmi, props: CopiedAmiProps): void {
   validateImageOfStackAccount(scope, 'source', props.source, 'share or copy', 'copy the original image instead (copyTo with account and region)');
   validateSamePartition(scope, 'region', scope.region, props.source.region, 'the source image\'s Region');
   validateSamePartition(scope, 'region', scope.region, Stack.of(scope).region, 'the stack\'s Region, where the provider calls CopyImage,');
-  validateKeyNeedsEncryption(scope, props.kmsKey, props.encrypted, 'CopyImage');
-  const keyRegion = props.kmsKey?.env.region;
+  validateKeyNeedsEncryption(scope, props.encryptionKey, props.encrypted, 'CopyImage');
+  const keyRegion = props.encryptionKey?.env.region;
   if (keyRegion && !Token.isUnresolved(keyRegion) && !Token.isUnresolved(scope.region) && keyRegion !== scope.region) {
     throw new AmiValidationError(
-      `kmsKey is in ${keyRegion}, but the copy is made in ${scope.region}: EBS needs a key in the destination Region (use kms.Key.fromKeyArn with a ${scope.region} key).`, scope);
+      `encryptionKey is in ${keyRegion}, but the copy is made in ${scope.region}: EBS needs a key in the destination Region (use kms.Key.fromKeyArn with a ${scope.region} key).`, scope);
   }
   const duration = props.completionDuration;
   if (duration) {

@@ -36,7 +36,7 @@ export interface CrossAccountCopyRoleProps {
 
   /**
    * The KMS keys of this account that copies are encrypted with (a copy's
-   * `kmsKey`): the role may use them for EBS, through EC2 only.
+   * `encryptionKey`): the role may use them for EBS, through EC2 only.
    *
    * @default - none: copies are unencrypted, or use the account's default EBS key
    */

@@ -240,7 +240,7 @@ export interface CopyOptions extends ImageProps {
   readonly imageName?: string;
 
   /**
-   * Encrypt the snapshots of the copy. `true` encrypts with `kmsKey`, or the
+   * Encrypt the snapshots of the copy. `true` encrypts with `encryptionKey`, or the
    * account's default EBS key in the destination Region. `false` is refused at
    * deploy time for a source with encrypted snapshots (EC2 cannot decrypt a
    * copy). Changing it replaces the copy.
@@ -259,7 +259,7 @@ export interface CopyOptions extends ImageProps {
    * @default - the account's default EBS key in the destination Region
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
-  readonly kmsKey?: kms.IKey;
+  readonly encryptionKey?: kms.IKey;
 
   /**
    * The customer managed KMS key the source image's snapshots are encrypted
@@ -267,9 +267,10 @@ export interface CopyOptions extends ImageProps {
    * EC2, to read the snapshots for the copy. A key in another account must
    * also allow this in its key policy (see the README's Permissions section).
    *
-   * @default - the `kmsKey` of the source when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none (the
-   *            source is unencrypted or uses the AWS managed key)
+   * @default - the key of the source when it is a `CopiedAmi` or `ImportedAmi`
+   *            (`encryptionKey`) or a `RestoredAmi` (`defaultEbsEncryptionKey`)
+   *            of this app; otherwise none (the source is unencrypted or
+   *            uses the AWS managed key)
    */
   readonly sourceEncryptionKey?: kms.IKey;
 
@@ -345,8 +346,9 @@ export interface StoreOptions {
    * Region, to decrypt the snapshots into the object. A key in another account
    * must also allow this in its key policy (see the README's Permissions section).
    *
-   * @default - the `kmsKey` of the image when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none
+   * @default - the key of the image when it is a `CopiedAmi` or `ImportedAmi`
+   *            (`encryptionKey`) or a `RestoredAmi` (`defaultEbsEncryptionKey`)
+   *            of this app; otherwise none
    */
   readonly sourceEncryptionKey?: kms.IKey;
 

@@ -169,7 +169,7 @@ export interface ImportedAmiProps extends ImageProps {
   readonly licenseConfigurationArns?: string[];
 
   /**
-   * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
+   * Encrypt the image's snapshots (with `encryptionKey`, or the default EBS key).
    *
    * @default - as the account's EBS encryption by default
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -182,13 +182,13 @@ export interface ImportedAmiProps extends ImageProps {
    * @default - the default EBS key
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
-  readonly kmsKey?: kms.IKey;
+  readonly encryptionKey?: kms.IKey;
 
   /**
    * The service role VM Import uses to read the disks, assumable by
    * `vmie.amazonaws.com` with external ID `vmimport`.
    *
-   * @default - a role is created that may read exactly the disks' objects (and use `kmsKey`)
+   * @default - a role is created that may read exactly the disks' objects (and use `encryptionKey`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly role?: iam.IRole;
@@ -218,7 +218,7 @@ export class ImportedAmi extends ImageBase {
       throw new AmiValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
     }
     props.disks.forEach((d) => d._validate(this));
-    validateKeyNeedsEncryption(this, props.kmsKey, props.encrypted, 'VM Import');
+    validateKeyNeedsEncryption(this, props.encryptionKey, props.encrypted, 'VM Import');
     // ImportImage takes two boot modes; uefi-preferred is RegisterImage's only.
     validateBootMode(this, { bootMode: props.bootMode, allowedBootModes: [BootMode.LEGACY_BIOS, BootMode.UEFI] });
     validateLicensing(this, props);
@@ -226,8 +226,8 @@ export class ImportedAmi extends ImageBase {
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.IMPORTED_AMI,
-      encryptionKey: props.kmsKey,
-      encryptedWithDefaultKey: props.encrypted === true && !props.kmsKey,
+      encryptionKey: props.encryptionKey,
+      encryptedWithDefaultKey: props.encrypted === true && !props.encryptionKey,
       platform: props.platform ? { windows: props.platform === ImportPlatform.WINDOWS, knownFrom: `the import (platform ${props.platform})` } : undefined,
       properties: {
         Disks: props.disks.map((d) => d._render()),
@@ -238,7 +238,7 @@ export class ImportedAmi extends ImageBase {
         UsageOperation: props.usageOperation,
         LicenseConfigurationArns: props.licenseConfigurationArns,
         Encrypted: props.encrypted,
-        KmsKeyId: props.kmsKey?.keyArn,
+        KmsKeyId: props.encryptionKey?.keyArn,
         RoleName: this.role.roleName,
       },
       // The name is given by a copy once the import is done and tagged, by stage 2.
@@ -296,7 +296,7 @@ export class ImportedAmi extends ImageBase {
       resources: ['*'],
     }));
     // The KMS actions the VM Import documentation lists for its service role, spelled out.
-    props.kmsKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt',
+    props.encryptionKey?.grant(role, 'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt',
       'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo');
     suppressNag(role, [{
       id: 'AwsSolutions-IAM5',
@@ -304,10 +304,10 @@ export class ImportedAmi extends ImageBase {
         + 'whose IDs are not known in advance; the disk objects it reads are named exactly.',
       appliesTo: ['Action::ec2:Describe*', 'Resource::*'],
     }]);
-    if (props.kmsKey) {
+    if (props.encryptionKey) {
       suppressNag(role, [{
         id: 'AwsSolutions-IAM5',
-        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
+        reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on encryptionKey only.',
         appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
       }]);
     }
@@ -352,7 +352,7 @@ export class ImportedAmi extends ImageBase {
       sid: 'PassVmImportRoles',
       actions: ['iam:PassRole'],
     }), this.role.roleArn);
-    if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
+    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write');
 
     // Stage 1 follows the task; stage 2's grants on the exact image and snapshots are importStage's policies.
     provider.grantWaiter('import-follow', {
@@ -370,7 +370,7 @@ export class ImportedAmi extends ImageBase {
         resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
         conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
       });
-      if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write', 'waiter');
+      if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'waiter');
     }
   }
 }

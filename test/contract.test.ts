@@ -57,7 +57,7 @@ function everythingStack(): Stack {
   new CopiedAmi(stack, 'Encrypted', {
     source: golden,
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
     deprecateAt: new Date(Date.now() + 86400_000),
     imageName: 'golden-encrypted',
     description: 'encrypted copy',
@@ -91,7 +91,7 @@ function everythingStack(): Stack {
     usageOperation: 'RunInstances:0800',
     licenseConfigurationArns: ['arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef'],
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
     snapshotTags: { source: 'vmdk' },
     description: 'appliance',
     tags: { team: 'platform' },

@@ -64,7 +64,7 @@ describe('CopiedAmi', () => {
   test('a KMS key in the destination Region is granted what EBS needs', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
-    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key });
+    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, encryptionKey: key });
     Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { KmsKeyId: key.keyArn });
     const onKey = policyStatements(stack).filter((s) => s.Resource === key.keyArn);
     expect(onKey.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(['kms:CreateGrant', 'kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']));
@@ -95,7 +95,7 @@ describe('CopiedAmi', () => {
   });
 
   test.each([
-    [{ kmsKey: 'key' }, /kmsKey needs encrypted: true/],
+    [{ encryptionKey: 'key' }, /encryptionKey needs encrypted: true/],
     [{ completionDuration: Duration.minutes(20) }, /completionDuration 20 minutes is not allowed: it must be a multiple of 15 minutes between 15 minutes and 48 hours/],
     [{ completionDuration: Duration.hours(49) }, /completionDuration .* is not allowed/],
     [{ completionDuration: Duration.hours(2), timeout: Duration.hours(1) }, /timeout 1 hour is shorter than completionDuration 2 hours/],
@@ -105,7 +105,7 @@ describe('CopiedAmi', () => {
   ])('%o is rejected at synth time', (props, message) => {
     const stack = newStack();
     const extra: any = { ...props };
-    if (extra.kmsKey) extra.kmsKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    if (extra.encryptionKey) extra.encryptionKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', ...extra })).toThrow(message);
   });
 
@@ -161,8 +161,8 @@ describe('CopiedAmi', () => {
   test('a KMS key in another Region than the copy is rejected', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/k');
-    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key }))
-      .toThrow(/kmsKey is in us-east-1, but the copy is made in eu-west-1/);
+    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, encryptionKey: key }))
+      .toThrow(/encryptionKey is in us-east-1, but the copy is made in eu-west-1/);
   });
 
   test('Ami.fromImageId validates the ID and serves as an ec2.IMachineImage', () => {
@@ -178,7 +178,7 @@ describe('CopiedAmi', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    golden.copyTo('eu-west-1', { encrypted: true, kmsKey: key });
+    golden.copyTo('eu-west-1', { encrypted: true, encryptionKey: key });
     expect(nagFindings(stack)).toEqual([]);
   });
 

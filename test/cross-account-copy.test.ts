@@ -98,7 +98,7 @@ describe('CopiedAmi owned by another account', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: key });
+    const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: key });
     encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
     const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
     const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } };
@@ -145,14 +145,14 @@ describe('CopiedAmi owned by another account', () => {
     ['copyRole of another account', { copyRole: iam.Role.fromRoleArn(newStack('R'), 'R', 'arn:aws:iam::777788889999:role/x') }, /copyRole arn:aws:iam::777788889999:role\/x belongs to account 777788889999, but the copy is made by account 444455556666/],
     ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
     ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
-    ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /kmsKey must be a key of account 444455556666/],
+    ['encryptionKey of another account', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /encryptionKey must be a key of account 444455556666/],
   ])('refuses %s at synth', (_name, props, message) => {
     expect(() => crossAccount(props)).toThrow(message);
   });
 
-  test('refuses a kmsKey defined in the stack, which lives in the stack\'s account', () => {
+  test('refuses an encryptionKey defined in the stack, which lives in the stack\'s account', () => {
     const stack = newStack();
-    expect(() => crossAccount({ region: 'us-east-1', encrypted: true, kmsKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/kmsKey must be a key of account 444455556666/);
+    expect(() => crossAccount({ region: 'us-east-1', encrypted: true, encryptionKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/encryptionKey must be a key of account 444455556666/);
   });
 
   test('refuses copyRole without account', () => {

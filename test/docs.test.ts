@@ -111,7 +111,7 @@ describe('docstrings link the EC2 API reference', () => {
   test('finds the public props and methods', () => {
     const names = members.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining([
-      'ImageProps.description', 'CopyOptions.kmsKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
+      'ImageProps.description', 'CopyOptions.encryptionKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
       'ImageVolumeOptions.iops', 'ImageBlockDevice.exclude', 'SnapshotVolume.snapshotId',
       'AmiFromInstanceProps.noReboot', 'AmiFromSnapshotProps.tpmSupport', 'BakedAmiProps.instanceType',
       'CopiedAmiProps.source', 'ImportedAmiProps.platform', 'RestoredAmiProps.objectKey', 'StoredAmiProps.bucket',

@@ -20,7 +20,7 @@ function keyStatements(stack: Stack): any[] {
 
 function encryptedCopy(stack: Stack, key: kms.IKey, launchPermissions: LaunchPermission[], region?: string): CopiedAmi {
   return new CopiedAmi(stack, 'Copy', {
-    source: Ami.fromImageId(stack, 'Source', SOURCE), region, encrypted: true, kmsKey: key, launchPermissions,
+    source: Ami.fromImageId(stack, 'Source', SOURCE), region, encrypted: true, encryptionKey: key, launchPermissions,
   });
 }
 
@@ -74,7 +74,7 @@ describe('the customer managed key of a shared image', () => {
     const key = new kms.Key(stack, 'Key');
     for (const id of ['A', 'B']) {
       new CopiedAmi(stack, id, {
-        source: Ami.fromImageId(stack, `Source${id}`, SOURCE), encrypted: true, kmsKey: key, launchPermissions: [LaunchPermission.account('111122223333')],
+        source: Ami.fromImageId(stack, `Source${id}`, SOURCE), encrypted: true, encryptionKey: key, launchPermissions: [LaunchPermission.account('111122223333')],
       });
     }
     expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual([undefined, 'CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']);
@@ -136,7 +136,7 @@ describe('the customer managed key of a shared image', () => {
 describe('an image encrypted with an AWS managed key cannot be shared', () => {
   const NOT_SHAREABLE = 'cdk-ami:awsManagedKeyNotShared';
 
-  test('encrypted without a kmsKey: each grantee gets a warning naming the account\'s default EBS key', () => {
+  test('encrypted without an encryptionKey: each grantee gets a warning naming the account\'s default EBS key', () => {
     const stack = newStack();
     new CopiedAmi(stack, 'Copy', {
       source: Ami.fromImageId(stack, 'Source', SOURCE),
@@ -151,14 +151,14 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
     ]);
   });
 
-  test('kmsKey alias/aws/ebs (by alias name or alias ARN): the warning names it, and no key policy statements are offered', () => {
+  test('encryptionKey alias/aws/ebs (by alias name or alias ARN): the warning names it, and no key policy statements are offered', () => {
     const stack = newStack();
     encryptedCopy(stack, kms.Alias.fromAliasName(stack, 'Ebs', 'alias/aws/ebs'), [LaunchPermission.account('111122223333')]);
     const byArn = new CopiedAmi(stack, 'ByArn', {
       source: Ami.fromImageId(stack, 'Source2', SOURCE),
       encrypted: true,
       imageName: 'by-arn',
-      kmsKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
     });
     byArn.grantLaunch(LaunchPermission.organization(ORG));
     const annotations = Annotations.fromStack(stack);
@@ -169,7 +169,7 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
     expect(annotations.findWarning('*', Match.stringLikeRegexp('cdk-ami:importedKeyNotShared'))).toHaveLength(0);
   });
 
-  test('an import encrypted without a kmsKey warns the same way; an unshared or unencrypted image does not', () => {
+  test('an import encrypted without an encryptionKey warns the same way; an unshared or unencrypted image does not', () => {
     const stack = newStack();
     const disks = [ImportDisk.fromUrl('s3://disks/disk.vmdk', DiskImageFormat.VMDK)];
     const imported = new ImportedAmi(stack, 'Imported', { disks, encrypted: true });

@@ -246,8 +246,8 @@ export function validateRemovalPolicy(
 }
 
 /** A KMS key is only used for encrypted snapshots: EC2 and VM Import ignore it otherwise, so it needs `encrypted: true`. */
-export function validateKeyNeedsEncryption(scope: IConstruct, kmsKey: unknown, encrypted: boolean | undefined, service: string): void {
-  if (kmsKey && encrypted !== true) {
-    throw new AmiValidationError(`kmsKey needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
+export function validateKeyNeedsEncryption(scope: IConstruct, encryptionKey: unknown, encrypted: boolean | undefined, service: string): void {
+  if (encryptionKey && encrypted !== true) {
+    throw new AmiValidationError(`encryptionKey needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
   }
 }

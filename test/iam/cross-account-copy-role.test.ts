@@ -206,7 +206,7 @@ function defaultKeyPolicy(account: string) {
 /** The policy of a source key of the source stack, with the statements a copy by the target account adds to it. */
 function sourceKeyPolicy() {
   const stack = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
-  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, kmsKey: new kms.Key(stack, 'Key') });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, encryptionKey: new kms.Key(stack, 'Key') });
   encrypted.copyTo(REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
   const s = synthesized(stack);
   const key = Object.values(s.resources).find((r: any) => r.Type === 'AWS::KMS::Key') as any;

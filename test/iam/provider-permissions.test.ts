@@ -103,9 +103,9 @@ function everythingStack(): Stack {
   });
   // Encrypted in place with a key of this stack, then copied to Europe under an imported key:
   // the copy's source key is wired from the source.
-  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: imageKey });
   // Published in its Region by the provider (Custom::AmiParameter).
-  encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
+  encrypted.copyTo('eu-west-1', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
   // A copy made and owned by another account, with its parameter there.
   golden.copyTo('eu-west-1', {
     account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }), parameterName: COPY_PARAMETER_NAME,
@@ -123,7 +123,7 @@ function everythingStack(): Stack {
     ],
     imageName: 'appliance-1.0',
     encrypted: true,
-    kmsKey: imageKey,
+    encryptionKey: imageKey,
     timeout: Duration.hours(2),
   });
   const stored = new StoredAmi(stack, 'Stored', { image: encrypted, bucket: disks, removalPolicy: RemovalPolicy.DESTROY });
@@ -331,7 +331,7 @@ function operationCases(s: SynthesizedStack): Case[] {
       },
     });
     cases.push(...createTagged(s, 'operation', 'copy.ts', 'CopyImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
-    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s kmsKey`, p.KmsKeyId, p.Region, 'write'));
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s encryptionKey`, p.KmsKeyId, p.Region, 'write'));
   }
   // The source keys: wired from the source (Encrypted's key for its copy), or given (the vendor's key).
   const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('CopyTo'))![1].KmsKeyId;
@@ -384,7 +384,7 @@ function operationCases(s: SynthesizedStack): Case[] {
         request: { action: 'ec2:ImportImage', resource: snapshotArn(p.Region, d.SnapshotId), resourceType: 'snapshot', context: { 'ec2:Owner': s.account, ...inRegion(p.Region) } },
       });
     }
-    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', 'the import\'s kmsKey', p.KmsKeyId, p.Region, 'write'));
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', 'the import\'s encryptionKey', p.KmsKeyId, p.Region, 'write'));
   }
 
   for (const [id, p] of resourcesOf(s, 'Custom::RestoredAmi')) {
@@ -646,7 +646,7 @@ function renameCases(s: SynthesizedStack): Case[] {
     })),
     ...createTagged(s, 'waiter', 'import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
     ...manageOwn(s, 'waiter', REGION, 'the unnamed import once its named copy is available'),
-    ...ebsKeyUse(s, 'waiter', 'the import\'s kmsKey for its named copy', imageKey, REGION, 'write'),
+    ...ebsKeyUse(s, 'waiter', 'the import\'s encryptionKey for its named copy', imageKey, REGION, 'write'),
   ];
 }
 
@@ -662,7 +662,7 @@ function vmImportCases(s: SynthesizedStack): Case[] {
       })),
     ]),
     ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
-      reason: `${action} on the import's kmsKey, as VM Import documents for its service role`,
+      reason: `${action} on the import's encryptionKey, as VM Import documents for its service role`,
       role: 'vmimport' as Role,
       request: { action, resource: imageKey, resourceType: 'key', resourcePolicy: keyPolicyOf(s, imageKey, [REGION]) },
     })),
