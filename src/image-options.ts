@@ -89,7 +89,7 @@ export interface ImageProps {
 
   /**
    * Accounts, organizations and organizational units that may launch
-   * instances from the image. More can be added with `grantLaunch()`.
+   * instances from the image. More can be added with `addLaunchPermission()`.
    * Changes are applied in place (the image keeps its ID). When the image is
    * encrypted with a customer managed key of this app, its key policy lets
    * each grantee use it through EC2; an imported key gets a synth warning

@@ -265,17 +265,19 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * Lets more accounts, organizations or organizational units launch
-   * instances from this image (applied in place, after the image is
-   * available). Only for images this library creates.
+   * Adds launch permissions to the image (as `launchPermissions` does): these
+   * accounts, organizations or organizational units may launch instances from
+   * it. It changes the image's `launchPermission` attribute in place once the
+   * image is available (no IAM policy: see `LaunchPermission`). Only for
+   * images this library creates.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
    */
-  public grantLaunch(...permissions: LaunchPermission[]): void {
-    if (!this.state.grantLaunch) {
-      throw new AmiValidationError(`grantLaunch() cannot be used on ${this.node.path}: it references an existing image, whose launch permissions cdk-ami does not manage. Copy it (copyTo) to get an image of your own to share.`, this);
+  public addLaunchPermission(...permissions: LaunchPermission[]): void {
+    if (!this.state.addLaunchPermission) {
+      throw new AmiValidationError(`addLaunchPermission() cannot be used on ${this.node.path}: it references an existing image, whose launch permissions cdk-ami does not manage. Copy it (copyTo) to get an image of your own to share.`, this);
     }
-    this.state.grantLaunch(this, permissions);
+    this.state.addLaunchPermission(this, permissions);
   }
 
   /**

@@ -62,7 +62,7 @@ describe('disableAt', () => {
     const image = new AmiFromInstance(stack, 'Image', {
       instanceId: INSTANCE, disableAt: new Date('2020-01-01T00:00:00Z'), dangerouslyMakePublic: true,
     });
-    image.grantLaunch(LaunchPermission.account('111122223333'));
+    image.addLaunchPermission(LaunchPermission.account('111122223333'));
     const warnings = Annotations.fromStack(stack).findWarning('/TestStack/Image', Match.anyValue()).map((w) => String(w.entry.data));
     expect(warnings).toEqual(expect.arrayContaining([
       expect.stringContaining('dangerouslyMakePublic has no effect while the image is disabled'),

@@ -44,8 +44,8 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
   test('launch permissions and removal policies are refused on an existing image, with the reason', () => {
     const stack = newStack();
     const image = Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE) as ImageBase;
-    expect(() => image.grantLaunch(LaunchPermission.account('111122223333')))
-      .toThrow('grantLaunch() cannot be used on TestStack/Existing: it references an existing image, whose launch permissions cdk-ami does not manage.');
+    expect(() => image.addLaunchPermission(LaunchPermission.account('111122223333')))
+      .toThrow('addLaunchPermission() cannot be used on TestStack/Existing: it references an existing image, whose launch permissions cdk-ami does not manage.');
     expect(() => image.applyRemovalPolicy(RemovalPolicy.DESTROY))
       .toThrow('applyRemovalPolicy() cannot be used on TestStack/Existing: it references an existing image, which cdk-ami never deletes.');
   });

@@ -49,7 +49,7 @@ describe('the customer managed key of a shared image', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
     const copy = encryptedCopy(stack, key, [LaunchPermission.organization(ORG)]);
-    copy.grantLaunch(LaunchPermission.organizationalUnit(OU));
+    copy.addLaunchPermission(LaunchPermission.organizationalUnit(OU));
     const statements = keyStatements(stack);
     expect(statements).toContainEqual(expect.objectContaining({
       Sid: 'CdkAmioexampleorg1useast1UseThroughEc2',
@@ -160,7 +160,7 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
       imageName: 'by-arn',
       encryptionKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
     });
-    byArn.grantLaunch(LaunchPermission.organization(ORG));
+    byArn.addLaunchPermission(LaunchPermission.organization(ORG));
     const annotations = Annotations.fromStack(stack);
     expect(annotations.findWarning('/TestStack/Copy', Match.stringLikeRegexp(NOT_SHAREABLE)).map((w) => w.entry.data)).toEqual([
       expect.stringContaining('Account 111122223333 may launch this image, but its snapshots are encrypted with the AWS managed key alias/aws/ebs'),
@@ -176,7 +176,7 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
     new ImportedAmi(stack, 'Unshared', { disks, encrypted: true });
     new CopiedAmi(stack, 'Plain', { source: Ami.fromImageId(stack, 'PlainSource', SOURCE), imageName: 'plain', launchPermissions: [LaunchPermission.account('111122223333')] });
     encryptedCopy(stack, new kms.Key(stack, 'Key'), [LaunchPermission.account('111122223333')]);
-    imported.grantLaunch(LaunchPermission.account('444455556666'));
+    imported.addLaunchPermission(LaunchPermission.account('444455556666'));
     const annotations = Annotations.fromStack(stack);
     expect(annotations.findWarning('/TestStack/Imported', Match.stringLikeRegexp(NOT_SHAREABLE))).toHaveLength(1);
     for (const path of ['/TestStack/Unshared', '/TestStack/Plain', '/TestStack/Copy']) {

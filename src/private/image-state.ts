@@ -22,7 +22,7 @@ export interface ImageState {
   /** The `ec2.IMachineImage` view of the image. */
   machineImage(): ec2.MachineImageConfig;
   /** Adds launch permissions; only images this library manages can. */
-  grantLaunch?(scope: IConstruct, permissions: LaunchPermission[]): void;
+  addLaunchPermission?(scope: IConstruct, permissions: LaunchPermission[]): void;
   /** Sets the removal policy; only images this library manages have one. */
   applyRemovalPolicy?(scope: IConstruct, policy: RemovalPolicy): void;
 }

@@ -135,7 +135,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       Annotations.of(scope).addWarningV2('cdk-ami:disabledNotShared',
         `dangerouslyMakePublic has no effect while the image is disabled (disableAt ${this.disabledAt}): EC2 makes a disabled image private.`);
     }
-    this.grantLaunch(scope, props.launchPermissions ?? []);
+    this.addLaunchPermission(scope, props.launchPermissions ?? []);
     if (this.shareSnapshots) {
       scope.node.addValidation({
         validate: () => this.launchPermissions.some((p) => p.kind === ACCOUNT_GRANTEE) ? [] : [
@@ -211,7 +211,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     });
   }
 
-  public grantLaunch(scope: IConstruct, permissions: LaunchPermission[]): void {
+  public addLaunchPermission(scope: IConstruct, permissions: LaunchPermission[]): void {
     for (const permission of permissions) {
       permission._validate(scope);
       if (this.shareSnapshots && permission.kind !== ACCOUNT_GRANTEE) {

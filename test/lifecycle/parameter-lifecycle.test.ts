@@ -165,7 +165,7 @@ describe('the parameter of a copy in another Region', () => {
     expect(await sim.deploy(lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
       const copy = golden.copyTo(AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
-      copy.grantLaunch(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
+      copy.addLaunchPermission(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
     }))).toEqual({ ok: true });
     const [copy] = h.ec2.liveImages(AWAY);
     expect(copy.launchPermissions).toEqual(expect.arrayContaining([{ organizationArn: org }, { organizationalUnitArn: ou }, { userId: '111122223333' }]));
