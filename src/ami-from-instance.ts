@@ -31,16 +31,6 @@ export interface AmiFromInstanceProps extends ImageProps {
   readonly instanceId?: string;
 
   /**
-   * The AMI name: 3 to 128 characters of letters, digits, spaces and
-   * `( ) [ ] . / - ' @ _`, unique in the Region. Changing it replaces the image.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement, so replacements never collide
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
-   */
-  readonly imageName?: string;
-
-  /**
    * Create the image without shutting down and rebooting the instance first.
    * Faster and without downtime, but file system integrity of the image is
    * not guaranteed. Changing it replaces the image.

@@ -120,14 +120,6 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
    */
   readonly volumeType?: ec2.EbsDeviceVolumeType;
-
-  /**
-   * The AMI name, unique in the Region. Changing it replaces the image.
-   *
-   * @default - a unique name from the construct path
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
-   */
-  readonly imageName?: string;
 }
 
 /**

@@ -185,18 +185,6 @@ export interface BakedAmiProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TerminateInstances.html
    */
   readonly instanceAction?: InstanceAction;
-
-  /**
-   * The AMI name: 3 to 128 characters of letters, digits, spaces and
-   * `( ) [ ] . / - ' @ _`, unique in the Region. Changing it bakes a new
-   * image; with a fixed name, the previous image must be gone first
-   * (removal policy DESTROY), or the name is taken.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every bake
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
-   */
-  readonly imageName?: string;
 }
 
 /**

@@ -11,6 +11,24 @@ import { LaunchPermission } from './governance';
  */
 export interface ImageProps {
   /**
+   * The AMI name: 3 to 128 characters of letters, digits, spaces and
+   * `( ) [ ] . / - ' @ _`, unique in the image's account and Region (checked at
+   * synth among the images of the app). Changing it replaces the image (a
+   * `BakedAmi` bakes a new one). CloudFormation creates the new image before
+   * it deletes the old one, so a replacement that keeps a fixed name fails:
+   * change the name with it, or leave it out. ImportImage cannot name an
+   * image: a named `ImportedAmi` is copied in its Region under this name and
+   * the unnamed import is removed, which takes up to `timeout` again.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement (an `ImportedAmi`: EC2's
+   *            `import-ami-…`). A `RestoredAmi` gets one too, where EC2 would
+   *            reuse the stored image's name.
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+   */
+  readonly imageName?: string;
+
+  /**
    * A description of the image. Changing it updates the image in place.
    *
    * @default - no description
@@ -228,17 +246,6 @@ export interface ImageProps {
  * Options for copying an image, as used by `copyTo()`.
  */
 export interface CopyOptions extends ImageProps {
-  /**
-   * The AMI name of the copy: 3 to 128 characters of letters, digits, spaces
-   * and `( ) [ ] . / - ' @ _`, unique in the destination Region. Changing it
-   * replaces the copy.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  readonly imageName?: string;
-
   /**
    * Encrypt the snapshots of the copy. `true` encrypts with `encryptionKey`, or the
    * account's default EBS key in the destination Region. `false` is refused at

@@ -105,17 +105,6 @@ export interface ImportedAmiProps extends ImageProps {
   readonly disks: ImportDisk[];
 
   /**
-   * The AMI name. ImportImage cannot name an image: with a name, the imported
-   * image is copied in its Region under this name and the unnamed import is
-   * removed, which makes the deployment take longer (a copy of every snapshot);
-   * the copy may take up to `timeout` again.
-   *
-   * @default - EC2's name for the import (`import-ami-...`)
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  readonly imageName?: string;
-
-  /**
    * The architecture of the disks' operating system.
    *
    * @default - detected by VM Import

@@ -29,17 +29,6 @@ export interface RestoredAmiProps extends ImageProps {
   readonly objectKey: string;
 
   /**
-   * The AMI name, unique in the Region. Changing it replaces the image.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement. (EC2 itself would reuse the
-   *            stored image's name, which collides while the original image
-   *            still exists in the Region.)
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRestoreImageTask.html
-   */
-  readonly imageName?: string;
-
-  /**
    * The account's default EBS encryption key in this Region, when EBS
    * encryption by default uses a customer managed key. A restore cannot
    * choose a key: EC2 encrypts the restored snapshots with this one. The
