@@ -1,4 +1,4 @@
-import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, TagManager, TagType, Token } from 'aws-cdk-lib';
+import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -31,6 +31,15 @@ export interface IImage extends ec2.IMachineImage, IResource {
    * The AMI name, where known.
    */
   readonly imageName?: string;
+
+  /**
+   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`
+   * (image ARNs name no account), e.g. for the `Resource` of IAM statements.
+   * Resolves when `imageId` does.
+   *
+   * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html#amazonec2-resources-for-iam-policies
+   */
+  readonly imageArn: string;
 
   /**
    * The Region the image lives in.
@@ -200,6 +209,17 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    */
   public get imageName(): string | undefined {
     return this.state.imageName;
+  }
+
+  /**
+   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`.
+   * Resolves when `imageId` does.
+   *
+   * @attribute
+   */
+  public get imageArn(): string {
+    // EC2 image ARNs carry no account: an image is named by its Region and ID alone.
+    return Stack.of(this).formatArn({ service: 'ec2', region: this.region, account: '', resource: 'image', resourceName: this.imageId });
   }
 
   /**

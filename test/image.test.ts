@@ -51,6 +51,23 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
   });
 });
 
+describe('imageArn', () => {
+  test('names the image by its Region and ID, without an account, as EC2 image ARNs do', () => {
+    const stack = newStack();
+    const vendor = Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2');
+    expect(stack.resolve(vendor.imageArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-west-2::image/${VENDOR_IMAGE}`]] });
+  });
+
+  test('of an image cdk-ami makes, resolves when its ID does (the last waiter link\'s)', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const copy = new CopiedAmi(stack, 'Copy', { source: golden, region: 'eu-west-1' });
+    const resolved = JSON.stringify(stack.resolve(copy.imageArn));
+    expect(resolved).toContain(':ec2:eu-west-1::image/');
+    expect(resolved).toContain(JSON.stringify(stack.resolve(copy.imageId)));
+  });
+});
+
 describe('ImageBase.isImage', () => {
   test('recognises every image of the library, managed or existing, and nothing else', () => {
     const stack = newStack();
