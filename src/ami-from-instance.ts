@@ -1,8 +1,8 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
+import { CopyableImageBase } from './copied-ami';
 import { InstanceAction } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -92,7 +92,7 @@ export interface AmiFromInstanceProps extends ImageProps {
  *   machineImage: image,
  * });
  */
-export class AmiFromInstance extends ImageBase {
+export class AmiFromInstance extends CopyableImageBase {
   /**
    * The ID of the source instance.
    */

@@ -3,8 +3,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
+import { CopyableImageBase } from './copied-ami';
 import { BootMode, ImageArchitecture } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { ResourceTypes, V2 } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -136,7 +136,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
  *   requireImdsv2: true,
  * });
  */
-export class AmiFromSnapshot extends ImageBase {
+export class AmiFromSnapshot extends CopyableImageBase {
 
   constructor(scope: Construct, id: string, props: AmiFromSnapshotProps) {
     super(scope, id);

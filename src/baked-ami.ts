@@ -3,8 +3,8 @@ import { Aws, Duration, Lazy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { CopyableImageBase } from './copied-ami';
 import { InstanceAction } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -213,7 +213,7 @@ export interface BakedAmiProps extends ImageProps {
  *   machineImage: image,
  * });
  */
-export class BakedAmi extends ImageBase {
+export class BakedAmi extends CopyableImageBase {
 
   /**
    * The builder instance. It is terminated once the image is available

@@ -1,17 +1,56 @@
 import { Arn, ArnFormat, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CrossAccountCopyRole } from './cross-account-copy-role';
 import { LaunchPermission } from './governance';
 import { IImage, ImageBase } from './image';
-import { CopyOptions } from './image-options';
+import { CopyOptions, StoreOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { COPY_SOURCE_USE, shareKeyWith } from './private/key-sharing';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
 import { validateImageOfStackAccount, validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
+import { StoredAmi } from './stored-ami';
+
+/**
+ * The base class of every image construct of this library, and of the
+ * existing images `Ami.fromImageId` references: an `ImageBase` that can be
+ * copied (`copyTo`) and stored in S3 (`storeTo`).
+ */
+// It lives beside CopiedAmi, which it makes and which extends it: image.ts cannot import copied-ami.ts,
+// which imports image.ts (test/import-graph.test.ts).
+export abstract class CopyableImageBase extends ImageBase {
+  /**
+   * Copies this image (EC2 CopyImage, called in the destination Region): the
+   * same as `new CopiedAmi(this, id, { ...options, source: this, region })`.
+   * The copy waits until it is available.
+   *
+   * @param id construct ID of the copy, in this image's scope
+   * @param region the destination Region, e.g. `eu-west-1`
+   * @param options how to copy
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
+   */
+  public copyTo(id: string, region: string, options: CopyOptions = {}): CopiedAmi {
+    return new CopiedAmi(this, id, { ...options, source: this, region });
+  }
+
+  /**
+   * Stores this image as one object in an S3 bucket (EC2
+   * CreateStoreImageTask): the same as
+   * `new StoredAmi(this, id, { ...options, image: this, bucket })`.
+   *
+   * @param id construct ID of the stored image, in this image's scope
+   * @param bucket the bucket, in this image's Region
+   * @param options how to store
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
+   */
+  public storeTo(id: string, bucket: s3.IBucket, options: StoreOptions = {}): StoredAmi {
+    return new StoredAmi(this, id, { ...options, image: this, bucket });
+  }
+}
 
 /**
  * Properties of a `CopiedAmi`.
@@ -46,9 +85,9 @@ export interface CopiedAmiProps extends CopyOptions {
  *   encrypted: true,
  * });
  * // or, the same:
- * golden.copyTo('eu-central-1', { encrypted: true });
+ * golden.copyTo('GoldenInFrankfurt', 'eu-central-1', { encrypted: true });
  */
-export class CopiedAmi extends ImageBase {
+export class CopiedAmi extends CopyableImageBase {
   /**
    * The image this is a copy of.
    */
@@ -120,8 +159,6 @@ export class CopiedAmi extends ImageBase {
     if (sourceKey) provider.grantEbsKey(sourceKey, unique([props.source.region, this.region]), 'read');
   }
 }
-
-ImageBase._factories.copy = (source, id, region, options) => new CopiedAmi(source, id, { ...options, source, region });
 
 /**
  * The role to assume for a copy owned by another account; undefined for a

@@ -3,8 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CopyableImageBase } from './copied-ami';
 import { BootMode, DiskImageFormat, ImageArchitecture, ImportLicenseType, ImportPlatform } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -195,7 +195,7 @@ export interface ImportedAmiProps extends ImageProps {
  *   timeout: Duration.hours(4),
  * });
  */
-export class ImportedAmi extends ImageBase {
+export class ImportedAmi extends CopyableImageBase {
   /**
    * The service role VM Import runs with.
    */

@@ -1,4 +1,5 @@
 export * from './image';
+export * from './ami';
 export * from './image-options';
 export * from './enums';
 export * from './ami-from-instance';

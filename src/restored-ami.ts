@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ImageBase } from './image';
+import { CopyableImageBase } from './copied-ami';
 import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { ManagedImage } from './private/managed-image';
@@ -52,7 +52,7 @@ export interface RestoredAmiProps extends ImageProps {
  *   objectKey: 'ami-0123456789abcdef0.bin',
  * });
  */
-export class RestoredAmi extends ImageBase {
+export class RestoredAmi extends CopyableImageBase {
 
   constructor(scope: Construct, id: string, props: RestoredAmiProps) {
     super(scope, id);

@@ -2,7 +2,7 @@ import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IImage, ImageBase, IStoredImage } from './image';
+import { IImage, IStoredImage } from './image';
 import { StoreOptions } from './image-options';
 import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -129,5 +129,3 @@ export class StoredAmi extends Resource implements IStoredImage {
     });
   }
 }
-
-ImageBase._factories.store = (image, id, bucket, options) => new StoredAmi(image, id, { ...options, image, bucket });

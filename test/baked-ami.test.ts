@@ -170,7 +170,7 @@ describe('BakedAmi resources', () => {
 
   test('the image options pass through: name, description, tags, removal policy, copies', () => {
     const { template } = bake({ imageName: 'web-v1', description: 'nginx', tags: { team: 'web' }, removalPolicy: RemovalPolicy.DESTROY }, (_stack, image) => {
-      image.copyTo('eu-west-1');
+      image.copyTo('EuWest1', 'eu-west-1');
     });
     template.hasResourceProperties('Custom::AmiFromInstance', {
       ImageName: 'web-v1', Description: 'nginx', RemovalPolicy: 'destroy', Tags: [{ Key: 'team', Value: 'web' }],

@@ -48,10 +48,10 @@ function everythingStack(): Stack {
   });
   Tags.of(golden).add('cost-center', '42');
   // A copy made and owned by another account, as a role there, which also writes its parameter.
-  golden.copyTo('us-west-2', {
+  golden.copyTo('UsWest2', 'us-west-2', {
     account: '444455556666', copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', 'arn:aws:iam::444455556666:role/copies', { mutable: false }), parameterName: '/images/golden',
   });
-  golden.copyTo('eu-west-1', {
+  golden.copyTo('EuWest1', 'eu-west-1', {
     encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true, parameterName: '/images/golden',
   });
   new CopiedAmi(stack, 'Encrypted', {

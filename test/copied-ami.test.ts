@@ -39,12 +39,12 @@ describe('CopiedAmi', () => {
   test('copyTo on a stack image copies to several Regions with one provider', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    const eu = golden.copyTo('eu-west-1');
-    const ap = golden.copyTo('ap-southeast-2', { encrypted: true });
+    const eu = golden.copyTo('EuWest1', 'eu-west-1');
+    const ap = golden.copyTo('ApSoutheast2', 'ap-southeast-2', { encrypted: true });
     const template = Template.fromStack(stack);
     template.resourceCountIs('Custom::CopiedAmi', 2);
     template.resourceCountIs('AWS::Lambda::Function', 6);
-    expect(eu.node.path).toBe('TestStack/Golden/CopyToeu-west-1');
+    expect(eu.node.path).toBe('TestStack/Golden/EuWest1');
     expect(ap).toBeInstanceOf(CopiedAmi);
     expect((ap as CopiedAmi).source).toBe(golden);
     // The copy's source ID is the source's final waiter: it copies an available image.
@@ -139,8 +139,8 @@ describe('CopiedAmi', () => {
   test('a copy in the stack\'s Region keeps the CloudFormation parameter; copies elsewhere share one statement per action', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0', parameterName: 'golden' });
-    golden.copyTo('eu-west-1', { parameterName: 'golden' });
-    golden.copyTo('ap-southeast-2', { parameterName: '/images/golden' });
+    golden.copyTo('EuWest1', 'eu-west-1', { parameterName: 'golden' });
+    golden.copyTo('ApSoutheast2', 'ap-southeast-2', { parameterName: '/images/golden' });
     new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, parameterName: '/images/golden-encrypted' });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SSM::Parameter', 2);
@@ -178,7 +178,7 @@ describe('CopiedAmi', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    golden.copyTo('eu-west-1', { encrypted: true, encryptionKey: key });
+    golden.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: key });
     expect(nagFindings(stack)).toEqual([]);
   });
 

@@ -70,16 +70,15 @@ describe('CopiedAmi owned by another account', () => {
     expect(op.filter((s) => [s.Action].flat().includes('ec2:CopyImage'))).toEqual([]);
   });
 
-  test('copyTo with an account: one copy per Region and account', () => {
+  test('copyTo with an account: copies into one Region for several accounts', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
     const role = (account: string) => (stack.node.tryFindChild(`Role${account}`) as iam.IRole | undefined)
       ?? iam.Role.fromRoleArn(stack, `Role${account}`, `arn:aws:iam::${account}:role/copies`, { mutable: false });
-    const eu = golden.copyTo('eu-west-1');
-    const target = golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) });
-    const other = golden.copyTo('eu-west-1', { account: '777788889999', copyRole: role('777788889999') });
-    expect([eu, target, other].map((c) => c.node.id)).toEqual(['CopyToeu-west-1', `CopyToeu-west-1${TARGET}`, 'CopyToeu-west-1777788889999']);
-    expect(() => golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) })).toThrow(/is called twice on TestStack\/Golden for account 444455556666/);
+    const eu = golden.copyTo('EuWest1', 'eu-west-1');
+    const target = golden.copyTo('EuWest1Target', 'eu-west-1', { account: TARGET, copyRole: role(TARGET) });
+    const other = golden.copyTo('EuWest1Other', 'eu-west-1', { account: '777788889999', copyRole: role('777788889999') });
+    expect([eu, target, other].map((c) => c.account)).toEqual(['123456789012', TARGET, '777788889999']);
     // The snapshot share names both accounts.
     const add = statementsOf(stack, 'CdkAmiProviderOperationRole').find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
     expect(add.Condition['ForAllValues:StringEquals']['ec2:Add/userId']).toEqual([TARGET, '777788889999']);
@@ -88,8 +87,8 @@ describe('CopiedAmi owned by another account', () => {
   test('the same imageName in two accounts is no clash', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    golden.copyTo('eu-west-1', { imageName: 'golden' });
-    expect(() => golden.copyTo('eu-west-1', {
+    golden.copyTo('EuWest1', 'eu-west-1', { imageName: 'golden' });
+    expect(() => golden.copyTo('EuWest1Target', 'eu-west-1', {
       imageName: 'golden', account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }),
     })).not.toThrow();
   });
@@ -99,7 +98,7 @@ describe('CopiedAmi owned by another account', () => {
     const key = new kms.Key(stack, 'Key');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
     const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: key });
-    encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
+    encrypted.copyTo('EuWest1', 'eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
     const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
     const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } };
     const viaEc2 = {
@@ -175,8 +174,8 @@ describe('CopiedAmi owned by another account', () => {
   });
 
   test.each<[string, (copy: CopiedAmi) => unknown, string]>([
-    ['copyTo', (copy) => copy.copyTo('eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
-    ['copyTo another account', (copy) => copy.copyTo('eu-central-1', {
+    ['copyTo', (copy) => copy.copyTo('EuCentral1', 'eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['copyTo another account', (copy) => copy.copyTo('EuCentral1', 'eu-central-1', {
       account: '777788889999', copyRole: iam.Role.fromRoleArn(copy, 'R', 'arn:aws:iam::777788889999:role/copies', { mutable: false }),
     }), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
     ['storeTo', (copy) => copy.storeTo('Backup', s3.Bucket.fromBucketName(copy, 'B', 'backups')), 'store as its own account: store the original image instead.'],
@@ -191,7 +190,7 @@ describe('CopiedAmi owned by another account', () => {
     expect(() => new StoredAmi(stack, 'Stored', { image: copy, bucket: s3.Bucket.fromBucketName(stack, 'B', 'backups') })).toThrow(/^image TestStack\/Copy is owned by account 444455556666/);
     expect(() => new CopiedAmi(stack, 'Again', { source: copy })).toThrow(/^source TestStack\/Copy is owned by account 444455556666/);
     const own = new CopiedAmi(stack, 'Own', { source: Ami.fromImageId(stack, 'Original', SOURCE), region: 'eu-west-1' });
-    expect(() => own.copyTo('eu-central-1')).not.toThrow();
+    expect(() => own.copyTo('EuCentral1', 'eu-central-1')).not.toThrow();
     expect(() => own.storeTo('Backup', s3.Bucket.fromBucketName(stack, 'B2', 'backups'))).not.toThrow();
   });
 });

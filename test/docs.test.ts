@@ -115,7 +115,7 @@ describe('docstrings link the EC2 API reference', () => {
       'ImageVolumeOptions.iops', 'ImageBlockDevice.exclude', 'SnapshotVolume.snapshotId',
       'AmiFromInstanceProps.noReboot', 'AmiFromSnapshotProps.tpmSupport', 'BakedAmiProps.instanceType',
       'CopiedAmiProps.source', 'ImportedAmiProps.platform', 'RestoredAmiProps.objectKey', 'StoredAmiProps.bucket',
-      'LaunchPermission.account', 'ImportDisk.fromBucket', 'ImageBase.copyTo',
+      'LaunchPermission.account', 'ImportDisk.fromBucket', 'CopyableImageBase.copyTo',
     ]));
     // Not the internal helpers of a construct file.
     expect(names.some((n) => n.startsWith('ImageBase._'))).toBe(false);

@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BootMode, CopiedAmi, DiskImageFormat, ImageArchitecture, ImportDisk, ImportedAmi, LaunchPermission,
 } from '../src';
@@ -82,10 +82,12 @@ describe('Regions and partitions', () => {
     expect(warnings(known, '/TestStack/Copy')).toEqual([]);
   });
 
-  test('copyTo twice into one Region names the Region', () => {
-    const image = new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE });
-    image.copyTo('eu-west-1');
-    expect(() => image.copyTo('eu-west-1')).toThrow(/copyTo\("eu-west-1"\) is called twice on TestStack\/Image: it makes one copy per Region/);
+  test('copyTo takes the copy\'s construct ID: two copies into one Region are two images', () => {
+    const stack = newStack();
+    const image = new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE });
+    const copies = [image.copyTo('First', 'eu-west-1'), image.copyTo('Second', 'eu-west-1')];
+    expect(copies.map((c) => c.node.path)).toEqual(['TestStack/Image/First', 'TestStack/Image/Second']);
+    expect(Object.keys(Template.fromStack(stack).findResources('Custom::CopiedAmi'))).toHaveLength(2);
   });
 });
 
@@ -103,7 +105,7 @@ describe('image names', () => {
     const app = new App();
     const a = new Stack(app, 'A', { env: ENV });
     const image = new AmiFromInstance(a, 'Image', { instanceId: INSTANCE, imageName: 'golden' });
-    expect(() => image.copyTo('eu-west-1', { imageName: 'golden' })).not.toThrow();
+    expect(() => image.copyTo('EuWest1', 'eu-west-1', { imageName: 'golden' })).not.toThrow();
     const other = new Stack(app, 'Other', { env: { account: '210987654321', region: ENV.region } });
     expect(() => new AmiFromInstance(other, 'Image', { instanceId: INSTANCE, imageName: 'golden' })).not.toThrow();
   });

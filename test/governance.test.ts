@@ -63,7 +63,7 @@ describe('sharing, deprecation and protection', () => {
   const KINDS: [string, (stack: Stack, props: ImageProps) => ImageBase][] = [
     ['AmiFromInstance', (stack, props) => new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, ...props })],
     ['CopiedAmi', (stack, props) => new CopiedAmi(stack, 'Image', { source: Ami.fromImageId(stack, 'S', 'ami-0123456789abcdef0'), region: 'eu-west-1', ...props })],
-    ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('eu-west-1', props)],
+    ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('EuWest1', 'eu-west-1', props)],
     ['ImportedAmi', (stack, props) => new ImportedAmi(stack, 'Image', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], ...props })],
     ['RestoredAmi', (stack, props) => new RestoredAmi(stack, 'Image', { bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'), objectKey: 'ami-0123456789abcdef0.bin', ...props })],
     ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { rootSnapshotId: 'snap-0123456789abcdef0', ...props })],

@@ -11,9 +11,9 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
   test('an existing image is copied with copyTo, like a managed one', () => {
     const stack = newStack();
     const vendor = Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2');
-    const copy = vendor.copyTo('us-east-1', { imageName: 'vendor-copy' });
+    const copy = vendor.copyTo('UsEast1', 'us-east-1', { imageName: 'vendor-copy' });
     expect(copy).toBeInstanceOf(CopiedAmi);
-    expect(copy.node.path).toBe('TestStack/Vendor/CopyTous-east-1');
+    expect(copy.node.path).toBe('TestStack/Vendor/UsEast1');
     Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { SourceImageId: VENDOR_IMAGE, SourceRegion: 'us-west-2', Region: 'us-east-1' });
   });
 
@@ -22,7 +22,7 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
     const bucket = new s3.Bucket(stack, 'Bucket');
     const stored = Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).storeTo('Archive', bucket);
     expect(stored).toBeInstanceOf(StoredAmi);
-    expect(stored.node.path).toBe('TestStack/Existing/StoreToArchive');
+    expect(stored.node.path).toBe('TestStack/Existing/Archive');
     Template.fromStack(stack).hasResourceProperties('Custom::StoredAmi', { ImageId: VENDOR_IMAGE });
   });
 
@@ -35,7 +35,7 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
 
   test('Tags.of() reaches an existing image without tagging anything: cdk-ami does not own it', () => {
     const stack = newStack();
-    Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).copyTo('eu-west-1');
+    Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).copyTo('EuWest1', 'eu-west-1');
     Tags.of(stack).add('team', 'platform');
     const copy = Template.fromStack(stack).findResources('Custom::CopiedAmi');
     expect(Object.values(copy)[0].Properties.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
@@ -73,7 +73,7 @@ describe('ImageBase.isImage', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
     expect(ImageBase.isImage(golden)).toBe(true);
-    expect(ImageBase.isImage(golden.copyTo('eu-west-1'))).toBe(true);
+    expect(ImageBase.isImage(golden.copyTo('EuWest1', 'eu-west-1'))).toBe(true);
     expect(ImageBase.isImage(Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE))).toBe(true);
     expect(ImageBase.isImage(new s3.Bucket(stack, 'Bucket'))).toBe(false);
     expect(ImageBase.isImage(undefined)).toBe(false);

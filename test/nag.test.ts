@@ -33,7 +33,7 @@ function everyConstruct(app = new App()): Stack {
     launchPermissions: [LaunchPermission.account('111122223333')],
     shareSnapshots: true,
   });
-  golden.copyTo('eu-west-1', { encrypted: true, encryptionKey: euKey });
+  golden.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: euKey });
   const stored = golden.storeTo('Backup', bucket, { removalPolicy: RemovalPolicy.DESTROY });
   new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, defaultEbsEncryptionKey: key });
   new RestoredAmi(stack, 'RestoredShared', { bucket: importedBucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: importedKey });

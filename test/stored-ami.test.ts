@@ -25,7 +25,7 @@ describe('StoredAmi', () => {
       ObjectTags: [{ Key: 'purpose', Value: 'backup' }],
       RemovalPolicy: 'destroy',
     });
-    const storeWaiters = resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.includes('StoreToBackup'));
+    const storeWaiters = resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.includes('GoldenBackup'));
     expect(storeWaiters.map(([, w]) => w.Properties.Target)).toEqual(['store', 'store']);
     const lastStoreWaiter = storeWaiters.find(([, w]) => w.Properties.Link === 2)![0];
     template.hasResourceProperties('Custom::RestoredAmi', { ObjectKey: { 'Fn::GetAtt': [lastStoreWaiter, 'ObjectKey'] } });

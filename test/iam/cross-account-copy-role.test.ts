@@ -207,7 +207,7 @@ function defaultKeyPolicy(account: string) {
 function sourceKeyPolicy() {
   const stack = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
   const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, encryptionKey: new kms.Key(stack, 'Key') });
-  encrypted.copyTo(REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
+  encrypted.copyTo('CrossAccount', REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
   const s = synthesized(stack);
   const key = Object.values(s.resources).find((r: any) => r.Type === 'AWS::KMS::Key') as any;
   return resolve(s, key.Properties.KeyPolicy);

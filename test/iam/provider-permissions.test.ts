@@ -105,9 +105,9 @@ function everythingStack(): Stack {
   // the copy's source key is wired from the source.
   const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: imageKey });
   // Published in its Region by the provider (Custom::AmiParameter).
-  encrypted.copyTo('eu-west-1', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
+  encrypted.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
   // A copy made and owned by another account, with its parameter there.
-  golden.copyTo('eu-west-1', {
+  golden.copyTo('EuWest1', 'eu-west-1', {
     account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }), parameterName: COPY_PARAMETER_NAME,
   });
   // A vendor's image, encrypted with the vendor's key in another account.
@@ -334,7 +334,7 @@ function operationCases(s: SynthesizedStack): Case[] {
     if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s encryptionKey`, p.KmsKeyId, p.Region, 'write'));
   }
   // The source keys: wired from the source (Encrypted's key for its copy), or given (the vendor's key).
-  const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('CopyTo'))![1].KmsKeyId;
+  const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('EuWest1'))![1].KmsKeyId;
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'us-east-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'eu-west-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the vendor\'s key in another account (sourceEncryptionKey)', VENDOR_KEY, 'us-west-2', 'read'));

@@ -107,7 +107,7 @@ describe('the built bundle against the local endpoint', () => {
     const template = lifecycleTemplate((stack) => {
       const bucket = s3.Bucket.fromBucketName(stack, 'Store', 'stored-amis');
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: destroy, tags: { team: 'platform' } });
-      golden.copyTo('eu-west-1', { removalPolicy: destroy });
+      golden.copyTo('EuWest1', 'eu-west-1', { removalPolicy: destroy });
       const stored = new StoredAmi(stack, 'Stored', { image: golden, bucket, removalPolicy: destroy });
       new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, removalPolicy: destroy });
       new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: root, removalPolicy: destroy });

@@ -20,8 +20,8 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
     const template = lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
       Tags.of(stack).add('team', 'platform');
-      golden.copyTo('eu-west-1');
-      golden.copyTo('ap-southeast-2', { encrypted: true });
+      golden.copyTo('EuWest1', 'eu-west-1');
+      golden.copyTo('ApSoutheast2', 'ap-southeast-2', { encrypted: true });
     });
     expect(await sim.deploy(template)).toEqual({ ok: true });
     const ids = Object.values(sim.outputs()) as string[];

@@ -68,13 +68,13 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     // Every copy publishes its ID in its own Region and account.
     const template = lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: RemovalPolicy.DESTROY });
-      golden.copyTo('eu-west-1', { removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME });
+      golden.copyTo('EuWest1', 'eu-west-1', { removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME });
       for (const [account, roleArn] of [[TARGET, ROLE_ARN], [OTHER, OTHER_ROLE_ARN]]) {
-        golden.copyTo('eu-west-1', {
+        golden.copyTo(`EuWest1In${account}`, 'eu-west-1', {
           account, copyRole: iam.Role.fromRoleArn(stack, `Role${account}`, roleArn, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME,
         });
       }
-      golden.copyTo('ap-southeast-2', {
+      golden.copyTo('ApSoutheast2', 'ap-southeast-2', {
         account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'RoleAgain', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY, parameterName: NAME,
       });
     });
@@ -124,7 +124,7 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     const golden = (withCopy: boolean) => lifecycleTemplate((stack) => {
       const image = new AmiFromInstance(stack, 'Golden', { instanceId, launchPermissions: [LaunchPermission.account(TARGET)] });
       if (withCopy) {
-        image.copyTo('eu-west-1', {
+        image.copyTo('EuWest1', 'eu-west-1', {
           account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }), removalPolicy: RemovalPolicy.DESTROY,
         });
       }

@@ -47,8 +47,8 @@ describe('the parameter of a copy in another Region', () => {
     const sim = h.sim();
     expect(await sim.deploy(lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, parameterName: NAME });
-      golden.copyTo(AWAY, { parameterName: NAME });
-      golden.copyTo('ap-southeast-2', { parameterName: NAME });
+      golden.copyTo('Away', AWAY, { parameterName: NAME });
+      golden.copyTo('ApSoutheast2', 'ap-southeast-2', { parameterName: NAME });
     }, {}, ['AWS::SSM::Parameter']))).toEqual({ ok: true });
     for (const region of [AWAY, 'ap-southeast-2']) {
       expect(h.ec2.parameters(region).map((p) => [p.name, p.value])).toEqual([[NAME, h.ec2.liveImages(region)[0].imageId]]);
@@ -164,7 +164,7 @@ describe('the parameter of a copy in another Region', () => {
     const sim = h.sim();
     expect(await sim.deploy(lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
-      const copy = golden.copyTo(AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
+      const copy = golden.copyTo('Away', AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
       copy.addLaunchPermission(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
     }))).toEqual({ ok: true });
     const [copy] = h.ec2.liveImages(AWAY);
