@@ -5,10 +5,10 @@ import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
 import { changed, required, str } from './shared/props';
-import { isRollingBack } from './shared/removal';
+import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import type { ParameterStore } from './ssm-parameters';
-import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+import { ReceivedProperties, ResourceTypes } from '../src/private/contract';
 
 /** The properties of a parameter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
@@ -143,17 +143,17 @@ async function put(req: Request): Promise<number> {
 }
 
 /**
- * RETAIN keeps the parameter, except when the deployment that made it rolls
- * back; a parameter that is not tagged as this resource's is never deleted.
+ * The parameter goes as the removal rule says (`shared/removal.ts`); one that
+ * is not tagged as this resource's is never deleted.
  */
 async function remove(req: Request, physicalId: string, removalPolicy: string | undefined): Promise<void> {
   if (physicalId !== parameterArn(req.event.StackId, req.region, req.account, req.name)) {
     log('info', 'no parameter behind this resource', { physicalId });
     return;
   }
-  const rollingBack = await isRollingBack(req.event.StackId);
-  if (!rollingBack && (removalPolicy ?? Removal.RETAIN) !== Removal.DESTROY) {
-    log('info', 'parameter retained', { name: req.name, region: req.region, reason: 'removalPolicy is RETAIN' });
+  const decision = await decideRemoval(removalPolicy, req.event.StackId, { noun: 'the parameter' });
+  if (!decision.destroy) {
+    log('info', 'parameter retained', { name: req.name, region: req.region, reason: decision.reason });
     return;
   }
   const tags = await readTags(req);
@@ -167,7 +167,7 @@ async function remove(req: Request, physicalId: string, removalPolicy: string | 
   } catch (err) {
     throw toAmiError(err, `Deleting SSM parameter ${req.name} in ${req.where}`);
   }
-  log('info', 'parameter deleted', { name: req.name, region: req.region, account: req.account, reason: rollingBack ? 'the deployment that made it is rolling back' : 'removalPolicy is DESTROY' });
+  log('info', 'parameter deleted', { name: req.name, region: req.region, account: req.account, reason: decision.reason });
 }
 
 async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[] | undefined> {

@@ -42,7 +42,10 @@ export interface ImageProps {
    * `RETAIN` keeps the image and its snapshots; `DESTROY` deregisters the image
    * and deletes its snapshots. Either way, an image that never became
    * available, or that a failed deployment created, is always deleted when
-   * CloudFormation rolls back: nothing is left behind.
+   * CloudFormation rolls back: nothing is left behind. `applyRemovalPolicy`
+   * and aws-cdk-lib's `RemovalPolicies` aspect set the same policy (the
+   * resources keep `DeletionPolicy: Delete`: the provider applies it);
+   * `RETAIN_ON_UPDATE_OR_DELETE` is `RETAIN`.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -341,7 +344,9 @@ export interface StoreOptions {
 
   /**
    * `DESTROY` deletes the S3 object when the resource is removed or replaced;
-   * `RETAIN` keeps it.
+   * `RETAIN` keeps it. Either way, the object is deleted when the deployment
+   * that stored it rolls back. `applyRemovalPolicy` on the `StoredAmi` and
+   * aws-cdk-lib's `RemovalPolicies` aspect set the same policy.
    *
    * @default RemovalPolicy.RETAIN
    */

@@ -224,9 +224,13 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * Sets the removal policy: `RETAIN` keeps the image, `DESTROY` deregisters it
-   * and deletes its snapshots. Other policies are rejected, and so is any
-   * policy on an existing image (cdk-ami never deletes it).
+   * Sets the removal policy, as the `removalPolicy` prop does: `RETAIN` keeps
+   * the image, `DESTROY` deregisters it and deletes its snapshots; either way
+   * the rollback of the deployment that created it removes it. The image's
+   * resources keep `DeletionPolicy: Delete` (the provider applies the policy),
+   * and aws-cdk-lib's `RemovalPolicies` aspect reaches the same setting.
+   * `RETAIN_ON_UPDATE_OR_DELETE` is `RETAIN`; other policies are rejected, and
+   * so is any policy on an existing image (cdk-ami never deletes it).
    */
   public applyRemovalPolicy(policy: RemovalPolicy): void {
     if (!this.state.applyRemovalPolicy) {

@@ -1,14 +1,14 @@
-import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, Lazy, RemovalPolicy, Resource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage, IStoredImage } from './image';
 import { StoreOptions } from './image-options';
-import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
+import { ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
-import { validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
+import { removalProperty, validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -60,11 +60,13 @@ export class StoredAmi extends Resource implements IStoredImage {
    */
   public readonly objectKey: string;
 
+  private removalPolicy: RemovalPolicy;
+
   constructor(scope: Construct, id: string, props: StoredAmiProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(1);
     validateTimeout(this, timeout);
-    const policy = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, { noun: 'stored images', retain: 'keep the object', destroy: 'delete it' });
+    this.removalPolicy = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, OBJECT_REMOVAL);
     for (const key of Object.keys(props.objectTags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) throw new AmiValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
     }
@@ -78,7 +80,11 @@ export class StoredAmi extends Resource implements IStoredImage {
       ImageId: props.image.imageId,
       Bucket: props.bucket.bucketName,
       ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-      RemovalPolicy: policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN,
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.removalPolicy) }),
+    });
+    // `applyRemovalPolicy` on this construct, and aspects, reach the resource: the handler applies the policy.
+    operation.onRemovalPolicy((policy) => {
+      this.removalPolicy = validateRemovalPolicy(this, policy, OBJECT_REMOVAL);
     });
     const waiters = new WaiterChain(this, 'Wait', {
       serviceToken: provider.waiterServiceToken,
@@ -88,10 +94,10 @@ export class StoredAmi extends Resource implements IStoredImage {
       allLinkProperties: { Target: STORE_TARGET, Bucket: props.bucket.bucketName },
     });
     this.objectKey = waiters.links[waiters.links.length - 1].attribute('ObjectKey');
-    this.grantProvider(props, policy, operation);
+    this.grantProvider(props, operation);
   }
 
-  private grantProvider(props: StoredAmiProps, policy: RemovalPolicy, operation: CfnResource): void {
+  private grantProvider(props: StoredAmiProps, operation: CfnResource): void {
     const provider = AmiProvider.of(this);
     provider.grantSourceImage(this, 'CreateStoreImageTask', props.image, operation);
     // The store task reads the image's snapshots through the EBS direct APIs as the caller
@@ -115,12 +121,11 @@ export class StoredAmi extends Resource implements IStoredImage {
     }), props.bucket.bucketArn);
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.image);
     if (sourceKey) provider.grantEbsKey(sourceKey, [props.image.region], 'read', 'operation', ['ec2', 'ebs']);
-    if (policy === RemovalPolicy.DESTROY) {
-      provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
-        sid: 'DeleteStoredImageObjects',
-        actions: ['s3:DeleteObject'],
-      }), objects);
-    }
+    // Under DESTROY, and under RETAIN too when the deployment that stored the object rolls back.
+    provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
+      sid: 'DeleteStoredImageObjects',
+      actions: ['s3:DeleteObject'],
+    }), objects);
     props.bucket.encryptionKey?.grantEncryptDecrypt(provider.operationRole);
     provider.grantWaiter('store-follow', {
       sid: 'FollowStoreTasks',
@@ -129,3 +134,6 @@ export class StoredAmi extends Resource implements IStoredImage {
     });
   }
 }
+
+/** What the removal policies do to a stored image. */
+const OBJECT_REMOVAL = { noun: 'stored images', retain: 'keep the object', destroy: 'delete it' };

@@ -8,7 +8,7 @@ import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
 import { bool, changed, required, str, tags } from './props';
 import { warnIfReferenced } from './references';
-import { decideRemoval, isRollingBack } from './removal';
+import { decideRemoval, heldImage, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
 import { GeneratedNames, OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
 
@@ -153,7 +153,7 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
 /** Deletes or retains the image, as the removal rule decides; returns it as it was before. */
 async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<Image | undefined> {
   const image = await describeImage(req.ec2, physicalId);
-  const decision = await decideRemoval(str(req.props.RemovalPolicy), image, req.event.StackId);
+  const decision = await decideRemoval(str(req.props.RemovalPolicy), req.event.StackId, heldImage(image));
   if (!decision.destroy) {
     log('info', 'image retained', { imageId: physicalId, region: req.region, reason: decision.reason });
     return image;

@@ -1,4 +1,4 @@
-import { Annotations, Aws, Fn, Lazy, Resource, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Fn, Lazy, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -6,6 +6,10 @@ import { ResourceTypes, Tags } from './contract';
 import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
+import { removalProperty, validateRemovalPolicy } from './validation';
+
+/** What the removal policies do to a parameter. */
+const PARAMETER_REMOVAL = { noun: 'image parameters', retain: 'keep the parameter', destroy: 'delete it' };
 
 /** Parameter Store's name rules: letters, digits and _ . - /; not under aws or ssm; 1011 characters at most. */
 const PARAMETER_NAME = /^[a-zA-Z0-9_.\-/]{1,1011}$/;
@@ -17,8 +21,8 @@ export interface ImageParameterProps {
   readonly region: string;
   readonly imageId: string;
   readonly description: string;
-  /** `retain` or `destroy`, resolved at synth (the image's removal policy). */
-  readonly removalPolicy: () => string;
+  /** The image's removal policy, resolved at synth: the parameter's unless one is applied to the parameter itself. */
+  readonly removalPolicy: () => RemovalPolicy;
   /** The account of an image owned by another account, whose Parameter Store gets the parameter. @default - the stack's */
   readonly account?: string;
   /** The role in `account` that writes the parameter there (the copy's role). */
@@ -40,6 +44,8 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
   public readonly parameterType = ssm.ParameterValueType.STRING;
   public readonly stringValue: string;
   public readonly resource: ProviderResource;
+  /** A removal policy applied to the parameter itself (its `applyRemovalPolicy`, or an aspect that reaches it). */
+  private ownRemovalPolicy?: RemovalPolicy;
 
   constructor(scope: Construct, id: string, props: ImageParameterProps) {
     super(scope, id, { region: props.region, account: props.account });
@@ -50,8 +56,11 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
       Name: props.parameterName,
       ImageId: props.imageId,
       Description: props.description,
-      RemovalPolicy: Lazy.string({ produce: props.removalPolicy }),
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.ownRemovalPolicy ?? props.removalPolicy()) }),
       RoleArn: props.roleArn,
+    });
+    this.resource.onRemovalPolicy((policy) => {
+      this.ownRemovalPolicy = validateRemovalPolicy(this, policy, PARAMETER_REMOVAL);
     });
     this.parameterName = props.parameterName;
     this.parameterArn = parameterArn(props.region, props.parameterName, props.account);

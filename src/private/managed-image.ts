@@ -6,7 +6,7 @@ import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection } from '../enums';
 import { LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
-import { OperationType, Removal, RenderedProperties, ResourceTypes, V2 } from './contract';
+import { OperationType, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
 import { RemoteImageParameter } from './image-parameter';
@@ -17,8 +17,8 @@ import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { recordImageCost } from './stack-limits';
 import {
-  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateRemovalPolicy,
-  validateTags, validateTimeout,
+  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, removalProperty, tagList, validateImageName,
+  validateRemovalPolicy, validateTags, validateTimeout,
 } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -119,7 +119,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       ImageName: resources.imageName,
       NamePrefix: namePrefixFromPath(scope.node.path),
       Description: props.description,
-      RemovalPolicy: Lazy.string({ produce: () => policyName(this.removalPolicy) }),
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.removalPolicy) }),
       Tags: Lazy.any({ produce: () => this.tags.renderTags() }, { omitEmptyArray: true }),
       SnapshotTags: tagList(props.snapshotTags),
       // EC2 cannot undo IMDSv2 on an image: every kind replaces its image when this changes.
@@ -128,6 +128,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       FastLaunch: fastLaunch ? true : undefined,
       ...resources.properties,
     });
+    this.operation.onRemovalPolicy((policy) => this.applyRemovalPolicy(scope, policy));
 
     this.disabledAt = disableTime(scope, props.disableAt);
     this.shareSnapshots = (props.shareSnapshots ?? false) && !props.dangerouslyMakePublic;
@@ -193,7 +194,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
           roleArn: resources.roleArn,
           imageId: this.imageId,
           description,
-          removalPolicy: () => policyName(this.removalPolicy),
+          removalPolicy: () => this.removalPolicy,
         });
       } else {
         this.parameter = new ssm.StringParameter(scope, 'Parameter', {
@@ -254,9 +255,5 @@ function knownPlatform(props: ImageProps, resources: ManagedImageResources<Opera
 
 function imdsSupport(props: ImageProps): string | undefined {
   return props.requireImdsv2 ? V2 : undefined;
-}
-
-function policyName(policy: RemovalPolicy): string {
-  return policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN;
 }
 

@@ -1,7 +1,7 @@
 import { Annotations, Duration, IResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { GeneratedNames, TAG_PREFIX, Timing } from './contract';
+import { GeneratedNames, Removal, TAG_PREFIX, Timing } from './contract';
 import { AmiValidationError } from './errors';
 
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
@@ -233,16 +233,24 @@ export function validateEc2Id(scope: IConstruct, field: string, value: string, k
 
 /**
  * The removal policies the handlers apply: RETAIN and DESTROY. `what` names
- * the resource and what each policy does to it.
+ * the resource and what each policy does to it. RETAIN_ON_UPDATE_OR_DELETE is
+ * what the handlers' RETAIN already is (kept on update and delete, removed
+ * when the deployment that created it rolls back), so it becomes RETAIN.
  */
 export function validateRemovalPolicy(
   scope: IConstruct, policy: RemovalPolicy, what: { noun: string; retain: string; destroy: string },
 ): RemovalPolicy {
+  if (policy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) return RemovalPolicy.RETAIN;
   if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
     throw new AmiValidationError(
       `removalPolicy ${policy} is not supported for ${what.noun}: use RemovalPolicy.RETAIN (${what.retain}) or RemovalPolicy.DESTROY (${what.destroy}).`, scope);
   }
   return policy;
+}
+
+/** The `RemovalPolicy` property the handlers read, for a policy `validateRemovalPolicy` accepted. */
+export function removalProperty(policy: RemovalPolicy): string {
+  return policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN;
 }
 
 /** A KMS key is only used for encrypted snapshots: EC2 and VM Import ignore it otherwise, so it needs `encrypted: true`. */

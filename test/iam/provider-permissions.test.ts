@@ -426,9 +426,8 @@ function operationCases(s: SynthesizedStack): Case[] {
       role: 'operation',
       request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
     });
-    if (p.RemovalPolicy === 'destroy') {
-      cases.push({ reason: `s3:DeleteObject of ${id}'s object (RemovalPolicy.DESTROY)`, role: 'operation', request: { action: call('s3-objects.ts', 's3:DeleteObject'), resource: object, resourceType: 'object' } });
-    }
+    // Under DESTROY, and under RETAIN when the deployment that stored the object rolls back.
+    cases.push({ reason: `s3:DeleteObject of ${id}'s object (RemovalPolicy ${p.RemovalPolicy})`, role: 'operation', request: { action: call('s3-objects.ts', 's3:DeleteObject'), resource: object, resourceType: 'object' } });
   }
   cases.push({ reason: 'ec2:DescribeTags (no resource type) for the store', role: 'operation', request: { action: 'ec2:DescribeTags', resource: '*', context: inRegion(REGION) } });
   cases.push(...['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'].map((action) => ({
@@ -845,6 +844,12 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       { reason: 'kms:Decrypt directly, not through EC2', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:CallerAccount': s.account } } },
       { reason: 'kms:Decrypt through EC2 in a Region no construct uses the key in', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:ViaService': `ec2.ap-south-1.${URL_SUFFIX}` } } },
       { reason: 'kms:CreateGrant for a grantee that is not an AWS resource', role: 'operation', request: { ...base, action: 'kms:CreateGrant', context: { 'kms:ViaService': `ec2.${REGION}.${URL_SUFFIX}`, 'kms:GrantIsForAWSResource': 'false' } } },
+    );
+  }
+  for (const [, p] of resourcesOf(s, 'Custom::StoredAmi').slice(0, 1)) {
+    cases.push(
+      { reason: 's3:DeleteObject of an object of the store bucket that is not a stored image', role: 'operation', request: { action: 's3:DeleteObject', resource: `arn:aws:s3:::${p.Bucket}/secrets.txt`, resourceType: 'object' } },
+      { reason: 's3:DeleteObject of a stored image in a bucket no StoredAmi uses', role: 'operation', request: { action: 's3:DeleteObject', resource: `arn:aws:s3:::other-bucket/${p.ImageId}.bin`, resourceType: 'object' } },
     );
   }
   for (const [, p] of resourcesOf(s, 'Custom::RestoredAmi').slice(0, 1)) {
