@@ -88,7 +88,7 @@ describe.each(KINDS)('%s (%s)', (_name, type, build) => {
 test('RemovalPolicies.of(stack).destroy() makes a dev stack disposable: every image, copy, object and parameter is DESTROY', () => {
   const stack = newStack();
   const image = new AmiFromInstance(stack, 'Image', { instanceId: 'i-0123456789abcdef0' });
-  image.copyTo('eu-west-1', { parameterName: '/images/golden' });
+  image.copyTo('Copy', 'eu-west-1', { parameterName: '/images/golden' });
   image.storeTo('Stored', s3.Bucket.fromBucketName(stack, 'Bucket', 'stored-amis'));
   RemovalPolicies.of(stack).destroy();
   for (const type of ['Custom::AmiFromInstance', 'Custom::CopiedAmi', 'Custom::StoredAmi', 'Custom::AmiParameter']) {
@@ -101,7 +101,7 @@ test('storeTo with DESTROY, then applyRemovalPolicy(RETAIN): the property says r
   const stack = newStack();
   const stored = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0')
     .storeTo('Stored', s3.Bucket.fromBucketName(stack, 'Bucket', 'stored-amis'), { removalPolicy: RemovalPolicy.DESTROY });
-  (stored as StoredAmi).applyRemovalPolicy(RemovalPolicy.RETAIN);
+  stored.applyRemovalPolicy(RemovalPolicy.RETAIN);
   expect(rendered(stack, 'Custom::StoredAmi')).toBe('retain');
   expectEveryDeleteSent(stack);
 });

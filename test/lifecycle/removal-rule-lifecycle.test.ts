@@ -126,7 +126,7 @@ describe('storeTo with DESTROY, then applyRemovalPolicy(RETAIN): the last word h
     const source = await sourceImage(h);
     const template = failingAfter(lifecycleTemplate((stack) => {
       const stored = Ami.fromImageId(stack, 'Source', source).storeTo('Stored', s3.Bucket.fromBucketName(stack, 'Bucket', BUCKET), { removalPolicy: RemovalPolicy.DESTROY });
-      (stored as StoredAmi).applyRemovalPolicy(RemovalPolicy.RETAIN);
+      stored.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }), failLater);
     const sim = h.sim();
     return { sim, result: await sim.deploy(template) };
