@@ -13,7 +13,7 @@ import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider } from './private/provider';
-import { validateTimeout } from './private/validation';
+import { tagList, validateTags, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -104,6 +104,18 @@ export interface BakedAmiProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly rootDeviceName?: string;
+
+  /**
+   * Tags for the builder instance only, e.g. those a tag policy or a service
+   * control policy requires on `ec2:RunInstances`. They are part of the
+   * recipe: changing them bakes a new image. Tags applied with `Tags.of(...)`
+   * (an app-wide cost center, say) do not reach the builder: they reach the
+   * image and its snapshots, in place.
+   *
+   * @default - only `Name` (the builder's construct path) and cdk-ami's mark
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+   */
+  readonly builderTags?: { [key: string]: string };
 
   /**
    * Let the builder be reached with Session Manager while it builds (it has
@@ -201,10 +213,11 @@ export interface BakedAmiProps extends ImageProps {
  * and stopped, and imaged; then it is terminated.
  *
  * Every input of the recipe (base image, setup, init, instance type, root
- * volume, network, role, tags, imaging options, image name) is hashed into
+ * volume, network, builder tags, imaging options, image name) is hashed into
  * the builder's user data, so a change to any of them replaces the builder,
  * which bakes a new image; an unchanged recipe changes nothing, and the
- * terminated builder is never touched again.
+ * terminated builder is never touched again. Tags applied with `Tags.of(...)`
+ * are not part of the recipe: they reach the image and its snapshots in place.
  *
  * @example
  * declare const vpc: ec2.IVpc;
@@ -296,7 +309,14 @@ export class BakedAmi extends ImageBase {
     // the construct ID, and launch template names are unique in a Region.
     const metadataOnly = new ec2.LaunchTemplate(this, 'BuilderMetadataOptions', { requireImdsv2: true });
     cfnBuilder.launchTemplate = { launchTemplateId: metadataOnly.launchTemplateId, version: metadataOnly.latestVersionNumber };
-    cfnBuilder.tags.setTag(Tags.BUILDER, builderMark);
+    // The builder's tags are only its own: a tag applied from outside (Tags.of(app)) would otherwise have to rebake
+    // (CloudFormation cannot retag a terminated instance). The image and its snapshots take those tags in place.
+    const builderTags = tagList({ Name: this.builder.node.path, ...props.builderTags, [Tags.BUILDER]: builderMark })!;
+    cfnBuilder.addPropertyOverride('Tags', builderTags);
+    // The launch template's tags would reach its new version, which the builder names: the same as a builder tag.
+    const cfnMetadataOnly = metadataOnly.node.defaultChild as ec2.CfnLaunchTemplate;
+    cfnMetadataOnly.addPropertyDeletionOverride('TagSpecifications');
+    cfnMetadataOnly.addPropertyDeletionOverride('LaunchTemplateData.TagSpecifications');
 
     // cfn-init's metadata and its role grant; the commands are ours, to read cfn-init's exit code.
     const initUserData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
@@ -311,7 +331,7 @@ export class BakedAmi extends ImageBase {
         subnet: resolve(cfnBuilder.subnetId),
         securityGroups: resolve(cfnBuilder.securityGroupIds),
         profile: resolve(cfnBuilder.iamInstanceProfile),
-        tags: resolve(cfnBuilder.tags.renderTags()),
+        tags: builderTags,
         setup: resolve(props.setup?.render()),
         // init through the fingerprint cfn-init's attach computes of its config and assets.
         init: /# fingerprint: (\w+)/.exec(initUserData.render())?.[1],
@@ -421,6 +441,7 @@ function stopByOf(scope: Construct, props: BakedAmiProps, windows: boolean, clea
 }
 
 function validateRecipe(scope: Construct, props: BakedAmiProps, windows: boolean): void {
+  validateTags(scope, props.builderTags);
   if (!props.setup && !props.init) {
     throw new AmiValidationError('BakedAmi needs a setup: give setup (an ec2.UserData with the commands to run), init (an ec2.CloudFormationInit), or both.', scope);
   }

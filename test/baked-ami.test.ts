@@ -203,9 +203,25 @@ describe('BakedAmi recipe hash', () => {
     expect(builder(changed)[0]).not.toBe(builder(unchanged)[0]);
   });
 
-  test('a tag on the builder (e.g. a stack-wide tag) changes the hash: CloudFormation would otherwise retag a terminated instance', () => {
-    const tagged = bake({}, (stack) => Tags.of(stack).add('cost-center', '42')).template;
-    expect(recipeHash(tagged)).not.toBe(base());
+  test('an app-wide tag bakes nothing: the builder and its launch template stay as they are, the image takes the tag', () => {
+    const plain = bake().template;
+    const tagged = bake({}, (stack) => Tags.of(stack.node.root).add('CostCenter', '1002')).template;
+    expect(recipeHash(tagged)).toBe(recipeHash(plain));
+    expect(builder(tagged)).toEqual(builder(plain));
+    expect(resourcesOfType(tagged, 'AWS::EC2::LaunchTemplate')).toEqual(resourcesOfType(plain, 'AWS::EC2::LaunchTemplate'));
+    expect(builder(tagged)[1].Properties.Tags.map((t: any) => t.Key)).toEqual(['Name', CdkAmiTags.BUILDER]);
+    tagged.hasResourceProperties('Custom::AmiFromInstance', { Tags: [{ Key: 'CostCenter', Value: '1002' }] });
+  });
+
+  test('builderTags tag the builder and are part of the recipe', () => {
+    const { template } = bake({ builderTags: { CostCenter: '1002' } });
+    expect(builder(template)[1].Properties.Tags).toEqual([
+      { Key: 'CostCenter', Value: '1002' },
+      { Key: 'Name', Value: 'TestStack/Web/Builder' },
+      { Key: CdkAmiTags.BUILDER, Value: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
+    expect(recipeHash(template)).not.toBe(base());
+    expect(builder(template)[0]).not.toBe(builder(bake().template)[0]);
   });
 
   test.each<[string, Partial<BakedAmiProps>]>([
@@ -276,6 +292,7 @@ describe('BakedAmi validation', () => {
     ['Linux setup on Windows', { machineImage: WINDOWS_BASE }, /^setup must be an ec2\.UserData\.forWindows\(\) for a Windows base image/],
     ['sysprep without stop', { machineImage: WINDOWS_BASE, setup: windowsSetup(), stopBeforeImaging: false }, /^stopBeforeImaging is false, but a Windows builder with clean \(sysprep\) always shuts down before imaging/],
     ['osType mismatch', { osType: ec2.OperatingSystemType.WINDOWS }, /^osType WINDOWS does not match the base image, which is Linux/],
+    ['reserved builder tag', { builderTags: { 'cdk-ami:builder': 'x' } }, /^Tag key "cdk-ami:builder" is reserved/],
     ['here-document end in setup', { setup: linuxSetup('cat <<CDK_AMI_SETUP_EOF', 'x', 'CDK_AMI_SETUP_EOF') }, /^setup has a line "CDK_AMI_SETUP_EOF"/],
   ])('%s', (_what, props, message) => {
     expect(() => bake(props)).toThrow(message);
