@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Aws, Duration, Lazy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { InstanceAction } from './enums';
+import { BeforeImaging, InstanceAction } from './enums';
 import { ImageBase } from './image';
 import { ImageProps } from './image-options';
+import { validateBlockDevices } from './private/block-devices';
 import { builderScript, setupBody } from './private/builder-scripts';
 import { ResourceTypes, StopBy, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -87,23 +88,19 @@ export interface BakedAmiProps extends ImageProps {
   readonly initConfigSets?: string[];
 
   /**
-   * The size of the builder's root volume, and so of the image's root
-   * snapshot. Changing it bakes a new image.
+   * The builder's volumes, as for `ec2.Instance`, and so the image's: e.g.
+   * `{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { volumeType: ec2.EbsDeviceVolumeType.GP3 }) }`
+   * for a larger root volume (its device name is the base image's root
+   * device: `/dev/xvda` on Amazon Linux, `/dev/sda1` on Windows, Ubuntu and
+   * Debian). Encryption is the base image's (or the account's EBS default),
+   * which the image inherits: `encrypted` and `kmsKey` are refused, as is
+   * `throughput` (AWS::EC2::Instance takes none). Changing them bakes a new
+   * image.
    *
-   * @default - the size of the base image's root volume
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly rootVolumeSize?: Size;
-
-  /**
-   * The device name of the base image's root volume, used with
-   * `rootVolumeSize`.
-   *
-   * @default - `/dev/xvda` for Linux (Amazon Linux), `/dev/sda1` for Windows;
-   *            Ubuntu and Debian images use `/dev/sda1` too
+   * @default - the base image's block device mappings
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
-  readonly rootDeviceName?: string;
+  readonly blockDevices?: ec2.BlockDevice[];
 
   /**
    * Tags for the builder instance only, e.g. those a tag policy or a service
@@ -118,28 +115,28 @@ export interface BakedAmiProps extends ImageProps {
   readonly builderTags?: { [key: string]: string };
 
   /**
+   * The builder's role (its instance profile's), assumed by
+   * `ec2.amazonaws.com`. Grant it what the setup needs with the image as the
+   * grantee (`bucket.grantRead(image)`). cdk-ami adds the permission to
+   * report the setup's result (CreateTags of one tag key on its own builder);
+   * an immutable imported role does not get it, and the result is then read
+   * from the console output alone.
+   *
+   * @default - a new role
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html
+   */
+  readonly role?: iam.IRole;
+
+  /**
    * Let the builder be reached with Session Manager while it builds (it has
-   * no key pair and no inbound rule), to debug a setup.
+   * no key pair and no inbound rule), to debug a setup: adds the
+   * `AmazonSSMManagedInstanceCore` managed policy to the role, as
+   * `ec2.Instance`'s prop of the same name does.
    *
    * @default true
    * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager.html
    */
-  readonly sessionManager?: boolean;
-
-  /**
-   * Managed policies added to the builder's role, e.g. to read an S3 bucket
-   * of installers.
-   *
-   * @default - none besides Session Manager's
-   */
-  readonly managedPolicies?: iam.IManagedPolicy[];
-
-  /**
-   * Statements added to the builder's role.
-   *
-   * @default - none
-   */
-  readonly policyStatements?: iam.PolicyStatement[];
+  readonly ssmSessionPermissions?: boolean;
 
   /**
    * The builder's security group.
@@ -160,27 +157,25 @@ export interface BakedAmiProps extends ImageProps {
   readonly setupTimeout?: Duration;
 
   /**
-   * Stop the builder once its setup succeeded, and image it stopped: every
-   * write is on disk, nothing runs while EBS snapshots it. With `false`, the
-   * builder is imaged running, and CreateImage reboots it first. Windows
-   * with `clean` always stops (sysprep shuts the instance down). Changing it
-   * bakes a new image.
+   * How the builder is brought to the state it is imaged in, once its setup
+   * succeeded: stopped by the stack (`STOP`), shut down by Windows sysprep
+   * (`SYSPREP`, Windows only), or imaged running with a reboot (`REBOOT`).
+   * Changing it bakes a new image.
    *
-   * @default true
+   * @default - `BeforeImaging.SYSPREP` for a Windows base image, `BeforeImaging.STOP` otherwise
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
-  readonly stopBeforeImaging?: boolean;
+  readonly beforeImaging?: BeforeImaging;
 
   /**
-   * Clean, after a successful setup, what must not be baked into an image.
-   * Linux: `cloud-init clean --logs` (per-instance state and logs), the SSH
+   * Clean, after a successful setup, what must not be baked into an image:
+   * on Linux `cloud-init clean --logs` (per-instance state and logs), the SSH
    * host keys (each instance then makes its own) and this library's setup
-   * files. Windows: EC2Launch v2 `sysprep --clean --shutdown`, which
-   * generalizes Windows and shuts the builder down. Changing it bakes a new
-   * image.
+   * files; on Windows this library's setup files (Windows itself is
+   * generalized by `BeforeImaging.SYSPREP`). Changing it bakes a new image.
    *
    * @default true
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-create-win-sysprep.html
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/building-shared-amis.html
    */
   readonly clean?: boolean;
 
@@ -212,8 +207,8 @@ export interface BakedAmiProps extends ImageProps {
  * runs its setup (user data and/or cfn-init), reports the result, is cleaned
  * and stopped, and imaged; then it is terminated.
  *
- * Every input of the recipe (base image, setup, init, instance type, root
- * volume, network, builder tags, imaging options, image name) is hashed into
+ * Every input of the recipe (base image, setup, init, instance type, block
+ * devices, network, builder tags, imaging options, image name) is hashed into
  * the builder's user data, so a change to any of them replaces the builder,
  * which bakes a new image; an unchanged recipe changes nothing, and the
  * terminated builder is never touched again. Tags applied with `Tags.of(...)`
@@ -234,7 +229,7 @@ export interface BakedAmiProps extends ImageProps {
  *   machineImage: image,
  * });
  */
-export class BakedAmi extends ImageBase {
+export class BakedAmi extends ImageBase implements iam.IGrantable {
 
   /**
    * The builder instance. It is terminated once the image is available
@@ -243,10 +238,16 @@ export class BakedAmi extends ImageBase {
   public readonly builder: ec2.Instance;
 
   /**
-   * The builder's role: add what the setup needs (e.g. `bucket.grantRead(image.builderRole)`).
-   * Permissions added after the first bake apply to the next one.
+   * The builder's role: the given `role`, or the one made for it.
    */
-  public readonly builderRole: iam.IRole;
+  public readonly role: iam.IRole;
+
+  /**
+   * The builder's role, as the principal of grants: `bucket.grantRead(image)`
+   * lets the setup read the bucket. Permissions added after a bake apply to
+   * the next one.
+   */
+  public readonly grantPrincipal: iam.IPrincipal;
 
   /**
    * The hash of the recipe, also written on the builder's user data's
@@ -259,21 +260,19 @@ export class BakedAmi extends ImageBase {
     const platform = props.machineImage.getImage(this).osType;
     const windows = platform === ec2.OperatingSystemType.WINDOWS;
     const clean = props.clean ?? true;
-    const stopBy = stopByOf(this, props, windows, clean);
+    const beforeImaging = beforeImagingOf(this, props.beforeImaging, windows);
+    const stopBy = STOP_BY[beforeImaging];
     const action = props.instanceAction ?? InstanceAction.TERMINATE;
     const setupTimeout = props.setupTimeout ?? Duration.hours(1);
     validateTimeout(this, setupTimeout);
     validateRecipe(this, props, windows);
 
-    const role = new iam.Role(this, 'BuilderRole', {
+    const role = props.role ?? new iam.Role(this, 'BuilderRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: `cdk-ami builder of ${this.node.path}`,
-      managedPolicies: [
-        ...(props.sessionManager ?? true ? [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')] : []),
-        ...props.managedPolicies ?? [],
-      ],
     });
-    for (const statement of props.policyStatements ?? []) role.addToPrincipalPolicy(statement);
+    const ssm = props.ssmSessionPermissions ?? true;
+    if (ssm) role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
     const builderMark = createHash('sha256').update(this.node.path).digest('hex').slice(0, 16);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReportSetupResult',
@@ -284,7 +283,8 @@ export class BakedAmi extends ImageBase {
         'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.SETUP] },
       },
     }));
-    this.builderRole = role;
+    this.role = role;
+    this.grantPrincipal = role.grantPrincipal;
 
     const userData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
     const recipe = new Recipe();
@@ -298,11 +298,7 @@ export class BakedAmi extends ImageBase {
       role,
       userData,
       userDataCausesReplacement: true,
-      blockDevices: props.rootVolumeSize ? [{
-        deviceName: props.rootDeviceName ?? (windows ? '/dev/sda1' : '/dev/xvda'),
-        // Encryption stays the base image's (or the account's default): the image inherits it.
-        volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeSize.toGibibytes(), { volumeType: ec2.EbsDeviceVolumeType.GP3 }),
-      }] : undefined,
+      blockDevices: props.blockDevices,
     });
     const cfnBuilder = this.builder.instance;
     // IMDSv2 only, through an unnamed launch template: Instance's requireImdsv2 names its template after
@@ -351,6 +347,7 @@ export class BakedAmi extends ImageBase {
         locator: `--region ${Aws.REGION} --stack ${Aws.STACK_NAME} --resource ${cfnBuilder.logicalId} -c ${(props.initConfigSets ?? ['default']).join(',')}`,
       } : undefined,
       clean,
+      sysprep: beforeImaging === BeforeImaging.SYSPREP,
     };
     userData.addCommands(...builderScript(windows, script));
 
@@ -386,7 +383,7 @@ export class BakedAmi extends ImageBase {
     this.grantProvider(action, stopBy);
     suppressNag(role, [{
       id: 'AwsSolutions-IAM4',
-      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (sessionManager: false removes it).',
+      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (ssmSessionPermissions: false removes it).',
       appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
     }, {
       id: 'AwsSolutions-IAM5',
@@ -430,14 +427,18 @@ class Recipe {
   }
 }
 
-function stopByOf(scope: Construct, props: BakedAmiProps, windows: boolean, clean: boolean): string {
-  if (windows && clean) {
-    if (props.stopBeforeImaging === false) {
-      throw new AmiValidationError('stopBeforeImaging is false, but a Windows builder with clean (sysprep) always shuts down before imaging: remove stopBeforeImaging, or set clean to false.', scope);
-    }
-    return StopBy.INSTANCE;
+/** Who brings the builder to the state it is imaged in: the setup handler, the instance itself (sysprep), or nobody. */
+const STOP_BY: Record<BeforeImaging, string> = {
+  [BeforeImaging.STOP]: StopBy.HANDLER,
+  [BeforeImaging.SYSPREP]: StopBy.INSTANCE,
+  [BeforeImaging.REBOOT]: StopBy.NONE,
+};
+
+function beforeImagingOf(scope: Construct, given: BeforeImaging | undefined, windows: boolean): BeforeImaging {
+  if (given === BeforeImaging.SYSPREP && !windows) {
+    throw new AmiValidationError('beforeImaging is SYSPREP, but the base image is Linux: sysprep is Windows\'s; use STOP or REBOOT.', scope);
   }
-  return props.stopBeforeImaging ?? true ? StopBy.HANDLER : StopBy.NONE;
+  return given ?? (windows ? BeforeImaging.SYSPREP : BeforeImaging.STOP);
 }
 
 function validateRecipe(scope: Construct, props: BakedAmiProps, windows: boolean): void {
@@ -445,20 +446,18 @@ function validateRecipe(scope: Construct, props: BakedAmiProps, windows: boolean
   if (!props.setup && !props.init) {
     throw new AmiValidationError('BakedAmi needs a setup: give setup (an ec2.UserData with the commands to run), init (an ec2.CloudFormationInit), or both.', scope);
   }
-  if (props.rootVolumeSize && !props.rootVolumeSize.isUnresolved()) {
-    const gib = props.rootVolumeSize.toGibibytes({ rounding: SizeRoundingBehavior.NONE });
-    if (!Number.isInteger(gib) || gib < 1 || gib > 16384) {
-      throw new AmiValidationError(`rootVolumeSize ${gib} GiB is not valid: a gp3 root volume has a whole number of GiB from 1 to 16384.`, scope);
-    }
-  }
+  validateBlockDevices(scope, props.blockDevices ?? [], {
+    construct: 'BakedAmi',
+    noDevice: true,
+    snapshots: 'optional',
+    encryptionFrom: 'the builder\'s volumes are encrypted as the base image\'s (or by the account\'s EBS encryption by default), and the image inherits that',
+    throughputRefused: 'the builder is an AWS::EC2::Instance, which takes no throughput',
+  });
   if (props.initConfigSets && !props.init) {
     throw new AmiValidationError('initConfigSets is set without init: give init, or remove initConfigSets.', scope);
   }
   if (props.initConfigSets && props.initConfigSets.length === 0) {
     throw new AmiValidationError('initConfigSets is empty: name at least one config set of init, or remove initConfigSets to apply "default".', scope);
-  }
-  if (props.rootDeviceName && !props.rootVolumeSize) {
-    throw new AmiValidationError(`rootDeviceName "${props.rootDeviceName}" is set without rootVolumeSize: it only names the root volume to resize.`, scope);
   }
   const expected = windows ? 'Windows' : 'Linux';
   if (props.osType !== undefined && props.osType !== (windows ? ec2.OperatingSystemType.WINDOWS : ec2.OperatingSystemType.LINUX)) {

@@ -72,7 +72,9 @@ describe('the builder\'s bash user data', () => {
 });
 
 describe('the builder\'s PowerShell user data', () => {
-  const parts = (clean: boolean): ScriptParts => ({ recipeHash: HASH, region: 'eu-west-1', setup: 'Install-WindowsFeature Web-Server\n', init: { locator: LOCATOR }, clean });
+  const parts = (sysprep: boolean): ScriptParts => ({
+    recipeHash: HASH, region: 'eu-west-1', setup: 'Install-WindowsFeature Web-Server\n', init: { locator: LOCATOR }, clean: true, sysprep,
+  });
 
   test('cfn-init, then the setup from a here-string, then the result as a tag and on COM1, then sysprep', () => {
     const script = builderScript(true, parts(true)).join('\n');
@@ -81,7 +83,7 @@ describe('the builder\'s PowerShell user data', () => {
     expect(script.indexOf(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`)).toBeLessThan(script.indexOf('EC2Launch.exe" sysprep --clean --shutdown'));
   });
 
-  test('without clean: no sysprep, the report is last', () => {
+  test('without sysprep, the report is last', () => {
     const lines = builderScript(true, parts(false));
     expect(lines.join('\n')).not.toContain('sysprep');
     expect(lines.at(-1)).toBe(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`);

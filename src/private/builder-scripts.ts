@@ -40,13 +40,20 @@ export interface ScriptParts {
   readonly setup?: string;
   /** cfn-init's arguments that locate the builder's metadata (Region, stack, resource, config sets). */
   readonly init?: { readonly locator: string };
-  /** Clean what must not be baked (Linux: cloud-init state, SSH host keys; Windows: sysprep, which shuts the builder down). */
+  /** Clean what must not be baked (Linux: cloud-init state, SSH host keys; both: the setup files). */
   readonly clean: boolean;
+  /** Windows: generalize with sysprep after reporting, which shuts the builder down. */
+  readonly sysprep?: boolean;
 }
 
 /** The commands of the builder's user data, for bash under cloud-init or PowerShell under EC2Launch v2. */
 export function builderScript(windows: boolean, parts: ScriptParts): string[] {
   return windows ? windowsScript(parts) : linuxScript(parts);
+}
+
+/** The user data's second line: a comment in both bash and PowerShell, which changes with the recipe. */
+function recipeLine(hash: string): string {
+  return `# cdk-ami recipe ${hash}: a change to the recipe replaces this builder and bakes a new image.`;
 }
 
 /**
@@ -56,7 +63,7 @@ export function builderScript(windows: boolean, parts: ScriptParts): string[] {
  */
 function linuxScript(p: ScriptParts): string[] {
   const lines = [
-    `# cdk-ami recipe ${p.recipeHash}: a change to the recipe replaces this builder and bakes a new image.`,
+    recipeLine(p.recipeHash),
     'CDK_AMI_DIR=/var/lib/cdk-ami',
     'mkdir -p "$CDK_AMI_DIR" && chmod 700 "$CDK_AMI_DIR"',
     'cdk_ami_report() {',
@@ -107,7 +114,7 @@ function linuxScript(p: ScriptParts): string[] {
  */
 function windowsScript(p: ScriptParts): string[] {
   const lines = [
-    `# cdk-ami recipe ${p.recipeHash}: a change to the recipe replaces this builder and bakes a new image.`,
+    recipeLine(p.recipeHash),
     '$CdkAmiDir = Join-Path $env:ProgramData "cdk-ami"',
     'New-Item -ItemType Directory -Force -Path $CdkAmiDir | Out-Null',
     'function Write-CdkAmiConsole([string]$Line) {',
@@ -140,15 +147,13 @@ function windowsScript(p: ScriptParts): string[] {
       'if ($rc -ne 0) { Send-CdkAmiResult "failed:$rc"; exit $rc }',
     );
   }
-  if (p.clean) {
+  if (p.clean) lines.push('Remove-Item -Recurse -Force $CdkAmiDir');
+  lines.push(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`);
+  if (p.sysprep) {
     lines.push(
-      'Remove-Item -Recurse -Force $CdkAmiDir',
-      `Send-CdkAmiResult ${SETUP_SUCCEEDED}`,
       '# Generalizes Windows and shuts the builder down: the stack images it once it is stopped.',
       `${EC2LAUNCH} sysprep --clean --shutdown`,
     );
-  } else {
-    lines.push(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`);
   }
   return lines;
 }

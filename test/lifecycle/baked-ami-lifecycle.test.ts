@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
-import { BakedAmi, BakedAmiProps, InstanceAction } from '../../src';
+import { BakedAmi, BakedAmiProps, BeforeImaging, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
 const INSTANCE = 'AWS::EC2::Instance';
@@ -222,14 +222,14 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(liveImageIds().sort()).toEqual([first, outputImageId(s)].sort());
   });
 
-  test('instanceAction STOP leaves the builder stopped; NONE with stopBeforeImaging false leaves it running', async () => {
+  test('instanceAction STOP leaves the builder stopped; NONE with BeforeImaging.REBOOT leaves it running', async () => {
     const stop = sim();
     await stop.deploy(template({ instanceAction: InstanceAction.STOP }));
     expect(instanceState(stop.builders[0].instanceId)).toBe('stopped');
 
     const stopsBefore = h.ec2.callCount('StopInstances');
     const none = sim();
-    await none.deploy(template({ instanceAction: InstanceAction.NONE, stopBeforeImaging: false }));
+    await none.deploy(template({ instanceAction: InstanceAction.NONE, beforeImaging: BeforeImaging.REBOOT }));
     expect(instanceState(none.builders[0].instanceId)).toBe('running');
     // Imaged running: CreateImage reboots it (NoReboot false), nobody stopped it.
     expect(h.ec2.callCount('StopInstances')).toBe(stopsBefore);
