@@ -1,9 +1,9 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
 import { CopyableImageBase } from './copied-ami';
 import { InstanceAction } from './enums';
 import { ImageProps } from './image-options';
+import { renderInstanceBlockDevices } from './private/block-devices';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance } from './private/instance-grants';
@@ -59,15 +59,19 @@ export interface AmiFromInstanceProps extends ImageProps {
   readonly instanceAction?: InstanceAction;
 
   /**
-   * Changes to the instance's devices in the image: leave a device out
-   * (`exclude: true`), or change a volume's size, type, IOPS, throughput or
-   * delete-on-termination. Devices not listed are imaged as they are (or left
-   * out, with `includeDataVolumes: false`). Changing it replaces the image.
+   * Changes to the instance's devices in the image, as aws-cdk-lib's
+   * `ec2.BlockDevice`s: leave a device out with `mappingEnabled: false` (its
+   * `volume` is not read), or change a volume's size (at least its current
+   * size), type, IOPS, throughput or delete-on-termination with
+   * `ec2.BlockDeviceVolume.ebs(size, options)`. Devices not listed are imaged
+   * as they are (or left out, with `includeDataVolumes: false`). Instance
+   * store volumes, snapshots and encryption settings are refused: the image's
+   * volumes are the instance's. Changing it replaces the image.
    *
    * @default - every device as it is on the instance
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
-  readonly blockDevices?: ImageBlockDevice[];
+  readonly blockDevices?: ec2.BlockDevice[];
 }
 
 /**

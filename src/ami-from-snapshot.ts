@@ -2,65 +2,34 @@ import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { CopyableImageBase } from './copied-ami';
 import { BootMode, ImageArchitecture } from './enums';
 import { ImageProps } from './image-options';
+import { renderVolume, validateBlockDevices } from './private/block-devices';
 import { ResourceTypes, V2 } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider } from './private/provider';
 import { validateBootMode, validateEc2Id } from './private/validation';
 
-const DEFAULT_ROOT_DEVICE = '/dev/xvda';
-
-/**
- * A data volume of a registered image, from a snapshot.
- */
-export interface SnapshotVolume extends ImageVolumeOptions {
-  /**
-   * The device name, e.g. `/dev/sdf`.
-   *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
-   */
-  readonly deviceName: string;
-
-  /**
-   * The snapshot, e.g. `snap-0123456789abcdef0`.
-   *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly snapshotId: string;
-}
+/** RegisterImage's own default is standard (magnetic). */
+const DEFAULT_VOLUME_TYPE = ec2.EbsDeviceVolumeType.GP3;
 
 /**
  * Properties of an `AmiFromSnapshot`.
  */
 export interface AmiFromSnapshotProps extends ImageProps {
   /**
-   * The snapshot of the root volume. It stays yours: deleting the image never
-   * deletes it. Changing it replaces the image.
+   * The image's volumes, as aws-cdk-lib's `ec2.BlockDevice`s, each from a
+   * snapshot (`ec2.BlockDeviceVolume.ebsFromSnapshot(snapshotId, options)`,
+   * with its size, type, IOPS, throughput and delete-on-termination). The
+   * first is the root device (e.g. `/dev/xvda`). The snapshots stay yours:
+   * deleting the image never deletes or retags them. Volumes without a type
+   * are `gp3`. Changing them replaces the image.
    *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly rootSnapshotId: string;
-
-  /**
-   * The root device name.
-   *
-   * @default '/dev/xvda'
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
-  readonly rootDeviceName?: string;
-
-  /**
-   * EBS settings of the root volume: size, type, IOPS, throughput,
-   * delete-on-termination. Changing them replaces the image.
-   *
-   * @default - the snapshot's size, `volumeType`, deleted on termination
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly rootVolume?: ImageVolumeOptions;
+  readonly blockDevices: ec2.BlockDevice[];
 
   /**
    * The UEFI variable store of the image (base64, at most 64,000
@@ -71,14 +40,6 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly uefiData?: string;
-
-  /**
-   * Data volumes, from snapshots that also stay yours.
-   *
-   * @default - the root volume only
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
-   */
-  readonly dataVolumes?: SnapshotVolume[];
 
   /**
    * The architecture the snapshot's operating system was built for. (EC2
@@ -112,14 +73,6 @@ export interface AmiFromSnapshotProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly tpmSupport?: boolean;
-
-  /**
-   * The EBS volume type of the image's volumes, unless a volume sets its own.
-   *
-   * @default ec2.EbsDeviceVolumeType.GP3
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly volumeType?: ec2.EbsDeviceVolumeType;
 }
 
 /**
@@ -130,7 +83,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
  *
  * @example
  * new AmiFromSnapshot(this, 'FromSnapshot', {
- *   rootSnapshotId: 'snap-0123456789abcdef0',
+ *   blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0123456789abcdef0') }],
  *   architecture: ImageArchitecture.ARM64,
  *   bootMode: BootMode.UEFI,
  *   requireImdsv2: true,
@@ -148,25 +101,30 @@ export class AmiFromSnapshot extends CopyableImageBase {
     }
     const architecture = props.architecture ?? ImageArchitecture.X86_64;
     validateBootMode(this, { bootMode: props.bootMode, tpmSupport: props.tpmSupport, architecture });
-    const rootDeviceName = props.rootDeviceName ?? DEFAULT_ROOT_DEVICE;
-    validateDeviceNames(this, rootDeviceName, props.dataVolumes ?? []);
-    const volumeType = props.volumeType ?? ec2.EbsDeviceVolumeType.GP3;
-    if (props.rootVolume) validateVolume(this, 'rootVolume', props.rootVolume, props.rootVolume.volumeType ?? volumeType);
-    (props.dataVolumes ?? []).forEach((v, i) => validateVolume(this, `dataVolumes[${i}]`, v, v.volumeType ?? volumeType));
+    const [root, ...data] = props.blockDevices;
+    if (!root) {
+      throw new AmiValidationError('blockDevices is empty: give at least the root device, e.g. { deviceName: \'/dev/xvda\', volume: ec2.BlockDeviceVolume.ebsFromSnapshot(\'snap-…\') }.', this);
+    }
+    validateBlockDevices(this, props.blockDevices, {
+      construct: 'AmiFromSnapshot',
+      noDevice: false,
+      snapshots: 'required',
+      encryptionFrom: 'a registered image is encrypted as its snapshots are',
+      defaultVolumeType: DEFAULT_VOLUME_TYPE,
+    });
     validateUefiData(this, props.uefiData);
-    const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
-    validateEc2Id(this, 'rootSnapshotId', props.rootSnapshotId, 'snapshot');
-    (props.dataVolumes ?? []).forEach((v, i) => validateEc2Id(this, `dataVolumes[${i}].snapshotId`, v.snapshotId, 'snapshot'));
+    const snapshots = props.blockDevices.map((d) => d.volume.ebsDevice!.snapshotId!);
+    snapshots.forEach((snapshotId, i) => validateEc2Id(this, `blockDevices[${i}] snapshot`, snapshotId, 'snapshot'));
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
       imageName: props.imageName,
       properties: {
-        RootSnapshotId: props.rootSnapshotId,
-        RootDeviceName: rootDeviceName,
-        RootVolume: props.rootVolume ? renderVolume(props.rootVolume, props.rootVolume.volumeType ?? volumeType) : undefined,
-        DataVolumes: props.dataVolumes?.map((v) => ({
-          DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType),
+        RootSnapshotId: snapshots[0],
+        RootDeviceName: root.deviceName,
+        RootVolume: hasSettings(root) ? renderVolume(root, DEFAULT_VOLUME_TYPE) : undefined,
+        DataVolumes: data.length === 0 ? undefined : data.map((d, i) => ({
+          DeviceName: d.deviceName, SnapshotId: snapshots[i + 1], ...renderVolume(d, DEFAULT_VOLUME_TYPE),
         })),
         UefiData: props.uefiData,
         Architecture: architecture,
@@ -174,7 +132,7 @@ export class AmiFromSnapshot extends CopyableImageBase {
         BootMode: props.bootMode ?? (props.tpmSupport ? BootMode.UEFI : undefined),
         EnaSupport: props.enaSupport ?? true,
         TpmSupport: props.tpmSupport ? V2 : undefined,
-        VolumeType: volumeType,
+        VolumeType: DEFAULT_VOLUME_TYPE,
       },
     });
     this._attach(managed);
@@ -190,18 +148,10 @@ export class AmiFromSnapshot extends CopyableImageBase {
   }
 }
 
-/** Each device is mapped once: a data volume on the root device (or twice on one device) is refused by RegisterImage. */
-function validateDeviceNames(scope: Construct, rootDeviceName: string, dataVolumes: SnapshotVolume[]): void {
-  const seen = new Set([rootDeviceName]);
-  for (const volume of dataVolumes) {
-    if (Token.isUnresolved(volume.deviceName)) continue;
-    if (seen.has(volume.deviceName)) {
-      const what = volume.deviceName === rootDeviceName ? 'the root device name' : 'already mapped to another data volume';
-      throw new AmiValidationError(
-        `dataVolumes deviceName "${volume.deviceName}" (snapshot ${volume.snapshotId}) is ${what}: every device of an image is mapped once; give the data volume another device such as /dev/sdf.`, scope);
-    }
-    seen.add(volume.deviceName);
-  }
+/** Whether the root device sets anything besides its snapshot (otherwise the handler's defaults apply). */
+function hasSettings(device: ec2.BlockDevice): boolean {
+  const { snapshotId: _snapshot, ...settings } = device.volume.ebsDevice ?? {};
+  return Object.values(settings).some((v) => v !== undefined);
 }
 
 /** RegisterImage's UefiData: base64 of at most 64,000 characters. */

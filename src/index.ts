@@ -10,6 +10,5 @@ export * from './restored-ami';
 export * from './ami-from-snapshot';
 export * from './imported-ami';
 export * from './stored-ami';
-export * from './block-devices';
 export * from './fast-launch';
 export * from './cross-account-copy-role';

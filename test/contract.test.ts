@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -31,8 +31,8 @@ function everythingStack(): Stack {
     noReboot: true,
     includeDataVolumes: false,
     blockDevices: [
-      { deviceName: '/dev/xvda', volumeSize: Size.gibibytes(30), volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 4000, throughput: 250 },
-      { deviceName: '/dev/xvdb', exclude: true },
+      { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 4000, throughput: 250 }) },
+      { deviceName: '/dev/xvdb', volume: ec2.BlockDeviceVolume.ebs(1), mappingEnabled: false },
     ],
     instanceAction: InstanceAction.TERMINATE,
     launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization('arn:aws:organizations::123456789012:organization/o-abcdefghij')],
@@ -66,9 +66,10 @@ function everythingStack(): Stack {
     fastLaunch: { maxParallelLaunches: 6 },
   });
   new AmiFromSnapshot(stack, 'Registered', {
-    rootSnapshotId: 'snap-0123456789abcdef0',
-    rootVolume: { volumeSize: Size.gibibytes(20), volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 3000 },
-    dataVolumes: [{ deviceName: '/dev/xvdb', snapshotId: 'snap-0fedcba9876543210' }],
+    blockDevices: [
+      { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0123456789abcdef0', { volumeSize: 20, volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 3000 }) },
+      { deviceName: '/dev/xvdb', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0fedcba9876543210') },
+    ],
     architecture: ImageArchitecture.ARM64,
     bootMode: BootMode.UEFI,
     tpmSupport: true,

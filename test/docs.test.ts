@@ -31,8 +31,6 @@ const NO_EC2_PARAMETER: Record<string, string> = {
   'ImageAttributes.osType': 'what getImage() tells CDK, not sent to AWS',
   'ImageAttributes.userData': 'what getImage() tells CDK, not sent to AWS',
   'BakedAmiProps.vpc': 'where the builder runs; its subnet (vpcSubnets) is the RunInstances parameter',
-  'BakedAmiProps.managedPolicies': 'IAM policies of the builder role',
-  'BakedAmiProps.policyStatements': 'IAM statements of the builder role',
   'BakedAmiProps.setupTimeout': 'a cdk-ami wait, no EC2 parameter',
   'Ami.fromImageId': 'a reference to an existing image, no EC2 call',
   'Ami.fromImageAttributes': 'a reference to an existing image, no EC2 call',
@@ -112,7 +110,7 @@ describe('docstrings link the EC2 API reference', () => {
     const names = members.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining([
       'ImageProps.description', 'CopyOptions.encryptionKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
-      'ImageVolumeOptions.iops', 'ImageBlockDevice.exclude', 'SnapshotVolume.snapshotId',
+      'AmiFromInstanceProps.blockDevices', 'AmiFromSnapshotProps.blockDevices', 'BakedAmiProps.builderTags',
       'AmiFromInstanceProps.noReboot', 'AmiFromSnapshotProps.tpmSupport', 'BakedAmiProps.instanceType',
       'CopiedAmiProps.source', 'ImportedAmiProps.platform', 'RestoredAmiProps.objectKey', 'StoredAmiProps.bucket',
       'LaunchPermission.account', 'ImportDisk.fromBucket', 'CopyableImageBase.copyTo',

@@ -6,7 +6,7 @@ import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, ImageBase, ImageProps, ImportDisk, ImportedAmi,
   LaunchPermission, RestoredAmi,
 } from '../src';
-import { nagFindings, newStack, resourcesOfType } from './util';
+import { nagFindings, newStack, resourcesOfType, snapshotDevices } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const ORG = 'arn:aws:organizations::123456789012:organization/o-abcdefghij';
@@ -66,7 +66,7 @@ describe('sharing, deprecation and protection', () => {
     ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('EuWest1', 'eu-west-1', props)],
     ['ImportedAmi', (stack, props) => new ImportedAmi(stack, 'Image', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], ...props })],
     ['RestoredAmi', (stack, props) => new RestoredAmi(stack, 'Image', { bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'), objectKey: 'ami-0123456789abcdef0.bin', ...props })],
-    ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { rootSnapshotId: 'snap-0123456789abcdef0', ...props })],
+    ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { blockDevices: snapshotDevices('snap-0123456789abcdef0'), ...props })],
     ['BakedAmi', (stack, props) => new BakedAmi(stack, 'Image', {
       machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
       vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),

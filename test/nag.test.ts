@@ -7,7 +7,7 @@ import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermiss
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
-import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack } from './util';
+import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack, snapshotDevices } from './util';
 import { iamWildcardFindings, suppressNag } from '../src/private/nag';
 
 /**
@@ -40,7 +40,7 @@ function everyConstruct(app = new App()): Stack {
   const source = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0');
   new StoredAmi(stack, 'StoredShared', { image: source, bucket: importedBucket, removalPolicy: RemovalPolicy.DESTROY });
   new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
-  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0' });
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') });
   new ImportedAmi(stack, 'Appliance', {
     disks: [
       ImportDisk.fromBucket(bucket, 'appliance/boot.vmdk', DiskImageFormat.VMDK),

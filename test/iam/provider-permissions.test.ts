@@ -22,6 +22,7 @@ import {
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
+import { snapshotDevices } from '../util';
 
 const VENDOR_IMAGE = 'ami-0aaaaaaaaaaaaaaa0';
 const VENDOR_KEY = `arn:aws:kms:us-west-2:${OTHER_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
@@ -130,7 +131,7 @@ function everythingStack(): Stack {
   new StoredAmi(stack, 'StoredShared', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket: shared });
   new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, defaultEbsEncryptionKey: imageKey });
   new RestoredAmi(stack, 'RestoredShared', { bucket: shared, objectKey: STORED_OBJECT });
-  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: ROOT_SNAPSHOT });
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices(ROOT_SNAPSHOT) });
   new AmiFromInstance(stack, 'Windows', {
     instanceId: WINDOWS_INSTANCE,
     osType: ec2.OperatingSystemType.WINDOWS,
@@ -143,7 +144,7 @@ function everythingStack(): Stack {
     vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
     setup,
     // The AWS managed policy is not part of the simulation: the builder role's own statement is.
-    sessionManager: false,
+    ssmSessionPermissions: false,
   });
   return stack;
 }
