@@ -4,7 +4,7 @@ import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { shareRecordOf, shareSource, withdrawShare } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, sentence, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
@@ -124,7 +124,7 @@ function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: str
       return new AmiError(`EC2 rejected the copy of ${sourceImageId} from ${sourceRegion} to ${ctx.region}: ${message}`);
     default:
       if (/kms|key/i.test(message)) {
-        return new AmiError(`The copy of ${sourceImageId} to ${ctx.region} failed on its KMS key: ${message}. Check that the key is enabled, in ${ctx.region}, and usable by the provider's role.`);
+        return new AmiError(`The copy of ${sourceImageId} to ${ctx.region} failed on its KMS key: ${sentence(message)} Check that the key is enabled, in ${ctx.region}, and usable by the provider's role.`);
       }
       return toAmiError(err, `CopyImage of ${sourceImageId} from ${sourceRegion} to ${ctx.region}`);
   }

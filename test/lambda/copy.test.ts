@@ -129,6 +129,15 @@ describe('Custom::CopiedAmi create', () => {
     expect((await onEvent(createEvent(COPY, copyProps({ ImageName: 'golden' })))).PhysicalResourceId).toBe('ami-0started000000000');
   });
 
+  test('EC2\'s message ending in a full stop does not double it', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [source()] });
+    ec2Mock.on(CopyImageCommand).rejects(awsError('KMS.DisabledException', 'The key is disabled.'));
+    const err = await oneLineFailure(onEvent(createEvent(COPY, copyProps())));
+    expect(err.message).toBe(
+      'The copy of ami-0aaaaaaaaaaaaaaa0 to eu-west-1 failed on its KMS key: The key is disabled. Check that the key is enabled, in eu-west-1, and usable by the provider\'s role.',
+    );
+  });
+
   test('a source that cannot be read names the source', async () => {
     ec2Mock.on(DescribeImagesCommand).rejects(awsError('UnauthorizedOperation'));
     expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(/Reading source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 failed: UnauthorizedOperation/);
