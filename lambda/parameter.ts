@@ -1,9 +1,9 @@
 import { pause } from './shared/backoff';
 import { clientConfig } from './shared/clients';
 import { roleOf } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, mayHaveTakenEffect, sentence, toAmiError, withoutFullStop } from './shared/errors';
 import { log } from './shared/log';
-import { isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
+import { isFromRequest, isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
 import { changed, required, str } from './shared/props';
 import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
@@ -94,17 +94,33 @@ function accountOf(arn: string): string {
  * A new parameter, tagged as this resource's. One that exists already is only
  * taken over when it carries this resource's owner tag (a retried create, or
  * one that RETAIN kept when the resource was removed); anyone else's is left
- * alone and the deployment fails.
+ * alone and the deployment fails. A create that fails has no physical ID, so
+ * CloudFormation's rollback never deletes what it wrote: it removes that itself.
  */
 async function create(req: Request): Promise<string> {
+  const progress = { mayHaveWritten: false };
+  try {
+    await write(req, progress);
+  } catch (err) {
+    throw progress.mayHaveWritten ? await withoutWhatThisRequestWrote(req, err) : err;
+  }
+  return parameterArn(req.event.StackId, req.region, req.account, req.name);
+}
+
+async function write(req: Request, progress: { mayHaveWritten: boolean }): Promise<void> {
   let version: number;
   try {
     version = await req.store.put({
       name: req.name, value: req.imageId, description: req.description, overwrite: false, tags: ownershipTags(req.ownership),
     });
+    progress.mayHaveWritten = true;
   } catch (err) {
-    if (errorCode(err) !== 'ParameterAlreadyExists') throw parameterError(err, req, 'Creating');
+    // A 5xx may hide a write that took effect: the parameter then carries this request's tags.
+    const exists = errorCode(err) === 'ParameterAlreadyExists';
+    progress.mayHaveWritten = exists || mayHaveTakenEffect(err);
+    if (!progress.mayHaveWritten) throw parameterError(err, req, 'Creating');
     const tags = await readTags(req);
+    if (!tags && !exists) throw parameterError(err, req, 'Creating');
     if (!tags || !isOurs(tags, req.ownership)) {
       throw new AmiError(
         `SSM parameter ${req.name} already exists in ${req.where} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
@@ -115,7 +131,27 @@ async function create(req: Request): Promise<string> {
   }
   await confirm(req, version);
   log('info', 'parameter written', { name: req.name, region: req.region, account: req.account, imageId: req.imageId, version });
-  return parameterArn(req.event.StackId, req.region, req.account, req.name);
+}
+
+/**
+ * Deletes the parameter when this very request created it (a parameter RETAIN
+ * kept, or anyone else's, stays); returns the create's error, which says what
+ * to remove by hand if that fails.
+ */
+async function withoutWhatThisRequestWrote(req: Request, createError: unknown): Promise<AmiError> {
+  const error = toAmiError(createError, `Creating SSM parameter ${req.name} in ${req.where}`);
+  try {
+    const tags = await req.store.tags(req.name);
+    if (!tags || !isFromRequest({ Tags: tags }, req.ownership)) return error;
+    await req.store.delete(req.name);
+    log('info', 'parameter deleted: its create failed', { name: req.name, region: req.region, account: req.account });
+    return error;
+  } catch (err) {
+    log('warn', 'parameter left behind by a failed create', { name: req.name, region: req.region, account: req.account, error: errorMessage(err) });
+    return new AmiError(
+      `${sentence(error.message)} Removing the parameter it had written failed too (${withoutFullStop(errorMessage(err))}): delete SSM parameter ${req.name} in ${req.where} by hand.`,
+    );
+  }
 }
 
 /** A new image ID (or description) for the parameter this resource made. */

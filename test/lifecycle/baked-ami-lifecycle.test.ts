@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
+import { instanceStandIn, lifecycleTemplate, outputImageId, SDK_ATTEMPTS, StandInInstance, useLocalEc2 } from './harness';
 import { BakedAmi, BakedAmiProps, BeforeImaging, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
@@ -96,6 +96,14 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(calls.lastIndexOf('TerminateInstances')).toBeGreaterThan(calls.lastIndexOf('CreateImage'));
     expect(instanceState(builder.instanceId)).toBe('terminated');
     expect(builder.tags['cdk-ami:builder']).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  test('a CreateImage that took effect while every answer was a 5xx bakes one image, the one it started', async () => {
+    h.ec2.injectFault({ action: 'CreateImage', times: SDK_ATTEMPTS, kind: 'tookEffect500' });
+    const s = sim();
+    expect(await s.deploy(template())).toEqual({ ok: true });
+    expect(liveImageIds()).toEqual([outputImageId(s)]);
+    expect(h.ec2.image(outputImageId(s))!.state).toBe('available');
   });
 
   test('a setup that fails: the event has the exit code and the console\'s last lines, and nothing is left', async () => {

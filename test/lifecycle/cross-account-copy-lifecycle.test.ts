@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, sourceImage, useLocalEc2 } from './harness';
+import { lifecycleTemplate, SDK_ATTEMPTS, sourceImage, useLocalEc2 } from './harness';
 import { ACCOUNT_ID } from './local-ec2';
 import { Ami, AmiFromInstance, CopiedAmi, CopyOptions, LaunchPermission } from '../../src';
 
@@ -145,6 +145,43 @@ describe('copies owned by another account, against the local EC2 endpoint', () =
     const result = await sim.deploy(copyTemplate(source));
     expect(result.ok).toBe(false);
     expect(result.reason!.split('\n')[0]).toMatch(new RegExp(`^The provider could not assume role ${ROLE_ARN}: User: .* is not authorized to perform: sts:AssumeRole`));
+    expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+  });
+
+  describe('a share of the source that fails half-way withdraws what it added, and the reason is one sentence per failure', () => {
+    test('the snapshots\' share answers 5xx every time', async () => {
+      const source = await sourceImage(h);
+      h.ec2.injectFault({ action: 'ModifySnapshotAttribute', times: SDK_ATTEMPTS, kind: 'http503' });
+      const result = await h.sim().deploy(copyTemplate(source));
+      expect(result.ok).toBe(false);
+      expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+      expect(result.reason!.split('\n')[0]).toBe(
+        `Sharing source image ${source} in ${HOME} with account ${TARGET}, so that it can copy it, failed: EC2 answered HTTP 503 (Unavailable: The server is temporarily unavailable). Try the deployment again later.`,
+      );
+      expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
+    });
+
+    test('the snapshots\' share is refused (an SCP, say)', async () => {
+      const source = await sourceImage(h);
+      h.ec2.injectFault({ action: 'ModifySnapshotAttribute', times: 1, kind: 'unauthorized' });
+      const result = await h.sim().deploy(copyTemplate(source));
+      expect(result.ok).toBe(false);
+      expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
+      expect(result.reason!.split('\n')[0]).toBe(
+        `Sharing source image ${source} in ${HOME} with account ${TARGET}, so that it can copy it, was refused: UnauthorizedOperation: You are not authorized to perform this operation. Encoded authorization failure message: AAAA. Check the policies that apply to the provider's role (service control policies, permissions boundaries).`,
+      );
+    });
+  });
+
+  test('a cross-account CopyImage that took effect while every answer was a 5xx: the copy is adopted, and deleting the stack removes it and withdraws the share', async () => {
+    const source = await sourceImage(h);
+    h.ec2.injectFault({ action: 'CopyImage', times: SDK_ATTEMPTS, kind: 'tookEffect503' });
+    const sim = h.sim();
+    expect(await sim.deploy(copyTemplate(source))).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1', TARGET).map((i) => i.imageId)).toEqual(Object.values(sim.outputs()));
+    expect(sourceShare(source)).toEqual({ launch: [TARGET], volume: [TARGET] });
+    expect(await sim.deleteStack()).toEqual({ ok: true });
     expect(h.ec2.liveImages('eu-west-1', TARGET)).toEqual([]);
     expect(sourceShare(source)).toEqual({ launch: [], volume: [] });
   });
