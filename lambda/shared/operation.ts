@@ -2,7 +2,6 @@ import { EC2Client, Image } from '@aws-sdk/client-ec2';
 import { ec2 } from './clients';
 import { roleOf } from './cross-account';
 import { AmiError, toAmiError } from './errors';
-import { disableFastLaunchBeforeDeregister } from './fast-launch';
 import { assertOwned, describeImage, destroyImage, updateDescription, updateTags } from './images';
 import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
@@ -11,6 +10,7 @@ import { warnIfReferenced } from './references';
 import { decideRemoval, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
 import { GeneratedNames, OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
+import { disableFastLaunchBeforeDeregister } from '../waiter/fast-launch';
 
 /** What one image kind's operation handler is given for a create. */
 export interface OperationContext<T extends OperationType = OperationType> {

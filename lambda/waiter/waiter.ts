@@ -1,21 +1,21 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { reconcileFastLaunch, readFastLaunch } from './fast-launch';
+import { applyGovernance, readGovernance } from './governance';
 import {
   finishImport, FinishOutcome, followImportTask, importedAttributes, importToFinish, removeUnnamed, removeUntaggedImport,
 } from './import-waiter';
-import { declareCalls } from './shared/calls';
-import { ec2 } from './shared/clients';
-import { roleOf } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
-import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
-import { applyGovernance, readGovernance } from './shared/governance';
-import { describeImage, snapshotIdsOf } from './shared/images';
-import { isImportTask } from './shared/import-tasks';
-import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from './shared/links';
-import { log } from './shared/log';
-import { num, required, str } from './shared/props';
-import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
-import { followStoreTask } from './store';
-import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../src/private/contract';
+import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../../src/private/contract';
+import { declareCalls } from '../shared/calls';
+import { ec2 } from '../shared/clients';
+import { roleOf } from '../shared/cross-account';
+import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from '../shared/errors';
+import { describeImage, snapshotIdsOf } from '../shared/images';
+import { isImportTask } from '../shared/import-tasks';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from '../shared/links';
+import { log } from '../shared/log';
+import { num, required, str } from '../shared/props';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from '../shared/types';
+import { followStoreTask } from '../store';
 
 /** The properties of a waiter resource, by the contract. */
 type Waiter = typeof ResourceTypes.WAITER;
