@@ -4,7 +4,7 @@ import { applyGovernance, readGovernance } from './governance';
 import {
   finishImport, FinishOutcome, followImportTask, importedAttributes, importToFinish, removeUnnamed, removeUntaggedImport,
 } from './import-waiter';
-import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../../src/private/contract';
+import { IMPORT_TARGET, InstanceAction, ReceivedProperties, ResourceTypes, STORE_TARGET, Timing } from '../../src/private/contract';
 import { declareCalls } from '../shared/calls';
 import { ec2 } from '../shared/clients';
 import { roleOf } from '../shared/cross-account';
@@ -302,9 +302,9 @@ async function applyInstanceAction(client: EC2Client, props: Props, region: stri
   const action = str(props.InstanceAction);
   const instanceId = str(props.InstanceId);
   // lambda/index.ts checked the word against the contract: anything but stop or terminate leaves the instance.
-  if (!instanceId || (action !== InstanceActions.STOP && action !== InstanceActions.TERMINATE)) return;
+  if (!instanceId || (action !== InstanceAction.STOP && action !== InstanceAction.TERMINATE)) return;
   try {
-    if (action === InstanceActions.STOP) {
+    if (action === InstanceAction.STOP) {
       await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     } else {
       await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));

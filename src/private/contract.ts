@@ -1,15 +1,25 @@
 /**
  * The contract between the constructs (`src/`) and the handlers (`lambda/`):
  * the custom resource types, the properties each one carries, the tag keys,
- * the removal words and the timings both sides must agree on. It imports
- * nothing, so the handler bundle includes it as it is, and a change here is
- * seen by the compiler on both sides.
+ * the removal words and the timings both sides must agree on. It imports only
+ * `src/enums.ts` (which imports nothing), so the handler bundle includes both
+ * as they are, the values a schema accepts are the public enums' own, and a
+ * change here is seen by the compiler on both sides.
  *
  * The constructs render properties through `ProviderResource`, which accepts
  * only names of the resource type's schema; the handlers check every event
  * against the same schema (`checkProperties`) before they act, so a mismatch
  * fails with one sentence instead of an `undefined` somewhere later.
  */
+
+import { BootMode, DeregistrationProtection, ImageArchitecture, ImportLicenseType, ImportPlatform, InstanceAction } from '../enums';
+
+/**
+ * What the last waiter link does with the instance an image was made from
+ * (`InstanceAction`): the public enum, for the handlers, which import only
+ * this module from `src/`.
+ */
+export { InstanceAction };
 
 /** The custom resource types of the provider. */
 export const ResourceTypes = {
@@ -68,19 +78,6 @@ export const STORE_TARGET = 'store';
 /** Where the first stage of an `ImportedAmi`'s waiter links looks (`Target`): the import task, tagging nothing. */
 export const IMPORT_TARGET = 'import';
 
-/**
- * What the last waiter link does with the instance an image was made from
- * (`InstanceAction`); the public `InstanceAction` enum has these values.
- */
-export const InstanceActions = {
-  NONE: 'none',
-  STOP: 'stop',
-  TERMINATE: 'terminate',
-} as const;
-
-/** One of `InstanceActions`. */
-export type InstanceActionWord = typeof InstanceActions[keyof typeof InstanceActions];
-
 /** How a BakedAmi's builder is stopped before imaging (`StopBy`). */
 export const StopBy = {
   HANDLER: 'handler',
@@ -136,10 +133,8 @@ const flag: PropertySpec = { kind: 'boolean' };
 const tagList: PropertySpec = { kind: 'tags' };
 const objects: PropertySpec = { kind: 'objects' };
 const oneOf = (...values: string[]): PropertySpec => ({ kind: 'string', values });
-
-/** Architectures EC2 registers and imports (`Architecture`). */
-const ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
-const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
+/** A string property that takes the values of a public enum (the constructs render only those). */
+const oneOfEnum = (values: Record<string, string>): PropertySpec => oneOf(...Object.values(values));
 /** The one value of `ImdsSupport` and `TpmSupport`. */
 export const V2 = 'v2.0';
 
@@ -200,8 +195,8 @@ export const Schemas = {
     RootVolume: { kind: 'object' },
     DataVolumes: objects,
     UefiData: text,
-    Architecture: { ...oneOf(...ARCHITECTURES), required: true },
-    BootMode: oneOf(...BOOT_MODES),
+    Architecture: { ...oneOfEnum(ImageArchitecture), required: true },
+    BootMode: oneOfEnum(BootMode),
     EnaSupport: flag,
     TpmSupport: oneOf(V2),
     VolumeType: required,
@@ -214,10 +209,10 @@ export const Schemas = {
   [ResourceTypes.IMPORTED_AMI]: {
     ...OPERATION,
     Disks: { kind: 'objects', required: true },
-    Architecture: oneOf(...ARCHITECTURES),
-    Platform: oneOf('Linux', 'Windows'),
-    BootMode: oneOf(...BOOT_MODES),
-    LicenseType: oneOf('AWS', 'BYOL'),
+    Architecture: oneOfEnum(ImageArchitecture),
+    Platform: oneOfEnum(ImportPlatform),
+    BootMode: oneOfEnum(BootMode),
+    LicenseType: oneOfEnum(ImportLicenseType),
     UsageOperation: text,
     LicenseConfigurationArns: { kind: 'strings' },
     Encrypted: flag,
@@ -242,10 +237,11 @@ export const Schemas = {
     ShareSnapshots: flag,
     DeprecateAt: text,
     DeprecateAfterSeconds: whole,
-    DeregistrationProtection: oneOf('enabled', 'enabled-with-cooldown'),
+    // DISABLED renders nothing: an unprotected image is EC2's default.
+    DeregistrationProtection: oneOf(...Object.values(DeregistrationProtection).filter((v) => v !== DeregistrationProtection.DISABLED)),
     FastLaunch: { kind: 'object' },
     // AmiFromInstance and BakedAmi: what happens to the instance afterwards.
-    InstanceAction: oneOf(...Object.values(InstanceActions)),
+    InstanceAction: oneOfEnum(InstanceAction),
     InstanceId: text,
     // ImportedAmi: the name and snapshot tags given once the import is done.
     ImageName: text,
