@@ -25,7 +25,6 @@ export const CALLS = declareCalls(
  */
 export const importImage: ImageOperation<Kind> = {
   action: 'ImportImage',
-  replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'UsageOperation', 'LicenseConfigurationArns', 'Encrypted', 'KmsKeyId', 'RoleName'],
   create: startImport,
   imagesOf,
 };

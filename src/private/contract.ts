@@ -121,6 +121,16 @@ export interface PropertySpec {
   readonly values?: readonly string[];
   /** A number property must be a whole number, 0 or more. */
   readonly whole?: boolean;
+  /**
+   * A change makes a new resource, as CloudFormation schemas mark
+   * `createOnlyProperties`: the handler creates a new image (stored object,
+   * parameter) under a new physical ID, and CloudFormation deletes the old one
+   * in its cleanup phase, as its removal policy says. A change to any other
+   * property is made in place. The handlers decide replacement from this mark
+   * alone (`createOnlyProperties`), and `test/replacement-docs.test.ts` holds
+   * the README and the docstrings to it.
+   */
+  readonly createOnly?: boolean;
 }
 
 type Schema = Readonly<Record<string, PropertySpec>>;
@@ -133,6 +143,8 @@ const flag: PropertySpec = { kind: 'boolean' };
 const tagList: PropertySpec = { kind: 'tags' };
 const objects: PropertySpec = { kind: 'objects' };
 const oneOf = (...values: string[]): PropertySpec => ({ kind: 'string', values });
+/** The property, marked create-only: a change replaces the resource. */
+const createOnly = (spec: PropertySpec): PropertySpec => ({ ...spec, createOnly: true });
 /** A string property that takes the values of a public enum (the constructs render only those). */
 const oneOfEnum = (values: Record<string, string>): PropertySpec => oneOf(...Object.values(values));
 /** The one value of `ImdsSupport` and `TpmSupport`. */
@@ -140,14 +152,15 @@ export const V2 = 'v2.0';
 
 /** Properties of every image operation (rendered by `ManagedImage`). */
 const OPERATION = {
-  Region: required,
-  ImageName: text,
-  NamePrefix: text,
+  Region: createOnly(required),
+  ImageName: createOnly(text),
+  NamePrefix: createOnly(text),
   Description: text,
   RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   Tags: tagList,
   SnapshotTags: tagList,
-  ImdsSupport: oneOf(V2),
+  /** EC2 cannot take IMDSv2 back from an image. */
+  ImdsSupport: createOnly(oneOf(V2)),
   /** Fast launch is enabled: disable it before deregistering. */
   FastLaunch: flag,
 } as const satisfies Schema;
@@ -169,61 +182,63 @@ const LINK = {
 export const Schemas = {
   [ResourceTypes.AMI_FROM_INSTANCE]: {
     ...OPERATION,
-    InstanceId: required,
-    NoReboot: flag,
-    IncludeDataVolumes: flag,
-    BlockDevices: objects,
+    InstanceId: createOnly(required),
+    NoReboot: createOnly(flag),
+    IncludeDataVolumes: createOnly(flag),
+    BlockDevices: createOnly(objects),
   },
   [ResourceTypes.COPIED_AMI]: {
     ...OPERATION,
-    SourceImageId: required,
-    SourceRegion: required,
-    Encrypted: flag,
-    KmsKeyId: text,
-    CopyImageTags: flag,
-    CompletionDurationMinutes: number,
+    SourceImageId: createOnly(required),
+    SourceRegion: createOnly(required),
+    Encrypted: createOnly(flag),
+    KmsKeyId: createOnly(text),
+    CopyImageTags: createOnly(flag),
+    CompletionDurationMinutes: createOnly(number),
     // A copy owned by another account: made, followed and deleted as RoleArn there.
-    Account: text,
+    Account: createOnly(text),
+    // Another role of the same account reaches the same copy: it is used from the next call on.
     RoleArn: text,
   },
   [ResourceTypes.AMI_FROM_SNAPSHOT]: {
     // No SnapshotTags: the snapshots are the user's, and cdk-ami never tags them.
     ...withoutSnapshotTags(OPERATION),
-    RootSnapshotId: required,
+    RootSnapshotId: createOnly(required),
     // The construct always renders these three (its defaults: /dev/xvda, x86_64, gp3).
-    RootDeviceName: required,
-    RootVolume: { kind: 'object' },
-    DataVolumes: objects,
-    UefiData: text,
-    Architecture: { ...oneOfEnum(ImageArchitecture), required: true },
-    BootMode: oneOfEnum(BootMode),
-    EnaSupport: flag,
-    TpmSupport: oneOf(V2),
-    VolumeType: required,
+    RootDeviceName: createOnly(required),
+    RootVolume: createOnly({ kind: 'object' }),
+    DataVolumes: createOnly(objects),
+    UefiData: createOnly(text),
+    Architecture: createOnly({ ...oneOfEnum(ImageArchitecture), required: true }),
+    BootMode: createOnly(oneOfEnum(BootMode)),
+    EnaSupport: createOnly(flag),
+    TpmSupport: createOnly(oneOf(V2)),
+    VolumeType: createOnly(required),
   },
   [ResourceTypes.RESTORED_AMI]: {
     ...OPERATION,
-    Bucket: required,
-    ObjectKey: required,
+    Bucket: createOnly(required),
+    ObjectKey: createOnly(required),
   },
   [ResourceTypes.IMPORTED_AMI]: {
     ...OPERATION,
-    Disks: { kind: 'objects', required: true },
-    Architecture: oneOfEnum(ImageArchitecture),
-    Platform: oneOfEnum(ImportPlatform),
-    BootMode: oneOfEnum(BootMode),
-    LicenseType: oneOfEnum(ImportLicenseType),
-    UsageOperation: text,
-    LicenseConfigurationArns: { kind: 'strings' },
-    Encrypted: flag,
-    KmsKeyId: text,
-    RoleName: text,
+    Disks: createOnly({ kind: 'objects', required: true }),
+    Architecture: createOnly(oneOfEnum(ImageArchitecture)),
+    Platform: createOnly(oneOfEnum(ImportPlatform)),
+    BootMode: createOnly(oneOfEnum(BootMode)),
+    LicenseType: createOnly(oneOfEnum(ImportLicenseType)),
+    UsageOperation: createOnly(text),
+    LicenseConfigurationArns: createOnly({ kind: 'strings' }),
+    Encrypted: createOnly(flag),
+    KmsKeyId: createOnly(text),
+    RoleName: createOnly(text),
   },
   [ResourceTypes.STORED_AMI]: {
-    Region: required,
-    ImageId: required,
-    Bucket: required,
-    ObjectTags: tagList,
+    Region: createOnly(required),
+    ImageId: createOnly(required),
+    Bucket: createOnly(required),
+    // The store task tags the object as it writes it: new tags are a new store.
+    ObjectTags: createOnly(tagList),
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.WAITER]: {
@@ -258,13 +273,14 @@ export const Schemas = {
     RoleArn: text,
   },
   [ResourceTypes.PARAMETER]: {
-    Region: required,
-    Name: required,
+    Region: createOnly(required),
+    Name: createOnly(required),
+    // A new image is a new value of the same parameter.
     ImageId: required,
     Description: text,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
     // The parameter of a copy owned by another account: written, read and deleted there as this role.
-    RoleArn: text,
+    RoleArn: createOnly(text),
   },
   [ResourceTypes.BUILDER_SETUP]: {
     ...LINK,
@@ -272,6 +288,15 @@ export const Schemas = {
     StopBy: oneOf(StopBy.HANDLER, StopBy.INSTANCE, StopBy.NONE),
   },
 } as const satisfies Record<ResourceType, Schema>;
+
+/**
+ * The properties of a resource type whose change replaces the resource (the
+ * `createOnly` marks of its schema); none for the waiters, whose links
+ * follow whatever image they are given.
+ */
+export function createOnlyProperties<T extends ResourceType>(type: T): PropertyName<T>[] {
+  return Object.entries(Schemas[type] as Schema).filter(([, spec]) => spec.createOnly).map(([name]) => name as PropertyName<T>);
+}
 
 /**
  * The attributes each resource type's handler returns in `Data`, which the
