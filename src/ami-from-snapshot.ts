@@ -47,6 +47,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * The root device name.
+   * Changing it replaces the image.
    *
    * @default '/dev/xvda'
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -74,6 +75,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * Data volumes, from snapshots that also stay yours.
+   * Changing them replaces the image.
    *
    * @default - the root volume only
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -83,6 +85,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
   /**
    * The architecture the snapshot's operating system was built for. (EC2
    * itself would default to i386.)
+   * Changing it replaces the image.
    *
    * @default ImageArchitecture.X86_64
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -91,6 +94,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * The boot mode.
+   * Changing it replaces the image.
    *
    * @default - EC2's default for the architecture
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -99,6 +103,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * Enhanced networking with ENA.
+   * Changing it replaces the image.
    *
    * @default true
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -107,6 +112,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * Instances launched from the image get NitroTPM 2.0 (needs UEFI boot).
+   * Changing it replaces the image.
    *
    * @default false
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -115,6 +121,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * The EBS volume type of the image's volumes, unless a volume sets its own.
+   * Changing it replaces the image.
    *
    * @default ec2.EbsDeviceVolumeType.GP3
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html

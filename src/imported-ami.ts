@@ -109,6 +109,7 @@ export interface ImportedAmiProps extends ImageProps {
    * image is copied in its Region under this name and the unnamed import is
    * removed, which makes the deployment take longer (a copy of every snapshot);
    * the copy may take up to `timeout` again.
+   * Changing it replaces the image: a new import, named by a new copy.
    *
    * @default - EC2's name for the import (`import-ami-...`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
@@ -117,6 +118,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The architecture of the disks' operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -125,6 +127,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -133,6 +136,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The boot mode.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -141,6 +145,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The license type.
+   * Changing it replaces the image (a new import).
    *
    * @default - AWS for Windows if it can, else BYOL
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -170,6 +175,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
+   * Changing it replaces the image (a new import).
    *
    * @default - as the account's EBS encryption by default
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -178,6 +184,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The KMS key for the snapshots. Requires `encrypted: true`.
+   * Changing it replaces the image (a new import).
    *
    * @default - the default EBS key
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -187,6 +194,7 @@ export interface ImportedAmiProps extends ImageProps {
   /**
    * The service role VM Import uses to read the disks, assumable by
    * `vmie.amazonaws.com` with external ID `vmimport`.
+   * Changing it replaces the image (a new import).
    *
    * @default - a role is created that may read exactly the disks' objects (and use `kmsKey`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
