@@ -47,3 +47,21 @@ function isFile(file: string): boolean {
     return false;
   }
 }
+
+describe('test/lifecycle/local-ec2/README.md, the local endpoint\'s guide', () => {
+  const dir = path.join(TEST, 'lifecycle', 'local-ec2');
+  const guide = readFileSync(path.join(dir, 'README.md'), 'utf8');
+  const modules = readdirSync(dir).filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts') && name !== 'index.ts');
+
+  test('names each of its modules', () => {
+    expect(modules.length).toBeGreaterThan(10);
+    expect(modules.filter((name) => !guide.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  test('names every action the endpoint serves', () => {
+    // Each area declares its actions as `Action: (region, params) => ...` in its handler table.
+    const actions = modules.flatMap((name) => [...readFileSync(path.join(dir, name), 'utf8').matchAll(/^\s+([A-Z]\w+): \(region, params\) =>/gm)].map((m) => m[1]));
+    expect(actions).toEqual(expect.arrayContaining(['CreateImage', 'DescribeFastLaunchImages', 'ImportImage']));
+    expect(actions.filter((action) => !new RegExp(`\\b${action}\\b`).test(guide))).toEqual([]);
+  });
+});
