@@ -4,9 +4,11 @@
  * "changing it" tables and the props' docstrings to those marks, so the docs
  * cannot drift from what the handlers do.
  *
- * The formats it reads (the README's "Which changes replace an image" and
- * docs/architecture.md say the same):
- * - README: a table preceded by `<!-- changing-it: <Construct> -->`; its first
+ * The formats it reads (docs/architecture.md, "Which changes replace", says
+ * the same):
+ * - README: a table with a "changing it" column is preceded by
+ *   `<!-- changing-it: <Construct> -->` (or `<!-- changing-it: none (why) -->`
+ *   when another test checks it, as BakedAmi's recipe table); its first
  *   cell names props in backticks; the row's other cells contain the word
  *   "replaces" exactly when those props replace the resource. A row mixing
  *   replacing and in-place props fails: split it.
@@ -252,6 +254,15 @@ describe('the docs say which changes replace an image, as the contract marks the
   test('every construct has a marked "changing it" table, and every row agrees with the marks', () => {
     expect([...new Set(rows.map((r) => r.construct))].sort()).toEqual(Object.keys(CONSTRUCTS).sort());
     expect(rowProblems(rows)).toEqual([]);
+  });
+
+  test('every README table with a "changing it" column is marked (BakedAmi\'s as checked elsewhere)', () => {
+    const lines = readme.split('\n');
+    const unmarked = lines.flatMap((line, i) => {
+      const isHeader = line.startsWith('|') && /\bchanging it\b/i.test(line) && !lines[i - 1]?.startsWith('|');
+      return isHeader && !/^<!--\s*changing-it:/.test(lines[i - 1] ?? '') ? [`README line ${i + 1}`] : [];
+    });
+    expect(unmarked).toEqual([]);
   });
 
   test('every image kind is replaced by a new Region, name or IMDSv2 setting; the waiters have no marks', () => {
