@@ -24,7 +24,6 @@ export const CALLS = declareCalls(
  */
 export const copy: ImageOperation<Kind> = {
   action: 'CopyImage',
-  replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes', 'Account'],
   create: createCopy,
   afterDelete: async (ctx, image) => {
     const account = str(ctx.props.Account);

@@ -8,7 +8,7 @@ import { changed, required, str } from './shared/props';
 import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import type { ParameterStore } from './ssm-parameters';
-import { ReceivedProperties, ResourceTypes } from '../src/private/contract';
+import { createOnlyProperties, ReceivedProperties, ResourceTypes } from '../src/private/contract';
 
 /** The properties of a parameter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
@@ -24,8 +24,6 @@ type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
  * policy says); a new image ID overwrites the value in place.
  */
 
-/** What makes another parameter rather than a new value of the same one. */
-const REPLACED_ON = ['Region', 'Name', 'RoleArn'];
 /**
  * SSM validates an aws:ec2:image value after PutParameter has answered and
  * drops a value that fails; the handler reads it back until it is there.
@@ -67,7 +65,7 @@ export async function handleParameter(event: CustomResourceEvent): Promise<OnEve
     case 'Create':
       return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
     case 'Update': {
-      if (changed(event.OldResourceProperties, props, REPLACED_ON).length > 0) {
+      if (changed(event.OldResourceProperties, props, createOnlyProperties(ResourceTypes.PARAMETER)).length > 0) {
         return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
       }
       await overwriteOwn(req);

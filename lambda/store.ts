@@ -7,7 +7,7 @@ import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
-import { ReceivedProperties, ResourceTypes, ResponseData } from '../src/private/contract';
+import { createOnlyProperties, ReceivedProperties, ResourceTypes, ResponseData } from '../src/private/contract';
 
 /** The properties of a stored ami resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.STORED_AMI>;
@@ -32,7 +32,7 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
       return store(client, props, region);
     case 'Update': {
       const before = event.OldResourceProperties as Props;
-      if (changed(before, props, ['Region', 'ImageId', 'Bucket', 'ObjectTags']).length > 0) return store(client, props, region);
+      if (changed(before, props, createOnlyProperties(ResourceTypes.STORED_AMI)).length > 0) return store(client, props, region);
       return { PhysicalResourceId: event.PhysicalResourceId, Data: dataOf(event.PhysicalResourceId, required(props, 'ImageId')) };
     }
     case 'Delete':

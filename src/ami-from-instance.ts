@@ -16,6 +16,7 @@ import { validateEc2Id } from './private/validation';
 export interface AmiFromInstanceProps extends ImageProps {
   /**
    * The instance to image. Give this or `instanceId`.
+   * Changing it replaces the image.
    *
    * @default - `instanceId` is used
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
@@ -24,6 +25,7 @@ export interface AmiFromInstanceProps extends ImageProps {
 
   /**
    * The ID of the instance to image, e.g. `i-0123456789abcdef0`. Give this or `instance`.
+   * Changing it replaces the image.
    *
    * @default - `instance` is used
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html

@@ -44,6 +44,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
   /**
    * The architecture the snapshot's operating system was built for. (EC2
    * itself would default to i386.)
+   * Changing it replaces the image.
    *
    * @default ImageArchitecture.X86_64
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -52,6 +53,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * The boot mode.
+   * Changing it replaces the image.
    *
    * @default - EC2's default for the architecture
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -60,6 +62,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * Enhanced networking with ENA.
+   * Changing it replaces the image.
    *
    * @default true
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
@@ -68,6 +71,7 @@ export interface AmiFromSnapshotProps extends ImageProps {
 
   /**
    * Instances launched from the image get NitroTPM 2.0 (needs UEFI boot).
+   * Changing it replaces the image.
    *
    * @default false
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html

@@ -66,6 +66,7 @@ export interface CopiedAmiProps extends CopyOptions {
   /**
    * The destination Region. CopyImage is called there, so one stack can copy
    * an image into several Regions.
+   * Changing it replaces the copy.
    *
    * @default - the stack's Region
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html

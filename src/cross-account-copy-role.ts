@@ -151,8 +151,8 @@ export class CrossAccountCopyRole extends Construct {
 /**
  * What the source stack's provider does in this account for a copy: exactly
  * the calls of the copy's create, update, delete and wait (lambda/copy.ts,
- * shared/operation.ts, shared/images.ts, shared/references.ts, waiter.ts,
- * shared/governance.ts), on the copies of the source stack only.
+ * shared/operation.ts, shared/images.ts, shared/references.ts, waiter/waiter.ts,
+ * waiter/governance.ts), on the copies of the source stack only.
  */
 function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.PolicyStatement[] {
   const ownCopies = { StringLike: { [`aws:ResourceTag/${Tags.STACK}`]: sourceStacks } };

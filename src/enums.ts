@@ -1,6 +1,8 @@
 /**
  * The library's enums, in one module whichever constructs take them. Each
- * value is the word EC2 uses.
+ * value is the word EC2 uses. The contract's schemas (`private/contract.ts`)
+ * accept exactly these values, and the handler bundle includes this module:
+ * it must import nothing.
  */
 
 /**

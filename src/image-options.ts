@@ -336,6 +336,7 @@ export interface CopyOptions extends ImageProps {
 export interface StoreOptions {
   /**
    * Tags for the S3 object.
+   * Changing them replaces the stored object: the image is stored again with the new tags.
    *
    * @default - none
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html

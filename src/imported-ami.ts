@@ -106,6 +106,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The architecture of the disks' operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -114,6 +115,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -122,6 +124,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The boot mode.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -130,6 +133,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The license type.
+   * Changing it replaces the image (a new import).
    *
    * @default - AWS for Windows if it can, else BYOL
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -159,6 +163,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * Encrypt the image's snapshots (with `encryptionKey`, or the default EBS key).
+   * Changing it replaces the image (a new import).
    *
    * @default - as the account's EBS encryption by default
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -167,6 +172,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The KMS key for the snapshots. Requires `encrypted: true`.
+   * Changing it replaces the image (a new import).
    *
    * @default - the default EBS key
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -176,6 +182,7 @@ export interface ImportedAmiProps extends ImageProps {
   /**
    * The service role VM Import uses to read the disks, assumable by
    * `vmie.amazonaws.com` with external ID `vmimport`.
+   * Changing it replaces the image (a new import).
    *
    * @default - a role is created that may read exactly the disks' objects (and use `encryptionKey`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html

@@ -15,6 +15,7 @@ import { AmiProvider, snapshotArns } from './private/provider';
 export interface RestoredAmiProps extends ImageProps {
   /**
    * The bucket that holds the stored image, in the stack's Region.
+   * Changing it replaces the image.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRestoreImageTask.html
    */

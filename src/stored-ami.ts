@@ -17,6 +17,7 @@ import { WaiterChain } from './private/waiter-chain';
 export interface StoredAmiProps extends StoreOptions {
   /**
    * The image to store. Changing it stores again.
+   * Changing it replaces the stored object (the image is stored again).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
@@ -24,6 +25,7 @@ export interface StoredAmiProps extends StoreOptions {
 
   /**
    * The bucket to store the image in, in the image's Region. Changing it stores again.
+   * Changing it replaces the stored object (the image is stored again).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */

@@ -1,7 +1,7 @@
 import { Arn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
-import { InstanceActions, InstanceActionWord } from './contract';
+import { InstanceAction } from '../enums';
 import { AmiProvider } from './provider';
 
 /** The ARN of an instance of the stack's account and Region, e.g. for a resource-level grant. */
@@ -14,7 +14,7 @@ export function instanceArn(scope: IConstruct, instanceId: string): string {
  * tagged as ours, and the stop or terminate the last waiter link applies once
  * the image is available.
  */
-export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceActionWord): void {
+export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceAction): void {
   const provider = AmiProvider.of(scope);
   const arn = instanceArn(scope, instanceId);
   provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
@@ -22,8 +22,8 @@ export function grantImageOfInstance(scope: IConstruct, instanceId: string, acti
     actions: ['ec2:CreateImage'],
   }), arn);
   provider.grantCreateTagged('CreateImage');
-  if (action === InstanceActions.STOP) grantStopInstance(scope, arn);
-  if (action === InstanceActions.TERMINATE) {
+  if (action === InstanceAction.STOP) grantStopInstance(scope, arn);
+  if (action === InstanceAction.TERMINATE) {
     provider.addResourceToWaiterStatement('instance-terminate', () => new iam.PolicyStatement({
       sid: 'TerminateSourceInstances',
       actions: ['ec2:TerminateInstances'],

@@ -47,8 +47,8 @@ const CALLS_IN_TARGET: Record<string, string[] | 'all'> = {
   'copy.ts': 'all',
   'shared/images.ts': 'all',
   'shared/references.ts': 'all',
-  'shared/governance.ts': 'all',
-  'waiter.ts': ['ec2:DescribeSnapshots'],
+  'waiter/governance.ts': 'all',
+  'waiter/waiter.ts': ['ec2:DescribeSnapshots'],
   'ssm-parameters.ts': 'all',
 };
 

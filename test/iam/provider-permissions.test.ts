@@ -288,11 +288,11 @@ function operationCases(s: SynthesizedStack): Case[] {
     },
     ...manageOwn(s, 'operation', REGION, 'an image of this stack'),
     ...manageOwn(s, 'operation', 'eu-west-1', 'a copy of this stack in another Region'),
-    wildcard('operation', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'before deregistering an image that has fast launch'),
+    wildcard('operation', 'waiter/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'before deregistering an image that has fast launch'),
     ...[REGION, 'eu-west-1'].map((region) => ({
       reason: `DisableFastLaunch of an image of this stack in ${region} before DESTROY or a rollback deregisters it`,
       role: 'operation' as Role,
-      request: { action: call('shared/fast-launch.ts', 'ec2:DisableFastLaunch'), resource: imageArn(region, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(region) } },
+      request: { action: call('waiter/fast-launch.ts', 'ec2:DisableFastLaunch'), resource: imageArn(region, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(region) } },
     })),
     {
       reason: 'ModifyImageAttribute (description) of an image of this stack',
@@ -547,16 +547,16 @@ function waiterCases(s: SynthesizedStack): Case[] {
   const image = { resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image' };
   const cases: Case[] = [
     wildcard('waiter', 'shared/images.ts', 'ec2:DescribeImages', 'to poll the image'),
-    wildcard('waiter', 'waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
-    wildcard('waiter', 'shared/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
+    wildcard('waiter', 'waiter/waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
+    wildcard('waiter', 'waiter/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
     ...[
       'ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection',
       'ec2:DisableImageDeregistrationProtection', 'ec2:DisableImage', 'ec2:EnableImage',
     ]
-      .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
-    wildcard('waiter', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'to read fast launch before changing it'),
+      .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('waiter/governance.ts', action), ...image, context: own } })),
+    wildcard('waiter', 'waiter/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'to read fast launch before changing it'),
     ...['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'].map((action) => ({
-      reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/fast-launch.ts', action), ...image, context: own },
+      reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('waiter/fast-launch.ts', action), ...image, context: own },
     })),
     {
       reason: 'DisableFastLaunch of a copy of this stack in another Region (fastLaunch removed from it)',
@@ -566,14 +566,14 @@ function waiterCases(s: SynthesizedStack): Case[] {
     {
       reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
       role: 'waiter',
-      request: { action: call('shared/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
+      request: { action: call('waiter/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
     },
   ];
   for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.InstanceAction)) {
     cases.push({
       reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`,
       role: 'waiter',
-      request: { action: call('waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
+      request: { action: call('waiter/waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
     });
   }
   for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.FastLaunch?.LaunchTemplateId)) {
@@ -581,7 +581,7 @@ function waiterCases(s: SynthesizedStack): Case[] {
       reason: `EnableFastLaunch naming the declared launch template ${p.FastLaunch.LaunchTemplateId} (its second resource)`,
       role: 'waiter',
       request: {
-        action: call('shared/fast-launch.ts', 'ec2:EnableFastLaunch'),
+        action: call('waiter/fast-launch.ts', 'ec2:EnableFastLaunch'),
         resource: `arn:aws:ec2:${p.Region}:${s.account}:launch-template/${p.FastLaunch.LaunchTemplateId}`,
         resourceType: 'launch-template',
         context: inRegion(p.Region),
@@ -607,7 +607,7 @@ function waiterCases(s: SynthesizedStack): Case[] {
         {
           reason: `CreateTags of this stack's tags on the image import ${imp.id} made (untagged), by the ID stage 1 handed out`,
           role: 'waiter',
-          request: { action: call('import-waiter.ts', 'ec2:CreateTags'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...tags, 'ec2:ImageID': imp.imageId, ...untaggedHere } },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:CreateTags'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...tags, 'ec2:ImageID': imp.imageId, ...untaggedHere } },
         },
         ...imp.snapshotIds.map((id) => ({
           reason: `CreateTags of this stack's tags on the import's snapshot ${id} (untagged), by the ID stage 1 handed out`,
@@ -617,12 +617,12 @@ function waiterCases(s: SynthesizedStack): Case[] {
         {
           reason: `DeregisterImage of the import's image ${imp.imageId} that was never tagged (stage 2's delete)`,
           role: 'operation',
-          request: { action: call('import-waiter.ts', 'ec2:DeregisterImage'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: untaggedHere },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:DeregisterImage'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: untaggedHere },
         },
         ...imp.snapshotIds.map((id) => ({
           reason: `DeleteSnapshot of the import's snapshot ${id} that was never tagged (stage 2's delete)`,
           role: 'operation' as Role,
-          request: { action: call('import-waiter.ts', 'ec2:DeleteSnapshot'), resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: untaggedHere },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:DeleteSnapshot'), resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: untaggedHere },
         })),
       );
     }
@@ -638,13 +638,13 @@ function renameCases(s: SynthesizedStack): Case[] {
       reason: `CopyImage of the image import ${imp.id} made, by the ID stage 1 handed out (untagged source)`,
       role: 'waiter' as Role,
       request: {
-        action: call('import-waiter.ts', 'ec2:CopyImage'),
+        action: call('waiter/import-waiter.ts', 'ec2:CopyImage'),
         resource: imageArn(imp.region, imp.imageId),
         resourceType: 'image',
         context: { ...requestTags(s), 'ec2:ImageID': imp.imageId, 'ec2:Owner': s.account, ...inRegion(imp.region) },
       },
     })),
-    ...createTagged(s, 'waiter', 'import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
+    ...createTagged(s, 'waiter', 'waiter/import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
     ...manageOwn(s, 'waiter', REGION, 'the unnamed import once its named copy is available'),
     ...ebsKeyUse(s, 'waiter', 'the import\'s encryptionKey for its named copy', imageKey, REGION, 'write'),
   ];
