@@ -169,6 +169,7 @@ export class AmiFromSnapshot extends ImageBase {
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
       imageName: props.imageName,
+      snapshotsTagged: false,
       properties: {
         RootSnapshotId: props.rootSnapshotId,
         RootDeviceName: rootDeviceName,

@@ -8,6 +8,7 @@ import { IImage, ImageBase } from './image';
 import { CopyOptions } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
+import { imageStateOf } from './private/image-state';
 import { COPY_SOURCE_USE, shareKeyWith } from './private/key-sharing';
 import { ManagedImage } from './private/managed-image';
 import { AmiProvider, encryptionKeyOf } from './private/provider';
@@ -152,8 +153,30 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }
+  validateSourceSharable(scope, props.source, account);
+  if (props.fastLaunch?.launchTemplate) {
+    throw new AmiValidationError(
+      `fastLaunch.launchTemplate cannot be used on a copy made by account ${Token.isUnresolved(account) ? '(a token)' : account}: copyRole enables fast launch there and may name no launch template. Remove fastLaunch.launchTemplate (EC2 then launches in that account's default VPC).`, scope);
+  }
   validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
+}
+
+/**
+ * The copying account needs the source's snapshots shared with it, and the
+ * provider may share only snapshots tagged as this stack's: those of the
+ * images this stack makes, except images registered from the user's snapshots.
+ */
+function validateSourceSharable(scope: CopiedAmi, source: IImage, account: string): void {
+  const state = imageStateOf(source);
+  const sourceStack = Stack.of(source);
+  let what: string | undefined;
+  if (!state || state.snapshotsTagged === undefined) what = 'an image referenced by ID, whose snapshots are not tagged as this stack\'s';
+  else if (sourceStack !== Stack.of(scope)) what = `an image of stack ${sourceStack.stackName}, whose snapshots carry that stack's tag`;
+  else if (!state.snapshotsTagged) what = 'registered from your snapshots, which are not tagged as this stack\'s';
+  if (!what) return;
+  throw new AmiValidationError(
+    `source ${source.node.path} is ${what}: a copy made by account ${Token.isUnresolved(account) ? '(a token)' : account} needs the source's snapshots shared with it, and the provider shares only snapshots of this stack's images. Copy the image into this stack first (a CopiedAmi without account), and copy that copy to account ${Token.isUnresolved(account) ? '(a token)' : account}.`, scope);
 }
 
 /**
@@ -163,7 +186,7 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
  */
 function validateParameterAllowed(scope: CopiedAmi, role: iam.IRole, parameterName: string | undefined): void {
   const owner = role.node.scope;
-  if (parameterName === undefined || Token.isUnresolved(parameterName) || !(owner instanceof CrossAccountCopyRole)) return;
+  if (parameterName === undefined || Token.isUnresolved(parameterName) || !CrossAccountCopyRole.isCrossAccountCopyRole(owner)) return;
   const path = (name: string) => name.replace(/^\//, '');
   if (owner.parameterNames.some((name) => Token.isUnresolved(name) || path(name) === path(parameterName))) return;
   throw new AmiValidationError(

@@ -17,6 +17,11 @@ export interface ImageState {
   readonly tags: TagManager;
   readonly output?: CfnOutput;
   readonly parameter?: ssm.IStringParameter;
+  /**
+   * The image's snapshots carry its stack's cdk-ami:stack tag: true for the
+   * images this library makes, except those registered from the user's snapshots.
+   */
+  readonly snapshotsTagged?: boolean;
   /** The customer managed key of the image's snapshots, where this library knows it. */
   readonly encryptionKey?: kms.IKey;
   /** The `ec2.IMachineImage` view of the image. */

@@ -344,8 +344,8 @@ export class AmiProvider extends Construct {
    * Lets the onEvent role share `source` with `account` before that account
    * copies it, and withdraw the share afterwards: launch permission on exactly
    * the source image (in a policy of its own, as in `grantSourceImage`), and
-   * createVolumePermission of snapshots in the source's Region for exactly the
-   * accounts that copy, never a group (public).
+   * createVolumePermission of this stack's snapshots (its cdk-ami:stack tag) in
+   * the source's Region for exactly the accounts that copy, never a group (public).
    */
   public grantShareForCopy(owner: Construct, source: IImage, account: string, dependent: CfnResource): void {
     const policy = new iam.Policy(owner, 'ShareSourcePolicy', {
@@ -365,19 +365,20 @@ export class AmiProvider extends Construct {
       conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
     });
     this.copyAccounts.add(account);
+    // Only the snapshots of this stack's images (CopiedAmi accepts no other source), in the source's Region.
+    const sourceSnapshots = snapshotArns(source.region);
     for (const operation of ['Add', 'Remove'] as const) {
       const other = operation === 'Add' ? 'Remove' : 'Add';
-      this.grantOperation(`share-snapshots-${operation}`, {
+      this.growStatement(`op:share-snapshots-${operation}`, this.operationRole, () => new iam.PolicyStatement({
         sid: `${operation}SnapshotPermissionForCopies`,
         actions: ['ec2:ModifySnapshotAttribute'],
-        resources: [snapshotArns()],
         conditions: {
           // Present, and naming only accounts that copy; never a group (public) nor the other operation.
-          'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
+          'StringEquals': { 'ec2:Attribute': 'createVolumePermission', [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID },
           'ForAllValues:StringEquals': { [`ec2:${operation}/userId`]: Lazy.list({ produce: () => [...this.copyAccounts] }) },
           'Null': { [`ec2:${operation}/userId`]: 'false', [`ec2:${other}/userId`]: 'true', 'ec2:Add/group': 'true', 'ec2:Remove/group': 'true' },
         },
-      });
+      }), sourceSnapshots);
     }
   }
 
@@ -402,7 +403,7 @@ export class AmiProvider extends Construct {
   private growStatement(key: string, role: iam.Role, create: () => iam.PolicyStatement, resource: string): void {
     const existing = this.statements.get(key);
     if (existing) {
-      existing.addResources(resource);
+      if (!existing.resources.includes(resource)) existing.addResources(resource);
       return;
     }
     this.addOnce(key, role, () => {

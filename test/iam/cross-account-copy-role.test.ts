@@ -48,6 +48,8 @@ const CALLS_IN_TARGET: Record<string, string[] | 'all'> = {
   'shared/images.ts': 'all',
   'shared/references.ts': 'all',
   'shared/governance.ts': 'all',
+  // A copy's fastLaunch: enabled, changed and disabled by the waiter, disabled before a delete deregisters.
+  'shared/fast-launch.ts': 'all',
   'waiter.ts': ['ec2:DescribeSnapshots'],
   'ssm-parameters.ts': 'all',
 };
@@ -89,6 +91,7 @@ function onOwnCopy(action: string, stackId = SOURCE_STACK): Request[] {
     case 'ec2:DescribeSnapshots':
     case 'ec2:DescribeImageReferences':
     case 'ec2:GetImageBlockPublicAccessState':
+    case 'ec2:DescribeFastLaunchImages':
       return [{ action, resource: '*', context: inRegion }];
     case 'ec2:CreateTags':
     case 'ec2:DeleteTags':
@@ -136,6 +139,10 @@ describe('CrossAccountCopyRole', () => {
     ['DeleteTags of the cdk-ami:stack tag', { action: 'ec2:DeleteTags', ...image(), context: { ...tagged(SOURCE_STACK), 'aws:TagKeys': ['cdk-ami:stack'] } }],
     ['DeleteTags without Tags (every tag)', { action: 'ec2:DeleteTags', ...image(), context: tagged(SOURCE_STACK) }],
     ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
+    ['EnableFastLaunch of an untagged image', { action: 'ec2:EnableFastLaunch', ...image(), context: inRegion }],
+    ['EnableFastLaunch naming a launch template (a copy made with the role names none)', {
+      action: 'ec2:EnableFastLaunch', resource: `arn:aws:ec2:${REGION}:${TARGET_ACCOUNT}:launch-template/lt-0123456789abcdef0`, resourceType: 'launch-template', context: inRegion,
+    }],
     ...['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'].flatMap((action): [string, Request][] => {
       const context: Record<string, string> = action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : {};
       return [

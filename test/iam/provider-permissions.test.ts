@@ -478,7 +478,7 @@ function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
       request: {
         action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'),
         ...snapshot,
-        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...inRegion(p.SourceRegion) },
+        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...ownTag(s), ...inRegion(p.SourceRegion) },
       },
     })),
   ];
@@ -517,17 +517,27 @@ function crossAccountDenyCases(s: SynthesizedStack): Case[] {
     {
       reason: 'ModifySnapshotAttribute sharing a snapshot with an account no copy is made by',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
+    },
+    ...([['untagged', {}], ['of another stack', { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1' }]] as const).map(([what, tag]) => ({
+      reason: `ModifySnapshotAttribute sharing a snapshot ${what} (not a source of this stack's) with the copying account`,
+      role: 'operation' as Role,
+      request: { ...snapshot, resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...tag, ...inRegion(REGION) } },
+    })),
+    {
+      reason: 'ModifySnapshotAttribute sharing a snapshot of this stack in a Region where no source of a copy lives',
+      role: 'operation',
+      request: { ...snapshot, resource: snapshotArn('ap-south-1', NEW_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion('ap-south-1') } },
     },
     {
       reason: 'ModifySnapshotAttribute making a snapshot public (group all) beside the copying account',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifySnapshotAttribute of another attribute than createVolumePermission',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifyImageAttribute (sharing) of an image that is not the source of a copy',
