@@ -1,6 +1,5 @@
 import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ImageVolumeOptions, renderVolume, validateVolume } from './block-devices';
 import { BootMode, ImageArchitecture } from './enums';
@@ -191,10 +190,10 @@ export class AmiFromSnapshot extends ImageBase {
     const provider = AmiProvider.of(this);
     provider.grantCreateTagged('RegisterImage');
     for (const snapshotId of snapshots) {
-      provider.addResourceToOperationStatement('register-image-snapshots', () => new iam.PolicyStatement({
+      provider.addResourceToOperationStatement('register-image-snapshots', {
         sid: 'RegisterImageOfSourceSnapshots',
         actions: ['ec2:RegisterImage'],
-      }), Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
+      }, Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
     }
   }
 }

@@ -2,11 +2,12 @@ import { Aws, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { PROVIDER_ROLE_PATH_PREFIX, imageArns, snapshotArns } from './private/arns';
 import { Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { imageParameterStatements, parameterArn, validateParameterName } from './private/image-parameter';
 import { suppressNag } from './private/nag';
-import { PROVIDER_ROLE_PATH_PREFIX, USER_TAG_KEYS_ONLY, imageArns, snapshotArns } from './private/provider';
+import { USER_TAG_KEYS_ONLY } from './private/tag-conditions';
 
 /** Marks a CrossAccountCopyRole: a symbol of the global registry, shared by every copy of the library in the app. */
 const COPY_ROLE_SYMBOL = Symbol.for('cdk-ami.CrossAccountCopyRole');
@@ -137,10 +138,8 @@ export class CrossAccountCopyRole extends Construct {
     this.parameterNames.forEach((name) => validateParameterName(this, name, 'parameterNames entry'));
     if (this.parameterNames.length > 0) {
       const arns = this.parameterNames.map((name) => parameterArn('*', name));
-      for (const [, create] of imageParameterStatements('StringLike', sourceStacks)) {
-        const statement = create();
-        statement.addResources(...arns);
-        this.role.addToPrincipalPolicy(statement);
+      for (const [, shape] of imageParameterStatements('StringLike', sourceStacks)) {
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ ...shape, resources: arns }));
       }
     }
 

@@ -51,3 +51,8 @@ export function isMarkedImage(x: unknown): boolean {
 export function imageStateOf(x: unknown): ImageState | undefined {
   return isMarkedImage(x) ? (x as { _state?: ImageState })._state : undefined;
 }
+
+/** The customer managed key of an image of this app, if it was made with one. */
+export function encryptionKeyOf(image: unknown): kms.IKey | undefined {
+  return imageStateOf(image)?.encryptionKey;
+}
