@@ -101,7 +101,9 @@ function grantRestore(image: RestoredAmi, props: RestoredAmiProps): void {
   // The restore task writes new snapshots through the EBS direct APIs as the caller (AWS
   // documents these permissions for CreateRestoreImageTask), in this Region: StartSnapshot
   // only of snapshots without a parent (a parent would read an existing snapshot), and
-  // PutSnapshotBlock/CompleteSnapshot, which only write to snapshots still being started.
+  // PutSnapshotBlock/CompleteSnapshot, which only write to snapshots still being started. Not bound by
+  // the cdk-ami:stack tag (both evaluate aws:ResourceTag): EC2 documents only that the restore tags its
+  // snapshots "on restoration", not that they carry the tag while it writes them (README, Permissions).
   provider.grantOperation('restore-ebs-start', {
     sid: 'StartRestoredSnapshots',
     actions: ['ebs:StartSnapshot'],

@@ -171,7 +171,9 @@ export class AmiProvider extends Construct {
         + 'IDs that only exist at deploy time. Each statement on them is limited: by the cdk-ami:stack tag to this stack\'s images '
         + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), or, for the EBS direct API writes of '
         + 'a restore, to this Region: ebs:StartSnapshot only of snapshots without a parent, and ebs:PutSnapshotBlock and '
-        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started.',
+        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started. These two cannot be bound by the cdk-ami:stack tag: '
+        + 'EC2 makes the calls with the caller\'s credentials and documents only that CreateRestoreImageTask tags the snapshots "on restoration", '
+        + 'not that they carry the tag while blocks are written, so a tag condition could fail every restore.',
       appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
     };
     suppressNag(this.waiterRole, [wildcardOnly, ownImagesOnly]);
