@@ -1,6 +1,5 @@
 import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CopyableImageBase } from './copied-ami';
 import { BootMode, ImageArchitecture } from './enums';
@@ -123,6 +122,7 @@ export class AmiFromSnapshot extends CopyableImageBase {
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
       imageName: props.imageName,
+      snapshotsTagged: false,
       properties: {
         RootSnapshotId: snapshots[0],
         RootDeviceName: root.deviceName,
@@ -144,10 +144,10 @@ export class AmiFromSnapshot extends CopyableImageBase {
     const provider = AmiProvider.of(this);
     provider.grantCreateTagged('RegisterImage');
     for (const snapshotId of snapshots) {
-      provider.addResourceToOperationStatement('register-image-snapshots', () => new iam.PolicyStatement({
+      provider.addResourceToOperationStatement('register-image-snapshots', {
         sid: 'RegisterImageOfSourceSnapshots',
         actions: ['ec2:RegisterImage'],
-      }), Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
+      }, Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
     }
   }
 }

@@ -395,10 +395,10 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
       actions: ['ec2:DescribeInstances'],
       resources: ['*'],
     });
-    provider.addResourceToWaiterStatement('builder-console', () => new iam.PolicyStatement({
+    provider.addResourceToWaiterStatement('builder-console', {
       sid: 'ReadBuilderConsoles',
       actions: ['ec2:GetConsoleOutput'],
-    }), arn);
+    }, arn);
     if (stopBy === StopBy.HANDLER) grantStopInstance(this, arn);
     grantImageOfInstance(this, this.builder.instanceId, action);
   }

@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, CfnResource, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -7,11 +7,13 @@ import { CrossAccountCopyRole } from './cross-account-copy-role';
 import { LaunchPermission } from './governance';
 import { IImage, ImageBase } from './image';
 import { CopyOptions, StoreOptions } from './image-options';
-import { ResourceTypes } from './private/contract';
+import { imageArn, providerRolePath, snapshotArns } from './private/arns';
+import { ResourceTypes, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
+import { encryptionKeyOf, imageStateOf } from './private/image-state';
 import { COPY_SOURCE_USE, shareKeyWith } from './private/key-sharing';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider, encryptionKeyOf } from './private/provider';
+import { AmiProvider } from './private/provider';
 import { validateImageOfStackAccount, validateKeyNeedsEncryption, validateRegion, validateSamePartition } from './private/validation';
 import { StoredAmi } from './stored-ami';
 
@@ -141,10 +143,9 @@ export class CopiedAmi extends CopyableImageBase {
    * share the source with that account and assume the role.
    */
   private grantCrossAccount(props: CopiedAmiProps, copyRole: iam.IRole, operation: CfnResource): void {
-    const provider = AmiProvider.of(this);
     const account = props.account!;
-    provider.grantShareForCopy(this, props.source, account, operation);
-    provider.grantAssumeCopyRole(copyRole.roleArn);
+    grantShareForCopy(this, props.source, account, operation);
+    grantAssumeCopyRole(this, copyRole.roleArn);
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
     // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
     if (sourceKey) grantKeyToCopyingAccount(this, sourceKey, account, unique([props.source.region, this.region]));
@@ -158,6 +159,73 @@ export class CopiedAmi extends CopyableImageBase {
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.source);
     // EC2 reads the source's snapshots in their Region and writes the copy's in this one.
     if (sourceKey) provider.grantEbsKey(sourceKey, unique([props.source.region, this.region]), 'read');
+  }
+}
+
+/**
+ * Lets both provider functions assume `roleArn`, a role in another account
+ * that makes, follows and removes a copy there (onEvent creates and deletes,
+ * isComplete polls). Gives the two roles the path that role's trust policy
+ * names (see `providerRolePath`), so that no other role of the account matches.
+ */
+function grantAssumeCopyRole(copy: CopiedAmi, roleArn: string): void {
+  const provider = AmiProvider.of(copy);
+  const assume = { sid: 'AssumeCrossAccountCopyRoles', actions: ['sts:AssumeRole'] };
+  provider.addResourceToOperationStatement('assume-copy-role', assume, roleArn);
+  provider.addResourceToWaiterStatement('assume-copy-role', assume, roleArn);
+  for (const role of [provider.operationRole, provider.waiterRole]) {
+    (role.node.defaultChild as iam.CfnRole).path = providerRolePath(Stack.of(copy).stackName);
+  }
+}
+
+/** The accounts copies of a stack's images are made by, one list per provider, rendered at synth. */
+const copyAccounts = new WeakMap<AmiProvider, { readonly accounts: Set<string>; readonly rendered: string[] }>();
+
+/**
+ * Lets the onEvent role share `source` with `account` before that account
+ * copies it, and withdraw the share afterwards: launch permission on exactly
+ * the source image (in a policy of its own, as in `grantSourceImage`), and
+ * createVolumePermission of this stack's snapshots (its cdk-ami:stack tag:
+ * `validateSourceSharable` accepts no other source) in the source's Region,
+ * for exactly the accounts that copy, never a group (public).
+ */
+function grantShareForCopy(copy: CopiedAmi, source: IImage, account: string, dependent: CfnResource): void {
+  const provider = AmiProvider.of(copy);
+  const policy = new iam.Policy(copy, 'ShareSourcePolicy', {
+    roles: [provider.operationRole],
+    statements: [new iam.PolicyStatement({
+      sid: 'ShareSourceForCopy',
+      actions: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
+      resources: [imageArn(source.region, source.imageId)],
+    })],
+  });
+  dependent.node.addDependency(policy);
+  provider.grantOperation('read-snapshot-permissions', {
+    sid: 'ReadSnapshotPermissions',
+    actions: ['ec2:DescribeSnapshotAttribute'],
+    resources: [snapshotArns()],
+    // Only this account's snapshots can be shared: those of the sources.
+    conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
+  });
+  let copying = copyAccounts.get(provider);
+  if (!copying) {
+    const accounts = new Set<string>();
+    copying = { accounts, rendered: Lazy.list({ produce: () => [...accounts] }) };
+    copyAccounts.set(provider, copying);
+  }
+  copying.accounts.add(account);
+  for (const operation of ['Add', 'Remove'] as const) {
+    const other = operation === 'Add' ? 'Remove' : 'Add';
+    provider.addResourceToOperationStatement(`share-snapshots-${operation}`, {
+      sid: `${operation}SnapshotPermissionForCopies`,
+      actions: ['ec2:ModifySnapshotAttribute'],
+      conditions: {
+        // Present, and naming only accounts that copy; never a group (public) nor the other operation.
+        'StringEquals': { 'ec2:Attribute': 'createVolumePermission', [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID },
+        'ForAllValues:StringEquals': { [`ec2:${operation}/userId`]: copying.rendered },
+        'Null': { [`ec2:${operation}/userId`]: 'false', [`ec2:${other}/userId`]: 'true', 'ec2:Add/group': 'true', 'ec2:Remove/group': 'true' },
+      },
+    }, snapshotArns(source.region));
   }
 }
 
@@ -190,8 +258,30 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `encryptionKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
   }
+  validateSourceSharable(scope, props.source, account);
+  if (props.fastLaunch?.launchTemplate) {
+    throw new AmiValidationError(
+      `fastLaunch.launchTemplate cannot be used on a copy made by account ${Token.isUnresolved(account) ? '(a token)' : account}: copyRole enables fast launch there and may name no launch template. Remove fastLaunch.launchTemplate (EC2 then launches in that account's default VPC).`, scope);
+  }
   validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
+}
+
+/**
+ * The copying account needs the source's snapshots shared with it, and the
+ * provider may share only snapshots tagged as this stack's: those of the
+ * images this stack makes, except images registered from the user's snapshots.
+ */
+function validateSourceSharable(scope: CopiedAmi, source: IImage, account: string): void {
+  const state = imageStateOf(source);
+  const sourceStack = Stack.of(source);
+  let what: string | undefined;
+  if (!state || state.snapshotsTagged === undefined) what = 'an image referenced by ID, whose snapshots are not tagged as this stack\'s';
+  else if (sourceStack !== Stack.of(scope)) what = `an image of stack ${sourceStack.stackName}, whose snapshots carry that stack's tag`;
+  else if (!state.snapshotsTagged) what = 'registered from your snapshots, which are not tagged as this stack\'s';
+  if (!what) return;
+  throw new AmiValidationError(
+    `source ${source.node.path} is ${what}: a copy made by account ${Token.isUnresolved(account) ? '(a token)' : account} needs the source's snapshots shared with it, and the provider shares only snapshots of this stack's images. Copy the image into this stack first (a CopiedAmi without account), and copy that copy to account ${Token.isUnresolved(account) ? '(a token)' : account}.`, scope);
 }
 
 /**
@@ -201,7 +291,7 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
  */
 function validateParameterAllowed(scope: CopiedAmi, role: iam.IRole, parameterName: string | undefined): void {
   const owner = role.node.scope;
-  if (parameterName === undefined || Token.isUnresolved(parameterName) || !(owner instanceof CrossAccountCopyRole)) return;
+  if (parameterName === undefined || Token.isUnresolved(parameterName) || !CrossAccountCopyRole.isCrossAccountCopyRole(owner)) return;
   const path = (name: string) => name.replace(/^\//, '');
   if (owner.parameterNames.some((name) => Token.isUnresolved(name) || path(name) === path(parameterName))) return;
   throw new AmiValidationError(

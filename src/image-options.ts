@@ -309,8 +309,12 @@ export interface CopyOptions extends ImageProps {
    * follow and delete the copy; the copy's delete withdraws the share again.
    * Changing it replaces the copy. Such a copy cannot be copied or stored
    * by the stack in turn (synth refuses it): copy or store the original.
-   * With `parameterName`, the parameter is written in this account too, as
-   * `copyRole`.
+   * Its source must be an image this stack makes whose snapshots carry the
+   * stack's tag (not an image referenced by ID, another stack's image, nor an
+   * `AmiFromSnapshot`; synth refuses those): the provider shares only such
+   * snapshots. With `parameterName`, the parameter is written in this account
+   * too, as `copyRole`; `fastLaunch` is enabled there as `copyRole`, without
+   * a launch template (synth refuses `fastLaunch.launchTemplate`).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    * @default - the stack's account

@@ -1,4 +1,4 @@
-import { Aws, Duration, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -6,11 +6,12 @@ import { Construct } from 'constructs';
 import { CopyableImageBase } from './copied-ami';
 import { BootMode, DiskImageFormat, ImageArchitecture, ImportLicenseType, ImportPlatform } from './enums';
 import { ImageProps } from './image-options';
+import { imageArn, imageArns, snapshotArn, snapshotArns } from './private/arns';
 import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage, WaiterStart } from './private/managed-image';
 import { suppressNag } from './private/nag';
-import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
+import { AmiProvider } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
@@ -267,7 +268,7 @@ export class ImportedAmi extends CopyableImageBase {
     });
     const last = stage1.links[stage1.links.length - 1];
     const imported = { imageId: stage1.imageId, snapshotArns: last.attribute('SnapshotArns') };
-    const policies = provider.grantImportedResources(this, this.region, imported, rename);
+    const policies = grantImportedResources(this, this.region, imported, rename);
     return {
       imageId: imported.imageId,
       properties: { ImportTaskId: operation.ref, ImportedImageId: imported.imageId, ImportedSnapshotIds: last.attribute('SnapshotIds') },
@@ -322,10 +323,10 @@ export class ImportedAmi extends CopyableImageBase {
     });
     // A snapshot disk is evaluated as an existing snapshot, without request tags: by its ARN.
     for (const snapshotId of props.disks.map((d) => d._snapshotId()).filter((id): id is string => !!id)) {
-      provider.addResourceToOperationStatement('import-image-snapshots', () => new iam.PolicyStatement({
+      provider.addResourceToOperationStatement('import-image-snapshots', {
         sid: 'ImportImageOfSourceSnapshots',
         actions: ['ec2:ImportImage'],
-      }), snapshotArn(Aws.REGION, snapshotId));
+      }, snapshotArn(Aws.REGION, snapshotId));
     }
     provider.grantOperation('import-image-tag-on-create', {
       sid: 'TagOnImportImage',
@@ -344,10 +345,10 @@ export class ImportedAmi extends CopyableImageBase {
       resources: [taskArns],
       conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
-    provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
+    provider.addResourceToOperationStatement('pass-import-roles', {
       sid: 'PassVmImportRoles',
       actions: ['iam:PassRole'],
-    }), this.role.roleArn);
+    }, this.role.roleArn);
     if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write');
 
     // Stage 1 follows the task; stage 2's grants on the exact image and snapshots are importStage's policies.
@@ -384,4 +385,43 @@ function validateLicensing(scope: Construct, props: ImportedAmiProps): void {
         `licenseConfigurationArns entry "${arn}" is not a License Manager license configuration ARN such as arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef.`, scope);
     }
   }
+}
+
+/** What stage 1 of an import's waiter hands out: the image ID, and its snapshots' ARNs comma-joined. */
+interface ImportedResourceAttributes {
+  readonly imageId: string;
+  readonly snapshotArns: string;
+}
+
+/**
+ * Lets the provider act on exactly the image and snapshots an import made,
+ * as stage 1 of its waiter hands them out (VM Import leaves them untagged,
+ * and their IDs exist only then): the waiter role may put this stack's tags
+ * on them and, with `rename`, copy the image under its name; the operation
+ * role may remove them when they were never tagged. The statements live in
+ * policies of `owner`, which stage 2 waits for; a new import replaces the
+ * IDs they name.
+ */
+function grantImportedResources(owner: ImportedAmi, region: string, imported: ImportedResourceAttributes, rename: boolean): iam.Policy[] {
+  const provider = AmiProvider.of(owner);
+  const image = [imageArn(region, imported.imageId)];
+  // One ARN per snapshot, comma-joined by stage 1; CloudFormation splits them into the list.
+  const snapshots = Fn.split(',', imported.snapshotArns);
+  const asOwn = { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } };
+  const adopt = new iam.Policy(owner, 'AdoptImportPolicy', {
+    roles: [provider.waiterRole],
+    statements: [
+      new iam.PolicyStatement({ sid: 'TagImportedImageAsOwn', actions: ['ec2:CreateTags'], resources: image, conditions: asOwn }),
+      new iam.PolicyStatement({ sid: 'TagImportedSnapshotsAsOwn', actions: ['ec2:CreateTags'], resources: snapshots, conditions: asOwn }),
+      ...(rename ? [new iam.PolicyStatement({ sid: 'CopyImportedImage', actions: ['ec2:CopyImage'], resources: image })] : []),
+    ],
+  });
+  const cleanup = new iam.Policy(owner, 'RemoveUntaggedImportPolicy', {
+    roles: [provider.operationRole],
+    statements: [
+      new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedImage', actions: ['ec2:DeregisterImage'], resources: image }),
+      new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedSnapshots', actions: ['ec2:DeleteSnapshot'], resources: snapshots }),
+    ],
+  });
+  return [adopt, cleanup];
 }

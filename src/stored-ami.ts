@@ -1,12 +1,13 @@
 import { Aws, CfnResource, Duration, Lazy, RemovalPolicy, Resource } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { IImage, IStoredImage } from './image';
 import { StoreOptions } from './image-options';
+import { snapshotArns } from './private/arns';
 import { ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
-import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
+import { encryptionKeyOf } from './private/image-state';
+import { AmiProvider } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { removalProperty, validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
@@ -113,21 +114,21 @@ export class StoredAmi extends Resource implements IStoredImage {
     // It reads the image's tags to store them with the image (wildcard-only action).
     provider.grantOperation('store-describe-tags', { sid: 'ReadImageTagsForStore', actions: ['ec2:DescribeTags'], resources: ['*'] });
     const objects = props.bucket.arnForObjects('ami-*.bin');
-    provider.addResourceToOperationStatement('store-objects', () => new iam.PolicyStatement({
+    provider.addResourceToOperationStatement('store-objects', {
       sid: 'WriteStoredImageObjects',
       actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'],
-    }), objects);
-    provider.addResourceToOperationStatement('store-buckets', () => new iam.PolicyStatement({
+    }, objects);
+    provider.addResourceToOperationStatement('store-buckets', {
       sid: 'ListStoreBuckets',
       actions: ['s3:ListBucket'],
-    }), props.bucket.bucketArn);
+    }, props.bucket.bucketArn);
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.image);
     if (sourceKey) provider.grantEbsKey(sourceKey, [props.image.region], 'read', 'operation', ['ec2', 'ebs']);
     // Under DESTROY, and under RETAIN too when the deployment that stored the object rolls back.
-    provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
+    provider.addResourceToOperationStatement('delete-stored-objects', {
       sid: 'DeleteStoredImageObjects',
       actions: ['s3:DeleteObject'],
-    }), objects);
+    }, objects);
     props.bucket.encryptionKey?.grantEncryptDecrypt(provider.operationRole);
     provider.grantWaiter('store-follow', {
       sid: 'FollowStoreTasks',

@@ -1,19 +1,23 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole, StoredAmi } from '../src';
-import { nagFindings, newStack, resourcesOfType, statementsOf } from './util';
+import { Construct } from 'constructs';
+import { Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, CrossAccountCopyRole, IImage, StoredAmi } from '../src';
+import { nagFindings, newStack, resourcesOfType, snapshotDevices, statementsOf } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
+const INSTANCE = 'i-0123456789abcdef0';
 const TARGET = '444455556666';
 const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
 
 type Props = Partial<ConstructorParameters<typeof CopiedAmi>[2]>;
+/** A copy by another account of an image of the stack (the only sources whose snapshots the provider may share). */
 function crossAccount(props: Props = {}, stack = newStack()) {
   const copy = new CopiedAmi(stack, 'Copy', {
-    source: Ami.fromImageId(stack, 'Source', SOURCE),
+    source: new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }),
     region: 'eu-west-1',
     account: TARGET,
     copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', ROLE_ARN, { mutable: false }),
@@ -26,8 +30,9 @@ describe('CopiedAmi owned by another account', () => {
   test('the operation names the account and role; every waiter link follows the copy as that role', () => {
     const { stack, copy } = crossAccount({ timeout: Duration.hours(2) });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', Account: TARGET, RoleArn: ROLE_ARN, SourceImageId: SOURCE });
-    const waiters = resourcesOfType(template, 'Custom::AmiWaiter');
+    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', Account: TARGET, RoleArn: ROLE_ARN, SourceImageId: stack.resolve(copy.source.imageId) });
+    // The copy's links (the source has its own).
+    const waiters = resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.startsWith('Copy'));
     expect(waiters.length).toBeGreaterThan(1);
     for (const [, w] of waiters) expect(w.Properties).toMatchObject({ Region: 'eu-west-1', RoleArn: ROLE_ARN });
     expect(copy.account).toBe(TARGET);
@@ -54,16 +59,17 @@ describe('CopiedAmi owned by another account', () => {
     }
   });
 
-  test('the stack shares only the source image, and snapshots only with the copying accounts; it copies nothing itself', () => {
-    const { stack } = crossAccount();
+  test('the stack shares only the source image, and only its own snapshots in the source\'s Region with the copying accounts; it copies nothing itself', () => {
+    const { stack, copy } = crossAccount();
     const op = statementsOf(stack, 'CdkAmiProviderOperationRole');
     expect(op).toContainEqual(expect.objectContaining({
       Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-east-1::image/${SOURCE}`]] },
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::image/', stack.resolve(copy.source.imageId)]] },
     }));
     const add = op.find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
+    expect(add.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::snapshot/*']] });
     expect(add.Condition).toMatchObject({
-      'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
+      'StringEquals': { 'ec2:Attribute': 'createVolumePermission', 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } },
       'ForAllValues:StringEquals': { 'ec2:Add/userId': [TARGET] },
       'Null': { 'ec2:Add/userId': 'false', 'ec2:Add/group': 'true' },
     });
@@ -152,6 +158,31 @@ describe('CopiedAmi owned by another account', () => {
   test('refuses an encryptionKey defined in the stack, which lives in the stack\'s account', () => {
     const stack = newStack();
     expect(() => crossAccount({ region: 'us-east-1', encrypted: true, encryptionKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/encryptionKey must be a key of account 444455556666/);
+  });
+
+  test.each<[string, (stack: Stack) => IImage, string]>([
+    ['an image referenced by ID', (stack) => Ami.fromImageId(stack, 'Existing', SOURCE), 'is an image referenced by ID, whose snapshots are not tagged as this stack\'s'],
+    ['an AmiFromSnapshot', (stack) => new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') }), 'is registered from your snapshots, which are not tagged as this stack\'s'],
+    ['an image of another stack', (stack) => new AmiFromInstance(new Stack(stack.node.root as App, 'Other', { env: { account: '123456789012', region: 'us-east-1' } }), 'Golden', { instanceId: INSTANCE }),
+      'is an image of stack Other, whose snapshots carry that stack\'s tag'],
+  ])('refuses as the source of a copy by another account %s: the provider shares only its own stack\'s snapshots', (_name, source, what) => {
+    const stack = newStack();
+    const image = source(stack);
+    expect(() => crossAccount({ source: image }, stack)).toThrow(
+      `source ${image.node.path} ${what}: a copy made by account ${TARGET} needs the source's snapshots shared with it, and the provider shares only snapshots of this stack's images. Copy the image into this stack first (a CopiedAmi without account), and copy that copy to account ${TARGET}.`);
+    // The way out the message names: a copy in the stack's account, copied on.
+    const own = new CopiedAmi(stack, 'Own', { source: image });
+    expect(() => own.copyTo('EuWest1', 'eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) })).not.toThrow();
+  });
+
+  test('refuses fastLaunch with a launch template on a copy by another account; without one the copy role enables it', () => {
+    const stack = newStack();
+    const launchTemplate = ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'Lt', { launchTemplateId: 'lt-0123456789abcdef0' });
+    expect(() => crossAccount({ fastLaunch: { maxParallelLaunches: 6, launchTemplate } }, stack)).toThrow(
+      `fastLaunch.launchTemplate cannot be used on a copy made by account ${TARGET}: copyRole enables fast launch there and may name no launch template. Remove fastLaunch.launchTemplate (EC2 then launches in that account's default VPC).`);
+    const { stack: other } = crossAccount({ fastLaunch: { maxParallelLaunches: 6 } });
+    const last = resourcesOfType(Template.fromStack(other), 'Custom::AmiWaiter').filter(([id]) => id.startsWith('Copy')).pop()!;
+    expect(last[1].Properties).toMatchObject({ RoleArn: ROLE_ARN, FastLaunch: { MaxParallelLaunches: 6 } });
   });
 
   test('refuses copyRole without account', () => {
@@ -247,6 +278,20 @@ describe('the parameter of a copy owned by another account', () => {
     expect(() => crossAccount({ copyRole: role.role, parameterName: '/images/golden' }, stack)).toThrow(
       'parameterName "/images/golden" is not among the parameterNames of copyRole Target/CopyRole, which writes the parameter in the copy\'s account: add it there.');
   });
+});
+
+test('a CrossAccountCopyRole of another copy of the library in the app is recognised too (global symbol, not instanceof)', () => {
+  const app = new App();
+  const target = new Stack(app, 'Target', { env: { account: TARGET, region: 'eu-west-1' } });
+  // What another copy of cdk-ami makes: not an instance of this copy's class, marked with the same global symbol.
+  const foreign = new Construct(target, 'CopyRole');
+  Object.defineProperty(foreign, Symbol.for('cdk-ami.CrossAccountCopyRole'), { value: true });
+  Object.assign(foreign, { parameterNames: ['/images/other'] });
+  const role = new iam.Role(foreign, 'Resource', { assumedBy: new iam.AccountPrincipal('123456789012'), roleName: 'cdk-ami-copies' });
+  expect(foreign instanceof CrossAccountCopyRole).toBe(false);
+  const stack = new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } });
+  expect(() => crossAccount({ copyRole: role, parameterName: '/images/golden' }, stack)).toThrow(
+    'parameterName "/images/golden" is not among the parameterNames of copyRole Target/CopyRole');
 });
 
 describe('CrossAccountCopyRole', () => {

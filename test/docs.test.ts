@@ -19,6 +19,7 @@ const NO_EC2_PARAMETER: Record<string, string> = {
   'CrossAccountCopyRoleProps.roleName': 'the IAM role name, no EC2 parameter',
   'CrossAccountCopyRoleProps.encryptionKeys': 'KMS permissions of the role, no EC2 parameter',
   'CrossAccountCopyRoleProps.sourceEncryptionKeys': 'KMS permissions of the role, no EC2 parameter',
+  'CrossAccountCopyRole.isCrossAccountCopyRole': 'a construct type check, no EC2 parameter',
   'ImageProps.output': 'a CloudFormation output',
   'ImageProps.exportName': 'a CloudFormation export',
   'ImageProps.osType': 'what getImage() tells CDK, not sent to AWS',

@@ -6,6 +6,7 @@ import { ResourceTypes, Tags } from './contract';
 import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
+import { StatementName, StatementShape } from './statement-registry';
 import { removalProperty, validateRemovalPolicy } from './validation';
 
 /** What the removal policies do to a parameter. */
@@ -66,7 +67,7 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
     this.parameterArn = parameterArn(props.region, props.parameterName, props.account);
     this.stringValue = props.imageId;
     if (!props.roleArn) {
-      for (const [key, create] of imageParameterStatements('StringEquals', Aws.STACK_ID)) provider.addResourceToOperationStatement(key, create, this.parameterArn);
+      for (const [name, shape] of imageParameterStatements('StringEquals', Aws.STACK_ID)) provider.addResourceToOperationStatement(name, shape, this.parameterArn);
     }
   }
 
@@ -111,7 +112,7 @@ export function parameterArn(region: string, name: string, account: string = Aws
 
 /**
  * What the parameter handler (lambda/ssm-parameters.ts) may call, as
- * statements keyed for `addResourceToOperationStatement`, to which the caller
+ * statement shapes named for `addResourceToOperationStatement`, to which the caller
  * adds the parameters' ARNs: write (PutParameter, with the ownership tags it
  * creates them with; SSM checks the image with the caller's
  * ec2:DescribeImages, which the caller has), read back and read the tags (the
@@ -120,22 +121,22 @@ export function parameterArn(region: string, name: string, account: string = Aws
  * PutParameter has no aws:ResourceTag condition key, so the owner check
  * before an overwrite is the handler's, and the ARNs are the only bound.
  */
-export function imageParameterStatements(operator: 'StringEquals' | 'StringLike', stacks: string): [string, () => iam.PolicyStatement][] {
+export function imageParameterStatements(operator: 'StringEquals' | 'StringLike', stacks: string): [StatementName, StatementShape][] {
   return [
-    ['ssm-write', () => new iam.PolicyStatement({
+    ['ssm-write', {
       sid: 'WriteOwnImageParameters',
       actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'],
-    })],
-    ['ssm-tag-on-create', () => new iam.PolicyStatement({
+    }],
+    ['ssm-tag-on-create', {
       sid: 'TagImageParametersOnCreate',
       actions: ['ssm:AddTagsToResource'],
       conditions: { [operator]: { [`aws:RequestTag/${Tags.STACK}`]: stacks } },
-    })],
-    ['ssm-delete', () => new iam.PolicyStatement({
+    }],
+    ['ssm-delete', {
       sid: 'DeleteOwnImageParameters',
       actions: ['ssm:DeleteParameter'],
       conditions: { [operator]: { [`aws:ResourceTag/${Tags.STACK}`]: stacks } },
-    })],
+    }],
   ];
 }
 

@@ -55,6 +55,8 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly account?: string;
   /** The role in `account` that the provider acts as there (its parameter is written as this role too). */
   readonly roleArn?: string;
+  /** Whether the image's snapshots carry the stack's tag (RegisterImage keeps the user's snapshots as they are). @default true */
+  readonly snapshotsTagged?: boolean;
 }
 
 /** What the waiter chain starts from when `beforeWaiters` is given. */
@@ -81,6 +83,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   public readonly region: string;
   /** The customer managed key of the image's snapshots: every grantee of the launch permissions may use it (key-sharing.ts). */
   public readonly encryptionKey?: kms.IKey;
+  public readonly snapshotsTagged: boolean;
   private readonly encryptedWithDefaultKey: boolean;
   public readonly imageName: string;
   public readonly tags: TagManager;
@@ -109,6 +112,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
 
     this.region = scope.region;
     this.encryptionKey = resources.encryptionKey;
+    this.snapshotsTagged = resources.snapshotsTagged ?? true;
     this.encryptedWithDefaultKey = resources.encryptedWithDefaultKey ?? false;
     const provider = AmiProvider.of(scope);
     const fastLaunch = renderFastLaunch(scope, props.fastLaunch, ...knownPlatform(props, resources));

@@ -14,7 +14,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
-  ACCOUNT, Decision, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
+  ACCOUNT, COPY_ACCOUNT, Decision, decide, FOREIGN_IMAGE, FOREIGN_SNAPSHOT, NEW_IMAGE, NEW_SNAPSHOT, OTHER_ACCOUNT, REGION, Request, resolve, roleId,
+  rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
 } from './simulator';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImportDisk,
@@ -30,16 +31,10 @@ const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000
 const INSTANCE = 'i-0123456789abcdef0';
 const WINDOWS_INSTANCE = 'i-0aaaaaaaaaaaaaaa0';
 const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
-/** The account a copy is made by (CopiedAmi account), and the role the provider assumes there. */
-const COPY_ACCOUNT = '444455556666';
+/** The role the provider assumes in the account a copy is made by. */
 const COPY_ROLE = `arn:aws:iam::${COPY_ACCOUNT}:role/cdk-ami-copies`;
 const ROOT_SNAPSHOT = 'snap-0123456789abcdef0';
 const DISK_SNAPSHOT = 'snap-0bbbbbbbbbbbbbbb0';
-/** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
-const NEW_IMAGE = 'ami-0new0000000000000';
-const NEW_SNAPSHOT = 'snap-0new000000000000';
-const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
-const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
 /** The aws:ec2:image parameter of the copy in eu-west-1, and its ARN there. */
 const PARAMETER_NAME = '/images/encrypted';
 const PARAMETER_ARN = `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/images/encrypted`;
@@ -478,7 +473,7 @@ function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
       request: {
         action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'),
         ...snapshot,
-        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...inRegion(p.SourceRegion) },
+        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...ownTag(s), ...inRegion(p.SourceRegion) },
       },
     })),
   ];
@@ -517,17 +512,27 @@ function crossAccountDenyCases(s: SynthesizedStack): Case[] {
     {
       reason: 'ModifySnapshotAttribute sharing a snapshot with an account no copy is made by',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
+    },
+    ...([['untagged', {}], ['of another stack', { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1' }]] as const).map(([what, tag]) => ({
+      reason: `ModifySnapshotAttribute sharing a snapshot ${what} (not a source of this stack's) with the copying account`,
+      role: 'operation' as Role,
+      request: { ...snapshot, resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...tag, ...inRegion(REGION) } },
+    })),
+    {
+      reason: 'ModifySnapshotAttribute sharing a snapshot of this stack in a Region where no source of a copy lives',
+      role: 'operation',
+      request: { ...snapshot, resource: snapshotArn('ap-south-1', NEW_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion('ap-south-1') } },
     },
     {
       reason: 'ModifySnapshotAttribute making a snapshot public (group all) beside the copying account',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifySnapshotAttribute of another attribute than createVolumePermission',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifyImageAttribute (sharing) of an image that is not the source of a copy',
