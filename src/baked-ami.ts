@@ -253,7 +253,7 @@ export class BakedAmi extends ImageBase {
     const stopBy = stopByOf(this, props, windows, clean);
     const action = props.instanceAction ?? InstanceAction.TERMINATE;
     const setupTimeout = props.setupTimeout ?? Duration.hours(1);
-    validateTimeout(this, setupTimeout);
+    validateTimeout(this, setupTimeout, 'setupTimeout');
     validateRecipe(this, props, windows);
 
     const role = new iam.Role(this, 'BuilderRole', {

@@ -271,7 +271,9 @@ describe('BakedAmi validation', () => {
 
   test.each<[string, Partial<BakedAmiProps>, RegExp]>([
     ['no setup', { setup: undefined }, /^BakedAmi needs a setup: give setup .*, init .*, or both\.$/],
-    ['setupTimeout too long', { setupTimeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
+    ['setupTimeout too long', { setupTimeout: Duration.hours(72) }, /^setupTimeout 3 days is out of range: it must be between 1 minute and 48 hours\.$/],
+    ['setupTimeout too short', { setupTimeout: Duration.seconds(30) }, /^setupTimeout 30 seconds is out of range/],
+    ['image timeout too long', { timeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
     ['fractional root volume', { rootVolumeSize: Size.mebibytes(1500) }, /^rootVolumeSize 1\.46484375 GiB is not valid: a gp3 root volume has a whole number of GiB from 1 to 16384\.$/],
     ['huge root volume', { rootVolumeSize: Size.gibibytes(20000) }, /^rootVolumeSize 20000 GiB is not valid/],
     ['rootDeviceName alone', { rootDeviceName: '/dev/sda1' }, /^rootDeviceName "\/dev\/sda1" is set without rootVolumeSize/],
