@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnResource, Duration, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -146,14 +146,29 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `account ${Token.isUnresolved(account) ? '(a token)' : account} needs copyRole: the copy is made by that account, as a role there that the provider assumes (deploy a CrossAccountCopyRole in it).`, scope);
   }
-  const kmsAccount = props.kmsKey?.env.account;
-  const keyOfOtherAccount = !!kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account;
-  if (props.kmsKey && (props.kmsKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
-    throw new AmiValidationError(
-      `kmsKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
-  }
+  validateKeyOfCopyingAccount(scope, props.kmsKey, account);
   validateParameterAllowed(scope, props.copyRole, props.parameterName);
   return roleInAccount(scope, props.copyRole, account);
+}
+
+/**
+ * The copy's key must be a key of the account that makes the copy. What
+ * counts is the key's own account (from its ARN for an imported key), not the
+ * stack it is imported into: the README imports the target account's key into
+ * the copying stack. A key a stack creates lives in that stack's account,
+ * which is not the copying one unless both are known and equal.
+ */
+function validateKeyOfCopyingAccount(scope: CopiedAmi, key: kms.IKey | undefined, account: string): void {
+  if (!key || Token.isUnresolved(account)) return;
+  const keyAccount = key.env.account;
+  const known = !Token.isUnresolved(keyAccount);
+  const created = Resource.isOwnedResource(key);
+  if (known ? keyAccount === account : !created) return;
+  const what = known
+    ? `it is a key of account ${keyAccount}`
+    : `it is created by stack ${Stack.of(key).stackName}, whose account is not known at synth time`;
+  throw new AmiValidationError(
+    `kmsKey must be a key of account ${account}, which makes the copy, but ${what}: import it with kms.Key.fromKeyArn and an ARN of account ${account}.`, scope);
 }
 
 /**

@@ -145,7 +145,7 @@ describe('CopiedAmi owned by another account', () => {
     ['copyRole of another account', { copyRole: iam.Role.fromRoleArn(newStack('R'), 'R', 'arn:aws:iam::777788889999:role/x') }, /copyRole arn:aws:iam::777788889999:role\/x belongs to account 777788889999, but the copy is made by account 444455556666/],
     ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
     ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
-    ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /kmsKey must be a key of account 444455556666/],
+    ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /^kmsKey must be a key of account 444455556666, which makes the copy, but it is a key of account 777788889999: import it with kms\.Key\.fromKeyArn and an ARN of account 444455556666\.$/],
   ])('refuses %s at synth', (_name, props, message) => {
     expect(() => crossAccount(props)).toThrow(message);
   });
@@ -153,6 +153,13 @@ describe('CopiedAmi owned by another account', () => {
   test('refuses a kmsKey defined in the stack, which lives in the stack\'s account', () => {
     const stack = newStack();
     expect(() => crossAccount({ region: 'us-east-1', encrypted: true, kmsKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/kmsKey must be a key of account 444455556666/);
+  });
+
+  test('accepts a key of the copying account imported into the copying stack (the README example)', () => {
+    const stack = newStack();
+    const kmsKey = kms.Key.fromKeyArn(stack, 'TargetKey', `arn:aws:kms:eu-west-1:${TARGET}:key/abc`);
+    crossAccount({ encrypted: true, kmsKey }, stack);
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { Account: TARGET, KmsKeyId: `arn:aws:kms:eu-west-1:${TARGET}:key/abc` });
   });
 
   test('refuses copyRole without account', () => {
