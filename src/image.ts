@@ -16,7 +16,7 @@ import { validateEc2Id, validateRegion } from './private/validation';
  *
  * Every image is an `ec2.IMachineImage`, so it can be passed straight to
  * `ec2.Instance`, launch templates and Auto Scaling groups, and every image
- * can be copied to another Region (`copyTo`) and stored in S3 (`storeTo`).
+ * can be copied into any Region, its own included (`copyTo`), and stored in S3 (`storeTo`).
  */
 export interface IImage extends ec2.IMachineImage, IResource {
   /**
@@ -38,12 +38,14 @@ export interface IImage extends ec2.IMachineImage, IResource {
   readonly region: string;
 
   /**
-   * Copies this image into another Region (EC2 CopyImage, called there).
+   * Copies this image into a Region (EC2 CopyImage, called there): another
+   * Region, or the image's own one for a same-Region copy (for example to
+   * encrypt it with another key).
    *
    * The copy is a `CopiedAmi` in this image's scope, with construct ID
    * `CopyTo<region>`; it waits until the copy is available.
    *
-   * @param region the destination Region, e.g. `eu-west-1`
+   * @param region the destination Region, e.g. `eu-west-1`; the image's own Region makes a same-Region copy
    * @param options how to copy
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
@@ -291,13 +293,15 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * Copies this image into another Region (EC2 CopyImage, called there).
+   * Copies this image into a Region (EC2 CopyImage, called there): another
+   * Region, or the image's own one for a same-Region copy (for example to
+   * encrypt it with another key).
    *
    * The copy is a `CopiedAmi` in this image's scope, with construct ID
    * `CopyTo<region>` (`CopyTo<region><account>` for a copy owned by another
    * account); it waits until the copy is available.
    *
-   * @param region the destination Region, e.g. `eu-west-1`
+   * @param region the destination Region, e.g. `eu-west-1`; the image's own Region makes a same-Region copy
    * @param options how to copy
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
