@@ -10,6 +10,9 @@ const CDK_VERSION = '2.211.0';
 const IAM_SIMULATE_VERSION = '0.1.173';
 const IAM_DATA_VERSION = '0.21.202609261';
 
+// npm's `files` allowlist; build-tools/package-contents.ts checks the tarball against it.
+const PACKAGE_FILES = ['lib/**/*.js', 'lib/**/*.d.ts', 'assets/provider/*.js', '.jsii', 'API.md'];
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-ami',
   description:
@@ -101,7 +104,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // The integ snapshots' asset bodies (each a copy of the bundled provider, 23 MB in all):
   // integ-runner verifies manifests and templates only, and integ:update writes them again.
   gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json', 'test/*.snapshot/asset.*'],
-  npmignoreEnabled: true,
+  // What is published is an allowlist (package.json `files`, below), not an
+  // .npmignore: whatever else the work tree holds (.tmp/latest-cdk's
+  // node_modules, cdk.out, coverage) can never reach the tarball.
+  npmignoreEnabled: false,
 });
 
 // See jestVersion: the 3.6 resolver does not pull in unrs-resolver.
@@ -119,7 +125,10 @@ for (const dir of ['lambda', 'bench', 'examples', 'build-tools']) {
   });
 }
 
-project.npmignore?.addPatterns('/lambda/', '/bench/', '/examples/', '/build-tools/', '/docs/', '/.ci/', 'cdk.out', '!/assets/');
+// The published package: the compiled library, the handler bundle it deploys,
+// the jsii assembly, and the docs (README.md and LICENSE are always packed).
+// `package:check` (end of `test`) holds the tarball to exactly this.
+project.package.addField('files', PACKAGE_FILES);
 
 // Handlers: build-tools/bundle.ts runs esbuild (minified CommonJS for Node.js
 // 22, the pinned SDK inside, byte-identical across builds) into assets/provider/.
@@ -171,6 +180,15 @@ const lintWorkflows = project.addTask('lint:workflows', {
 });
 project.testTask.spawn(lintWorkflows);
 project.testTask.spawn(latestCdk);
+
+// The tarball `npm pack` makes from this work tree holds the allowlisted files
+// only and stays small. Last in `test` (so after `compile` in `build`, and
+// after test:latest-cdk filled .tmp/, which must not be packed).
+const packageCheck = project.addTask('package:check', {
+  description: 'Check the files and size of the npm tarball (npm pack --dry-run; needs `npx projen compile` first)',
+  exec: 'ts-node --transpile-only build-tools/check-package.ts',
+});
+project.testTask.spawn(packageCheck);
 project.addTask('integ:update', {
   description: 'Re-synthesize the integ-runner snapshots without deploying',
   exec: 'integ-runner --directory test --update-on-failed --dry-run --parallel-regions us-east-1 --max-workers 1',
