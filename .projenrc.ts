@@ -1,4 +1,5 @@
 import { awscdk, javascript, JsonFile } from 'projen';
+import { JobPermission } from 'projen/lib/github/workflows-model';
 import { UpdateSnapshot } from 'projen/lib/javascript';
 
 // Versions bundled into the handler asset are pinned exactly: the asset hash
@@ -37,6 +38,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // and Go. Local CI stays `.ci/run`.
   github: true,
   release: true,
+  // The first release is 1.0.0, not 0.0.0 (projen's start without a tag):
+  // see the README's Versioning section for why, and what each release may change.
+  minMajorVersion: 1,
   buildWorkflow: true,
   releaseToNpm: true,
   githubOptions: { mergify: false },
@@ -161,6 +165,37 @@ const latestCdk = project.addTask('test:latest-cdk', {
     // --ci=false: that run's snapshots are written, never compared (see test/latest-cdk/jest.config.js).
     { exec: 'jest --ci=false --config test/latest-cdk/jest.config.js', receiveArgs: true },
   ],
+});
+
+// A new aws-cdk-lib or cdk-nag release that breaks the library is found by
+// this nightly build (test:latest-cdk installs the latest of both), not by a
+// user; a failure opens (or comments on) one issue.
+const nightly = project.github!.addWorkflow('nightly');
+nightly.on({ schedule: [{ cron: '17 4 * * *' }], workflowDispatch: {} });
+nightly.addJobs({
+  'latest-dependencies': {
+    name: 'Build against the latest aws-cdk-lib and cdk-nag',
+    runsOn: ['ubuntu-latest'],
+    permissions: { contents: JobPermission.READ, issues: JobPermission.WRITE },
+    env: { CI: 'true' },
+    steps: [
+      { name: 'Checkout', uses: 'actions/checkout@v5' },
+      { name: 'Setup Node.js', uses: 'actions/setup-node@v5', with: { 'node-version': '22.x' } },
+      { name: 'Install dependencies', run: 'npm ci --no-audit --no-fund' },
+      { name: 'Build and test (minimum and latest aws-cdk-lib)', run: 'npx projen build' },
+      {
+        name: 'Report the failure in an issue',
+        if: 'failure()',
+        env: { GH_TOKEN: '${{ github.token }}', RUN_URL: '${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}' },
+        run: [
+          'title="Nightly build against the latest aws-cdk-lib and cdk-nag fails"',
+          'number=$(gh issue list --state open --search "in:title $title" --json number --jq \'.[0].number\')',
+          'if [ -n "$number" ]; then gh issue comment "$number" --body "Still failing: $RUN_URL";',
+          'else gh issue create --title "$title" --body "The nightly build failed: $RUN_URL"; fi',
+        ].join('\n'),
+      },
+    ],
+  },
 });
 
 // Integration test snapshots: verified in every test run, never deployed here.
