@@ -1,3 +1,4 @@
+import { Annotations, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { CopyableImageBase } from './copied-ami';
@@ -17,6 +18,12 @@ export interface AmiFromInstanceProps extends ImageProps {
   /**
    * The instance to image. Give this or `instanceId`.
    * Changing it replaces the image.
+   *
+   * The image is made again only when the instance's ID changes. An
+   * `ec2.Instance` without `userDataCausesReplacement` is updated in place
+   * when its user data changes, so its image stays the old one; synth warns
+   * (`cdk-ami:userDataUpdatesInPlace`). Set `userDataCausesReplacement: true`
+   * on it, or bake with `BakedAmi`, to get a new image for each change.
    *
    * @default - `instanceId` is used
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
@@ -126,12 +133,29 @@ export class AmiFromInstance extends CopyableImageBase {
     this._attach(managed);
 
     this.grantProvider(action);
+    if (props.instance instanceof ec2.Instance) warnIfUserDataUpdatesInPlace(this, props.instance);
   }
 
   /** Least privilege: CreateImage only of these instances, tagged as ours. */
   private grantProvider(action: InstanceAction): void {
     grantImageOfInstance(this, this.instanceId, action);
   }
+}
+
+/**
+ * An `ec2.Instance` replaces itself on a user data change only with
+ * `userDataCausesReplacement` (or `initOptions`), which it shows by adding a
+ * digest of the user data to its logical ID. Without it, CloudFormation
+ * updates the instance in place: its ID stays, so no new image is made.
+ */
+function warnIfUserDataUpdatesInPlace(scope: AmiFromInstance, instance: ec2.Instance): void {
+  const cfn = instance.instance;
+  const stack = Stack.of(cfn);
+  if (stack.resolve(cfn.logicalId) !== stack.getLogicalId(cfn)) return;
+  Annotations.of(scope).addWarningV2('cdk-ami:userDataUpdatesInPlace',
+    `${instance.node.path} has no userDataCausesReplacement: a change to its user data updates the instance in place, `
+    + 'its ID stays the same, and this image is not made again. To image every change, set userDataCausesReplacement: true '
+    + 'on the instance (a new instance, so a new image), or use BakedAmi, which bakes a new image when its setup changes.');
 }
 
 function sourceInstanceId(scope: Construct, props: AmiFromInstanceProps): string {

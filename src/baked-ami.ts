@@ -252,7 +252,7 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     const stopBy = STOP_BY[beforeImaging];
     const action = props.instanceAction ?? InstanceAction.TERMINATE;
     const setupTimeout = props.setupTimeout ?? Duration.hours(1);
-    validateTimeout(this, setupTimeout);
+    validateTimeout(this, setupTimeout, 'setupTimeout');
     validateRecipe(this, props, windows);
 
     const role = props.role ?? new iam.Role(this, 'BuilderRole', {

@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Aws, CfnResource, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, CfnResource, Duration, Lazy, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -26,12 +26,14 @@ import { StoredAmi } from './stored-ami';
 // which imports image.ts (test/import-graph.test.ts).
 export abstract class CopyableImageBase extends ImageBase {
   /**
-   * Copies this image (EC2 CopyImage, called in the destination Region): the
-   * same as `new CopiedAmi(this, id, { ...options, source: this, region })`.
-   * The copy waits until it is available.
+   * Copies this image into a Region (EC2 CopyImage, called there): another
+   * Region, or the image's own one for a same-Region copy (for example to
+   * encrypt it with another key). The same as
+   * `new CopiedAmi(this, id, { ...options, source: this, region })`; the copy
+   * waits until it is available.
    *
    * @param id construct ID of the copy, in this image's scope
-   * @param region the destination Region, e.g. `eu-west-1`
+   * @param region the destination Region, e.g. `eu-west-1`; the image's own Region makes a same-Region copy
    * @param options how to copy
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
@@ -252,12 +254,7 @@ function crossAccountRole(scope: CopiedAmi, props: CopiedAmiProps): iam.IRole | 
     throw new AmiValidationError(
       `account ${Token.isUnresolved(account) ? '(a token)' : account} needs copyRole: the copy is made by that account, as a role there that the provider assumes (deploy a CrossAccountCopyRole in it).`, scope);
   }
-  const kmsAccount = props.encryptionKey?.env.account;
-  const keyOfOtherAccount = !!kmsAccount && !Token.isUnresolved(kmsAccount) && !Token.isUnresolved(account) && kmsAccount !== account;
-  if (props.encryptionKey && (props.encryptionKey.stack === Stack.of(scope) || keyOfOtherAccount)) {
-    throw new AmiValidationError(
-      `encryptionKey must be a key of account ${account}, which makes the copy: import it with kms.Key.fromKeyArn and an ARN of that account.`, scope);
-  }
+  validateKeyOfCopyingAccount(scope, props.encryptionKey, account);
   validateSourceSharable(scope, props.source, account);
   if (props.fastLaunch?.launchTemplate) {
     throw new AmiValidationError(
@@ -282,6 +279,26 @@ function validateSourceSharable(scope: CopiedAmi, source: IImage, account: strin
   if (!what) return;
   throw new AmiValidationError(
     `source ${source.node.path} is ${what}: a copy made by account ${Token.isUnresolved(account) ? '(a token)' : account} needs the source's snapshots shared with it, and the provider shares only snapshots of this stack's images. Copy the image into this stack first (a CopiedAmi without account), and copy that copy to account ${Token.isUnresolved(account) ? '(a token)' : account}.`, scope);
+}
+
+/**
+ * The copy's key must be a key of the account that makes the copy. What
+ * counts is the key's own account (from its ARN for an imported key), not the
+ * stack it is imported into: the README imports the target account's key into
+ * the copying stack. A key a stack creates lives in that stack's account,
+ * which is not the copying one unless both are known and equal.
+ */
+function validateKeyOfCopyingAccount(scope: CopiedAmi, key: kms.IKey | undefined, account: string): void {
+  if (!key || Token.isUnresolved(account)) return;
+  const keyAccount = key.env.account;
+  const known = !Token.isUnresolved(keyAccount);
+  const created = Resource.isOwnedResource(key);
+  if (known ? keyAccount === account : !created) return;
+  const what = known
+    ? `it is a key of account ${keyAccount}`
+    : `it is created by stack ${Stack.of(key).stackName}, whose account is not known at synth time`;
+  throw new AmiValidationError(
+    `encryptionKey must be a key of account ${account}, which makes the copy, but ${what}: import it with kms.Key.fromKeyArn and an ARN of account ${account}.`, scope);
 }
 
 /**

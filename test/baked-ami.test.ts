@@ -295,7 +295,9 @@ describe('BakedAmi validation', () => {
 
   test.each<[string, Partial<BakedAmiProps>, RegExp]>([
     ['no setup', { setup: undefined }, /^BakedAmi needs a setup: give setup .*, init .*, or both\.$/],
-    ['setupTimeout too long', { setupTimeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
+    ['setupTimeout too long', { setupTimeout: Duration.hours(72) }, /^setupTimeout 3 days is out of range: it must be between 1 minute and 48 hours\.$/],
+    ['setupTimeout too short', { setupTimeout: Duration.seconds(30) }, /^setupTimeout 30 seconds is out of range/],
+    ['image timeout too long', { timeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
     ['initConfigSets without init', { initConfigSets: ['a'] }, /^initConfigSets is set without init/],
     ['Windows setup on Linux', { setup: windowsSetup() }, /^setup is an ec2\.UserData\.forWindows\(\), but the base image is Linux: use ec2\.UserData\.forLinux\(\)\.$/],
     ['Linux setup on Windows', { machineImage: WINDOWS_BASE }, /^setup must be an ec2\.UserData\.forWindows\(\) for a Windows base image/],

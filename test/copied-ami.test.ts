@@ -36,6 +36,21 @@ describe('CopiedAmi', () => {
     template.hasOutput('*', { Description: 'AMI ID of TestStack/Copy (eu-west-1)' });
   });
 
+  test('copyTo the image\'s own Region makes a same-Region copy (e.g. to re-encrypt), as documented', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    const copy = golden.copyTo('ReEncrypted', stack.region, { encrypted: true, encryptionKey: key });
+    expect(copy).toBeInstanceOf(CopiedAmi);
+    expect(copy.region).toBe('us-east-1');
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', {
+      Region: 'us-east-1',
+      SourceRegion: 'us-east-1',
+      Encrypted: true,
+      KmsKeyId: key.keyArn,
+    });
+  });
+
   test('copyTo on a stack image copies to several Regions with one provider', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });

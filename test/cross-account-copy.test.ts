@@ -151,6 +151,7 @@ describe('CopiedAmi owned by another account', () => {
     ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
     ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
     ['encryptionKey of another account', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /encryptionKey must be a key of account 444455556666/],
+    ['encryptionKey of another account', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /^encryptionKey must be a key of account 444455556666, which makes the copy, but it is a key of account 777788889999: import it with kms\.Key\.fromKeyArn and an ARN of account 444455556666\.$/],
   ])('refuses %s at synth', (_name, props, message) => {
     expect(() => crossAccount(props)).toThrow(message);
   });
@@ -183,6 +184,13 @@ describe('CopiedAmi owned by another account', () => {
     const { stack: other } = crossAccount({ fastLaunch: { maxParallelLaunches: 6 } });
     const last = resourcesOfType(Template.fromStack(other), 'Custom::AmiWaiter').filter(([id]) => id.startsWith('Copy')).pop()!;
     expect(last[1].Properties).toMatchObject({ RoleArn: ROLE_ARN, FastLaunch: { MaxParallelLaunches: 6 } });
+  });
+
+  test('accepts a key of the copying account imported into the copying stack (the README example)', () => {
+    const stack = newStack();
+    const encryptionKey = kms.Key.fromKeyArn(stack, 'TargetKey', `arn:aws:kms:eu-west-1:${TARGET}:key/abc`);
+    crossAccount({ encrypted: true, encryptionKey }, stack);
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { Account: TARGET, KmsKeyId: `arn:aws:kms:eu-west-1:${TARGET}:key/abc` });
   });
 
   test('refuses copyRole without account', () => {

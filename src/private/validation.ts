@@ -120,14 +120,18 @@ export function claimImageName(scope: IConstruct, name: string | undefined, regi
   names.set(key, scope.node.path);
 }
 
-export function validateTimeout(scope: IConstruct, timeout: Duration): void {
+/**
+ * A wait's budget: concrete and 1 minute to 48 hours. `field` is the prop the
+ * user set (`timeout`, `setupTimeout`), so the message names what to change.
+ */
+export function validateTimeout(scope: IConstruct, timeout: Duration, field = 'timeout'): void {
   if (timeout.isUnresolved()) {
-    throw new AmiValidationError('timeout must be a concrete Duration; the number of waiter links is decided at synth time.', scope);
+    throw new AmiValidationError(`${field} must be a concrete Duration; the number of waiter links is decided at synth time.`, scope);
   }
   const seconds = timeout.toSeconds();
   if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
     throw new AmiValidationError(
-      `timeout ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
+      `${field} ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
   }
 }
 
