@@ -57,6 +57,7 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
       requireImdsv2: ['ImdsSupport'],
       disableAt: [],
       fastLaunch: ['FastLaunch'],
+      imageName: ['ImageName'],
     },
   },
   AmiFromInstanceProps: {
@@ -64,7 +65,6 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
     props: {
       instance: ['InstanceId'],
       instanceId: ['InstanceId'],
-      imageName: ['ImageName'],
       noReboot: ['NoReboot'],
       includeDataVolumes: ['IncludeDataVolumes'],
       instanceAction: [],
@@ -74,9 +74,8 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
   CopyOptions: {
     types: [ResourceTypes.COPIED_AMI],
     props: {
-      imageName: ['ImageName'],
       encrypted: ['Encrypted'],
-      kmsKey: ['KmsKeyId'],
+      encryptionKey: ['KmsKeyId'],
       sourceEncryptionKey: [],
       copyTags: ['CopyImageTags'],
       completionDuration: ['CompletionDurationMinutes'],
@@ -91,24 +90,18 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
   AmiFromSnapshotProps: {
     types: [ResourceTypes.AMI_FROM_SNAPSHOT],
     props: {
-      rootSnapshotId: ['RootSnapshotId'],
-      rootDeviceName: ['RootDeviceName'],
-      rootVolume: ['RootVolume'],
+      blockDevices: ['RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'VolumeType'],
       uefiData: ['UefiData'],
-      dataVolumes: ['DataVolumes'],
       architecture: ['Architecture'],
       bootMode: ['BootMode'],
       enaSupport: ['EnaSupport'],
       tpmSupport: ['TpmSupport'],
-      volumeType: ['VolumeType'],
-      imageName: ['ImageName'],
     },
   },
   ImportedAmiProps: {
     types: [ResourceTypes.IMPORTED_AMI],
     props: {
       disks: ['Disks'],
-      imageName: ['ImageName'],
       architecture: ['Architecture'],
       platform: ['Platform'],
       bootMode: ['BootMode'],
@@ -116,13 +109,13 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
       usageOperation: ['UsageOperation'],
       licenseConfigurationArns: ['LicenseConfigurationArns'],
       encrypted: ['Encrypted'],
-      kmsKey: ['KmsKeyId'],
+      encryptionKey: ['KmsKeyId'],
       role: ['RoleName'],
     },
   },
   RestoredAmiProps: {
     types: [ResourceTypes.RESTORED_AMI],
-    props: { bucket: ['Bucket'], objectKey: ['ObjectKey'], imageName: ['ImageName'], encryptionKey: [] },
+    props: { bucket: ['Bucket'], objectKey: ['ObjectKey'], defaultEbsEncryptionKey: [] },
   },
   StoreOptions: {
     types: [ResourceTypes.STORED_AMI],
@@ -273,11 +266,11 @@ describe('the docs say which changes replace an image, as the contract marks the
 
   test('the checks fail on a row or a docstring that disagrees (else the tests above could not fail)', () => {
     const table = (row: string) => readmeRows(['<!-- changing-it: CopiedAmi -->', '', '| prop | default | changing it |', '|---|---|---|', row].join('\n'));
-    expect(rowProblems(table('| `kmsKey` | default key | needs `encrypted` |'))).toEqual([expect.stringMatching(/kmsKey of CopiedAmi replace the resource, but the row does not say/)]);
+    expect(rowProblems(table('| `encryptionKey` | default key | needs `encrypted` |'))).toEqual([expect.stringMatching(/encryptionKey of CopiedAmi replace the resource, but the row does not say/)]);
     expect(rowProblems(table('| `copyRole` | none | replaces the copy |'))).toEqual([expect.stringMatching(/copyRole of CopiedAmi do not replace the resource, but the row says/)]);
     expect(rowProblems(table('| `imageName`, `description` | | |'))).toEqual([expect.stringMatching(/split the row/)]);
     expect(rowProblems(table('| `keyOfOldName` | | |'))).toEqual([expect.stringMatching(/`keyOfOldName` is not a prop of CopiedAmi/)]);
-    expect(rowProblems(table('| `kmsKey` | default key | replaces the copy when changed |'))).toEqual([]);
+    expect(rowProblems(table('| `encryptionKey` | default key | replaces the copy when changed |'))).toEqual([]);
     expect(SAYS_REPLACES.test('The key. Changing it replaces the copy.')).toBe(true);
     expect(SAYS_REPLACES.test('What happens when it is removed or replaced. Changing it takes effect on the next delete.')).toBe(false);
   });

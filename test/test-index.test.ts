@@ -34,7 +34,7 @@ describe('test/README.md, the index of tests by construct', () => {
   test('has a section for every construct the package exports', () => {
     const constructs = [...readFileSync(path.join(TEST, '..', 'src', 'index.ts'), 'utf8').matchAll(/from '\.\/([\w-]+)'/g)]
       .map((m) => readFileSync(path.join(TEST, '..', 'src', `${m[1]}.ts`), 'utf8'))
-      .flatMap((source) => [...source.matchAll(/^export class (\w+) extends (?:ImageBase|Construct|Resource)\b/gm)].map((m) => m[1]));
+      .flatMap((source) => [...source.matchAll(/^export class (\w+) extends (?:CopyableImageBase|ImageBase|Construct|Resource)\b/gm)].map((m) => m[1]));
     expect(constructs).toEqual(expect.arrayContaining(['AmiFromInstance', 'BakedAmi', 'CopiedAmi', 'StoredAmi', 'CrossAccountCopyRole']));
     expect(constructs.filter((name) => !index.includes(`### ${name}\n`))).toEqual([]);
   });
