@@ -1,4 +1,5 @@
 import { awscdk, javascript, JsonFile } from 'projen';
+import { JobPermission } from 'projen/lib/github/workflows-model';
 import { UpdateSnapshot } from 'projen/lib/javascript';
 
 // Versions bundled into the handler asset are pinned exactly: the asset hash
@@ -9,6 +10,9 @@ const CDK_VERSION = '2.211.0';
 // Test-only: the IAM policy simulator and the action/condition-key data it uses.
 const IAM_SIMULATE_VERSION = '0.1.173';
 const IAM_DATA_VERSION = '0.21.202609261';
+
+// npm's `files` allowlist; build-tools/package-contents.ts checks the tarball against it.
+const PACKAGE_FILES = ['lib/**/*.js', 'lib/**/*.d.ts', 'assets/provider/*.js', '.jsii', 'API.md'];
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-ami',
@@ -34,6 +38,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // and Go. Local CI stays `.ci/run`.
   github: true,
   release: true,
+  // The first release is 1.0.0, not 0.0.0 (projen's start without a tag):
+  // see the README's Versioning section for why, and what each release may change.
+  minMajorVersion: 1,
   buildWorkflow: true,
   releaseToNpm: true,
   githubOptions: { mergify: false },
@@ -101,7 +108,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // The integ snapshots' asset bodies (each a copy of the bundled provider, 23 MB in all):
   // integ-runner verifies manifests and templates only, and integ:update writes them again.
   gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json', 'test/*.snapshot/asset.*'],
-  npmignoreEnabled: true,
+  // What is published is an allowlist (package.json `files`, below), not an
+  // .npmignore: whatever else the work tree holds (.tmp/latest-cdk's
+  // node_modules, cdk.out, coverage) can never reach the tarball.
+  npmignoreEnabled: false,
 });
 
 // See jestVersion: the 3.6 resolver does not pull in unrs-resolver.
@@ -119,7 +129,10 @@ for (const dir of ['lambda', 'bench', 'examples', 'build-tools']) {
   });
 }
 
-project.npmignore?.addPatterns('/lambda/', '/bench/', '/examples/', '/build-tools/', '/docs/', '/.ci/', 'cdk.out', '!/assets/');
+// The published package: the compiled library, the handler bundle it deploys,
+// the jsii assembly, and the docs (README.md and LICENSE are always packed).
+// `package:check` (end of `test`) holds the tarball to exactly this.
+project.package.addField('files', PACKAGE_FILES);
 
 // Handlers: build-tools/bundle.ts runs esbuild (minified CommonJS for Node.js
 // 22, the pinned SDK inside, byte-identical across builds) into assets/provider/.
@@ -154,6 +167,37 @@ const latestCdk = project.addTask('test:latest-cdk', {
   ],
 });
 
+// A new aws-cdk-lib or cdk-nag release that breaks the library is found by
+// this nightly build (test:latest-cdk installs the latest of both), not by a
+// user; a failure opens (or comments on) one issue.
+const nightly = project.github!.addWorkflow('nightly');
+nightly.on({ schedule: [{ cron: '17 4 * * *' }], workflowDispatch: {} });
+nightly.addJobs({
+  'latest-dependencies': {
+    name: 'Build against the latest aws-cdk-lib and cdk-nag',
+    runsOn: ['ubuntu-latest'],
+    permissions: { contents: JobPermission.READ, issues: JobPermission.WRITE },
+    env: { CI: 'true' },
+    steps: [
+      { name: 'Checkout', uses: 'actions/checkout@v5' },
+      { name: 'Setup Node.js', uses: 'actions/setup-node@v5', with: { 'node-version': '22.x' } },
+      { name: 'Install dependencies', run: 'npm ci --no-audit --no-fund' },
+      { name: 'Build and test (minimum and latest aws-cdk-lib)', run: 'npx projen build' },
+      {
+        name: 'Report the failure in an issue',
+        if: 'failure()',
+        env: { GH_TOKEN: '${{ github.token }}', RUN_URL: '${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}' },
+        run: [
+          'title="Nightly build against the latest aws-cdk-lib and cdk-nag fails"',
+          'number=$(gh issue list --state open --search "in:title $title" --json number --jq \'.[0].number\')',
+          'if [ -n "$number" ]; then gh issue comment "$number" --body "Still failing: $RUN_URL";',
+          'else gh issue create --title "$title" --body "The nightly build failed: $RUN_URL"; fi',
+        ].join('\n'),
+      },
+    ],
+  },
+});
+
 // Integration test snapshots: verified in every test run, never deployed here.
 const integ = project.addTask('integ', {
   description: 'Verify the integ-runner snapshots of test/integ.*.ts (no deployment)',
@@ -171,6 +215,15 @@ const lintWorkflows = project.addTask('lint:workflows', {
 });
 project.testTask.spawn(lintWorkflows);
 project.testTask.spawn(latestCdk);
+
+// The tarball `npm pack` makes from this work tree holds the allowlisted files
+// only and stays small. Last in `test` (so after `compile` in `build`, and
+// after test:latest-cdk filled .tmp/, which must not be packed).
+const packageCheck = project.addTask('package:check', {
+  description: 'Check the files and size of the npm tarball (npm pack --dry-run; needs `npx projen compile` first)',
+  exec: 'ts-node --transpile-only build-tools/check-package.ts',
+});
+project.testTask.spawn(packageCheck);
 project.addTask('integ:update', {
   description: 'Re-synthesize the integ-runner snapshots without deploying',
   exec: 'integ-runner --directory test --update-on-failed --dry-run --parallel-regions us-east-1 --max-workers 1',

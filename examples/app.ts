@@ -46,7 +46,7 @@ class GoldenImageStack extends Stack {
 
     // Copies for the other Regions we serve; each has its own output with its ID.
     for (const region of ['eu-west-1', 'ap-southeast-2']) {
-      const copy = golden.copyTo(region, { encrypted: true, removalPolicy: RemovalPolicy.DESTROY });
+      const copy = golden.copyTo(`Copy-${region}`, region, { encrypted: true, removalPolicy: RemovalPolicy.DESTROY });
       new CfnOutput(this, `GoldenImageName-${region}`, { value: copy.imageName ?? '', description: `AMI name in ${region}` });
     }
 

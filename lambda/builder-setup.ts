@@ -7,7 +7,7 @@ import { log } from './shared/log';
 import { tagValue } from './shared/ownership';
 import { required, str } from './shared/props';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
-import { formatDuration } from './waiter';
+import { formatDuration } from './waiter/waiter';
 import { ReceivedProperties, ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from '../src/private/contract';
 
 /** The properties of a builder setup resource, by the contract. */

@@ -1,10 +1,10 @@
 import { CopyImageCommand, Image } from '@aws-sdk/client-ec2';
-import { knownStartError } from './shared/adopt';
+import { knownStartError, startOnce } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { shareRecordOf, shareSource, withdrawShare } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, sentence, toAmiError } from './shared/errors';
 import { describeImage, tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { shortHash } from './shared/ownership';
@@ -24,7 +24,6 @@ export const CALLS = declareCalls(
  */
 export const copy: ImageOperation<Kind> = {
   action: 'CopyImage',
-  replaceOn: ['SourceImageId', 'SourceRegion', 'Encrypted', 'KmsKeyId', 'CopyImageTags', 'CompletionDurationMinutes', 'Account'],
   create: createCopy,
   afterDelete: async (ctx, image) => {
     const account = str(ctx.props.Account);
@@ -44,20 +43,23 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
   const source = await readSource(sourceImageId, sourceRegion, ctx.region);
   if (encrypted === false && isEncrypted(source)) {
     throw new AmiError(
-      `Image ${sourceImageId} in ${sourceRegion} has encrypted snapshots and EC2 cannot make an unencrypted copy of it. Remove encrypted: false, or set encrypted: true (with a kmsKey in ${ctx.region} if needed).`,
+      `Image ${sourceImageId} in ${sourceRegion} has encrypted snapshots and EC2 cannot make an unencrypted copy of it. Remove encrypted: false, or set encrypted: true (with an encryptionKey in ${ctx.region} if needed).`,
     );
   }
 
   // Another account copies as itself: it must be able to launch the source and read its snapshots.
+  // A share that fails part-way withdraws what it added itself.
   const account = str(ctx.props.Account);
+  if (account) assertShareable(source, account, sourceRegion, ctx.event.StackId);
   const shared = account ? await shareSource(ec2(sourceRegion), source, account, sourceRegion) : '';
   const tagSpecs = tagSpecifications(tags(ctx.props.Tags), ctx.ownership, undefined, tags(ctx.props.SnapshotTags));
   if (shared) tagSpecs.find((spec) => spec.ResourceType === 'image')!.Tags!.push({ Key: Tags.SOURCE_SHARE, Value: shared });
 
-  // The token makes a retried Lambda get the same copy back, never a second one.
+  // The token makes a retried Lambda get the same copy back, never a second one; a copy
+  // started behind a 5xx is found by its name and this request's tags.
   const clientToken = shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`);
   try {
-    const out = await whenCapacityAllows('CopyImage', ctx.region, () =>
+    return await startOnce(ctx, async () => (await whenCapacityAllows('CopyImage', ctx.region, () =>
       ctx.ec2.send(new CopyImageCommand({
         SourceImageId: sourceImageId,
         SourceRegion: sourceRegion,
@@ -69,8 +71,7 @@ async function createCopy(ctx: OperationContext<Kind>): Promise<string> {
         SnapshotCopyCompletionDurationMinutes: str(ctx.props.CompletionDurationMinutes) ? num(ctx.props.CompletionDurationMinutes, 0) : undefined,
         ClientToken: clientToken,
         TagSpecifications: tagSpecs,
-      })));
-    return out.ImageId!;
+      })))).ImageId!);
   } catch (err) {
     // No copy, so nothing to delete later: the share it needed goes now.
     if (account && shared) await withdrawShare(ec2(sourceRegion), sourceImageId, account, shared, sourceRegion).catch(() => undefined);
@@ -94,6 +95,16 @@ async function readSource(imageId: string, sourceRegion: string, destination: st
   return image;
 }
 
+/** Only the owner of an image can share it: a source shared with the stack's account cannot be passed on. */
+function assertShareable(source: Image, account: string, sourceRegion: string, stackId: string): void {
+  const ownAccount = stackId.split(':')[4];
+  if (source.OwnerId && source.OwnerId !== ownAccount) {
+    throw new AmiError(
+      `Source image ${source.ImageId} in ${sourceRegion} belongs to account ${source.OwnerId}, so this stack's account ${ownAccount} cannot share it with account ${account} for the copy. Copy it into this account first (a CopiedAmi without account), and copy that copy.`,
+    );
+  }
+}
+
 function isEncrypted(image: Image): boolean {
   return (image.BlockDeviceMappings ?? []).some((m) => m.Ebs?.Encrypted);
 }
@@ -112,7 +123,7 @@ function explainCopyError(err: unknown, sourceImageId: string, sourceRegion: str
       return new AmiError(`EC2 rejected the copy of ${sourceImageId} from ${sourceRegion} to ${ctx.region}: ${message}`);
     default:
       if (/kms|key/i.test(message)) {
-        return new AmiError(`The copy of ${sourceImageId} to ${ctx.region} failed on its KMS key: ${message}. Check that the key is enabled, in ${ctx.region}, and usable by the provider's role.`);
+        return new AmiError(`The copy of ${sourceImageId} to ${ctx.region} failed on its KMS key: ${sentence(message)} Check that the key is enabled, in ${ctx.region}, and usable by the provider's role.`);
       }
       return toAmiError(err, `CopyImage of ${sourceImageId} from ${sourceRegion} to ${ctx.region}`);
   }

@@ -19,7 +19,6 @@ export const CALLS = declareCalls(
 /** Custom::AmiFromInstance — EC2 CreateImage from a running or stopped instance. */
 export const fromInstance: ImageOperation<Kind> = {
   action: 'CreateImage',
-  replaceOn: ['InstanceId', 'NoReboot', 'IncludeDataVolumes', 'BlockDevices'],
   create: createFromInstance,
 };
 

@@ -21,10 +21,6 @@ export const CALLS = declareCalls(
  */
 export const fromSnapshot: ImageOperation<Kind> = {
   action: 'RegisterImage',
-  replaceOn: [
-    'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'Architecture', 'BootMode', 'EnaSupport', 'TpmSupport',
-    'UefiData', 'VolumeType',
-  ],
   snapshotsBelongToUser: true,
   create: register,
 };

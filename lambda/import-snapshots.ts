@@ -7,10 +7,10 @@ import { deleteSnapshots, retag } from './shared/images';
 import { log } from './shared/log';
 import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, changed, required, str, tags } from './shared/props';
-import { isRollingBack } from './shared/removal';
+import { decideRemoval } from './shared/removal';
 import { cancelTask, describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
-import { ReceivedProperties, Removal, ResourceTypes, Tags } from '../src/private/contract';
+import { createOnlyProperties, ReceivedProperties, ResourceTypes, Tags } from '../src/private/contract';
 
 type Kind = typeof ResourceTypes.IMPORTED_SNAPSHOTS;
 type Props = ReceivedProperties<Kind>;
@@ -20,9 +20,6 @@ export const CALLS = declareCalls(
   'ec2:ImportSnapshot',
   'ec2:DescribeSnapshots',
 );
-
-/** A change of any of these imports the disks again (new tasks, a new physical ID). */
-const REPLACE_ON = ['Region', 'Disks', 'Encrypted', 'KmsKeyId', 'RoleName'] as const;
 
 interface Disk {
   readonly Format?: string;
@@ -45,7 +42,8 @@ export async function handleImportedSnapshots(event: CustomResourceEvent): Promi
     case 'Create':
       return { PhysicalResourceId: await startImports(client, event, props, region) };
     case 'Update':
-      if (changed(event.OldResourceProperties, props, REPLACE_ON).length > 0) {
+      // A change of a createOnly property imports the disks again (new tasks, a new physical ID).
+      if (changed(event.OldResourceProperties, props, createOnlyProperties(ResourceTypes.IMPORTED_SNAPSHOTS)).length > 0) {
         return { PhysicalResourceId: await startImports(client, event, props, region) };
       }
       // The image's operation retags the image; the imported snapshots are this resource's.
@@ -134,12 +132,13 @@ async function deleteImports(client: EC2Client, event: CustomResourceEvent, prop
   const taskIds = taskIdsOf(event.PhysicalResourceId);
   if (taskIds.length === 0) return;
   await cancelTasks(client, taskIds, 'CloudFormation deleted the resource');
-  const destroy = (str(props.RemovalPolicy) ?? Removal.RETAIN) === Removal.DESTROY || await isRollingBack(event.StackId);
+  const decision = await decideRemoval(str(props.RemovalPolicy), event.StackId, { noun: 'the imported snapshots' });
   const snapshotIds = await importedSnapshots(client, event.PhysicalResourceId, event);
-  if (!destroy) {
-    log('info', 'imported snapshots retained', { snapshotIds, region });
+  if (!decision.destroy) {
+    log('info', 'imported snapshots retained', { snapshotIds, region, reason: decision.reason });
     return;
   }
+  log('info', 'imported snapshots removed', { snapshotIds, region, reason: decision.reason });
   // An image still registered from one (RETAIN kept it, and the image is not this resource's) keeps it.
   await deleteSnapshots(client, snapshotIds, region, true);
 }

@@ -21,11 +21,10 @@ export const CALLS = declareCalls(
  * Custom::ImportedAmi — EC2 ImportImage (VM Import) from disk images in S3 or
  * EBS snapshots. The physical ID is the import task ID; stage 1 of the waiter
  * follows the task, stage 2 tags the image it made and, with ImageName,
- * renames it by copy (see import-waiter.ts).
+ * renames it by copy (see waiter/import-waiter.ts).
  */
 export const importImage: ImageOperation<Kind> = {
   action: 'ImportImage',
-  replaceOn: ['Disks', 'Architecture', 'Platform', 'BootMode', 'LicenseType', 'UsageOperation', 'LicenseConfigurationArns', 'Encrypted', 'KmsKeyId', 'RoleName'],
   create: startImport,
   imagesOf,
 };

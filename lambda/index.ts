@@ -17,7 +17,7 @@ import { log } from './shared/log';
 import { ImageOperation, handleOperation } from './shared/operation';
 import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { handleStore } from './store';
-import { waiterIsComplete, waiterOnEvent } from './waiter';
+import { waiterIsComplete, waiterOnEvent } from './waiter/waiter';
 import { checkProperties, OperationType, ResourceTypes } from '../src/private/contract';
 
 /** Each operation is typed by its kind's properties; the event's type picks it. */

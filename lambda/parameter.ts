@@ -1,14 +1,14 @@
 import { pause } from './shared/backoff';
 import { clientConfig } from './shared/clients';
 import { roleOf } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, mayHaveTakenEffect, sentence, toAmiError, withoutFullStop } from './shared/errors';
 import { log } from './shared/log';
-import { isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
+import { isFromRequest, isOwnedBy, Ownership, ownershipOf, ownershipTags } from './shared/ownership';
 import { changed, required, str } from './shared/props';
-import { isRollingBack } from './shared/removal';
+import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import type { ParameterStore } from './ssm-parameters';
-import { ReceivedProperties, Removal, ResourceTypes } from '../src/private/contract';
+import { createOnlyProperties, ReceivedProperties, ResourceTypes } from '../src/private/contract';
 
 /** The properties of a parameter resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
@@ -24,8 +24,6 @@ type Props = ReceivedProperties<typeof ResourceTypes.PARAMETER>;
  * policy says); a new image ID overwrites the value in place.
  */
 
-/** What makes another parameter rather than a new value of the same one. */
-const REPLACED_ON = ['Region', 'Name', 'RoleArn'];
 /**
  * SSM validates an aws:ec2:image value after PutParameter has answered and
  * drops a value that fails; the handler reads it back until it is there.
@@ -67,7 +65,7 @@ export async function handleParameter(event: CustomResourceEvent): Promise<OnEve
     case 'Create':
       return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
     case 'Update': {
-      if (changed(event.OldResourceProperties, props, REPLACED_ON).length > 0) {
+      if (changed(event.OldResourceProperties, props, createOnlyProperties(ResourceTypes.PARAMETER)).length > 0) {
         return { PhysicalResourceId: await create(req), Data: { ParameterName: req.name } };
       }
       await overwriteOwn(req);
@@ -94,17 +92,33 @@ function accountOf(arn: string): string {
  * A new parameter, tagged as this resource's. One that exists already is only
  * taken over when it carries this resource's owner tag (a retried create, or
  * one that RETAIN kept when the resource was removed); anyone else's is left
- * alone and the deployment fails.
+ * alone and the deployment fails. A create that fails has no physical ID, so
+ * CloudFormation's rollback never deletes what it wrote: it removes that itself.
  */
 async function create(req: Request): Promise<string> {
+  const progress = { mayHaveWritten: false };
+  try {
+    await write(req, progress);
+  } catch (err) {
+    throw progress.mayHaveWritten ? await withoutWhatThisRequestWrote(req, err) : err;
+  }
+  return parameterArn(req.event.StackId, req.region, req.account, req.name);
+}
+
+async function write(req: Request, progress: { mayHaveWritten: boolean }): Promise<void> {
   let version: number;
   try {
     version = await req.store.put({
       name: req.name, value: req.imageId, description: req.description, overwrite: false, tags: ownershipTags(req.ownership),
     });
+    progress.mayHaveWritten = true;
   } catch (err) {
-    if (errorCode(err) !== 'ParameterAlreadyExists') throw parameterError(err, req, 'Creating');
+    // A 5xx may hide a write that took effect: the parameter then carries this request's tags.
+    const exists = errorCode(err) === 'ParameterAlreadyExists';
+    progress.mayHaveWritten = exists || mayHaveTakenEffect(err);
+    if (!progress.mayHaveWritten) throw parameterError(err, req, 'Creating');
     const tags = await readTags(req);
+    if (!tags && !exists) throw parameterError(err, req, 'Creating');
     if (!tags || !isOurs(tags, req.ownership)) {
       throw new AmiError(
         `SSM parameter ${req.name} already exists in ${req.where} and was not made by this resource; cdk-ami does not overwrite it. Choose another parameterName, or delete the parameter.`,
@@ -115,7 +129,27 @@ async function create(req: Request): Promise<string> {
   }
   await confirm(req, version);
   log('info', 'parameter written', { name: req.name, region: req.region, account: req.account, imageId: req.imageId, version });
-  return parameterArn(req.event.StackId, req.region, req.account, req.name);
+}
+
+/**
+ * Deletes the parameter when this very request created it (a parameter RETAIN
+ * kept, or anyone else's, stays); returns the create's error, which says what
+ * to remove by hand if that fails.
+ */
+async function withoutWhatThisRequestWrote(req: Request, createError: unknown): Promise<AmiError> {
+  const error = toAmiError(createError, `Creating SSM parameter ${req.name} in ${req.where}`);
+  try {
+    const tags = await req.store.tags(req.name);
+    if (!tags || !isFromRequest({ Tags: tags }, req.ownership)) return error;
+    await req.store.delete(req.name);
+    log('info', 'parameter deleted: its create failed', { name: req.name, region: req.region, account: req.account });
+    return error;
+  } catch (err) {
+    log('warn', 'parameter left behind by a failed create', { name: req.name, region: req.region, account: req.account, error: errorMessage(err) });
+    return new AmiError(
+      `${sentence(error.message)} Removing the parameter it had written failed too (${withoutFullStop(errorMessage(err))}): delete SSM parameter ${req.name} in ${req.where} by hand.`,
+    );
+  }
 }
 
 /** A new image ID (or description) for the parameter this resource made. */
@@ -143,17 +177,17 @@ async function put(req: Request): Promise<number> {
 }
 
 /**
- * RETAIN keeps the parameter, except when the deployment that made it rolls
- * back; a parameter that is not tagged as this resource's is never deleted.
+ * The parameter goes as the removal rule says (`shared/removal.ts`); one that
+ * is not tagged as this resource's is never deleted.
  */
 async function remove(req: Request, physicalId: string, removalPolicy: string | undefined): Promise<void> {
   if (physicalId !== parameterArn(req.event.StackId, req.region, req.account, req.name)) {
     log('info', 'no parameter behind this resource', { physicalId });
     return;
   }
-  const rollingBack = await isRollingBack(req.event.StackId);
-  if (!rollingBack && (removalPolicy ?? Removal.RETAIN) !== Removal.DESTROY) {
-    log('info', 'parameter retained', { name: req.name, region: req.region, reason: 'removalPolicy is RETAIN' });
+  const decision = await decideRemoval(removalPolicy, req.event.StackId, { noun: 'the parameter' });
+  if (!decision.destroy) {
+    log('info', 'parameter retained', { name: req.name, region: req.region, reason: decision.reason });
     return;
   }
   const tags = await readTags(req);
@@ -167,7 +201,7 @@ async function remove(req: Request, physicalId: string, removalPolicy: string | 
   } catch (err) {
     throw toAmiError(err, `Deleting SSM parameter ${req.name} in ${req.where}`);
   }
-  log('info', 'parameter deleted', { name: req.name, region: req.region, account: req.account, reason: rollingBack ? 'the deployment that made it is rolling back' : 'removalPolicy is DESTROY' });
+  log('info', 'parameter deleted', { name: req.name, region: req.region, account: req.account, reason: decision.reason });
 }
 
 async function readTags(req: Request): Promise<{ Key?: string; Value?: string }[] | undefined> {

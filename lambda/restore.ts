@@ -20,7 +20,6 @@ export const CALLS = declareCalls(
  */
 export const restore: ImageOperation<Kind> = {
   action: 'CreateRestoreImageTask',
-  replaceOn: ['Bucket', 'ObjectKey'],
   create: createRestore,
 };
 

@@ -5,8 +5,9 @@ import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
+import { decideRemoval } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
-import { ReceivedProperties, Removal, ResourceTypes, ResponseData } from '../src/private/contract';
+import { createOnlyProperties, ReceivedProperties, ResourceTypes, ResponseData } from '../src/private/contract';
 
 /** The properties of a stored ami resource, by the contract. */
 type Props = ReceivedProperties<typeof ResourceTypes.STORED_AMI>;
@@ -20,7 +21,7 @@ export const CALLS = declareCalls(
 /**
  * Custom::StoredAmi — EC2 CreateStoreImageTask: one S3 object holding an AMI.
  * The physical ID is `s3://bucket/key`. Any change stores again (a new
- * object); the old object is deleted only under RemovalPolicy.DESTROY.
+ * object); the old object goes as the removal rule says (`shared/removal.ts`).
  */
 export async function handleStore(event: CustomResourceEvent): Promise<OnEventResponse<typeof ResourceTypes.STORED_AMI>> {
   const props = event.ResourceProperties as Props;
@@ -31,11 +32,11 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
       return store(client, props, region);
     case 'Update': {
       const before = event.OldResourceProperties as Props;
-      if (changed(before, props, ['Region', 'ImageId', 'Bucket', 'ObjectTags']).length > 0) return store(client, props, region);
+      if (changed(before, props, createOnlyProperties(ResourceTypes.STORED_AMI)).length > 0) return store(client, props, region);
       return { PhysicalResourceId: event.PhysicalResourceId, Data: dataOf(event.PhysicalResourceId, required(props, 'ImageId')) };
     }
     case 'Delete':
-      await deleteStored(event.PhysicalResourceId, props, region);
+      await deleteStored(event.PhysicalResourceId, props, region, event.StackId);
       return { PhysicalResourceId: event.PhysicalResourceId };
   }
 }
@@ -73,15 +74,16 @@ function dataOf(physicalId: string, imageId: string): Required<ResponseData<type
   return { ImageId: imageId, Bucket: bucket, ObjectKey: key.join('/') };
 }
 
-async function deleteStored(physicalId: string, props: Props, region: string): Promise<void> {
+async function deleteStored(physicalId: string, props: Props, region: string, stackId: string): Promise<void> {
   if (!physicalId.startsWith('s3://')) return;
-  if ((str(props.RemovalPolicy) ?? Removal.RETAIN) !== Removal.DESTROY) {
-    log('info', 'stored object retained', { object: physicalId });
+  const decision = await decideRemoval(str(props.RemovalPolicy), stackId, { noun: 'the object' });
+  if (!decision.destroy) {
+    log('info', 'stored object retained', { object: physicalId, reason: decision.reason });
     return;
   }
   const { Bucket, ObjectKey } = dataOf(physicalId, '');
   await loadS3().deleteObject(region, Bucket, ObjectKey);
-  log('info', 'stored object deleted', { object: physicalId });
+  log('info', 'stored object deleted', { object: physicalId, reason: decision.reason });
 }
 
 /** In the Lambda bundle the S3 client is a file of its own beside index.js (external to esbuild). */

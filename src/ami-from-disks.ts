@@ -1,21 +1,22 @@
 import { Duration, Fn, Lazy, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { ImageVolumeOptions } from './block-devices';
+import { CopyableImageBase } from './copied-ami';
 import { DiskImageFormat } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
 import { ImportDisk } from './imported-ami';
-import { Removal, ResourceTypes, SnapshotImportTargets } from './private/contract';
+import { snapshotArn } from './private/arns';
+import { ResourceTypes, SnapshotImportTargets } from './private/contract';
 import { grantDiskImports, grantImportedSnapshots } from './private/disk-import-grants';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage } from './private/managed-image';
-import { AmiProvider, snapshotArn } from './private/provider';
+import { AmiProvider } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { registrationProperties } from './private/registration';
 import { recordImageCost } from './private/stack-limits';
-import { tagList, validateKeyNeedsEncryption, validateRemovalPolicy } from './private/validation';
+import { removalProperty, tagList, validateKeyNeedsEncryption, validateRemovalPolicy } from './private/validation';
 import { createVmImportRole } from './private/vm-import';
 import { WaiterChain } from './private/waiter-chain';
 import { RegistrationOptions } from './registration';
@@ -27,7 +28,7 @@ const SNAPSHOT_FORMATS: readonly string[] = [DiskImageFormat.VHD, DiskImageForma
  * The task IDs of all disks are the import resource's physical ID, which
  * CloudFormation limits to 1,024 characters: 21 disks fit.
  */
-const MAX_DATA_DISKS = 20;
+const MAX_DISKS = 21;
 
 /**
  * How long stage 2 may take to tag the snapshots: IAM needs a few minutes to
@@ -36,22 +37,33 @@ const MAX_DATA_DISKS = 20;
 const ADOPT_TIMEOUT = Duration.minutes(10);
 
 /**
- * A data volume of an `AmiFromDisks`: a disk image and the device it becomes.
+ * A volume of an `AmiFromDisks`: a disk image, the device it becomes and its
+ * EBS settings, as aws-cdk-lib's `ec2.BlockDeviceVolume.ebsFromSnapshot`
+ * takes them.
  */
-export interface DiskVolume extends ImageVolumeOptions {
+export interface DiskVolume extends ec2.EbsDeviceOptionsBase {
   /**
-   * The device name, e.g. `/dev/sdf`.
+   * The device name, e.g. `/dev/xvda` for the root device or `/dev/sdf`.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
   readonly deviceName: string;
 
   /**
-   * The disk image (`ImportDisk.fromBucket` or `ImportDisk.fromUrl`, format VHD, VMDK or RAW).
+   * The disk image (`ImportDisk.fromBucket` or `ImportDisk.fromUrl`, format
+   * VHD, VMDK or RAW), imported bit for bit.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SnapshotDiskContainer.html
    */
   readonly disk: ImportDisk;
+
+  /**
+   * The size of the volume in GiB, at least the disk's.
+   *
+   * @default - the size of the imported snapshot
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
+   */
+  readonly volumeSize?: number;
 }
 
 /**
@@ -59,22 +71,15 @@ export interface DiskVolume extends ImageVolumeOptions {
  */
 export interface AmiFromDisksProps extends ImageProps, RegistrationOptions {
   /**
-   * The disk image of the root volume (`ImportDisk.fromBucket` or
-   * `ImportDisk.fromUrl`, format VHD, VMDK or RAW), imported bit for bit.
-   * Changing it imports the disks again and replaces the image.
+   * The image's volumes, each imported from a disk image (at most 21). The
+   * first is the root device. Volumes without a type are `gp3`. Changing a
+   * disk or a device imports the disks again and replaces the image; changing
+   * a volume's settings replaces the image.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportSnapshot.html
-   */
-  readonly rootDisk: ImportDisk;
-
-  /**
-   * Data volumes, each from a disk image (at most 20). Changing them imports
-   * the disks again and replaces the image.
-   *
-   * @default - the root volume only
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
-  readonly dataDisks?: DiskVolume[];
+  readonly disks: DiskVolume[];
 
   /**
    * Encrypt the imported snapshots (with `encryptionKey`, or the default EBS key).
@@ -119,12 +124,12 @@ export interface AmiFromDisksProps extends ImageProps, RegistrationOptions {
  * @example
  * declare const bucket: s3.IBucket;
  * new AmiFromDisks(this, 'NixOS', {
- *   rootDisk: ImportDisk.fromBucket(bucket, 'nixos/nixos-25.05-x86_64.vhd', DiskImageFormat.VHD),
+ *   disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'nixos/nixos-25.05-x86_64.vhd', DiskImageFormat.VHD) }],
  *   bootMode: BootMode.UEFI,
  *   imageName: 'nixos-25.05',
  * });
  */
-export class AmiFromDisks extends ImageBase {
+export class AmiFromDisks extends CopyableImageBase {
   /**
    * The service role VM Import runs with.
    */
@@ -135,13 +140,12 @@ export class AmiFromDisks extends ImageBase {
 
   constructor(scope: Construct, id: string, props: AmiFromDisksProps) {
     super(scope, id);
-    const dataDisks = props.dataDisks ?? [];
-    if (dataDisks.length > MAX_DATA_DISKS) {
-      throw new AmiValidationError(`dataDisks has ${dataDisks.length} entries: an AmiFromDisks takes at most ${MAX_DATA_DISKS} data disks besides its root disk.`, this);
+    const disks = props.disks.map((d) => d.disk);
+    if (disks.length === 0 || disks.length > MAX_DISKS) {
+      throw new AmiValidationError(`disks has ${disks.length} entries: an AmiFromDisks takes 1 to ${MAX_DISKS} disks, the first being the root device.`, this);
     }
-    const disks = [props.rootDisk, ...dataDisks.map((d) => d.disk)];
-    disks.forEach((disk, i) => validateDisk(this, i === 0 ? 'rootDisk' : `dataDisks[${i - 1}].disk`, disk));
-    validateKeyNeedsEncryption(this, props.encryptionKey, props.encrypted, 'ImportSnapshot', 'encryptionKey');
+    disks.forEach((disk, i) => validateDisk(this, `disks[${i}].disk`, disk));
+    validateKeyNeedsEncryption(this, props.encryptionKey, props.encrypted, 'ImportSnapshot');
     this.snapshotRemoval = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, SNAPSHOT_REMOVAL);
     this.role = props.role ?? createVmImportRole(this, `VM Import service role of ${this.node.path}: reads the disk images`,
       (role) => disks.forEach((d) => d._grantRead(role)), props.encryptionKey);
@@ -156,7 +160,11 @@ export class AmiFromDisks extends ImageBase {
       KmsKeyId: props.encryptionKey?.keyArn,
       RoleName: this.role.roleName,
       Tags: Lazy.any({ produce: () => managed.tags.renderTags() }, { omitEmptyArray: true }),
-      RemovalPolicy: Lazy.string({ produce: () => (this.snapshotRemoval === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN) }),
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.snapshotRemoval) }),
+    });
+    // A removal policy applied to the resource (the RemovalPolicies aspect) reaches the snapshots too.
+    imports.onRemovalPolicy((policy) => {
+      this.snapshotRemoval = validateRemovalPolicy(this, policy, SNAPSHOT_REMOVAL);
     });
 
     // Stage 1 follows the tasks and hands out the snapshots they made, untagged; the policies name exactly those.
@@ -184,9 +192,16 @@ export class AmiFromDisks extends ImageBase {
     policies.forEach((policy) => adopt.links[0].node.addDependency(policy));
 
     const snapshotIds = Fn.split(',', adopt.lastAttribute('SnapshotIds'), disks.length);
-    const properties = registrationProperties(this, props, snapshotIds[0], dataDisks.map((d, i) => ({
-      ...d, snapshotId: snapshotIds[i + 1], field: `dataDisks[${i}]`, source: d.disk._describe(),
-    })));
+    const properties = registrationProperties(this, props, props.disks.map((d, i) => ({
+      deviceName: d.deviceName,
+      volume: ec2.BlockDeviceVolume.ebsFromSnapshot(snapshotIds[i], {
+        volumeSize: d.volumeSize, volumeType: d.volumeType, iops: d.iops, throughput: d.throughput, deleteOnTermination: d.deleteOnTermination,
+      }),
+    })), {
+      construct: 'AmiFromDisks',
+      field: 'disks',
+      example: '{ deviceName: \'/dev/xvda\', disk: ImportDisk.fromBucket(bucket, key, DiskImageFormat.VHD) }',
+    });
     // The image is registered from the snapshots like an AmiFromSnapshot's; the snapshots are the import's.
     const managed = new ManagedImage(this, { ...props, snapshotTags: undefined }, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
@@ -209,7 +224,7 @@ export class AmiFromDisks extends ImageBase {
    */
   public applyRemovalPolicy(policy: RemovalPolicy): void {
     super.applyRemovalPolicy(policy);
-    this.snapshotRemoval = policy;
+    this.snapshotRemoval = validateRemovalPolicy(this, policy, SNAPSHOT_REMOVAL);
   }
 }
 

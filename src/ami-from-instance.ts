@@ -1,9 +1,10 @@
+import { Annotations, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { ImageBlockDevice, renderInstanceBlockDevices } from './block-devices';
+import { CopyableImageBase } from './copied-ami';
 import { InstanceAction } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
+import { renderInstanceBlockDevices } from './private/block-devices';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance } from './private/instance-grants';
@@ -16,6 +17,13 @@ import { validateEc2Id } from './private/validation';
 export interface AmiFromInstanceProps extends ImageProps {
   /**
    * The instance to image. Give this or `instanceId`.
+   * Changing it replaces the image.
+   *
+   * The image is made again only when the instance's ID changes. An
+   * `ec2.Instance` without `userDataCausesReplacement` is updated in place
+   * when its user data changes, so its image stays the old one; synth warns
+   * (`cdk-ami:userDataUpdatesInPlace`). Set `userDataCausesReplacement: true`
+   * on it, or bake with `BakedAmi`, to get a new image for each change.
    *
    * @default - `instanceId` is used
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
@@ -24,21 +32,12 @@ export interface AmiFromInstanceProps extends ImageProps {
 
   /**
    * The ID of the instance to image, e.g. `i-0123456789abcdef0`. Give this or `instance`.
+   * Changing it replaces the image.
    *
    * @default - `instance` is used
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
   readonly instanceId?: string;
-
-  /**
-   * The AMI name: 3 to 128 characters of letters, digits, spaces and
-   * `( ) [ ] . / - ' @ _`, unique in the Region. Changing it replaces the image.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement, so replacements never collide
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
-   */
-  readonly imageName?: string;
 
   /**
    * Create the image without shutting down and rebooting the instance first.
@@ -69,15 +68,19 @@ export interface AmiFromInstanceProps extends ImageProps {
   readonly instanceAction?: InstanceAction;
 
   /**
-   * Changes to the instance's devices in the image: leave a device out
-   * (`exclude: true`), or change a volume's size, type, IOPS, throughput or
-   * delete-on-termination. Devices not listed are imaged as they are (or left
-   * out, with `includeDataVolumes: false`). Changing it replaces the image.
+   * Changes to the instance's devices in the image, as aws-cdk-lib's
+   * `ec2.BlockDevice`s: leave a device out with `mappingEnabled: false` (its
+   * `volume` is not read), or change a volume's size (at least its current
+   * size), type, IOPS, throughput or delete-on-termination with
+   * `ec2.BlockDeviceVolume.ebs(size, options)`. Devices not listed are imaged
+   * as they are (or left out, with `includeDataVolumes: false`). Instance
+   * store volumes, snapshots and encryption settings are refused: the image's
+   * volumes are the instance's. Changing it replaces the image.
    *
    * @default - every device as it is on the instance
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
-  readonly blockDevices?: ImageBlockDevice[];
+  readonly blockDevices?: ec2.BlockDevice[];
 }
 
 /**
@@ -102,7 +105,7 @@ export interface AmiFromInstanceProps extends ImageProps {
  *   machineImage: image,
  * });
  */
-export class AmiFromInstance extends ImageBase {
+export class AmiFromInstance extends CopyableImageBase {
   /**
    * The ID of the source instance.
    */
@@ -130,12 +133,29 @@ export class AmiFromInstance extends ImageBase {
     this._attach(managed);
 
     this.grantProvider(action);
+    if (props.instance instanceof ec2.Instance) warnIfUserDataUpdatesInPlace(this, props.instance);
   }
 
   /** Least privilege: CreateImage only of these instances, tagged as ours. */
   private grantProvider(action: InstanceAction): void {
     grantImageOfInstance(this, this.instanceId, action);
   }
+}
+
+/**
+ * An `ec2.Instance` replaces itself on a user data change only with
+ * `userDataCausesReplacement` (or `initOptions`), which it shows by adding a
+ * digest of the user data to its logical ID. Without it, CloudFormation
+ * updates the instance in place: its ID stays, so no new image is made.
+ */
+function warnIfUserDataUpdatesInPlace(scope: AmiFromInstance, instance: ec2.Instance): void {
+  const cfn = instance.instance;
+  const stack = Stack.of(cfn);
+  if (stack.resolve(cfn.logicalId) !== stack.getLogicalId(cfn)) return;
+  Annotations.of(scope).addWarningV2('cdk-ami:userDataUpdatesInPlace',
+    `${instance.node.path} has no userDataCausesReplacement: a change to its user data updates the instance in place, `
+    + 'its ID stays the same, and this image is not made again. To image every change, set userDataCausesReplacement: true '
+    + 'on the instance (a new instance, so a new image), or use BakedAmi, which bakes a new image when its setup changes.');
 }
 
 function sourceInstanceId(scope: Construct, props: AmiFromInstanceProps): string {

@@ -1,8 +1,7 @@
 import { Arn, ArnFormat, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { ImageVolumeOptions } from './block-devices';
-import { ImageBase } from './image';
+import { CopyableImageBase } from './copied-ami';
 import { ImageProps } from './image-options';
 import { ResourceTypes } from './private/contract';
 import { AmiValidationError } from './private/errors';
@@ -13,43 +12,20 @@ import { validateEc2Id } from './private/validation';
 import { RegistrationOptions } from './registration';
 
 /**
- * A data volume of a registered image, from a snapshot.
- */
-export interface SnapshotVolume extends ImageVolumeOptions {
-  /**
-   * The device name, e.g. `/dev/sdf`.
-   *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
-   */
-  readonly deviceName: string;
-
-  /**
-   * The snapshot, e.g. `snap-0123456789abcdef0`.
-   *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly snapshotId: string;
-}
-
-/**
  * Properties of an `AmiFromSnapshot`.
  */
 export interface AmiFromSnapshotProps extends ImageProps, RegistrationOptions {
   /**
-   * The snapshot of the root volume. It stays yours: deleting the image never
-   * deletes it. Changing it replaces the image.
+   * The image's volumes, as aws-cdk-lib's `ec2.BlockDevice`s, each from a
+   * snapshot (`ec2.BlockDeviceVolume.ebsFromSnapshot(snapshotId, options)`,
+   * with its size, type, IOPS, throughput and delete-on-termination). The
+   * first is the root device (e.g. `/dev/xvda`). The snapshots stay yours:
+   * deleting the image never deletes or retags them. Volumes without a type
+   * are `gp3`. Changing them replaces the image.
    *
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly rootSnapshotId: string;
-
-  /**
-   * Data volumes, from snapshots that also stay yours.
-   *
-   * @default - the root volume only
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
-  readonly dataVolumes?: SnapshotVolume[];
+  readonly blockDevices: ec2.BlockDevice[];
 }
 
 /**
@@ -60,13 +36,13 @@ export interface AmiFromSnapshotProps extends ImageProps, RegistrationOptions {
  *
  * @example
  * new AmiFromSnapshot(this, 'FromSnapshot', {
- *   rootSnapshotId: 'snap-0123456789abcdef0',
+ *   blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0123456789abcdef0') }],
  *   architecture: ImageArchitecture.ARM64,
  *   bootMode: BootMode.UEFI,
  *   requireImdsv2: true,
  * });
  */
-export class AmiFromSnapshot extends ImageBase {
+export class AmiFromSnapshot extends CopyableImageBase {
 
   constructor(scope: Construct, id: string, props: AmiFromSnapshotProps) {
     super(scope, id);
@@ -76,15 +52,18 @@ export class AmiFromSnapshot extends ImageBase {
     if (props.snapshotTags) {
       throw new AmiValidationError('snapshotTags is not available for AmiFromSnapshot: the snapshots are yours and cdk-ami never tags them; tag them directly.', this);
     }
-    validateEc2Id(this, 'rootSnapshotId', props.rootSnapshotId, 'snapshot');
-    (props.dataVolumes ?? []).forEach((v, i) => validateEc2Id(this, `dataVolumes[${i}].snapshotId`, v.snapshotId, 'snapshot'));
-    const snapshots = [props.rootSnapshotId, ...(props.dataVolumes ?? []).map((v) => v.snapshotId)];
-    const properties = registrationProperties(this, props, props.rootSnapshotId,
-      (props.dataVolumes ?? []).map((v, i) => ({ ...v, field: `dataVolumes[${i}]`, source: `snapshot ${v.snapshotId}` })));
+    const properties = registrationProperties(this, props, props.blockDevices, {
+      construct: 'AmiFromSnapshot',
+      field: 'blockDevices',
+      example: '{ deviceName: \'/dev/xvda\', volume: ec2.BlockDeviceVolume.ebsFromSnapshot(\'snap-…\') }',
+    });
+    const snapshots = props.blockDevices.map((d) => d.volume.ebsDevice!.snapshotId!);
+    snapshots.forEach((snapshotId, i) => validateEc2Id(this, `blockDevices[${i}] snapshot`, snapshotId, 'snapshot'));
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.AMI_FROM_SNAPSHOT,
       imageName: props.imageName,
+      snapshotsTagged: false,
       properties,
     });
     this._attach(managed);
@@ -92,10 +71,10 @@ export class AmiFromSnapshot extends ImageBase {
     const provider = AmiProvider.of(this);
     provider.grantCreateTagged('RegisterImage');
     for (const snapshotId of snapshots) {
-      provider.addResourceToOperationStatement('register-image-snapshots', () => new iam.PolicyStatement({
+      provider.addResourceToOperationStatement('register-image-snapshots', {
         sid: 'RegisterImageOfSourceSnapshots',
         actions: ['ec2:RegisterImage'],
-      }), Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
+      }, Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
     }
   }
 }

@@ -1,24 +1,21 @@
 import { createHash } from 'node:crypto';
-import { Aws, Duration, Lazy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { InstanceAction } from './enums';
-import { ImageBase } from './image';
+import { CopyableImageBase } from './copied-ami';
+import { BeforeImaging, InstanceAction } from './enums';
 import { ImageProps } from './image-options';
-import { ResourceTypes, SETUP_SUCCEEDED, StopBy, Tags } from './private/contract';
+import { validateBlockDevices } from './private/block-devices';
+import { builderScript, setupBody } from './private/builder-scripts';
+import { ResourceTypes, StopBy, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
 import { suppressNag } from './private/nag';
 import { AmiProvider } from './private/provider';
-import { validateTimeout } from './private/validation';
+import { tagList, validateTags, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
-
-/** Ends the here-document that carries the user's setup script onto the builder. */
-const LINUX_DELIMITER = 'CDK_AMI_SETUP_EOF';
-/** EC2Launch v2's command line, on every Windows AMI that Amazon publishes. */
-const EC2LAUNCH = '& "$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe"';
 
 /**
  * Properties of a `BakedAmi`.
@@ -91,47 +88,55 @@ export interface BakedAmiProps extends ImageProps {
   readonly initConfigSets?: string[];
 
   /**
-   * The size of the builder's root volume, and so of the image's root
-   * snapshot. Changing it bakes a new image.
+   * The builder's volumes, as for `ec2.Instance`, and so the image's: e.g.
+   * `{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { volumeType: ec2.EbsDeviceVolumeType.GP3 }) }`
+   * for a larger root volume (its device name is the base image's root
+   * device: `/dev/xvda` on Amazon Linux, `/dev/sda1` on Windows, Ubuntu and
+   * Debian). Encryption is the base image's (or the account's EBS default),
+   * which the image inherits: `encrypted` and `kmsKey` are refused, as is
+   * `throughput` (AWS::EC2::Instance takes none). Changing them bakes a new
+   * image.
    *
-   * @default - the size of the base image's root volume
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
-   */
-  readonly rootVolumeSize?: Size;
-
-  /**
-   * The device name of the base image's root volume, used with
-   * `rootVolumeSize`.
-   *
-   * @default - `/dev/xvda` for Linux (Amazon Linux), `/dev/sda1` for Windows;
-   *            Ubuntu and Debian images use `/dev/sda1` too
+   * @default - the base image's block device mappings
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html
    */
-  readonly rootDeviceName?: string;
+  readonly blockDevices?: ec2.BlockDevice[];
+
+  /**
+   * Tags for the builder instance only, e.g. those a tag policy or a service
+   * control policy requires on `ec2:RunInstances`. They are part of the
+   * recipe: changing them bakes a new image. Tags applied with `Tags.of(...)`
+   * (an app-wide cost center, say) do not reach the builder: they reach the
+   * image and its snapshots, in place.
+   *
+   * @default - only `Name` (the builder's construct path) and cdk-ami's mark
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+   */
+  readonly builderTags?: { [key: string]: string };
+
+  /**
+   * The builder's role (its instance profile's), assumed by
+   * `ec2.amazonaws.com`. Grant it what the setup needs with the image as the
+   * grantee (`bucket.grantRead(image)`). cdk-ami adds the permission to
+   * report the setup's result (CreateTags of one tag key on its own builder);
+   * an immutable imported role does not get it, and the result is then read
+   * from the console output alone.
+   *
+   * @default - a new role
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html
+   */
+  readonly role?: iam.IRole;
 
   /**
    * Let the builder be reached with Session Manager while it builds (it has
-   * no key pair and no inbound rule), to debug a setup.
+   * no key pair and no inbound rule), to debug a setup: adds the
+   * `AmazonSSMManagedInstanceCore` managed policy to the role, as
+   * `ec2.Instance`'s prop of the same name does.
    *
    * @default true
    * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager.html
    */
-  readonly sessionManager?: boolean;
-
-  /**
-   * Managed policies added to the builder's role, e.g. to read an S3 bucket
-   * of installers.
-   *
-   * @default - none besides Session Manager's
-   */
-  readonly managedPolicies?: iam.IManagedPolicy[];
-
-  /**
-   * Statements added to the builder's role.
-   *
-   * @default - none
-   */
-  readonly policyStatements?: iam.PolicyStatement[];
+  readonly ssmSessionPermissions?: boolean;
 
   /**
    * The builder's security group.
@@ -152,27 +157,25 @@ export interface BakedAmiProps extends ImageProps {
   readonly setupTimeout?: Duration;
 
   /**
-   * Stop the builder once its setup succeeded, and image it stopped: every
-   * write is on disk, nothing runs while EBS snapshots it. With `false`, the
-   * builder is imaged running, and CreateImage reboots it first. Windows
-   * with `clean` always stops (sysprep shuts the instance down). Changing it
-   * bakes a new image.
+   * How the builder is brought to the state it is imaged in, once its setup
+   * succeeded: stopped by the stack (`STOP`), shut down by Windows sysprep
+   * (`SYSPREP`, Windows only), or imaged running with a reboot (`REBOOT`).
+   * Changing it bakes a new image.
    *
-   * @default true
+   * @default - `BeforeImaging.SYSPREP` for a Windows base image, `BeforeImaging.STOP` otherwise
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
    */
-  readonly stopBeforeImaging?: boolean;
+  readonly beforeImaging?: BeforeImaging;
 
   /**
-   * Clean, after a successful setup, what must not be baked into an image.
-   * Linux: `cloud-init clean --logs` (per-instance state and logs), the SSH
+   * Clean, after a successful setup, what must not be baked into an image:
+   * on Linux `cloud-init clean --logs` (per-instance state and logs), the SSH
    * host keys (each instance then makes its own) and this library's setup
-   * files. Windows: EC2Launch v2 `sysprep --clean --shutdown`, which
-   * generalizes Windows and shuts the builder down. Changing it bakes a new
-   * image.
+   * files; on Windows this library's setup files (Windows itself is
+   * generalized by `BeforeImaging.SYSPREP`). Changing it bakes a new image.
    *
    * @default true
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-create-win-sysprep.html
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/building-shared-amis.html
    */
   readonly clean?: boolean;
 
@@ -185,18 +188,6 @@ export interface BakedAmiProps extends ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TerminateInstances.html
    */
   readonly instanceAction?: InstanceAction;
-
-  /**
-   * The AMI name: 3 to 128 characters of letters, digits, spaces and
-   * `( ) [ ] . / - ' @ _`, unique in the Region. Changing it bakes a new
-   * image; with a fixed name, the previous image must be gone first
-   * (removal policy DESTROY), or the name is taken.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every bake
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
-   */
-  readonly imageName?: string;
 }
 
 /**
@@ -204,11 +195,12 @@ export interface BakedAmiProps extends ImageProps {
  * runs its setup (user data and/or cfn-init), reports the result, is cleaned
  * and stopped, and imaged; then it is terminated.
  *
- * Every input of the recipe (base image, setup, init, instance type, root
- * volume, network, role, tags, imaging options, image name) is hashed into
+ * Every input of the recipe (base image, setup, init, instance type, block
+ * devices, network, builder tags, imaging options, image name) is hashed into
  * the builder's user data, so a change to any of them replaces the builder,
  * which bakes a new image; an unchanged recipe changes nothing, and the
- * terminated builder is never touched again.
+ * terminated builder is never touched again. Tags applied with `Tags.of(...)`
+ * are not part of the recipe: they reach the image and its snapshots in place.
  *
  * @example
  * declare const vpc: ec2.IVpc;
@@ -225,7 +217,7 @@ export interface BakedAmiProps extends ImageProps {
  *   machineImage: image,
  * });
  */
-export class BakedAmi extends ImageBase {
+export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
 
   /**
    * The builder instance. It is terminated once the image is available
@@ -234,10 +226,16 @@ export class BakedAmi extends ImageBase {
   public readonly builder: ec2.Instance;
 
   /**
-   * The builder's role: add what the setup needs (e.g. `bucket.grantRead(image.builderRole)`).
-   * Permissions added after the first bake apply to the next one.
+   * The builder's role: the given `role`, or the one made for it.
    */
-  public readonly builderRole: iam.IRole;
+  public readonly role: iam.IRole;
+
+  /**
+   * The builder's role, as the principal of grants: `bucket.grantRead(image)`
+   * lets the setup read the bucket. Permissions added after a bake apply to
+   * the next one.
+   */
+  public readonly grantPrincipal: iam.IPrincipal;
 
   /**
    * The hash of the recipe, also written on the builder's user data's
@@ -250,21 +248,19 @@ export class BakedAmi extends ImageBase {
     const platform = props.machineImage.getImage(this).osType;
     const windows = platform === ec2.OperatingSystemType.WINDOWS;
     const clean = props.clean ?? true;
-    const stopBy = stopByOf(this, props, windows, clean);
+    const beforeImaging = beforeImagingOf(this, props.beforeImaging, windows);
+    const stopBy = STOP_BY[beforeImaging];
     const action = props.instanceAction ?? InstanceAction.TERMINATE;
     const setupTimeout = props.setupTimeout ?? Duration.hours(1);
-    validateTimeout(this, setupTimeout);
+    validateTimeout(this, setupTimeout, 'setupTimeout');
     validateRecipe(this, props, windows);
 
-    const role = new iam.Role(this, 'BuilderRole', {
+    const role = props.role ?? new iam.Role(this, 'BuilderRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: `cdk-ami builder of ${this.node.path}`,
-      managedPolicies: [
-        ...(props.sessionManager ?? true ? [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')] : []),
-        ...props.managedPolicies ?? [],
-      ],
     });
-    for (const statement of props.policyStatements ?? []) role.addToPrincipalPolicy(statement);
+    const ssm = props.ssmSessionPermissions ?? true;
+    if (ssm) role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
     const builderMark = createHash('sha256').update(this.node.path).digest('hex').slice(0, 16);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReportSetupResult',
@@ -275,7 +271,8 @@ export class BakedAmi extends ImageBase {
         'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.SETUP] },
       },
     }));
-    this.builderRole = role;
+    this.role = role;
+    this.grantPrincipal = role.grantPrincipal;
 
     const userData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
     const recipe = new Recipe();
@@ -289,18 +286,21 @@ export class BakedAmi extends ImageBase {
       role,
       userData,
       userDataCausesReplacement: true,
-      blockDevices: props.rootVolumeSize ? [{
-        deviceName: props.rootDeviceName ?? (windows ? '/dev/sda1' : '/dev/xvda'),
-        // Encryption stays the base image's (or the account's default): the image inherits it.
-        volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeSize.toGibibytes(), { volumeType: ec2.EbsDeviceVolumeType.GP3 }),
-      }] : undefined,
+      blockDevices: props.blockDevices,
     });
     const cfnBuilder = this.builder.instance;
     // IMDSv2 only, through an unnamed launch template: Instance's requireImdsv2 names its template after
     // the construct ID, and launch template names are unique in a Region.
     const metadataOnly = new ec2.LaunchTemplate(this, 'BuilderMetadataOptions', { requireImdsv2: true });
     cfnBuilder.launchTemplate = { launchTemplateId: metadataOnly.launchTemplateId, version: metadataOnly.latestVersionNumber };
-    cfnBuilder.tags.setTag(Tags.BUILDER, builderMark);
+    // The builder's tags are only its own: a tag applied from outside (Tags.of(app)) would otherwise have to rebake
+    // (CloudFormation cannot retag a terminated instance). The image and its snapshots take those tags in place.
+    const builderTags = tagList({ Name: this.builder.node.path, ...props.builderTags, [Tags.BUILDER]: builderMark })!;
+    cfnBuilder.addPropertyOverride('Tags', builderTags);
+    // The launch template's tags would reach its new version, which the builder names: the same as a builder tag.
+    const cfnMetadataOnly = metadataOnly.node.defaultChild as ec2.CfnLaunchTemplate;
+    cfnMetadataOnly.addPropertyDeletionOverride('TagSpecifications');
+    cfnMetadataOnly.addPropertyDeletionOverride('LaunchTemplateData.TagSpecifications');
 
     // cfn-init's metadata and its role grant; the commands are ours, to read cfn-init's exit code.
     const initUserData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
@@ -315,7 +315,7 @@ export class BakedAmi extends ImageBase {
         subnet: resolve(cfnBuilder.subnetId),
         securityGroups: resolve(cfnBuilder.securityGroupIds),
         profile: resolve(cfnBuilder.iamInstanceProfile),
-        tags: resolve(cfnBuilder.tags.renderTags()),
+        tags: builderTags,
         setup: resolve(props.setup?.render()),
         // init through the fingerprint cfn-init's attach computes of its config and assets.
         init: /# fingerprint: (\w+)/.exec(initUserData.render())?.[1],
@@ -335,8 +335,9 @@ export class BakedAmi extends ImageBase {
         locator: `--region ${Aws.REGION} --stack ${Aws.STACK_NAME} --resource ${cfnBuilder.logicalId} -c ${(props.initConfigSets ?? ['default']).join(',')}`,
       } : undefined,
       clean,
+      sysprep: beforeImaging === BeforeImaging.SYSPREP,
     };
-    userData.addCommands(...(windows ? windowsScript(script) : linuxScript(script)));
+    userData.addCommands(...builderScript(windows, script));
 
     // The wait for the setup: the builder reports, then is brought to the state it is imaged in.
     const provider = AmiProvider.of(this);
@@ -370,7 +371,7 @@ export class BakedAmi extends ImageBase {
     this.grantProvider(action, stopBy);
     suppressNag(role, [{
       id: 'AwsSolutions-IAM4',
-      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (sessionManager: false removes it).',
+      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (ssmSessionPermissions: false removes it).',
       appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
     }, {
       id: 'AwsSolutions-IAM5',
@@ -394,10 +395,10 @@ export class BakedAmi extends ImageBase {
       actions: ['ec2:DescribeInstances'],
       resources: ['*'],
     });
-    provider.addResourceToWaiterStatement('builder-console', () => new iam.PolicyStatement({
+    provider.addResourceToWaiterStatement('builder-console', {
       sid: 'ReadBuilderConsoles',
       actions: ['ec2:GetConsoleOutput'],
-    }), arn);
+    }, arn);
     if (stopBy === StopBy.HANDLER) grantStopInstance(this, arn);
     grantImageOfInstance(this, this.builder.instanceId, action);
   }
@@ -414,171 +415,40 @@ class Recipe {
   }
 }
 
-function stopByOf(scope: Construct, props: BakedAmiProps, windows: boolean, clean: boolean): string {
-  if (windows && clean) {
-    if (props.stopBeforeImaging === false) {
-      throw new AmiValidationError('stopBeforeImaging is false, but a Windows builder with clean (sysprep) always shuts down before imaging: remove stopBeforeImaging, or set clean to false.', scope);
-    }
-    return StopBy.INSTANCE;
+/** Who brings the builder to the state it is imaged in: the setup handler, the instance itself (sysprep), or nobody. */
+const STOP_BY: Record<BeforeImaging, string> = {
+  [BeforeImaging.STOP]: StopBy.HANDLER,
+  [BeforeImaging.SYSPREP]: StopBy.INSTANCE,
+  [BeforeImaging.REBOOT]: StopBy.NONE,
+};
+
+function beforeImagingOf(scope: Construct, given: BeforeImaging | undefined, windows: boolean): BeforeImaging {
+  if (given === BeforeImaging.SYSPREP && !windows) {
+    throw new AmiValidationError('beforeImaging is SYSPREP, but the base image is Linux: sysprep is Windows\'s; use STOP or REBOOT.', scope);
   }
-  return props.stopBeforeImaging ?? true ? StopBy.HANDLER : StopBy.NONE;
+  return given ?? (windows ? BeforeImaging.SYSPREP : BeforeImaging.STOP);
 }
 
 function validateRecipe(scope: Construct, props: BakedAmiProps, windows: boolean): void {
+  validateTags(scope, props.builderTags);
   if (!props.setup && !props.init) {
     throw new AmiValidationError('BakedAmi needs a setup: give setup (an ec2.UserData with the commands to run), init (an ec2.CloudFormationInit), or both.', scope);
   }
-  if (props.rootVolumeSize && !props.rootVolumeSize.isUnresolved()) {
-    const gib = props.rootVolumeSize.toGibibytes({ rounding: SizeRoundingBehavior.NONE });
-    if (!Number.isInteger(gib) || gib < 1 || gib > 16384) {
-      throw new AmiValidationError(`rootVolumeSize ${gib} GiB is not valid: a gp3 root volume has a whole number of GiB from 1 to 16384.`, scope);
-    }
-  }
+  validateBlockDevices(scope, props.blockDevices ?? [], {
+    construct: 'BakedAmi',
+    noDevice: true,
+    snapshots: 'optional',
+    encryptionFrom: 'the builder\'s volumes are encrypted as the base image\'s (or by the account\'s EBS encryption by default), and the image inherits that',
+    throughputRefused: 'the builder is an AWS::EC2::Instance, which takes no throughput',
+  });
   if (props.initConfigSets && !props.init) {
     throw new AmiValidationError('initConfigSets is set without init: give init, or remove initConfigSets.', scope);
   }
   if (props.initConfigSets && props.initConfigSets.length === 0) {
     throw new AmiValidationError('initConfigSets is empty: name at least one config set of init, or remove initConfigSets to apply "default".', scope);
   }
-  if (props.rootDeviceName && !props.rootVolumeSize) {
-    throw new AmiValidationError(`rootDeviceName "${props.rootDeviceName}" is set without rootVolumeSize: it only names the root volume to resize.`, scope);
-  }
   const expected = windows ? 'Windows' : 'Linux';
   if (props.osType !== undefined && props.osType !== (windows ? ec2.OperatingSystemType.WINDOWS : ec2.OperatingSystemType.LINUX)) {
     throw new AmiValidationError(`osType ${ec2.OperatingSystemType[props.osType]} does not match the base image, which is ${expected}: remove osType, the image has the base image's.`, scope);
   }
-}
-
-/** The user's script as it is written to a file on the builder. */
-function setupBody(scope: Construct, setup: ec2.UserData, windows: boolean): string {
-  const rendered = setup.render();
-  if (windows) {
-    const match = /^<powershell>([\s\S]*)<\/powershell>/.exec(rendered);
-    if (!match) {
-      throw new AmiValidationError('setup must be an ec2.UserData.forWindows() for a Windows base image: its commands run in PowerShell.', scope);
-    }
-    if (/^'@/m.test(match[1])) {
-      throw new AmiValidationError('setup has a line starting with \'@, which ends the PowerShell here-string that carries it to the builder: indent that line.', scope);
-    }
-    return match[1];
-  }
-  if (rendered.startsWith('<powershell>')) {
-    throw new AmiValidationError('setup is an ec2.UserData.forWindows(), but the base image is Linux: use ec2.UserData.forLinux().', scope);
-  }
-  if (new RegExp(`^${LINUX_DELIMITER}$`, 'm').test(rendered)) {
-    throw new AmiValidationError(`setup has a line "${LINUX_DELIMITER}", which ends the here-document that carries it to the builder: rename it.`, scope);
-  }
-  return rendered.startsWith('#!') ? rendered : `#!/bin/bash\n${rendered}`;
-}
-
-interface ScriptParts {
-  readonly recipeHash: string;
-  readonly region: string;
-  readonly setup?: string;
-  readonly init?: { readonly locator: string };
-  readonly clean: boolean;
-}
-
-/**
- * The builder's user data on Linux (cloud-init runs it once, as root). Every
- * line of the setup's output also goes to the console, where the handler reads
- * the last lines of a failure; the result is reported last.
- */
-function linuxScript(p: ScriptParts): string[] {
-  const lines = [
-    `# cdk-ami recipe ${p.recipeHash}: a change to the recipe replaces this builder and bakes a new image.`,
-    'CDK_AMI_DIR=/var/lib/cdk-ami',
-    'mkdir -p "$CDK_AMI_DIR" && chmod 700 "$CDK_AMI_DIR"',
-    'cdk_ami_report() {',
-    '  # The last step: the stack images the builder once it reads "succeeded".',
-    '  local token id',
-    '  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
-    '  id=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)',
-    '  if command -v aws >/dev/null 2>&1; then',
-    `    aws ec2 create-tags --region ${p.region} --resources "$id" --tags "Key=${Tags.SETUP},Value=$1" || echo "cdk-ami: could not tag $id; the console line reports the result"`,
-    '  fi',
-    `  echo "${Tags.SETUP}=$1" | tee /dev/console`,
-    '}',
-  ];
-  if (p.init) {
-    lines.push(
-      `/opt/aws/bin/cfn-init -v ${p.init.locator} 2>&1 | tee /dev/console`,
-      'rc=${PIPESTATUS[0]}',
-      'if [ "$rc" -ne 0 ]; then tail -n 40 /var/log/cfn-init.log > /dev/console; cdk_ami_report "failed:$rc"; exit "$rc"; fi',
-    );
-  }
-  if (p.setup) {
-    lines.push(
-      `cat > "$CDK_AMI_DIR/setup" <<'${LINUX_DELIMITER}'`,
-      p.setup,
-      LINUX_DELIMITER,
-      'chmod 700 "$CDK_AMI_DIR/setup"',
-      '"$CDK_AMI_DIR/setup" 2>&1 | tee -a "$CDK_AMI_DIR/setup.log" > /dev/console',
-      'rc=${PIPESTATUS[0]}',
-      'if [ "$rc" -ne 0 ]; then cdk_ami_report "failed:$rc"; exit "$rc"; fi',
-    );
-  }
-  if (p.clean) {
-    lines.push(
-      '# Not baked: per-instance cloud-init state and logs, SSH host keys (regenerated at first boot), the setup files.',
-      'if command -v cloud-init >/dev/null 2>&1; then cloud-init clean --logs; fi',
-      'rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub',
-      'rm -rf "$CDK_AMI_DIR"',
-    );
-  }
-  lines.push(`cdk_ami_report ${SETUP_SUCCEEDED}`);
-  return lines;
-}
-
-/**
- * The builder's user data on Windows (EC2Launch v2 runs it once, as
- * Administrator). The result is a tag set with AWS Tools for PowerShell
- * (installed on Amazon's Windows AMIs) and a line on COM1, the console.
- */
-function windowsScript(p: ScriptParts): string[] {
-  const lines = [
-    `# cdk-ami recipe ${p.recipeHash}: a change to the recipe replaces this builder and bakes a new image.`,
-    '$CdkAmiDir = Join-Path $env:ProgramData "cdk-ami"',
-    'New-Item -ItemType Directory -Force -Path $CdkAmiDir | Out-Null',
-    'function Write-CdkAmiConsole([string]$Line) {',
-    '  try { $port = New-Object System.IO.Ports.SerialPort "COM1", 115200; $port.Open(); $port.WriteLine($Line); $port.Close() } catch { }',
-    '}',
-    'function Send-CdkAmiResult([string]$Result) {',
-    '  try {',
-    '    $token = Invoke-RestMethod -Method Put -Uri "http://169.254.169.254/latest/api/token" -Headers @{ "X-aws-ec2-metadata-token-ttl-seconds" = "300" }',
-    '    $id = Invoke-RestMethod -Uri "http://169.254.169.254/latest/meta-data/instance-id" -Headers @{ "X-aws-ec2-metadata-token" = $token }',
-    `    New-EC2Tag -Region "${p.region}" -Resource $id -Tag @{ Key = "${Tags.SETUP}"; Value = $Result }`,
-    '  } catch { Write-CdkAmiConsole "cdk-ami: could not tag the instance: $_" }',
-    `  Write-CdkAmiConsole "${Tags.SETUP}=$Result"`,
-    '}',
-  ];
-  if (p.init) {
-    lines.push(
-      `cfn-init.exe -v ${p.init.locator}`,
-      '$rc = $LASTEXITCODE',
-      'if ($rc -ne 0) { Get-Content "C:\\cfn\\log\\cfn-init.log" -Tail 40 | ForEach-Object { Write-CdkAmiConsole $_ }; Send-CdkAmiResult "failed:$rc"; exit $rc }',
-    );
-  }
-  if (p.setup) {
-    lines.push(
-      "$CdkAmiSetup = @'",
-      p.setup,
-      "'@",
-      'Set-Content -Path (Join-Path $CdkAmiDir "setup.ps1") -Value $CdkAmiSetup',
-      '& powershell.exe -NoProfile -ExecutionPolicy Bypass -File (Join-Path $CdkAmiDir "setup.ps1") *>&1 | Tee-Object -FilePath (Join-Path $CdkAmiDir "setup.log") | ForEach-Object { Write-CdkAmiConsole "$_" }',
-      '$rc = $LASTEXITCODE',
-      'if ($rc -ne 0) { Send-CdkAmiResult "failed:$rc"; exit $rc }',
-    );
-  }
-  if (p.clean) {
-    lines.push(
-      'Remove-Item -Recurse -Force $CdkAmiDir',
-      `Send-CdkAmiResult ${SETUP_SUCCEEDED}`,
-      '# Generalizes Windows and shuts the builder down: the stack images it once it is stopped.',
-      `${EC2LAUNCH} sysprep --clean --shutdown`,
-    );
-  } else {
-    lines.push(`Send-CdkAmiResult ${SETUP_SUCCEEDED}`);
-  }
-  return lines;
 }

@@ -2,11 +2,15 @@ import { Aws, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { PROVIDER_ROLE_PATH_PREFIX, imageArns, snapshotArns } from './private/arns';
 import { Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { imageParameterStatements, parameterArn, validateParameterName } from './private/image-parameter';
 import { suppressNag } from './private/nag';
-import { PROVIDER_ROLE_PATH_PREFIX, USER_TAG_KEYS_ONLY, imageArns, snapshotArns } from './private/provider';
+import { USER_TAG_KEYS_ONLY } from './private/tag-conditions';
+
+/** Marks a CrossAccountCopyRole: a symbol of the global registry, shared by every copy of the library in the app. */
+const COPY_ROLE_SYMBOL = Symbol.for('cdk-ami.CrossAccountCopyRole');
 
 /**
  * Properties of a `CrossAccountCopyRole`.
@@ -36,7 +40,7 @@ export interface CrossAccountCopyRoleProps {
 
   /**
    * The KMS keys of this account that copies are encrypted with (a copy's
-   * `kmsKey`): the role may use them for EBS, through EC2 only.
+   * `encryptionKey`): the role may use them for EBS, through EC2 only.
    *
    * @default - none: copies are unencrypted, or use the account's default EBS key
    */
@@ -89,6 +93,15 @@ export interface CrossAccountCopyRoleProps {
  * });
  */
 export class CrossAccountCopyRole extends Construct {
+  /**
+   * Whether `x` is a `CrossAccountCopyRole`, also one made by another copy of
+   * this library in the app (two versions in node_modules), which `instanceof`
+   * would not recognise: a copy whose `copyRole` is one is checked at synth.
+   */
+  public static isCrossAccountCopyRole(x: any): x is CrossAccountCopyRole {
+    return typeof x === 'object' && x !== null && COPY_ROLE_SYMBOL in x;
+  }
+
   /** The role. */
   public readonly role: iam.Role;
   /** The role's ARN: the copying stack imports it with `iam.Role.fromRoleArn`. */
@@ -98,6 +111,7 @@ export class CrossAccountCopyRole extends Construct {
 
   constructor(scope: Construct, id: string, props: CrossAccountCopyRoleProps) {
     super(scope, id);
+    Object.defineProperty(this, COPY_ROLE_SYMBOL, { value: true });
     const account = props.sourceAccount;
     if (!Token.isUnresolved(account) && !/^\d{12}$/.test(account)) {
       throw new AmiValidationError(`sourceAccount "${account}" is not an AWS account ID: it must be 12 digits.`, this);
@@ -124,17 +138,15 @@ export class CrossAccountCopyRole extends Construct {
     this.parameterNames.forEach((name) => validateParameterName(this, name, 'parameterNames entry'));
     if (this.parameterNames.length > 0) {
       const arns = this.parameterNames.map((name) => parameterArn('*', name));
-      for (const [, create] of imageParameterStatements('StringLike', sourceStacks)) {
-        const statement = create();
-        statement.addResources(...arns);
-        this.role.addToPrincipalPolicy(statement);
+      for (const [, shape] of imageParameterStatements('StringLike', sourceStacks)) {
+        this.role.addToPrincipalPolicy(new iam.PolicyStatement({ ...shape, resources: arns }));
       }
     }
 
     const parameters = this.parameterNames.length > 0;
     suppressNag(this.role, [{
       id: 'AwsSolutions-IAM5',
-      reason: 'Resource * only for actions without resource-level permissions (ec2:Describe*, ec2:GetImageBlockPublicAccessState); '
+      reason: 'Resource * only for actions without resource-level permissions (ec2:Describe* including DescribeFastLaunchImages, ec2:GetImageBlockPublicAccessState); '
         + 'image/* and snapshot/* (in any Region, where copies are made) stand for IDs that only exist at deploy time, limited by the '
         + `${Tags.STACK} tag to the source stack's copies (aws:RequestTag when created, aws:ResourceTag afterwards, ec2:CreateAction `
         + 'for tagging on create), and, for the source of a copy, by ec2:Owner to images of the source account'
@@ -151,15 +163,15 @@ export class CrossAccountCopyRole extends Construct {
 /**
  * What the source stack's provider does in this account for a copy: exactly
  * the calls of the copy's create, update, delete and wait (lambda/copy.ts,
- * shared/operation.ts, shared/images.ts, shared/references.ts, waiter.ts,
- * shared/governance.ts), on the copies of the source stack only.
+ * shared/operation.ts, shared/images.ts, shared/references.ts, waiter/waiter.ts,
+ * waiter/governance.ts), on the copies of the source stack only.
  */
 function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.PolicyStatement[] {
   const ownCopies = { StringLike: { [`aws:ResourceTag/${Tags.STACK}`]: sourceStacks } };
   return [
     new iam.PolicyStatement({
       sid: 'Describe',
-      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeImageReferences', 'ec2:GetImageBlockPublicAccessState'],
+      actions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeImageReferences', 'ec2:GetImageBlockPublicAccessState', 'ec2:DescribeFastLaunchImages'],
       resources: ['*'],
     }),
     new iam.PolicyStatement({
@@ -190,6 +202,14 @@ function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.Po
         'ec2:DisableImage', 'ec2:EnableImage',
       ],
       resources: [imageArns(), snapshotArns()],
+      conditions: ownCopies,
+    }),
+    // A copy's fastLaunch: the last waiter link enables it, a change or its removal disables it, and a
+    // delete disables it before deregistering. A copy made with this role names no launch template (CopiedAmi refuses one).
+    new iam.PolicyStatement({
+      sid: 'FastLaunchOwnCopies',
+      actions: ['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'],
+      resources: [imageArns()],
       conditions: ownCopies,
     }),
     new iam.PolicyStatement({

@@ -1,6 +1,8 @@
 /**
  * The library's enums, in one module whichever constructs take them. Each
- * value is the word EC2 uses.
+ * value is the word EC2 uses. The contract's schemas (`private/contract.ts`)
+ * accept exactly these values, and the handler bundle includes this module:
+ * it must import nothing.
  */
 
 /**
@@ -101,4 +103,28 @@ export enum DeregistrationProtection {
    * for another 24 hours.
    */
   ENABLED_WITH_COOLDOWN = 'enabled-with-cooldown',
+}
+
+/**
+ * How a `BakedAmi`'s builder is brought to the state it is imaged in, once
+ * its setup succeeded.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+ */
+export enum BeforeImaging {
+  /**
+   * The stack stops the builder and images it stopped: every write is on
+   * disk, nothing runs while EBS snapshots it. The default for Linux.
+   */
+  STOP = 'stop',
+  /**
+   * Windows only: EC2Launch v2 `sysprep --clean --shutdown` generalizes
+   * Windows and shuts the builder down; the stack waits until it is stopped.
+   * The default for Windows.
+   *
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-create-win-sysprep.html
+   */
+  SYSPREP = 'sysprep',
+  /** The builder is imaged running: CreateImage reboots it first. */
+  REBOOT = 'reboot',
 }

@@ -11,6 +11,24 @@ import { LaunchPermission } from './governance';
  */
 export interface ImageProps {
   /**
+   * The AMI name: 3 to 128 characters of letters, digits, spaces and
+   * `( ) [ ] . / - ' @ _`, unique in the image's account and Region (checked at
+   * synth among the images of the app). Changing it replaces the image (a
+   * `BakedAmi` bakes a new one). CloudFormation creates the new image before
+   * it deletes the old one, so a replacement that keeps a fixed name fails:
+   * change the name with it, or leave it out. ImportImage cannot name an
+   * image: a named `ImportedAmi` is copied in its Region under this name and
+   * the unnamed import is removed, which takes up to `timeout` again.
+   *
+   * @default - a unique name made of the construct path and a suffix that
+   *            changes with every replacement (an `ImportedAmi`: EC2's
+   *            `import-ami-…`). A `RestoredAmi` gets one too, where EC2 would
+   *            reuse the stored image's name.
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html
+   */
+  readonly imageName?: string;
+
+  /**
    * A description of the image. Changing it updates the image in place.
    *
    * @default - no description
@@ -24,7 +42,10 @@ export interface ImageProps {
    * `RETAIN` keeps the image and its snapshots; `DESTROY` deregisters the image
    * and deletes its snapshots. Either way, an image that never became
    * available, or that a failed deployment created, is always deleted when
-   * CloudFormation rolls back: nothing is left behind.
+   * CloudFormation rolls back: nothing is left behind. `applyRemovalPolicy`
+   * and aws-cdk-lib's `RemovalPolicies` aspect set the same policy (the
+   * resources keep `DeletionPolicy: Delete`: the provider applies it);
+   * `RETAIN_ON_UPDATE_OR_DELETE` is `RETAIN`.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -89,7 +110,7 @@ export interface ImageProps {
 
   /**
    * Accounts, organizations and organizational units that may launch
-   * instances from the image. More can be added with `grantLaunch()`.
+   * instances from the image. More can be added with `addLaunchPermission()`.
    * Changes are applied in place (the image keeps its ID). When the image is
    * encrypted with a customer managed key of this app, its key policy lets
    * each grantee use it through EC2; an imported key gets a synth warning
@@ -229,18 +250,7 @@ export interface ImageProps {
  */
 export interface CopyOptions extends ImageProps {
   /**
-   * The AMI name of the copy: 3 to 128 characters of letters, digits, spaces
-   * and `( ) [ ] . / - ' @ _`, unique in the destination Region. Changing it
-   * replaces the copy.
-   *
-   * @default - a unique name made of the construct path and a suffix that
-   *            changes with every replacement
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  readonly imageName?: string;
-
-  /**
-   * Encrypt the snapshots of the copy. `true` encrypts with `kmsKey`, or the
+   * Encrypt the snapshots of the copy. `true` encrypts with `encryptionKey`, or the
    * account's default EBS key in the destination Region. `false` is refused at
    * deploy time for a source with encrypted snapshots (EC2 cannot decrypt a
    * copy). Changing it replaces the copy.
@@ -259,7 +269,7 @@ export interface CopyOptions extends ImageProps {
    * @default - the account's default EBS key in the destination Region
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
-  readonly kmsKey?: kms.IKey;
+  readonly encryptionKey?: kms.IKey;
 
   /**
    * The customer managed KMS key the source image's snapshots are encrypted
@@ -267,9 +277,10 @@ export interface CopyOptions extends ImageProps {
    * EC2, to read the snapshots for the copy. A key in another account must
    * also allow this in its key policy (see the README's Permissions section).
    *
-   * @default - the `kmsKey` of the source when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none (the
-   *            source is unencrypted or uses the AWS managed key)
+   * @default - the key of the source when it is a `CopiedAmi` or `ImportedAmi`
+   *            (`encryptionKey`) or a `RestoredAmi` (`defaultEbsEncryptionKey`)
+   *            of this app; otherwise none (the source is unencrypted or
+   *            uses the AWS managed key)
    */
   readonly sourceEncryptionKey?: kms.IKey;
 
@@ -298,8 +309,12 @@ export interface CopyOptions extends ImageProps {
    * follow and delete the copy; the copy's delete withdraws the share again.
    * Changing it replaces the copy. Such a copy cannot be copied or stored
    * by the stack in turn (synth refuses it): copy or store the original.
-   * With `parameterName`, the parameter is written in this account too, as
-   * `copyRole`.
+   * Its source must be an image this stack makes whose snapshots carry the
+   * stack's tag (not an image referenced by ID, another stack's image, nor an
+   * `AmiFromSnapshot`; synth refuses those): the provider shares only such
+   * snapshots. With `parameterName`, the parameter is written in this account
+   * too, as `copyRole`; `fastLaunch` is enabled there as `copyRole`, without
+   * a launch template (synth refuses `fastLaunch.launchTemplate`).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    * @default - the stack's account
@@ -325,6 +340,7 @@ export interface CopyOptions extends ImageProps {
 export interface StoreOptions {
   /**
    * Tags for the S3 object.
+   * Changing them replaces the stored object: the image is stored again with the new tags.
    *
    * @default - none
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
@@ -333,7 +349,9 @@ export interface StoreOptions {
 
   /**
    * `DESTROY` deletes the S3 object when the resource is removed or replaced;
-   * `RETAIN` keeps it.
+   * `RETAIN` keeps it. Either way, the object is deleted when the deployment
+   * that stored it rolls back. `applyRemovalPolicy` on the `StoredAmi` and
+   * aws-cdk-lib's `RemovalPolicies` aspect set the same policy.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -345,8 +363,9 @@ export interface StoreOptions {
    * Region, to decrypt the snapshots into the object. A key in another account
    * must also allow this in its key policy (see the README's Permissions section).
    *
-   * @default - the `kmsKey` of the image when it is a `CopiedAmi`,
-   *            `ImportedAmi` or `RestoredAmi` of this app; otherwise none
+   * @default - the key of the image when it is a `CopiedAmi` or `ImportedAmi`
+   *            (`encryptionKey`) or a `RestoredAmi` (`defaultEbsEncryptionKey`)
+   *            of this app; otherwise none
    */
   readonly sourceEncryptionKey?: kms.IKey;
 

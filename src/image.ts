@@ -1,22 +1,20 @@
-import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, TagManager, TagType, Token } from 'aws-cdk-lib';
+import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, Stack, TagManager } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import { LaunchPermission } from './governance';
-import { CopyOptions, StoreOptions } from './image-options';
 import { AmiValidationError } from './private/errors';
 import { ImageState, isMarkedImage, markAsImage } from './private/image-state';
-import { machineImageConfig } from './private/machine-image';
-import { validateEc2Id, validateRegion } from './private/validation';
 
 /**
  * An Amazon Machine Image: one this library creates, or an existing one.
  *
  * Every image is an `ec2.IMachineImage`, so it can be passed straight to
- * `ec2.Instance`, launch templates and Auto Scaling groups, and every image
- * can be copied to another Region (`copyTo`) and stored in S3 (`storeTo`).
+ * `ec2.Instance`, launch templates and Auto Scaling groups, and to
+ * `CopiedAmi` and `StoredAmi` as the image to copy or store. The images of
+ * this library also have `copyTo` and `storeTo` (see `CopyableImageBase`).
  */
 export interface IImage extends ec2.IMachineImage, IResource {
   /**
@@ -33,32 +31,18 @@ export interface IImage extends ec2.IMachineImage, IResource {
   readonly imageName?: string;
 
   /**
+   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`
+   * (image ARNs name no account), e.g. for the `Resource` of IAM statements.
+   * Resolves when `imageId` does.
+   *
+   * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html#amazonec2-resources-for-iam-policies
+   */
+  readonly imageArn: string;
+
+  /**
    * The Region the image lives in.
    */
   readonly region: string;
-
-  /**
-   * Copies this image into another Region (EC2 CopyImage, called there).
-   *
-   * The copy is a `CopiedAmi` in this image's scope, with construct ID
-   * `CopyTo<region>`; it waits until the copy is available.
-   *
-   * @param region the destination Region, e.g. `eu-west-1`
-   * @param options how to copy
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  copyTo(region: string, options?: CopyOptions): ImageBase;
-
-  /**
-   * Stores this image as one object in an S3 bucket (EC2 CreateStoreImageTask).
-   * The `StoredAmi` has construct ID `StoreTo<id>` in this image's scope.
-   *
-   * @param id construct ID suffix, e.g. the bucket's purpose
-   * @param bucket the bucket, in this image's Region
-   * @param options how to store
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
-   */
-  storeTo(id: string, bucket: s3.IBucket, options?: StoreOptions): IStoredImage;
 }
 
 /**
@@ -123,52 +107,13 @@ export interface ImageAttributes {
 }
 
 /**
- * References to images that already exist.
- */
-export class Ami {
-  /**
-   * An existing image, by ID, in the stack's Region or the given one. It can
-   * be launched, copied (`copyTo`) and stored (`storeTo`) like an image this
-   * library creates; cdk-ami never changes or deletes it.
-   *
-   * @param scope construct scope
-   * @param id construct ID
-   * @param imageId the AMI ID, e.g. `ami-0123456789abcdef0`
-   * @param region the image's Region (default: the stack's Region)
-   */
-  public static fromImageId(scope: Construct, id: string, imageId: string, region?: string): IImage {
-    return Ami.fromImageAttributes(scope, id, { imageId, region });
-  }
-
-  /**
-   * An existing image, with what is known of it.
-   */
-  public static fromImageAttributes(scope: Construct, id: string, attrs: ImageAttributes): IImage {
-    return new ExistingImage(scope, id, attrs);
-  }
-
-  private constructor() {}
-}
-
-/**
  * Base class of every image of this library: the images it creates (an
  * operation resource that starts the EC2 action, a chain of waiter resources
  * that wait until the image is available, tags, outputs and the removal
- * policy) and the existing images referenced with `Ami.fromImageId`.
+ * policy) and the existing images referenced with `Ami.fromImageId`. Each of
+ * them is a `CopyableImageBase`, which adds `copyTo` and `storeTo`.
  */
 export abstract class ImageBase extends Resource implements IImage, ITaggable {
-  /**
-   * How `copyTo` and `storeTo` make their constructs. copied-ami.ts and
-   * stored-ami.ts set them when they load: they import this module, so this
-   * module cannot import them.
-   *
-   * @internal
-   */
-  public static readonly _factories: {
-    copy?: (source: ImageBase, id: string, region: string, options: CopyOptions) => ImageBase;
-    store?: (image: ImageBase, id: string, bucket: s3.IBucket, options: StoreOptions) => IStoredImage;
-  } = {};
-
   /**
    * Whether `x` is an image of this library. Works across copies of the
    * library in one app, where `instanceof` would not.
@@ -200,6 +145,17 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    */
   public get imageName(): string | undefined {
     return this.state.imageName;
+  }
+
+  /**
+   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`.
+   * Resolves when `imageId` does.
+   *
+   * @attribute
+   */
+  public get imageArn(): string {
+    // EC2 image ARNs carry no account: an image is named by its Region and ID alone.
+    return Stack.of(this).formatArn({ service: 'ec2', region: this.region, account: '', resource: 'image', resourceName: this.imageId });
   }
 
   /**
@@ -252,64 +208,35 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * Stores this image as one object in an S3 bucket (EC2 CreateStoreImageTask).
-   * The `StoredAmi` has construct ID `StoreTo<id>` in this image's scope.
-   *
-   * @param id construct ID suffix, e.g. the bucket's purpose
-   * @param bucket the bucket, in this image's Region
-   * @param options how to store
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
-   */
-  public storeTo(id: string, bucket: s3.IBucket, options: StoreOptions = {}): IStoredImage {
-    return factory(ImageBase._factories.store, 'StoredAmi')(this, `StoreTo${id}`, bucket, options);
-  }
-
-  /**
-   * Lets more accounts, organizations or organizational units launch
-   * instances from this image (applied in place, after the image is
-   * available). Only for images this library creates.
+   * Adds launch permissions to the image (as `launchPermissions` does): these
+   * accounts, organizations or organizational units may launch instances from
+   * it. It changes the image's `launchPermission` attribute in place once the
+   * image is available (no IAM policy: see `LaunchPermission`). Only for
+   * images this library creates.
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html
    */
-  public grantLaunch(...permissions: LaunchPermission[]): void {
-    if (!this.state.grantLaunch) {
-      throw new AmiValidationError(`grantLaunch() cannot be used on ${this.node.path}: it references an existing image, whose launch permissions cdk-ami does not manage. Copy it (copyTo) to get an image of your own to share.`, this);
+  public addLaunchPermission(...permissions: LaunchPermission[]): void {
+    if (!this.state.addLaunchPermission) {
+      throw new AmiValidationError(`addLaunchPermission() cannot be used on ${this.node.path}: it references an existing image, whose launch permissions cdk-ami does not manage. Copy it (copyTo) to get an image of your own to share.`, this);
     }
-    this.state.grantLaunch(this, permissions);
+    this.state.addLaunchPermission(this, permissions);
   }
 
   /**
-   * Sets the removal policy: `RETAIN` keeps the image, `DESTROY` deregisters it
-   * and deletes its snapshots. Other policies are rejected, and so is any
-   * policy on an existing image (cdk-ami never deletes it).
+   * Sets the removal policy, as the `removalPolicy` prop does: `RETAIN` keeps
+   * the image, `DESTROY` deregisters it and deletes its snapshots; either way
+   * the rollback of the deployment that created it removes it. The image's
+   * resources keep `DeletionPolicy: Delete` (the provider applies the policy),
+   * and aws-cdk-lib's `RemovalPolicies` aspect reaches the same setting.
+   * `RETAIN_ON_UPDATE_OR_DELETE` is `RETAIN`; other policies are rejected, and
+   * so is any policy on an existing image (cdk-ami never deletes it).
    */
   public applyRemovalPolicy(policy: RemovalPolicy): void {
     if (!this.state.applyRemovalPolicy) {
       throw new AmiValidationError(`applyRemovalPolicy() cannot be used on ${this.node.path}: it references an existing image, which cdk-ami never deletes.`, this);
     }
     this.state.applyRemovalPolicy(this, policy);
-  }
-
-  /**
-   * Copies this image into another Region (EC2 CopyImage, called there).
-   *
-   * The copy is a `CopiedAmi` in this image's scope, with construct ID
-   * `CopyTo<region>` (`CopyTo<region><account>` for a copy owned by another
-   * account); it waits until the copy is available.
-   *
-   * @param region the destination Region, e.g. `eu-west-1`
-   * @param options how to copy
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  public copyTo(region: string, options: CopyOptions = {}): ImageBase {
-    // One copy per Region and account: a copy owned by another account is named after it too.
-    const account = options.account !== undefined && !Token.isUnresolved(options.account) ? options.account : '';
-    const id = `CopyTo${Token.isUnresolved(region) ? 'Region' : region}${account}`;
-    if (this.node.tryFindChild(id)) {
-      throw new AmiValidationError(
-        `copyTo("${Token.isUnresolved(region) ? '<token>' : region}") is called twice on ${this.node.path}${account ? ` for account ${account}` : ''}: it makes one copy per Region and account. For a second copy there, use new CopiedAmi(scope, id, { source, region }) with an ID of your own.`, this);
-    }
-    return factory(ImageBase._factories.copy, 'CopiedAmi')(this, id, region, options);
   }
 
   /**
@@ -328,27 +255,4 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
     }
     return this._state;
   }
-}
-
-/** An image that exists already, referenced by ID: read, launched, copied and stored, never changed. */
-class ExistingImage extends ImageBase {
-  constructor(scope: Construct, id: string, attrs: ImageAttributes) {
-    super(scope, id, { region: attrs.region });
-    validateEc2Id(this, 'imageId', attrs.imageId, 'image');
-    validateRegion(this, attrs.region);
-    const osType = attrs.osType ?? ec2.OperatingSystemType.LINUX;
-    this._attach({
-      imageId: attrs.imageId,
-      imageName: attrs.imageName,
-      region: this.env.region,
-      // Accepts Tags.of() like any image, and renders nowhere: cdk-ami does not tag an image it does not own.
-      tags: new TagManager(TagType.KEY_VALUE, 'cdk-ami:ExistingImage'),
-      machineImage: () => machineImageConfig(attrs.imageId, osType, attrs.userData),
-    });
-  }
-}
-
-function factory<T>(make: T | undefined, construct: string): T {
-  if (!make) throw new Error(`cdk-ami's ${construct} module is not loaded: import the library from its package entry point.`);
-  return make;
 }

@@ -1,15 +1,16 @@
-import { Aws, Duration, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CopyableImageBase } from './copied-ami';
 import { BootMode, DiskImageFormat, ImageArchitecture, ImportLicenseType, ImportPlatform } from './enums';
-import { ImageBase } from './image';
 import { ImageProps } from './image-options';
+import { imageArn, imageArns, snapshotArn, snapshotArns } from './private/arns';
 import { IMPORT_TARGET, ResourceTypes, Tags, Timing } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { ManagedImage, WaiterStart } from './private/managed-image';
-import { AmiProvider, imageArns, snapshotArn, snapshotArns } from './private/provider';
+import { AmiProvider } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
 import { tagList, validateBootMode, validateEc2Id, validateKeyNeedsEncryption } from './private/validation';
 import { createVmImportRole } from './private/vm-import';
@@ -115,18 +116,8 @@ export interface ImportedAmiProps extends ImageProps {
   readonly disks: ImportDisk[];
 
   /**
-   * The AMI name. ImportImage cannot name an image: with a name, the imported
-   * image is copied in its Region under this name and the unnamed import is
-   * removed, which makes the deployment take longer (a copy of every snapshot);
-   * the copy may take up to `timeout` again.
-   *
-   * @default - EC2's name for the import (`import-ami-...`)
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
-   */
-  readonly imageName?: string;
-
-  /**
    * The architecture of the disks' operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -135,6 +126,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The operating system.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -143,6 +135,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The boot mode.
+   * Changing it replaces the image (a new import).
    *
    * @default - detected by VM Import
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -151,6 +144,7 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The license type.
+   * Changing it replaces the image (a new import).
    *
    * @default - AWS for Windows if it can, else BYOL
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -179,7 +173,8 @@ export interface ImportedAmiProps extends ImageProps {
   readonly licenseConfigurationArns?: string[];
 
   /**
-   * Encrypt the image's snapshots (with `kmsKey`, or the default EBS key).
+   * Encrypt the image's snapshots (with `encryptionKey`, or the default EBS key).
+   * Changing it replaces the image (a new import).
    *
    * @default - as the account's EBS encryption by default
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
@@ -188,17 +183,19 @@ export interface ImportedAmiProps extends ImageProps {
 
   /**
    * The KMS key for the snapshots. Requires `encrypted: true`.
+   * Changing it replaces the image (a new import).
    *
    * @default - the default EBS key
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
-  readonly kmsKey?: kms.IKey;
+  readonly encryptionKey?: kms.IKey;
 
   /**
    * The service role VM Import uses to read the disks, assumable by
    * `vmie.amazonaws.com` with external ID `vmimport`.
+   * Changing it replaces the image (a new import).
    *
-   * @default - a role is created that may read exactly the disks' objects (and use `kmsKey`)
+   * @default - a role is created that may read exactly the disks' objects (and use `encryptionKey`)
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportImage.html
    */
   readonly role?: iam.IRole;
@@ -216,7 +213,7 @@ export interface ImportedAmiProps extends ImageProps {
  *   timeout: Duration.hours(4),
  * });
  */
-export class ImportedAmi extends ImageBase {
+export class ImportedAmi extends CopyableImageBase {
   /**
    * The service role VM Import runs with.
    */
@@ -228,7 +225,7 @@ export class ImportedAmi extends ImageBase {
       throw new AmiValidationError(`disks has ${props.disks.length} entries: an import takes 1 to ${MAX_DISKS} disks.`, this);
     }
     props.disks.forEach((d) => d._validate(this));
-    validateKeyNeedsEncryption(this, props.kmsKey, props.encrypted, 'VM Import');
+    validateKeyNeedsEncryption(this, props.encryptionKey, props.encrypted, 'VM Import');
     // ImportImage takes two boot modes; uefi-preferred is RegisterImage's only.
     validateBootMode(this, { bootMode: props.bootMode, allowedBootModes: [BootMode.LEGACY_BIOS, BootMode.UEFI] });
     validateLicensing(this, props);
@@ -236,8 +233,8 @@ export class ImportedAmi extends ImageBase {
 
     const managed = new ManagedImage(this, props, {
       resourceType: ResourceTypes.IMPORTED_AMI,
-      encryptionKey: props.kmsKey,
-      encryptedWithDefaultKey: props.encrypted === true && !props.kmsKey,
+      encryptionKey: props.encryptionKey,
+      encryptedWithDefaultKey: props.encrypted === true && !props.encryptionKey,
       platform: props.platform ? { windows: props.platform === ImportPlatform.WINDOWS, knownFrom: `the import (platform ${props.platform})` } : undefined,
       properties: {
         Disks: props.disks.map((d) => d._render()),
@@ -248,7 +245,7 @@ export class ImportedAmi extends ImageBase {
         UsageOperation: props.usageOperation,
         LicenseConfigurationArns: props.licenseConfigurationArns,
         Encrypted: props.encrypted,
-        KmsKeyId: props.kmsKey?.keyArn,
+        KmsKeyId: props.encryptionKey?.keyArn,
         RoleName: this.role.roleName,
       },
       // The name is given by a copy once the import is done and tagged, by stage 2.
@@ -281,7 +278,7 @@ export class ImportedAmi extends ImageBase {
     });
     const last = stage1.links[stage1.links.length - 1];
     const imported = { imageId: stage1.imageId, snapshotArns: last.attribute('SnapshotArns') };
-    const policies = provider.grantImportedResources(this, this.region, imported, rename);
+    const policies = grantImportedResources(this, this.region, imported, rename);
     return {
       imageId: imported.imageId,
       properties: { ImportTaskId: operation.ref, ImportedImageId: imported.imageId, ImportedSnapshotIds: last.attribute('SnapshotIds') },
@@ -295,7 +292,7 @@ export class ImportedAmi extends ImageBase {
 
   private createServiceRole(props: ImportedAmiProps): iam.Role {
     return createVmImportRole(this, `VM Import service role of ${this.node.path}: reads the disk images`,
-      (role) => props.disks.forEach((d) => d._grantRead(role)), props.kmsKey);
+      (role) => props.disks.forEach((d) => d._grantRead(role)), props.encryptionKey);
   }
 
   private grantProvider(props: ImportedAmiProps): void {
@@ -310,10 +307,10 @@ export class ImportedAmi extends ImageBase {
     });
     // A snapshot disk is evaluated as an existing snapshot, without request tags: by its ARN.
     for (const snapshotId of props.disks.map((d) => d._snapshotId()).filter((id): id is string => !!id)) {
-      provider.addResourceToOperationStatement('import-image-snapshots', () => new iam.PolicyStatement({
+      provider.addResourceToOperationStatement('import-image-snapshots', {
         sid: 'ImportImageOfSourceSnapshots',
         actions: ['ec2:ImportImage'],
-      }), snapshotArn(Aws.REGION, snapshotId));
+      }, snapshotArn(Aws.REGION, snapshotId));
     }
     provider.grantOperation('import-image-tag-on-create', {
       sid: 'TagOnImportImage',
@@ -332,11 +329,11 @@ export class ImportedAmi extends ImageBase {
       resources: [taskArns],
       conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
     });
-    provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
+    provider.addResourceToOperationStatement('pass-import-roles', {
       sid: 'PassVmImportRoles',
       actions: ['iam:PassRole'],
-    }), this.role.roleArn);
-    if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write');
+    }, this.role.roleArn);
+    if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write');
 
     // Stage 1 follows the task; stage 2's grants on the exact image and snapshots are importStage's policies.
     provider.grantWaiter('import-follow', {
@@ -354,7 +351,7 @@ export class ImportedAmi extends ImageBase {
         resources: [imageArns(Aws.REGION), snapshotArns(Aws.REGION)],
         conditions: { StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID } },
       });
-      if (props.kmsKey) provider.grantEbsKey(props.kmsKey, [this.region], 'write', 'waiter');
+      if (props.encryptionKey) provider.grantEbsKey(props.encryptionKey, [this.region], 'write', 'waiter');
     }
   }
 }
@@ -372,4 +369,43 @@ function validateLicensing(scope: Construct, props: ImportedAmiProps): void {
         `licenseConfigurationArns entry "${arn}" is not a License Manager license configuration ARN such as arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef.`, scope);
     }
   }
+}
+
+/** What stage 1 of an import's waiter hands out: the image ID, and its snapshots' ARNs comma-joined. */
+interface ImportedResourceAttributes {
+  readonly imageId: string;
+  readonly snapshotArns: string;
+}
+
+/**
+ * Lets the provider act on exactly the image and snapshots an import made,
+ * as stage 1 of its waiter hands them out (VM Import leaves them untagged,
+ * and their IDs exist only then): the waiter role may put this stack's tags
+ * on them and, with `rename`, copy the image under its name; the operation
+ * role may remove them when they were never tagged. The statements live in
+ * policies of `owner`, which stage 2 waits for; a new import replaces the
+ * IDs they name.
+ */
+function grantImportedResources(owner: ImportedAmi, region: string, imported: ImportedResourceAttributes, rename: boolean): iam.Policy[] {
+  const provider = AmiProvider.of(owner);
+  const image = [imageArn(region, imported.imageId)];
+  // One ARN per snapshot, comma-joined by stage 1; CloudFormation splits them into the list.
+  const snapshots = Fn.split(',', imported.snapshotArns);
+  const asOwn = { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } };
+  const adopt = new iam.Policy(owner, 'AdoptImportPolicy', {
+    roles: [provider.waiterRole],
+    statements: [
+      new iam.PolicyStatement({ sid: 'TagImportedImageAsOwn', actions: ['ec2:CreateTags'], resources: image, conditions: asOwn }),
+      new iam.PolicyStatement({ sid: 'TagImportedSnapshotsAsOwn', actions: ['ec2:CreateTags'], resources: snapshots, conditions: asOwn }),
+      ...(rename ? [new iam.PolicyStatement({ sid: 'CopyImportedImage', actions: ['ec2:CopyImage'], resources: image })] : []),
+    ],
+  });
+  const cleanup = new iam.Policy(owner, 'RemoveUntaggedImportPolicy', {
+    roles: [provider.operationRole],
+    statements: [
+      new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedImage', actions: ['ec2:DeregisterImage'], resources: image }),
+      new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedSnapshots', actions: ['ec2:DeleteSnapshot'], resources: snapshots }),
+    ],
+  });
+  return [adopt, cleanup];
 }

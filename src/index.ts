@@ -1,4 +1,5 @@
 export * from './image';
+export * from './ami';
 export * from './image-options';
 export * from './enums';
 export * from './ami-from-instance';
@@ -9,7 +10,6 @@ export * from './restored-ami';
 export * from './ami-from-snapshot';
 export * from './imported-ami';
 export * from './stored-ami';
-export * from './block-devices';
 export * from './fast-launch';
 export * from './cross-account-copy-role';
 export * from './registration';

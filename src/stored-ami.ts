@@ -1,14 +1,15 @@
-import { Aws, CfnResource, Duration, RemovalPolicy, Resource } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Aws, CfnResource, Duration, Lazy, RemovalPolicy, Resource } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IImage, ImageBase, IStoredImage } from './image';
+import { IImage, IStoredImage } from './image';
 import { StoreOptions } from './image-options';
-import { Removal, ResourceTypes, STORE_TARGET, Tags } from './private/contract';
+import { snapshotArns } from './private/arns';
+import { ResourceTypes, STORE_TARGET, Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
-import { AmiProvider, encryptionKeyOf, snapshotArns } from './private/provider';
+import { encryptionKeyOf } from './private/image-state';
+import { AmiProvider } from './private/provider';
 import { ProviderResource } from './private/provider-resource';
-import { validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
+import { removalProperty, validateImageOfStackAccount, validateRemovalPolicy, validateTimeout } from './private/validation';
 import { WaiterChain } from './private/waiter-chain';
 
 /**
@@ -17,6 +18,7 @@ import { WaiterChain } from './private/waiter-chain';
 export interface StoredAmiProps extends StoreOptions {
   /**
    * The image to store. Changing it stores again.
+   * Changing it replaces the stored object (the image is stored again).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
@@ -24,6 +26,7 @@ export interface StoredAmiProps extends StoreOptions {
 
   /**
    * The bucket to store the image in, in the image's Region. Changing it stores again.
+   * Changing it replaces the stored object (the image is stored again).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateStoreImageTask.html
    */
@@ -60,11 +63,13 @@ export class StoredAmi extends Resource implements IStoredImage {
    */
   public readonly objectKey: string;
 
+  private removalPolicy: RemovalPolicy;
+
   constructor(scope: Construct, id: string, props: StoredAmiProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(1);
     validateTimeout(this, timeout);
-    const policy = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, { noun: 'stored images', retain: 'keep the object', destroy: 'delete it' });
+    this.removalPolicy = validateRemovalPolicy(this, props.removalPolicy ?? RemovalPolicy.RETAIN, OBJECT_REMOVAL);
     for (const key of Object.keys(props.objectTags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) throw new AmiValidationError(`Object tag key "${key}" is reserved for AWS.`, this);
     }
@@ -78,7 +83,11 @@ export class StoredAmi extends Resource implements IStoredImage {
       ImageId: props.image.imageId,
       Bucket: props.bucket.bucketName,
       ObjectTags: Object.entries(props.objectTags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-      RemovalPolicy: policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN,
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.removalPolicy) }),
+    });
+    // `applyRemovalPolicy` on this construct, and aspects, reach the resource: the handler applies the policy.
+    operation.onRemovalPolicy((policy) => {
+      this.removalPolicy = validateRemovalPolicy(this, policy, OBJECT_REMOVAL);
     });
     const waiters = new WaiterChain(this, 'Wait', {
       serviceToken: provider.waiterServiceToken,
@@ -88,10 +97,10 @@ export class StoredAmi extends Resource implements IStoredImage {
       allLinkProperties: { Target: STORE_TARGET, Bucket: props.bucket.bucketName },
     });
     this.objectKey = waiters.links[waiters.links.length - 1].attribute('ObjectKey');
-    this.grantProvider(props, policy, operation);
+    this.grantProvider(props, operation);
   }
 
-  private grantProvider(props: StoredAmiProps, policy: RemovalPolicy, operation: CfnResource): void {
+  private grantProvider(props: StoredAmiProps, operation: CfnResource): void {
     const provider = AmiProvider.of(this);
     provider.grantSourceImage(this, 'CreateStoreImageTask', props.image, operation);
     // The store task reads the image's snapshots through the EBS direct APIs as the caller
@@ -105,22 +114,21 @@ export class StoredAmi extends Resource implements IStoredImage {
     // It reads the image's tags to store them with the image (wildcard-only action).
     provider.grantOperation('store-describe-tags', { sid: 'ReadImageTagsForStore', actions: ['ec2:DescribeTags'], resources: ['*'] });
     const objects = props.bucket.arnForObjects('ami-*.bin');
-    provider.addResourceToOperationStatement('store-objects', () => new iam.PolicyStatement({
+    provider.addResourceToOperationStatement('store-objects', {
       sid: 'WriteStoredImageObjects',
       actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectTagging'],
-    }), objects);
-    provider.addResourceToOperationStatement('store-buckets', () => new iam.PolicyStatement({
+    }, objects);
+    provider.addResourceToOperationStatement('store-buckets', {
       sid: 'ListStoreBuckets',
       actions: ['s3:ListBucket'],
-    }), props.bucket.bucketArn);
+    }, props.bucket.bucketArn);
     const sourceKey = props.sourceEncryptionKey ?? encryptionKeyOf(props.image);
     if (sourceKey) provider.grantEbsKey(sourceKey, [props.image.region], 'read', 'operation', ['ec2', 'ebs']);
-    if (policy === RemovalPolicy.DESTROY) {
-      provider.addResourceToOperationStatement('delete-stored-objects', () => new iam.PolicyStatement({
-        sid: 'DeleteStoredImageObjects',
-        actions: ['s3:DeleteObject'],
-      }), objects);
-    }
+    // Under DESTROY, and under RETAIN too when the deployment that stored the object rolls back.
+    provider.addResourceToOperationStatement('delete-stored-objects', {
+      sid: 'DeleteStoredImageObjects',
+      actions: ['s3:DeleteObject'],
+    }, objects);
     props.bucket.encryptionKey?.grantEncryptDecrypt(provider.operationRole);
     provider.grantWaiter('store-follow', {
       sid: 'FollowStoreTasks',
@@ -130,4 +138,5 @@ export class StoredAmi extends Resource implements IStoredImage {
   }
 }
 
-ImageBase._factories.store = (image, id, bucket, options) => new StoredAmi(image, id, { ...options, image, bucket });
+/** What the removal policies do to a stored image. */
+const OBJECT_REMOVAL = { noun: 'stored images', retain: 'keep the object', destroy: 'delete it' };

@@ -1,5 +1,6 @@
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,8 +11,10 @@ function disksStack(extra: Partial<AmiFromDisksProps> = {}): Stack {
   const stack = newStack();
   const bucket = s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks');
   new AmiFromDisks(stack, 'NixOS', {
-    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
-    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://other-disks/data.raw', DiskImageFormat.RAW), volumeSize: Size.gibibytes(20) }],
+    disks: [
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD) },
+      { deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://other-disks/data.raw', DiskImageFormat.RAW), volumeSize: 20 },
+    ],
     architecture: ImageArchitecture.X86_64,
     bootMode: BootMode.UEFI,
     ...extra,
@@ -84,7 +87,7 @@ describe('AmiFromDisks', () => {
     const stack = disksStack({ removalPolicy: RemovalPolicy.DESTROY });
     expect(resourcesOfType(Template.fromStack(stack), 'Custom::ImportedSnapshots')[0][1].Properties.RemovalPolicy).toBe('destroy');
     const later = newStack();
-    const image = new AmiFromDisks(later, 'Image', { rootDisk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) });
+    const image = new AmiFromDisks(later, 'Image', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) }] });
     image.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const template = Template.fromStack(later);
     expect(resourcesOfType(template, 'Custom::ImportedSnapshots')[0][1].Properties.RemovalPolicy).toBe('destroy');
@@ -94,7 +97,7 @@ describe('AmiFromDisks', () => {
   test('encryption with a customer managed key', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
-    new AmiFromDisks(stack, 'Image', { rootDisk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW), encrypted: true, encryptionKey: key });
+    new AmiFromDisks(stack, 'Image', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) }], encrypted: true, encryptionKey: key });
     const template = Template.fromStack(stack);
     const keyId = resourcesOfType(template, 'AWS::KMS::Key')[0][0];
     template.hasResourceProperties('Custom::ImportedSnapshots', { Encrypted: true, KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
@@ -103,7 +106,7 @@ describe('AmiFromDisks', () => {
   test('reuses a given VM Import role and passes only it', () => {
     const stack = newStack();
     const role = iam.Role.fromRoleName(stack, 'VmImport', 'vmimport');
-    const image = new AmiFromDisks(stack, 'Image', { rootDisk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW), role });
+    const image = new AmiFromDisks(stack, 'Image', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) }], role });
     expect(image.role).toBe(role);
     const template = Template.fromStack(stack);
     expect(resourcesOfType(template, 'AWS::IAM::Role').some(([id]) => id.startsWith('ImageServiceRole'))).toBe(false);
@@ -111,19 +114,25 @@ describe('AmiFromDisks', () => {
   });
 
   test.each<[string, Partial<AmiFromDisksProps>, RegExp]>([
-    ['a snapshot as disk', { rootDisk: ImportDisk.fromSnapshot('snap-0123456789abcdef0') },
-      /rootDisk is ImportDisk.fromSnapshot\(snap-0123456789abcdef0\): AmiFromDisks imports disk images from S3; register an image from an existing snapshot with AmiFromSnapshot/],
-    ['a format ImportSnapshot does not read', { rootDisk: ImportDisk.fromUrl('s3://b/appliance.ova', DiskImageFormat.OVA) },
-      /rootDisk has format OVA: ImportSnapshot reads VHD, VMDK, RAW disk images; use ImportedAmi for OVA/],
-    ['a data disk on the root device', { dataDisks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/d.raw', DiskImageFormat.RAW) }] },
-      /dataDisks deviceName "\/dev\/xvda" \(s3:\/\/b\/d.raw\) is the root device name/],
+    ['a snapshot as disk', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromSnapshot('snap-0123456789abcdef0') }] },
+      /disks\[0\].disk is ImportDisk.fromSnapshot\(snap-0123456789abcdef0\): AmiFromDisks imports disk images from S3; register an image from an existing snapshot with AmiFromSnapshot/],
+    ['a format ImportSnapshot does not read', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/appliance.ova', DiskImageFormat.OVA) }] },
+      /disks\[0\].disk has format OVA: ImportSnapshot reads VHD, VMDK, RAW disk images; use ImportedAmi for OVA/],
+    ['a data disk on the root device', { disks: [
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) },
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/d.raw', DiskImageFormat.RAW) },
+    ] }, /disks\[1\].deviceName "\/dev\/xvda" is listed twice: give each device once/],
+    ['no disk', { disks: [] }, /disks has 0 entries: an AmiFromDisks takes 1 to 21 disks, the first being the root device/],
     ['TPM without UEFI', { bootMode: BootMode.LEGACY_BIOS, tpmSupport: true }, /tpmSupport needs UEFI boot, but bootMode is "legacy-bios"/],
     ['UEFI data that is not base64', { uefiData: 'not base64!' }, /uefiData is not valid: it must be base64 of at most 64,000 characters \(got 11 characters\)/],
     ['a key without encryption', { encryptionKey: kms.Key.fromKeyArn(new Stack(), 'K', 'arn:aws:kms:us-east-1:123456789012:key/abc') },
       /encryptionKey needs encrypted: true; ImportSnapshot only uses a KMS key for encrypted snapshots/],
-    ['too many data disks', { dataDisks: Array.from({ length: 21 }, (_, i) => ({ deviceName: `/dev/sd${String.fromCharCode(102 + i)}`, disk: ImportDisk.fromUrl(`s3://b/${i}.raw`, DiskImageFormat.RAW) })) },
-      /dataDisks has 21 entries: an AmiFromDisks takes at most 20 data disks besides its root disk/],
-    ['a gp3 volume with too little throughput', { rootVolume: { throughput: 100 } }, /rootVolume/],
+    ['too many disks', { disks: Array.from({ length: 22 }, (_, i) => ({ deviceName: `/dev/sd${String.fromCharCode(102 + i)}`, disk: ImportDisk.fromUrl(`s3://b/${i}.raw`, DiskImageFormat.RAW) })) },
+      /disks has 22 entries: an AmiFromDisks takes 1 to 21 disks, the first being the root device/],
+    ['a gp3 volume with too little throughput', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW), throughput: 100 }] },
+      /disks\[0\] throughput 100 MiB\/s is not allowed: gp3 takes a whole number of at least 125 MiB\/s/],
+    ['io2 without IOPS', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW), volumeType: ec2.EbsDeviceVolumeType.IO2 }] },
+      /disks\[0\] iops is required for volume type io2/],
   ])('refuses %s at synth', (_name, extra, message) => {
     expect(() => disksStack(extra)).toThrow(message);
   });

@@ -1,5 +1,5 @@
 import { CfnParameter, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AmiFromInstance, InstanceAction } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
@@ -84,6 +84,35 @@ describe('AmiFromInstance resources', () => {
     // Only the last link acts on the instance, once the image is available.
     template.hasResourceProperties('Custom::AmiWaiter', { Link: 2, InstanceAction: 'terminate', InstanceId: { Ref: builderId } });
     template.hasResourceProperties('Custom::AmiWaiter', { Link: 1, InstanceAction: Match.absent() });
+  });
+
+  describe('an ec2.Instance of the app whose user data changes', () => {
+    const imageOf = (instanceProps: Partial<ec2.InstanceProps>) => {
+      const stack = newStack();
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PUBLIC }] });
+      const userData = ec2.UserData.forLinux();
+      userData.addCommands('dnf install -y nginx');
+      const web = new ec2.Instance(stack, 'Web', {
+        vpc, instanceType: new ec2.InstanceType('t3.micro'), machineImage: ec2.MachineImage.latestAmazonLinux2023(), userData, ...instanceProps,
+      });
+      new AmiFromInstance(stack, 'Image', { instance: web });
+      return Annotations.fromStack(stack);
+    };
+    const WARNING = Match.stringLikeRegexp('^TestStack/Web has no userDataCausesReplacement: a change to its user data updates the instance in place, '
+      + 'its ID stays the same, and this image is not made again\\. To image every change, set userDataCausesReplacement: true on the instance .*, or use BakedAmi');
+
+    test('warns when the instance is updated in place (no userDataCausesReplacement)', () => {
+      imageOf({}).hasWarning('/TestStack/Image', WARNING);
+    });
+
+    test('does not warn when a user data change replaces the instance', () => {
+      imageOf({ userDataCausesReplacement: true }).hasNoWarning('/TestStack/Image', WARNING);
+    });
+
+    test('does not warn for an instance given by ID (cdk-ami cannot see how it is managed)', () => {
+      const { stack } = imageStack();
+      Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('userDataCausesReplacement'));
+    });
   });
 
   test('tags from props and from Tags.of reach the image resource', () => {

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AmiFromSnapshot, BootMode, ImageArchitecture, RestoredAmi } from '../src';
-import { nagFindings, newStack, resourcesOfType } from './util';
+import { nagFindings, newStack, resourcesOfType, snapshotDevices } from './util';
 
 function operationStatements(stack: Stack): any[] {
   return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
@@ -14,8 +14,7 @@ describe('AmiFromSnapshot', () => {
   test('registers the snapshots with explicit architecture and the documented defaults', () => {
     const stack = newStack();
     new AmiFromSnapshot(stack, 'Registered', {
-      rootSnapshotId: 'snap-0123456789abcdef0',
-      dataVolumes: [{ deviceName: '/dev/sdf', snapshotId: 'snap-0123456789abcdef1' }],
+      blockDevices: snapshotDevices('snap-0123456789abcdef0', 'snap-0123456789abcdef1'),
       architecture: ImageArchitecture.ARM64,
       bootMode: BootMode.UEFI,
       requireImdsv2: true,
@@ -40,14 +39,14 @@ describe('AmiFromSnapshot', () => {
 
   test('no silent i386: x86_64 by default', () => {
     const stack = newStack();
-    new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0' });
+    new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') });
     Template.fromStack(stack).hasResourceProperties('Custom::AmiFromSnapshot', { Architecture: 'x86_64' });
   });
 
   test.each([
-    [{ rootSnapshotId: 'vol-0123' }, /rootSnapshotId "vol-0123" is not a snapshot ID: snapshot IDs look like snap-0123456789abcdef0/],
-    [{ rootSnapshotId: 'snap-0123456789abcdef0', shareSnapshots: true }, /shareSnapshots is not available for AmiFromSnapshot/],
-    [{ rootSnapshotId: 'snap-0123456789abcdef0', tpmSupport: true, bootMode: BootMode.LEGACY_BIOS }, /tpmSupport needs UEFI/],
+    [{ blockDevices: snapshotDevices('vol-0123') }, /blockDevices\[0\] snapshot "vol-0123" is not a snapshot ID: snapshot IDs look like snap-0123456789abcdef0/],
+    [{ blockDevices: snapshotDevices('snap-0123456789abcdef0'), shareSnapshots: true }, /shareSnapshots is not available for AmiFromSnapshot/],
+    [{ blockDevices: snapshotDevices('snap-0123456789abcdef0'), tpmSupport: true, bootMode: BootMode.LEGACY_BIOS }, /tpmSupport needs UEFI/],
   ])('%o is rejected at synth time', (props, message) => {
     expect(() => new AmiFromSnapshot(newStack(), 'Registered', props)).toThrow(message);
   });
@@ -56,6 +55,6 @@ describe('AmiFromSnapshot', () => {
 test('RestoredAmi and AmiFromSnapshot template snapshot', () => {
   const stack = newStack();
   new RestoredAmi(stack, 'Restored', { bucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'stored-amis'), objectKey: 'ami-0123456789abcdef0.bin' });
-  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0', architecture: ImageArchitecture.ARM64 });
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0'), architecture: ImageArchitecture.ARM64 });
   expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
 });

@@ -1,8 +1,9 @@
-import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { BakedAmi, BakedAmiProps, InstanceAction } from '../src';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { BakedAmi, BakedAmiProps, BeforeImaging, InstanceAction } from '../src';
 import { nagFindings, newStack, resourcesOfType } from './util';
 import { ResourceTypes, SETUP_SUCCEEDED, Tags as CdkAmiTags } from '../src/private/contract';
 
@@ -16,10 +17,12 @@ function linuxSetup(...commands: string[]): ec2.UserData {
 }
 
 type Baked = { stack: Stack; image: BakedAmi; template: Template };
-function bake(props: Partial<BakedAmiProps> = {}, configure?: (stack: Stack, image: BakedAmi) => void): Baked {
+function bake(
+  props: Partial<BakedAmiProps> = {}, configure?: (stack: Stack, image: BakedAmi) => void, propsIn?: (stack: Stack) => Partial<BakedAmiProps>,
+): Baked {
   const stack = newStack();
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
-  const image = new BakedAmi(stack, 'Web', { machineImage: BASE, vpc, setup: linuxSetup(), ...props });
+  const image = new BakedAmi(stack, 'Web', { machineImage: BASE, vpc, setup: linuxSetup(), ...props, ...propsIn?.(stack) });
   configure?.(stack, image);
   return { stack, image, template: Template.fromStack(stack) };
 }
@@ -84,7 +87,7 @@ describe('BakedAmi resources', () => {
   });
 
   test('the builder: IMDSv2 only through an unnamed launch template, no key pair, no inbound rule, user data replaces it', () => {
-    const { template } = bake({ instanceType: new ec2.InstanceType('c7i.large'), rootVolumeSize: Size.gibibytes(30) });
+    const { template } = bake({ instanceType: new ec2.InstanceType('c7i.large'), blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { volumeType: ec2.EbsDeviceVolumeType.GP3 }) }] });
     const [, instance] = builder(template);
     expect(instance.Properties).toMatchObject({
       InstanceType: 'c7i.large',
@@ -98,15 +101,16 @@ describe('BakedAmi resources', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupIngress: Match.absent() });
   });
 
-  test('the builder role: Session Manager by default, the user\'s additions, and CreateTags of the setup tag on its own builders only', () => {
-    const statement = new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::installers/*'] });
-    const { template, image } = bake({ policyStatements: [statement], managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('CloudWatchAgentServerPolicy')] });
-    expect(image.builderRole).toBeDefined();
+  test('the builder role: Session Manager by default, grants to the image, and CreateTags of the setup tag on its own builders only', () => {
+    const { template, image } = bake({}, (stack, baked) => {
+      s3.Bucket.fromBucketName(stack, 'Installers', 'installers').grantRead(baked);
+    });
+    expect(image.grantPrincipal).toBe(image.role.grantPrincipal);
     const roles = resourcesOfType(template, 'AWS::IAM::Role').filter(([id]) => /WebBuilderRole/.test(id));
     expect(roles).toHaveLength(1);
-    expect(JSON.stringify(roles[0][1].Properties.ManagedPolicyArns)).toMatch(/AmazonSSMManagedInstanceCore.*CloudWatchAgentServerPolicy/);
+    expect(JSON.stringify(roles[0][1].Properties.ManagedPolicyArns)).toMatch(/AmazonSSMManagedInstanceCore/);
     const statements = statementsOf(template, /WebBuilderRole/);
-    expect(statements).toContainEqual(expect.objectContaining({ Action: 's3:GetObject' }));
+    expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['s3:GetObject*']) }));
     const builderMark = builder(template)[1].Properties.Tags.find((t: any) => t.Key === 'cdk-ami:builder').Value;
     expect(statements).toContainEqual(expect.objectContaining({
       Sid: 'ReportSetupResult',
@@ -117,9 +121,18 @@ describe('BakedAmi resources', () => {
       },
     }));
 
-    const { template: noSsm } = bake({ sessionManager: false });
+    const { template: noSsm } = bake({ ssmSessionPermissions: false });
     const role = resourcesOfType(noSsm, 'AWS::IAM::Role').find(([id]) => /WebBuilderRole/.test(id))!;
     expect(role[1].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('a role of the user\'s: the builder runs with it, and it gets the report statement and Session Manager', () => {
+    const { template } = bake({}, undefined, (stack) => ({ role: new iam.Role(stack, 'Mine', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }) }));
+    expect(resourcesOfType(template, 'AWS::IAM::Role').filter(([id]) => /WebBuilderRole/.test(id))).toEqual([]);
+    const profile = resourcesOfType(template, 'AWS::IAM::InstanceProfile').find(([id]) => /WebBuilder/.test(id))!;
+    expect(profile[1].Properties.Roles).toEqual([{ Ref: expect.stringMatching(/^Mine/) }]);
+    expect(statementsOf(template, /^Mine/)).toContainEqual(expect.objectContaining({ Sid: 'ReportSetupResult' }));
+    template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }] });
   });
 
   test('the provider may read the builder\'s console and stop it, and describe instances', () => {
@@ -136,18 +149,14 @@ describe('BakedAmi resources', () => {
     expect(JSON.stringify(operation.find((s) => s.Sid === 'CreateImageOfSourceInstances')?.Resource)).toContain(builderId);
   });
 
-  test('the setup runs from a file; its exit code and the result are reported, after the cleanup', () => {
+  test('the user data carries the setup and reports its result (the script itself: builder-scripts.test.ts)', () => {
     const { template } = bake();
     const script = userDataOf(template);
     expect(script).toMatch(/^#!\/bin\/bash\n# cdk-ami recipe [0-9a-f]{32}:/);
     expect(script).toContain("<<'CDK_AMI_SETUP_EOF'\n#!/bin/bash\ndnf install -y nginx\nCDK_AMI_SETUP_EOF\n");
-    expect(script).toContain('rc=${PIPESTATUS[0]}');
     expect(script).toContain('cdk_ami_report "failed:$rc"');
-    const cleanAt = script.indexOf('cloud-init clean --logs');
-    expect(cleanAt).toBeGreaterThan(-1);
-    expect(script.indexOf('rm -f /etc/ssh/ssh_host_*_key')).toBeGreaterThan(cleanAt);
+    expect(script).toContain('cloud-init clean --logs');
     expect(script.trimEnd().endsWith(`cdk_ami_report ${SETUP_SUCCEEDED}`)).toBe(true);
-    expect(script).toContain(`echo "${CdkAmiTags.SETUP}=$1" | tee /dev/console`);
 
     const kept = userDataOf(bake({ clean: false }).template);
     expect(kept).not.toContain('cloud-init clean');
@@ -170,7 +179,7 @@ describe('BakedAmi resources', () => {
 
   test('the image options pass through: name, description, tags, removal policy, copies', () => {
     const { template } = bake({ imageName: 'web-v1', description: 'nginx', tags: { team: 'web' }, removalPolicy: RemovalPolicy.DESTROY }, (_stack, image) => {
-      image.copyTo('eu-west-1');
+      image.copyTo('EuWest1', 'eu-west-1');
     });
     template.hasResourceProperties('Custom::AmiFromInstance', {
       ImageName: 'web-v1', Description: 'nginx', RemovalPolicy: 'destroy', Tags: [{ Key: 'team', Value: 'web' }],
@@ -194,9 +203,9 @@ describe('BakedAmi recipe hash', () => {
     ['setup', { setup: linuxSetup('dnf install -y httpd') }],
     ['init', { init: ec2.CloudFormationInit.fromElements(ec2.InitPackage.yum('nginx')) }],
     ['instance type', { instanceType: new ec2.InstanceType('m7i.large') }],
-    ['root volume size', { rootVolumeSize: Size.gibibytes(40) }],
+    ['block devices', { blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(40) }] }],
     ['subnets', { vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }],
-    ['stopBeforeImaging', { stopBeforeImaging: false }],
+    ['beforeImaging', { beforeImaging: BeforeImaging.REBOOT }],
     ['clean', { clean: false }],
     ['image name', { imageName: 'web-v2' }],
     ['number of setup links (setupTimeout 1 h → 3 h)', { setupTimeout: Duration.hours(3) }],
@@ -207,9 +216,25 @@ describe('BakedAmi recipe hash', () => {
     expect(builder(changed)[0]).not.toBe(builder(unchanged)[0]);
   });
 
-  test('a tag on the builder (e.g. a stack-wide tag) changes the hash: CloudFormation would otherwise retag a terminated instance', () => {
-    const tagged = bake({}, (stack) => Tags.of(stack).add('cost-center', '42')).template;
-    expect(recipeHash(tagged)).not.toBe(base());
+  test('an app-wide tag bakes nothing: the builder and its launch template stay as they are, the image takes the tag', () => {
+    const plain = bake().template;
+    const tagged = bake({}, (stack) => Tags.of(stack.node.root).add('CostCenter', '1002')).template;
+    expect(recipeHash(tagged)).toBe(recipeHash(plain));
+    expect(builder(tagged)).toEqual(builder(plain));
+    expect(resourcesOfType(tagged, 'AWS::EC2::LaunchTemplate')).toEqual(resourcesOfType(plain, 'AWS::EC2::LaunchTemplate'));
+    expect(builder(tagged)[1].Properties.Tags.map((t: any) => t.Key)).toEqual(['Name', CdkAmiTags.BUILDER]);
+    tagged.hasResourceProperties('Custom::AmiFromInstance', { Tags: [{ Key: 'CostCenter', Value: '1002' }] });
+  });
+
+  test('builderTags tag the builder and are part of the recipe', () => {
+    const { template } = bake({ builderTags: { CostCenter: '1002' } });
+    expect(builder(template)[1].Properties.Tags).toEqual([
+      { Key: 'CostCenter', Value: '1002' },
+      { Key: 'Name', Value: 'TestStack/Web/Builder' },
+      { Key: CdkAmiTags.BUILDER, Value: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
+    expect(recipeHash(template)).not.toBe(base());
+    expect(builder(template)[0]).not.toBe(builder(bake().template)[0]);
   });
 
   test.each<[string, Partial<BakedAmiProps>]>([
@@ -247,11 +272,10 @@ describe('BakedAmi on Windows', () => {
     expect(image.getImage(image).osType).toBe(ec2.OperatingSystemType.WINDOWS);
   });
 
-  test('without clean, no sysprep: the handler stops the builder', () => {
-    const { template } = windowsBake({ clean: false, rootVolumeSize: Size.gibibytes(60) });
+  test('BeforeImaging.STOP: no sysprep, the handler stops the builder', () => {
+    const { template } = windowsBake({ beforeImaging: BeforeImaging.STOP });
     expect(userDataOf(template)).not.toContain('sysprep');
     for (const [, s] of resourcesOfType(template, ResourceTypes.BUILDER_SETUP)) expect(s.Properties.StopBy).toBe('handler');
-    expect(builder(template)[1].Properties.BlockDeviceMappings[0].DeviceName).toBe('/dev/sda1');
   });
 
   test('init runs cfn-init.exe and reads $LASTEXITCODE', () => {
@@ -271,15 +295,15 @@ describe('BakedAmi validation', () => {
 
   test.each<[string, Partial<BakedAmiProps>, RegExp]>([
     ['no setup', { setup: undefined }, /^BakedAmi needs a setup: give setup .*, init .*, or both\.$/],
-    ['setupTimeout too long', { setupTimeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
-    ['fractional root volume', { rootVolumeSize: Size.mebibytes(1500) }, /^rootVolumeSize 1\.46484375 GiB is not valid: a gp3 root volume has a whole number of GiB from 1 to 16384\.$/],
-    ['huge root volume', { rootVolumeSize: Size.gibibytes(20000) }, /^rootVolumeSize 20000 GiB is not valid/],
-    ['rootDeviceName alone', { rootDeviceName: '/dev/sda1' }, /^rootDeviceName "\/dev\/sda1" is set without rootVolumeSize/],
+    ['setupTimeout too long', { setupTimeout: Duration.hours(72) }, /^setupTimeout 3 days is out of range: it must be between 1 minute and 48 hours\.$/],
+    ['setupTimeout too short', { setupTimeout: Duration.seconds(30) }, /^setupTimeout 30 seconds is out of range/],
+    ['image timeout too long', { timeout: Duration.hours(49) }, /^timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours\.$/],
     ['initConfigSets without init', { initConfigSets: ['a'] }, /^initConfigSets is set without init/],
     ['Windows setup on Linux', { setup: windowsSetup() }, /^setup is an ec2\.UserData\.forWindows\(\), but the base image is Linux: use ec2\.UserData\.forLinux\(\)\.$/],
     ['Linux setup on Windows', { machineImage: WINDOWS_BASE }, /^setup must be an ec2\.UserData\.forWindows\(\) for a Windows base image/],
-    ['sysprep without stop', { machineImage: WINDOWS_BASE, setup: windowsSetup(), stopBeforeImaging: false }, /^stopBeforeImaging is false, but a Windows builder with clean \(sysprep\) always shuts down before imaging/],
+    ['sysprep on Linux', { beforeImaging: BeforeImaging.SYSPREP }, /^beforeImaging is SYSPREP, but the base image is Linux: sysprep is Windows's; use STOP or REBOOT\.$/],
     ['osType mismatch', { osType: ec2.OperatingSystemType.WINDOWS }, /^osType WINDOWS does not match the base image, which is Linux/],
+    ['reserved builder tag', { builderTags: { 'cdk-ami:builder': 'x' } }, /^Tag key "cdk-ami:builder" is reserved/],
     ['here-document end in setup', { setup: linuxSetup('cat <<CDK_AMI_SETUP_EOF', 'x', 'CDK_AMI_SETUP_EOF') }, /^setup has a line "CDK_AMI_SETUP_EOF"/],
   ])('%s', (_what, props, message) => {
     expect(() => bake(props)).toThrow(message);

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -31,8 +31,8 @@ function everythingStack(): Stack {
     noReboot: true,
     includeDataVolumes: false,
     blockDevices: [
-      { deviceName: '/dev/xvda', volumeSize: Size.gibibytes(30), volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 4000, throughput: 250 },
-      { deviceName: '/dev/xvdb', exclude: true },
+      { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 4000, throughput: 250 }) },
+      { deviceName: '/dev/xvdb', volume: ec2.BlockDeviceVolume.ebs(1), mappingEnabled: false },
     ],
     instanceAction: InstanceAction.TERMINATE,
     launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization('arn:aws:organizations::123456789012:organization/o-abcdefghij')],
@@ -48,16 +48,16 @@ function everythingStack(): Stack {
   });
   Tags.of(golden).add('cost-center', '42');
   // A copy made and owned by another account, as a role there, which also writes its parameter.
-  golden.copyTo('us-west-2', {
+  golden.copyTo('UsWest2', 'us-west-2', {
     account: '444455556666', copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', 'arn:aws:iam::444455556666:role/copies', { mutable: false }), parameterName: '/images/golden',
   });
-  golden.copyTo('eu-west-1', {
+  golden.copyTo('EuWest1', 'eu-west-1', {
     encrypted: true, copyTags: true, completionDuration: Duration.minutes(30), dangerouslyMakePublic: true, parameterName: '/images/golden',
   });
   new CopiedAmi(stack, 'Encrypted', {
     source: golden,
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
     deprecateAt: new Date(Date.now() + 86400_000),
     imageName: 'golden-encrypted',
     description: 'encrypted copy',
@@ -66,9 +66,10 @@ function everythingStack(): Stack {
     fastLaunch: { maxParallelLaunches: 6 },
   });
   new AmiFromSnapshot(stack, 'Registered', {
-    rootSnapshotId: 'snap-0123456789abcdef0',
-    rootVolume: { volumeSize: Size.gibibytes(20), volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 3000 },
-    dataVolumes: [{ deviceName: '/dev/xvdb', snapshotId: 'snap-0fedcba9876543210' }],
+    blockDevices: [
+      { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0123456789abcdef0', { volumeSize: 20, volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 3000 }) },
+      { deviceName: '/dev/xvdb', volume: ec2.BlockDeviceVolume.ebsFromSnapshot('snap-0fedcba9876543210') },
+    ],
     architecture: ImageArchitecture.ARM64,
     bootMode: BootMode.UEFI,
     tpmSupport: true,
@@ -91,7 +92,7 @@ function everythingStack(): Stack {
     usageOperation: 'RunInstances:0800',
     licenseConfigurationArns: ['arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-0123456789abcdef0123456789abcdef'],
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
     snapshotTags: { source: 'vmdk' },
     description: 'appliance',
     tags: { team: 'platform' },
@@ -110,8 +111,10 @@ function everythingStack(): Stack {
     fastLaunch: { maxParallelLaunches: 6 },
   });
   new AmiFromDisks(stack, 'FromDisks', {
-    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
-    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://other-disks/store.raw', DiskImageFormat.RAW), volumeSize: Size.gibibytes(40) }],
+    disks: [
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD) },
+      { deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://other-disks/store.raw', DiskImageFormat.RAW), volumeSize: 40 },
+    ],
     encrypted: true,
     encryptionKey: key,
     snapshotTags: { source: 'nixos' },

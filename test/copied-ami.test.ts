@@ -36,15 +36,30 @@ describe('CopiedAmi', () => {
     template.hasOutput('*', { Description: 'AMI ID of TestStack/Copy (eu-west-1)' });
   });
 
+  test('copyTo the image\'s own Region makes a same-Region copy (e.g. to re-encrypt), as documented', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    const copy = golden.copyTo('ReEncrypted', stack.region, { encrypted: true, encryptionKey: key });
+    expect(copy).toBeInstanceOf(CopiedAmi);
+    expect(copy.region).toBe('us-east-1');
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', {
+      Region: 'us-east-1',
+      SourceRegion: 'us-east-1',
+      Encrypted: true,
+      KmsKeyId: key.keyArn,
+    });
+  });
+
   test('copyTo on a stack image copies to several Regions with one provider', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    const eu = golden.copyTo('eu-west-1');
-    const ap = golden.copyTo('ap-southeast-2', { encrypted: true });
+    const eu = golden.copyTo('EuWest1', 'eu-west-1');
+    const ap = golden.copyTo('ApSoutheast2', 'ap-southeast-2', { encrypted: true });
     const template = Template.fromStack(stack);
     template.resourceCountIs('Custom::CopiedAmi', 2);
     template.resourceCountIs('AWS::Lambda::Function', 6);
-    expect(eu.node.path).toBe('TestStack/Golden/CopyToeu-west-1');
+    expect(eu.node.path).toBe('TestStack/Golden/EuWest1');
     expect(ap).toBeInstanceOf(CopiedAmi);
     expect((ap as CopiedAmi).source).toBe(golden);
     // The copy's source ID is the source's final waiter: it copies an available image.
@@ -64,7 +79,7 @@ describe('CopiedAmi', () => {
   test('a KMS key in the destination Region is granted what EBS needs', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
-    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key });
+    new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, encryptionKey: key });
     Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { KmsKeyId: key.keyArn });
     const onKey = policyStatements(stack).filter((s) => s.Resource === key.keyArn);
     expect(onKey.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(['kms:CreateGrant', 'kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo']));
@@ -95,7 +110,7 @@ describe('CopiedAmi', () => {
   });
 
   test.each([
-    [{ kmsKey: 'key' }, /kmsKey needs encrypted: true/],
+    [{ encryptionKey: 'key' }, /encryptionKey needs encrypted: true/],
     [{ completionDuration: Duration.minutes(20) }, /completionDuration 20 minutes is not allowed: it must be a multiple of 15 minutes between 15 minutes and 48 hours/],
     [{ completionDuration: Duration.hours(49) }, /completionDuration .* is not allowed/],
     [{ completionDuration: Duration.hours(2), timeout: Duration.hours(1) }, /timeout 1 hour is shorter than completionDuration 2 hours/],
@@ -105,7 +120,7 @@ describe('CopiedAmi', () => {
   ])('%o is rejected at synth time', (props, message) => {
     const stack = newStack();
     const extra: any = { ...props };
-    if (extra.kmsKey) extra.kmsKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
+    if (extra.encryptionKey) extra.encryptionKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', ...extra })).toThrow(message);
   });
 
@@ -139,8 +154,8 @@ describe('CopiedAmi', () => {
   test('a copy in the stack\'s Region keeps the CloudFormation parameter; copies elsewhere share one statement per action', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0', parameterName: 'golden' });
-    golden.copyTo('eu-west-1', { parameterName: 'golden' });
-    golden.copyTo('ap-southeast-2', { parameterName: '/images/golden' });
+    golden.copyTo('EuWest1', 'eu-west-1', { parameterName: 'golden' });
+    golden.copyTo('ApSoutheast2', 'ap-southeast-2', { parameterName: '/images/golden' });
     new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, parameterName: '/images/golden-encrypted' });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SSM::Parameter', 2);
@@ -161,8 +176,8 @@ describe('CopiedAmi', () => {
   test('a KMS key in another Region than the copy is rejected', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/k');
-    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, kmsKey: key }))
-      .toThrow(/kmsKey is in us-east-1, but the copy is made in eu-west-1/);
+    expect(() => new CopiedAmi(stack, 'Copy', { source: Ami.fromImageId(stack, 'S', SOURCE), region: 'eu-west-1', encrypted: true, encryptionKey: key }))
+      .toThrow(/encryptionKey is in us-east-1, but the copy is made in eu-west-1/);
   });
 
   test('Ami.fromImageId validates the ID and serves as an ec2.IMachineImage', () => {
@@ -178,7 +193,7 @@ describe('CopiedAmi', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/k');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    golden.copyTo('eu-west-1', { encrypted: true, kmsKey: key });
+    golden.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: key });
     expect(nagFindings(stack)).toEqual([]);
   });
 

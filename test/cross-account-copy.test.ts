@@ -1,19 +1,23 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole, StoredAmi } from '../src';
-import { nagFindings, newStack, resourcesOfType, statementsOf } from './util';
+import { Construct } from 'constructs';
+import { Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, CrossAccountCopyRole, IImage, StoredAmi } from '../src';
+import { nagFindings, newStack, resourcesOfType, snapshotDevices, statementsOf } from './util';
 
 const SOURCE = 'ami-0123456789abcdef0';
+const INSTANCE = 'i-0123456789abcdef0';
 const TARGET = '444455556666';
 const ROLE_ARN = `arn:aws:iam::${TARGET}:role/cdk-ami-copies`;
 
 type Props = Partial<ConstructorParameters<typeof CopiedAmi>[2]>;
+/** A copy by another account of an image of the stack (the only sources whose snapshots the provider may share). */
 function crossAccount(props: Props = {}, stack = newStack()) {
   const copy = new CopiedAmi(stack, 'Copy', {
-    source: Ami.fromImageId(stack, 'Source', SOURCE),
+    source: new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }),
     region: 'eu-west-1',
     account: TARGET,
     copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', ROLE_ARN, { mutable: false }),
@@ -26,8 +30,9 @@ describe('CopiedAmi owned by another account', () => {
   test('the operation names the account and role; every waiter link follows the copy as that role', () => {
     const { stack, copy } = crossAccount({ timeout: Duration.hours(2) });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', Account: TARGET, RoleArn: ROLE_ARN, SourceImageId: SOURCE });
-    const waiters = resourcesOfType(template, 'Custom::AmiWaiter');
+    template.hasResourceProperties('Custom::CopiedAmi', { Region: 'eu-west-1', Account: TARGET, RoleArn: ROLE_ARN, SourceImageId: stack.resolve(copy.source.imageId) });
+    // The copy's links (the source has its own).
+    const waiters = resourcesOfType(template, 'Custom::AmiWaiter').filter(([id]) => id.startsWith('Copy'));
     expect(waiters.length).toBeGreaterThan(1);
     for (const [, w] of waiters) expect(w.Properties).toMatchObject({ Region: 'eu-west-1', RoleArn: ROLE_ARN });
     expect(copy.account).toBe(TARGET);
@@ -54,32 +59,32 @@ describe('CopiedAmi owned by another account', () => {
     }
   });
 
-  test('the stack shares only the source image, and snapshots only with the copying accounts; it copies nothing itself', () => {
-    const { stack } = crossAccount();
+  test('the stack shares only the source image, and only its own snapshots in the source\'s Region with the copying accounts; it copies nothing itself', () => {
+    const { stack, copy } = crossAccount();
     const op = statementsOf(stack, 'CdkAmiProviderOperationRole');
     expect(op).toContainEqual(expect.objectContaining({
       Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-east-1::image/${SOURCE}`]] },
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::image/', stack.resolve(copy.source.imageId)]] },
     }));
     const add = op.find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
+    expect(add.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::snapshot/*']] });
     expect(add.Condition).toMatchObject({
-      'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
+      'StringEquals': { 'ec2:Attribute': 'createVolumePermission', 'aws:ResourceTag/cdk-ami:stack': { Ref: 'AWS::StackId' } },
       'ForAllValues:StringEquals': { 'ec2:Add/userId': [TARGET] },
       'Null': { 'ec2:Add/userId': 'false', 'ec2:Add/group': 'true' },
     });
     expect(op.filter((s) => [s.Action].flat().includes('ec2:CopyImage'))).toEqual([]);
   });
 
-  test('copyTo with an account: one copy per Region and account', () => {
+  test('copyTo with an account: copies into one Region for several accounts', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
     const role = (account: string) => (stack.node.tryFindChild(`Role${account}`) as iam.IRole | undefined)
       ?? iam.Role.fromRoleArn(stack, `Role${account}`, `arn:aws:iam::${account}:role/copies`, { mutable: false });
-    const eu = golden.copyTo('eu-west-1');
-    const target = golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) });
-    const other = golden.copyTo('eu-west-1', { account: '777788889999', copyRole: role('777788889999') });
-    expect([eu, target, other].map((c) => c.node.id)).toEqual(['CopyToeu-west-1', `CopyToeu-west-1${TARGET}`, 'CopyToeu-west-1777788889999']);
-    expect(() => golden.copyTo('eu-west-1', { account: TARGET, copyRole: role(TARGET) })).toThrow(/is called twice on TestStack\/Golden for account 444455556666/);
+    const eu = golden.copyTo('EuWest1', 'eu-west-1');
+    const target = golden.copyTo('EuWest1Target', 'eu-west-1', { account: TARGET, copyRole: role(TARGET) });
+    const other = golden.copyTo('EuWest1Other', 'eu-west-1', { account: '777788889999', copyRole: role('777788889999') });
+    expect([eu, target, other].map((c) => c.account)).toEqual(['123456789012', TARGET, '777788889999']);
     // The snapshot share names both accounts.
     const add = statementsOf(stack, 'CdkAmiProviderOperationRole').find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
     expect(add.Condition['ForAllValues:StringEquals']['ec2:Add/userId']).toEqual([TARGET, '777788889999']);
@@ -88,8 +93,8 @@ describe('CopiedAmi owned by another account', () => {
   test('the same imageName in two accounts is no clash', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    golden.copyTo('eu-west-1', { imageName: 'golden' });
-    expect(() => golden.copyTo('eu-west-1', {
+    golden.copyTo('EuWest1', 'eu-west-1', { imageName: 'golden' });
+    expect(() => golden.copyTo('EuWest1Target', 'eu-west-1', {
       imageName: 'golden', account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }),
     })).not.toThrow();
   });
@@ -98,8 +103,8 @@ describe('CopiedAmi owned by another account', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-    const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: key });
-    encrypted.copyTo('eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
+    const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: key });
+    encrypted.copyTo('EuWest1', 'eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) });
     const [, k] = resourcesOfType(Template.fromStack(stack), 'AWS::KMS::Key')[0];
     const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${TARGET}:root`]] } };
     const viaEc2 = {
@@ -145,14 +150,47 @@ describe('CopiedAmi owned by another account', () => {
     ['copyRole of another account', { copyRole: iam.Role.fromRoleArn(newStack('R'), 'R', 'arn:aws:iam::777788889999:role/x') }, /copyRole arn:aws:iam::777788889999:role\/x belongs to account 777788889999, but the copy is made by account 444455556666/],
     ['an account that is not 12 digits', { account: '12345' }, /account "12345" is not an AWS account ID/],
     ['the stack\'s own account with copyRole', { account: '123456789012' }, /copyRole is only for a copy made by another account/],
-    ['kmsKey of another account', { encrypted: true, kmsKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /kmsKey must be a key of account 444455556666/],
+    ['encryptionKey of another account', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /encryptionKey must be a key of account 444455556666/],
+    ['encryptionKey of another account', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(newStack('K'), 'K', 'arn:aws:kms:eu-west-1:777788889999:key/abc') }, /^encryptionKey must be a key of account 444455556666, which makes the copy, but it is a key of account 777788889999: import it with kms\.Key\.fromKeyArn and an ARN of account 444455556666\.$/],
   ])('refuses %s at synth', (_name, props, message) => {
     expect(() => crossAccount(props)).toThrow(message);
   });
 
-  test('refuses a kmsKey defined in the stack, which lives in the stack\'s account', () => {
+  test('refuses an encryptionKey defined in the stack, which lives in the stack\'s account', () => {
     const stack = newStack();
-    expect(() => crossAccount({ region: 'us-east-1', encrypted: true, kmsKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/kmsKey must be a key of account 444455556666/);
+    expect(() => crossAccount({ region: 'us-east-1', encrypted: true, encryptionKey: new kms.Key(stack, 'Key') }, stack)).toThrow(/encryptionKey must be a key of account 444455556666/);
+  });
+
+  test.each<[string, (stack: Stack) => IImage, string]>([
+    ['an image referenced by ID', (stack) => Ami.fromImageId(stack, 'Existing', SOURCE), 'is an image referenced by ID, whose snapshots are not tagged as this stack\'s'],
+    ['an AmiFromSnapshot', (stack) => new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') }), 'is registered from your snapshots, which are not tagged as this stack\'s'],
+    ['an image of another stack', (stack) => new AmiFromInstance(new Stack(stack.node.root as App, 'Other', { env: { account: '123456789012', region: 'us-east-1' } }), 'Golden', { instanceId: INSTANCE }),
+      'is an image of stack Other, whose snapshots carry that stack\'s tag'],
+  ])('refuses as the source of a copy by another account %s: the provider shares only its own stack\'s snapshots', (_name, source, what) => {
+    const stack = newStack();
+    const image = source(stack);
+    expect(() => crossAccount({ source: image }, stack)).toThrow(
+      `source ${image.node.path} ${what}: a copy made by account ${TARGET} needs the source's snapshots shared with it, and the provider shares only snapshots of this stack's images. Copy the image into this stack first (a CopiedAmi without account), and copy that copy to account ${TARGET}.`);
+    // The way out the message names: a copy in the stack's account, copied on.
+    const own = new CopiedAmi(stack, 'Own', { source: image });
+    expect(() => own.copyTo('EuWest1', 'eu-west-1', { account: TARGET, copyRole: iam.Role.fromRoleArn(stack, 'Role', ROLE_ARN, { mutable: false }) })).not.toThrow();
+  });
+
+  test('refuses fastLaunch with a launch template on a copy by another account; without one the copy role enables it', () => {
+    const stack = newStack();
+    const launchTemplate = ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'Lt', { launchTemplateId: 'lt-0123456789abcdef0' });
+    expect(() => crossAccount({ fastLaunch: { maxParallelLaunches: 6, launchTemplate } }, stack)).toThrow(
+      `fastLaunch.launchTemplate cannot be used on a copy made by account ${TARGET}: copyRole enables fast launch there and may name no launch template. Remove fastLaunch.launchTemplate (EC2 then launches in that account's default VPC).`);
+    const { stack: other } = crossAccount({ fastLaunch: { maxParallelLaunches: 6 } });
+    const last = resourcesOfType(Template.fromStack(other), 'Custom::AmiWaiter').filter(([id]) => id.startsWith('Copy')).pop()!;
+    expect(last[1].Properties).toMatchObject({ RoleArn: ROLE_ARN, FastLaunch: { MaxParallelLaunches: 6 } });
+  });
+
+  test('accepts a key of the copying account imported into the copying stack (the README example)', () => {
+    const stack = newStack();
+    const encryptionKey = kms.Key.fromKeyArn(stack, 'TargetKey', `arn:aws:kms:eu-west-1:${TARGET}:key/abc`);
+    crossAccount({ encrypted: true, encryptionKey }, stack);
+    Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { Account: TARGET, KmsKeyId: `arn:aws:kms:eu-west-1:${TARGET}:key/abc` });
   });
 
   test('refuses copyRole without account', () => {
@@ -175,8 +213,8 @@ describe('CopiedAmi owned by another account', () => {
   });
 
   test.each<[string, (copy: CopiedAmi) => unknown, string]>([
-    ['copyTo', (copy) => copy.copyTo('eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
-    ['copyTo another account', (copy) => copy.copyTo('eu-central-1', {
+    ['copyTo', (copy) => copy.copyTo('EuCentral1', 'eu-central-1'), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
+    ['copyTo another account', (copy) => copy.copyTo('EuCentral1', 'eu-central-1', {
       account: '777788889999', copyRole: iam.Role.fromRoleArn(copy, 'R', 'arn:aws:iam::777788889999:role/copies', { mutable: false }),
     }), 'share or copy as its own account: copy the original image instead (copyTo with account and region).'],
     ['storeTo', (copy) => copy.storeTo('Backup', s3.Bucket.fromBucketName(copy, 'B', 'backups')), 'store as its own account: store the original image instead.'],
@@ -191,7 +229,7 @@ describe('CopiedAmi owned by another account', () => {
     expect(() => new StoredAmi(stack, 'Stored', { image: copy, bucket: s3.Bucket.fromBucketName(stack, 'B', 'backups') })).toThrow(/^image TestStack\/Copy is owned by account 444455556666/);
     expect(() => new CopiedAmi(stack, 'Again', { source: copy })).toThrow(/^source TestStack\/Copy is owned by account 444455556666/);
     const own = new CopiedAmi(stack, 'Own', { source: Ami.fromImageId(stack, 'Original', SOURCE), region: 'eu-west-1' });
-    expect(() => own.copyTo('eu-central-1')).not.toThrow();
+    expect(() => own.copyTo('EuCentral1', 'eu-central-1')).not.toThrow();
     expect(() => own.storeTo('Backup', s3.Bucket.fromBucketName(stack, 'B2', 'backups'))).not.toThrow();
   });
 });
@@ -248,6 +286,20 @@ describe('the parameter of a copy owned by another account', () => {
     expect(() => crossAccount({ copyRole: role.role, parameterName: '/images/golden' }, stack)).toThrow(
       'parameterName "/images/golden" is not among the parameterNames of copyRole Target/CopyRole, which writes the parameter in the copy\'s account: add it there.');
   });
+});
+
+test('a CrossAccountCopyRole of another copy of the library in the app is recognised too (global symbol, not instanceof)', () => {
+  const app = new App();
+  const target = new Stack(app, 'Target', { env: { account: TARGET, region: 'eu-west-1' } });
+  // What another copy of cdk-ami makes: not an instance of this copy's class, marked with the same global symbol.
+  const foreign = new Construct(target, 'CopyRole');
+  Object.defineProperty(foreign, Symbol.for('cdk-ami.CrossAccountCopyRole'), { value: true });
+  Object.assign(foreign, { parameterNames: ['/images/other'] });
+  const role = new iam.Role(foreign, 'Resource', { assumedBy: new iam.AccountPrincipal('123456789012'), roleName: 'cdk-ami-copies' });
+  expect(foreign instanceof CrossAccountCopyRole).toBe(false);
+  const stack = new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'us-east-1' } });
+  expect(() => crossAccount({ copyRole: role, parameterName: '/images/golden' }, stack)).toThrow(
+    'parameterName "/images/golden" is not among the parameterNames of copyRole Target/CopyRole');
 });
 
 describe('CrossAccountCopyRole', () => {

@@ -20,6 +20,7 @@ const NO_EC2_PARAMETER: Record<string, string> = {
   'CrossAccountCopyRoleProps.roleName': 'the IAM role name, no EC2 parameter',
   'CrossAccountCopyRoleProps.encryptionKeys': 'KMS permissions of the role, no EC2 parameter',
   'CrossAccountCopyRoleProps.sourceEncryptionKeys': 'KMS permissions of the role, no EC2 parameter',
+  'CrossAccountCopyRole.isCrossAccountCopyRole': 'a construct type check, no EC2 parameter',
   'ImageProps.output': 'a CloudFormation output',
   'ImageProps.exportName': 'a CloudFormation export',
   'ImageProps.osType': 'what getImage() tells CDK, not sent to AWS',
@@ -32,8 +33,6 @@ const NO_EC2_PARAMETER: Record<string, string> = {
   'ImageAttributes.osType': 'what getImage() tells CDK, not sent to AWS',
   'ImageAttributes.userData': 'what getImage() tells CDK, not sent to AWS',
   'BakedAmiProps.vpc': 'where the builder runs; its subnet (vpcSubnets) is the RunInstances parameter',
-  'BakedAmiProps.managedPolicies': 'IAM policies of the builder role',
-  'BakedAmiProps.policyStatements': 'IAM statements of the builder role',
   'BakedAmiProps.setupTimeout': 'a cdk-ami wait, no EC2 parameter',
   'Ami.fromImageId': 'a reference to an existing image, no EC2 call',
   'Ami.fromImageAttributes': 'a reference to an existing image, no EC2 call',
@@ -112,11 +111,11 @@ describe('docstrings link the EC2 API reference', () => {
   test('finds the public props and methods', () => {
     const names = members.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining([
-      'ImageProps.description', 'CopyOptions.kmsKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
-      'ImageVolumeOptions.iops', 'ImageBlockDevice.exclude', 'SnapshotVolume.snapshotId',
+      'ImageProps.description', 'CopyOptions.encryptionKey', 'StoreOptions.objectTags', 'ImageAttributes.imageId',
+      'AmiFromInstanceProps.blockDevices', 'AmiFromSnapshotProps.blockDevices', 'BakedAmiProps.builderTags',
       'AmiFromInstanceProps.noReboot', 'RegistrationOptions.tpmSupport', 'BakedAmiProps.instanceType',
       'CopiedAmiProps.source', 'ImportedAmiProps.platform', 'RestoredAmiProps.objectKey', 'StoredAmiProps.bucket',
-      'LaunchPermission.account', 'ImportDisk.fromBucket', 'ImageBase.copyTo',
+      'LaunchPermission.account', 'ImportDisk.fromBucket', 'CopyableImageBase.copyTo',
     ]));
     // Not the internal helpers of a construct file.
     expect(names.some((n) => n.startsWith('ImageBase._'))).toBe(false);

@@ -1,9 +1,9 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BootMode, CopiedAmi, DiskImageFormat, ImageArchitecture, ImportDisk, ImportedAmi, LaunchPermission,
 } from '../src';
-import { ENV, newStack } from './util';
+import { ENV, newStack, snapshotDevices } from './util';
 
 // Synth-time checks of the rules EC2 applies at deploy time: each would
 // otherwise fail a deployment minutes in, or silently do less than asked.
@@ -22,14 +22,14 @@ describe('boot mode and NitroTPM', () => {
     [{ tpmSupport: true, bootMode: BootMode.LEGACY_BIOS }, /tpmSupport needs UEFI boot, but bootMode is "legacy-bios"/],
     [{ tpmSupport: true, bootMode: BootMode.UEFI_PREFERRED }, /tpmSupport needs UEFI boot, but bootMode is "uefi-preferred"/],
   ])('AmiFromSnapshot %o is rejected', (props, message) => {
-    expect(() => new AmiFromSnapshot(newStack(), 'Image', { rootSnapshotId: SNAPSHOT, ...props })).toThrow(message);
+    expect(() => new AmiFromSnapshot(newStack(), 'Image', { blockDevices: snapshotDevices(SNAPSHOT), ...props })).toThrow(message);
   });
 
   test.each([
     [{ tpmSupport: true, bootMode: BootMode.UEFI }],
     [{ tpmSupport: true, architecture: ImageArchitecture.ARM64 }],
   ])('AmiFromSnapshot %o is accepted (UEFI, given or arm64\'s default)', (props) => {
-    expect(() => new AmiFromSnapshot(newStack(), 'Image', { rootSnapshotId: SNAPSHOT, ...props })).not.toThrow();
+    expect(() => new AmiFromSnapshot(newStack(), 'Image', { blockDevices: snapshotDevices(SNAPSHOT), ...props })).not.toThrow();
   });
 
   test('ImportImage takes legacy-bios and uefi only', () => {
@@ -42,18 +42,10 @@ describe('boot mode and NitroTPM', () => {
 
 describe('block devices', () => {
   test('a data volume on the root device is rejected', () => {
+    const [root, data] = snapshotDevices(SNAPSHOT, 'snap-0123456789abcdef1');
     expect(() => new AmiFromSnapshot(newStack(), 'Image', {
-      rootSnapshotId: SNAPSHOT,
-      dataVolumes: [{ deviceName: '/dev/xvda', snapshotId: 'snap-0123456789abcdef1' }],
-    })).toThrow('dataVolumes deviceName "/dev/xvda" (snapshot snap-0123456789abcdef1) is the root device name');
-  });
-
-  test('two data volumes on one device are rejected', () => {
-    expect(() => new AmiFromSnapshot(newStack(), 'Image', {
-      rootSnapshotId: SNAPSHOT,
-      rootDeviceName: '/dev/sda1',
-      dataVolumes: [{ deviceName: '/dev/sdf', snapshotId: 'snap-0123456789abcdef1' }, { deviceName: '/dev/sdf', snapshotId: 'snap-0123456789abcdef2' }],
-    })).toThrow(/"\/dev\/sdf" \(snapshot snap-0123456789abcdef2\) is already mapped to another data volume/);
+      blockDevices: [root, { ...data, deviceName: root.deviceName }],
+    })).toThrow('blockDevices[1].deviceName "/dev/xvda" is listed twice: give each device once.');
   });
 });
 
@@ -82,10 +74,12 @@ describe('Regions and partitions', () => {
     expect(warnings(known, '/TestStack/Copy')).toEqual([]);
   });
 
-  test('copyTo twice into one Region names the Region', () => {
-    const image = new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE });
-    image.copyTo('eu-west-1');
-    expect(() => image.copyTo('eu-west-1')).toThrow(/copyTo\("eu-west-1"\) is called twice on TestStack\/Image: it makes one copy per Region/);
+  test('copyTo takes the copy\'s construct ID: two copies into one Region are two images', () => {
+    const stack = newStack();
+    const image = new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE });
+    const copies = [image.copyTo('First', 'eu-west-1'), image.copyTo('Second', 'eu-west-1')];
+    expect(copies.map((c) => c.node.path)).toEqual(['TestStack/Image/First', 'TestStack/Image/Second']);
+    expect(Object.keys(Template.fromStack(stack).findResources('Custom::CopiedAmi'))).toHaveLength(2);
   });
 });
 
@@ -95,7 +89,7 @@ describe('image names', () => {
     const a = new Stack(app, 'A', { env: ENV });
     const b = new Stack(app, 'B', { env: ENV });
     new AmiFromInstance(a, 'Image', { instanceId: INSTANCE, imageName: 'golden' });
-    expect(() => new AmiFromSnapshot(b, 'Image', { rootSnapshotId: SNAPSHOT, imageName: 'golden' }))
+    expect(() => new AmiFromSnapshot(b, 'Image', { blockDevices: snapshotDevices(SNAPSHOT), imageName: 'golden' }))
       .toThrow('imageName "golden" is already used by A/Image: EC2 image names are unique in an account and Region, so the second image could never be created. Give one of them another name.');
   });
 
@@ -103,7 +97,7 @@ describe('image names', () => {
     const app = new App();
     const a = new Stack(app, 'A', { env: ENV });
     const image = new AmiFromInstance(a, 'Image', { instanceId: INSTANCE, imageName: 'golden' });
-    expect(() => image.copyTo('eu-west-1', { imageName: 'golden' })).not.toThrow();
+    expect(() => image.copyTo('EuWest1', 'eu-west-1', { imageName: 'golden' })).not.toThrow();
     const other = new Stack(app, 'Other', { env: { account: '210987654321', region: ENV.region } });
     expect(() => new AmiFromInstance(other, 'Image', { instanceId: INSTANCE, imageName: 'golden' })).not.toThrow();
   });

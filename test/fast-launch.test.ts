@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AmiFromInstance, AmiFromSnapshot, BakedAmi, FastLaunchOptions, ImportDisk, ImportedAmi, ImportPlatform } from '../src';
-import { lastWaiter, newStack, operationOf, resourcesOfType, statementsOf } from './util';
+import { lastWaiter, newStack, operationOf, resourcesOfType, snapshotDevices, statementsOf } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -74,7 +74,7 @@ describe('fastLaunch renders', () => {
 
   test('an image whose platform synth does not know (no osType) is checked by EC2 at deploy time', () => {
     const stack = newStack();
-    new AmiFromSnapshot(stack, 'Image', { rootSnapshotId: 'snap-0123456789abcdef0', fastLaunch: {} });
+    new AmiFromSnapshot(stack, 'Image', { blockDevices: snapshotDevices('snap-0123456789abcdef0'), fastLaunch: {} });
     expect(lastWaiter(stack).FastLaunch).toEqual({});
   });
 });

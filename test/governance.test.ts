@@ -6,7 +6,7 @@ import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DeregistrationProtection, ImageBase, ImageProps, ImportDisk, ImportedAmi,
   LaunchPermission, RestoredAmi,
 } from '../src';
-import { nagFindings, newStack, resourcesOfType } from './util';
+import { nagFindings, newStack, resourcesOfType, snapshotDevices } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const ORG = 'arn:aws:organizations::123456789012:organization/o-abcdefghij';
@@ -27,7 +27,7 @@ describe('sharing, deprecation and protection', () => {
       deprecateAt: new Date('2030-01-02T03:04:29Z'),
       deregistrationProtection: DeregistrationProtection.ENABLED_WITH_COOLDOWN,
     });
-    image.grantLaunch(LaunchPermission.organizationalUnit(OU), LaunchPermission.account('111122223333'));
+    image.addLaunchPermission(LaunchPermission.organizationalUnit(OU), LaunchPermission.account('111122223333'));
     expect(lastWaiter(stack)).toMatchObject({
       LaunchPermissions: [{ UserId: '111122223333' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }],
       ShareSnapshots: true,
@@ -63,10 +63,10 @@ describe('sharing, deprecation and protection', () => {
   const KINDS: [string, (stack: Stack, props: ImageProps) => ImageBase][] = [
     ['AmiFromInstance', (stack, props) => new AmiFromInstance(stack, 'Image', { instanceId: INSTANCE, ...props })],
     ['CopiedAmi', (stack, props) => new CopiedAmi(stack, 'Image', { source: Ami.fromImageId(stack, 'S', 'ami-0123456789abcdef0'), region: 'eu-west-1', ...props })],
-    ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('eu-west-1', props)],
+    ['copyTo', (stack, props) => new AmiFromInstance(stack, 'Source', { instanceId: INSTANCE }).copyTo('EuWest1', 'eu-west-1', props)],
     ['ImportedAmi', (stack, props) => new ImportedAmi(stack, 'Image', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], ...props })],
     ['RestoredAmi', (stack, props) => new RestoredAmi(stack, 'Image', { bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'), objectKey: 'ami-0123456789abcdef0.bin', ...props })],
-    ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { rootSnapshotId: 'snap-0123456789abcdef0', ...props })],
+    ['AmiFromSnapshot', (stack, props) => new AmiFromSnapshot(stack, 'Image', { blockDevices: snapshotDevices('snap-0123456789abcdef0'), ...props })],
     ['BakedAmi', (stack, props) => new BakedAmi(stack, 'Image', {
       machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
       vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
@@ -75,10 +75,10 @@ describe('sharing, deprecation and protection', () => {
     })],
   ];
 
-  test.each(KINDS)('%s: accounts, organizations and OUs, by prop and grantLaunch, reach the last waiter link the same way', (_kind, make) => {
+  test.each(KINDS)('%s: accounts, organizations and OUs, by prop and addLaunchPermission, reach the last waiter link the same way', (_kind, make) => {
     const stack = newStack();
     const image = make(stack, { launchPermissions: [LaunchPermission.account('111122223333'), LaunchPermission.organization(ORG)] });
-    image.grantLaunch(LaunchPermission.organizationalUnit(OU));
+    image.addLaunchPermission(LaunchPermission.organizationalUnit(OU));
     const shared = resourcesOfType(Template.fromStack(stack), 'Custom::AmiWaiter').filter(([, w]) => w.Properties.LaunchPermissions);
     expect(shared.map(([, w]) => [w.Properties.Region, w.Properties.Link === w.Properties.Links, w.Properties.LaunchPermissions])).toEqual([
       [image.region, true, [{ UserId: '111122223333' }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }]],
@@ -90,9 +90,9 @@ describe('sharing, deprecation and protection', () => {
       .toThrow(`Launch permission "${OU}" is not valid: expected an organization ARN such as arn:aws:organizations::123456789012:organization/o-exampleorgid.`);
   });
 
-  test('grantLaunch validates too', () => {
+  test('addLaunchPermission validates too', () => {
     const image = new AmiFromInstance(newStack(), 'Image', { instanceId: INSTANCE });
-    expect(() => image.grantLaunch(LaunchPermission.account('abc'))).toThrow(/expected an account ID of 12 digits/);
+    expect(() => image.addLaunchPermission(LaunchPermission.account('abc'))).toThrow(/expected an account ID of 12 digits/);
   });
 
   test.each([

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Ami, AmiFromInstance, AmiFromSnapshot, CopiedAmi, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi } from '../src';
-import { lastWaiter, newStack, operationOf, resourcesOfType, statementsOf } from './util';
+import { lastWaiter, newStack, operationOf, resourcesOfType, snapshotDevices, statementsOf } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const SNAPSHOT = 'snap-0123456789abcdef0';
@@ -10,7 +10,7 @@ const SNAPSHOT = 'snap-0123456789abcdef0';
 describe('requireImdsv2 on every image kind', () => {
   const kinds: [string, string, (stack: Stack) => void][] = [
     ['AmiFromInstance', 'Custom::AmiFromInstance', (s) => new AmiFromInstance(s, 'Image', { instanceId: INSTANCE, requireImdsv2: true })],
-    ['AmiFromSnapshot', 'Custom::AmiFromSnapshot', (s) => new AmiFromSnapshot(s, 'Image', { rootSnapshotId: SNAPSHOT, requireImdsv2: true })],
+    ['AmiFromSnapshot', 'Custom::AmiFromSnapshot', (s) => new AmiFromSnapshot(s, 'Image', { blockDevices: snapshotDevices(SNAPSHOT), requireImdsv2: true })],
     ['CopiedAmi', 'Custom::CopiedAmi', (s) => new CopiedAmi(s, 'Image', {
       source: Ami.fromImageId(s, 'Source', 'ami-0123456789abcdef0', 'eu-west-1'), requireImdsv2: true,
     })],
@@ -62,7 +62,7 @@ describe('disableAt', () => {
     const image = new AmiFromInstance(stack, 'Image', {
       instanceId: INSTANCE, disableAt: new Date('2020-01-01T00:00:00Z'), dangerouslyMakePublic: true,
     });
-    image.grantLaunch(LaunchPermission.account('111122223333'));
+    image.addLaunchPermission(LaunchPermission.account('111122223333'));
     const warnings = Annotations.fromStack(stack).findWarning('/TestStack/Image', Match.anyValue()).map((w) => String(w.entry.data));
     expect(warnings).toEqual(expect.arrayContaining([
       expect.stringContaining('dangerouslyMakePublic has no effect while the image is disabled'),
@@ -100,7 +100,7 @@ describe('snapshotTags', () => {
   });
 
   test('AmiFromSnapshot refuses them: the snapshots are the user\'s', () => {
-    expect(() => new AmiFromSnapshot(newStack(), 'Image', { rootSnapshotId: SNAPSHOT, snapshotTags: { backup: 'daily' } }))
+    expect(() => new AmiFromSnapshot(newStack(), 'Image', { blockDevices: snapshotDevices(SNAPSHOT), snapshotTags: { backup: 'daily' } }))
       .toThrow('snapshotTags is not available for AmiFromSnapshot: the snapshots are yours and cdk-ami never tags them; tag them directly.');
   });
 });

@@ -11,9 +11,9 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
   test('an existing image is copied with copyTo, like a managed one', () => {
     const stack = newStack();
     const vendor = Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2');
-    const copy = vendor.copyTo('us-east-1', { imageName: 'vendor-copy' });
+    const copy = vendor.copyTo('UsEast1', 'us-east-1', { imageName: 'vendor-copy' });
     expect(copy).toBeInstanceOf(CopiedAmi);
-    expect(copy.node.path).toBe('TestStack/Vendor/CopyTous-east-1');
+    expect(copy.node.path).toBe('TestStack/Vendor/UsEast1');
     Template.fromStack(stack).hasResourceProperties('Custom::CopiedAmi', { SourceImageId: VENDOR_IMAGE, SourceRegion: 'us-west-2', Region: 'us-east-1' });
   });
 
@@ -22,7 +22,7 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
     const bucket = new s3.Bucket(stack, 'Bucket');
     const stored = Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).storeTo('Archive', bucket);
     expect(stored).toBeInstanceOf(StoredAmi);
-    expect(stored.node.path).toBe('TestStack/Existing/StoreToArchive');
+    expect(stored.node.path).toBe('TestStack/Existing/Archive');
     Template.fromStack(stack).hasResourceProperties('Custom::StoredAmi', { ImageId: VENDOR_IMAGE });
   });
 
@@ -35,7 +35,7 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
 
   test('Tags.of() reaches an existing image without tagging anything: cdk-ami does not own it', () => {
     const stack = newStack();
-    Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).copyTo('eu-west-1');
+    Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE).copyTo('EuWest1', 'eu-west-1');
     Tags.of(stack).add('team', 'platform');
     const copy = Template.fromStack(stack).findResources('Custom::CopiedAmi');
     expect(Object.values(copy)[0].Properties.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
@@ -44,10 +44,27 @@ describe('images referenced by ID share the base of the images cdk-ami makes', (
   test('launch permissions and removal policies are refused on an existing image, with the reason', () => {
     const stack = newStack();
     const image = Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE) as ImageBase;
-    expect(() => image.grantLaunch(LaunchPermission.account('111122223333')))
-      .toThrow('grantLaunch() cannot be used on TestStack/Existing: it references an existing image, whose launch permissions cdk-ami does not manage.');
+    expect(() => image.addLaunchPermission(LaunchPermission.account('111122223333')))
+      .toThrow('addLaunchPermission() cannot be used on TestStack/Existing: it references an existing image, whose launch permissions cdk-ami does not manage.');
     expect(() => image.applyRemovalPolicy(RemovalPolicy.DESTROY))
       .toThrow('applyRemovalPolicy() cannot be used on TestStack/Existing: it references an existing image, which cdk-ami never deletes.');
+  });
+});
+
+describe('imageArn', () => {
+  test('names the image by its Region and ID, without an account, as EC2 image ARNs do', () => {
+    const stack = newStack();
+    const vendor = Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2');
+    expect(stack.resolve(vendor.imageArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-west-2::image/${VENDOR_IMAGE}`]] });
+  });
+
+  test('of an image cdk-ami makes, resolves when its ID does (the last waiter link\'s)', () => {
+    const stack = newStack();
+    const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
+    const copy = new CopiedAmi(stack, 'Copy', { source: golden, region: 'eu-west-1' });
+    const resolved = JSON.stringify(stack.resolve(copy.imageArn));
+    expect(resolved).toContain(':ec2:eu-west-1::image/');
+    expect(resolved).toContain(JSON.stringify(stack.resolve(copy.imageId)));
   });
 });
 
@@ -56,7 +73,7 @@ describe('ImageBase.isImage', () => {
     const stack = newStack();
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
     expect(ImageBase.isImage(golden)).toBe(true);
-    expect(ImageBase.isImage(golden.copyTo('eu-west-1'))).toBe(true);
+    expect(ImageBase.isImage(golden.copyTo('EuWest1', 'eu-west-1'))).toBe(true);
     expect(ImageBase.isImage(Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE))).toBe(true);
     expect(ImageBase.isImage(new s3.Bucket(stack, 'Bucket'))).toBe(false);
     expect(ImageBase.isImage(undefined)).toBe(false);

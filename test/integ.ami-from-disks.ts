@@ -22,7 +22,7 @@ const disk = new assets.Asset(stack, 'Disk', {
   path: process.env.CDK_AMI_INTEG_DISK ?? path.join(__dirname, 'integ-assets', 'placeholder-disk.raw'),
 });
 const image = new AmiFromDisks(stack, 'FromDisks', {
-  rootDisk: ImportDisk.fromBucket(disk.bucket, disk.s3ObjectKey, DiskImageFormat.RAW),
+  disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(disk.bucket, disk.s3ObjectKey, DiskImageFormat.RAW) }],
   architecture: ImageArchitecture.X86_64,
   bootMode: BootMode.UEFI,
   imageName: 'cdk-ami-integ-from-disks',

@@ -10,13 +10,14 @@
  */
 import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { expectAvailable } from './integ-helpers';
 import { AmiFromSnapshot, BootMode, ImageArchitecture } from '../src';
 
 const app = new App();
 const stack = new Stack(app, 'cdk-ami-integ-from-snapshot');
 const image = new AmiFromSnapshot(stack, 'Registered', {
-  rootSnapshotId: process.env.CDK_AMI_INTEG_SNAPSHOT ?? 'snap-0123456789abcdef0',
+  blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot(process.env.CDK_AMI_INTEG_SNAPSHOT ?? 'snap-0123456789abcdef0') }],
   architecture: ImageArchitecture.X86_64,
   bootMode: BootMode.UEFI_PREFERRED,
   requireImdsv2: true,

@@ -6,7 +6,7 @@
  * test command verifies the committed snapshot.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, publicVpc, smallInstance } from './integ-helpers';
 import { BakedAmi } from '../src';
@@ -27,7 +27,7 @@ const image = new BakedAmi(stack, 'Web', {
   vpc,
   vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
   instanceType: new ec2.InstanceType('t3.small'),
-  rootVolumeSize: Size.gibibytes(10),
+  blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(10, { volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
   init: ec2.CloudFormationInit.fromElements(ec2.InitFile.fromString('/etc/motd', 'Baked by cdk-ami\n')),
   setup,
   removalPolicy: RemovalPolicy.DESTROY,

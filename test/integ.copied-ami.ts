@@ -16,7 +16,7 @@ const stack = new Stack(app, 'cdk-ami-integ-copied', { env: { region: 'us-east-1
 const vpc = publicVpc(stack);
 const builder = smallInstance(stack, 'Builder', vpc);
 const golden = imageOfBuilder(stack, 'Golden', builder);
-const copy = golden.copyTo('us-west-2', {
+const copy = golden.copyTo('UsWest2', 'us-west-2', {
   encrypted: true,
   removalPolicy: RemovalPolicy.DESTROY,
   tags: INTEG_TAGS,

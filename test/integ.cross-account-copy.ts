@@ -36,7 +36,7 @@ const vpc = publicVpc(stack);
 const builder = smallInstance(stack, 'Builder', vpc);
 const golden = imageOfBuilder(stack, 'Golden', builder);
 const copyRole = iam.Role.fromRoleArn(stack, 'CopyRole', `arn:${Aws.PARTITION}:iam::${targetAccount.valueAsString}:role/${ROLE_NAME}`, { mutable: false });
-golden.copyTo('us-west-2', {
+golden.copyTo('UsWest2', 'us-west-2', {
   account: targetAccount.valueAsString,
   copyRole,
   encrypted: true,

@@ -20,7 +20,7 @@ function keyStatements(stack: Stack): any[] {
 
 function encryptedCopy(stack: Stack, key: kms.IKey, launchPermissions: LaunchPermission[], region?: string): CopiedAmi {
   return new CopiedAmi(stack, 'Copy', {
-    source: Ami.fromImageId(stack, 'Source', SOURCE), region, encrypted: true, kmsKey: key, launchPermissions,
+    source: Ami.fromImageId(stack, 'Source', SOURCE), region, encrypted: true, encryptionKey: key, launchPermissions,
   });
 }
 
@@ -49,7 +49,7 @@ describe('the customer managed key of a shared image', () => {
     const stack = newStack();
     const key = new kms.Key(stack, 'Key');
     const copy = encryptedCopy(stack, key, [LaunchPermission.organization(ORG)]);
-    copy.grantLaunch(LaunchPermission.organizationalUnit(OU));
+    copy.addLaunchPermission(LaunchPermission.organizationalUnit(OU));
     const statements = keyStatements(stack);
     expect(statements).toContainEqual(expect.objectContaining({
       Sid: 'CdkAmioexampleorg1useast1UseThroughEc2',
@@ -74,7 +74,7 @@ describe('the customer managed key of a shared image', () => {
     const key = new kms.Key(stack, 'Key');
     for (const id of ['A', 'B']) {
       new CopiedAmi(stack, id, {
-        source: Ami.fromImageId(stack, `Source${id}`, SOURCE), encrypted: true, kmsKey: key, launchPermissions: [LaunchPermission.account('111122223333')],
+        source: Ami.fromImageId(stack, `Source${id}`, SOURCE), encrypted: true, encryptionKey: key, launchPermissions: [LaunchPermission.account('111122223333')],
       });
     }
     expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual([undefined, 'CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']);
@@ -126,7 +126,7 @@ describe('the customer managed key of a shared image', () => {
     new RestoredAmi(stack, 'Restored', {
       bucket: s3.Bucket.fromBucketName(stack, 'B', 'stored'),
       objectKey: 'ami-0123456789abcdef0.bin',
-      encryptionKey: key,
+      defaultEbsEncryptionKey: key,
       launchPermissions: [LaunchPermission.account('111122223333')],
     });
     expect(keyStatements(stack).map((s: any) => s.Sid)).toEqual(expect.arrayContaining(['CdkAmi111122223333useast1UseThroughEc2', 'CdkAmi111122223333useast1GrantsForEbs']));
@@ -136,7 +136,7 @@ describe('the customer managed key of a shared image', () => {
 describe('an image encrypted with an AWS managed key cannot be shared', () => {
   const NOT_SHAREABLE = 'cdk-ami:awsManagedKeyNotShared';
 
-  test('encrypted without a kmsKey: each grantee gets a warning naming the account\'s default EBS key', () => {
+  test('encrypted without an encryptionKey: each grantee gets a warning naming the account\'s default EBS key', () => {
     const stack = newStack();
     new CopiedAmi(stack, 'Copy', {
       source: Ami.fromImageId(stack, 'Source', SOURCE),
@@ -151,16 +151,16 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
     ]);
   });
 
-  test('kmsKey alias/aws/ebs (by alias name or alias ARN): the warning names it, and no key policy statements are offered', () => {
+  test('encryptionKey alias/aws/ebs (by alias name or alias ARN): the warning names it, and no key policy statements are offered', () => {
     const stack = newStack();
     encryptedCopy(stack, kms.Alias.fromAliasName(stack, 'Ebs', 'alias/aws/ebs'), [LaunchPermission.account('111122223333')]);
     const byArn = new CopiedAmi(stack, 'ByArn', {
       source: Ami.fromImageId(stack, 'Source2', SOURCE),
       encrypted: true,
       imageName: 'by-arn',
-      kmsKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'EbsArn', 'arn:aws:kms:us-east-1:123456789012:alias/aws/ebs'),
     });
-    byArn.grantLaunch(LaunchPermission.organization(ORG));
+    byArn.addLaunchPermission(LaunchPermission.organization(ORG));
     const annotations = Annotations.fromStack(stack);
     expect(annotations.findWarning('/TestStack/Copy', Match.stringLikeRegexp(NOT_SHAREABLE)).map((w) => w.entry.data)).toEqual([
       expect.stringContaining('Account 111122223333 may launch this image, but its snapshots are encrypted with the AWS managed key alias/aws/ebs'),
@@ -169,14 +169,14 @@ describe('an image encrypted with an AWS managed key cannot be shared', () => {
     expect(annotations.findWarning('*', Match.stringLikeRegexp('cdk-ami:importedKeyNotShared'))).toHaveLength(0);
   });
 
-  test('an import encrypted without a kmsKey warns the same way; an unshared or unencrypted image does not', () => {
+  test('an import encrypted without an encryptionKey warns the same way; an unshared or unencrypted image does not', () => {
     const stack = newStack();
     const disks = [ImportDisk.fromUrl('s3://disks/disk.vmdk', DiskImageFormat.VMDK)];
     const imported = new ImportedAmi(stack, 'Imported', { disks, encrypted: true });
     new ImportedAmi(stack, 'Unshared', { disks, encrypted: true });
     new CopiedAmi(stack, 'Plain', { source: Ami.fromImageId(stack, 'PlainSource', SOURCE), imageName: 'plain', launchPermissions: [LaunchPermission.account('111122223333')] });
     encryptedCopy(stack, new kms.Key(stack, 'Key'), [LaunchPermission.account('111122223333')]);
-    imported.grantLaunch(LaunchPermission.account('444455556666'));
+    imported.addLaunchPermission(LaunchPermission.account('444455556666'));
     const annotations = Annotations.fromStack(stack);
     expect(annotations.findWarning('/TestStack/Imported', Match.stringLikeRegexp(NOT_SHAREABLE))).toHaveLength(1);
     for (const path of ['/TestStack/Unshared', '/TestStack/Plain', '/TestStack/Copy']) {

@@ -7,7 +7,7 @@ import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermiss
 import {
   Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
-import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack } from './util';
+import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack, snapshotDevices } from './util';
 import { iamWildcardFindings, suppressNag } from '../src/private/nag';
 
 /**
@@ -33,32 +33,32 @@ function everyConstruct(app = new App()): Stack {
     launchPermissions: [LaunchPermission.account('111122223333')],
     shareSnapshots: true,
   });
-  golden.copyTo('eu-west-1', { encrypted: true, kmsKey: euKey });
+  golden.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: euKey });
   const stored = golden.storeTo('Backup', bucket, { removalPolicy: RemovalPolicy.DESTROY });
-  new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, encryptionKey: key });
-  new RestoredAmi(stack, 'RestoredShared', { bucket: importedBucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: importedKey });
+  new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, defaultEbsEncryptionKey: key });
+  new RestoredAmi(stack, 'RestoredShared', { bucket: importedBucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: importedKey });
   const source = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0');
   new StoredAmi(stack, 'StoredShared', { image: source, bucket: importedBucket, removalPolicy: RemovalPolicy.DESTROY });
   new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
-  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0' });
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') });
   new ImportedAmi(stack, 'Appliance', {
     disks: [
       ImportDisk.fromBucket(bucket, 'appliance/boot.vmdk', DiskImageFormat.VMDK),
       ImportDisk.fromBucket(importedBucket, 'appliance/data.vmdk', DiskImageFormat.VMDK),
     ],
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
   });
 
   new AmiFromDisks(stack, 'FromDisks', {
-    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
+    disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD) }],
     encrypted: true,
     encryptionKey: key,
   });
 
   // Another stack of the app that restores from the bucket and with the key of the first.
   const consumers = new Stack(app, 'Consumers', { env: ENV });
-  new RestoredAmi(consumers, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: key });
+  new RestoredAmi(consumers, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: key });
   new StoredAmi(consumers, 'Stored', { image: Ami.fromImageId(consumers, 'Source', 'ami-0123456789abcdef0'), bucket });
   return stack;
 }

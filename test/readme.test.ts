@@ -1,9 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { Construct } from 'constructs';
 import * as ts from 'typescript';
+import * as cdkAmi from '../src';
 
 // The README's TypeScript examples are what users copy: each ```ts block must
-// type-check against src/ as it is now. jsii-rosetta compiles them too, but
+// type-check against src/ as it is now, and synthesize without an error. jsii-rosetta compiles them too, but
 // only after a full jsii compile; test:latest-cdk runs this file again with
 // the latest aws-cdk-lib. Each block is wrapped in the rosetta fixture its
 // info string names, as rosetta does, so both checks see the same program.
@@ -203,6 +209,85 @@ const against = `cdk-ami from ${path.relative(ROOT, modulePaths()['cdk-ami'][0])
 describe(`README.md TypeScript examples compile (${against})`, () => {
   test.each(checked.map((b) => [`line ${b.line} (${b.heading})`, b] as const))('%s', (_name, block) => {
     expect(result.blocks.get(block.line)).toEqual([]);
+  });
+});
+
+/**
+ * What a `declare const name: Type;` of an example stands for when it runs:
+ * the simplest value a user could have there, made in the example's stack
+ * (`scope`), or in a stack of its own for an example that is a whole app.
+ */
+const DECLARED: Record<string, (scope: Construct, id: string) => unknown> = {
+  'ec2.IVpc': (scope, id) => ec2.Vpc.fromVpcAttributes(scope, id, {
+    vpcId: 'vpc-0123456789abcdef0',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    publicSubnetIds: ['subnet-0000000000000000a', 'subnet-0000000000000000b'],
+    privateSubnetIds: ['subnet-0000000000000000c', 'subnet-0000000000000000d'],
+  }),
+  's3.IBucket': (scope, id) => s3.Bucket.fromBucketName(scope, id, `readme-${id.toLowerCase()}`),
+  'AmiFromInstance': (scope, id) => new cdkAmi.AmiFromInstance(scope, id, { instanceId: 'i-0123456789abcdef0' }),
+};
+
+const DECLARE = /^([ \t]*)declare const (\w+): ([\w.]+);[ \t]*$/;
+
+/**
+ * Runs a block as a user would: in its fixture's stack, in a new App, then
+ * `app.synth()`. An example that is a whole app (fixture=app) names its App
+ * `app`. Returns what went wrong, or an empty list.
+ */
+function synthesize(block: Block): string[] {
+  const lines = block.lines.map((line) => {
+    const declared = DECLARE.exec(line);
+    return declared ? `${declared[1]}const ${declared[2]} = __declared(this, '${declared[2]}', '${declared[3]}');` : line;
+  });
+  const generated = fixturize({ ...block, lines });
+  const js = ts.transpileModule(`${generated.text}
+if (typeof Fixture !== 'undefined') __synth(new Fixture(new __App(), 'Example').node.root);
+else __synth(typeof app === 'undefined' ? undefined : app);
+`, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText;
+
+  let assembly: cxapi.CloudAssembly | undefined;
+  const declared = (scope: unknown, name: string, type: string) => {
+    const make = DECLARED[type];
+    if (!make) throw new Error(`README.md:${block.line}: no value for \`declare const ${name}: ${type}\`; add one to DECLARED in test/readme.test.ts.`);
+    return make(Construct.isConstruct(scope) ? scope : new Stack(new App(), 'Declared'), name);
+  };
+  const synth = (app: unknown) => {
+    if (!(app instanceof App)) throw new Error('the example makes no App named `app` to synthesize');
+    assembly = app.synth();
+  };
+  // The examples' imports: cdk-ami is src/ (lib/ in test:latest-cdk, whose moduleNameMapper maps both).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const load = (id: string) => (id === 'cdk-ami' ? cdkAmi : require(id));
+  try {
+    new Function('require', 'exports', '__declared', '__synth', '__App', js)(load, {}, declared, synth, App);
+  } catch (e) {
+    return [`README.md:${block.line}: ${(e as Error).message}`];
+  }
+  return assembly!.stacks.flatMap((stack) => stack.messages
+    .filter((m) => m.level === cxapi.SynthesisMessageLevel.ERROR)
+    .map((m) => `README.md:${block.line}: ${m.id}: ${m.entry.data}`));
+}
+
+// An example that type-checks but throws at synth, as issue #22's setupTimeout did.
+const THROWS: Block = {
+  line: 0,
+  heading: 'canary',
+  fixture: 'bare',
+  lines: [
+    "import { Duration } from 'aws-cdk-lib';",
+    "import { AmiFromInstance } from 'cdk-ami';",
+    "new AmiFromInstance(this, 'TooLong', { instanceId: 'i-0123456789abcdef0', timeout: Duration.hours(72) });",
+  ],
+};
+
+test('an example that throws at synth fails, with its message', () => {
+  expect(synthesize(THROWS)).toEqual(['README.md:0: timeout 3 days is out of range: it must be between 1 minute and 48 hours.']);
+});
+
+describe(`README.md TypeScript examples synthesize (${against})`, () => {
+  test.each(checked.map((b) => [`line ${b.line} (${b.heading})`, b] as const))('%s', (_name, block) => {
+    expect(synthesize(block)).toEqual([]);
   });
 });
 

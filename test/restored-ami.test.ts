@@ -16,7 +16,7 @@ describe('RestoredAmi', () => {
     const stack = newStack();
     const bucket = s3.Bucket.fromBucketName(stack, 'Bucket', 'stored-amis');
     const key = kms.Key.fromKeyArn(stack, 'EbsKey', 'arn:aws:kms:us-east-1:123456789012:key/k');
-    new RestoredAmi(stack, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', encryptionKey: key, tags: { team: 'platform' } });
+    new RestoredAmi(stack, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', defaultEbsEncryptionKey: key, tags: { team: 'platform' } });
     return stack;
   }
 

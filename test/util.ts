@@ -1,5 +1,6 @@
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as nag from 'cdk-nag';
 import { IConstruct } from 'constructs';
 
@@ -63,4 +64,12 @@ export function statementsOf(stack: Stack, role: string): any[] {
   return resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy')
     .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(role))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+/** An AmiFromSnapshot's blockDevices: the root snapshot on /dev/xvda, data snapshots on /dev/sdf, /dev/sdg, … */
+export function snapshotDevices(root: string, ...data: string[]): ec2.BlockDevice[] {
+  return [root, ...data].map((snapshotId, i) => ({
+    deviceName: i === 0 ? '/dev/xvda' : `/dev/sd${String.fromCharCode('f'.charCodeAt(0) + i - 1)}`,
+    volume: ec2.BlockDeviceVolume.ebsFromSnapshot(snapshotId),
+  }));
 }

@@ -1,5 +1,5 @@
 import { whenCapacityAllows } from './backoff';
-import { AmiError, errorCode, errorMessage } from './errors';
+import { AmiError, errorCode, errorMessage, mayHaveTakenEffect } from './errors';
 import { findImageByName } from './images';
 import { log } from './log';
 import { OperationContext } from './operation';
@@ -14,15 +14,38 @@ import { isFromRequest, isOwnedBy } from './ownership';
 export async function createOnceByName(ctx: OperationContext, start: () => Promise<string>): Promise<string> {
   const adopted = await adoptByName(ctx);
   if (adopted) return adopted;
+  return startOnce(ctx, start);
+}
+
+/**
+ * Calls `start`, which starts an image named `ctx.imageName` with this
+ * request's ownership tags, and returns its ID. When the call fails in a way
+ * that may hide a success (a 5xx, no answer: the operation resource would then
+ * have no physical ID, and CloudFormation's rollback would never delete what
+ * it started), or with the name taken (an earlier attempt of this request),
+ * the image this request started is adopted instead of left behind.
+ */
+export async function startOnce(ctx: OperationContext, start: () => Promise<string>): Promise<string> {
   try {
     return await start();
   } catch (err) {
-    if (errorCode(err) === 'InvalidAMIName.Duplicate') {
-      // Lost a race with our own earlier attempt, or the name is someone else's.
-      const raced = await adoptByName(ctx);
-      if (raced) return raced;
-    }
+    if (errorCode(err) !== 'InvalidAMIName.Duplicate' && !mayHaveTakenEffect(err)) throw err;
+    const started = await adoptStarted(ctx, err);
+    if (started) return started;
     throw err;
+  }
+}
+
+/** The image the failed start of this request made after all, if EC2 can say. */
+async function adoptStarted(ctx: OperationContext, startError: unknown): Promise<string | undefined> {
+  try {
+    return await adoptByName(ctx);
+  } catch (err) {
+    if (err instanceof AmiError) throw err;
+    log('warn', 'could not look for an image the failed start may have made; deregister it if it exists', {
+      imageName: ctx.imageName, region: ctx.region, startError: errorMessage(startError), error: errorMessage(err),
+    });
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { declareCalls } from './calls';
-import { AmiError, errorMessage } from './errors';
+import { AmiError, errorMessage, sentence } from './errors';
 
 /** Assuming the role of another account that owns a copy. */
 export const CALLS = declareCalls(
@@ -70,7 +70,7 @@ function assumedCredentials(role: AssumedRole) {
       return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken, expiration: c.Expiration };
     } catch (err) {
       throw new AmiError(
-        `The provider could not assume role ${role.roleArn}: ${errorMessage(err)}. The role must trust this stack's provider roles and allow sts:AssumeRole (deploy a CrossAccountCopyRole in its account).`,
+        `The provider could not assume role ${role.roleArn}: ${sentence(errorMessage(err))} The role must trust this stack's provider roles and allow sts:AssumeRole (deploy a CrossAccountCopyRole in its account).`,
       );
     }
   };

@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { declareCalls } from './calls';
 import { AssumedRole } from './clients';
-import { AmiError, errorMessage, isNotFound, toAmiError } from './errors';
+import { AmiError, errorCode, errorMessage, isNotFound, isRefused, sentence, serverFailure, toAmiError, withoutFullStop } from './errors';
 import { describeImage, snapshotIdsOf } from './images';
 import { log } from './log';
 import { tagValue } from './ownership';
@@ -35,37 +35,80 @@ export function roleOf(props: ResourceProperties, logicalId: string): AssumedRol
 /** What a share added: `launch`, `volume`, both (`launch volume`) or nothing. */
 export type ShareRecord = string;
 
+/** What a share has added so far: withdrawn exactly, should the share fail part-way. */
+interface Added {
+  launch: boolean;
+  readonly snapshotIds: string[];
+}
+
 /**
  * Lets `account` copy the source: launch permission on the image and
  * createVolumePermission on each of its snapshots (EC2 copies the snapshots as
  * the copying account). Returns what was added, so that only that is withdrawn.
+ * A share that fails part-way withdraws what it added before it fails.
  */
 export async function shareSource(client: EC2Client, source: Image, account: string, region: string): Promise<ShareRecord> {
   const imageId = source.ImageId!;
-  const added: string[] = [];
+  const added: Added = { launch: false, snapshotIds: [] };
   try {
     const attr = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
     if (!(attr.LaunchPermissions ?? []).some((p) => p.UserId === account)) {
       await client.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: account }] } }));
-      added.push('launch');
+      added.launch = true;
     }
-    let volumeAdded = false;
     for (const snapshotId of snapshotIdsOf(source)) {
       const snap = await client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute: 'createVolumePermission' }));
       if ((snap.CreateVolumePermissions ?? []).some((p) => p.UserId === account)) continue;
       await client.send(new ModifySnapshotAttributeCommand({
         SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: [account],
       }));
-      volumeAdded = true;
+      added.snapshotIds.push(snapshotId);
     }
-    if (volumeAdded) added.push('volume');
   } catch (err) {
-    throw new AmiError(
-      `Sharing source image ${imageId} in ${region} with account ${account}, so that it can copy it, failed: ${errorMessage(err)}. Only an image this account owns can be shared; copy an image shared with you into this account first.`,
-    );
+    const what = `Sharing source image ${imageId} in ${region} with account ${account}, so that it can copy it,`;
+    throw new AmiError(`${shareFailure(what, err)}${await undoPartialShare(client, imageId, account, added)}`);
   }
-  log('info', 'source shared with the copying account', { imageId, region, account, added });
-  return added.join(' ');
+  const record = [...(added.launch ? ['launch'] : []), ...(added.snapshotIds.length ? ['volume'] : [])];
+  log('info', 'source shared with the copying account', { imageId, region, account, added: record });
+  return record.join(' ');
+}
+
+/** Why a share failed, in one sentence that fits the failure. */
+function shareFailure(what: string, err: unknown): string {
+  const server = serverFailure(err);
+  if (server) return `${what} failed: EC2 answered ${server}. Try the deployment again later.`;
+  if (isRefused(err)) {
+    return `${what} was refused: ${errorCode(err)}: ${sentence(errorMessage(err))} Check the policies that apply to the provider's role (service control policies, permissions boundaries).`;
+  }
+  return sentence(toAmiError(err, what).message);
+}
+
+/** Withdraws a part-way share; says what is left when that fails too (nothing when it worked). */
+async function undoPartialShare(client: EC2Client, imageId: string, account: string, added: Added): Promise<string> {
+  if (!added.launch && added.snapshotIds.length === 0) return '';
+  try {
+    await removePermissions(client, imageId, account, added.launch, added.snapshotIds);
+    log('info', 'part-way share of the source withdrawn', { imageId, account, launch: added.launch, snapshotIds: added.snapshotIds });
+    return '';
+  } catch (err) {
+    const left = [
+      ...(added.launch ? [`the launch permission of image ${imageId}`] : []),
+      ...(added.snapshotIds.length ? [`the createVolumePermission of snapshots ${added.snapshotIds.join(', ')}`] : []),
+    ];
+    return ` Withdrawing what it had shared failed too (${withoutFullStop(errorMessage(err))}): remove account ${account} from ${left.join(' and ')} by hand.`;
+  }
+}
+
+/** Removes `account` from the image's launch permission (when `launch`) and the snapshots' createVolumePermission. */
+async function removePermissions(client: EC2Client, imageId: string, account: string, launch: boolean, snapshotIds: string[]): Promise<void> {
+  if (launch) {
+    await client.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ UserId: account }] } }));
+  }
+  for (const snapshotId of snapshotIds) {
+    await client.send(new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'remove', UserIds: [account],
+    }));
+  }
 }
 
 /** Withdraws what `shareSource` added. A source already gone has nothing left to withdraw. */
@@ -80,16 +123,7 @@ export async function withdrawShare(
       log('info', 'source image gone; its share needs no withdrawal', { sourceImageId, region, account });
       return;
     }
-    if (added.has('launch')) {
-      await client.send(new ModifyImageAttributeCommand({ ImageId: sourceImageId, LaunchPermission: { Remove: [{ UserId: account }] } }));
-    }
-    if (added.has('volume')) {
-      for (const snapshotId of snapshotIdsOf(source)) {
-        await client.send(new ModifySnapshotAttributeCommand({
-          SnapshotId: snapshotId, Attribute: 'createVolumePermission', OperationType: 'remove', UserIds: [account],
-        }));
-      }
-    }
+    await removePermissions(client, sourceImageId, account, added.has('launch'), added.has('volume') ? snapshotIdsOf(source) : []);
   } catch (err) {
     if (isNotFound(err)) {
       log('info', 'source image gone; its share needs no withdrawal', { sourceImageId, region, account });

@@ -48,6 +48,39 @@ export function isThrottling(err: unknown): boolean {
 }
 
 /**
+ * Whether the call may have been carried out although it failed: AWS answered
+ * with a 5xx, which does not say the request failed, or nothing came back at
+ * all (a timeout, a reset connection) after the request may have arrived.
+ */
+export function mayHaveTakenEffect(err: unknown): boolean {
+  if (err instanceof AmiError || !(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === undefined || status >= 500;
+}
+
+/** A 5xx answer in words (`HTTP 503 (Unavailable: …)`), or undefined for any other error. */
+export function serverFailure(err: unknown): string | undefined {
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  if (status === undefined || status < 500) return undefined;
+  return `HTTP ${status} (${notAnEc2Answer(err) ? 'not an AWS error' : `${errorCode(err)}: ${withoutFullStop(errorMessage(err))}`})`;
+}
+
+/** IAM, an SCP or a permissions boundary refused the call. */
+export function isRefused(err: unknown): boolean {
+  return ['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException'].includes(errorCode(err) ?? '');
+}
+
+/** `text` as the end of a sentence: one full stop, however many it had. */
+export function sentence(text: string): string {
+  return `${withoutFullStop(text)}.`;
+}
+
+/** `text` without the full stop (and spaces) it ends with, to quote it inside a sentence. */
+export function withoutFullStop(text: string): string {
+  return text.replace(/[\s.]+$/, '');
+}
+
+/**
  * Turns anything thrown into an AmiError whose message is one readable
  * sentence; SDK errors keep EC2's code and message, which name the cause.
  */

@@ -2,15 +2,15 @@ import { EC2Client, Image } from '@aws-sdk/client-ec2';
 import { ec2 } from './clients';
 import { roleOf } from './cross-account';
 import { AmiError, toAmiError } from './errors';
-import { disableFastLaunchBeforeDeregister } from './fast-launch';
 import { assertOwned, describeImage, destroyImage, updateDescription, updateTags } from './images';
 import { log } from './log';
 import { Ownership, ownershipOf, shortHash } from './ownership';
 import { bool, changed, required, str, tags } from './props';
 import { warnIfReferenced } from './references';
-import { decideRemoval, isRollingBack } from './removal';
+import { decideRemoval, heldImage, isRollingBack } from './removal';
 import { CustomResourceEvent, OnEventResponse, ResourceProperties } from './types';
-import { GeneratedNames, OperationType, PropertyName, ReceivedProperties } from '../../src/private/contract';
+import { createOnlyProperties, GeneratedNames, OperationType, ReceivedProperties } from '../../src/private/contract';
+import { disableFastLaunchBeforeDeregister } from '../waiter/fast-launch';
 
 /** What one image kind's operation handler is given for a create. */
 export interface OperationContext<T extends OperationType = OperationType> {
@@ -31,8 +31,6 @@ export interface OperationContext<T extends OperationType = OperationType> {
 export interface ImageOperation<T extends OperationType = OperationType> {
   /** Human name used in messages, e.g. "CreateImage". */
   readonly action: string;
-  /** Properties whose change means a new image (CloudFormation replacement). */
-  readonly replaceOn: readonly PropertyName<T>[];
   /**
    * The image's snapshots belong to the user (AmiFromSnapshot registers their
    * snapshots): never retag or delete them.
@@ -52,12 +50,6 @@ export interface ImageOperation<T extends OperationType = OperationType> {
    */
   afterDelete?(ctx: Omit<OperationContext<T>, 'imageName'>, image: Image | undefined): Promise<void>;
 }
-
-/**
- * Properties every operation resource carries whose change means a new image.
- * ImdsSupport: EC2 cannot take IMDSv2 back from an image.
- */
-export const COMMON_REPLACE_ON = ['Region', 'ImageName', 'NamePrefix', 'ImdsSupport'] as const satisfies readonly PropertyName<OperationType>[];
 
 /** What every request of an operation resource works with. */
 interface Request {
@@ -80,7 +72,8 @@ export async function handleOperation(op: ImageOperation, event: CustomResourceE
 
     case 'Update': {
       const before = event.OldResourceProperties as ResourceProperties;
-      const replacedBy = changed(before, props, [...COMMON_REPLACE_ON, ...op.replaceOn]);
+      // The contract marks which properties replace the image (createOnly).
+      const replacedBy = changed(before, props, createOnlyProperties(event.ResourceType as OperationType));
       if (replacedBy.length > 0) {
         log('info', 'replacing image', { imageId: event.PhysicalResourceId, changed: replacedBy });
         // CloudFormation then deletes the old image under its removal policy.
@@ -153,7 +146,7 @@ async function updateInPlace(req: Request, imageId: string, before: ResourceProp
 /** Deletes or retains the image, as the removal rule decides; returns it as it was before. */
 async function deleteImage(req: Request, physicalId: string, keepSnapshots: boolean): Promise<Image | undefined> {
   const image = await describeImage(req.ec2, physicalId);
-  const decision = await decideRemoval(str(req.props.RemovalPolicy), image, req.event.StackId);
+  const decision = await decideRemoval(str(req.props.RemovalPolicy), req.event.StackId, heldImage(image));
   if (!decision.destroy) {
     log('info', 'image retained', { imageId: physicalId, region: req.region, reason: decision.reason });
     return image;

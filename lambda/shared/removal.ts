@@ -23,50 +23,72 @@ const ROLLBACK_STATES = new Set([
   'IMPORT_ROLLBACK_IN_PROGRESS',
 ]);
 
-/**
- * Image states that only an image that never finished can be in. Every other
- * state (available, disabled, and any state EC2 adds later) may belong to an
- * image that once became available, so RETAIN keeps it.
- */
+/** Image states that only an image that never finished can be in. */
 const NEVER_FINISHED_STATES = new Set(['pending', 'failed', 'error', 'invalid']);
 
 export interface RemovalDecision {
   readonly destroy: boolean;
   readonly reason: string;
   /**
-   * The image goes because the deployment that made it failed, not because the
+   * The data goes because the deployment that made it failed, not because the
    * user asked: deregistration protection it got from that deployment is lifted.
    */
   readonly overridesProtection: boolean;
 }
 
+/** What a Delete handler can show about the data it is asked to remove. */
+export interface Held {
+  /** The data, for the reasons the log gives: `the image`, `the object`. */
+  readonly noun: string;
+  /** Why the data never became usable (an image still pending or failed), if it did not: it goes whatever the policy. */
+  readonly neverFinished?: string;
+  /** The data is already gone; only its leftovers may remain. */
+  readonly gone?: boolean;
+  /** What RETAIN keeps of data that is gone (an image's snapshots). */
+  readonly leftovers?: string;
+}
+
 /**
- * The removal rule. RETAIN never deletes anything that finished: an image kept
- * by it stays, and so do the snapshots of one that was since deregistered by
- * hand (EC2 keeps them unless asked). Only two kinds of generation are cleaned
- * whatever the policy: one that never became available (its state says so) and
- * one made by a deployment that is being rolled back (the stack status says
- * so). When neither can be shown, for instance because the image is gone and
- * the stack is not rolling back, RETAIN keeps.
+ * The removal rule, the one every Delete handler of data (images, copies,
+ * stored objects, parameters) applies: destroy when the policy is DESTROY, or
+ * while the stack rolls back the deployment that created the data (the stack
+ * status says so), or when the data never became usable. RETAIN never deletes
+ * anything that finished: an image kept by it stays, and so do the snapshots of
+ * one that was since deregistered by hand (EC2 keeps them unless asked). When
+ * the stack status cannot be read, the policy alone decides.
  */
-export async function decideRemoval(removalPolicy: string | undefined, image: Image | undefined, stackId: string): Promise<RemovalDecision> {
+export async function decideRemoval(removalPolicy: string | undefined, stackId: string, held: Held): Promise<RemovalDecision> {
   const destroyPolicy = (removalPolicy ?? Removal.RETAIN).toLowerCase() === Removal.DESTROY;
-  const gone = !image || image.State === 'deregistered';
-  if (!gone && NEVER_FINISHED_STATES.has(image.State ?? '')) {
-    return { destroy: true, reason: `the image never became available (state ${image.State})`, overridesProtection: true };
+  if (held.neverFinished) {
+    return { destroy: true, reason: held.neverFinished, overridesProtection: true };
   }
   const status = await stackStatus(stackId);
   if (status && ROLLBACK_STATES.has(status)) {
-    const what = gone ? 'the image no longer exists and ' : '';
+    const what = held.gone ? `${held.noun} no longer exists and ` : '';
     return { destroy: true, reason: `${what}the deployment that created it is rolling back (${status})`, overridesProtection: true };
   }
   if (destroyPolicy) {
-    return { destroy: true, reason: gone ? 'removalPolicy is DESTROY and the image no longer exists' : 'removalPolicy is DESTROY', overridesProtection: false };
+    return { destroy: true, reason: held.gone ? `removalPolicy is DESTROY and ${held.noun} no longer exists` : 'removalPolicy is DESTROY', overridesProtection: false };
   }
-  if (gone) {
-    return { destroy: false, reason: 'removalPolicy is RETAIN and the image no longer exists: its snapshots are kept', overridesProtection: false };
+  if (held.gone) {
+    const kept = held.leftovers ? `: ${held.leftovers} are kept` : '';
+    return { destroy: false, reason: `removalPolicy is RETAIN and ${held.noun} no longer exists${kept}`, overridesProtection: false };
   }
   return { destroy: false, reason: 'removalPolicy is RETAIN', overridesProtection: false };
+}
+
+/**
+ * What the rule needs to know of an image: only one that never became
+ * available shows it by its state; every other state (available, disabled,
+ * and any state EC2 adds later) may belong to an image that once became
+ * available, so RETAIN keeps it.
+ */
+export function heldImage(image: Image | undefined): Held {
+  const gone = !image || image.State === 'deregistered';
+  const neverFinished = !gone && NEVER_FINISHED_STATES.has(image.State ?? '')
+    ? `the image never became available (state ${image.State})`
+    : undefined;
+  return { noun: 'the image', neverFinished, gone, leftovers: 'its snapshots' };
 }
 
 /** True while the stack rolls back a failed deployment; false when the status cannot be read. */

@@ -1,15 +1,25 @@
 /**
  * The contract between the constructs (`src/`) and the handlers (`lambda/`):
  * the custom resource types, the properties each one carries, the tag keys,
- * the removal words and the timings both sides must agree on. It imports
- * nothing, so the handler bundle includes it as it is, and a change here is
- * seen by the compiler on both sides.
+ * the removal words and the timings both sides must agree on. It imports only
+ * `src/enums.ts` (which imports nothing), so the handler bundle includes both
+ * as they are, the values a schema accepts are the public enums' own, and a
+ * change here is seen by the compiler on both sides.
  *
  * The constructs render properties through `ProviderResource`, which accepts
  * only names of the resource type's schema; the handlers check every event
  * against the same schema (`checkProperties`) before they act, so a mismatch
  * fails with one sentence instead of an `undefined` somewhere later.
  */
+
+import { BootMode, DeregistrationProtection, ImageArchitecture, ImportLicenseType, ImportPlatform, InstanceAction } from '../enums';
+
+/**
+ * What the last waiter link does with the instance an image was made from
+ * (`InstanceAction`): the public enum, for the handlers, which import only
+ * this module from `src/`.
+ */
+export { InstanceAction };
 
 /** The custom resource types of the provider. */
 export const ResourceTypes = {
@@ -81,19 +91,6 @@ export const SnapshotImportTargets = {
   ADOPT: 'snapshot-adopt',
 } as const;
 
-/**
- * What the last waiter link does with the instance an image was made from
- * (`InstanceAction`); the public `InstanceAction` enum has these values.
- */
-export const InstanceActions = {
-  NONE: 'none',
-  STOP: 'stop',
-  TERMINATE: 'terminate',
-} as const;
-
-/** One of `InstanceActions`. */
-export type InstanceActionWord = typeof InstanceActions[keyof typeof InstanceActions];
-
 /** How a BakedAmi's builder is stopped before imaging (`StopBy`). */
 export const StopBy = {
   HANDLER: 'handler',
@@ -137,6 +134,16 @@ export interface PropertySpec {
   readonly values?: readonly string[];
   /** A number property must be a whole number, 0 or more. */
   readonly whole?: boolean;
+  /**
+   * A change makes a new resource, as CloudFormation schemas mark
+   * `createOnlyProperties`: the handler creates a new image (stored object,
+   * parameter) under a new physical ID, and CloudFormation deletes the old one
+   * in its cleanup phase, as its removal policy says. A change to any other
+   * property is made in place. The handlers decide replacement from this mark
+   * alone (`createOnlyProperties`), and `test/replacement-docs.test.ts` holds
+   * the README and the docstrings to it.
+   */
+  readonly createOnly?: boolean;
 }
 
 type Schema = Readonly<Record<string, PropertySpec>>;
@@ -149,23 +156,24 @@ const flag: PropertySpec = { kind: 'boolean' };
 const tagList: PropertySpec = { kind: 'tags' };
 const objects: PropertySpec = { kind: 'objects' };
 const oneOf = (...values: string[]): PropertySpec => ({ kind: 'string', values });
-
-/** Architectures EC2 registers and imports (`Architecture`). */
-const ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
-const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
+/** The property, marked create-only: a change replaces the resource. */
+const createOnly = (spec: PropertySpec): PropertySpec => ({ ...spec, createOnly: true });
+/** A string property that takes the values of a public enum (the constructs render only those). */
+const oneOfEnum = (values: Record<string, string>): PropertySpec => oneOf(...Object.values(values));
 /** The one value of `ImdsSupport` and `TpmSupport`. */
 export const V2 = 'v2.0';
 
 /** Properties of every image operation (rendered by `ManagedImage`). */
 const OPERATION = {
-  Region: required,
-  ImageName: text,
-  NamePrefix: text,
+  Region: createOnly(required),
+  ImageName: createOnly(text),
+  NamePrefix: createOnly(text),
   Description: text,
   RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   Tags: tagList,
   SnapshotTags: tagList,
-  ImdsSupport: oneOf(V2),
+  /** EC2 cannot take IMDSv2 back from an image. */
+  ImdsSupport: createOnly(oneOf(V2)),
   /** Fast launch is enabled: disable it before deregistering. */
   FastLaunch: flag,
 } as const satisfies Schema;
@@ -187,72 +195,74 @@ const LINK = {
 export const Schemas = {
   [ResourceTypes.AMI_FROM_INSTANCE]: {
     ...OPERATION,
-    InstanceId: required,
-    NoReboot: flag,
-    IncludeDataVolumes: flag,
-    BlockDevices: objects,
+    InstanceId: createOnly(required),
+    NoReboot: createOnly(flag),
+    IncludeDataVolumes: createOnly(flag),
+    BlockDevices: createOnly(objects),
   },
   [ResourceTypes.COPIED_AMI]: {
     ...OPERATION,
-    SourceImageId: required,
-    SourceRegion: required,
-    Encrypted: flag,
-    KmsKeyId: text,
-    CopyImageTags: flag,
-    CompletionDurationMinutes: number,
+    SourceImageId: createOnly(required),
+    SourceRegion: createOnly(required),
+    Encrypted: createOnly(flag),
+    KmsKeyId: createOnly(text),
+    CopyImageTags: createOnly(flag),
+    CompletionDurationMinutes: createOnly(number),
     // A copy owned by another account: made, followed and deleted as RoleArn there.
-    Account: text,
+    Account: createOnly(text),
+    // Another role of the same account reaches the same copy: it is used from the next call on.
     RoleArn: text,
   },
   [ResourceTypes.AMI_FROM_SNAPSHOT]: {
     // No SnapshotTags: the snapshots are the user's, and cdk-ami never tags them.
     ...withoutSnapshotTags(OPERATION),
-    RootSnapshotId: required,
+    RootSnapshotId: createOnly(required),
     // The construct always renders these three (its defaults: /dev/xvda, x86_64, gp3).
-    RootDeviceName: required,
-    RootVolume: { kind: 'object' },
-    DataVolumes: objects,
-    UefiData: text,
-    Architecture: { ...oneOf(...ARCHITECTURES), required: true },
-    BootMode: oneOf(...BOOT_MODES),
-    EnaSupport: flag,
-    TpmSupport: oneOf(V2),
-    VolumeType: required,
+    RootDeviceName: createOnly(required),
+    RootVolume: createOnly({ kind: 'object' }),
+    DataVolumes: createOnly(objects),
+    UefiData: createOnly(text),
+    Architecture: createOnly({ ...oneOfEnum(ImageArchitecture), required: true }),
+    BootMode: createOnly(oneOfEnum(BootMode)),
+    EnaSupport: createOnly(flag),
+    TpmSupport: createOnly(oneOf(V2)),
+    VolumeType: createOnly(required),
   },
   [ResourceTypes.RESTORED_AMI]: {
     ...OPERATION,
-    Bucket: required,
-    ObjectKey: required,
+    Bucket: createOnly(required),
+    ObjectKey: createOnly(required),
   },
   [ResourceTypes.IMPORTED_AMI]: {
     ...OPERATION,
-    Disks: { kind: 'objects', required: true },
-    Architecture: oneOf(...ARCHITECTURES),
-    Platform: oneOf('Linux', 'Windows'),
-    BootMode: oneOf(...BOOT_MODES),
-    LicenseType: oneOf('AWS', 'BYOL'),
-    UsageOperation: text,
-    LicenseConfigurationArns: { kind: 'strings' },
-    Encrypted: flag,
-    KmsKeyId: text,
-    RoleName: text,
+    Disks: createOnly({ kind: 'objects', required: true }),
+    Architecture: createOnly(oneOfEnum(ImageArchitecture)),
+    Platform: createOnly(oneOfEnum(ImportPlatform)),
+    BootMode: createOnly(oneOfEnum(BootMode)),
+    LicenseType: createOnly(oneOfEnum(ImportLicenseType)),
+    UsageOperation: createOnly(text),
+    LicenseConfigurationArns: createOnly({ kind: 'strings' }),
+    Encrypted: createOnly(flag),
+    KmsKeyId: createOnly(text),
+    RoleName: createOnly(text),
   },
   [ResourceTypes.IMPORTED_SNAPSHOTS]: {
-    Region: required,
-    Disks: { kind: 'objects', required: true },
+    Region: createOnly(required),
+    Disks: createOnly({ kind: 'objects', required: true }),
     Description: text,
-    Encrypted: flag,
-    KmsKeyId: text,
-    RoleName: text,
+    Encrypted: createOnly(flag),
+    KmsKeyId: createOnly(text),
+    RoleName: createOnly(text),
     // The task's tags, which stage 2 puts on its snapshot (with the snapshot-only tags of the adopting link).
     Tags: tagList,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.STORED_AMI]: {
-    Region: required,
-    ImageId: required,
-    Bucket: required,
-    ObjectTags: tagList,
+    Region: createOnly(required),
+    ImageId: createOnly(required),
+    Bucket: createOnly(required),
+    // The store task tags the object as it writes it: new tags are a new store.
+    ObjectTags: createOnly(tagList),
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.WAITER]: {
@@ -266,10 +276,11 @@ export const Schemas = {
     ShareSnapshots: flag,
     DeprecateAt: text,
     DeprecateAfterSeconds: whole,
-    DeregistrationProtection: oneOf('enabled', 'enabled-with-cooldown'),
+    // DISABLED renders nothing: an unprotected image is EC2's default.
+    DeregistrationProtection: oneOf(...Object.values(DeregistrationProtection).filter((v) => v !== DeregistrationProtection.DISABLED)),
     FastLaunch: { kind: 'object' },
     // AmiFromInstance and BakedAmi: what happens to the instance afterwards.
-    InstanceAction: oneOf(...Object.values(InstanceActions)),
+    InstanceAction: oneOfEnum(InstanceAction),
     InstanceId: text,
     // ImportedAmi: the name and snapshot tags given once the import is done.
     ImageName: text,
@@ -288,13 +299,14 @@ export const Schemas = {
     RoleArn: text,
   },
   [ResourceTypes.PARAMETER]: {
-    Region: required,
-    Name: required,
+    Region: createOnly(required),
+    Name: createOnly(required),
+    // A new image is a new value of the same parameter.
     ImageId: required,
     Description: text,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
     // The parameter of a copy owned by another account: written, read and deleted there as this role.
-    RoleArn: text,
+    RoleArn: createOnly(text),
   },
   [ResourceTypes.BUILDER_SETUP]: {
     ...LINK,
@@ -302,6 +314,15 @@ export const Schemas = {
     StopBy: oneOf(StopBy.HANDLER, StopBy.INSTANCE, StopBy.NONE),
   },
 } as const satisfies Record<ResourceType, Schema>;
+
+/**
+ * The properties of a resource type whose change replaces the resource (the
+ * `createOnly` marks of its schema); none for the waiters, whose links
+ * follow whatever image they are given.
+ */
+export function createOnlyProperties<T extends ResourceType>(type: T): PropertyName<T>[] {
+  return Object.entries(Schemas[type] as Schema).filter(([, spec]) => spec.createOnly).map(([name]) => name as PropertyName<T>);
+}
 
 /**
  * The attributes each resource type's handler returns in `Data`, which the

@@ -2,9 +2,10 @@ import { Aws, Fn } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { snapshotArns } from './arns';
 import { Tags } from './contract';
 import { suppressNag } from './nag';
-import { AmiProvider, snapshotArns } from './provider';
+import { AmiProvider } from './provider';
 
 /** The ImportSnapshot tasks of the stack's Region and account. */
 const TASK_ARNS = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:import-snapshot-task/*`;
@@ -45,10 +46,10 @@ export function grantDiskImports(scope: Construct, region: string, role: iam.IRo
     });
   }
   provider.grantCreateTagged('RegisterImage');
-  provider.addResourceToOperationStatement('pass-import-roles', () => new iam.PolicyStatement({
+  provider.addResourceToOperationStatement('pass-import-roles', {
     sid: 'PassVmImportRoles',
     actions: ['iam:PassRole'],
-  }), role.roleArn);
+  }, role.roleArn);
   if (key) provider.grantEbsKey(key, [region], 'write');
   if (!SUPPRESSED.has(provider)) {
     SUPPRESSED.add(provider);

@@ -1,5 +1,4 @@
 import { Aws, Resource, Stack, Token } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { FastLaunchOptions } from '../fast-launch';
 import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
@@ -40,10 +39,10 @@ export function renderFastLaunch(
     templateId = template.launchTemplateId;
     const account = Token.isUnresolved(template.env.account) ? Stack.of(scope).account : template.env.account;
     // EnableFastLaunch authorizes the launch template as a second resource (Service Authorization Reference).
-    AmiProvider.of(scope).addResourceToWaiterStatement('fast-launch-templates', () => new iam.PolicyStatement({
+    AmiProvider.of(scope).addResourceToWaiterStatement('fast-launch-templates', {
       sid: 'FastLaunchTemplates',
       actions: ['ec2:EnableFastLaunch'],
-    }), `arn:${Aws.PARTITION}:ec2:${scope.region}:${account}:launch-template/${templateId}`);
+    }, `arn:${Aws.PARTITION}:ec2:${scope.region}:${account}:launch-template/${templateId}`);
   }
   return {
     TargetResourceCount: options.targetResourceCount,

@@ -1,4 +1,4 @@
-import { Annotations, Aws, Fn, Lazy, Resource, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Fn, Lazy, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -6,6 +6,11 @@ import { ResourceTypes, Tags } from './contract';
 import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
+import { StatementName, StatementShape } from './statement-registry';
+import { removalProperty, validateRemovalPolicy } from './validation';
+
+/** What the removal policies do to a parameter. */
+const PARAMETER_REMOVAL = { noun: 'image parameters', retain: 'keep the parameter', destroy: 'delete it' };
 
 /** Parameter Store's name rules: letters, digits and _ . - /; not under aws or ssm; 1011 characters at most. */
 const PARAMETER_NAME = /^[a-zA-Z0-9_.\-/]{1,1011}$/;
@@ -17,8 +22,8 @@ export interface ImageParameterProps {
   readonly region: string;
   readonly imageId: string;
   readonly description: string;
-  /** `retain` or `destroy`, resolved at synth (the image's removal policy). */
-  readonly removalPolicy: () => string;
+  /** The image's removal policy, resolved at synth: the parameter's unless one is applied to the parameter itself. */
+  readonly removalPolicy: () => RemovalPolicy;
   /** The account of an image owned by another account, whose Parameter Store gets the parameter. @default - the stack's */
   readonly account?: string;
   /** The role in `account` that writes the parameter there (the copy's role). */
@@ -40,6 +45,8 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
   public readonly parameterType = ssm.ParameterValueType.STRING;
   public readonly stringValue: string;
   public readonly resource: ProviderResource;
+  /** A removal policy applied to the parameter itself (its `applyRemovalPolicy`, or an aspect that reaches it). */
+  private ownRemovalPolicy?: RemovalPolicy;
 
   constructor(scope: Construct, id: string, props: ImageParameterProps) {
     super(scope, id, { region: props.region, account: props.account });
@@ -50,14 +57,17 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
       Name: props.parameterName,
       ImageId: props.imageId,
       Description: props.description,
-      RemovalPolicy: Lazy.string({ produce: props.removalPolicy }),
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.ownRemovalPolicy ?? props.removalPolicy()) }),
       RoleArn: props.roleArn,
+    });
+    this.resource.onRemovalPolicy((policy) => {
+      this.ownRemovalPolicy = validateRemovalPolicy(this, policy, PARAMETER_REMOVAL);
     });
     this.parameterName = props.parameterName;
     this.parameterArn = parameterArn(props.region, props.parameterName, props.account);
     this.stringValue = props.imageId;
     if (!props.roleArn) {
-      for (const [key, create] of imageParameterStatements('StringEquals', Aws.STACK_ID)) provider.addResourceToOperationStatement(key, create, this.parameterArn);
+      for (const [name, shape] of imageParameterStatements('StringEquals', Aws.STACK_ID)) provider.addResourceToOperationStatement(name, shape, this.parameterArn);
     }
   }
 
@@ -102,7 +112,7 @@ export function parameterArn(region: string, name: string, account: string = Aws
 
 /**
  * What the parameter handler (lambda/ssm-parameters.ts) may call, as
- * statements keyed for `addResourceToOperationStatement`, to which the caller
+ * statement shapes named for `addResourceToOperationStatement`, to which the caller
  * adds the parameters' ARNs: write (PutParameter, with the ownership tags it
  * creates them with; SSM checks the image with the caller's
  * ec2:DescribeImages, which the caller has), read back and read the tags (the
@@ -111,22 +121,22 @@ export function parameterArn(region: string, name: string, account: string = Aws
  * PutParameter has no aws:ResourceTag condition key, so the owner check
  * before an overwrite is the handler's, and the ARNs are the only bound.
  */
-export function imageParameterStatements(operator: 'StringEquals' | 'StringLike', stacks: string): [string, () => iam.PolicyStatement][] {
+export function imageParameterStatements(operator: 'StringEquals' | 'StringLike', stacks: string): [StatementName, StatementShape][] {
   return [
-    ['ssm-write', () => new iam.PolicyStatement({
+    ['ssm-write', {
       sid: 'WriteOwnImageParameters',
       actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'],
-    })],
-    ['ssm-tag-on-create', () => new iam.PolicyStatement({
+    }],
+    ['ssm-tag-on-create', {
       sid: 'TagImageParametersOnCreate',
       actions: ['ssm:AddTagsToResource'],
       conditions: { [operator]: { [`aws:RequestTag/${Tags.STACK}`]: stacks } },
-    })],
-    ['ssm-delete', () => new iam.PolicyStatement({
+    }],
+    ['ssm-delete', {
       sid: 'DeleteOwnImageParameters',
       actions: ['ssm:DeleteParameter'],
       conditions: { [operator]: { [`aws:ResourceTag/${Tags.STACK}`]: stacks } },
-    })],
+    }],
   ];
 }
 

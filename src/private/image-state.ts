@@ -17,12 +17,17 @@ export interface ImageState {
   readonly tags: TagManager;
   readonly output?: CfnOutput;
   readonly parameter?: ssm.IStringParameter;
+  /**
+   * The image's snapshots carry its stack's cdk-ami:stack tag: true for the
+   * images this library makes, except those registered from the user's snapshots.
+   */
+  readonly snapshotsTagged?: boolean;
   /** The customer managed key of the image's snapshots, where this library knows it. */
   readonly encryptionKey?: kms.IKey;
   /** The `ec2.IMachineImage` view of the image. */
   machineImage(): ec2.MachineImageConfig;
   /** Adds launch permissions; only images this library manages can. */
-  grantLaunch?(scope: IConstruct, permissions: LaunchPermission[]): void;
+  addLaunchPermission?(scope: IConstruct, permissions: LaunchPermission[]): void;
   /** Sets the removal policy; only images this library manages have one. */
   applyRemovalPolicy?(scope: IConstruct, policy: RemovalPolicy): void;
 }
@@ -45,4 +50,9 @@ export function isMarkedImage(x: unknown): boolean {
 /** The state of an image of this library (of any copy of it), if `x` is one. */
 export function imageStateOf(x: unknown): ImageState | undefined {
   return isMarkedImage(x) ? (x as { _state?: ImageState })._state : undefined;
+}
+
+/** The customer managed key of an image of this app, if it was made with one. */
+export function encryptionKeyOf(image: unknown): kms.IKey | undefined {
+  return imageStateOf(image)?.encryptionKey;
 }

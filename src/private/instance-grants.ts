@@ -1,7 +1,6 @@
 import { Arn, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
-import { InstanceActions, InstanceActionWord } from './contract';
+import { InstanceAction } from '../enums';
 import { AmiProvider } from './provider';
 
 /** The ARN of an instance of the stack's account and Region, e.g. for a resource-level grant. */
@@ -14,27 +13,27 @@ export function instanceArn(scope: IConstruct, instanceId: string): string {
  * tagged as ours, and the stop or terminate the last waiter link applies once
  * the image is available.
  */
-export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceActionWord): void {
+export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceAction): void {
   const provider = AmiProvider.of(scope);
   const arn = instanceArn(scope, instanceId);
-  provider.addResourceToOperationStatement('create-image-instances', () => new iam.PolicyStatement({
+  provider.addResourceToOperationStatement('create-image-instances', {
     sid: 'CreateImageOfSourceInstances',
     actions: ['ec2:CreateImage'],
-  }), arn);
+  }, arn);
   provider.grantCreateTagged('CreateImage');
-  if (action === InstanceActions.STOP) grantStopInstance(scope, arn);
-  if (action === InstanceActions.TERMINATE) {
-    provider.addResourceToWaiterStatement('instance-terminate', () => new iam.PolicyStatement({
+  if (action === InstanceAction.STOP) grantStopInstance(scope, arn);
+  if (action === InstanceAction.TERMINATE) {
+    provider.addResourceToWaiterStatement('instance-terminate', {
       sid: 'TerminateSourceInstances',
       actions: ['ec2:TerminateInstances'],
-    }), arn);
+    }, arn);
   }
 }
 
 /** StopInstances on one instance, for the isComplete role (the waiter links). */
 export function grantStopInstance(scope: IConstruct, arn: string): void {
-  AmiProvider.of(scope).addResourceToWaiterStatement('instance-stop', () => new iam.PolicyStatement({
+  AmiProvider.of(scope).addResourceToWaiterStatement('instance-stop', {
     sid: 'StopSourceInstances',
     actions: ['ec2:StopInstances'],
-  }), arn);
+  }, arn);
 }

@@ -91,7 +91,7 @@ const AWS_MANAGED_EBS_KEY = 'alias/aws/ebs';
 function warnKeyNotShareable(scope: IConstruct, permission: LaunchPermission, keyDescription: string, use: KeyUse = LAUNCH_USE): void {
   Annotations.of(scope).addWarningV2('cdk-ami:awsManagedKeyNotShared',
     `${use.who(describe(permission))}, but its snapshots are encrypted with ${keyDescription}, which no other account can use: `
-    + `the ${use.what} fails. Give the image (or a copy of it) a customer managed kmsKey to share it.`);
+    + `the ${use.what} fails. Give the image (or a copy of it) a customer managed encryptionKey to share it.`);
 }
 
 /**

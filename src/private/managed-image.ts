@@ -6,7 +6,7 @@ import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection } from '../enums';
 import { LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
-import { OperationType, Removal, RenderedProperties, ResourceTypes, V2 } from './contract';
+import { OperationType, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
 import { RemoteImageParameter } from './image-parameter';
@@ -17,8 +17,8 @@ import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
 import { recordImageCost } from './stack-limits';
 import {
-  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, tagList, validateImageName, validateRemovalPolicy,
-  validateTags, validateTimeout,
+  claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, removalProperty, tagList, validateImageName,
+  validateRemovalPolicy, validateTags, validateTimeout,
 } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -55,6 +55,8 @@ export interface ManagedImageResources<T extends OperationType> {
   readonly account?: string;
   /** The role in `account` that the provider acts as there (its parameter is written as this role too). */
   readonly roleArn?: string;
+  /** Whether the image's snapshots carry the stack's tag (RegisterImage keeps the user's snapshots as they are). @default true */
+  readonly snapshotsTagged?: boolean;
 }
 
 /** What the waiter chain starts from when `beforeWaiters` is given. */
@@ -81,6 +83,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   public readonly region: string;
   /** The customer managed key of the image's snapshots: every grantee of the launch permissions may use it (key-sharing.ts). */
   public readonly encryptionKey?: kms.IKey;
+  public readonly snapshotsTagged: boolean;
   private readonly encryptedWithDefaultKey: boolean;
   public readonly imageName: string;
   public readonly tags: TagManager;
@@ -109,6 +112,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
 
     this.region = scope.region;
     this.encryptionKey = resources.encryptionKey;
+    this.snapshotsTagged = resources.snapshotsTagged ?? true;
     this.encryptedWithDefaultKey = resources.encryptedWithDefaultKey ?? false;
     const provider = AmiProvider.of(scope);
     const fastLaunch = renderFastLaunch(scope, props.fastLaunch, ...knownPlatform(props, resources));
@@ -119,7 +123,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       ImageName: resources.imageName,
       NamePrefix: namePrefixFromPath(scope.node.path),
       Description: props.description,
-      RemovalPolicy: Lazy.string({ produce: () => policyName(this.removalPolicy) }),
+      RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.removalPolicy) }),
       Tags: Lazy.any({ produce: () => this.tags.renderTags() }, { omitEmptyArray: true }),
       SnapshotTags: tagList(props.snapshotTags),
       // EC2 cannot undo IMDSv2 on an image: every kind replaces its image when this changes.
@@ -128,6 +132,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       FastLaunch: fastLaunch ? true : undefined,
       ...resources.properties,
     });
+    this.operation.onRemovalPolicy((policy) => this.applyRemovalPolicy(scope, policy));
 
     this.disabledAt = disableTime(scope, props.disableAt);
     this.shareSnapshots = (props.shareSnapshots ?? false) && !props.dangerouslyMakePublic;
@@ -135,7 +140,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       Annotations.of(scope).addWarningV2('cdk-ami:disabledNotShared',
         `dangerouslyMakePublic has no effect while the image is disabled (disableAt ${this.disabledAt}): EC2 makes a disabled image private.`);
     }
-    this.grantLaunch(scope, props.launchPermissions ?? []);
+    this.addLaunchPermission(scope, props.launchPermissions ?? []);
     if (this.shareSnapshots) {
       scope.node.addValidation({
         validate: () => this.launchPermissions.some((p) => p.kind === ACCOUNT_GRANTEE) ? [] : [
@@ -193,7 +198,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
           roleArn: resources.roleArn,
           imageId: this.imageId,
           description,
-          removalPolicy: () => policyName(this.removalPolicy),
+          removalPolicy: () => this.removalPolicy,
         });
       } else {
         this.parameter = new ssm.StringParameter(scope, 'Parameter', {
@@ -211,7 +216,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     });
   }
 
-  public grantLaunch(scope: IConstruct, permissions: LaunchPermission[]): void {
+  public addLaunchPermission(scope: IConstruct, permissions: LaunchPermission[]): void {
     for (const permission of permissions) {
       permission._validate(scope);
       if (this.shareSnapshots && permission.kind !== ACCOUNT_GRANTEE) {
@@ -254,9 +259,5 @@ function knownPlatform(props: ImageProps, resources: ManagedImageResources<Opera
 
 function imdsSupport(props: ImageProps): string | undefined {
   return props.requireImdsv2 ? V2 : undefined;
-}
-
-function policyName(policy: RemovalPolicy): string {
-  return policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN;
 }
 

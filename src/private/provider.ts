@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnResource, Duration, Fn, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,9 +8,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import type { IImage } from '../image';
-import { TAG_PREFIX, Tags, Timing } from './contract';
-import { imageStateOf } from './image-state';
+import { imageArn, imageArns, snapshotArns } from './arns';
+import { Tags, Timing } from './contract';
 import { suppressNag } from './nag';
+import { CreateAction, StatementName, StatementRegistry, StatementShape } from './statement-registry';
+import { ownRetagStatement } from './tag-conditions';
 
 /**
  * The Lambda runtime is pinned: "latest" would churn users' snapshots. Named
@@ -51,9 +53,8 @@ export class AmiProvider extends Construct {
   /** Role of the isComplete function: reads, plus the post-availability instance action. */
   public readonly waiterRole: iam.Role;
 
-  private readonly statements = new Map<string, iam.PolicyStatement>();
-  /** The accounts that copies of this stack's images are made by. */
-  private readonly copyAccounts = new Set<string>();
+  private readonly operationStatements: StatementRegistry;
+  private readonly waiterStatements: StatementRegistry;
 
   private constructor(scope: Stack, id: string) {
     super(scope, id);
@@ -64,6 +65,8 @@ export class AmiProvider extends Construct {
 
     this.operationRole = this.lambdaRole('OperationRole', logGroup, 'cdk-ami onEvent: creates, updates and deletes images');
     this.waiterRole = this.lambdaRole('WaiterRole', logGroup, 'cdk-ami isComplete: polls images until they are available');
+    this.operationStatements = new StatementRegistry(this.operationRole, 'onEvent (operation)');
+    this.waiterStatements = new StatementRegistry(this.waiterRole, 'isComplete (waiter)');
     // The framework's onEvent functions start the waiter state machine, which
     // calls the isComplete function: separate roles keep that out of a cycle.
     const frameworkOnEventRole = this.lambdaRole('FrameworkOnEventRole', logGroup, 'cdk-ami provider framework onEvent (aws-cdk-lib custom-resources)');
@@ -168,7 +171,9 @@ export class AmiProvider extends Construct {
         + 'IDs that only exist at deploy time. Each statement on them is limited: by the cdk-ami:stack tag to this stack\'s images '
         + 'and snapshots (aws:ResourceTag on existing ones; aws:RequestTag or ec2:CreateAction when they are created), or, for the EBS direct API writes of '
         + 'a restore, to this Region: ebs:StartSnapshot only of snapshots without a parent, and ebs:PutSnapshotBlock and '
-        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started.',
+        + 'ebs:CompleteSnapshot, which only write to snapshots that are still being started. These two cannot be bound by the cdk-ami:stack tag: '
+        + 'EC2 makes the calls with the caller\'s credentials and documents only that CreateRestoreImageTask tags the snapshots "on restoration", '
+        + 'not that they carry the tag while blocks are written, so a tag condition could fail every restore.',
       appliesTo: [{ regex: `/^Resource::arn:<AWS::Partition>:ec2:${REGION_IN_NAG}::(image|snapshot)\\/\\*$/` }],
     };
     suppressNag(this.waiterRole, [wildcardOnly, ownImagesOnly]);
@@ -216,9 +221,10 @@ export class AmiProvider extends Construct {
   /**
    * Adds a statement to the onEvent role once, however many images ask for it
    * (the statement is only built the first time: synth time grows with images).
+   * The same name with another statement throws.
    */
-  public grantOperation(key: string, statement: iam.PolicyStatementProps): void {
-    this.addOnce(`op:${key}`, this.operationRole, () => new iam.PolicyStatement(statement));
+  public grantOperation(name: StatementName, statement: iam.PolicyStatementProps): void {
+    this.operationStatements.add(name, statement);
   }
 
   /**
@@ -270,153 +276,44 @@ export class AmiProvider extends Construct {
   }
 
   /**
-   * Lets the provider act on exactly the image and snapshots an import made,
-   * as stage 1 of its waiter hands them out (VM Import leaves them untagged,
-   * and their IDs exist only then): the waiter role may put this stack's tags
-   * on them and, with `rename`, copy the image under its name; the operation
-   * role may remove them when they were never tagged. The statements live in
-   * policies of `owner`, which stage 2 waits for; a new import replaces the
-   * IDs they name.
-   */
-  public grantImportedResources(owner: Construct, region: string, imported: ImportedResourceAttributes, rename: boolean): iam.Policy[] {
-    const image = [imageArn(region, imported.imageId)];
-    // One ARN per snapshot, comma-joined by stage 1; CloudFormation splits them into the list.
-    const snapshots = Fn.split(',', imported.snapshotArns);
-    const asOwn = { StringEquals: { [`aws:RequestTag/${Tags.STACK}`]: Aws.STACK_ID } };
-    const adopt = new iam.Policy(owner, 'AdoptImportPolicy', {
-      roles: [this.waiterRole],
-      statements: [
-        new iam.PolicyStatement({ sid: 'TagImportedImageAsOwn', actions: ['ec2:CreateTags'], resources: image, conditions: asOwn }),
-        new iam.PolicyStatement({ sid: 'TagImportedSnapshotsAsOwn', actions: ['ec2:CreateTags'], resources: snapshots, conditions: asOwn }),
-        ...(rename ? [new iam.PolicyStatement({ sid: 'CopyImportedImage', actions: ['ec2:CopyImage'], resources: image })] : []),
-      ],
-    });
-    const cleanup = new iam.Policy(owner, 'RemoveUntaggedImportPolicy', {
-      roles: [this.operationRole],
-      statements: [
-        new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedImage', actions: ['ec2:DeregisterImage'], resources: image }),
-        new iam.PolicyStatement({ sid: 'RemoveUntaggedImportedSnapshots', actions: ['ec2:DeleteSnapshot'], resources: snapshots }),
-      ],
-    });
-    return [adopt, cleanup];
-  }
-
-  /**
    * What EBS needs, on the caller's behalf, to use a customer managed key for
    * snapshots: only through EC2 (kms:ViaService) in `regions`, and grants only
    * for AWS resources. `write` (new snapshots) adds GenerateDataKeyWithoutPlaintext
    * and ReEncryptTo to what reading encrypted snapshots needs.
    */
   public grantEbsKey(key: kms.IKey, regions: string[], use: 'read' | 'write', role: 'operation' | 'waiter' = 'operation', services = ['ec2']): void {
-    const target = role === 'operation' ? this.operationRole : this.waiterRole;
     const viaService = services.flatMap((service) => regions.map((region) => `${service}.${region}.${Aws.URL_SUFFIX}`));
     const actions = ['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', ...(use === 'write' ? ['kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo'] : [])];
-    const keyId = `${role}:${use}:${key.keyArn}:${viaService.join(',')}`;
-    this.addOnce(`kms-use:${keyId}`, target, () => new iam.PolicyStatement({
+    const statements = role === 'operation' ? this.operationStatements : this.waiterStatements;
+    const keyId = `${use}:${key.keyArn}:${viaService.join(',')}`;
+    statements.add(`kms-use:${keyId}`, {
       actions,
       resources: [key.keyArn],
       conditions: { StringEquals: { 'kms:ViaService': viaService } },
-    }));
-    this.addOnce(`kms-grant:${keyId}`, target, () => new iam.PolicyStatement({
+    });
+    statements.add(`kms-grant:${keyId}`, {
       actions: ['kms:CreateGrant'],
       resources: [key.keyArn],
       conditions: { StringEquals: { 'kms:ViaService': viaService }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-    }));
-  }
-
-  /**
-   * Lets both our functions assume `roleArn`, a role in another account that
-   * makes, follows and removes a copy there (onEvent creates and deletes,
-   * isComplete polls). Gives the two roles the path that role's trust policy
-   * names (see `providerRolePath`), so that no other role of the account matches.
-   */
-  public grantAssumeCopyRole(roleArn: string): void {
-    for (const [key, role] of [['op', this.operationRole], ['wait', this.waiterRole]] as const) {
-      this.growStatement(`${key}:assume-copy-role`, role, () => new iam.PolicyStatement({
-        sid: 'AssumeCrossAccountCopyRoles',
-        actions: ['sts:AssumeRole'],
-      }), roleArn);
-      (role.node.defaultChild as iam.CfnRole).path = providerRolePath(Stack.of(this).stackName);
-    }
-  }
-
-  /**
-   * Lets the onEvent role share `source` with `account` before that account
-   * copies it, and withdraw the share afterwards: launch permission on exactly
-   * the source image (in a policy of its own, as in `grantSourceImage`), and
-   * createVolumePermission of snapshots in the source's Region for exactly the
-   * accounts that copy, never a group (public).
-   */
-  public grantShareForCopy(owner: Construct, source: IImage, account: string, dependent: CfnResource): void {
-    const policy = new iam.Policy(owner, 'ShareSourcePolicy', {
-      roles: [this.operationRole],
-      statements: [new iam.PolicyStatement({
-        sid: 'ShareSourceForCopy',
-        actions: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
-        resources: [imageArn(source.region, source.imageId)],
-      })],
     });
-    dependent.node.addDependency(policy);
-    this.grantOperation('read-snapshot-permissions', {
-      sid: 'ReadSnapshotPermissions',
-      actions: ['ec2:DescribeSnapshotAttribute'],
-      resources: [snapshotArns()],
-      // Only this account's snapshots can be shared: those of the sources.
-      conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
-    });
-    this.copyAccounts.add(account);
-    for (const operation of ['Add', 'Remove'] as const) {
-      const other = operation === 'Add' ? 'Remove' : 'Add';
-      this.grantOperation(`share-snapshots-${operation}`, {
-        sid: `${operation}SnapshotPermissionForCopies`,
-        actions: ['ec2:ModifySnapshotAttribute'],
-        resources: [snapshotArns()],
-        conditions: {
-          // Present, and naming only accounts that copy; never a group (public) nor the other operation.
-          'StringEquals': { 'ec2:Attribute': 'createVolumePermission' },
-          'ForAllValues:StringEquals': { [`ec2:${operation}/userId`]: Lazy.list({ produce: () => [...this.copyAccounts] }) },
-          'Null': { [`ec2:${operation}/userId`]: 'false', [`ec2:${other}/userId`]: 'true', 'ec2:Add/group': 'true', 'ec2:Remove/group': 'true' },
-        },
-      });
-    }
   }
 
   /** Adds a statement to the isComplete role once. */
-  public grantWaiter(key: string, statement: iam.PolicyStatementProps): void {
-    this.addOnce(`wait:${key}`, this.waiterRole, () => new iam.PolicyStatement(statement));
+  public grantWaiter(name: StatementName, statement: iam.PolicyStatementProps): void {
+    this.waiterStatements.add(name, statement);
   }
 
   /**
    * A statement shared by all images of a kind, growing one resource per image
    * (e.g. each source instance ARN), instead of one statement per image.
    */
-  public addResourceToOperationStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
-    this.growStatement(`op:${key}`, this.operationRole, create, resource);
+  public addResourceToOperationStatement(name: StatementName, shape: StatementShape, resource: string): void {
+    this.operationStatements.grow(name, shape, resource);
   }
 
   /** The same, on the isComplete role. */
-  public addResourceToWaiterStatement(key: string, create: () => iam.PolicyStatement, resource: string): void {
-    this.growStatement(`wait:${key}`, this.waiterRole, create, resource);
-  }
-
-  private growStatement(key: string, role: iam.Role, create: () => iam.PolicyStatement, resource: string): void {
-    const existing = this.statements.get(key);
-    if (existing) {
-      existing.addResources(resource);
-      return;
-    }
-    this.addOnce(key, role, () => {
-      const statement = create();
-      statement.addResources(resource);
-      return statement;
-    });
-  }
-
-  private addOnce(key: string, role: iam.Role, create: () => iam.PolicyStatement): void {
-    if (this.statements.has(key)) return;
-    const statement = create();
-    this.statements.set(key, statement);
-    role.addToPrincipalPolicy(statement);
+  public addResourceToWaiterStatement(name: StatementName, shape: StatementShape, resource: string): void {
+    this.waiterStatements.grow(name, shape, resource);
   }
 
   private lambdaRole(id: string, logGroup: logs.LogGroup, description: string): iam.Role {
@@ -463,42 +360,7 @@ function pinnedNodeRuntime(name: string): lambda.Runtime {
   return runtime;
 }
 
-/**
- * The IAM path of the provider roles that may assume a copy role in another
- * account: `/cdk-ami/<stack name>/`. Role names are generated, so the target
- * account's trust policy names this path (aws:PrincipalArn), which only the
- * provider roles of that stack carry.
- */
-export function providerRolePath(stackName: string): string {
-  return `${PROVIDER_ROLE_PATH_PREFIX}${stackName}/`;
-}
-export const PROVIDER_ROLE_PATH_PREFIX = '/cdk-ami/';
-
-/** Images in any Region (copies live outside the stack's Region), or in one. */
-export function imageArns(region = '*'): string {
-  return `arn:${Aws.PARTITION}:ec2:${region}::image/*`;
-}
-
-export function snapshotArns(region = '*'): string {
-  return `arn:${Aws.PARTITION}:ec2:${region}::snapshot/*`;
-}
-
-export function imageArn(region: string, imageId: string): string {
-  return `arn:${Aws.PARTITION}:ec2:${region}::image/${imageId}`;
-}
-
-export function snapshotArn(region: string, snapshotId: string): string {
-  return `arn:${Aws.PARTITION}:ec2:${region}::snapshot/${snapshotId}`;
-}
-
-/** What stage 1 of an import's waiter hands out: the image ID, and its snapshots' ARNs comma-joined. */
-export interface ImportedResourceAttributes {
-  readonly imageId: string;
-  readonly snapshotArns: string;
-}
-
-/** The EC2 actions that create images, and the new resource types EC2 evaluates with aws:RequestTag for each. */
-export type CreateAction = 'CreateImage' | 'CopyImage' | 'RegisterImage' | 'CreateRestoreImageTask';
+/** The new resource types EC2 evaluates with aws:RequestTag for each action that creates images. */
 const CREATED_RESOURCE_TYPES: Record<CreateAction, string[]> = {
   CreateImage: ['image', 'snapshot'],
   CopyImage: ['image', 'snapshot'],
@@ -514,31 +376,3 @@ const TAGGED_RESOURCE_TYPES: Record<CreateAction, string[]> = {
   RegisterImage: ['image'],
   CreateRestoreImageTask: ['image', 'snapshot'],
 };
-
-/**
- * Conditions for CreateTags/DeleteTags by the provider: never of the
- * cdk-ami:* keys. `Null aws:TagKeys false`: without a Tags parameter DeleteTags
- * removes every tag (ownership included), and ForAllValues passes on an absent key.
- */
-export const USER_TAG_KEYS_ONLY = {
-  'ForAllValues:StringNotLike': { 'aws:TagKeys': [`${TAG_PREFIX}*`] },
-  'Null': { 'aws:TagKeys': 'false' },
-};
-
-/** Retagging of this stack's images and snapshots, with user tag keys only (USER_TAG_KEYS_ONLY). */
-export function ownRetagStatement(sid: string): iam.PolicyStatementProps {
-  return {
-    sid,
-    actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
-    resources: [imageArns(), snapshotArns()],
-    conditions: {
-      StringEquals: { [`aws:ResourceTag/${Tags.STACK}`]: Aws.STACK_ID },
-      ...USER_TAG_KEYS_ONLY,
-    },
-  };
-}
-
-/** The customer managed key of an image of this app, if it was made with one. */
-export function encryptionKeyOf(image: IImage): kms.IKey | undefined {
-  return imageStateOf(image)?.encryptionKey;
-}

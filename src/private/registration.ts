@@ -1,71 +1,73 @@
 import { Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
+import { renderVolume, validateBlockDevices } from './block-devices';
 import { RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { validateBootMode } from './validation';
-import { ImageVolumeOptions, renderVolume, validateVolume } from '../block-devices';
 import { BootMode, ImageArchitecture } from '../enums';
 import { RegistrationOptions } from '../registration';
 
-const DEFAULT_ROOT_DEVICE = '/dev/xvda';
+/** RegisterImage's own default is standard (magnetic). */
+const DEFAULT_VOLUME_TYPE = ec2.EbsDeviceVolumeType.GP3;
 
-/** A data volume to register: its device, its snapshot (an ID or a token) and its EBS settings. */
-export interface RegisteredVolume extends ImageVolumeOptions {
-  readonly deviceName: string;
-  readonly snapshotId: string;
-  /** What the user calls it, for messages (e.g. `dataVolumes[0]`, `dataDisks[1]`). */
+/** Who registers, for the messages. */
+export interface Registrant {
+  /** The construct, e.g. `AmiFromSnapshot`. */
+  readonly construct: string;
+  /** The prop that lists the volumes, e.g. `blockDevices`. */
   readonly field: string;
-  /** What the volume is made from, for messages (a snapshot ID, a disk's location). */
-  readonly source: string;
+  /** What to give when the list is empty, e.g. an example root device. */
+  readonly example: string;
 }
 
 /**
- * Validates at synth what RegisterImage would refuse (boot mode and TPM,
- * devices mapped twice, volume settings, UEFI data) and renders the
- * Custom::AmiFromSnapshot properties of the registration.
+ * The one RegisterImage of `AmiFromSnapshot` and `AmiFromDisks`: validates at
+ * synth what RegisterImage would refuse (boot mode and TPM, an empty or
+ * twice-mapped device list, volume settings, UEFI data) and renders the
+ * Custom::AmiFromSnapshot properties. The first device is the root; every
+ * device is `ebsFromSnapshot` (an ID or a token).
  */
 export function registrationProperties(
-  scope: Construct, options: RegistrationOptions, rootSnapshotId: string, dataVolumes: RegisteredVolume[],
+  scope: Construct, options: RegistrationOptions, devices: ec2.BlockDevice[], registrant: Registrant,
 ): RenderedProperties<typeof ResourceTypes.AMI_FROM_SNAPSHOT> {
   const architecture = options.architecture ?? ImageArchitecture.X86_64;
   validateBootMode(scope, { bootMode: options.bootMode, tpmSupport: options.tpmSupport, architecture });
-  const rootDeviceName = options.rootDeviceName ?? DEFAULT_ROOT_DEVICE;
-  validateDeviceNames(scope, rootDeviceName, dataVolumes);
-  const volumeType = options.volumeType ?? ec2.EbsDeviceVolumeType.GP3;
-  if (options.rootVolume) validateVolume(scope, 'rootVolume', options.rootVolume, options.rootVolume.volumeType ?? volumeType);
-  dataVolumes.forEach((v) => validateVolume(scope, v.field, v, v.volumeType ?? volumeType));
+  const [root, ...data] = devices;
+  if (!root) {
+    throw new AmiValidationError(`${registrant.field} is empty: give at least the root device, e.g. ${registrant.example}.`, scope);
+  }
+  validateBlockDevices(scope, devices, {
+    construct: registrant.construct,
+    field: registrant.field,
+    noDevice: false,
+    snapshots: 'required',
+    encryptionFrom: 'a registered image is encrypted as its snapshots are',
+    defaultVolumeType: DEFAULT_VOLUME_TYPE,
+  });
   validateUefiData(scope, options.uefiData);
+  const snapshots = devices.map((d) => d.volume.ebsDevice!.snapshotId!);
   return {
-    RootSnapshotId: rootSnapshotId,
-    RootDeviceName: rootDeviceName,
-    RootVolume: options.rootVolume ? renderVolume(options.rootVolume, options.rootVolume.volumeType ?? volumeType) : undefined,
-    DataVolumes: dataVolumes.length > 0 ? dataVolumes.map((v) => ({
-      DeviceName: v.deviceName, SnapshotId: v.snapshotId, ...renderVolume(v, v.volumeType ?? volumeType),
-    })) : undefined,
+    RootSnapshotId: snapshots[0],
+    RootDeviceName: root.deviceName,
+    RootVolume: hasSettings(root) ? renderVolume(root, DEFAULT_VOLUME_TYPE) : undefined,
+    DataVolumes: data.length === 0 ? undefined : data.map((d, i) => ({
+      DeviceName: d.deviceName, SnapshotId: snapshots[i + 1], ...renderVolume(d, DEFAULT_VOLUME_TYPE),
+    })),
     UefiData: options.uefiData,
     Architecture: architecture,
     // TPM needs UEFI, which arm64 boots by default: say so, as RegisterImage requires.
     BootMode: options.bootMode ?? (options.tpmSupport ? BootMode.UEFI : undefined),
     EnaSupport: options.enaSupport ?? true,
     TpmSupport: options.tpmSupport ? V2 : undefined,
-    VolumeType: volumeType,
+    VolumeType: DEFAULT_VOLUME_TYPE,
   };
 }
 
-/** Each device is mapped once: a data volume on the root device (or twice on one device) is refused by RegisterImage. */
-function validateDeviceNames(scope: Construct, rootDeviceName: string, dataVolumes: RegisteredVolume[]): void {
-  const seen = new Set([rootDeviceName]);
-  for (const volume of dataVolumes) {
-    if (Token.isUnresolved(volume.deviceName)) continue;
-    if (seen.has(volume.deviceName)) {
-      const what = volume.deviceName === rootDeviceName ? 'the root device name' : 'already mapped to another data volume';
-      const field = volume.field.replace(/\[\d+\]$/, '');
-      throw new AmiValidationError(
-        `${field} deviceName "${volume.deviceName}" (${volume.source}) is ${what}: every device of an image is mapped once; give the data volume another device such as /dev/sdf.`, scope);
-    }
-    seen.add(volume.deviceName);
-  }
+/** Whether the root device sets anything besides its snapshot (otherwise the handler's defaults apply). */
+function hasSettings(device: ec2.BlockDevice): boolean {
+  const { snapshotId: _snapshot, ...settings } = device.volume.ebsDevice ?? {};
+  return Object.values(settings).some((v) => v !== undefined);
 }
 
 /** RegisterImage's UefiData: base64 of at most 64,000 characters. */

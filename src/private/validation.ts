@@ -1,7 +1,7 @@
 import { Annotations, Duration, IResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { GeneratedNames, TAG_PREFIX, Timing } from './contract';
+import { GeneratedNames, Removal, TAG_PREFIX, Timing } from './contract';
 import { AmiValidationError } from './errors';
 
 /** EC2's AMI name rule: 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _ */
@@ -120,14 +120,18 @@ export function claimImageName(scope: IConstruct, name: string | undefined, regi
   names.set(key, scope.node.path);
 }
 
-export function validateTimeout(scope: IConstruct, timeout: Duration): void {
+/**
+ * A wait's budget: concrete and 1 minute to 48 hours. `field` is the prop the
+ * user set (`timeout`, `setupTimeout`), so the message names what to change.
+ */
+export function validateTimeout(scope: IConstruct, timeout: Duration, field = 'timeout'): void {
   if (timeout.isUnresolved()) {
-    throw new AmiValidationError('timeout must be a concrete Duration; the number of waiter links is decided at synth time.', scope);
+    throw new AmiValidationError(`${field} must be a concrete Duration; the number of waiter links is decided at synth time.`, scope);
   }
   const seconds = timeout.toSeconds();
   if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
     throw new AmiValidationError(
-      `timeout ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
+      `${field} ${timeout.toHumanString()} is out of range: it must be between 1 minute and 48 hours.`, scope);
   }
 }
 
@@ -233,11 +237,14 @@ export function validateEc2Id(scope: IConstruct, field: string, value: string, k
 
 /**
  * The removal policies the handlers apply: RETAIN and DESTROY. `what` names
- * the resource and what each policy does to it.
+ * the resource and what each policy does to it. RETAIN_ON_UPDATE_OR_DELETE is
+ * what the handlers' RETAIN already is (kept on update and delete, removed
+ * when the deployment that created it rolls back), so it becomes RETAIN.
  */
 export function validateRemovalPolicy(
   scope: IConstruct, policy: RemovalPolicy, what: { noun: string; retain: string; destroy: string },
 ): RemovalPolicy {
+  if (policy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) return RemovalPolicy.RETAIN;
   if (policy !== RemovalPolicy.RETAIN && policy !== RemovalPolicy.DESTROY) {
     throw new AmiValidationError(
       `removalPolicy ${policy} is not supported for ${what.noun}: use RemovalPolicy.RETAIN (${what.retain}) or RemovalPolicy.DESTROY (${what.destroy}).`, scope);
@@ -245,9 +252,14 @@ export function validateRemovalPolicy(
   return policy;
 }
 
+/** The `RemovalPolicy` property the handlers read, for a policy `validateRemovalPolicy` accepted. */
+export function removalProperty(policy: RemovalPolicy): string {
+  return policy === RemovalPolicy.DESTROY ? Removal.DESTROY : Removal.RETAIN;
+}
+
 /** A KMS key is only used for encrypted snapshots: EC2 and VM Import ignore it otherwise, so it needs `encrypted: true`. */
-export function validateKeyNeedsEncryption(scope: IConstruct, kmsKey: unknown, encrypted: boolean | undefined, service: string, field = 'kmsKey'): void {
-  if (kmsKey && encrypted !== true) {
-    throw new AmiValidationError(`${field} needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
+export function validateKeyNeedsEncryption(scope: IConstruct, encryptionKey: unknown, encrypted: boolean | undefined, service: string): void {
+  if (encryptionKey && encrypted !== true) {
+    throw new AmiValidationError(`encryptionKey needs encrypted: true; ${service} only uses a KMS key for encrypted snapshots.`, scope);
   }
 }

@@ -32,7 +32,7 @@ export function createVmImportRole(scope: Construct, description: string, grantR
   if (key) {
     suppressNag(role, [{
       id: 'AwsSolutions-IAM5',
-      reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on kmsKey only.',
+      reason: 'The KMS actions of the VM Import service role policy AWS documents for encrypted imports, on encryptionKey only.',
       appliesTo: ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
     }]);
   }

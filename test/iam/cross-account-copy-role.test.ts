@@ -10,7 +10,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { decide, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
+import { decide, NEW_IMAGE, NEW_SNAPSHOT, Request, resolve, roleId, SynthesizedStack, synthesized, URL_SUFFIX } from './simulator';
 import { Ami, CopiedAmi, CrossAccountCopyRole } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
@@ -21,8 +21,6 @@ const SOURCE_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/G
 const OTHER_STACK = `arn:aws:cloudformation:us-east-1:${SOURCE_ACCOUNT}:stack/Other/0c5e2a40-0000-4000-8000-000000000001`;
 const REGION = 'eu-west-1';
 const SOURCE_IMAGE = 'ami-0123456789abcdef0';
-const NEW_IMAGE = 'ami-0new0000000000000';
-const NEW_SNAPSHOT = 'snap-0new000000000000';
 const TARGET_KEY = `arn:aws:kms:${REGION}:${TARGET_ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
 const SOURCE_KEY = `arn:aws:kms:us-east-1:${SOURCE_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 /** The parameter the role may write (parameterNames), and one it may not. */
@@ -47,8 +45,10 @@ const CALLS_IN_TARGET: Record<string, string[] | 'all'> = {
   'copy.ts': 'all',
   'shared/images.ts': 'all',
   'shared/references.ts': 'all',
-  'shared/governance.ts': 'all',
-  'waiter.ts': ['ec2:DescribeSnapshots'],
+  'waiter/governance.ts': 'all',
+  // A copy's fastLaunch: enabled, changed and disabled by the waiter, disabled before a delete deregisters.
+  'waiter/fast-launch.ts': 'all',
+  'waiter/waiter.ts': ['ec2:DescribeSnapshots'],
   'ssm-parameters.ts': 'all',
 };
 
@@ -89,6 +89,7 @@ function onOwnCopy(action: string, stackId = SOURCE_STACK): Request[] {
     case 'ec2:DescribeSnapshots':
     case 'ec2:DescribeImageReferences':
     case 'ec2:GetImageBlockPublicAccessState':
+    case 'ec2:DescribeFastLaunchImages':
       return [{ action, resource: '*', context: inRegion }];
     case 'ec2:CreateTags':
     case 'ec2:DeleteTags':
@@ -136,6 +137,10 @@ describe('CrossAccountCopyRole', () => {
     ['DeleteTags of the cdk-ami:stack tag', { action: 'ec2:DeleteTags', ...image(), context: { ...tagged(SOURCE_STACK), 'aws:TagKeys': ['cdk-ami:stack'] } }],
     ['DeleteTags without Tags (every tag)', { action: 'ec2:DeleteTags', ...image(), context: tagged(SOURCE_STACK) }],
     ['DeregisterImage of an untagged image', { action: 'ec2:DeregisterImage', ...image(), context: inRegion }],
+    ['EnableFastLaunch of an untagged image', { action: 'ec2:EnableFastLaunch', ...image(), context: inRegion }],
+    ['EnableFastLaunch naming a launch template (a copy made with the role names none)', {
+      action: 'ec2:EnableFastLaunch', resource: `arn:aws:ec2:${REGION}:${TARGET_ACCOUNT}:launch-template/lt-0123456789abcdef0`, resourceType: 'launch-template', context: inRegion,
+    }],
     ...['ssm:PutParameter', 'ssm:GetParameter', 'ssm:ListTagsForResource'].flatMap((action): [string, Request][] => {
       const context: Record<string, string> = action === 'ssm:PutParameter' ? { 'ssm:Overwrite': 'true' } : {};
       return [
@@ -206,8 +211,8 @@ function defaultKeyPolicy(account: string) {
 /** The policy of a source key of the source stack, with the statements a copy by the target account adds to it. */
 function sourceKeyPolicy() {
   const stack = new Stack(new App(), 'Golden', { env: { account: SOURCE_ACCOUNT, region: 'us-east-1' } });
-  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, kmsKey: new kms.Key(stack, 'Key') });
-  encrypted.copyTo(REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: Ami.fromImageId(stack, 'Source', SOURCE_IMAGE), encrypted: true, encryptionKey: new kms.Key(stack, 'Key') });
+  encrypted.copyTo('CrossAccount', REGION, { account: TARGET_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', `arn:aws:iam::${TARGET_ACCOUNT}:role/cdk-ami-copies`, { mutable: false }) });
   const s = synthesized(stack);
   const key = Object.values(s.resources).find((r: any) => r.Type === 'AWS::KMS::Key') as any;
   return resolve(s, key.Properties.KeyPolicy);

@@ -20,7 +20,7 @@ function sharedImageKey() {
   new CopiedAmi(stack, 'Copy', {
     source: Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0'),
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
     launchPermissions: [
       LaunchPermission.account(GRANTEE),
       LaunchPermission.organizationalUnit(`arn:aws:organizations::${ACCOUNT}:ou/${ORG_ID}/${OU_ID}`),

@@ -14,15 +14,15 @@ function stackWith(bucketOf: (s: Stack) => s3.IBucket, keyOf: (s: Stack) => kms.
   const bucket = bucketOf(stack);
   const key = keyOf(stack);
   const golden = new AmiFromInstance(stack, 'Golden', { instanceId: 'i-0123456789abcdef0' });
-  const encrypted = golden.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', 'arn:aws:kms:eu-west-1:123456789012:key/k') });
+  const encrypted = golden.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(stack, 'EuKey', 'arn:aws:kms:eu-west-1:123456789012:key/k') });
   const stored = new StoredAmi(stack, 'Stored', { image: encrypted, bucket, removalPolicy: RemovalPolicy.DESTROY, sourceEncryptionKey: key });
   new StoredAmi(stack, 'StoredExisting', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket });
-  new RestoredAmi(stack, 'Restored', { bucket, objectKey: stored.objectKey, encryptionKey: key });
+  new RestoredAmi(stack, 'Restored', { bucket, objectKey: stored.objectKey, defaultEbsEncryptionKey: key });
   new ImportedAmi(stack, 'Appliance', {
     disks: [ImportDisk.fromBucket(bucket, 'disk.vmdk', DiskImageFormat.VMDK), ImportDisk.fromSnapshot('snap-0123456789abcdef0')],
     imageName: 'appliance',
     encrypted: true,
-    kmsKey: key,
+    encryptionKey: key,
   });
   return stack;
 }

@@ -14,7 +14,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
-  ACCOUNT, Decision, decide, OTHER_ACCOUNT, REGION, Request, resolve, roleId, rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
+  ACCOUNT, COPY_ACCOUNT, Decision, decide, FOREIGN_IMAGE, FOREIGN_SNAPSHOT, NEW_IMAGE, NEW_SNAPSHOT, OTHER_ACCOUNT, REGION, Request, resolve, roleId,
+  rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
 } from './simulator';
 import {
   Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat,
@@ -22,6 +23,7 @@ import {
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
+import { snapshotDevices } from '../util';
 
 const VENDOR_IMAGE = 'ami-0aaaaaaaaaaaaaaa0';
 const VENDOR_KEY = `arn:aws:kms:us-west-2:${OTHER_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
@@ -29,16 +31,10 @@ const EU_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000
 const INSTANCE = 'i-0123456789abcdef0';
 const WINDOWS_INSTANCE = 'i-0aaaaaaaaaaaaaaa0';
 const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
-/** The account a copy is made by (CopiedAmi account), and the role the provider assumes there. */
-const COPY_ACCOUNT = '444455556666';
+/** The role the provider assumes in the account a copy is made by. */
 const COPY_ROLE = `arn:aws:iam::${COPY_ACCOUNT}:role/cdk-ami-copies`;
 const ROOT_SNAPSHOT = 'snap-0123456789abcdef0';
 const DISK_SNAPSHOT = 'snap-0bbbbbbbbbbbbbbb0';
-/** A new image or snapshot has no ID when EC2 authorizes its creation: one that no statement names stands for it. */
-const NEW_IMAGE = 'ami-0new0000000000000';
-const NEW_SNAPSHOT = 'snap-0new000000000000';
-const FOREIGN_IMAGE = 'ami-0fffffffffffffff0';
-const FOREIGN_SNAPSHOT = 'snap-0fffffffffffffff0';
 /** The aws:ec2:image parameter of the copy in eu-west-1, and its ARN there. */
 const PARAMETER_NAME = '/images/encrypted';
 const PARAMETER_ARN = `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/images/encrypted`;
@@ -103,11 +99,11 @@ function everythingStack(): Stack {
   });
   // Encrypted in place with a key of this stack, then copied to Europe under an imported key:
   // the copy's source key is wired from the source.
-  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, kmsKey: imageKey });
+  const encrypted = new CopiedAmi(stack, 'Encrypted', { source: golden, encrypted: true, encryptionKey: imageKey });
   // Published in its Region by the provider (Custom::AmiParameter).
-  encrypted.copyTo('eu-west-1', { encrypted: true, kmsKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
+  encrypted.copyTo('EuWest1', 'eu-west-1', { encrypted: true, encryptionKey: kms.Key.fromKeyArn(stack, 'EuKey', EU_KEY), parameterName: PARAMETER_NAME });
   // A copy made and owned by another account, with its parameter there.
-  golden.copyTo('eu-west-1', {
+  golden.copyTo('EuWest1', 'eu-west-1', {
     account: COPY_ACCOUNT, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', COPY_ROLE, { mutable: false }), parameterName: COPY_PARAMETER_NAME,
   });
   // A vendor's image, encrypted with the vendor's key in another account.
@@ -123,14 +119,14 @@ function everythingStack(): Stack {
     ],
     imageName: 'appliance-1.0',
     encrypted: true,
-    kmsKey: imageKey,
+    encryptionKey: imageKey,
     timeout: Duration.hours(2),
   });
   const stored = new StoredAmi(stack, 'Stored', { image: encrypted, bucket: disks, removalPolicy: RemovalPolicy.DESTROY });
   new StoredAmi(stack, 'StoredShared', { image: Ami.fromImageId(stack, 'Existing', 'ami-0123456789abcdef0'), bucket: shared });
-  new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, encryptionKey: imageKey });
+  new RestoredAmi(stack, 'Restored', { bucket: disks, objectKey: stored.objectKey, defaultEbsEncryptionKey: imageKey });
   new RestoredAmi(stack, 'RestoredShared', { bucket: shared, objectKey: STORED_OBJECT });
-  new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: ROOT_SNAPSHOT });
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices(ROOT_SNAPSHOT) });
   new AmiFromInstance(stack, 'Windows', {
     instanceId: WINDOWS_INSTANCE,
     osType: ec2.OperatingSystemType.WINDOWS,
@@ -143,7 +139,7 @@ function everythingStack(): Stack {
     vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
     setup,
     // The AWS managed policy is not part of the simulation: the builder role's own statement is.
-    sessionManager: false,
+    ssmSessionPermissions: false,
   });
   return stack;
 }
@@ -167,8 +163,10 @@ function disksStack(): Stack {
   const stack = newStack('Disks');
   const bucket = s3.Bucket.fromBucketName(stack, 'Uploads', 'vm-disks');
   new AmiFromDisks(stack, 'NixOS', {
-    rootDisk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD),
-    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://vm-disks/nixos/store.raw', DiskImageFormat.RAW) }],
+    disks: [
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'nixos/root.vhd', DiskImageFormat.VHD) },
+      { deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://vm-disks/nixos/store.raw', DiskImageFormat.RAW) },
+    ],
     encrypted: true,
     encryptionKey: new kms.Key(stack, 'DiskKey'),
     timeout: Duration.hours(2),
@@ -301,11 +299,11 @@ function operationCases(s: SynthesizedStack): Case[] {
     },
     ...manageOwn(s, 'operation', REGION, 'an image of this stack'),
     ...manageOwn(s, 'operation', 'eu-west-1', 'a copy of this stack in another Region'),
-    wildcard('operation', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'before deregistering an image that has fast launch'),
+    wildcard('operation', 'waiter/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'before deregistering an image that has fast launch'),
     ...[REGION, 'eu-west-1'].map((region) => ({
       reason: `DisableFastLaunch of an image of this stack in ${region} before DESTROY or a rollback deregisters it`,
       role: 'operation' as Role,
-      request: { action: call('shared/fast-launch.ts', 'ec2:DisableFastLaunch'), resource: imageArn(region, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(region) } },
+      request: { action: call('waiter/fast-launch.ts', 'ec2:DisableFastLaunch'), resource: imageArn(region, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(region) } },
     })),
     {
       reason: 'ModifyImageAttribute (description) of an image of this stack',
@@ -345,10 +343,10 @@ function operationCases(s: SynthesizedStack): Case[] {
       },
     });
     cases.push(...createTagged(s, 'operation', 'copy.ts', 'CopyImage', p.Region, ['image', 'snapshot'], ['image', 'snapshot']));
-    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s kmsKey`, p.KmsKeyId, p.Region, 'write'));
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', `${id}'s encryptionKey`, p.KmsKeyId, p.Region, 'write'));
   }
   // The source keys: wired from the source (Encrypted's key for its copy), or given (the vendor's key).
-  const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('CopyTo'))![1].KmsKeyId;
+  const imageKey = resourcesOf(s, 'Custom::CopiedAmi').find(([id]) => id.startsWith('Encrypted') && !id.includes('EuWest1'))![1].KmsKeyId;
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'us-east-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the source key of the copy to eu-west-1 (wired from its source)', imageKey, 'eu-west-1', 'read'));
   cases.push(...ebsKeyUse(s, 'operation', 'the vendor\'s key in another account (sourceEncryptionKey)', VENDOR_KEY, 'us-west-2', 'read'));
@@ -398,7 +396,7 @@ function operationCases(s: SynthesizedStack): Case[] {
         request: { action: 'ec2:ImportImage', resource: snapshotArn(p.Region, d.SnapshotId), resourceType: 'snapshot', context: { 'ec2:Owner': s.account, ...inRegion(p.Region) } },
       });
     }
-    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', 'the import\'s kmsKey', p.KmsKeyId, p.Region, 'write'));
+    if (p.KmsKeyId) cases.push(...ebsKeyUse(s, 'operation', 'the import\'s encryptionKey', p.KmsKeyId, p.Region, 'write'));
   }
 
   for (const [id, p] of resourcesOf(s, 'Custom::RestoredAmi')) {
@@ -440,9 +438,8 @@ function operationCases(s: SynthesizedStack): Case[] {
       role: 'operation',
       request: { action: 's3:ListBucket', resource: `arn:aws:s3:::${p.Bucket}`, resourceType: 'bucket' },
     });
-    if (p.RemovalPolicy === 'destroy') {
-      cases.push({ reason: `s3:DeleteObject of ${id}'s object (RemovalPolicy.DESTROY)`, role: 'operation', request: { action: call('s3-objects.ts', 's3:DeleteObject'), resource: object, resourceType: 'object' } });
-    }
+    // Under DESTROY, and under RETAIN when the deployment that stored the object rolls back.
+    cases.push({ reason: `s3:DeleteObject of ${id}'s object (RemovalPolicy ${p.RemovalPolicy})`, role: 'operation', request: { action: call('s3-objects.ts', 's3:DeleteObject'), resource: object, resourceType: 'object' } });
   }
   cases.push({ reason: 'ec2:DescribeTags (no resource type) for the store', role: 'operation', request: { action: 'ec2:DescribeTags', resource: '*', context: inRegion(REGION) } });
   cases.push(...['ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock', 'ebs:ListChangedBlocks'].map((action) => ({
@@ -492,7 +489,7 @@ function crossAccountCases(s: SynthesizedStack, id: string, p: any): Case[] {
       request: {
         action: call('shared/cross-account.ts', 'ec2:ModifySnapshotAttribute'),
         ...snapshot,
-        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...inRegion(p.SourceRegion) },
+        context: { 'ec2:Attribute': 'createVolumePermission', [`ec2:${op}/userId`]: p.Account, ...ownTag(s), ...inRegion(p.SourceRegion) },
       },
     })),
   ];
@@ -531,17 +528,27 @@ function crossAccountDenyCases(s: SynthesizedStack): Case[] {
     {
       reason: 'ModifySnapshotAttribute sharing a snapshot with an account no copy is made by',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': OTHER_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
+    },
+    ...([['untagged', {}], ['of another stack', { 'aws:ResourceTag/cdk-ami:stack': 'arn:aws:cloudformation:us-east-1:123456789012:stack/Other/1' }]] as const).map(([what, tag]) => ({
+      reason: `ModifySnapshotAttribute sharing a snapshot ${what} (not a source of this stack's) with the copying account`,
+      role: 'operation' as Role,
+      request: { ...snapshot, resource: snapshotArn(REGION, FOREIGN_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...tag, ...inRegion(REGION) } },
+    })),
+    {
+      reason: 'ModifySnapshotAttribute sharing a snapshot of this stack in a Region where no source of a copy lives',
+      role: 'operation',
+      request: { ...snapshot, resource: snapshotArn('ap-south-1', NEW_SNAPSHOT), context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion('ap-south-1') } },
     },
     {
       reason: 'ModifySnapshotAttribute making a snapshot public (group all) beside the copying account',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'createVolumePermission', 'ec2:Add/userId': COPY_ACCOUNT, 'ec2:Add/group': 'all', ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifySnapshotAttribute of another attribute than createVolumePermission',
       role: 'operation',
-      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...inRegion(REGION) } },
+      request: { ...snapshot, context: { 'ec2:Attribute': 'productCodes', 'ec2:Add/userId': COPY_ACCOUNT, ...ownTag(s), ...inRegion(REGION) } },
     },
     {
       reason: 'ModifyImageAttribute (sharing) of an image that is not the source of a copy',
@@ -561,16 +568,16 @@ function waiterCases(s: SynthesizedStack): Case[] {
   const image = { resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image' };
   const cases: Case[] = [
     wildcard('waiter', 'shared/images.ts', 'ec2:DescribeImages', 'to poll the image'),
-    wildcard('waiter', 'waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
-    wildcard('waiter', 'shared/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
+    wildcard('waiter', 'waiter/waiter.ts', 'ec2:DescribeSnapshots', 'for snapshot progress'),
+    wildcard('waiter', 'waiter/governance.ts', 'ec2:GetImageBlockPublicAccessState', 'before making an image public'),
     ...[
       'ec2:ModifyImageAttribute', 'ec2:EnableImageDeprecation', 'ec2:DisableImageDeprecation', 'ec2:EnableImageDeregistrationProtection',
       'ec2:DisableImageDeregistrationProtection', 'ec2:DisableImage', 'ec2:EnableImage',
     ]
-      .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/governance.ts', action), ...image, context: own } })),
-    wildcard('waiter', 'shared/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'to read fast launch before changing it'),
+      .map((action) => ({ reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('waiter/governance.ts', action), ...image, context: own } })),
+    wildcard('waiter', 'waiter/fast-launch.ts', 'ec2:DescribeFastLaunchImages', 'to read fast launch before changing it'),
     ...['ec2:EnableFastLaunch', 'ec2:DisableFastLaunch'].map((action) => ({
-      reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('shared/fast-launch.ts', action), ...image, context: own },
+      reason: `${action} of an image of this stack`, role: 'waiter' as Role, request: { action: call('waiter/fast-launch.ts', action), ...image, context: own },
     })),
     {
       reason: 'DisableFastLaunch of a copy of this stack in another Region (fastLaunch removed from it)',
@@ -580,14 +587,14 @@ function waiterCases(s: SynthesizedStack): Case[] {
     {
       reason: 'ModifySnapshotAttribute (sharing) of a snapshot of this stack',
       role: 'waiter',
-      request: { action: call('shared/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
+      request: { action: call('waiter/governance.ts', 'ec2:ModifySnapshotAttribute'), resource: snapshotArn(REGION, NEW_SNAPSHOT), resourceType: 'snapshot', context: own },
     },
   ];
   for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.InstanceAction)) {
     cases.push({
       reason: `${p.InstanceAction === 'stop' ? 'StopInstances' : 'TerminateInstances'} of the declared source instance ${p.InstanceId}`,
       role: 'waiter',
-      request: { action: call('waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
+      request: { action: call('waiter/waiter.ts', `ec2:${p.InstanceAction === 'stop' ? 'Stop' : 'Terminate'}Instances`), resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) },
     });
   }
   for (const [, p] of resourcesOf(s, 'Custom::AmiWaiter').filter(([, w]) => w.FastLaunch?.LaunchTemplateId)) {
@@ -595,7 +602,7 @@ function waiterCases(s: SynthesizedStack): Case[] {
       reason: `EnableFastLaunch naming the declared launch template ${p.FastLaunch.LaunchTemplateId} (its second resource)`,
       role: 'waiter',
       request: {
-        action: call('shared/fast-launch.ts', 'ec2:EnableFastLaunch'),
+        action: call('waiter/fast-launch.ts', 'ec2:EnableFastLaunch'),
         resource: `arn:aws:ec2:${p.Region}:${s.account}:launch-template/${p.FastLaunch.LaunchTemplateId}`,
         resourceType: 'launch-template',
         context: inRegion(p.Region),
@@ -621,7 +628,7 @@ function waiterCases(s: SynthesizedStack): Case[] {
         {
           reason: `CreateTags of this stack's tags on the image import ${imp.id} made (untagged), by the ID stage 1 handed out`,
           role: 'waiter',
-          request: { action: call('import-waiter.ts', 'ec2:CreateTags'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...tags, 'ec2:ImageID': imp.imageId, ...untaggedHere } },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:CreateTags'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: { ...tags, 'ec2:ImageID': imp.imageId, ...untaggedHere } },
         },
         ...imp.snapshotIds.map((id) => ({
           reason: `CreateTags of this stack's tags on the import's snapshot ${id} (untagged), by the ID stage 1 handed out`,
@@ -631,12 +638,12 @@ function waiterCases(s: SynthesizedStack): Case[] {
         {
           reason: `DeregisterImage of the import's image ${imp.imageId} that was never tagged (stage 2's delete)`,
           role: 'operation',
-          request: { action: call('import-waiter.ts', 'ec2:DeregisterImage'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: untaggedHere },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:DeregisterImage'), resource: imageArn(imp.region, imp.imageId), resourceType: 'image', context: untaggedHere },
         },
         ...imp.snapshotIds.map((id) => ({
           reason: `DeleteSnapshot of the import's snapshot ${id} that was never tagged (stage 2's delete)`,
           role: 'operation' as Role,
-          request: { action: call('import-waiter.ts', 'ec2:DeleteSnapshot'), resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: untaggedHere },
+          request: { action: call('waiter/import-waiter.ts', 'ec2:DeleteSnapshot'), resource: snapshotArn(imp.region, id), resourceType: 'snapshot', context: untaggedHere },
         })),
       );
     }
@@ -652,15 +659,15 @@ function renameCases(s: SynthesizedStack): Case[] {
       reason: `CopyImage of the image import ${imp.id} made, by the ID stage 1 handed out (untagged source)`,
       role: 'waiter' as Role,
       request: {
-        action: call('import-waiter.ts', 'ec2:CopyImage'),
+        action: call('waiter/import-waiter.ts', 'ec2:CopyImage'),
         resource: imageArn(imp.region, imp.imageId),
         resourceType: 'image',
         context: { ...requestTags(s), 'ec2:ImageID': imp.imageId, 'ec2:Owner': s.account, ...inRegion(imp.region) },
       },
     })),
-    ...createTagged(s, 'waiter', 'import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
+    ...createTagged(s, 'waiter', 'waiter/import-waiter.ts', 'CopyImage', REGION, ['image', 'snapshot'], ['image', 'snapshot']),
     ...manageOwn(s, 'waiter', REGION, 'the unnamed import once its named copy is available'),
-    ...ebsKeyUse(s, 'waiter', 'the import\'s kmsKey for its named copy', imageKey, REGION, 'write'),
+    ...ebsKeyUse(s, 'waiter', 'the import\'s encryptionKey for its named copy', imageKey, REGION, 'write'),
   ];
 }
 
@@ -676,7 +683,7 @@ function vmImportCases(s: SynthesizedStack): Case[] {
       })),
     ]),
     ...['kms:Encrypt', 'kms:Decrypt', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].map((action) => ({
-      reason: `${action} on the import's kmsKey, as VM Import documents for its service role`,
+      reason: `${action} on the import's encryptionKey, as VM Import documents for its service role`,
       role: 'vmimport' as Role,
       request: { action, resource: imageKey, resourceType: 'key', resourcePolicy: keyPolicyOf(s, imageKey, [REGION]) },
     })),
@@ -859,6 +866,12 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
       { reason: 'kms:Decrypt directly, not through EC2', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:CallerAccount': s.account } } },
       { reason: 'kms:Decrypt through EC2 in a Region no construct uses the key in', role: 'operation', request: { ...base, action: 'kms:Decrypt', context: { 'kms:ViaService': `ec2.ap-south-1.${URL_SUFFIX}` } } },
       { reason: 'kms:CreateGrant for a grantee that is not an AWS resource', role: 'operation', request: { ...base, action: 'kms:CreateGrant', context: { 'kms:ViaService': `ec2.${REGION}.${URL_SUFFIX}`, 'kms:GrantIsForAWSResource': 'false' } } },
+    );
+  }
+  for (const [, p] of resourcesOf(s, 'Custom::StoredAmi').slice(0, 1)) {
+    cases.push(
+      { reason: 's3:DeleteObject of an object of the store bucket that is not a stored image', role: 'operation', request: { action: 's3:DeleteObject', resource: `arn:aws:s3:::${p.Bucket}/secrets.txt`, resourceType: 'object' } },
+      { reason: 's3:DeleteObject of a stored image in a bucket no StoredAmi uses', role: 'operation', request: { action: 's3:DeleteObject', resource: `arn:aws:s3:::other-bucket/${p.ImageId}.bin`, resourceType: 'object' } },
     );
   }
   for (const [, p] of resourcesOf(s, 'Custom::RestoredAmi').slice(0, 1)) {

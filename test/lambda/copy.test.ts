@@ -1,11 +1,19 @@
-import { CopyImageCommand, DescribeImagesCommand, EC2Client, Image } from '@aws-sdk/client-ec2';
+import {
+  CopyImageCommand, DescribeImageAttributeCommand, DescribeImagesCommand, DescribeSnapshotAttributeCommand, EC2Client, Image,
+  ModifyImageAttributeCommand, ModifySnapshotAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { CREATE_REQUEST, LOGICAL_ID, STACK_ID, TEAM_TAGS, awsError, captureLogs, createEvent, hash, oneLineFailure, ownershipTagsFor } from './helpers';
+import {
+  CREATE_REQUEST, LOGICAL_ID, STACK_ID, TEAM_TAGS, awsError, awsServerError, captureLogs, createEvent, hash, oneLineFailure, ownedImage,
+  ownershipTagsFor,
+} from './helpers';
 import { onEvent } from '../../lambda';
 import { setSleep } from '../../lambda/shared/backoff';
 
 const ec2Mock = mockClient(EC2Client);
+const stsMock = mockClient(STSClient);
 captureLogs();
 const COPY = 'Custom::CopiedAmi';
 const SOURCE = 'ami-0aaaaaaaaaaaaaaa0';
@@ -24,7 +32,12 @@ function copyProps(overrides: Record<string, unknown> = {}): Record<string, unkn
 }
 
 function source(encrypted = false): Image {
-  return { ImageId: SOURCE, State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-1', Encrypted: encrypted } }] };
+  return {
+    ImageId: SOURCE,
+    OwnerId: STACK_ID.split(':')[4],
+    State: 'available',
+    BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-1', Encrypted: encrypted } }],
+  };
 }
 
 let previousSleep: ReturnType<typeof setSleep>;
@@ -109,8 +122,84 @@ describe('Custom::CopiedAmi create', () => {
     expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps({ ImageName: 'golden' }))))).message).toMatch(message);
   });
 
+  test('a CopyImage whose every answer was a 5xx adopts the copy it started, found by its name and this request\'s tags', async () => {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [SOURCE] }).resolves({ Images: [source()] });
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({ Images: [ownedImage({ ImageId: 'ami-0started000000000', Name: 'golden', State: 'pending' })] });
+    ec2Mock.on(CopyImageCommand).rejects(awsServerError('InternalError', 500));
+    expect((await onEvent(createEvent(COPY, copyProps({ ImageName: 'golden' })))).PhysicalResourceId).toBe('ami-0started000000000');
+  });
+
+  test('EC2\'s message ending in a full stop does not double it', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [source()] });
+    ec2Mock.on(CopyImageCommand).rejects(awsError('KMS.DisabledException', 'The key is disabled.'));
+    const err = await oneLineFailure(onEvent(createEvent(COPY, copyProps())));
+    expect(err.message).toBe(
+      'The copy of ami-0aaaaaaaaaaaaaaa0 to eu-west-1 failed on its KMS key: The key is disabled. Check that the key is enabled, in eu-west-1, and usable by the provider\'s role.',
+    );
+  });
+
   test('a source that cannot be read names the source', async () => {
     ec2Mock.on(DescribeImagesCommand).rejects(awsError('UnauthorizedOperation'));
     expect((await oneLineFailure(onEvent(createEvent(COPY, copyProps())))).message).toMatch(/Reading source image ami-0aaaaaaaaaaaaaaa0 in us-east-1 failed: UnauthorizedOperation/);
+  });
+});
+
+describe('Custom::CopiedAmi owned by another account: the share of the source', () => {
+  const TARGET = '444455556666';
+  const crossProps = () => copyProps({ Account: TARGET, RoleArn: `arn:aws:iam::${TARGET}:role/cdk-ami-copies` });
+
+  beforeEach(() => {
+    stsMock.reset();
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'ASIATARGET', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(Date.now() + 3600_000) },
+    });
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [source()] });
+    ec2Mock.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+    ec2Mock.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [] });
+  });
+
+  const launchRemoved = () => ec2Mock.commandCalls(ModifyImageAttributeCommand).filter((c) => c.args[0].input.LaunchPermission?.Remove);
+
+  test('a snapshot share that answers 5xx withdraws the launch permission it added; the reason has one sentence for the 5xx', async () => {
+    ec2Mock.on(ModifySnapshotAttributeCommand).rejects(awsServerError());
+    const err = await oneLineFailure(onEvent(createEvent(COPY, crossProps())));
+    expect(err.message).toBe(
+      `Sharing source image ${SOURCE} in us-east-1 with account ${TARGET}, so that it can copy it, failed: EC2 answered HTTP 503 (Unavailable: The service is unavailable). Try the deployment again later.`,
+    );
+    expect(launchRemoved()).toHaveLength(1);
+    expect(launchRemoved()[0].args[0].input).toEqual({ ImageId: SOURCE, LaunchPermission: { Remove: [{ UserId: TARGET }] } });
+    expect(ec2Mock).not.toHaveReceivedCommand(CopyImageCommand);
+  });
+
+  test('a refused snapshot share withdraws the launch permission; the reason says it was refused and where to look', async () => {
+    ec2Mock.on(ModifySnapshotAttributeCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'));
+    const err = await oneLineFailure(onEvent(createEvent(COPY, crossProps())));
+    expect(err.message).toBe(
+      `Sharing source image ${SOURCE} in us-east-1 with account ${TARGET}, so that it can copy it, was refused: UnauthorizedOperation: You are not authorized to perform this operation. Check the policies that apply to the provider's role (service control policies, permissions boundaries).`,
+    );
+    expect(launchRemoved()).toHaveLength(1);
+  });
+
+  test('a launch permission the source already gave is not withdrawn', async () => {
+    ec2Mock.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: TARGET }] });
+    ec2Mock.on(ModifySnapshotAttributeCommand).rejects(awsServerError());
+    await oneLineFailure(onEvent(createEvent(COPY, crossProps())));
+    expect(ec2Mock).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+  });
+
+  test('when the withdrawal fails too, the reason says what to remove by hand', async () => {
+    ec2Mock.on(ModifySnapshotAttributeCommand).rejects(awsServerError());
+    ec2Mock.on(ModifyImageAttributeCommand, { LaunchPermission: { Remove: [{ UserId: TARGET }] } }).rejects(awsServerError());
+    const err = await oneLineFailure(onEvent(createEvent(COPY, crossProps())));
+    expect(err.message).toMatch(new RegExp(`Try the deployment again later\\. Withdrawing what it had shared failed too \\(The service is unavailable\\): remove account ${TARGET} from the launch permission of image ${SOURCE} by hand\\.$`));
+  });
+
+  test('a source of another account cannot be shared: one sentence, before any change', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ...source(), OwnerId: '999988887777' }] });
+    const err = await oneLineFailure(onEvent(createEvent(COPY, crossProps())));
+    expect(err.message).toBe(
+      `Source image ${SOURCE} in us-east-1 belongs to account 999988887777, so this stack's account 123456789012 cannot share it with account ${TARGET} for the copy. Copy it into this account first (a CopiedAmi without account), and copy that copy.`,
+    );
+    expect(ec2Mock).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
   });
 });

@@ -9,23 +9,23 @@ import * as fromInstance from '../../lambda/from-instance';
 import * as fromSnapshot from '../../lambda/from-snapshot';
 import * as importImage from '../../lambda/import';
 import * as importSnapshots from '../../lambda/import-snapshots';
-import * as importWaiter from '../../lambda/import-waiter';
 import * as restore from '../../lambda/restore';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
 import * as clients from '../../lambda/shared/clients';
 import * as crossAccount from '../../lambda/shared/cross-account';
-import * as fastLaunch from '../../lambda/shared/fast-launch';
-import * as governance from '../../lambda/shared/governance';
 import * as images from '../../lambda/shared/images';
 import * as importTasks from '../../lambda/shared/import-tasks';
 import * as references from '../../lambda/shared/references';
 import * as removal from '../../lambda/shared/removal';
 import * as snapshotImportTasks from '../../lambda/shared/snapshot-import-tasks';
-import * as snapshotImportWaiter from '../../lambda/snapshot-import-waiter';
 import * as ssmParameters from '../../lambda/ssm-parameters';
 import * as store from '../../lambda/store';
-import * as waiter from '../../lambda/waiter';
+import * as fastLaunch from '../../lambda/waiter/fast-launch';
+import * as governance from '../../lambda/waiter/governance';
+import * as importWaiter from '../../lambda/waiter/import-waiter';
+import * as snapshotImportWaiter from '../../lambda/waiter/snapshot-import-waiter';
+import * as waiter from '../../lambda/waiter/waiter';
 
 export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'builder-setup.ts': builderSetup.CALLS,
@@ -33,18 +33,18 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'from-instance.ts': fromInstance.CALLS,
   'from-snapshot.ts': fromSnapshot.CALLS,
   'import.ts': importImage.CALLS,
-  'import-waiter.ts': importWaiter.CALLS,
+  'waiter/import-waiter.ts': importWaiter.CALLS,
   'import-snapshots.ts': importSnapshots.CALLS,
-  'snapshot-import-waiter.ts': snapshotImportWaiter.CALLS,
+  'waiter/snapshot-import-waiter.ts': snapshotImportWaiter.CALLS,
   'restore.ts': restore.CALLS,
   's3-objects.ts': s3Objects.CALLS,
   'ssm-parameters.ts': ssmParameters.CALLS,
   'store.ts': store.CALLS,
-  'waiter.ts': waiter.CALLS,
-  'shared/fast-launch.ts': fastLaunch.CALLS,
+  'waiter/waiter.ts': waiter.CALLS,
+  'waiter/fast-launch.ts': fastLaunch.CALLS,
   'shared/clients.ts': clients.CALLS,
   'shared/cross-account.ts': crossAccount.CALLS,
-  'shared/governance.ts': governance.CALLS,
+  'waiter/governance.ts': governance.CALLS,
   'shared/images.ts': images.CALLS,
   'shared/import-tasks.ts': importTasks.CALLS,
   'shared/references.ts': references.CALLS,

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { WAITER, captureLogs, createEvent, expectOneLine, ownedImage, rejectionOf, updateEvent, waiterProps } from './helpers';
 import { isComplete } from '../../lambda';
-import { earliestDeprecationTime } from '../../lambda/shared/governance';
+import { earliestDeprecationTime } from '../../lambda/waiter/governance';
 
 const ec2Mock = mockClient(EC2Client);
 const logs = captureLogs();

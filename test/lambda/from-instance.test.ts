@@ -2,8 +2,8 @@ import { CreateImageCommand, DescribeImagesCommand, DescribeInstancesCommand, EC
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
-  CREATE_REQUEST, FROM_INSTANCE, INSTANCE_ID, REGION, awsError, captureLogs, createEvent, expectOneLine, foreignImage, fromInstanceProps, hash,
-  ownedImage, ownershipTagsFor, rejectionOf, reservationOf,
+  CREATE_REQUEST, FROM_INSTANCE, INSTANCE_ID, REGION, awsError, awsServerError, captureLogs, createEvent, expectOneLine, foreignImage,
+  fromInstanceProps, hash, ownedImage, ownershipTagsFor, rejectionOf, reservationOf,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
 import { GeneratedNames } from '../../src/private/contract';
@@ -248,6 +248,34 @@ describe('Create: idempotency by name and ownership tags', () => {
     image.Tags = image.Tags!.map((t) => (t.Key === 'cdk-ami:request' ? { ...t, Value: 'other' } : t));
     ec2Mock.on(DescribeImagesCommand).resolves({ Images: [image] });
     await expect(create({ ImageName: 'golden' })).rejects.toThrow('an earlier image of this resource that was kept');
+  });
+
+  describe('a CreateImage whose every answer was a 5xx (EC2 may have started the image)', () => {
+    beforeEach(() => {
+      ec2Mock.on(CreateImageCommand).rejects(awsServerError());
+    });
+
+    test('adopts the image it started, found by its name and this request\'s tags', async () => {
+      ec2Mock.on(DescribeImagesCommand)
+        .resolvesOnce({ Images: [] })
+        .resolves({ Images: [ownedImage({ ImageId: 'ami-0started000000000', Name: DEFAULT_NAME, State: 'pending' })] });
+      await expect(create()).resolves.toEqual({ PhysicalResourceId: 'ami-0started000000000' });
+      expect(ec2Mock).toHaveReceivedCommandTimes(CreateImageCommand, 1);
+    });
+
+    test('with no such image, fails with the 5xx', async () => {
+      const err = await rejectionOf(create());
+      expect(err.message).toBe(`CreateImage of instance ${INSTANCE_ID} in us-east-1 failed: Unavailable: The service is unavailable.`);
+      expect(ec2Mock).toHaveReceivedCommandTimes(DescribeImagesCommand, 2);
+    });
+
+    test('when EC2 cannot be asked either, fails with the 5xx and logs the name to look for', async () => {
+      ec2Mock.on(DescribeImagesCommand).resolvesOnce({ Images: [] }).rejects(awsServerError());
+      await expect(create()).rejects.toThrow(`CreateImage of instance ${INSTANCE_ID} in us-east-1 failed: Unavailable`);
+      expect(logs.find('could not look for an image the failed start may have made; deregister it if it exists')).toEqual([
+        expect.objectContaining({ imageName: DEFAULT_NAME, region: 'us-east-1' }),
+      ]);
+    });
   });
 
   describe('InvalidAMIName.Duplicate race', () => {

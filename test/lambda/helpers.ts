@@ -175,6 +175,11 @@ export function awsError(code: string, message = `${code} message`): EC2ServiceE
   return new EC2ServiceException({ name: code, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
 }
 
+/** EC2's answer when it failed on its side (a 5xx), which does not say whether the call took effect. */
+export function awsServerError(code = 'Unavailable', status = 503, message = 'The service is unavailable.'): EC2ServiceException {
+  return new EC2ServiceException({ name: code, $fault: 'server', $metadata: { httpStatusCode: status }, message });
+}
+
 export type LogLine = { level: string; message: string; [field: string]: unknown };
 
 /**

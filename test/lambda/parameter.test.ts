@@ -22,6 +22,10 @@ function ssmError(name: string, message = `${name} message`): SSMServiceExceptio
   return new SSMServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
 }
 
+function ssmError5xx(): SSMServiceException {
+  return new SSMServiceException({ name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'InternalServerError message' });
+}
+
 let previousSleep: ReturnType<typeof setSleep>;
 beforeEach(() => {
   ssmMock.reset();
@@ -45,12 +49,62 @@ describe('Custom::AmiParameter', () => {
   test('a value SSM never shows (its asynchronous validation dropped it) fails with one sentence', async () => {
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     ssmMock.on(GetParameterCommand).rejects(ssmError('ParameterNotFound'));
+    // Dropped: there is nothing left to remove.
+    ssmMock.on(ListTagsForResourceCommand).rejects(ssmError('InvalidResourceId'));
     const err = await rejectionOf(onEvent(createEvent(PARAMETER, props())));
     expect(err.message).toBe(
       'SSM did not store image ami-0123456789abcdef0 in parameter /images/golden in eu-west-1: it validates an aws:ec2:image value after PutParameter has answered, and drops a value that is not an available image of this account in that Region.',
     );
     expectOneLine(err);
     expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 12);
+  });
+
+  describe('a create that fails after PutParameter removes what this request wrote (the rollback cannot: it has no physical ID)', () => {
+    beforeEach(() => {
+      ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+      ssmMock.on(GetParameterCommand).rejects(ssmError5xx());
+    });
+
+    test('a parameter with this request\'s tags is deleted, and the reason is the failure', async () => {
+      ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: ownershipTagsFor(CREATE_REQUEST) });
+      const err = await rejectionOf(onEvent(createEvent(PARAMETER, props())));
+      expect(err.message).toBe('Reading SSM parameter /images/golden in eu-west-1 failed: InternalServerError: InternalServerError message');
+      expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: '/images/golden' });
+      expect(logs.find('parameter deleted: its create failed')).toHaveLength(1);
+    });
+
+    test('a parameter of an earlier request (one RETAIN kept and this create took over) stays', async () => {
+      ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: ownershipTagsFor('an-earlier-request') });
+      await rejectionOf(onEvent(createEvent(PARAMETER, props())));
+      expect(ssmMock).not.toHaveReceivedCommand(DeleteParameterCommand);
+    });
+
+    test('when the removal fails too, the reason says what to delete by hand, in its own sentence', async () => {
+      ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: ownershipTagsFor(CREATE_REQUEST) });
+      ssmMock.on(DeleteParameterCommand).rejects(ssmError('AccessDeniedException', 'not allowed.'));
+      const err = await rejectionOf(onEvent(createEvent(PARAMETER, props())));
+      expect(err.message).toBe(
+        'Reading SSM parameter /images/golden in eu-west-1 failed: InternalServerError: InternalServerError message. Removing the parameter it had written failed too (not allowed): delete SSM parameter /images/golden in eu-west-1 by hand.',
+      );
+      expectOneLine(err);
+    });
+  });
+
+  test('a PutParameter whose every answer was a 5xx takes over the parameter when it carries this request\'s tags', async () => {
+    ssmMock.on(PutParameterCommand, { Overwrite: false }).rejects(ssmError5xx());
+    ssmMock.on(PutParameterCommand, { Overwrite: true }).resolves({ Version: 2 });
+    ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: ownershipTagsFor(CREATE_REQUEST) });
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: IMAGE, Version: 2 } });
+    expect(await onEvent(createEvent(PARAMETER, props()))).toEqual({ PhysicalResourceId: ARN, Data: { ParameterName: '/images/golden' } });
+    expect(ssmMock).not.toHaveReceivedCommand(DeleteParameterCommand);
+  });
+
+  test('a PutParameter whose every answer was a 5xx and that wrote nothing fails with the 5xx', async () => {
+    ssmMock.on(PutParameterCommand).rejects(ssmError5xx());
+    ssmMock.on(ListTagsForResourceCommand).rejects(ssmError('InvalidResourceId'));
+    const err = await rejectionOf(onEvent(createEvent(PARAMETER, props())));
+    expect(err.message).toBe('Creating SSM parameter /images/golden in eu-west-1 failed: InternalServerError: InternalServerError message');
+    expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
   });
 
   test('an existing parameter of another resource is not overwritten', async () => {

@@ -1,10 +1,12 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FROM_INSTANCE, LOGICAL_ID, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, rejectionOf, waiterProps } from './helpers';
+import { FROM_INSTANCE, LOGICAL_ID, awsError, awsServerError, captureLogs, createEvent, deleteEvent, expectOneLine, fromInstanceProps, rejectionOf, waiterProps } from './helpers';
 import { isComplete, onEvent } from '../../lambda/index';
 import { cloudFormation, ec2, resetClients } from '../../lambda/shared/clients';
-import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from '../../lambda/shared/errors';
+import {
+  AmiError, errorCode, errorMessage, isNotFound, isThrottling, mayHaveTakenEffect, sentence, serverFailure, toAmiError,
+} from '../../lambda/shared/errors';
 import { log, setLogSink } from '../../lambda/shared/log';
 import { bool, changed, num, required, str, tags } from '../../lambda/shared/props';
 import { ResourceTypes } from '../../src/private/contract';
@@ -109,6 +111,24 @@ describe('errors', () => {
     expect(isThrottling(awsError('RequestLimitExceeded'))).toBe(true);
     expect(isThrottling(awsError('UnauthorizedOperation'))).toBe(false);
     expect(isThrottling('slow down')).toBe(false);
+  });
+
+  test('mayHaveTakenEffect: a 5xx or no answer at all may hide a success; a 4xx and our own sentences do not', () => {
+    expect(mayHaveTakenEffect(awsServerError())).toBe(true);
+    expect(mayHaveTakenEffect(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(mayHaveTakenEffect(awsError('InvalidParameterValue'))).toBe(false);
+    expect(mayHaveTakenEffect(new AmiError('Explained.'))).toBe(false);
+    expect(mayHaveTakenEffect('plain')).toBe(false);
+  });
+
+  test('serverFailure says what a 5xx answered, without a doubled full stop; undefined for anything else', () => {
+    expect(serverFailure(awsServerError('Unavailable', 503, 'The service is unavailable.'))).toBe('HTTP 503 (Unavailable: The service is unavailable)');
+    expect(serverFailure(awsError('UnauthorizedOperation'))).toBeUndefined();
+  });
+
+  test('sentence ends a text with one full stop', () => {
+    expect(sentence('unavailable..')).toBe('unavailable.');
+    expect(sentence('unavailable ')).toBe('unavailable.');
   });
 
   test('toAmiError keeps an AmiError as it is', () => {

@@ -1,13 +1,13 @@
-import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand } from '@aws-sdk/client-ec2';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { WAITER, awsError, captureLogs, createEvent, deleteEvent, oneLineFailure, updateEvent, waiterProps } from './helpers';
+import { WAITER, awsError, captureLogs, createEvent, deleteEvent, mockedClients, oneLineFailure, updateEvent, waiterProps } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
-const ec2Mock = mockClient(EC2Client);
+const { ec2Mock, stackIs } = mockedClients();
 const s3Mock = mockClient(S3Client);
-captureLogs();
+const logs = captureLogs();
 const STORED = 'Custom::StoredAmi';
 const IMAGE = 'ami-0123456789abcdef0';
 const OBJECT = `s3://stored-amis/${IMAGE}.bin`;
@@ -16,8 +16,8 @@ const props = (extra: Record<string, unknown> = {}) => ({
 });
 
 beforeEach(() => {
-  ec2Mock.reset();
   s3Mock.reset();
+  stackIs('DELETE_IN_PROGRESS');
 });
 
 describe('Custom::StoredAmi', () => {
@@ -54,9 +54,20 @@ describe('Custom::StoredAmi', () => {
   test('delete keeps the object under RETAIN and deletes it under DESTROY', async () => {
     await onEvent(deleteEvent(STORED, OBJECT, props()));
     expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(logs.find('stored object retained')).toEqual([expect.objectContaining({ object: OBJECT, reason: 'removalPolicy is RETAIN' })]);
     await onEvent(deleteEvent(STORED, OBJECT, props({ RemovalPolicy: 'destroy' })));
     expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'stored-amis', Key: `${IMAGE}.bin` });
   });
+
+  test.each(['ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS'] as const)(
+    'delete while the stack rolls back (%s) deletes the object the failed deployment stored, despite RETAIN', async (status) => {
+      stackIs(status);
+      await onEvent(deleteEvent(STORED, OBJECT, props()));
+      expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'stored-amis', Key: `${IMAGE}.bin` });
+      expect(logs.find('stored object deleted')).toEqual([
+        expect.objectContaining({ object: OBJECT, reason: `the deployment that created it is rolling back (${status})` }),
+      ]);
+    });
 });
 
 describe('Custom::AmiWaiter following a store task', () => {

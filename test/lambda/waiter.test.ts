@@ -8,7 +8,7 @@ import {
   IMAGE_ID, INSTANCE_ID, LOGICAL_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, rejectionOf, updateEvent, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda/index';
-import { formatDuration } from '../../lambda/waiter';
+import { formatDuration } from '../../lambda/waiter/waiter';
 
 const ec2Mock = mockClient(EC2Client);
 // A waiter's Update reads the stack status; unanswered, it is not a rollback.

@@ -9,8 +9,10 @@ const REGION = 'us-east-1';
 
 function template(props: Partial<AmiFromDisksProps> = {}, root = 'nixos/root.vhd', extra = {}) {
   return lifecycleTemplate((stack) => new AmiFromDisks(stack, 'NixOS', {
-    rootDisk: ImportDisk.fromBucket(s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks'), root, DiskImageFormat.VHD),
-    dataDisks: [{ deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://vm-disks/nixos/nix-store.raw', DiskImageFormat.RAW) }],
+    disks: [
+      { deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks'), root, DiskImageFormat.VHD) },
+      { deviceName: '/dev/sdf', disk: ImportDisk.fromUrl('s3://vm-disks/nixos/nix-store.raw', DiskImageFormat.RAW) },
+    ],
     bootMode: BootMode.UEFI,
     ...props,
   }), extra);

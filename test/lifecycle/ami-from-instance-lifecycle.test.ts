@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, outputImageId, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, SDK_ATTEMPTS, useLocalEc2 } from './harness';
 import { AmiFromInstance, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
@@ -195,6 +195,17 @@ describe('AmiFromInstance lifecycle against the local EC2 endpoint', () => {
     const sim = h.sim();
     expect(await sim.deploy(template(builder(), { removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
     expect(h.ec2.calls.some((c) => c.code === 'RequestLimitExceeded')).toBe(true);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(liveImageIds()).toEqual([]);
+    expect(snapshotIds()).toEqual([]);
+  });
+
+  test('a CreateImage that took effect while every answer was a 5xx: the image it started is adopted, and deleting the stack removes it', async () => {
+    h.ec2.injectFault({ action: 'CreateImage', times: SDK_ATTEMPTS, kind: 'tookEffect503' });
+    const sim = h.sim();
+    expect(await sim.deploy(template(builder(), { removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
+    expect(h.ec2.callCount('CreateImage')).toBe(SDK_ATTEMPTS);
+    expect(liveImageIds()).toEqual([outputImageId(sim)]);
     expect(await sim.deleteStack()).toEqual({ ok: true });
     expect(liveImageIds()).toEqual([]);
     expect(snapshotIds()).toEqual([]);

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { AmiFromSnapshot } from '../../src';
+import { snapshotDevices } from '../util';
 
 const h = useLocalEc2();
 const REGION = 'us-east-1';
@@ -15,7 +16,7 @@ describe('AmiFromSnapshot lifecycle', () => {
     const data = h.ec2.addSnapshot({ region: REGION, sizeGiB: 20 });
     const sim = h.sim();
     const template = lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Registered', {
-      rootSnapshotId: root, dataVolumes: [{ deviceName: '/dev/sdf', snapshotId: data }], removalPolicy: RemovalPolicy.DESTROY, tags: { team: 'platform' },
+      blockDevices: snapshotDevices(root, data), removalPolicy: RemovalPolicy.DESTROY, tags: { team: 'platform' },
     }));
     expect(await sim.deploy(template)).toEqual({ ok: true });
     const image = onlyImage(sim);
@@ -30,7 +31,7 @@ describe('AmiFromSnapshot lifecycle', () => {
 
   test('a snapshot that does not exist fails with one sentence', async () => {
     const sim = h.sim();
-    const result = await sim.deploy(lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: 'snap-0123456789abcdef0' })));
+    const result = await sim.deploy(lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') })));
     expect(result.reason!.split('\n')[0]).toMatch(/^A snapshot of the image does not exist in us-east-1: /);
   });
 });

@@ -1,7 +1,7 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
-import { BakedAmi, BakedAmiProps, InstanceAction } from '../../src';
+import { instanceStandIn, lifecycleTemplate, outputImageId, SDK_ATTEMPTS, StandInInstance, useLocalEc2 } from './harness';
+import { BakedAmi, BakedAmiProps, BeforeImaging, InstanceAction } from '../../src';
 
 const REGION = 'us-east-1';
 const INSTANCE = 'AWS::EC2::Instance';
@@ -47,8 +47,9 @@ function sim() {
 }
 
 type Props = Partial<BakedAmiProps>;
-function template(props: Props = {}, commands = ['dnf install -y nginx']) {
+function template(props: Props = {}, commands = ['dnf install -y nginx'], appTags: Record<string, string> = {}) {
   return lifecycleTemplate((stack: Stack) => {
+    for (const [key, value] of Object.entries(appTags)) Tags.of(stack.node.root).add(key, value);
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 });
     const setup = ec2.UserData.forLinux();
     setup.addCommands(...commands);
@@ -95,6 +96,14 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(calls.lastIndexOf('TerminateInstances')).toBeGreaterThan(calls.lastIndexOf('CreateImage'));
     expect(instanceState(builder.instanceId)).toBe('terminated');
     expect(builder.tags['cdk-ami:builder']).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  test('a CreateImage that took effect while every answer was a 5xx bakes one image, the one it started', async () => {
+    h.ec2.injectFault({ action: 'CreateImage', times: SDK_ATTEMPTS, kind: 'tookEffect500' });
+    const s = sim();
+    expect(await s.deploy(template())).toEqual({ ok: true });
+    expect(liveImageIds()).toEqual([outputImageId(s)]);
+    expect(h.ec2.image(outputImageId(s))!.state).toBe('available');
   });
 
   test('a setup that fails: the event has the exit code and the console\'s last lines, and nothing is left', async () => {
@@ -161,6 +170,31 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(outputImageId(s)).not.toBe(second);
   });
 
+  test('an app-wide tag updates the image and its snapshots in place; the builder is not touched, and a new setup still rebakes', async () => {
+    const s = sim();
+    await s.deploy(template());
+    const first = outputImageId(s);
+    const builderCalls = () => h.ec2.calls.filter((c) => /Instances$/.test(c.action)).length;
+    const before = builderCalls();
+
+    expect(await s.deploy(template({}, undefined, { CostCenter: '1002' }))).toEqual({ ok: true });
+    expect(outputImageId(s)).toBe(first);
+    expect(s.builders).toHaveLength(1);
+    expect(h.ec2.callCount('CreateImage')).toBe(1);
+    expect(builderCalls()).toBe(before);
+    expect(h.ec2.image(first)!.tags.CostCenter).toBe('1002');
+    const snapshots = h.ec2.snapshots(REGION);
+    expect(snapshots.length).toBeGreaterThan(0);
+    for (const snapshot of snapshots) expect(snapshot.tags.CostCenter).toBe('1002');
+    expect(s.builders[0].tags.CostCenter).toBeUndefined();
+
+    expect(await s.deploy(template({}, ['dnf install -y httpd'], { CostCenter: '1002' }))).toEqual({ ok: true });
+    expect(s.builders).toHaveLength(2);
+    const second = outputImageId(s);
+    expect(second).not.toBe(first);
+    expect(h.ec2.image(second)!.tags.CostCenter).toBe('1002');
+  });
+
   test('a rebake whose setup fails rolls back to the previous image, and removes the new builder', async () => {
     const s = sim();
     await s.deploy(template());
@@ -196,14 +230,14 @@ describe('BakedAmi lifecycle against the local EC2 endpoint', () => {
     expect(liveImageIds().sort()).toEqual([first, outputImageId(s)].sort());
   });
 
-  test('instanceAction STOP leaves the builder stopped; NONE with stopBeforeImaging false leaves it running', async () => {
+  test('instanceAction STOP leaves the builder stopped; NONE with BeforeImaging.REBOOT leaves it running', async () => {
     const stop = sim();
     await stop.deploy(template({ instanceAction: InstanceAction.STOP }));
     expect(instanceState(stop.builders[0].instanceId)).toBe('stopped');
 
     const stopsBefore = h.ec2.callCount('StopInstances');
     const none = sim();
-    await none.deploy(template({ instanceAction: InstanceAction.NONE, stopBeforeImaging: false }));
+    await none.deploy(template({ instanceAction: InstanceAction.NONE, beforeImaging: BeforeImaging.REBOOT }));
     expect(instanceState(none.builders[0].instanceId)).toBe('running');
     // Imaged running: CreateImage reboots it (NoReboot false), nobody stopped it.
     expect(h.ec2.callCount('StopInstances')).toBe(stopsBefore);

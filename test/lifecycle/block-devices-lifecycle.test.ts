@@ -1,4 +1,4 @@
-import { RemovalPolicy, Size } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
 import { AmiFromInstance, AmiFromSnapshot } from '../../src';
@@ -26,8 +26,8 @@ describe('block devices against the local EC2 endpoint', () => {
       instanceId,
       removalPolicy: RemovalPolicy.DESTROY,
       blockDevices: [
-        { deviceName: '/dev/xvda', volumeSize: Size.gibibytes(30), volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 6000, throughput: 500 },
-        { deviceName: '/dev/sdg', exclude: true },
+        { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { volumeType: ec2.EbsDeviceVolumeType.GP3, iops: 6000, throughput: 500 }) },
+        { deviceName: '/dev/sdg', volume: ec2.BlockDeviceVolume.ebs(1), mappingEnabled: false },
       ],
     }));
     expect(await sim.deploy(template)).toEqual({ ok: true });
@@ -44,7 +44,7 @@ describe('block devices against the local EC2 endpoint', () => {
     const instanceId = instanceWithThreeVolumes();
     const sim = h.sim();
     const template = lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', {
-      instanceId, includeDataVolumes: false, blockDevices: [{ deviceName: '/dev/sdf', volumeSize: Size.gibibytes(40) }],
+      instanceId, includeDataVolumes: false, blockDevices: [{ deviceName: '/dev/sdf', volume: ec2.BlockDeviceVolume.ebs(40) }],
     }));
     expect(await sim.deploy(template)).toEqual({ ok: true });
     expect(onlyImage(sim).blockDeviceMappings.map((d) => [d.deviceName, d.volumeSizeGiB])).toEqual([['/dev/xvda', 8], ['/dev/sdf', 40]]);
@@ -54,7 +54,7 @@ describe('block devices against the local EC2 endpoint', () => {
     const instanceId = h.ec2.addInstance({ region: REGION, volumes: [{ deviceName: '/dev/xvda', sizeGiB: 16 }] });
     const sim = h.sim();
     const result = await sim.deploy(lifecycleTemplate((stack) => new AmiFromInstance(stack, 'Image', {
-      instanceId, blockDevices: [{ deviceName: '/dev/xvda', volumeSize: Size.gibibytes(8) }],
+      instanceId, blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(8) }],
     })));
     expect(result.ok).toBe(false);
     expect(result.reason!.split('\n')[0]).toMatch(/Volume of size 8GB is smaller than volume vol-[0-9a-f]+, expect size >= 16GB/);
@@ -67,9 +67,10 @@ describe('block devices against the local EC2 endpoint', () => {
     const data = h.ec2.addSnapshot({ region: REGION, sizeGiB: 20 });
     const sim = h.sim();
     const template = lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Registered', {
-      rootSnapshotId: root,
-      rootVolume: { volumeSize: Size.gibibytes(16), throughput: 300 },
-      dataVolumes: [{ deviceName: '/dev/sdf', snapshotId: data, volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 8000, deleteOnTermination: false }],
+      blockDevices: [
+        { deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebsFromSnapshot(root, { volumeSize: 16, throughput: 300, volumeType: ec2.EbsDeviceVolumeType.GP3 }) },
+        { deviceName: '/dev/sdf', volume: ec2.BlockDeviceVolume.ebsFromSnapshot(data, { volumeType: ec2.EbsDeviceVolumeType.IO2, iops: 8000, deleteOnTermination: false }) },
+      ],
       uefiData: 'QU1aTlVFRkk=',
     }));
     expect(await sim.deploy(template)).toEqual({ ok: true });

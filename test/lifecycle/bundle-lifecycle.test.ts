@@ -13,6 +13,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Handlers } from './cfn-simulator';
 import { instanceStandIn, lifecycleTemplate, useLocalEc2 } from './harness';
 import { AmiFromInstance, AmiFromSnapshot, BakedAmi, DiskImageFormat, ImportDisk, ImportedAmi, RestoredAmi, StoredAmi } from '../../src';
+import { snapshotDevices } from '../util';
 
 const h = useLocalEc2();
 const REGION = 'us-east-1';
@@ -107,10 +108,10 @@ describe('the built bundle against the local endpoint', () => {
     const template = lifecycleTemplate((stack) => {
       const bucket = s3.Bucket.fromBucketName(stack, 'Store', 'stored-amis');
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: destroy, tags: { team: 'platform' } });
-      golden.copyTo('eu-west-1', { removalPolicy: destroy });
+      golden.copyTo('EuWest1', 'eu-west-1', { removalPolicy: destroy });
       const stored = new StoredAmi(stack, 'Stored', { image: golden, bucket, removalPolicy: destroy });
       new RestoredAmi(stack, 'Restored', { bucket: stored.bucket, objectKey: stored.objectKey, removalPolicy: destroy });
-      new AmiFromSnapshot(stack, 'Registered', { rootSnapshotId: root, removalPolicy: destroy });
+      new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices(root), removalPolicy: destroy });
       new ImportedAmi(stack, 'Imported', {
         disks: [ImportDisk.fromBucket(s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks'), 'appliance.raw', DiskImageFormat.RAW)],
         removalPolicy: destroy,

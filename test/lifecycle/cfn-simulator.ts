@@ -5,7 +5,9 @@
  * handlers returned, scalar properties arrive as strings, a waiter's
  * isComplete is called every poll interval until done or out of attempts,
  * failures roll the stack back (with the stack status the handlers can read
- * through DescribeStacks), replaced resources are deleted in the cleanup phase.
+ * through DescribeStacks), replaced resources are deleted in the cleanup phase,
+ * and a resource's DeletionPolicy / UpdateReplacePolicy decide, as
+ * CloudFormation's do, whether its Delete is sent at all.
  *
  * Time is virtual: `Date.now()` returns the simulator's clock, which advances
  * by one poll interval between isComplete calls, so an hour-long wait runs in
@@ -23,7 +25,15 @@ export interface TemplateResource {
   readonly Type: string;
   readonly Properties?: Record<string, unknown>;
   readonly DependsOn?: string | string[];
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
 }
+
+/**
+ * Why CloudFormation removes a resource: the stack or the template dropped it,
+ * an update replaced it, or a rollback removes what the failed operation created.
+ */
+type RemovalCause = 'delete' | 'replace' | 'rollback';
 
 export interface StackTemplate {
   readonly Resources: Record<string, TemplateResource>;
@@ -99,6 +109,8 @@ export class CfnSimulator {
   public polls = 0;
   private template: StackTemplate = { Resources: {} };
   private readonly live = new Map<string, LiveResource>();
+  /** The DeletionPolicy and UpdateReplacePolicy of each resource, as the last template that had it set them. */
+  private readonly policies = new Map<string, Pick<TemplateResource, 'DeletionPolicy' | 'UpdateReplacePolicy'>>();
   private readonly pollIntervalMs: number;
   private readonly maxPolls: number;
   private readonly handlers: Handlers;
@@ -152,7 +164,7 @@ export class CfnSimulator {
     for (const logicalId of order(this.template).reverse()) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
-      const result = await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      const result = await this.remove(logicalId, resource, 'delete');
       if (!result.ok) {
         this.setStatus('DELETE_FAILED');
         return { ok: false, reason: result.reason, failedResource: logicalId };
@@ -173,13 +185,14 @@ export class CfnSimulator {
 
   private async createStack(template: StackTemplate): Promise<DeployResult> {
     this.template = template;
+    this.recordPolicies(template);
     this.setStatus('CREATE_IN_PROGRESS');
     for (const logicalId of order(template)) {
       const def = template.Resources[logicalId];
       const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
       if (!result.ok) {
         this.setStatus('ROLLBACK_IN_PROGRESS');
-        const deleted = await this.deleteAll([...this.live.keys()].reverse());
+        const deleted = await this.deleteAll([...this.live.keys()].reverse(), 'rollback');
         this.setStatus(deleted ? 'ROLLBACK_COMPLETE' : 'ROLLBACK_FAILED');
         return { ok: false, reason: result.reason, failedResource: logicalId };
       }
@@ -192,6 +205,7 @@ export class CfnSimulator {
     const previous = this.template;
     const before = new Map(this.live);
     this.template = template;
+    this.recordPolicies(template);
     this.setStatus('UPDATE_IN_PROGRESS');
     const created: string[] = [];
     const replaced: [string, LiveResource][] = [];
@@ -221,10 +235,10 @@ export class CfnSimulator {
     if (!failure) {
       this.setStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
       for (const [logicalId, old] of replaced.reverse()) {
-        await this.invoke(logicalId, 'Delete', old.type, old.props, old.physicalId);
+        await this.remove(logicalId, old, 'replace');
       }
       const removed = order(previous).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
-      await this.deleteAll(removed);
+      await this.deleteAll(removed, 'delete');
       this.setStatus('UPDATE_COMPLETE');
       return { ok: true };
     }
@@ -251,24 +265,46 @@ export class CfnSimulator {
     this.template = previous;
     this.setStatus('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
     for (const [logicalId, replacement] of replacements) {
-      await this.invoke(logicalId, 'Delete', replacement.type, replacement.props, replacement.physicalId);
+      await this.remove(logicalId, replacement, 'rollback');
     }
-    await this.deleteAll(created.reverse());
+    await this.deleteAll(created.reverse(), 'rollback');
     this.setStatus('UPDATE_ROLLBACK_COMPLETE');
     return failure;
   }
 
   /** Deletes the resources; false when any delete failed. */
-  private async deleteAll(logicalIds: string[]): Promise<boolean> {
+  private async deleteAll(logicalIds: string[], why: RemovalCause): Promise<boolean> {
     let ok = true;
     for (const logicalId of logicalIds) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
-      const result = await this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
+      const result = await this.remove(logicalId, resource, why);
       ok &&= result.ok;
       this.live.delete(logicalId);
     }
     return ok;
+  }
+
+  private recordPolicies(template: StackTemplate): void {
+    for (const [logicalId, def] of Object.entries(template.Resources)) {
+      this.policies.set(logicalId, { DeletionPolicy: def.DeletionPolicy, UpdateReplacePolicy: def.UpdateReplacePolicy });
+    }
+  }
+
+  /**
+   * CloudFormation's side of a removal: a resource its policy retains gets no
+   * Delete (DELETE_SKIPPED). `Retain` keeps it always, also when the operation
+   * that created it rolls back; `RetainExceptOnCreate` keeps it except then;
+   * a replaced resource follows its UpdateReplacePolicy.
+   */
+  private async remove(logicalId: string, resource: LiveResource, why: RemovalCause): Promise<{ ok: boolean; reason?: string }> {
+    const policies = this.policies.get(logicalId) ?? {};
+    const policy = why === 'replace' ? policies.UpdateReplacePolicy : policies.DeletionPolicy;
+    if (policy === 'Retain' || (policy === 'RetainExceptOnCreate' && why !== 'rollback')) {
+      this.events.push({ logicalId, status: 'DELETE_SKIPPED', at: this.now });
+      return { ok: true };
+    }
+    return this.invoke(logicalId, 'Delete', resource.type, resource.props, resource.physicalId);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, outputImageId, sourceImage, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, SDK_ATTEMPTS, sourceImage, useLocalEc2 } from './harness';
 import { Ami, AmiFromInstance, CopiedAmi } from '../../src';
 
 const h = useLocalEc2();
@@ -20,8 +20,8 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
     const template = lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
       Tags.of(stack).add('team', 'platform');
-      golden.copyTo('eu-west-1');
-      golden.copyTo('ap-southeast-2', { encrypted: true });
+      golden.copyTo('EuWest1', 'eu-west-1');
+      golden.copyTo('ApSoutheast2', 'ap-southeast-2', { encrypted: true });
     });
     expect(await sim.deploy(template)).toEqual({ ok: true });
     const ids = Object.values(sim.outputs()) as string[];
@@ -44,6 +44,17 @@ describe('CopiedAmi lifecycle against the local EC2 endpoint', () => {
     const [operation] = sim.logicalIdsOfType('Custom::CopiedAmi');
     expect(await sim.redeliverCreate(operation)).toBe(sim.physicalId(operation));
     expect(h.ec2.liveImages('eu-west-1')).toHaveLength(1);
+  });
+
+  test('a CopyImage that took effect while every answer was a 5xx: the copy it started is adopted, and deleting the stack removes it', async () => {
+    const source = await sourceImage(h);
+    h.ec2.injectFault({ action: 'CopyImage', times: SDK_ATTEMPTS, kind: 'tookEffect500' });
+    const sim = h.sim();
+    expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1').map((i) => i.imageId)).toEqual([outputImageId(sim)]);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.liveImages('eu-west-1')).toEqual([]);
+    expect(h.ec2.snapshots('eu-west-1')).toEqual([]);
   });
 
   test('a changed option replaces the copy; DESTROY removes the old copy and its snapshots', async () => {

@@ -79,6 +79,9 @@ export function instanceStandIn(
   };
 }
 
+/** Attempts the handlers' SDK clients make of each call under the harness: a fault on that many calls outlasts their retries. */
+export const SDK_ATTEMPTS = 10;
+
 export interface Harness {
   readonly ec2: LocalEc2;
   readonly logs: Record<string, unknown>[];
@@ -101,7 +104,7 @@ export function useLocalEc2(): Harness {
     state.ec2!.reset();
     logs.length = 0;
     setLogSink((line) => logs.push(JSON.parse(line)));
-    resetClients({ retryStrategy: fastRetryStrategy(10) });
+    resetClients({ retryStrategy: fastRetryStrategy(SDK_ATTEMPTS) });
   });
   afterEach(() => {
     for (const sim of state.sims.splice(0)) sim.stopClock();

@@ -9,6 +9,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { lifecycleTemplate, useLocalEc2 } from './harness';
 import { fastRetryStrategy } from './local-ec2';
 import { AmiFromInstance, AmiFromInstanceProps, AmiFromSnapshot, LaunchPermission } from '../../src';
+import { snapshotDevices } from '../util';
 
 const REGION = 'us-east-1';
 const DAY_MS = 24 * 3600 * 1000;
@@ -47,7 +48,7 @@ describe('requireImdsv2', () => {
   test('a registered image has it from RegisterImage: nothing is modified after', async () => {
     const rootSnapshotId = h.ec2.addSnapshot({ region: REGION });
     const sim = h.sim();
-    expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Image', { rootSnapshotId, requireImdsv2: true })))).toEqual({ ok: true });
+    expect(await sim.deploy(lifecycleTemplate((stack) => new AmiFromSnapshot(stack, 'Image', { blockDevices: snapshotDevices(rootSnapshotId), requireImdsv2: true })))).toEqual({ ok: true });
     expect(imageOf(sim).imdsSupport).toBe('v2.0');
     expect(h.ec2.callCount('ModifyImageAttribute')).toBe(0);
   });

@@ -5,7 +5,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, outputImageId, sourceImage, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImageId, SDK_ATTEMPTS, sourceImage, useLocalEc2 } from './harness';
 import { setSleep } from '../../lambda/shared/backoff';
 import { Ami, AmiFromInstance, CopiedAmi, LaunchPermission } from '../../src';
 
@@ -47,8 +47,8 @@ describe('the parameter of a copy in another Region', () => {
     const sim = h.sim();
     expect(await sim.deploy(lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId, parameterName: NAME });
-      golden.copyTo(AWAY, { parameterName: NAME });
-      golden.copyTo('ap-southeast-2', { parameterName: NAME });
+      golden.copyTo('Away', AWAY, { parameterName: NAME });
+      golden.copyTo('ApSoutheast2', 'ap-southeast-2', { parameterName: NAME });
     }, {}, ['AWS::SSM::Parameter']))).toEqual({ ok: true });
     for (const region of [AWAY, 'ap-southeast-2']) {
       expect(h.ec2.parameters(region).map((p) => [p.name, p.value])).toEqual([[NAME, h.ec2.liveImages(region)[0].imageId]]);
@@ -157,6 +157,30 @@ describe('the parameter of a copy in another Region', () => {
     expect(slept).toEqual([2500, 2500]);
   });
 
+  test('a create that fails after PutParameter removes the parameter it wrote, so a later stack can have the name', async () => {
+    const source = await sourceImage(h);
+    h.ec2.injectFault({ action: 'GetParameter', times: SDK_ATTEMPTS, kind: 'http500' });
+    const result = await h.sim().deploy(copyTemplate(source));
+    expect(result).toMatchObject({ ok: false });
+    expect(result.reason!.split('\n')[0]).toMatch(new RegExp(`^Reading SSM parameter ${NAME} in ${AWAY} failed: InternalServerError`));
+    expect(h.ec2.parameters(AWAY)).toEqual([]);
+    expect(h.ec2.liveImages(AWAY)).toEqual([]);
+
+    const later = h.sim();
+    expect(await later.deploy(copyTemplate(source))).toEqual({ ok: true });
+    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: outputImageId(later) })]);
+  });
+
+  test('a PutParameter that took effect while every answer was a 5xx: the parameter it wrote is this request\'s, and is taken over', async () => {
+    const source = await sourceImage(h);
+    h.ec2.injectFault({ action: 'PutParameter', times: SDK_ATTEMPTS, kind: 'tookEffect500' });
+    const sim = h.sim();
+    expect(await sim.deploy(copyTemplate(source, { removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
+    expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ name: NAME, value: outputImageId(sim) })]);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.parameters(AWAY)).toEqual([]);
+  });
+
   test('copyTo shares the copy with accounts, organizations and OUs in its own Region, and publishes it there', async () => {
     const org = 'arn:aws:organizations::123456789012:organization/o-abcdefghij';
     const ou = 'arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456';
@@ -164,8 +188,8 @@ describe('the parameter of a copy in another Region', () => {
     const sim = h.sim();
     expect(await sim.deploy(lifecycleTemplate((stack) => {
       const golden = new AmiFromInstance(stack, 'Golden', { instanceId });
-      const copy = golden.copyTo(AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
-      copy.grantLaunch(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
+      const copy = golden.copyTo('Away', AWAY, { parameterName: NAME, launchPermissions: [LaunchPermission.organization(org)] });
+      copy.addLaunchPermission(LaunchPermission.organizationalUnit(ou), LaunchPermission.account('111122223333'));
     }))).toEqual({ ok: true });
     const [copy] = h.ec2.liveImages(AWAY);
     expect(copy.launchPermissions).toEqual(expect.arrayContaining([{ organizationArn: org }, { organizationalUnitArn: ou }, { userId: '111122223333' }]));

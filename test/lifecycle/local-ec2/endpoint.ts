@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudFormationApi } from './cloudformation';
 import { Ec2Api } from './ec2';
 import { ApiError } from './errors';
-import { faultError, FaultPlan, PROXY_502_BODY } from './faults';
+import { AnswerFault, faultError, FaultPlan, lostAnswer, PROXY_502_BODY } from './faults';
 import { newTags } from './helpers';
 import type { LocalSnapshotImportTask, SnapshotImportBehaviour } from './import-snapshot';
 import { cfnDocument, cfnErrorDocument, credentialScope, ec2Document, ec2ErrorDocument, QueryParams, readBody, Reply, sdkAttempt } from './protocol';
@@ -366,8 +366,10 @@ export class LocalEc2 {
 
   /** S3: DeleteObject answers 204, whether the object existed or not. */
   private s3Reply(action: string, url: string, requestId: string): Reply {
-    const fault = this.faults.take(action);
-    if (fault) return this.faultReply('s3', fault, requestId);
+    return this.withFault('s3', action, requestId, () => this.s3Answer(action, url, requestId));
+  }
+
+  private s3Answer(action: string, url: string, requestId: string): Reply {
     try {
       this.s3.handle(action, url);
     } catch (error) {
@@ -379,8 +381,10 @@ export class LocalEc2 {
 
   /** SSM (awsJson1_1): the JSON body in, a JSON document or a `__type` error out; each account has its own Parameter Store. */
   private ssmReply(action: string, regionName: string, body: string, requestId: string, account: string): Reply {
-    const fault = this.faults.take(action);
-    if (fault) return this.faultReply('ssm', fault, requestId);
+    return this.withFault('ssm', action, requestId, () => this.ssmAnswer(action, regionName, body, requestId, account));
+  }
+
+  private ssmAnswer(action: string, regionName: string, body: string, requestId: string, account: string): Reply {
     try {
       const request = body === '' ? {} : JSON.parse(body) as Json;
       return { status: 200, body: JSON.stringify(this.ssm.handle(action, this.world.region(regionName, account), request)) };
@@ -393,8 +397,10 @@ export class LocalEc2 {
   }
 
   private stsReply(action: string, account: string, params: QueryParams, requestId: string): Reply {
-    const fault = this.faults.take(action);
-    if (fault) return this.faultReply('sts', fault, requestId);
+    return this.withFault('sts', action, requestId, () => this.stsAnswer(action, account, params, requestId));
+  }
+
+  private stsAnswer(action: string, account: string, params: QueryParams, requestId: string): Reply {
     try {
       return { status: 200, body: this.sts.handle(action, account, params, requestId) };
     } catch (error) {
@@ -404,8 +410,10 @@ export class LocalEc2 {
   }
 
   private reply(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string, account = ACCOUNT_ID): Reply {
-    const fault = this.faults.take(action);
-    if (fault) return this.faultReply(service, fault, requestId);
+    return this.withFault(service, action, requestId, () => this.answer(service, action, regionName, params, requestId, account));
+  }
+
+  private answer(service: RecordedCall['service'], action: string, regionName: string, params: QueryParams, requestId: string, account: string): Reply {
     try {
       const region = this.world.region(regionName, account);
       if (service === 'cloudformation') {
@@ -421,10 +429,22 @@ export class LocalEc2 {
     }
   }
 
+  /**
+   * The answer to a call, or the fault injected for it. A fault that lets the call take effect runs
+   * it first (whatever it changes stays changed, whatever it refuses stays refused) and then
+   * replaces its answer with a 5xx.
+   */
+  private withFault(service: RecordedCall['service'], action: string, requestId: string, answer: () => Reply): Reply {
+    const fault = this.faults.take(action);
+    if (!fault) return answer();
+    if (lostAnswer(fault)) answer();
+    return this.faultReply(service, fault, requestId);
+  }
+
   private faultReply(service: RecordedCall['service'], fault: FaultKind, requestId: string): Reply {
     // A proxy answers for itself: no request ID, no AWS error code.
     if (fault === 'proxy502') return { status: 502, body: PROXY_502_BODY, contentType: 'text/html' };
-    return this.errorReply(service, faultError(fault, service), requestId);
+    return this.errorReply(service, faultError(lostAnswer(fault) ?? (fault as AnswerFault), service), requestId);
   }
 
   private errorReply(service: RecordedCall['service'], error: ApiError, requestId: string): Reply {

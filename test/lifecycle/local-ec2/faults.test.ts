@@ -2,9 +2,10 @@
  * The local endpoint against the REAL AWS SDK v3 clients (see conformance.ts):
  * injected faults, as the SDK classifies and retries them (faults.ts, endpoint.ts).
  */
-import { CreateImageCommand, CreateTagsCommand, DescribeImagesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CopyImageCommand, CreateImageCommand, CreateTagsCommand, DescribeImagesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { fastRetryStrategy, FaultKind } from '.';
-import { CREDENTIALS, ec2, failure, server, useLocalEc2 } from './conformance';
+import { CREDENTIALS, createImage, ec2, failure, pollUntilSettled, server, useLocalEc2 } from './conformance';
 
 useLocalEc2();
 
@@ -104,6 +105,52 @@ describe('faults and retries', () => {
     expect(retry.errorTypes).toEqual(['TRANSIENT', 'TRANSIENT']);
     expect(error.$metadata.httpStatusCode).toBe(502);
     expect(error.name).not.toMatch(/\./);
+  });
+
+  describe('a call that takes effect and then answers 5xx (tookEffect500, tookEffect503)', () => {
+    test('CreateImage makes its image, then every attempt answers 503; the retries are refused as EC2 refuses them (the name is taken)', async () => {
+      const retry = fastRetryStrategy(3);
+      const instanceId = server.addInstance({ region: 'us-east-1' });
+      server.injectFault({ action: 'CreateImage', times: 3, kind: 'tookEffect503' });
+
+      const error = await failure(ec2('us-east-1', retry).send(new CreateImageCommand({ InstanceId: instanceId, Name: 'golden' })));
+      expect(error.name).toBe('Unavailable');
+      expect(error.$metadata.httpStatusCode).toBe(503);
+      expect(retry.errorTypes).toEqual(['TRANSIENT', 'TRANSIENT', 'TRANSIENT']);
+      expect(server.calls.map((c) => [c.action, c.status, c.code])).toEqual([
+        ['CreateImage', 503, 'Unavailable'], ['CreateImage', 503, 'Unavailable'], ['CreateImage', 503, 'Unavailable'],
+      ]);
+      // The first attempt took effect; the others met the name it took.
+      expect(server.liveImages('us-east-1').map((i) => i.name)).toEqual(['golden']);
+    });
+
+    test('CopyImage with a ClientToken makes one copy however often it is retried, and a later call with the token returns it', async () => {
+      const client = ec2('us-east-1', fastRetryStrategy(3));
+      const source = await createImage(client, 'us-east-1', 'source');
+      await pollUntilSettled(client, source);
+      const west = ec2('eu-west-1', fastRetryStrategy(3));
+      const copy = new CopyImageCommand({ SourceImageId: source, SourceRegion: 'us-east-1', Name: 'copy', ClientToken: 'token-1' });
+      server.injectFault({ action: 'CopyImage', times: 3, kind: 'tookEffect500' });
+
+      const error = await failure(west.send(copy));
+      expect(error.name).toBe('InternalError');
+      expect(error.$metadata.httpStatusCode).toBe(500);
+      const [made] = server.liveImages('eu-west-1');
+      expect(server.liveImages('eu-west-1')).toHaveLength(1);
+      expect((await west.send(copy)).ImageId).toBe(made.imageId);
+    });
+
+    test('PutParameter writes the parameter, then answers 500', async () => {
+      const client = ec2('us-east-1', fastRetryStrategy(3));
+      const imageId = await createImage(client, 'us-east-1', 'golden');
+      await pollUntilSettled(client, imageId);
+      server.injectFault({ action: 'PutParameter', times: 1, kind: 'tookEffect500' });
+      const ssm = new SSMClient({ region: 'us-east-1', endpoint: server.url, credentials: CREDENTIALS, retryStrategy: fastRetryStrategy(1) });
+
+      const error = await failure(ssm.send(new PutParameterCommand({ Name: 'golden', Value: imageId, Type: 'String', DataType: 'aws:ec2:image' })));
+      expect(error.name).toBe('InternalServerError');
+      expect(server.parameters('us-east-1')).toEqual([expect.objectContaining({ name: 'golden', value: imageId })]);
+    });
   });
 
   test('an action the endpoint does not implement is InvalidAction', async () => {

@@ -1,13 +1,14 @@
 /**
  * Injected faults: throttling, HTTP 500/503, EC2's ResourceLimitExceeded for image operations,
- * UnauthorizedOperation and a proxy's HTML 502, each as the service in question answers it; queued
+ * UnauthorizedOperation, a proxy's HTML 502, and a 500/503 after the call took effect, each as the
+ * service in question answers it; queued
  * per action (`injectFault`) or at a seeded random rate (`throttleRate`).
  */
 import { ApiError } from './errors';
 import { FaultKind, FaultSpec, RecordedCall } from './types';
 
 /** The error each fault kind produces, per protocol (EC2 throttles with 503, CloudFormation with 400). */
-export function faultError(kind: Exclude<FaultKind, 'proxy502'>, service: RecordedCall['service']): ApiError {
+export function faultError(kind: AnswerFault, service: RecordedCall['service']): ApiError {
   if (kind === 'capacity' && service !== 'ec2') kind = 'http503';
   // EC2's UnauthorizedOperation (HTTP 403); its message carries an encoded authorization failure message.
   if (kind === 'unauthorized') return new ApiError('UnauthorizedOperation', 'You are not authorized to perform this operation. Encoded authorization failure message: AAAA', 403);
@@ -39,6 +40,18 @@ export function faultError(kind: Exclude<FaultKind, 'proxy502'>, service: Record
     case 'http503': return new ApiError('Unavailable', 'The server is temporarily unavailable', 503);
     // The message is best knowledge; the code and status are what EC2 documents for its limits.
     case 'capacity': return new ApiError('ResourceLimitExceeded', 'You have reached the maximum number of concurrent image operations in this Region. Try again later.', 400);
+  }
+}
+
+/** The faults that stand for the answer alone: all but the proxy's page and those that let the call take effect first. */
+export type AnswerFault = Exclude<FaultKind, 'proxy502' | 'tookEffect500' | 'tookEffect503'>;
+
+/** For a fault that lets the call take effect, the 5xx that replaces the service's answer; undefined for the others. */
+export function lostAnswer(kind: FaultKind): 'http500' | 'http503' | undefined {
+  switch (kind) {
+    case 'tookEffect500': return 'http500';
+    case 'tookEffect503': return 'http503';
+    default: return undefined;
   }
 }
 

@@ -384,9 +384,12 @@ export interface LocalStack {
  * ResourceLimitExceeded; CloudFormation and S3 have no such answer and treat it as `http503`).
  * `proxy502`: not the service at all but a proxy or load balancer in front of it, whose
  * 502 Bad Gateway carries an HTML page instead of an AWS error document.
+ * `unauthorized`: EC2's answer when IAM denies the call (e.g. a policy that has not propagated yet).
+ * `tookEffect500`, `tookEffect503`: the service carries the call out (it changes the world as it
+ * would, or refuses it as it would), and then the answer is lost: the caller gets `http500` or
+ * `http503` instead. AWS documents that a 5xx does not mean the request failed.
  */
-/** `unauthorized`: EC2's answer when IAM denies the call (e.g. a policy that has not propagated yet). */
-export type FaultKind = 'throttle' | 'http500' | 'http503' | 'capacity' | 'unauthorized' | 'proxy502';
+export type FaultKind = 'throttle' | 'http500' | 'http503' | 'capacity' | 'unauthorized' | 'proxy502' | 'tookEffect500' | 'tookEffect503';
 
 export interface FaultSpec {
   /** Only calls of this action fail; every action when omitted. */

@@ -12,12 +12,12 @@ import {
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { declareCalls } from './calls';
-import { AmiError, toAmiError } from './errors';
-import { snapshotIdsOf } from './images';
-import { log } from './log';
-import { bool, str } from './props';
-import { ResourceProperties } from './types';
+import { declareCalls } from '../shared/calls';
+import { AmiError, toAmiError } from '../shared/errors';
+import { snapshotIdsOf } from '../shared/images';
+import { log } from '../shared/log';
+import { bool, str } from '../shared/props';
+import { ResourceProperties } from '../shared/types';
 
 /** Sharing, deprecation and protection (isComplete, last link). */
 export const CALLS = declareCalls(

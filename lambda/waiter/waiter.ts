@@ -1,22 +1,22 @@
 import { DescribeSnapshotsCommand, EC2Client, Image, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { reconcileFastLaunch, readFastLaunch } from './fast-launch';
+import { applyGovernance, readGovernance } from './governance';
 import {
   finishImport, FinishOutcome, followImportTask, importedAttributes, importToFinish, removeUnnamed, removeUntaggedImport,
 } from './import-waiter';
-import { declareCalls } from './shared/calls';
-import { ec2 } from './shared/clients';
-import { roleOf } from './shared/cross-account';
-import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from './shared/errors';
-import { reconcileFastLaunch, readFastLaunch } from './shared/fast-launch';
-import { applyGovernance, readGovernance } from './shared/governance';
-import { describeImage, snapshotIdsOf } from './shared/images';
-import { isImportTask } from './shared/import-tasks';
-import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from './shared/links';
-import { log } from './shared/log';
-import { num, required, str } from './shared/props';
-import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from './shared/types';
 import { adoptSnapshots, followSnapshotImports, removeUnadoptedSnapshots } from './snapshot-import-waiter';
-import { followStoreTask } from './store';
-import { IMPORT_TARGET, InstanceActions, ReceivedProperties, ResourceTypes, SnapshotImportTargets, STORE_TARGET, Timing } from '../src/private/contract';
+import { IMPORT_TARGET, InstanceAction, ReceivedProperties, ResourceTypes, SnapshotImportTargets, STORE_TARGET, Timing } from '../../src/private/contract';
+import { declareCalls } from '../shared/calls';
+import { ec2 } from '../shared/clients';
+import { roleOf } from '../shared/cross-account';
+import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from '../shared/errors';
+import { describeImage, snapshotIdsOf } from '../shared/images';
+import { isImportTask } from '../shared/import-tasks';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from '../shared/links';
+import { log } from '../shared/log';
+import { num, required, str } from '../shared/props';
+import { CustomResourceEvent, IsCompleteResponse, OnEventResponse } from '../shared/types';
+import { followStoreTask } from '../store';
 
 /** The properties of a waiter resource, by the contract. */
 type Waiter = typeof ResourceTypes.WAITER;
@@ -310,9 +310,9 @@ async function applyInstanceAction(client: EC2Client, props: Props, region: stri
   const action = str(props.InstanceAction);
   const instanceId = str(props.InstanceId);
   // lambda/index.ts checked the word against the contract: anything but stop or terminate leaves the instance.
-  if (!instanceId || (action !== InstanceActions.STOP && action !== InstanceActions.TERMINATE)) return;
+  if (!instanceId || (action !== InstanceAction.STOP && action !== InstanceAction.TERMINATE)) return;
   try {
-    if (action === InstanceActions.STOP) {
+    if (action === InstanceAction.STOP) {
       await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     } else {
       await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));

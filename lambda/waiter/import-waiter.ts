@@ -1,15 +1,15 @@
 import {
   CopyImageCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, EC2Client, Image, ImportImageTask, Tag,
 } from '@aws-sdk/client-ec2';
-import { declareCalls } from './shared/calls';
-import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrottling, toAmiError } from './shared/errors';
-import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from './shared/images';
-import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
-import { log } from './shared/log';
-import { shortHash, tagValue } from './shared/ownership';
-import { required, str, tags as tagList } from './shared/props';
-import { ResourceProperties, Tag as UserTag } from './shared/types';
-import { ResourceTypes, ResponseData, Tags } from '../src/private/contract';
+import { ResourceTypes, ResponseData, Tags } from '../../src/private/contract';
+import { declareCalls } from '../shared/calls';
+import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrottling, toAmiError } from '../shared/errors';
+import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from '../shared/images';
+import { describeImportTask, imagesOfImportTask } from '../shared/import-tasks';
+import { log } from '../shared/log';
+import { shortHash, tagValue } from '../shared/ownership';
+import { required, str, tags as tagList } from '../shared/props';
+import { ResourceProperties, Tag as UserTag } from '../shared/types';
 
 /**
  * The calls that follow an import in two stages. Stage 1 (isComplete) only

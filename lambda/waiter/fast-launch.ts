@@ -6,11 +6,11 @@ import {
   EnableFastLaunchCommand,
   Image,
 } from '@aws-sdk/client-ec2';
-import { declareCalls } from './calls';
-import { AmiError, errorCode, isThrottling, toAmiError } from './errors';
-import { log } from './log';
-import { num, str } from './props';
-import { ResourceProperties } from './types';
+import { declareCalls } from '../shared/calls';
+import { AmiError, errorCode, isThrottling, toAmiError } from '../shared/errors';
+import { log } from '../shared/log';
+import { num, str } from '../shared/props';
+import { ResourceProperties } from '../shared/types';
 
 /** EC2 Fast Launch for Windows images (last waiter link; and before a deregistration). */
 export const CALLS = declareCalls(

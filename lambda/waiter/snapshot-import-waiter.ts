@@ -1,15 +1,15 @@
 import { CreateTagsCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotTask, Snapshot, Tag } from '@aws-sdk/client-ec2';
 import { GRANT_PROPAGATION_MS } from './import-waiter';
-import { declareCalls } from './shared/calls';
-import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
-import { deleteSnapshots, mergeTags } from './shared/images';
-import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS } from './shared/links';
-import { log } from './shared/log';
-import { tagValue } from './shared/ownership';
-import { required, str, tags as tagList } from './shared/props';
-import { cancelTask, describeSnapshotTasks, isActive, statusOf, taskIdsOf } from './shared/snapshot-import-tasks';
-import { IsCompleteResponse, ResourceProperties } from './shared/types';
-import { ResourceTypes, Tags, Timing } from '../src/private/contract';
+import { declareCalls } from '../shared/calls';
+import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from '../shared/errors';
+import { deleteSnapshots, mergeTags } from '../shared/images';
+import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS } from '../shared/links';
+import { log } from '../shared/log';
+import { tagValue } from '../shared/ownership';
+import { required, str, tags as tagList } from '../shared/props';
+import { cancelTask, describeSnapshotTasks, isActive, statusOf, taskIdsOf } from '../shared/snapshot-import-tasks';
+import { IsCompleteResponse, ResourceProperties } from '../shared/types';
+import { ResourceTypes, Tags, Timing } from '../../src/private/contract';
 
 type Waiter = typeof ResourceTypes.WAITER;
 
