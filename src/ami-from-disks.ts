@@ -71,18 +71,18 @@ export interface DiskVolume extends ec2.EbsDeviceOptionsBase {
  */
 export interface AmiFromDisksProps extends ImageProps, RegistrationOptions {
   /**
-   * The image's volumes, each imported from a disk image (at most 21). The
-   * first is the root device. Volumes without a type are `gp3`. Changing a
-   * disk or a device imports the disks again and replaces the image; changing
-   * a volume's settings replaces the image.
+   * The image's volumes, each imported from a disk image (at most 21) and
+   * registered with RegisterImage. The first is the root device. Volumes
+   * without a type are `gp3`. Changing them replaces the image (a changed
+   * disk is imported again).
    *
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportSnapshot.html
-   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
    */
   readonly disks: DiskVolume[];
 
   /**
    * Encrypt the imported snapshots (with `encryptionKey`, or the default EBS key).
+   * Changing it imports the disks again and replaces the image.
    *
    * @default - as the account's EBS encryption by default
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportSnapshot.html
@@ -91,6 +91,7 @@ export interface AmiFromDisksProps extends ImageProps, RegistrationOptions {
 
   /**
    * The customer managed KMS key of the snapshots. Requires `encrypted: true`.
+   * Changing it imports the disks again and replaces the image.
    *
    * @default - the default EBS key
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportSnapshot.html
@@ -100,7 +101,8 @@ export interface AmiFromDisksProps extends ImageProps, RegistrationOptions {
   /**
    * The service role VM Import uses to read the disks, assumable by
    * `vmie.amazonaws.com` with external ID `vmimport` (the same role an
-   * `ImportedAmi` uses).
+   * `ImportedAmi` uses). Changing it imports the disks again and replaces
+   * the image.
    *
    * @default - a role is created that may read exactly the disks' objects (and use `encryptionKey`)
    * @see https://docs.aws.amazon.com/vm-import/latest/userguide/required-permissions.html

@@ -91,11 +91,26 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
     types: [ResourceTypes.AMI_FROM_SNAPSHOT],
     props: {
       blockDevices: ['RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'VolumeType'],
+    },
+  },
+  RegistrationOptions: {
+    types: [ResourceTypes.AMI_FROM_SNAPSHOT],
+    props: {
       uefiData: ['UefiData'],
       architecture: ['Architecture'],
       bootMode: ['BootMode'],
       enaSupport: ['EnaSupport'],
       tpmSupport: ['TpmSupport'],
+    },
+  },
+  // Its disks are imported by a Custom::ImportedSnapshots, and the image registered from them as an AmiFromSnapshot.
+  AmiFromDisksProps: {
+    types: [ResourceTypes.IMPORTED_SNAPSHOTS, ResourceTypes.AMI_FROM_SNAPSHOT],
+    props: {
+      disks: ['Disks', 'RootSnapshotId', 'RootDeviceName', 'RootVolume', 'DataVolumes', 'VolumeType'],
+      encrypted: ['Encrypted'],
+      encryptionKey: ['KmsKeyId'],
+      role: ['RoleName'],
     },
   },
   ImportedAmiProps: {
@@ -131,7 +146,8 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
 const CONSTRUCTS: Record<string, readonly string[]> = {
   AmiFromInstance: ['AmiFromInstanceProps', 'ImageProps'],
   CopiedAmi: ['CopiedAmiProps', 'CopyOptions', 'ImageProps'],
-  AmiFromSnapshot: ['AmiFromSnapshotProps', 'ImageProps'],
+  AmiFromSnapshot: ['AmiFromSnapshotProps', 'RegistrationOptions', 'ImageProps'],
+  AmiFromDisks: ['AmiFromDisksProps', 'RegistrationOptions', 'ImageProps'],
   ImportedAmi: ['ImportedAmiProps', 'ImageProps'],
   RestoredAmi: ['RestoredAmiProps', 'ImageProps'],
   StoredAmi: ['StoredAmiProps', 'StoreOptions'],
@@ -142,9 +158,13 @@ const SAYS_REPLACES = /\bchanging (?:it|them)\b[^.]*\breplaces\b/i;
 /** A README row that says a change replaces the resource. */
 const ROW_SAYS_REPLACES = /\breplaces\b/i;
 
-/** Whether changing a prop of `iface` replaces the resource; throws when its types disagree. */
+/**
+ * Whether changing a prop of `iface` replaces the resource; throws when its
+ * types disagree. Only the types that carry one of its properties decide.
+ */
 function replaces(iface: string, prop: string): boolean {
-  const { types, props } = PROPS[iface];
+  const { types: all, props } = PROPS[iface];
+  const types = all.filter((type) => props[prop].some((name) => name in Schemas[type]));
   const answers = new Set(types.map((type) => props[prop].some((name) => (createOnlyProperties(type) as string[]).includes(name))));
   if (answers.size > 1) throw new Error(`${iface}.${prop} replaces the resource of some types and not of others: document it per construct.`);
   return answers.has(true);
@@ -158,7 +178,7 @@ interface DocumentedProp {
 
 /** The props of the mapped interfaces, with their docstrings, as the sources declare them. */
 function documentedProps(): DocumentedProp[] {
-  const files = ['image-options', 'ami-from-instance', 'copied-ami', 'ami-from-snapshot', 'imported-ami', 'restored-ami', 'stored-ami']
+  const files = ['image-options', 'ami-from-instance', 'copied-ami', 'registration', 'ami-from-snapshot', 'ami-from-disks', 'imported-ami', 'restored-ami', 'stored-ami']
     .map((f) => path.join(ROOT, 'src', `${f}.ts`));
   return files.flatMap((file) => {
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);

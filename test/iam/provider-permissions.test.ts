@@ -953,7 +953,7 @@ function diskImportCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
     wildcard('operation', 'shared/snapshot-import-tasks.ts', 'ec2:DescribeImportSnapshotTasks', 'to find the tasks a delete cancels'),
     wildcard('waiter', 'shared/snapshot-import-tasks.ts', 'ec2:DescribeImportSnapshotTasks', 'to follow the snapshot imports'),
     wildcard('operation', 'import-snapshots.ts', 'ec2:DescribeSnapshots', 'to find the snapshots a delete removes'),
-    wildcard('waiter', 'snapshot-import-waiter.ts', 'ec2:DescribeSnapshots', 'to see whether the snapshots are tagged yet'),
+    wildcard('waiter', 'waiter/snapshot-import-waiter.ts', 'ec2:DescribeSnapshots', 'to see whether the snapshots are tagged yet'),
     { reason: 'CancelImportTask of this stack\'s snapshot import (delete)', role: 'operation', request: { action: call('shared/snapshot-import-tasks.ts', 'ec2:CancelImportTask'), ...taskResource, context: { ...ownTag(s), ...inRegion(region) } } },
     { reason: 'CancelImportTask of this stack\'s snapshot import (another disk failed, or the wait timed out)', role: 'waiter', request: { action: 'ec2:CancelImportTask', ...taskResource, context: { ...ownTag(s), ...inRegion(region) } } },
     { reason: 'DeleteSnapshot of an imported snapshot tagged as this stack\'s (delete under DESTROY or in a rollback)', role: 'operation', request: { action: call('shared/images.ts', 'ec2:DeleteSnapshot'), ...exact(NEW_SNAPSHOT), context: { ...ownTag(s), ...inRegion(region) } } },
@@ -964,7 +964,7 @@ function diskImportCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
       request: { action, ...exact(NEW_SNAPSHOT), context: { ...ownTag(s), 'aws:TagKeys': ['team'], ...inRegion(region) } },
     })),
     ...snapshotIds.flatMap((id): Case[] => [
-      { reason: `CreateTags of this stack's tags on the imported snapshot ${id} (untagged), by the ID stage 1 handed out`, role: 'waiter', request: { action: call('snapshot-import-waiter.ts', 'ec2:CreateTags'), ...exact(id), context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-snap-0123456789abcdef0' }), 'ec2:SnapshotID': id, ...untaggedHere } } },
+      { reason: `CreateTags of this stack's tags on the imported snapshot ${id} (untagged), by the ID stage 1 handed out`, role: 'waiter', request: { action: call('waiter/snapshot-import-waiter.ts', 'ec2:CreateTags'), ...exact(id), context: { ...requestTags(s, { 'cdk-ami:import-task': 'import-snap-0123456789abcdef0' }), 'ec2:SnapshotID': id, ...untaggedHere } } },
       { reason: `DeleteSnapshot of the imported snapshot ${id} of a failed import (stage 2)`, role: 'waiter', request: { action: 'ec2:DeleteSnapshot', ...exact(id), context: { 'ec2:SnapshotID': id, ...untaggedHere } } },
       { reason: `DeleteSnapshot of the imported snapshot ${id} that was never tagged (stage 2's delete)`, role: 'operation', request: { action: 'ec2:DeleteSnapshot', ...exact(id), context: { 'ec2:SnapshotID': id, ...untaggedHere } } },
       { reason: `RegisterImage from the imported snapshot ${id}`, role: 'operation', request: { action: call('from-snapshot.ts', 'ec2:RegisterImage'), ...exact(id), context: { ...ownTag(s), 'ec2:SnapshotID': id, 'ec2:Owner': s.account, ...inRegion(region) } } },
