@@ -118,10 +118,12 @@ describe('AmiFromDisks', () => {
       /disks\[0\].disk is ImportDisk.fromSnapshot\(snap-0123456789abcdef0\): AmiFromDisks imports disk images from S3; register an image from an existing snapshot with AmiFromSnapshot/],
     ['a format ImportSnapshot does not read', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/appliance.ova', DiskImageFormat.OVA) }] },
       /disks\[0\].disk has format OVA: ImportSnapshot reads VHD, VMDK, RAW disk images; use ImportedAmi for OVA/],
-    ['a data disk on the root device', { disks: [
-      { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) },
-      { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/d.raw', DiskImageFormat.RAW) },
-    ] }, /disks\[1\].deviceName "\/dev\/xvda" is listed twice: give each device once/],
+    ['a data disk on the root device', {
+      disks: [
+        { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/root.raw', DiskImageFormat.RAW) },
+        { deviceName: '/dev/xvda', disk: ImportDisk.fromUrl('s3://b/d.raw', DiskImageFormat.RAW) },
+      ],
+    }, /disks\[1\].deviceName "\/dev\/xvda" is listed twice: give each device once/],
     ['no disk', { disks: [] }, /disks has 0 entries: an AmiFromDisks takes 1 to 21 disks, the first being the root device/],
     ['TPM without UEFI', { bootMode: BootMode.LEGACY_BIOS, tpmSupport: true }, /tpmSupport needs UEFI boot, but bootMode is "legacy-bios"/],
     ['UEFI data that is not base64', { uefiData: 'not base64!' }, /uefiData is not valid: it must be base64 of at most 64,000 characters \(got 11 characters\)/],

@@ -1,5 +1,6 @@
 import { CreateTagsCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotTask, Snapshot, Tag } from '@aws-sdk/client-ec2';
 import { GRANT_PROPAGATION_MS } from './import-waiter';
+import { ResourceTypes, Tags, Timing } from '../../src/private/contract';
 import { declareCalls } from '../shared/calls';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from '../shared/errors';
 import { deleteSnapshots, mergeTags } from '../shared/images';
@@ -9,7 +10,6 @@ import { tagValue } from '../shared/ownership';
 import { required, str, tags as tagList } from '../shared/props';
 import { cancelTask, describeSnapshotTasks, isActive, statusOf, taskIdsOf } from '../shared/snapshot-import-tasks';
 import { IsCompleteResponse, ResourceProperties } from '../shared/types';
-import { ResourceTypes, Tags, Timing } from '../../src/private/contract';
 
 type Waiter = typeof ResourceTypes.WAITER;
 
