@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicies, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -91,6 +91,16 @@ describe('AmiFromDisks', () => {
     image.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const template = Template.fromStack(later);
     expect(resourcesOfType(template, 'Custom::ImportedSnapshots')[0][1].Properties.RemovalPolicy).toBe('destroy');
+    expect(resourcesOfType(template, 'Custom::AmiFromSnapshot')[0][1].Properties.RemovalPolicy).toBe('destroy');
+  });
+
+  test('the RemovalPolicies aspect reaches the imported snapshots as it reaches the image', () => {
+    const stack = disksStack();
+    RemovalPolicies.of(stack).destroy();
+    const template = Template.fromStack(stack);
+    const [, imports] = resourcesOfType(template, 'Custom::ImportedSnapshots')[0];
+    expect(imports.Properties.RemovalPolicy).toBe('destroy');
+    expect(imports.DeletionPolicy).toBe('Delete');
     expect(resourcesOfType(template, 'Custom::AmiFromSnapshot')[0][1].Properties.RemovalPolicy).toBe('destroy');
   });
 
