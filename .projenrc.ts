@@ -107,7 +107,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
   // The integ snapshots' asset bodies (each a copy of the bundled provider, 23 MB in all):
   // integ-runner verifies manifests and templates only, and integ:update writes them again.
-  gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json', 'test/*.snapshot/asset.*'],
+  // jsii writes a default .npmignore when there is none; the package's `files` allowlist decides what is packed.
+  // integ-runner's working folders (test/cdk-integ.out.*) exist only while it runs.
+  gitignore: ['/assets/', 'cdk.out/', '*.bench.json', '.tmp/', '.jsii.tabl.json', '*.tabl.json', 'test/*.snapshot/asset.*', '/.npmignore', 'test/cdk-integ.out.*'],
   // What is published is an allowlist (package.json `files`, below), not an
   // .npmignore: whatever else the work tree holds (.tmp/latest-cdk's
   // node_modules, cdk.out, coverage) can never reach the tarball.

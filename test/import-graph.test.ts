@@ -61,6 +61,11 @@ describe('the import graph', () => {
     expect(findCycle([...lambda, ...src])).toBeUndefined();
   });
 
+  test('no module of src/ or lambda/ is over 600 lines: small, named pieces', () => {
+    const long = [...src, ...lambda].map((f) => [f, readFileSync(path.join(ROOT, f), 'utf8').split('\n').length] as const).filter(([, n]) => n > 600);
+    expect(long).toEqual([]);
+  });
+
   test('src/ loads no module with require()', () => {
     expect(src.filter((f) => /\brequire\(/.test(readFileSync(path.join(ROOT, f), 'utf8')))).toEqual([]);
   });

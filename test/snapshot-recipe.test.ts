@@ -13,11 +13,11 @@ import * as ts from 'typescript';
 const ROOT = path.join(__dirname, '..');
 const BUNDLE = path.join(ROOT, 'assets', 'provider');
 
-/** The ```ts block of the README's "Snapshot tests" section. */
+/** The ```js block (a Jest setup file) of the README's "Snapshot tests" section. */
 function recipe(): string {
   const section = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split(/^## /m).find((s) => s.startsWith('Snapshot tests\n'));
-  const block = section && /^```ts\n([\s\S]*?)^```$/m.exec(section);
-  if (!block) throw new Error('README.md has no ```ts block under "## Snapshot tests"');
+  const block = section && /^```js\n([\s\S]*?)^```$/m.exec(section);
+  if (!block) throw new Error('README.md has no ```js block under "## Snapshot tests"');
   return block[1];
 }
 
