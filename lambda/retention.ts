@@ -2,9 +2,9 @@ import {
   CreateTagsCommand, DeleteTagsCommand, DescribeImageReferencesCommand, DescribeImagesCommand, DisableImageCommand, EC2Client,
   EnableImageDeprecationCommand, Image,
 } from '@aws-sdk/client-ec2';
+import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { roleOf } from './shared/cross-account';
-import { declareCalls } from './shared/calls';
 import { errorMessage } from './shared/errors';
 import { destroyImage } from './shared/images';
 import { log } from './shared/log';
