@@ -46,6 +46,7 @@ export abstract class ImageRetention {
    *
    * @param count how many generations to keep: a whole number, 1 or more
    * @param options what happens to the others
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeregisterImage.html
    */
   public static keep(count: number, options: ImageRetentionOptions = {}): ImageRetention {
     return new CountRetention(count, options.action ?? RetiredImageAction.DEREGISTER);
@@ -57,6 +58,7 @@ export abstract class ImageRetention {
    *
    * @param age how long a generation is kept: 1 day or more, in whole seconds
    * @param options what happens to the others
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html
    */
   public static keepFor(age: Duration, options: ImageRetentionOptions = {}): ImageRetention {
     return new AgeRetention(age, options.action ?? RetiredImageAction.DEREGISTER);

@@ -323,7 +323,9 @@ function retentionDenyCases(s: SynthesizedStack): Case[] {
       reason: 'CreateTags of cdk-ami:retained together with another cdk-ami key (an ownership tag) on this stack\'s image',
       role: 'operation',
       request: {
-        action: 'ec2:CreateTags', resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image',
+        action: 'ec2:CreateTags',
+        resource: imageArn(REGION, NEW_IMAGE),
+        resourceType: 'image',
         context: { ...ownTag(s), ...inRegion(REGION), 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:RequestTag/cdk-ami:owner': 'forged', 'aws:TagKeys': ['cdk-ami:retained', 'cdk-ami:owner'] },
       },
     },
