@@ -50,7 +50,9 @@ function template(instanceId: string, options: Options = {}): StackTemplate {
 }
 
 /** Deploys `count` generations (a new instance each); returns their image IDs, oldest first. */
-async function generations(sim: CfnSimulator, count: number, options: Options = {}, region = HOME, account = ACCOUNT_ID, daysBetween = 0): Promise<string[]> {
+async function generations(
+  sim: CfnSimulator, count: number, options: Options = {}, region = HOME, account = ACCOUNT_ID, daysBetween = 0,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     if (i > 0) sim.now += daysBetween * DAY_MS;
@@ -110,7 +112,8 @@ describe('keep N over several replacements', () => {
     const sim = h.sim();
     const [, b] = await generations(sim, 2, { retention: keep(1) });
     const failing = template(h.ec2.addInstance({ region: HOME }), { retention: keep(1) });
-    const result = await sim.deploy({ ...failing, Resources: { ...failing.Resources, Later: { Type: FAILING_RESOURCE, DependsOn: Object.keys(failing.Resources) } } });
+    const later = { Type: FAILING_RESOURCE, DependsOn: Object.keys(failing.Resources) };
+    const result = await sim.deploy({ ...failing, Resources: { ...failing.Resources, Later: later } });
     expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
     expect(sim.status).toBe('UPDATE_ROLLBACK_COMPLETE');
     // The failed deployment's generation is gone; the one it replaced stays (the one before was beyond keep(1)).
