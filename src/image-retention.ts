@@ -32,9 +32,8 @@ const MIN_AGE = Duration.days(1);
  * it (the image a rollback of that deployment returns to).
  *
  * @example
- * declare const instanceId: string;
  * new AmiFromInstance(this, 'Golden', {
- *   instanceId,
+ *   instanceId: 'i-0123456789abcdef0',
  *   retention: ImageRetention.keep(3),
  * });
  */
