@@ -82,7 +82,7 @@ describe('copies', () => {
     const golden = new AmiFromInstance(stack, 'Golden', { instanceId: INSTANCE, retention: ImageRetention.keep(4) });
     golden.copyTo('Inherited', 'eu-west-1');
     golden.copyTo('Own', 'eu-central-1', { retention: ImageRetention.keepFor(Duration.days(7)) });
-    const byRegion = Object.fromEntries(retentionResources(stack).map(([, r]) => [r.Properties.Region, r.Properties]));
+    const byRegion: Record<string, any> = Object.fromEntries(retentionResources(stack).map(([, r]) => [r.Properties.Region, r.Properties]));
     expect(byRegion['us-east-1']).toMatchObject({ KeepCount: 4 });
     expect(byRegion['eu-west-1']).toMatchObject({ KeepCount: 4 });
     expect(byRegion['eu-central-1']).toMatchObject({ KeepForSeconds: 7 * 24 * 3600 });
