@@ -101,6 +101,16 @@ async function generations(sweep: Sweep): Promise<Image[]> {
     .sort((a, b) => created(b) - created(a));
 }
 
+/** The generations, or undefined (and a `warn` saying what that means) when they cannot be listed: housekeeping never fails. */
+async function generationsOrWarn(sweep: Sweep, consequence: string): Promise<Image[] | undefined> {
+  try {
+    return await generations(sweep);
+  } catch (err) {
+    log('warn', consequence, { region: sweep.region, error: errorMessage(err) });
+    return undefined;
+  }
+}
+
 function created(image: Image): number {
   return Date.parse(image.CreationDate ?? '') || 0;
 }
@@ -111,13 +121,8 @@ interface Outcome {
 }
 
 async function sweepGenerations(sweep: Sweep, props: Props, previous: string | undefined): Promise<Outcome> {
-  let images: Image[];
-  try {
-    images = await generations(sweep);
-  } catch (err) {
-    log('warn', 'retention sweep skipped: the generations could not be listed; the next deployment tries again', { region: sweep.region, error: errorMessage(err) });
-    return { retired: [], kept: [] };
-  }
+  const images = await generationsOrWarn(sweep, 'retention sweep skipped: the generations could not be listed; the next deployment tries again');
+  if (!images) return { retired: [], kept: [] };
   const keep = keptByPolicy(images, sweep.imageId, previous, props);
   const action = required(props, 'Action') as RetiredImageAction;
   const outcome: Outcome = { retired: [], kept: [] };
@@ -233,13 +238,8 @@ async function mark(sweep: Sweep, image: Image, retained: boolean, reason?: stri
  * progress) is deregistered with its snapshots; under RETAIN all stay.
  */
 async function releaseGenerations(sweep: Sweep, stackId: string, removalPolicy: string | undefined): Promise<void> {
-  let images: Image[];
-  try {
-    images = await generations(sweep);
-  } catch (err) {
-    log('warn', 'retention removed, but the generations could not be listed: remove their cdk-ami:retained tags by hand', { region: sweep.region, error: errorMessage(err) });
-    return;
-  }
+  const images = await generationsOrWarn(sweep, 'retention removed, but the generations could not be listed: remove their cdk-ami:retained tags by hand');
+  if (!images) return;
   // A rollback removes only what the failed deployment made; the generations are older than that.
   const destroy = (removalPolicy ?? Removal.RETAIN).toLowerCase() === Removal.DESTROY && !await isRollingBack(stackId);
   const current = images.find((image) => image.ImageId === sweep.imageId);
