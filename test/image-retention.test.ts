@@ -1,8 +1,13 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Ami, AmiFromInstance, CopiedAmi, CrossAccountCopyRole, ImageRetention, RetiredImageAction } from '../src';
-import { newStack, resourcesOfType, statementsOf } from './util';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import {
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DiskImageFormat, ImageRetention, ImportDisk,
+  ImportedAmi, RestoredAmi, RetiredImageAction,
+} from '../src';
+import { newStack, resourcesOfType, snapshotDevices, statementsOf } from './util';
 
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -74,6 +79,28 @@ describe('retention renders', () => {
     expect(sids).not.toContain('RetireOwnImages');
     expect(sids).not.toContain('MarkRetainedOwnImages');
   });
+});
+
+test('every image kind takes retention, each for its own operation', () => {
+  const stack = newStack();
+  const retention = ImageRetention.keep(2);
+  const bucket = s3.Bucket.fromBucketName(stack, 'Bucket', 'disks');
+  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0'), retention });
+  new ImportedAmi(stack, 'Imported', { disks: [ImportDisk.fromSnapshot('snap-0bbbbbbbbbbbbbbb0')], retention });
+  new AmiFromDisks(stack, 'FromDisks', { disks: [{ deviceName: '/dev/xvda', disk: ImportDisk.fromBucket(bucket, 'root.raw', DiskImageFormat.RAW) }], retention });
+  new RestoredAmi(stack, 'Restored', { bucket, objectKey: 'ami-0123456789abcdef0.bin', retention });
+  new BakedAmi(stack, 'Baked', {
+    machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
+    setup: ec2.UserData.forLinux(),
+    retention,
+  });
+  const template = Template.fromStack(stack);
+  const operations = new Set(['Custom::AmiFromSnapshot', 'Custom::ImportedAmi', 'Custom::RestoredAmi', 'Custom::AmiFromInstance']
+    .flatMap((type) => Object.keys(template.findResources(type))));
+  const swept = retentionResources(stack).map(([, r]) => r.Properties.OperationLogicalId);
+  expect(swept).toHaveLength(5);
+  expect(new Set(swept)).toEqual(operations);
 });
 
 describe('copies', () => {
