@@ -296,6 +296,31 @@ describe('faults on the sweep\'s calls end in success, with nothing lost that th
       expect(live()).not.toContain(a);
     });
 
+  test.each([
+    ['DisableImage', RetiredImageAction.DISABLE, 'disabled'],
+    ['EnableImageDeprecation', RetiredImageAction.DEPRECATE, 'deprecated'],
+  ] as const)('%s failing past the SDK\'s retries: logged, and the next deployment retires the generation', async (action, retired, state) => {
+    const sim = h.sim();
+    const options = { retention: keep(1, { action: retired }) };
+    const [a] = await generations(sim, 2, options);
+    h.ec2.injectFault({ action, times: SDK_ATTEMPTS, kind: 'http500' });
+    await generations(sim, 1, options);
+    const isRetired = () => (state === 'disabled' ? h.ec2.image(a)!.state === 'disabled' : h.ec2.image(a)!.deprecationTime !== undefined);
+    expect(isRetired()).toBe(false);
+    expect(h.logs).toContainEqual(expect.objectContaining({ level: 'warn', imageId: a, message: expect.stringContaining('kept: retiring it failed') }));
+    await generations(sim, 1, options);
+    expect(isRetired()).toBe(true);
+  });
+
+  test('CreateTags failing past the SDK\'s retries: logged, and RETAIN keeps the unmarked generation in the cleanup', async () => {
+    const sim = h.sim();
+    const [a] = await generations(sim, 1, { retention: keep(2) });
+    h.ec2.injectFault({ action: 'CreateTags', times: 2 * SDK_ATTEMPTS, kind: 'http503' });
+    const [b] = await generations(sim, 1, { retention: keep(2) });
+    expect(live()).toEqual([a, b].sort());
+    expect(h.logs).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('could not mark the generation as retained') }));
+  });
+
   test('throttling on every call of the sweep is absorbed by the SDK', async () => {
     const sim = h.sim();
     await generations(sim, 2, { retention: keep(1) });
