@@ -80,7 +80,8 @@ export interface CrossAccountCopyRoleProps {
  * and by their IAM path `/cdk-ami/<stack name>/` through aws:PrincipalArn).
  * It may copy images owned by the source account, only tagging the copy as
  * the source stack's (`cdk-ami:stack`); it may read, govern, retag and delete
- * only images and snapshots with that tag. With `parameterNames` it may also
+ * only images and snapshots with that tag, and mark (`cdk-ami:retained`) the
+ * generations a copy's `retention` keeps. With `parameterNames` it may also
  * write the copies' SSM parameters of those names (a copy's `parameterName`).
  *
  * @example
