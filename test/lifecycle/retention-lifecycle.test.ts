@@ -207,6 +207,23 @@ describe('copies follow the same rules, with their parameters', () => {
 });
 
 describe('stack deletion follows the removal policy for every generation', () => {
+  test('DESTROY reaches every generation of a copy owned by another account, there', async () => {
+    h.ec2.addRole(ROLE_ARN, [ACCOUNT_ID]);
+    const sim = h.sim();
+    await generations(sim, 3, {
+      retention: keep(2),
+      removalPolicy: RemovalPolicy.DESTROY,
+      copies: (stack, golden) => golden.copyTo('Copy', AWAY, {
+        account: TARGET, removalPolicy: RemovalPolicy.DESTROY, copyRole: iam.Role.fromRoleArn(stack, 'CopyRole', ROLE_ARN, { mutable: false }),
+      }),
+    });
+    expect(live(AWAY, TARGET)).toHaveLength(2);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(live(AWAY, TARGET)).toEqual([]);
+    expect(h.ec2.snapshots(AWAY, TARGET)).toEqual([]);
+    expect(live()).toEqual([]);
+  });
+
   test('DESTROY: every generation goes, with its snapshots', async () => {
     const sim = h.sim();
     await generations(sim, 3, { retention: keep(2), removalPolicy: RemovalPolicy.DESTROY });
