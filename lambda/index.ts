@@ -11,6 +11,7 @@ import { importImage } from './import';
 import { handleImportedSnapshots } from './import-snapshots';
 import { handleParameter } from './parameter';
 import { restore } from './restore';
+import { handleRetention } from './retention';
 import { InvocationContext, startInvocation } from './shared/backoff';
 import { AmiError, toAmiError } from './shared/errors';
 import { log } from './shared/log';
@@ -38,6 +39,7 @@ export async function onEvent(event: CustomResourceEvent, context?: InvocationCo
     if (event.ResourceType === ResourceTypes.STORED_AMI) return handleStore(event);
     if (event.ResourceType === ResourceTypes.PARAMETER) return handleParameter(event);
     if (event.ResourceType === ResourceTypes.IMPORTED_SNAPSHOTS) return handleImportedSnapshots(event);
+    if (event.ResourceType === ResourceTypes.RETENTION) return handleRetention(event);
     const op = (OPERATIONS as Record<string, ImageOperation<OperationType> | undefined>)[event.ResourceType];
     if (!op) throw new AmiError(`cdk-ami does not handle resources of type ${event.ResourceType}.`);
     return handleOperation(op, event);

@@ -30,7 +30,8 @@ export abstract class CopyableImageBase extends ImageBase {
    * Region, or the image's own one for a same-Region copy (for example to
    * encrypt it with another key). The same as
    * `new CopiedAmi(this, id, { ...options, source: this, region })`; the copy
-   * waits until it is available.
+   * waits until it is available, and keeps the source's `retention` unless
+   * `options` gives one.
    *
    * @param id construct ID of the copy, in this image's scope
    * @param region the destination Region, e.g. `eu-west-1`; the image's own Region makes a same-Region copy
@@ -38,7 +39,8 @@ export abstract class CopyableImageBase extends ImageBase {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
    */
   public copyTo(id: string, region: string, options: CopyOptions = {}): CopiedAmi {
-    return new CopiedAmi(this, id, { ...options, source: this, region });
+    // A copy is retired as its source is, unless told otherwise.
+    return new CopiedAmi(this, id, { retention: imageStateOf(this)?.retention, ...options, source: this, region });
   }
 
   /**

@@ -7,7 +7,7 @@ import { Tags } from './private/contract';
 import { AmiValidationError } from './private/errors';
 import { imageParameterStatements, parameterArn, validateParameterName } from './private/image-parameter';
 import { suppressNag } from './private/nag';
-import { USER_TAG_KEYS_ONLY } from './private/tag-conditions';
+import { retainedMarkStatement, USER_TAG_KEYS_ONLY } from './private/tag-conditions';
 
 /** Marks a CrossAccountCopyRole: a symbol of the global registry, shared by every copy of the library in the app. */
 const COPY_ROLE_SYMBOL = Symbol.for('cdk-ami.CrossAccountCopyRole');
@@ -80,7 +80,8 @@ export interface CrossAccountCopyRoleProps {
  * and by their IAM path `/cdk-ami/<stack name>/` through aws:PrincipalArn).
  * It may copy images owned by the source account, only tagging the copy as
  * the source stack's (`cdk-ami:stack`); it may read, govern, retag and delete
- * only images and snapshots with that tag. With `parameterNames` it may also
+ * only images and snapshots with that tag, and mark (`cdk-ami:retained`) the
+ * generations a copy's `retention` keeps. With `parameterNames` it may also
  * write the copies' SSM parameters of those names (a copy's `parameterName`).
  *
  * @example
@@ -164,7 +165,7 @@ export class CrossAccountCopyRole extends Construct {
  * What the source stack's provider does in this account for a copy: exactly
  * the calls of the copy's create, update, delete and wait (lambda/copy.ts,
  * shared/operation.ts, shared/images.ts, shared/references.ts, waiter/waiter.ts,
- * waiter/governance.ts), on the copies of the source stack only.
+ * waiter/governance.ts, retention.ts), on the copies of the source stack only.
  */
 function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.PolicyStatement[] {
   const ownCopies = { StringLike: { [`aws:ResourceTag/${Tags.STACK}`]: sourceStacks } };
@@ -219,6 +220,9 @@ function copyRoleStatements(sourceAccount: string, sourceStacks: string): iam.Po
       // Never the cdk-ami:* keys; an absent Tags parameter would remove every tag.
       conditions: { ...ownCopies, ...USER_TAG_KEYS_ONLY },
     }),
+    // A copy's retention sweep marks the generations it keeps (and unmarks them); it deprecates,
+    // disables and deregisters them with the statement above.
+    new iam.PolicyStatement(retainedMarkStatement('MarkRetainedOwnCopies', ownCopies)),
   ];
 }
 

@@ -128,3 +128,18 @@ export enum BeforeImaging {
   /** The builder is imaged running: CreateImage reboots it first. */
   REBOOT = 'reboot',
 }
+
+/**
+ * What a retention policy (`ImageRetention`) does to a generation of an image
+ * beyond what it keeps.
+ *
+ * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deprecate.html
+ */
+export enum RetiredImageAction {
+  /** EnableImageDeprecation at the earliest time EC2 accepts: the image stays launchable by ID, and leaves DescribeImages listings for other accounts. */
+  DEPRECATE = 'deprecate',
+  /** DisableImage, once no instance or launch template refers to it: nobody can launch it; EnableImage brings it back. The snapshots stay (and cost). */
+  DISABLE = 'disable',
+  /** DeregisterImage with its snapshots, once no instance or launch template refers to it. */
+  DEREGISTER = 'deregister',
+}

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { DeregistrationProtection } from './enums';
 import { FastLaunchOptions } from './fast-launch';
 import { LaunchPermission } from './governance';
+import { ImageRetention } from './image-retention';
 
 /**
  * Properties shared by every image construct of this library.
@@ -243,6 +244,23 @@ export interface ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableFastLaunch.html
    */
   readonly fastLaunch?: FastLaunchOptions;
+
+  /**
+   * Which earlier generations of this image to keep. After each deployment
+   * that hands over a new generation (the image was replaced), the
+   * construct's earlier generations in the image's Region and account are
+   * found by their ownership tags; the newest one and the one before it are
+   * always kept (a rollback returns to it), and those beyond the policy are
+   * deprecated, disabled or deregistered with their snapshots, as the
+   * policy's action says (disabled and deregistered only while no instance or
+   * launch template refers to them). When the stack or the construct is
+   * deleted, `removalPolicy` decides for every generation: `DESTROY`
+   * deregisters them all, `RETAIN` keeps them all.
+   *
+   * @default - no retention: every replaced generation goes as `removalPolicy` says (`RETAIN` keeps it for good)
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html
+   */
+  readonly retention?: ImageRetention;
 }
 
 /**

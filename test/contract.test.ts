@@ -6,7 +6,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BootMode, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImageArchitecture,
-  AmiFromDisks, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+  AmiFromDisks, ImageRetention, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi,
+  RetiredImageAction, StoredAmi,
 } from '../src';
 import { newStack } from './util';
 import { Attributes, checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
@@ -45,6 +46,8 @@ function everythingStack(): Stack {
     tags: { team: 'platform' },
     removalPolicy: RemovalPolicy.DESTROY,
     timeout: Duration.hours(3),
+    // The copies (copyTo) keep it: the one owned by another account renders RoleArn.
+    retention: ImageRetention.keep(3, { action: RetiredImageAction.DISABLE }),
   });
   Tags.of(golden).add('cost-center', '42');
   // A copy made and owned by another account, as a role there, which also writes its parameter.
@@ -64,6 +67,7 @@ function everythingStack(): Stack {
     snapshotTags: { backup: 'weekly' },
     requireImdsv2: true,
     fastLaunch: { maxParallelLaunches: 6 },
+    retention: ImageRetention.keepFor(Duration.days(30), { action: RetiredImageAction.DEPRECATE }),
   });
   new AmiFromSnapshot(stack, 'Registered', {
     blockDevices: [

@@ -44,6 +44,8 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
       output: [],
       exportName: [],
       parameterName: [],
+      // Its own resource (Custom::AmiRetention), which nothing replaces.
+      retention: [],
       osType: [],
       userData: [],
       launchPermissions: [],

@@ -4,7 +4,8 @@ import { declareCalls } from './calls';
 import { cloudFormation } from './clients';
 import { errorMessage } from './errors';
 import { log } from './log';
-import { Removal } from '../../src/private/contract';
+import { tagValue } from './ownership';
+import { Removal, Tags } from '../../src/private/contract';
 
 /** Reading the stack status to tell a rollback from a deletion (onEvent). */
 export const CALLS = declareCalls(
@@ -46,7 +47,12 @@ export interface Held {
   readonly gone?: boolean;
   /** What RETAIN keeps of data that is gone (an image's snapshots). */
   readonly leftovers?: string;
+  /** A retention sweep keeps this generation (its `cdk-ami:retained` tag): a replacement's cleanup leaves it to the sweep. */
+  readonly retainedBySweep?: boolean;
 }
+
+/** CloudFormation deletes what an update replaced or removed, the update having succeeded. */
+const CLEANUP_AFTER_UPDATE = 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS';
 
 /**
  * The removal rule, the one every Delete handler of data (images, copies,
@@ -66,6 +72,9 @@ export async function decideRemoval(removalPolicy: string | undefined, stackId: 
   if (status && ROLLBACK_STATES.has(status)) {
     const what = held.gone ? `${held.noun} no longer exists and ` : '';
     return { destroy: true, reason: `${what}the deployment that created it is rolling back (${status})`, overridesProtection: true };
+  }
+  if (status === CLEANUP_AFTER_UPDATE && held.retainedBySweep && !held.gone) {
+    return { destroy: false, reason: 'its construct replaced it and its retention policy keeps it: a later retention sweep retires it', overridesProtection: false };
   }
   if (destroyPolicy) {
     return { destroy: true, reason: held.gone ? `removalPolicy is DESTROY and ${held.noun} no longer exists` : 'removalPolicy is DESTROY', overridesProtection: false };
@@ -88,7 +97,7 @@ export function heldImage(image: Image | undefined): Held {
   const neverFinished = !gone && NEVER_FINISHED_STATES.has(image.State ?? '')
     ? `the image never became available (state ${image.State})`
     : undefined;
-  return { noun: 'the image', neverFinished, gone, leftovers: 'its snapshots' };
+  return { noun: 'the image', neverFinished, gone, leftovers: 'its snapshots', retainedBySweep: !gone && tagValue(image, Tags.RETAINED) !== undefined };
 }
 
 /** True while the stack rolls back a failed deployment; false when the status cannot be read. */

@@ -12,14 +12,15 @@
  * fails with one sentence instead of an `undefined` somewhere later.
  */
 
-import { BootMode, DeregistrationProtection, ImageArchitecture, ImportLicenseType, ImportPlatform, InstanceAction } from '../enums';
+import { BootMode, DeregistrationProtection, ImageArchitecture, ImportLicenseType, ImportPlatform, InstanceAction, RetiredImageAction } from '../enums';
 
 /**
  * What the last waiter link does with the instance an image was made from
- * (`InstanceAction`): the public enum, for the handlers, which import only
- * this module from `src/`.
+ * (`InstanceAction`), and what a retention sweep does to a generation
+ * (`RetiredImageAction`): the public enums, for the handlers, which import
+ * only this module from `src/`.
  */
-export { InstanceAction };
+export { InstanceAction, RetiredImageAction };
 
 /** The custom resource types of the provider. */
 export const ResourceTypes = {
@@ -35,6 +36,8 @@ export const ResourceTypes = {
   BUILDER_SETUP: 'Custom::AmiBuilderSetup',
   /** An image's `aws:ec2:image` SSM parameter in a Region CloudFormation cannot write to. */
   PARAMETER: 'Custom::AmiParameter',
+  /** An image's retention policy: retires its earlier generations after each deployment that hands one over. */
+  RETENTION: 'Custom::AmiRetention',
 } as const;
 
 export type ResourceType = typeof ResourceTypes[keyof typeof ResourceTypes];
@@ -42,7 +45,7 @@ export type ResourceType = typeof ResourceTypes[keyof typeof ResourceTypes];
 /** The resource types that start an image (an operation of `ManagedImage`). */
 export type OperationType = Exclude<ResourceType,
 typeof ResourceTypes.WAITER | typeof ResourceTypes.BUILDER_SETUP | typeof ResourceTypes.STORED_AMI | typeof ResourceTypes.PARAMETER
-| typeof ResourceTypes.IMPORTED_SNAPSHOTS>;
+| typeof ResourceTypes.IMPORTED_SNAPSHOTS | typeof ResourceTypes.RETENTION>;
 
 /** Every tag key this library writes starts with this; users' tags may not. */
 export const TAG_PREFIX = 'cdk-ami:';
@@ -64,6 +67,11 @@ export const Tags = {
   BUILDER: `${TAG_PREFIX}builder`,
   /** On a copy made by another account: what its create shared of the source, withdrawn by its delete. */
   SOURCE_SHARE: `${TAG_PREFIX}source-share`,
+  /**
+   * On a generation an image's retention sweep keeps: the operation's delete
+   * in a replacement's cleanup leaves it to the sweep, whatever the removal policy.
+   */
+  RETAINED: `${TAG_PREFIX}retained`,
 } as const;
 
 /** The builder's report when its setup succeeded (`Tags.SETUP` value and console line). */
@@ -308,6 +316,20 @@ export const Schemas = {
     // The parameter of a copy owned by another account: written, read and deleted there as this role.
     RoleArn: createOnly(text),
   },
+  // No createOnly property: the resource is never replaced, so its physical ID (and so its Delete) stays the one of the construct's life.
+  [ResourceTypes.RETENTION]: {
+    Region: required,
+    // A copy owned by another account: its generations are found and retired there, as this role.
+    RoleArn: text,
+    // The hand-over's image ID: the sweep runs once the new generation is available, and never retires it.
+    ImageId: required,
+    // The operation whose generations these are (their cdk-ami:owner tag is its owner hash).
+    OperationLogicalId: required,
+    KeepCount: whole,
+    KeepForSeconds: whole,
+    Action: { ...oneOfEnum(RetiredImageAction), required: true },
+    RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
+  },
   [ResourceTypes.BUILDER_SETUP]: {
     ...LINK,
     InstanceId: required,
@@ -334,6 +356,8 @@ export const Attributes = {
   [ResourceTypes.BUILDER_SETUP]: ['InstanceId', 'Setup'],
   [ResourceTypes.STORED_AMI]: ['ImageId', 'Bucket', 'ObjectKey'],
   [ResourceTypes.PARAMETER]: ['ParameterName'],
+  // The image IDs the sweep retired and kept, comma-joined.
+  [ResourceTypes.RETENTION]: ['Retired', 'Kept'],
 } as const satisfies Partial<Record<ResourceType, readonly string[]>>;
 
 /** The attribute names of a resource type (`never` for a type that returns none). */

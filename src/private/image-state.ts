@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
 import type { LaunchPermission } from '../governance';
+import type { ImageRetention } from '../image-retention';
 
 /**
  * What an image construct knows of its image: `ImageBase` holds one, made by
@@ -22,6 +23,8 @@ export interface ImageState {
    * images this library makes, except those registered from the user's snapshots.
    */
   readonly snapshotsTagged?: boolean;
+  /** The image's retention policy, which `copyTo` gives its copies unless told otherwise. */
+  readonly retention?: ImageRetention;
   /** The customer managed key of the image's snapshots, where this library knows it. */
   readonly encryptionKey?: kms.IKey;
   /** The `ec2.IMachineImage` view of the image. */

@@ -6,6 +6,7 @@ import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection } from '../enums';
 import { LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
+import { ImageRetention } from '../image-retention';
 import { OperationType, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
@@ -15,6 +16,7 @@ import { shareKeyWith, warnDefaultKeyNotShareable } from './key-sharing';
 import { machineImageConfig } from './machine-image';
 import { AmiProvider } from './provider';
 import { ProviderResource } from './provider-resource';
+import { addRetention } from './retention';
 import { recordImageCost } from './stack-limits';
 import {
   claimImageName, deprecationDelaySeconds, deprecationTime, disableTime, namePrefixFromPath, removalProperty, tagList, validateImageName,
@@ -91,6 +93,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   public readonly waiters: WaiterChain;
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
+  public readonly retention?: ImageRetention;
   private removalPolicy: RemovalPolicy;
   private readonly shareSnapshots: boolean;
   /** When the image was disabled, if `disableAt` had passed at synth. */
@@ -209,8 +212,19 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         });
       }
     }
+    if (props.retention) {
+      this.retention = props.retention;
+      addRetention(scope, {
+        retention: props.retention,
+        region: scope.region,
+        imageId: this.imageId,
+        operation: this.operation,
+        removalPolicy: () => this.removalPolicy,
+        roleArn: resources.roleArn,
+      });
+    }
     recordImageCost(scope, {
-      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0) + (start?.resources ?? 0),
+      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0) + (this.retention ? 1 : 0) + (start?.resources ?? 0),
       waiterLinks: this.waiters.links.length + (start?.waiterLinks ?? 0),
       outputs: this.output ? 1 : 0,
     });

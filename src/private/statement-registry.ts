@@ -29,6 +29,8 @@ export type StatementName =
   | 'store-ebs-direct' | 'store-describe-tags' | 'store-objects' | 'store-buckets' | 'delete-stored-objects' | 'store-follow'
   // RestoredAmi
   | 'read-stored-objects' | 'restore-buckets' | 'restore-ebs-start' | 'restore-ebs-write' | 'ebs-encryption-default'
+  // retention (retention.ts)
+  | 'retention-retire' | 'retention-mark'
   // the image's parameter in another Region (image-parameter.ts)
   | 'ssm-write' | 'ssm-tag-on-create' | 'ssm-delete';
 

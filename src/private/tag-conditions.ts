@@ -25,3 +25,22 @@ export function ownRetagStatement(sid: string): iam.PolicyStatementProps {
     },
   };
 }
+
+/**
+ * Marking and unmarking the generations a retention sweep keeps: CreateTags
+ * and DeleteTags of exactly the `cdk-ami:retained` key, on images whose
+ * `cdk-ami:stack` tag the condition `ownStack` accepts (the stack's own, or a
+ * CrossAccountCopyRole's source stacks).
+ */
+export function retainedMarkStatement(sid: string, ownStack: Record<string, Record<string, string>>): iam.PolicyStatementProps {
+  return {
+    sid,
+    actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+    resources: [imageArns()],
+    conditions: {
+      ...ownStack,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.RETAINED] },
+      'Null': { 'aws:TagKeys': 'false' },
+    },
+  };
+}

@@ -22,7 +22,10 @@ import {
   ACCOUNT, COPY_ACCOUNT, decide, FOREIGN_IMAGE, FOREIGN_SNAPSHOT, NEW_IMAGE, NEW_SNAPSHOT, OTHER_ACCOUNT, REGION, Request, resolve, roleId, sendsKey,
   SynthesizedStack, synthesized,
 } from './simulator';
-import { AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, StoredAmi } from '../../src';
+import {
+  AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImageRetention, ImportDisk, ImportedAmi, LaunchPermission,
+  StoredAmi,
+} from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
 type Principal = 'operation' | 'waiter' | 'copy';
@@ -46,6 +49,8 @@ const RUNS_AS: Record<string, Partial<Record<Principal, Calls>>> = {
   // Stage 2 of an import's wait adopts (waiter); its delete removes what was never adopted (operation).
   'waiter/import-waiter.ts': { waiter: ['ec2:CreateTags', 'ec2:CopyImage'], operation: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot'] },
   'restore.ts': { operation: 'all' },
+  // The retention sweep runs on onEvent, as the copy role for a copy owned by another account.
+  'retention.ts': { operation: 'all', copy: 'all' },
   's3-objects.ts': { operation: 'all' },
   'ssm-parameters.ts': { operation: 'all', copy: 'all' },
   'store.ts': { operation: ['ec2:CreateStoreImageTask'], waiter: ['ec2:DescribeStoreImageTasks'] },
@@ -93,6 +98,11 @@ const SPECIFIC_MODULES: Record<string, string> = {
   'waiter/snapshot-import-waiter.ts': 'provider-permissions: the exact snapshots of an AmiFromDisks\'s imports',
 };
 
+/** Modules whose calls act on images only, never on snapshots. */
+const IMAGES_ONLY: Record<string, string> = {
+  'retention.ts': 'the cdk-ami:retained mark is on the image; its snapshots go with it through shared/images.ts',
+};
+
 const SOURCE_STACK = 'Golden';
 const COPY_REGION = 'eu-west-1';
 const GRANTEE = '111122223333';
@@ -105,6 +115,8 @@ function stacks(): { source: SynthesizedStack; target: SynthesizedStack } {
   const source = new Stack(app, SOURCE_STACK, { env: { account: ACCOUNT, region: REGION } });
   const golden = new AmiFromInstance(source, 'Golden', {
     instanceId: 'i-0123456789abcdef0',
+    // copyTo gives the copy the same.
+    retention: ImageRetention.keep(2),
     osType: ec2.OperatingSystemType.WINDOWS,
     launchPermissions: [LaunchPermission.account(GRANTEE)],
     shareSnapshots: true,
@@ -158,6 +170,8 @@ function callContext(module: string, action: string): Record<string, string | st
       return { 'ec2:Attribute': 'launchPermission' };
     case 'ec2:CreateTags':
     case 'ec2:DeleteTags':
+      // The retention sweep marks the generations it keeps, with this one key of the library's.
+      if (module === 'retention.ts') return { 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:TagKeys': ['cdk-ami:retained'] };
       return { 'aws:RequestTag/team': 'infra', 'aws:TagKeys': ['team'] };
     default:
       return {};
@@ -210,7 +224,7 @@ async function generate(): Promise<{ allow: Generated[]; deny: Generated[]; unpl
           allow.push({ name: `${label} on *`, principal, request: { action, resource: '*', context: { 'ec2:Region': w.region } } });
           continue;
         }
-        const types = ownTypes.filter((t) => details.resourceTypes.some((r) => r.name === t));
+        const types = ownTypes.filter((t) => details.resourceTypes.some((r) => r.name === t) && !(IMAGES_ONLY[module] && t === 'snapshot'));
         if (types.length === 0) {
           unplaced.push(`${module} ${action} as ${principal}: neither on * nor on an image or snapshot, and not in SPECIFIC`);
           continue;
@@ -225,6 +239,15 @@ async function generate(): Promise<{ allow: Generated[]; deny: Generated[]; unpl
             { name: `${label} on another stack's ${type}`, principal, request: await existing(w, module, action, type, foreign, w.region, otherStack) },
             { name: `${label} on an untagged ${type} of the account`, principal, request: await existing(w, module, action, type, foreign, w.region, undefined) },
           );
+          // The retention mark opens no other key of the library's: the ownership tags stay as they are.
+          if (module === 'retention.ts' && (action === 'ec2:CreateTags' || action === 'ec2:DeleteTags')) {
+            const mark = await existing(w, module, action, type, own, w.region, w.stackId);
+            deny.push({
+              name: `${label} with a cdk-ami key other than cdk-ami:retained`,
+              principal,
+              request: { ...mark, context: { ...mark.context, 'aws:RequestTag/cdk-ami:owner': 'forged', 'aws:TagKeys': ['cdk-ami:retained', 'cdk-ami:owner'] } },
+            });
+          }
           // The stack's images live in any Region; the snapshots it shares with a copying account are its sources', in their Regions.
           if (module === 'shared/cross-account.ts' && action === 'ec2:ModifySnapshotAttribute') {
             const share = await existing(w, module, action, type, own, w.region, w.stackId);

@@ -19,8 +19,8 @@ import {
 } from './simulator';
 import {
   Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat,
-  ImportDisk, ImportedAmi,
-  InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+  ImageRetention, ImportDisk, ImportedAmi,
+  InstanceAction, LaunchPermission, RestoredAmi, RetiredImageAction, StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 import { snapshotDevices } from '../util';
@@ -96,6 +96,8 @@ function everythingStack(): Stack {
     deprecateAt: new Date(Date.now() + 365 * 24 * 3600 * 1000),
     deregistrationProtection: DeregistrationProtection.ENABLED,
     removalPolicy: RemovalPolicy.DESTROY,
+    // Its copies (copyTo) get it too: the one made by another account is swept as its copy role.
+    retention: ImageRetention.keep(3, { action: RetiredImageAction.DISABLE }),
   });
   // Encrypted in place with a key of this stack, then copied to Europe under an imported key:
   // the copy's source key is wired from the source.
@@ -285,8 +287,59 @@ function wildcardIn(role: Role, region: string, action: string, why: string): Ca
   return { reason: `${action} (no resource type) ${why}`, role, request: { action, resource: '*', context: inRegion(region) } };
 }
 
+/** The retention sweep (retention.ts) on this stack's images: retire them and mark those it keeps with the one key cdk-ami:retained. */
+function retentionCases(s: SynthesizedStack): Case[] {
+  const image = { resource: imageArn('eu-west-1', NEW_IMAGE), resourceType: 'image' };
+  const own = { ...ownTag(s), ...inRegion('eu-west-1') };
+  const mark = { 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:TagKeys': ['cdk-ami:retained'] };
+  return [
+    wildcard('operation', 'retention.ts', 'ec2:DescribeImages', 'to find the generations by their owner and stack tags'),
+    wildcard('operation', 'retention.ts', 'ec2:DescribeImageReferences', 'to keep the generations still in use'),
+    ...(['ec2:EnableImageDeprecation', 'ec2:DisableImage'] as const).map((action) => ({
+      reason: `${action} of a generation of this stack beyond the policy`, role: 'operation' as Role, request: { action: call('retention.ts', action), ...image, context: own },
+    })),
+    ...(['ec2:CreateTags', 'ec2:DeleteTags'] as const).map((action) => ({
+      reason: `${action} of the cdk-ami:retained mark on a generation of this stack`,
+      role: 'operation' as Role,
+      request: { action: call('retention.ts', action), ...image, context: { ...own, ...mark } },
+    })),
+  ];
+}
+
+/** The sweep's grants reach no image of another stack, no untagged one, and no other key of the library's. */
+function retentionDenyCases(s: SynthesizedStack): Case[] {
+  const foreign = { resource: imageArn(REGION, FOREIGN_IMAGE), resourceType: 'image' };
+  const otherStack = { 'aws:ResourceTag/cdk-ami:stack': s.stackId.replace('/Everything/', '/Other/'), ...inRegion(REGION) };
+  const mark = { 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:TagKeys': ['cdk-ami:retained'] };
+  return [
+    ...(['ec2:EnableImageDeprecation', 'ec2:DisableImage', 'ec2:CreateTags'] as const).flatMap((action) => {
+      const says = action === 'ec2:CreateTags' ? mark : {};
+      return [
+        { reason: `${action} (retention) of another stack's image`, role: 'operation' as Role, request: { action, ...foreign, context: { ...otherStack, ...says } } },
+        { reason: `${action} (retention) of an untagged image`, role: 'operation' as Role, request: { action, ...foreign, context: { ...inRegion(REGION), ...says } } },
+      ];
+    }),
+    {
+      reason: 'CreateTags of cdk-ami:retained together with another cdk-ami key (an ownership tag) on this stack\'s image',
+      role: 'operation',
+      request: {
+        action: 'ec2:CreateTags',
+        resource: imageArn(REGION, NEW_IMAGE),
+        resourceType: 'image',
+        context: { ...ownTag(s), ...inRegion(REGION), 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:RequestTag/cdk-ami:owner': 'forged', 'aws:TagKeys': ['cdk-ami:retained', 'cdk-ami:owner'] },
+      },
+    },
+    {
+      reason: 'DeleteTags without Tags (every tag, ownership included) on this stack\'s image',
+      role: 'operation',
+      request: { action: 'ec2:DeleteTags', resource: imageArn(REGION, NEW_IMAGE), resourceType: 'image', context: { ...ownTag(s), ...inRegion(REGION) } },
+    },
+  ];
+}
+
 function operationCases(s: SynthesizedStack): Case[] {
   const cases: Case[] = [
+    ...retentionCases(s),
     wildcard('operation', 'shared/images.ts', 'ec2:DescribeImages', 'to read images and find them by name'),
     wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImportImageTasks', 'to follow import tasks'),
     wildcard('operation', 'shared/import-tasks.ts', 'ec2:DescribeImages', 'to find the images an import task made'),
@@ -1029,6 +1082,7 @@ function scenario(name: string, stack: Stack, options: { rename: boolean; vmImpo
   ];
   const deny = [
     ...denyCases(s, options.hasImport),
+    ...retentionDenyCases(s),
     ...crossAccountDenyCases(s),
     ...builder.deny,
     ...importsOf(s).filter((imp) => !imp.imageName).map((imp) => ({

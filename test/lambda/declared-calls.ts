@@ -10,6 +10,7 @@ import * as fromSnapshot from '../../lambda/from-snapshot';
 import * as importImage from '../../lambda/import';
 import * as importSnapshots from '../../lambda/import-snapshots';
 import * as restore from '../../lambda/restore';
+import * as retention from '../../lambda/retention';
 import * as s3Objects from '../../lambda/s3-objects';
 import { ApiCall } from '../../lambda/shared/calls';
 import * as clients from '../../lambda/shared/clients';
@@ -37,6 +38,7 @@ export const DECLARED_CALLS: Record<string, readonly ApiCall[]> = {
   'import-snapshots.ts': importSnapshots.CALLS,
   'waiter/snapshot-import-waiter.ts': snapshotImportWaiter.CALLS,
   'restore.ts': restore.CALLS,
+  'retention.ts': retention.CALLS,
   's3-objects.ts': s3Objects.CALLS,
   'ssm-parameters.ts': ssmParameters.CALLS,
   'store.ts': store.CALLS,

@@ -170,3 +170,28 @@ test('when DescribeStacks returns no stack, the policy decides', async () => {
   await remove('retain');
   expectRetained();
 });
+
+describe('a generation a retention sweep keeps (cdk-ami:retained)', () => {
+  function retainedIs(state: ImageState = 'available') {
+    ec2Mock.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({
+      Images: [ownedImage({ State: state, Tags: [...ownedImage().Tags!, { Key: 'cdk-ami:retained', Value: 'true' }] })],
+    });
+  }
+
+  test('is kept under DESTROY when a successful update replaced it: the sweep retires it later', async () => {
+    retainedIs();
+    await remove('destroy');
+    expect(ec2Mock).not.toHaveReceivedCommand(DeregisterImageCommand);
+    expect(logs.find('image retained')).toEqual([expect.objectContaining({
+      imageId: IMAGE_ID, reason: 'its construct replaced it and its retention policy keeps it: a later retention sweep retires it',
+    })]);
+  });
+
+  test.each([['DELETE_IN_PROGRESS', 'removalPolicy is DESTROY'], ['UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', expect.stringContaining('rolling back')]])(
+    'goes under DESTROY when the stack is in %s (a stack deletion, a rollback)', async (status, reason) => {
+      retainedIs();
+      stackIs(status as never);
+      await remove('destroy');
+      expectDestroyed(reason as string);
+    });
+});
