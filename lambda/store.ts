@@ -1,4 +1,5 @@
 import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
+import { startOrAdopt } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
@@ -44,15 +45,23 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
 async function store(client: EC2Client, props: Props, region: string): Promise<OnEventResponse<typeof ResourceTypes.STORED_AMI>> {
   const imageId = required(props, 'ImageId');
   const bucket = required(props, 'Bucket');
+  const requestedAt = Date.now();
   try {
-    // Storing the same image in the same bucket again is idempotent in EC2: a retry returns the same key.
-    const out = await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
-      ImageId: imageId,
-      Bucket: bucket,
-      S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
-    })));
-    const physicalId = `s3://${bucket}/${out.ObjectKey}`;
-    log('info', 'store task started', { imageId, bucket, objectKey: out.ObjectKey, region });
+    // The object is named after the image (`<image ID>.bin`, EC2 User Guide), so a retried store writes the same object.
+    const objectKey = await startOrAdopt(
+      async () => (await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
+        ImageId: imageId,
+        Bucket: bucket,
+        S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
+      })))).ObjectKey!,
+      () => storeTaskSince(client, imageId, bucket, requestedAt),
+      {
+        leftover: 'could not look for a store task the failed start may have made; delete its object once it is written',
+        names: { imageId, bucket, region },
+      },
+    );
+    const physicalId = `s3://${bucket}/${objectKey}`;
+    log('info', 'store task started', { imageId, bucket, objectKey, region });
     return { PhysicalResourceId: physicalId, Data: dataOf(physicalId, imageId) };
   } catch (err) {
     const message = errorMessage(err);
@@ -67,6 +76,21 @@ async function store(client: EC2Client, props: Props, region: string): Promise<O
         throw toAmiError(err, `CreateStoreImageTask of ${imageId} to s3://${bucket} in ${region}`);
     }
   }
+}
+
+/** EC2's clock may be a little behind the function's: a task that started this much before the request may be its own. */
+const CLOCK_SKEW_MS = 5_000;
+
+/**
+ * The object key of a store task of this image to this bucket that started
+ * with this request (store tasks carry no tags or token; an older task's
+ * object may have been deleted since, so it is never taken for this one).
+ */
+async function storeTaskSince(client: EC2Client, imageId: string, bucket: string, requestedAt: number): Promise<string | undefined> {
+  const task = await followStoreTask(client, imageId, bucket);
+  const startedAt = task?.TaskStartTime?.getTime();
+  if (startedAt === undefined || startedAt < requestedAt - CLOCK_SKEW_MS) return undefined;
+  return task?.S3objectKey ?? `${imageId}.bin`;
 }
 
 function dataOf(physicalId: string, imageId: string): Required<ResponseData<typeof ResourceTypes.STORED_AMI>> {

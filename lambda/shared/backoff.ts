@@ -43,6 +43,11 @@ export function startInvocation(lambdaContext: InvocationContext | undefined): v
   context = typeof lambdaContext?.getRemainingTimeInMillis === 'function' ? lambdaContext : undefined;
 }
 
+/** Whether this invocation can still wait `ms` and then report a failure in time. */
+export function hasTimeToWait(ms: number): boolean {
+  return timeLeftMs(0) >= ms;
+}
+
 function timeLeftMs(waitedMs: number): number {
   const remaining = context ? context.getRemainingTimeInMillis() : FALLBACK_TIMEOUT_MS - waitedMs;
   return remaining - REPORT_MARGIN_MS;

@@ -2,11 +2,13 @@ import {
   CreateRestoreImageTaskCommand, DescribeImagesCommand,
 } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
-import { awsError, captureLogs, createEvent, imageProps, ownedImage, ownTags, mockedClients, oneLineFailure } from './helpers';
+import { awsError, captureLogs, createEvent, imageProps, ownedImage, ownTags, mockedClients, oneLineFailure, recordSleeps } from './helpers';
 import { onEvent } from '../../lambda';
 
 const { ec2Mock } = mockedClients({ images: [] });
 captureLogs();
+// A taken name is looked up again for some seconds; no test waits for them.
+recordSleeps();
 const RESTORED = 'Custom::RestoredAmi';
 const OURS = ownTags();
 
