@@ -3,7 +3,7 @@ import { startOrAdopt } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, sentence, toAmiError, withoutFullStop } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { decideRemoval } from './shared/removal';
@@ -68,10 +68,10 @@ async function store(client: EC2Client, props: Props, region: string): Promise<O
     switch (errorCode(err)) {
       case 'InvalidAMIID.NotFound':
       case 'InvalidAMIID.Unavailable':
-        throw new AmiError(`Image ${imageId} cannot be stored: it does not exist in ${region} or is not available (${message}).`);
+        throw new AmiError(`Image ${imageId} cannot be stored: it does not exist in ${region} or is not available (${withoutFullStop(message)}).`);
       case 'InvalidParameterValue':
       case 'InvalidParameter':
-        throw new AmiError(`EC2 refused to store image ${imageId} in s3://${bucket}: ${message}. The bucket must be in ${region} and writable by the provider.`);
+        throw new AmiError(`EC2 refused to store image ${imageId} in s3://${bucket}: ${sentence(message)} The bucket must be in ${region} and writable by the provider.`);
       default:
         throw toAmiError(err, `CreateStoreImageTask of ${imageId} to s3://${bucket} in ${region}`);
     }

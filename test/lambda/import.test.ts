@@ -118,9 +118,9 @@ describe('Custom::AmiWaiter stage 1: following an import task', () => {
     expect(await poll()).toEqual({ IsComplete: false });
   });
 
-  test('a task that ends deleted fails with its message', async () => {
-    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'deleted', StatusMessage: 'ClientError: No valid partitions' }] });
-    await expect(poll()).rejects.toThrow(`Import task ${TASK} in us-east-1 failed: ClientError: No valid partitions.`);
+  test.each(['ClientError: No valid partitions', 'ClientError: No valid partitions.'])('a task that ends deleted fails with its message "%s", ended by one full stop', async (statusMessage) => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'deleted', StatusMessage: statusMessage }] });
+    await expect(poll()).rejects.toThrow(`Import task ${TASK} in us-east-1 failed: ClientError: No valid partitions. Check the disk image format`);
   });
 
   test('a completed task hands out the image and snapshot IDs it made, and their ARNs, without tagging anything', async () => {

@@ -45,4 +45,10 @@ describe('Custom::RestoredAmi', () => {
     ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError(code));
     expect((await oneLineFailure(onEvent(createEvent(RESTORED, restoreProps({ ImageName: 'restored' }))))).message).toMatch(message);
   });
+
+  test.each(['The object is not a stored AMI.', 'The object is not a stored AMI'])('EC2\'s message "%s" ends its clause with one full stop', async (ec2Message) => {
+    ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError('InvalidParameterValue', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(RESTORED, restoreProps()))))).toHaveProperty('message',
+      'Cannot restore an image from s3://stored-amis/ami-0aaaaaaaaaaaaaaa0.bin in us-east-1: The object is not a stored AMI. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.');
+  });
 });

@@ -68,6 +68,17 @@ describe('Custom::StoredAmi', () => {
     });
   });
 
+  test.each(['The bucket is in eu-west-1.', 'The bucket is in eu-west-1'])('EC2\'s message "%s" is quoted with one full stop', async (ec2Message) => {
+    ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError('InvalidParameterValue', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(STORED, props())))).message).toBe(
+      `EC2 refused to store image ${IMAGE} in s3://stored-amis: The bucket is in eu-west-1. The bucket must be in us-east-1 and writable by the provider.`,
+    );
+    ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError('InvalidAMIID.Unavailable', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(STORED, props())))).message).toBe(
+      `Image ${IMAGE} cannot be stored: it does not exist in us-east-1 or is not available (The bucket is in eu-west-1).`,
+    );
+  });
+
   test('a change of removal policy alone stores nothing again', async () => {
     const out = await onEvent(updateEvent(STORED, OBJECT, props({ RemovalPolicy: 'destroy' }), props()));
     expect(out.PhysicalResourceId).toBe(OBJECT);
@@ -117,5 +128,12 @@ describe('Custom::AmiWaiter following a store task', () => {
       ],
     });
     await expect(poll()).rejects.toThrow('Storing image ami-0123456789abcdef0 in s3://stored-amis failed: InternalError.');
+  });
+
+  test('a failure reason that ends in a full stop keeps just that one', async () => {
+    ec2Mock.on(DescribeStoreImageTasksCommand).resolves({
+      StoreImageTaskResults: [{ AmiId: IMAGE, Bucket: 'stored-amis', StoreTaskState: 'Failed', StoreTaskFailureReason: 'Access Denied.' }],
+    });
+    await expect(poll()).rejects.toThrow(/^Storing image ami-0123456789abcdef0 in s3:\/\/stored-amis failed: Access Denied\.$/);
   });
 });
