@@ -3,13 +3,13 @@ import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
-import { deleteSnapshots, retag } from './shared/images';
+import { deleteSnapshots, mergeTags, retag } from './shared/images';
 import { log } from './shared/log';
 import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, changed, required, str, tags } from './shared/props';
 import { decideRemoval } from './shared/removal';
 import { cancelTask, describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
-import { CustomResourceEvent, OnEventResponse } from './shared/types';
+import { CustomResourceEvent, OnEventResponse, Tag } from './shared/types';
 import { createOnlyProperties, ReceivedProperties, ResourceTypes, Tags } from '../src/private/contract';
 
 type Kind = typeof ResourceTypes.IMPORTED_SNAPSHOTS;
@@ -47,9 +47,9 @@ export async function handleImportedSnapshots(event: CustomResourceEvent): Promi
         return { PhysicalResourceId: await startImports(client, event, props, region) };
       }
       // The image's operation retags the image; the imported snapshots are this resource's.
-      if (changed(event.OldResourceProperties, props, ['Tags']).length > 0) {
+      if (changed(event.OldResourceProperties, props, ['Tags', 'SnapshotTags']).length > 0) {
         const snapshotIds = await importedSnapshots(client, event.PhysicalResourceId, event);
-        await retag(client, snapshotIds, tags(event.OldResourceProperties.Tags), tags(props.Tags));
+        await retag(client, snapshotIds, snapshotTagsOf(event.OldResourceProperties as Props), snapshotTagsOf(props));
         log('info', 'imported snapshots retagged', { snapshotIds, region });
       }
       return { PhysicalResourceId: event.PhysicalResourceId };
@@ -93,6 +93,11 @@ async function startImports(client: EC2Client, event: CustomResourceEvent, props
     }
   }
   return taskIds.join(',');
+}
+
+/** What the imported snapshots carry besides the ownership tags: the image's tags, with the snapshot-only tags over them. */
+function snapshotTagsOf(props: Props): Tag[] {
+  return mergeTags(tags(props.Tags), tags(props.SnapshotTags));
 }
 
 function explainImportError(err: unknown, index: number, source: string, region: string): AmiError {

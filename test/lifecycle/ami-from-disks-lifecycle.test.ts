@@ -140,6 +140,22 @@ describe('AmiFromDisks lifecycle against the local EC2 endpoint', () => {
     }
   });
 
+  test('a change of snapshotTags alone retags the imported snapshots in place, not the image, without importing again', async () => {
+    const sim = h.sim();
+    expect(await sim.deploy(template({ tags: { team: 'platform' }, snapshotTags: { backup: 'daily', team: 'storage' } }))).toEqual({ ok: true });
+    const image = outputImage(h.ec2, sim);
+    expect(await sim.deploy(template({ tags: { team: 'platform' }, snapshotTags: { backup: 'weekly' } }))).toEqual({ ok: true });
+    expect(h.ec2.snapshotImportTasks(REGION)).toHaveLength(2);
+    expect(outputImage(h.ec2, sim).imageId).toBe(image.imageId);
+    const snapshots = h.ec2.snapshots(REGION);
+    expect(snapshots).toHaveLength(2);
+    for (const snapshot of snapshots) {
+      // team falls back to the image's value once the snapshot-only one is gone.
+      expect(snapshot.tags).toMatchObject({ 'backup': 'weekly', 'team': 'platform', 'cdk-ami:stack': sim.stackId });
+    }
+    expect(outputImage(h.ec2, sim).tags.backup).toBeUndefined();
+  });
+
   test('the same create delivered twice starts each task once (ClientToken)', async () => {
     const sim = h.sim();
     expect(await sim.deploy(template())).toEqual({ ok: true });
