@@ -1,15 +1,16 @@
-import { DescribeSnapshotsCommand, EC2Client, ImportSnapshotCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, EC2Client, ImportSnapshotCommand, ImportSnapshotTask } from '@aws-sdk/client-ec2';
+import { startOrAdopt } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
-import { deleteSnapshots, retag } from './shared/images';
+import { deleteSnapshots, mergeTags, retag } from './shared/images';
 import { log } from './shared/log';
 import { ownershipOf, ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
 import { bool, changed, required, str, tags } from './shared/props';
 import { decideRemoval } from './shared/removal';
-import { cancelTask, describeSnapshotTasks, isActive, taskIdsOf } from './shared/snapshot-import-tasks';
-import { CustomResourceEvent, OnEventResponse } from './shared/types';
+import { cancelTask, describeSnapshotTasks, isActive, snapshotTaskOfRequest, taskIdsOf } from './shared/snapshot-import-tasks';
+import { CustomResourceEvent, OnEventResponse, Tag } from './shared/types';
 import { createOnlyProperties, ReceivedProperties, ResourceTypes, Tags } from '../src/private/contract';
 
 type Kind = typeof ResourceTypes.IMPORTED_SNAPSHOTS;
@@ -47,9 +48,9 @@ export async function handleImportedSnapshots(event: CustomResourceEvent): Promi
         return { PhysicalResourceId: await startImports(client, event, props, region) };
       }
       // The image's operation retags the image; the imported snapshots are this resource's.
-      if (changed(event.OldResourceProperties, props, ['Tags']).length > 0) {
+      if (changed(event.OldResourceProperties, props, ['Tags', 'SnapshotTags']).length > 0) {
         const snapshotIds = await importedSnapshots(client, event.PhysicalResourceId, event);
-        await retag(client, snapshotIds, tags(event.OldResourceProperties.Tags), tags(props.Tags));
+        await retag(client, snapshotIds, snapshotTagsOf(event.OldResourceProperties as Props), snapshotTagsOf(props));
         log('info', 'imported snapshots retagged', { snapshotIds, region });
       }
       return { PhysicalResourceId: event.PhysicalResourceId };
@@ -69,7 +70,7 @@ async function startImports(client: EC2Client, event: CustomResourceEvent, props
   for (const [index, disk] of disks.entries()) {
     const source = disk.Url ?? `s3://${disk.S3Bucket}/${disk.S3Key}`;
     try {
-      const out = await whenCapacityAllows('ImportSnapshot', region, () => client.send(new ImportSnapshotCommand({
+      const start = async () => (await whenCapacityAllows('ImportSnapshot', region, () => client.send(new ImportSnapshotCommand({
         Description: str(props.Description) ?? `disk ${index + 1} of ${event.LogicalResourceId}`,
         DiskContainer: {
           Description: `disk ${index + 1}`,
@@ -83,9 +84,16 @@ async function startImports(client: EC2Client, event: CustomResourceEvent, props
         // A repeated delivery of this request gets the same task back, never a second import.
         ClientToken: shortHash(`${event.StackId}/${event.LogicalResourceId}/${event.RequestId}/${index}`),
         TagSpecifications: [{ ResourceType: 'import-snapshot-task', Tags: taskTags }],
-      })));
-      taskIds.push(out.ImportTaskId!);
-      log('info', 'snapshot import started', { importTaskId: out.ImportTaskId, disk: index + 1, source, region });
+      })))).ImportTaskId!;
+      // The SDK's retries repeat the ClientToken: this request has at most one task of this disk that no earlier disk took.
+      const taskId = await startOrAdopt(start, async () => (await snapshotTaskOfRequest(
+        client, ownership, (task) => !taskIds.includes(task.ImportTaskId ?? '') && importsDisk(task, disk),
+      ))?.ImportTaskId, {
+        leftover: 'could not look for a snapshot import the failed start may have made; cancel it if it exists',
+        names: { disk: index + 1, source, request: ownership.request, region },
+      });
+      taskIds.push(taskId);
+      log('info', 'snapshot import started', { importTaskId: taskId, disk: index + 1, source, region });
     } catch (err) {
       // The tasks already started must not run on: the failed create has no physical ID for a later delete.
       await cancelTasks(client, taskIds, 'another disk of the image could not be imported');
@@ -93,6 +101,18 @@ async function startImports(client: EC2Client, event: CustomResourceEvent, props
     }
   }
   return taskIds.join(',');
+}
+
+/** Whether a task imports this disk (its task detail names the same S3 object or URL). */
+function importsDisk(task: ImportSnapshotTask, disk: Disk): boolean {
+  const detail = task.SnapshotTaskDetail;
+  if (disk.Url) return detail?.Url === disk.Url;
+  return detail?.UserBucket?.S3Bucket === disk.S3Bucket && detail?.UserBucket?.S3Key === disk.S3Key;
+}
+
+/** What the imported snapshots carry besides the ownership tags: the image's tags, with the snapshot-only tags over them. */
+function snapshotTagsOf(props: Props): Tag[] {
+  return mergeTags(tags(props.Tags), tags(props.SnapshotTags));
 }
 
 function explainImportError(err: unknown, index: number, source: string, region: string): AmiError {

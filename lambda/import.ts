@@ -1,8 +1,9 @@
-import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand } from '@aws-sdk/client-ec2';
+import { CancelImportTaskCommand, ImageDiskContainer, ImportImageCommand, ImportImageCommandInput } from '@aws-sdk/client-ec2';
+import { startOrAdopt } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
-import { describeImportTask, imagesOfImportTask } from './shared/import-tasks';
+import { describeImportTask, imagesOfImportTask, importTaskOfRequest } from './shared/import-tasks';
 import { log } from './shared/log';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { ownershipTags, shortHash, withoutReservedTags } from './shared/ownership';
@@ -48,27 +49,35 @@ async function startImport(ctx: OperationContext<Kind>): Promise<string> {
     SnapshotId: d.SnapshotId,
   }));
   const encrypted = str(ctx.props.Encrypted) === undefined ? undefined : bool(ctx.props.Encrypted, false);
+  const input: ImportImageCommandInput = {
+    DiskContainers: containers,
+    Description: str(ctx.props.Description),
+    Architecture: str(ctx.props.Architecture),
+    Platform: str(ctx.props.Platform),
+    BootMode: str(ctx.props.BootMode) as never,
+    LicenseType: str(ctx.props.LicenseType),
+    UsageOperation: str(ctx.props.UsageOperation),
+    LicenseSpecifications: Array.isArray(ctx.props.LicenseConfigurationArns)
+      ? ctx.props.LicenseConfigurationArns.map((arn) => ({ LicenseConfigurationArn: String(arn) }))
+      : undefined,
+    Encrypted: encrypted,
+    KmsKeyId: str(ctx.props.KmsKeyId),
+    RoleName: str(ctx.props.RoleName),
+    // A retried Lambda gets the same task back, never a second import.
+    ClientToken: shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`),
+    // Only the task can be tagged now; the waiter copies these tags to the image and snapshots.
+    TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [...withoutReservedTags(tags(ctx.props.Tags)), ...ownershipTags(ctx.ownership)] }],
+  };
   try {
-    const out = await whenCapacityAllows('ImportImage', ctx.region, () => ctx.ec2.send(new ImportImageCommand({
-      DiskContainers: containers,
-      Description: str(ctx.props.Description),
-      Architecture: str(ctx.props.Architecture),
-      Platform: str(ctx.props.Platform),
-      BootMode: str(ctx.props.BootMode) as never,
-      LicenseType: str(ctx.props.LicenseType),
-      UsageOperation: str(ctx.props.UsageOperation),
-      LicenseSpecifications: Array.isArray(ctx.props.LicenseConfigurationArns)
-        ? ctx.props.LicenseConfigurationArns.map((arn) => ({ LicenseConfigurationArn: String(arn) }))
-        : undefined,
-      Encrypted: encrypted,
-      KmsKeyId: str(ctx.props.KmsKeyId),
-      RoleName: str(ctx.props.RoleName),
-      // A retried Lambda gets the same task back, never a second import.
-      ClientToken: shortHash(`${ctx.event.StackId}/${ctx.event.LogicalResourceId}/${ctx.event.RequestId}`),
-      // Only the task can be tagged now; the waiter copies these tags to the image and snapshots.
-      TagSpecifications: [{ ResourceType: 'import-image-task', Tags: [...withoutReservedTags(tags(ctx.props.Tags)), ...ownershipTags(ctx.ownership)] }],
-    })));
-    return out.ImportTaskId!;
+    return await startOrAdopt(
+      async () => (await whenCapacityAllows('ImportImage', ctx.region, () => ctx.ec2.send(new ImportImageCommand(input)))).ImportTaskId!,
+      // The SDK's retries repeat the ClientToken, so this request has at most one task.
+      async () => (await importTaskOfRequest(ctx.ec2, ctx.ownership))?.ImportTaskId,
+      {
+        leftover: 'could not look for an import task the failed start may have made; cancel it if it exists',
+        names: { owner: ctx.ownership.owner, request: ctx.ownership.request, region: ctx.region },
+      },
+    );
   } catch (err) {
     const message = errorMessage(err);
     switch (errorCode(err)) {

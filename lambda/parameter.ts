@@ -238,7 +238,7 @@ function parameterError(err: unknown, req: Request, doing: string): AmiError {
     case 'UnsupportedParameterType':
       return new AmiError(`SSM refused parameter ${req.name} in ${req.where}: ${errorMessage(err)}`);
     case 'ParameterLimitExceeded':
-      return new AmiError(`SSM parameter ${req.name} cannot be created in ${req.where}: the account has as many parameters as it may (${errorMessage(err)}).`);
+      return new AmiError(`SSM parameter ${req.name} cannot be created in ${req.where}: the account has as many parameters as it may (${withoutFullStop(errorMessage(err))}).`);
     default:
       return toAmiError(err, `${doing} SSM parameter ${req.name} in ${req.where}`);
   }

@@ -1,7 +1,7 @@
 import { CreateRestoreImageTaskCommand } from '@aws-sdk/client-ec2';
 import { startNamedImage } from './shared/adopt';
 import { declareCalls } from './shared/calls';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, sentence, toAmiError } from './shared/errors';
 import { tagSpecifications } from './shared/images';
 import { ImageOperation, OperationContext } from './shared/operation';
 import { required, tags } from './shared/props';
@@ -45,7 +45,7 @@ function explainRestoreError(err: unknown, bucket: string, objectKey: string, ct
     case 'InvalidParameterValue':
     case 'InvalidParameter':
       return new AmiError(
-        `Cannot restore an image from s3://${bucket}/${objectKey} in ${ctx.region}: ${message}. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.`,
+        `Cannot restore an image from s3://${bucket}/${objectKey} in ${ctx.region}: ${sentence(message)} The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.`,
       );
     default:
       return toAmiError(err, `CreateRestoreImageTask from s3://${bucket}/${objectKey} in ${ctx.region}`);

@@ -1,8 +1,9 @@
 import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand, EC2Client, StoreImageTaskResult } from '@aws-sdk/client-ec2';
+import { startOrAdopt } from './shared/adopt';
 import { whenCapacityAllows } from './shared/backoff';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
-import { AmiError, errorCode, errorMessage, toAmiError } from './shared/errors';
+import { AmiError, errorCode, errorMessage, sentence, toAmiError, withoutFullStop } from './shared/errors';
 import { log } from './shared/log';
 import { changed, required, str, tags } from './shared/props';
 import { decideRemoval } from './shared/removal';
@@ -44,29 +45,52 @@ export async function handleStore(event: CustomResourceEvent): Promise<OnEventRe
 async function store(client: EC2Client, props: Props, region: string): Promise<OnEventResponse<typeof ResourceTypes.STORED_AMI>> {
   const imageId = required(props, 'ImageId');
   const bucket = required(props, 'Bucket');
+  const requestedAt = Date.now();
   try {
-    // Storing the same image in the same bucket again is idempotent in EC2: a retry returns the same key.
-    const out = await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
-      ImageId: imageId,
-      Bucket: bucket,
-      S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
-    })));
-    const physicalId = `s3://${bucket}/${out.ObjectKey}`;
-    log('info', 'store task started', { imageId, bucket, objectKey: out.ObjectKey, region });
+    // The object is named after the image (`<image ID>.bin`, EC2 User Guide), so a retried store writes the same object.
+    const objectKey = await startOrAdopt(
+      async () => (await whenCapacityAllows('CreateStoreImageTask', region, () => client.send(new CreateStoreImageTaskCommand({
+        ImageId: imageId,
+        Bucket: bucket,
+        S3ObjectTags: tags(props.ObjectTags).map((t) => ({ Key: t.Key, Value: t.Value })),
+      })))).ObjectKey!,
+      () => storeTaskSince(client, imageId, bucket, requestedAt),
+      {
+        leftover: 'could not look for a store task the failed start may have made; delete its object once it is written',
+        names: { imageId, bucket, region },
+      },
+    );
+    const physicalId = `s3://${bucket}/${objectKey}`;
+    log('info', 'store task started', { imageId, bucket, objectKey, region });
     return { PhysicalResourceId: physicalId, Data: dataOf(physicalId, imageId) };
   } catch (err) {
     const message = errorMessage(err);
     switch (errorCode(err)) {
       case 'InvalidAMIID.NotFound':
       case 'InvalidAMIID.Unavailable':
-        throw new AmiError(`Image ${imageId} cannot be stored: it does not exist in ${region} or is not available (${message}).`);
+        throw new AmiError(`Image ${imageId} cannot be stored: it does not exist in ${region} or is not available (${withoutFullStop(message)}).`);
       case 'InvalidParameterValue':
       case 'InvalidParameter':
-        throw new AmiError(`EC2 refused to store image ${imageId} in s3://${bucket}: ${message}. The bucket must be in ${region} and writable by the provider.`);
+        throw new AmiError(`EC2 refused to store image ${imageId} in s3://${bucket}: ${sentence(message)} The bucket must be in ${region} and writable by the provider.`);
       default:
         throw toAmiError(err, `CreateStoreImageTask of ${imageId} to s3://${bucket} in ${region}`);
     }
   }
+}
+
+/** EC2's clock may be a little behind the function's: a task that started this much before the request may be its own. */
+const CLOCK_SKEW_MS = 5_000;
+
+/**
+ * The object key of a store task of this image to this bucket that started
+ * with this request (store tasks carry no tags or token; an older task's
+ * object may have been deleted since, so it is never taken for this one).
+ */
+async function storeTaskSince(client: EC2Client, imageId: string, bucket: string, requestedAt: number): Promise<string | undefined> {
+  const task = await followStoreTask(client, imageId, bucket);
+  const startedAt = task?.TaskStartTime?.getTime();
+  if (startedAt === undefined || startedAt < requestedAt - CLOCK_SKEW_MS) return undefined;
+  return task?.S3objectKey ?? `${imageId}.bin`;
 }
 
 function dataOf(physicalId: string, imageId: string): Required<ResponseData<typeof ResourceTypes.STORED_AMI>> {

@@ -162,6 +162,7 @@ export class AmiFromDisks extends CopyableImageBase {
       KmsKeyId: props.encryptionKey?.keyArn,
       RoleName: this.role.roleName,
       Tags: Lazy.any({ produce: () => managed.tags.renderTags() }, { omitEmptyArray: true }),
+      SnapshotTags: tagList(props.snapshotTags),
       RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.snapshotRemoval) }),
     });
     // A removal policy applied to the resource (the RemovalPolicies aspect) reaches the snapshots too.

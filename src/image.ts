@@ -1,10 +1,11 @@
-import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, Stack, TagManager } from 'aws-cdk-lib';
+import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, TagManager } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import { LaunchPermission } from './governance';
+import { imageArn } from './private/arns';
 import { AmiValidationError } from './private/errors';
 import { ImageState, isMarkedImage, markAsImage } from './private/image-state';
 
@@ -148,14 +149,14 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
   }
 
   /**
-   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`.
-   * Resolves when `imageId` does.
+   * The ARN of the image, `arn:<partition>:ec2:<region>::image/<imageId>`:
+   * the partition of `region` when the Region is known at synth (`aws-cn` for
+   * `cn-north-1`), otherwise the stack's. Resolves when `imageId` does.
    *
    * @attribute
    */
   public get imageArn(): string {
-    // EC2 image ARNs carry no account: an image is named by its Region and ID alone.
-    return Stack.of(this).formatArn({ service: 'ec2', region: this.region, account: '', resource: 'image', resourceName: this.imageId });
+    return imageArn(this.region, this.imageId);
   }
 
   /**

@@ -64,7 +64,7 @@ describe('CopiedAmi owned by another account', () => {
     const op = statementsOf(stack, 'CdkAmiProviderOperationRole');
     expect(op).toContainEqual(expect.objectContaining({
       Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::image/', stack.resolve(copy.source.imageId)]] },
+      Resource: { 'Fn::Join': ['', ['arn:aws:ec2:us-east-1::image/', stack.resolve(copy.source.imageId)]] },
     }));
     const add = op.find((s) => s.Sid === 'AddSnapshotPermissionForCopies');
     expect(add.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::snapshot/*']] });

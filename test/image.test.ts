@@ -1,4 +1,4 @@
-import { RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -55,7 +55,33 @@ describe('imageArn', () => {
   test('names the image by its Region and ID, without an account, as EC2 image ARNs do', () => {
     const stack = newStack();
     const vendor = Ami.fromImageId(stack, 'Vendor', VENDOR_IMAGE, 'us-west-2');
-    expect(stack.resolve(vendor.imageArn)).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:us-west-2::image/${VENDOR_IMAGE}`]] });
+    expect(stack.resolve(vendor.imageArn)).toBe(`arn:aws:ec2:us-west-2::image/${VENDOR_IMAGE}`);
+  });
+
+  test.each([
+    ['cn-north-1', 'aws-cn'],
+    ['us-gov-west-1', 'aws-us-gov'],
+  ])('an image of %s is named in its own partition (%s), whatever the stack\'s', (region, partition) => {
+    const stack = newStack();
+    const image = Ami.fromImageId(stack, 'Elsewhere', VENDOR_IMAGE, region);
+    expect(stack.resolve(image.imageArn)).toBe(`arn:${partition}:ec2:${region}::image/${VENDOR_IMAGE}`);
+  });
+
+  test('an image whose Region is a token (an environment-agnostic stack) takes the stack\'s partition', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    const image = Ami.fromImageId(stack, 'Existing', VENDOR_IMAGE);
+    expect(stack.resolve(image.imageArn)).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, `::image/${VENDOR_IMAGE}`]],
+    });
+  });
+
+  test('is the ARN the provider\'s grants name (one function builds both)', () => {
+    const stack = newStack();
+    const source = Ami.fromImageId(stack, 'Source', VENDOR_IMAGE, 'us-west-2');
+    new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+    const resources = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement.map((st: { Resource: unknown }) => st.Resource));
+    expect(resources).toContainEqual(stack.resolve(source.imageArn));
   });
 
   test('of an image cdk-ami makes, resolves when its ID does (the last waiter link\'s)', () => {

@@ -112,7 +112,7 @@ describe('ImportedAmi', () => {
     const template = Template.fromStack(stack);
     const first = stage1(template);
     const last = first[first.length - 1][0];
-    const imageArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1::image/', { 'Fn::GetAtt': [last, 'ImageId'] }]] };
+    const imageArn = { 'Fn::Join': ['', ['arn:aws:ec2:us-east-1::image/', { 'Fn::GetAtt': [last, 'ImageId'] }]] };
     const snapshotArns = { 'Fn::Split': [',', { 'Fn::GetAtt': [last, 'SnapshotArns'] }] };
     const asOwn = { StringEquals: { 'aws:RequestTag/cdk-ami:stack': { Ref: 'AWS::StackId' } } };
     expect(policies(stack, 'ApplianceAdoptImportPolicy')).toEqual([

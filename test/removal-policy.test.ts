@@ -119,3 +119,57 @@ test('a policy applied to the parameter itself wins over the image\'s; otherwise
   expect(rendered(own, 'Custom::AmiParameter')).toBe('retain');
   expect(rendered(own, 'Custom::CopiedAmi')).toBe('destroy');
 });
+
+describe('the parameter in the stack\'s Region (CloudFormation\'s AWS::SSM::Parameter) follows the image with RetainExceptOnCreate', () => {
+  const imageWithParameter = (stack: Stack, removalPolicy?: RemovalPolicy) =>
+    new AmiFromInstance(stack, 'Image', { instanceId: 'i-0123456789abcdef0', parameterName: '/images/golden', removalPolicy });
+  /** The DeletionPolicy and UpdateReplacePolicy of the stack's one parameter. */
+  const policiesOf = (stack: Stack) => {
+    const parameters = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Parameter'));
+    expect(parameters).toHaveLength(1);
+    return [parameters[0].DeletionPolicy, parameters[0].UpdateReplacePolicy];
+  };
+
+  test.each([
+    [undefined, ['RetainExceptOnCreate', 'Retain']],
+    [RemovalPolicy.RETAIN, ['RetainExceptOnCreate', 'Retain']],
+    [RemovalPolicy.DESTROY, ['Delete', 'Delete']],
+  ])('the image\'s removalPolicy %s renders %j', (policy, rendering) => {
+    const stack = newStack();
+    imageWithParameter(stack, policy);
+    expect(policiesOf(stack)).toEqual(rendering);
+  });
+
+  test.each([
+    [RemovalPolicy.RETAIN, ['RetainExceptOnCreate', 'Retain']],
+    [RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, ['RetainExceptOnCreate', 'Retain']],
+    [RemovalPolicy.DESTROY, ['Delete', 'Delete']],
+  ])('RemovalPolicies.of(stack).apply(%s) renders %j, never Retain (which a rollback would leave behind)', (policy, rendering) => {
+    const stack = newStack();
+    imageWithParameter(stack);
+    RemovalPolicies.of(stack).apply(policy);
+    expect(policiesOf(stack)).toEqual(rendering);
+  });
+
+  test('a policy applied to the parameter itself wins over the image\'s, whichever comes last', () => {
+    const stack = newStack();
+    const image = imageWithParameter(stack, RemovalPolicy.DESTROY);
+    (image.parameter as unknown as IResource).applyRemovalPolicy(RemovalPolicy.RETAIN);
+    image.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    expect(policiesOf(stack)).toEqual(['RetainExceptOnCreate', 'Retain']);
+  });
+
+  test('MissingRemovalPolicies leaves it to the image\'s policy', () => {
+    const stack = newStack();
+    imageWithParameter(stack);
+    MissingRemovalPolicies.of(stack).destroy();
+    expect(policiesOf(stack)).toEqual(['RetainExceptOnCreate', 'Retain']);
+  });
+
+  test('SNAPSHOT is refused at synth with what to use instead', () => {
+    const stack = newStack();
+    imageWithParameter(stack);
+    RemovalPolicies.of(stack).snapshot({ applyToResourceTypes: ['AWS::SSM::Parameter'] });
+    expect(() => Template.fromStack(stack)).toThrow(/removalPolicy snapshot is not supported for image parameters: use RemovalPolicy.RETAIN \(keep the parameter\) or RemovalPolicy.DESTROY/);
+  });
+});

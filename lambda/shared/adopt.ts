@@ -1,4 +1,4 @@
-import { whenCapacityAllows } from './backoff';
+import { hasTimeToWait, pause, whenCapacityAllows } from './backoff';
 import { AmiError, errorCode, errorMessage, mayHaveTakenEffect } from './errors';
 import { findImageByName } from './images';
 import { log } from './log';
@@ -26,25 +26,63 @@ export async function createOnceByName(ctx: OperationContext, start: () => Promi
  * the image this request started is adopted instead of left behind.
  */
 export async function startOnce(ctx: OperationContext, start: () => Promise<string>): Promise<string> {
+  return startOrAdopt(start, () => adoptByName(ctx), {
+    adoptOn: ['InvalidAMIName.Duplicate'],
+    leftover: 'could not look for an image the failed start may have made; deregister it if it exists',
+    names: { imageName: ctx.imageName, region: ctx.region },
+  });
+}
+
+/** What `startOrAdopt` needs besides the two calls. */
+export interface Adoption {
+  /** Error codes that say an earlier attempt of this request started it (besides a 5xx or no answer). */
+  readonly adoptOn?: readonly string[];
+  /** The log message when the lookup itself fails: what may be left behind, and what to do. */
+  readonly leftover: string;
+  /** Log fields that let a person find it. */
+  readonly names: Record<string, unknown>;
+}
+
+/**
+ * Waits between lookups for what a failed start made: Describe calls are
+ * eventually consistent, so a resource started a moment ago may not show yet.
+ */
+const LOOKUP_DELAYS_MS = [1_000, 2_000, 4_000];
+
+/**
+ * Calls `start`. When it fails in a way that may hide a success (a 5xx, or no
+ * answer at all after the SDK's retries) or with one of `adoptOn`'s codes,
+ * `find` looks for what this request started (by its tags, its client token's
+ * task, ...), a few times over some seconds while the invocation has time,
+ * and that is returned instead: the resource then has a physical ID, and
+ * CloudFormation's rollback or delete reaches it. Otherwise the start's error
+ * is thrown. An AmiError from `find` (e.g. a name held by someone else) is
+ * thrown as is; any other failure of `find` is logged with `leftover`.
+ */
+export async function startOrAdopt<T>(start: () => Promise<T>, find: () => Promise<T | undefined>, adoption: Adoption): Promise<T> {
   try {
     return await start();
   } catch (err) {
-    if (errorCode(err) !== 'InvalidAMIName.Duplicate' && !mayHaveTakenEffect(err)) throw err;
-    const started = await adoptStarted(ctx, err);
-    if (started) return started;
+    if (!adoption.adoptOn?.includes(errorCode(err) ?? '') && !mayHaveTakenEffect(err)) throw err;
+    const started = await findStarted(find, adoption, err);
+    if (started !== undefined) return started;
     throw err;
   }
 }
 
-/** The image the failed start of this request made after all, if EC2 can say. */
-async function adoptStarted(ctx: OperationContext, startError: unknown): Promise<string | undefined> {
+/** What the failed start made after all, if EC2 can say within a few seconds. */
+async function findStarted<T>(find: () => Promise<T | undefined>, adoption: Adoption, startError: unknown): Promise<T | undefined> {
   try {
-    return await adoptByName(ctx);
+    for (const delayMs of [...LOOKUP_DELAYS_MS, undefined]) {
+      const found = await find();
+      if (found !== undefined || delayMs === undefined || !hasTimeToWait(delayMs)) return found;
+      log('info', 'not found yet; looking again', { ...adoption.names, retryInSeconds: delayMs / 1000 });
+      await pause(delayMs);
+    }
+    return undefined;
   } catch (err) {
     if (err instanceof AmiError) throw err;
-    log('warn', 'could not look for an image the failed start may have made; deregister it if it exists', {
-      imageName: ctx.imageName, region: ctx.region, startError: errorMessage(startError), error: errorMessage(err),
-    });
+    log('warn', adoption.leftover, { ...adoption.names, startError: errorMessage(startError), error: errorMessage(err) });
     return undefined;
   }
 }

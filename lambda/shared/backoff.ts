@@ -1,4 +1,4 @@
-import { AmiError, errorMessage, isCapacityError } from './errors';
+import { AmiError, errorMessage, isCapacityError, withoutFullStop } from './errors';
 import { log } from './log';
 import { Timing } from '../../src/private/contract';
 
@@ -43,6 +43,11 @@ export function startInvocation(lambdaContext: InvocationContext | undefined): v
   context = typeof lambdaContext?.getRemainingTimeInMillis === 'function' ? lambdaContext : undefined;
 }
 
+/** Whether this invocation can still wait `ms` and then report a failure in time. */
+export function hasTimeToWait(ms: number): boolean {
+  return timeLeftMs(0) >= ms;
+}
+
 function timeLeftMs(waitedMs: number): number {
   const remaining = context ? context.getRemainingTimeInMillis() : FALLBACK_TIMEOUT_MS - waitedMs;
   return remaining - REPORT_MARGIN_MS;
@@ -65,7 +70,7 @@ export async function whenCapacityAllows<T>(action: string, region: string, star
       const delayMs = Math.min(FIRST_DELAY_MS * 2 ** (attempt - 1), MAX_DELAY_MS, timeLeftMs(waitedMs));
       if (delayMs < MIN_DELAY_MS) {
         throw new AmiError(
-          `EC2 had no capacity to start ${action} in ${region} for ${Math.round(waitedMs / 1000)} s: too many image operations (creates, copies, imports, store and restore tasks) run at once in the Region (ResourceLimitExceeded: ${errorMessage(err)}). Deploy again when some of them have finished, or start fewer at once.`,
+          `EC2 had no capacity to start ${action} in ${region} for ${Math.round(waitedMs / 1000)} s: too many image operations (creates, copies, imports, store and restore tasks) run at once in the Region (ResourceLimitExceeded: ${withoutFullStop(errorMessage(err))}). Deploy again when some of them have finished, or start fewer at once.`,
         );
       }
       log('warn', 'waiting for capacity: too many concurrent image operations in the Region', {

@@ -1,6 +1,7 @@
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, EC2Client, Image, ImportImageTask } from '@aws-sdk/client-ec2';
 import { declareCalls } from './calls';
 import { errorCode } from './errors';
+import { isFromRequest, Ownership } from './ownership';
 import { Tags } from '../../src/private/contract';
 
 /** Finding an import task and the images tagged with it. */
@@ -22,6 +23,22 @@ export async function describeImportTask(ec2: EC2Client, taskId: string): Promis
     if (errorCode(err) === 'InvalidConversionTaskId.Malformed' || errorCode(err)?.endsWith('.NotFound')) return undefined;
     throw err;
   }
+}
+
+/**
+ * The import task this request started, found by its ownership tags (the
+ * task's ClientToken is not shown by DescribeImportImageTasks, whose only
+ * documented filter is `task-state`): every task of the last 7 days, page by page.
+ */
+export async function importTaskOfRequest(ec2: EC2Client, ownership: Ownership): Promise<ImportImageTask | undefined> {
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeImportImageTasksCommand({ NextToken }));
+    const task = out.ImportImageTasks?.find((t) => isFromRequest(t, ownership));
+    if (task) return task;
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return undefined;
 }
 
 /**

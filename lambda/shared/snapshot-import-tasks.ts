@@ -2,6 +2,7 @@ import { CancelImportTaskCommand, DescribeImportSnapshotTasksCommand, EC2Client,
 import { declareCalls } from './calls';
 import { errorCode, errorMessage } from './errors';
 import { log } from './log';
+import { isFromRequest, Ownership } from './ownership';
 
 /** Reading and cancelling the ImportSnapshot tasks of an AmiFromDisks. */
 export const CALLS = declareCalls(
@@ -32,6 +33,24 @@ export async function describeSnapshotTasks(ec2: EC2Client, taskIds: string[]): 
     }
   }
   return found;
+}
+
+/**
+ * A task this request started that `wanted` accepts, found by its ownership
+ * tags (DescribeImportSnapshotTasks shows no client token): every task EC2
+ * still knows, page by page.
+ */
+export async function snapshotTaskOfRequest(
+  ec2: EC2Client, ownership: Ownership, wanted: (task: ImportSnapshotTask) => boolean,
+): Promise<ImportSnapshotTask | undefined> {
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeImportSnapshotTasksCommand({ NextToken }));
+    const task = out.ImportSnapshotTasks?.find((t) => isFromRequest(t, ownership) && wanted(t));
+    if (task) return task;
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return undefined;
 }
 
 /** A task's brief status: `active`, `completed`, `deleting` or `deleted` (failed or cancelled). */

@@ -7,7 +7,7 @@ import {
   Image,
 } from '@aws-sdk/client-ec2';
 import { declareCalls } from '../shared/calls';
-import { AmiError, errorCode, isThrottling, toAmiError } from '../shared/errors';
+import { AmiError, errorCode, isThrottling, sentence, toAmiError } from '../shared/errors';
 import { log } from '../shared/log';
 import { num, str } from '../shared/props';
 import { ResourceProperties } from '../shared/types';
@@ -78,13 +78,13 @@ export async function reconcileFastLaunch(
     }
     if (state === 'disabling') return { done: false, state: 'disabling (EC2 removes the pre-provisioned snapshots before fast launch can be enabled again)' };
     if (state === 'disabling-failed') {
-      throw new AmiError(`Fast launch of image ${imageId} in ${region} could not be disabled before it is enabled again (disabling-failed): ${reasonOf(current)}.`);
+      throw new AmiError(`Fast launch of image ${imageId} in ${region} could not be disabled before it is enabled again (disabling-failed): ${sentence(reasonOf(current))}`);
     }
     if (current && matches(current, wanted)) {
       if (state === 'enabled') return { done: true };
       if (state && FAILED_STATES.has(state)) {
         throw new AmiError(
-          `Fast launch of image ${imageId} in ${region} is ${state}: ${reasonOf(current)}. Check the fast launch prerequisites (a Windows image created with Sysprep shutdown, a default VPC or a launch template, the Region's max parallel launches quota).`,
+          `Fast launch of image ${imageId} in ${region} is ${state}: ${sentence(reasonOf(current))} Check the fast launch prerequisites (a Windows image created with Sysprep shutdown, a default VPC or a launch template, the Region's max parallel launches quota).`,
         );
       }
       return { done: false, state: state ?? 'enabling' };

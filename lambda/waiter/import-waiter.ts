@@ -3,7 +3,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ResourceTypes, ResponseData, Tags } from '../../src/private/contract';
 import { declareCalls } from '../shared/calls';
-import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrottling, toAmiError } from '../shared/errors';
+import { AmiError, errorCode, errorMessage, isCapacityError, isNotFound, isThrottling, sentence, toAmiError } from '../shared/errors';
 import { describeImage, destroyImage, mergeTags, snapshotIdsOf } from '../shared/images';
 import { describeImportTask, imagesOfImportTask } from '../shared/import-tasks';
 import { log } from '../shared/log';
@@ -55,7 +55,7 @@ export async function followImportTask(
     return { pending: task.StatusMessage ?? task.Status };
   }
   if (task?.Status === 'deleted') {
-    throw new AmiError(`Import task ${taskId} in ${region} failed: ${task.StatusMessage ?? 'EC2 gave no reason'}. Check the disk image format and the operating system requirements of VM Import.`);
+    throw new AmiError(`Import task ${taskId} in ${region} failed: ${sentence(task.StatusMessage ?? 'EC2 gave no reason')} Check the disk image format and the operating system requirements of VM Import.`);
   }
   if (task?.ImageId) {
     const image = await describeImage(ec2, task.ImageId);

@@ -2,7 +2,7 @@ import { CreateTagsCommand, DescribeSnapshotsCommand, EC2Client, ImportSnapshotT
 import { GRANT_PROPAGATION_MS } from './import-waiter';
 import { ResourceTypes, Tags, Timing } from '../../src/private/contract';
 import { declareCalls } from '../shared/calls';
-import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from '../shared/errors';
+import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, sentence, toAmiError } from '../shared/errors';
 import { deleteSnapshots, mergeTags } from '../shared/images';
 import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS } from '../shared/links';
 import { log } from '../shared/log';
@@ -92,8 +92,7 @@ function failureOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>, re
   if (index < 0) return undefined;
   const detail = tasks.get(taskIds[index])?.SnapshotTaskDetail;
   const source = detail?.Url ?? (detail?.UserBucket ? `s3://${detail.UserBucket.S3Bucket}/${detail.UserBucket.S3Key}` : 'its disk image');
-  const message = (detail?.StatusMessage ?? 'EC2 gave no reason').replace(/\.$/, '');
-  return `Snapshot import ${taskIds[index]} of disk ${index + 1} (${source}) in ${region} failed: ${message}.`;
+  return `Snapshot import ${taskIds[index]} of disk ${index + 1} (${source}) in ${region} failed: ${sentence(detail?.StatusMessage ?? 'EC2 gave no reason')}`;
 }
 
 function snapshotIdsOf(taskIds: string[], tasks: Map<string, ImportSnapshotTask>): string[] {

@@ -9,7 +9,7 @@ import { IMPORT_TARGET, InstanceAction, ReceivedProperties, ResourceTypes, Snaps
 import { declareCalls } from '../shared/calls';
 import { ec2 } from '../shared/clients';
 import { roleOf } from '../shared/cross-account';
-import { AmiError, errorCode, errorMessage, isThrottling, toAmiError } from '../shared/errors';
+import { AmiError, errorCode, errorMessage, isThrottling, sentence, toAmiError } from '../shared/errors';
 import { describeImage, snapshotIdsOf } from '../shared/images';
 import { isImportTask } from '../shared/import-tasks';
 import { LinkTiming, NOT_FOUND_GRACE_MS, POLL_INTERVAL_MS, readLinkTiming, startWait } from '../shared/links';
@@ -163,7 +163,7 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
     default: {
       const reason = image.StateReason?.Message ?? image.StateReason?.Code ?? 'EC2 gave no reason';
       throw new AmiError(
-        `Image ${imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${reason}. The rollback deregisters it and deletes its snapshots.`,
+        `Image ${imageId} (${image.Name}) ended in state ${state} in ${w.region}: ${sentence(reason)} The rollback deregisters it and deletes its snapshots.`,
       );
     }
   }
@@ -252,7 +252,7 @@ async function waitForStore(client: EC2Client, w: WaitLink, bucket: string): Pro
     return { IsComplete: true, Data: { ImageId: w.imageId, State: 'Completed', Bucket: bucket, ObjectKey: task.S3objectKey ?? '' } };
   }
   if (task.StoreTaskState === 'Failed') {
-    throw new AmiError(`Storing image ${w.imageId} in s3://${bucket} failed: ${task.StoreTaskFailureReason ?? 'EC2 gave no reason'}.`);
+    throw new AmiError(`Storing image ${w.imageId} in s3://${bucket} failed: ${sentence(task.StoreTaskFailureReason ?? 'EC2 gave no reason')}`);
   }
   return pendingOrBudgetSpent(w, 'pending');
 }

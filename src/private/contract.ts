@@ -263,6 +263,8 @@ export const Schemas = {
     RoleName: createOnly(text),
     // The task's tags, which stage 2 puts on its snapshot (with the snapshot-only tags of the adopting link).
     Tags: tagList,
+    // The snapshot-only tags: an update that changes them or Tags retags the imported snapshots in place.
+    SnapshotTags: tagList,
     RemovalPolicy: oneOf(Removal.DESTROY, Removal.RETAIN),
   },
   [ResourceTypes.STORED_AMI]: {

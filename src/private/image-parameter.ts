@@ -1,4 +1,4 @@
-import { Annotations, Aws, Fn, Lazy, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnDeletionPolicy, CfnResource, Fn, Lazy, RemovalPolicy, RemovalPolicyOptions, Resource, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -98,6 +98,29 @@ export class RemoteImageParameter extends Resource implements ssm.IStringParamet
       `A principal of account ${principalAccount} cannot ${access} SSM parameter ${this.parameterName} of account ${this.env.account}: `
       + 'Parameter Store does not share standard parameters across accounts. Grant a principal of that account, or read the image ID from imageId.');
   }
+}
+
+/**
+ * The parameter of an image in the stack's Region and account is
+ * CloudFormation's AWS::SSM::Parameter, so CloudFormation, not the handler,
+ * applies its policy: `Retain` would keep it also when the deployment that
+ * created it rolls back. Its `DeletionPolicy` follows the image's removal
+ * policy, or one applied to the parameter itself (its `applyRemovalPolicy`,
+ * which `Resource.applyRemovalPolicy` and the `RemovalPolicies` aspect call),
+ * with RETAIN rendered as `RetainExceptOnCreate`: kept on stack deletion and
+ * update, removed by the rollback of the deployment that created it.
+ */
+export function followImageRemovalPolicy(parameter: ssm.StringParameter, imagePolicy: () => RemovalPolicy): void {
+  const resource = parameter.node.defaultChild as CfnResource;
+  let own: RemovalPolicy | undefined;
+  resource.applyRemovalPolicy = (policy?: RemovalPolicy, options: RemovalPolicyOptions = {}) => {
+    own = validateRemovalPolicy(parameter, policy ?? options.default ?? RemovalPolicy.RETAIN, PARAMETER_REMOVAL);
+  };
+  // A policy is set, so MissingRemovalPolicies leaves the parameter to the image's; the overrides render the real one.
+  resource.cfnOptions.deletionPolicy = CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE;
+  const retained = () => (own ?? imagePolicy()) === RemovalPolicy.RETAIN;
+  resource.addOverride('DeletionPolicy', Lazy.string({ produce: () => (retained() ? CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE : CfnDeletionPolicy.DELETE) }));
+  resource.addOverride('UpdateReplacePolicy', Lazy.string({ produce: () => (retained() ? CfnDeletionPolicy.RETAIN : CfnDeletionPolicy.DELETE) }));
 }
 
 /**

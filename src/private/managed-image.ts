@@ -10,7 +10,7 @@ import { ImageRetention } from '../image-retention';
 import { OperationType, RenderedProperties, ResourceTypes, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
-import { RemoteImageParameter } from './image-parameter';
+import { followImageRemovalPolicy, RemoteImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
 import { shareKeyWith, warnDefaultKeyNotShareable } from './key-sharing';
 import { machineImageConfig } from './machine-image';
@@ -204,12 +204,14 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
           removalPolicy: () => this.removalPolicy,
         });
       } else {
-        this.parameter = new ssm.StringParameter(scope, 'Parameter', {
+        const parameter = new ssm.StringParameter(scope, 'Parameter', {
           parameterName: props.parameterName,
           stringValue: this.imageId,
           dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
           description,
         });
+        followImageRemovalPolicy(parameter, () => this.removalPolicy);
+        this.parameter = parameter;
       }
     }
     if (props.retention) {

@@ -71,7 +71,7 @@ describe.each(STARTS)('%s', (action, resourceType, props, command, answer, physi
   test('fails with one sentence when the function\'s time runs out', async () => {
     ec2Mock.on(command as never).rejects(LIMIT());
     const err = await rejectionOf(onEvent(createEvent(resourceType, props)));
-    expect(err.message).toMatch(new RegExp(`^EC2 had no capacity to start ${action} in ${props.Region} for 280 s: too many image operations .* run at once in the Region \\(ResourceLimitExceeded: .*\\)\\. Deploy again when some of them have finished, or start fewer at once\\.$`));
+    expect(err.message).toMatch(new RegExp(`^EC2 had no capacity to start ${action} in ${props.Region} for 280 s: too many image operations .* run at once in the Region \\(ResourceLimitExceeded: You have reached the maximum number of concurrent image operations\\)\\. Deploy again when some of them have finished, or start fewer at once\\.$`));
     expectOneLine(err);
   });
 });

@@ -75,11 +75,14 @@ describe('the last waiter link enables fast launch and waits until EC2 reports i
     expect(ec2Mock).not.toHaveReceivedCommand(EnableFastLaunchCommand);
   });
 
-  test.each(['enabling-failed', 'enabled-failed'])('%s fails the deployment with EC2\'s reason, in one sentence', async (state) => {
-    ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported(state, { StateTransitionReason: 'Client.InvalidVpc - no default VPC' })] });
+  test.each([
+    ['enabling-failed', 'Client.InvalidVpc - no default VPC'],
+    ['enabled-failed', 'Client.InvalidVpc - no default VPC.'],
+  ])('%s fails the deployment with EC2\'s reason, in one sentence (reason "%s")', async (state, reason) => {
+    ec2Mock.on(DescribeFastLaunchImagesCommand).resolves({ FastLaunchImages: [reported(state, { StateTransitionReason: reason })] });
     const err = await rejectionOf(created({ FastLaunch: SETTINGS }));
     expectOneLine(err);
-    expect(err.message).toContain(`Fast launch of image ${IMAGE_ID} in us-east-1 is ${state}: Client.InvalidVpc - no default VPC.`);
+    expect(err.message).toContain(`Fast launch of image ${IMAGE_ID} in us-east-1 is ${state}: Client.InvalidVpc - no default VPC. Check the fast launch prerequisites`);
   });
 
   test('a Linux image fails with a sentence before EnableFastLaunch', async () => {

@@ -3,13 +3,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
   CREATE_REQUEST, FROM_INSTANCE, INSTANCE_ID, REGION, awsError, awsServerError, captureLogs, createEvent, expectOneLine, foreignImage,
-  fromInstanceProps, hash, ownedImage, ownershipTagsFor, rejectionOf, reservationOf,
+  fromInstanceProps, hash, ownedImage, ownershipTagsFor, recordSleeps, rejectionOf, reservationOf,
 } from './helpers';
 import { onEvent } from '../../lambda/index';
 import { GeneratedNames } from '../../src/private/contract';
 
 const ec2Mock = mockClient(EC2Client);
 const logs = captureLogs();
+const slept = recordSleeps();
 
 /** The name the handler gives an image when the user gives none. */
 const DEFAULT_NAME = `Stack/Golden-${hash(CREATE_REQUEST).slice(0, 12)}`;
@@ -263,10 +264,30 @@ describe('Create: idempotency by name and ownership tags', () => {
       expect(ec2Mock).toHaveReceivedCommandTimes(CreateImageCommand, 1);
     });
 
-    test('with no such image, fails with the 5xx', async () => {
+    test('an image that DescribeImages shows only seconds later (eventual consistency) is still adopted', async () => {
+      ec2Mock.on(DescribeImagesCommand)
+        .resolvesOnce({ Images: [] })
+        .resolvesOnce({ Images: [] })
+        .resolvesOnce({ Images: [] })
+        .resolves({ Images: [ownedImage({ ImageId: 'ami-0started000000000', Name: DEFAULT_NAME, State: 'pending' })] });
+      await expect(create()).resolves.toEqual({ PhysicalResourceId: 'ami-0started000000000' });
+      expect(slept).toEqual([1000, 2000]);
+      expect(ec2Mock).toHaveReceivedCommandTimes(CreateImageCommand, 1);
+    });
+
+    test('with no such image after looking for some seconds, fails with the 5xx', async () => {
       const err = await rejectionOf(create());
       expect(err.message).toBe(`CreateImage of instance ${INSTANCE_ID} in us-east-1 failed: Unavailable: The service is unavailable.`);
-      expect(ec2Mock).toHaveReceivedCommandTimes(DescribeImagesCommand, 2);
+      // One lookup before the start, then four after it, 1 + 2 + 4 s apart.
+      expect(ec2Mock).toHaveReceivedCommandTimes(DescribeImagesCommand, 5);
+      expect(slept).toEqual([1000, 2000, 4000]);
+    });
+
+    test('looks again only while the invocation has time to report the failure', async () => {
+      const context = { getRemainingTimeInMillis: () => 22_500 };
+      await expect(onEvent(createEvent(FROM_INSTANCE, fromInstanceProps()), context)).rejects.toThrow('Unavailable');
+      // 20 s are kept to report the failure: room for the 1 s and 2 s waits, not the 4 s one.
+      expect(slept).toEqual([1000, 2000]);
     });
 
     test('when EC2 cannot be asked either, fails with the 5xx and logs the name to look for', async () => {

@@ -4,11 +4,13 @@ import {
   DeleteSnapshotCommand, RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
-import { awsError, captureLogs, createEvent, deleteEvent, imageProps, ownedImage, ownTags, updateEvent, mockedClients, oneLineFailure } from './helpers';
+import { awsError, captureLogs, createEvent, deleteEvent, imageProps, ownedImage, ownTags, updateEvent, mockedClients, oneLineFailure, recordSleeps } from './helpers';
 import { onEvent } from '../../lambda';
 
 const { ec2Mock, cfnMock } = mockedClients({ images: [] });
 captureLogs();
+// A taken name is looked up again for some seconds; no test waits for them.
+recordSleeps();
 const REGISTERED = 'Custom::AmiFromSnapshot';
 const OURS = ownTags();
 

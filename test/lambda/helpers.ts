@@ -10,6 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { actionOf, ALL_DECLARED_CALLS } from './declared-calls';
+import { setSleep } from '../../lambda/shared/backoff';
 import { resetClients } from '../../lambda/shared/clients';
 import { LogSink, setLogSink } from '../../lambda/shared/log';
 import { CustomResourceEvent } from '../../lambda/shared/types';
@@ -178,6 +179,21 @@ export function awsError(code: string, message = `${code} message`): EC2ServiceE
 /** EC2's answer when it failed on its side (a 5xx), which does not say whether the call took effect. */
 export function awsServerError(code = 'Unavailable', status = 503, message = 'The service is unavailable.'): EC2ServiceException {
   return new EC2ServiceException({ name: code, $fault: 'server', $metadata: { httpStatusCode: status }, message });
+}
+
+/**
+ * The handlers' waits, for the current test file: none really sleeps, each is
+ * recorded (in ms) and the list starts empty for each test.
+ */
+export function recordSleeps(): number[] {
+  const slept: number[] = [];
+  let previous: Parameters<typeof setSleep>[0] | undefined;
+  beforeEach(() => {
+    slept.length = 0;
+    previous = setSleep(async (ms) => { slept.push(ms); });
+  });
+  afterEach(() => { if (previous) setSleep(previous); });
+  return slept;
 }
 
 export type LogLine = { level: string; message: string; [field: string]: unknown };

@@ -6,12 +6,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
   CREATE_REQUEST, LOGICAL_ID, STACK_ID, WAITER, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, hash, imageProps, oneLineFailure,
-  ownershipTagsFor, updateEvent, waiterProps,
+  awsServerError, ownershipTagsFor, recordSleeps, rejectionOf, updateEvent, waiterProps,
 } from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
 const ec2Mock = mockClient(EC2Client);
 const logLines = captureLogs();
+recordSleeps();
 const IMPORTED = 'Custom::ImportedAmi';
 const TASK = 'import-ami-0123456789abcdef0';
 
@@ -54,6 +55,35 @@ describe('Custom::ImportedAmi operation', () => {
     expect(err.message).toMatch(message);
   });
 
+  describe('an ImportImage whose every answer was a 5xx (VM Import may have started the task)', () => {
+    beforeEach(() => {
+      ec2Mock.on(ImportImageCommand).rejects(awsServerError('InternalError', 500, 'An internal error has occurred.'));
+    });
+
+    test('adopts the task this request started, found page by page by its ownership tags', async () => {
+      const otherRequest = { ImportTaskId: 'import-ami-0ther000000000000', Tags: ownershipTagsFor('another-request') };
+      ec2Mock.on(DescribeImportImageTasksCommand)
+        .resolvesOnce({ ImportImageTasks: [otherRequest], NextToken: 'page-2' })
+        .resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'active', Tags: [{ Key: 'team', Value: 'infra' }, ...ownershipTagsFor(CREATE_REQUEST)] }] });
+      expect((await onEvent(createEvent(IMPORTED, importProps()))).PhysicalResourceId).toBe(TASK);
+      expect(ec2Mock.commandCalls(DescribeImportImageTasksCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, 'page-2']);
+    });
+
+    test('with no task of this request, fails with the 5xx', async () => {
+      ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: 'import-ami-0ther000000000000', Tags: ownershipTagsFor('another-request') }] });
+      const err = await rejectionOf(onEvent(createEvent(IMPORTED, importProps())));
+      expect(err.message).toBe('ImportImage in us-east-1 failed: InternalError: An internal error has occurred.');
+    });
+
+    test('when EC2 cannot be asked either, fails with the 5xx and logs what to look for', async () => {
+      ec2Mock.on(DescribeImportImageTasksCommand).rejects(awsServerError());
+      await expect(onEvent(createEvent(IMPORTED, importProps()))).rejects.toThrow('ImportImage in us-east-1 failed: InternalError');
+      expect(logLines.find('could not look for an import task the failed start may have made; cancel it if it exists')).toEqual([
+        expect.objectContaining({ request: hash(CREATE_REQUEST), region: 'us-east-1' }),
+      ]);
+    });
+  });
+
   test('no disks is refused', async () => {
     await expect(onEvent(createEvent(IMPORTED, importProps({ Disks: [] })))).rejects.toThrow('ImportedAmi needs at least one disk.');
   });
@@ -88,9 +118,9 @@ describe('Custom::AmiWaiter stage 1: following an import task', () => {
     expect(await poll()).toEqual({ IsComplete: false });
   });
 
-  test('a task that ends deleted fails with its message', async () => {
-    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'deleted', StatusMessage: 'ClientError: No valid partitions' }] });
-    await expect(poll()).rejects.toThrow(`Import task ${TASK} in us-east-1 failed: ClientError: No valid partitions.`);
+  test.each(['ClientError: No valid partitions', 'ClientError: No valid partitions.'])('a task that ends deleted fails with its message "%s", ended by one full stop', async (statusMessage) => {
+    ec2Mock.on(DescribeImportImageTasksCommand).resolves({ ImportImageTasks: [{ ImportTaskId: TASK, Status: 'deleted', StatusMessage: statusMessage }] });
+    await expect(poll()).rejects.toThrow(`Import task ${TASK} in us-east-1 failed: ClientError: No valid partitions. Check the disk image format`);
   });
 
   test('a completed task hands out the image and snapshot IDs it made, and their ARNs, without tagging anything', async () => {

@@ -2,11 +2,13 @@ import {
   CreateRestoreImageTaskCommand, DescribeImagesCommand,
 } from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
-import { awsError, captureLogs, createEvent, imageProps, ownedImage, ownTags, mockedClients, oneLineFailure } from './helpers';
+import { awsError, captureLogs, createEvent, imageProps, ownedImage, ownTags, mockedClients, oneLineFailure, recordSleeps } from './helpers';
 import { onEvent } from '../../lambda';
 
 const { ec2Mock } = mockedClients({ images: [] });
 captureLogs();
+// A taken name is looked up again for some seconds; no test waits for them.
+recordSleeps();
 const RESTORED = 'Custom::RestoredAmi';
 const OURS = ownTags();
 
@@ -42,5 +44,11 @@ describe('Custom::RestoredAmi', () => {
   ])('%s becomes one sentence', async (code, message) => {
     ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError(code));
     expect((await oneLineFailure(onEvent(createEvent(RESTORED, restoreProps({ ImageName: 'restored' }))))).message).toMatch(message);
+  });
+
+  test.each(['The object is not a stored AMI.', 'The object is not a stored AMI'])('EC2\'s message "%s" ends its clause with one full stop', async (ec2Message) => {
+    ec2Mock.on(CreateRestoreImageTaskCommand).rejects(awsError('InvalidParameterValue', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(RESTORED, restoreProps()))))).toHaveProperty('message',
+      'Cannot restore an image from s3://stored-amis/ami-0aaaaaaaaaaaaaaa0.bin in us-east-1: The object is not a stored AMI. The object must be one that CreateStoreImageTask wrote, in a bucket of this Region that the provider can read.');
   });
 });

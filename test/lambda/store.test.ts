@@ -2,12 +2,15 @@ import { CreateStoreImageTaskCommand, DescribeStoreImageTasksCommand } from '@aw
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { WAITER, awsError, captureLogs, createEvent, deleteEvent, mockedClients, oneLineFailure, updateEvent, waiterProps } from './helpers';
+import {
+  WAITER, awsError, awsServerError, captureLogs, createEvent, deleteEvent, mockedClients, oneLineFailure, recordSleeps, updateEvent, waiterProps,
+} from './helpers';
 import { isComplete, onEvent } from '../../lambda';
 
 const { ec2Mock, stackIs } = mockedClients();
 const s3Mock = mockClient(S3Client);
 const logs = captureLogs();
+recordSleeps();
 const STORED = 'Custom::StoredAmi';
 const IMAGE = 'ami-0123456789abcdef0';
 const OBJECT = `s3://stored-amis/${IMAGE}.bin`;
@@ -37,6 +40,43 @@ describe('Custom::StoredAmi', () => {
     ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError(code));
     const err = await oneLineFailure(onEvent(createEvent(STORED, props())));
     expect(err.message).toMatch(message);
+  });
+
+  describe('a CreateStoreImageTask whose every answer was a 5xx (EC2 may have started the task)', () => {
+    beforeEach(() => {
+      ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsServerError('InternalError', 500, 'An internal error has occurred.'));
+    });
+
+    test('adopts the task of this image and bucket that started with this request', async () => {
+      ec2Mock.on(DescribeStoreImageTasksCommand).resolves({
+        StoreImageTaskResults: [
+          { AmiId: IMAGE, Bucket: 'stored-amis', S3objectKey: `${IMAGE}.bin`, StoreTaskState: 'InProgress', TaskStartTime: new Date() },
+        ],
+      });
+      expect((await onEvent(createEvent(STORED, props()))).PhysicalResourceId).toBe(OBJECT);
+      expect(ec2Mock).toHaveReceivedCommandWith(DescribeStoreImageTasksCommand, { ImageIds: [IMAGE] });
+    });
+
+    test.each([
+      ['an older task of this image and bucket (its object may have been deleted since)', { Bucket: 'stored-amis', TaskStartTime: new Date(Date.now() - 10 * 60_000) }],
+      ['a task of this image to another bucket', { Bucket: 'other-bucket', TaskStartTime: new Date() }],
+    ])('does not adopt %s: fails with the 5xx', async (_, task) => {
+      ec2Mock.on(DescribeStoreImageTasksCommand).resolves({ StoreImageTaskResults: [{ AmiId: IMAGE, S3objectKey: `${IMAGE}.bin`, StoreTaskState: 'Completed', ...task }] });
+      const err = await oneLineFailure(onEvent(createEvent(STORED, props())));
+      expect(err.message).toBe(`CreateStoreImageTask of ${IMAGE} to s3://stored-amis in us-east-1 failed: InternalError: An internal error has occurred.`);
+      expect(logs.find('not found yet; looking again')).toHaveLength(3);
+    });
+  });
+
+  test.each(['The bucket is in eu-west-1.', 'The bucket is in eu-west-1'])('EC2\'s message "%s" is quoted with one full stop', async (ec2Message) => {
+    ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError('InvalidParameterValue', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(STORED, props())))).message).toBe(
+      `EC2 refused to store image ${IMAGE} in s3://stored-amis: The bucket is in eu-west-1. The bucket must be in us-east-1 and writable by the provider.`,
+    );
+    ec2Mock.on(CreateStoreImageTaskCommand).rejects(awsError('InvalidAMIID.Unavailable', ec2Message));
+    expect((await oneLineFailure(onEvent(createEvent(STORED, props())))).message).toBe(
+      `Image ${IMAGE} cannot be stored: it does not exist in us-east-1 or is not available (The bucket is in eu-west-1).`,
+    );
   });
 
   test('a change of removal policy alone stores nothing again', async () => {
@@ -88,5 +128,12 @@ describe('Custom::AmiWaiter following a store task', () => {
       ],
     });
     await expect(poll()).rejects.toThrow('Storing image ami-0123456789abcdef0 in s3://stored-amis failed: InternalError.');
+  });
+
+  test('a failure reason that ends in a full stop keeps just that one', async () => {
+    ec2Mock.on(DescribeStoreImageTasksCommand).resolves({
+      StoreImageTaskResults: [{ AmiId: IMAGE, Bucket: 'stored-amis', StoreTaskState: 'Failed', StoreTaskFailureReason: 'Access Denied.' }],
+    });
+    await expect(poll()).rejects.toThrow(/^Storing image ami-0123456789abcdef0 in s3:\/\/stored-amis failed: Access Denied\.$/);
   });
 });

@@ -366,6 +366,13 @@ describe('isComplete: errors', () => {
     expect(polls()).toEqual([expect.objectContaining({ state: 'failed', snapshotProgress: { 'snap-root': '12%' } })]);
   });
 
+  test('a reason that ends in a full stop keeps just that one', async () => {
+    imageIs({ State: 'failed', StateReason: { Code: 'Server.InternalError', Message: 'Server.InternalError: Internal error on snapshot.' }, BlockDeviceMappings: [] });
+    expect((await rejectionOf(poll(0))).message).toBe(
+      `Image ${IMAGE_ID} (golden) ended in state failed in us-east-1: Server.InternalError: Internal error on snapshot. The rollback deregisters it and deletes its snapshots.`,
+    );
+  });
+
   test('a failed image with only a reason code', async () => {
     imageIs({ State: 'error', StateReason: { Code: 'Client.InvalidSnapshot' }, BlockDeviceMappings: [] });
     await expect(poll(0)).rejects.toThrow(`Image ${IMAGE_ID} (golden) ended in state error in us-east-1: Client.InvalidSnapshot.`);

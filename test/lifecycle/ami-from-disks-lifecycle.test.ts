@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, SDK_ATTEMPTS, useLocalEc2 } from './harness';
 import { AmiFromDisks, AmiFromDisksProps, BootMode, DiskImageFormat, ImportDisk } from '../../src';
 
 const h = useLocalEc2();
@@ -138,6 +138,35 @@ describe('AmiFromDisks lifecycle against the local EC2 endpoint', () => {
       expect(snapshot.tags).toMatchObject({ 'team': 'infra', 'cdk-ami:stack': sim.stackId });
       expect(snapshot.tags.cost).toBeUndefined();
     }
+  });
+
+  test('a change of snapshotTags alone retags the imported snapshots in place, not the image, without importing again', async () => {
+    const sim = h.sim();
+    expect(await sim.deploy(template({ tags: { team: 'platform' }, snapshotTags: { backup: 'daily', team: 'storage' } }))).toEqual({ ok: true });
+    const image = outputImage(h.ec2, sim);
+    expect(await sim.deploy(template({ tags: { team: 'platform' }, snapshotTags: { backup: 'weekly' } }))).toEqual({ ok: true });
+    expect(h.ec2.snapshotImportTasks(REGION)).toHaveLength(2);
+    expect(outputImage(h.ec2, sim).imageId).toBe(image.imageId);
+    const snapshots = h.ec2.snapshots(REGION);
+    expect(snapshots).toHaveLength(2);
+    for (const snapshot of snapshots) {
+      // team falls back to the image's value once the snapshot-only one is gone.
+      expect(snapshot.tags).toMatchObject({ 'backup': 'weekly', 'team': 'platform', 'cdk-ami:stack': sim.stackId });
+    }
+    expect(outputImage(h.ec2, sim).tags.backup).toBeUndefined();
+  });
+
+  test('an ImportSnapshot that took effect while every answer was a 5xx: its task is adopted for that disk, and deleting the stack removes everything', async () => {
+    h.ec2.injectFault({ action: 'ImportSnapshot', times: SDK_ATTEMPTS, kind: 'tookEffect503' });
+    const sim = h.sim();
+    expect(await sim.deploy(template({ removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
+    const tasks = h.ec2.snapshotImportTasks(REGION);
+    const [imports] = sim.logicalIdsOfType('Custom::ImportedSnapshots');
+    expect(sim.physicalId(imports)!.split(',')).toEqual(tasks.map((t) => t.importTaskId));
+    expect(tasks.map((t) => t.userBucket?.s3Key ?? t.url)).toEqual(['nixos/root.vhd', 's3://vm-disks/nixos/nix-store.raw']);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.liveImages(REGION)).toEqual([]);
+    expect(liveSnapshots()).toEqual([]);
   });
 
   test('the same create delivered twice starts each task once (ClientToken)', async () => {

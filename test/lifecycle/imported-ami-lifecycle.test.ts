@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { FAILING_RESOURCE } from './cfn-simulator';
-import { lifecycleTemplate, outputImage, useLocalEc2 } from './harness';
+import { lifecycleTemplate, outputImage, SDK_ATTEMPTS, useLocalEc2 } from './harness';
 import { DiskImageFormat, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform } from '../../src';
 
 const h = useLocalEc2();
@@ -98,6 +98,19 @@ describe('ImportedAmi lifecycle against the local EC2 endpoint', () => {
     const [operation] = sim.logicalIdsOfType('Custom::ImportedAmi');
     expect(await sim.redeliverCreate(operation)).toBe(sim.physicalId(operation));
     expect(h.ec2.importTasks(REGION)).toHaveLength(1);
+  });
+
+  test('an ImportImage that took effect while every answer was a 5xx: the task it started is adopted, and deleting the stack removes its image', async () => {
+    h.ec2.injectFault({ action: 'ImportImage', times: SDK_ATTEMPTS, kind: 'tookEffect503' });
+    const sim = h.sim();
+    expect(await sim.deploy(template({ removalPolicy: RemovalPolicy.DESTROY }))).toEqual({ ok: true });
+    // The SDK's retries repeated the ClientToken: one task, the one the resource now stands for.
+    const tasks = h.ec2.importTasks(REGION);
+    expect(tasks.map((t) => t.importTaskId)).toEqual([sim.physicalId(sim.logicalIdsOfType('Custom::ImportedAmi')[0])]);
+    expect(h.ec2.liveImages(REGION).map((i) => i.imageId)).toEqual([onlyImage(sim).imageId]);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.liveImages(REGION)).toEqual([]);
+    expect(h.ec2.snapshots(REGION)).toEqual([]);
   });
 
   test('a Windows BYOL import passes its licensing to VM Import: license type, usage operation and License Manager configurations', async () => {

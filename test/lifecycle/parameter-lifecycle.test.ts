@@ -3,7 +3,7 @@
  * the provider (Custom::AmiParameter): through the real handlers, the local
  * endpoint's Parameter Store in each Region and the CloudFormation simulator.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicies, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { FAILING_RESOURCE } from './cfn-simulator';
 import { lifecycleTemplate, outputImageId, SDK_ATTEMPTS, sourceImage, useLocalEc2 } from './harness';
 import { setSleep } from '../../lambda/shared/backoff';
@@ -195,5 +195,47 @@ describe('the parameter of a copy in another Region', () => {
     expect(copy.launchPermissions).toEqual(expect.arrayContaining([{ organizationArn: org }, { organizationalUnitArn: ou }, { userId: '111122223333' }]));
     expect(h.ec2.liveImages(HOME)[0].launchPermissions).toEqual([]);
     expect(h.ec2.parameters(AWAY)).toEqual([expect.objectContaining({ value: copy.imageId })]);
+  });
+});
+
+describe('the parameter in the stack\'s Region (CloudFormation\'s AWS::SSM::Parameter, as its DeletionPolicy says)', () => {
+  /** CloudFormation's own parameters, in a map of their own: the local endpoint does not run AWS::SSM::Parameter. */
+  function cloudFormationParameters() {
+    const live = new Map<string, unknown>();
+    const nativeResources = {
+      'AWS::SSM::Parameter': {
+        create: (_: string, props: Record<string, unknown>) => { live.set(String(props.Name), props.Value); return String(props.Name); },
+        delete: (name: string) => { live.delete(name); },
+      },
+    };
+    return { live, nativeResources };
+  }
+  const imageWithParameter = (instanceId: string, policies: (stack: Stack) => void, extra = {}) => lifecycleTemplate((stack) => {
+    new AmiFromInstance(stack, 'Golden', { instanceId, parameterName: NAME });
+    policies(stack);
+  }, extra, ['AWS::SSM::Parameter']);
+
+  test('under RemovalPolicies.of(stack).retain(), a deployment that rolls back removes the parameter it created', async () => {
+    const instanceId = h.ec2.addInstance({ region: HOME });
+    const { live, nativeResources } = cloudFormationParameters();
+    const sim = h.sim({ nativeResources });
+    const retain = (stack: Stack) => RemovalPolicies.of(stack).retain();
+    const ids = Object.keys(imageWithParameter(instanceId, retain).Resources);
+    const result = await sim.deploy(imageWithParameter(instanceId, retain, { Later: { Type: FAILING_RESOURCE, DependsOn: ids } }));
+    expect(result).toMatchObject({ ok: false, failedResource: 'Later' });
+    expect([...live.keys()]).toEqual([]);
+    expect(h.ec2.liveImages(HOME)).toEqual([]);
+  });
+
+  test('under the image\'s RETAIN the stack\'s deletion keeps it, as it keeps the image; under DESTROY both go', async () => {
+    for (const [policy, kept] of [[RemovalPolicy.RETAIN, 1], [RemovalPolicy.DESTROY, 0]] as const) {
+      const instanceId = h.ec2.addInstance({ region: HOME });
+      const { live, nativeResources } = cloudFormationParameters();
+      const sim = h.sim({ nativeResources });
+      expect(await sim.deploy(imageWithParameter(instanceId, (stack) => RemovalPolicies.of(stack).apply(policy)))).toEqual({ ok: true });
+      expect([...live.keys()]).toEqual([NAME]);
+      expect(await sim.deleteStack()).toEqual({ ok: true });
+      expect([policy, live.size]).toEqual([policy, kept]);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { lifecycleTemplate, useLocalEc2 } from './harness';
+import { lifecycleTemplate, SDK_ATTEMPTS, useLocalEc2 } from './harness';
 import { AmiFromInstance, RestoredAmi, StoredAmi } from '../../src';
 
 const h = useLocalEc2();
@@ -44,6 +44,21 @@ describe('StoredAmi lifecycle against the local EC2 endpoint', () => {
     expect(result.reason!.split('\n')[0]).toMatch(/^Storing image ami-[0-9a-f]+ in s3:\/\/stored-amis failed: AccessDenied: the bucket policy denies s3:PutObject\./);
     // The rollback removed the image (made by this deployment) despite RETAIN.
     expect(h.ec2.liveImages(REGION)).toEqual([]);
+  });
+
+  test('a CreateStoreImageTask that took effect while every answer was a 5xx: the object it writes is adopted, and deleting the stack removes it', async () => {
+    const instanceId = h.ec2.addInstance({ region: REGION });
+    h.ec2.injectFault({ action: 'CreateStoreImageTask', times: SDK_ATTEMPTS, kind: 'tookEffect500' });
+    const sim = h.sim();
+    expect(await sim.deploy(lifecycleTemplate((stack) => {
+      const golden = new AmiFromInstance(stack, 'Golden', { instanceId, removalPolicy: RemovalPolicy.DESTROY });
+      new StoredAmi(stack, 'Stored', { image: golden, bucket: s3.Bucket.fromBucketName(stack, 'Store', 'stored-amis'), removalPolicy: RemovalPolicy.DESTROY });
+    }))).toEqual({ ok: true });
+    const [stored] = sim.logicalIdsOfType('Custom::StoredAmi');
+    const [object] = h.ec2.s3Objects();
+    expect(sim.physicalId(stored)).toBe(`s3://stored-amis/${object.key}`);
+    expect(await sim.deleteStack()).toEqual({ ok: true });
+    expect(h.ec2.s3Objects()).toEqual([]);
   });
 
   test.each([
