@@ -7,8 +7,8 @@ import {
   AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, DiskImageFormat, IImage, ImageProps, ImageTest, ImageTestOptions,
   ImportDisk, ImportedAmi, InstanceAction, LaunchPermission, RestoredAmi,
 } from '../src';
-import { ResourceTypes } from '../src/private/contract';
 import { nagFindings, newStack, resourcesOfType, snapshotDevices } from './util';
+import { ResourceTypes } from '../src/private/contract';
 
 const INSTANCE_ID = 'i-0123456789abcdef0';
 
@@ -218,7 +218,8 @@ describe('IAM of a test', () => {
     const image = new AmiFromInstance(stack, 'Golden', { instanceId: INSTANCE_ID, test: ImageTest.script(check(), { vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }) }) });
     new s3.Bucket(stack, 'Fixtures').grantRead(image.testGrantPrincipal!);
     const statements = resourcesOfType(Template.fromStack(stack), 'AWS::IAM::Policy').find(([id]) => id.startsWith('GoldenTestRoleDefaultPolicy'))![1];
-    expect(statements.Properties.PolicyDocument.Statement.map((st: any) => st.Sid ?? st.Action)).toEqual(['ReportTestResult', ['s3:GetObject*', 's3:GetBucket*', 's3:List*']]);
+    expect(statements.Properties.PolicyDocument.Statement.map((st: any) => st.Sid ?? st.Action))
+      .toEqual(['ReportTestResult', ['s3:GetObject*', 's3:GetBucket*', 's3:List*']]);
     expect(new AmiFromInstance(newStack(), 'Plain', { instanceId: INSTANCE_ID }).testGrantPrincipal).toBeUndefined();
   });
 
