@@ -6,7 +6,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermissions';
 import {
-  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImageTest, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImageTest, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi,
+  StoredAmi,
 } from '../src';
 import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack, snapshotDevices } from './util';
 import { iamWildcardFindings, suppressNag } from '../src/private/nag';

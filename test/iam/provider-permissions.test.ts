@@ -18,7 +18,8 @@ import {
   rolePolicies, SynthesizedStack, synthesized, URL_SUFFIX,
 } from './simulator';
 import {
-  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat, ImageTest,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat,
+  ImageTest,
   ImportDisk, ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
