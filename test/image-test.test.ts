@@ -166,6 +166,8 @@ describe('the test instance', () => {
     expect(data).not.toContain('sysprep');
     expect(() => tested(undefined, { osType: ec2.OperatingSystemType.WINDOWS })).toThrow(
       'The test\'s userData must be an ec2.UserData.forWindows() for a Windows image: its commands run in PowerShell.');
+    expect(() => tested(undefined, {}, windows)).toThrow('The test\'s userData is an ec2.UserData.forWindows(), but the image is Linux: '
+      + 'use ec2.UserData.forLinux(), or set the image\'s osType to ec2.OperatingSystemType.WINDOWS if it is Windows.');
   });
 
   test('a new test script is a new test instance (logical ID); the image\'s settings and app-wide tags are not', () => {

@@ -36,7 +36,12 @@ export interface BoundTest {
   readonly waiterLinks: number;
 }
 
-const TEST_FIELD: ScriptField = { field: 'The test\'s userData', image: 'the image', instance: 'the test instance' };
+const TEST_FIELD: ScriptField = {
+  field: 'The test\'s userData',
+  image: 'the image',
+  instance: 'the test instance',
+  linuxFix: 'use ec2.UserData.forLinux(), or set the image\'s osType to ec2.OperatingSystemType.WINDOWS if it is Windows',
+};
 
 /**
  * The test of one image: an instance launched from the available image (the
