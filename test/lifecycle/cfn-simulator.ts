@@ -55,6 +55,12 @@ export interface SimulatorOptions {
    * or image changed: the stand-in creates a new one, and deletes the old one in the cleanup phase.
    */
   readonly nativeResources?: Record<string, NativeResource>;
+  /**
+   * Takes resources that do not depend on each other in the reverse of their template order.
+   * CloudFormation runs such resources in parallel, in no set order: with this, a test passes only
+   * if Ref, Fn::GetAtt and DependsOn alone put the resources in the order it expects.
+   */
+  readonly reverseIndependent?: boolean;
 }
 
 /** How a test stands in for CloudFormation's own handling of a resource type. */
@@ -121,6 +127,7 @@ export class CfnSimulator {
   private readonly maxPolls: number;
   private readonly handlers: Handlers;
   private readonly nativeResources: Record<string, NativeResource>;
+  private readonly reverseIndependent: boolean;
   private dateSpy?: jest.SpyInstance;
 
   constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
@@ -131,6 +138,7 @@ export class CfnSimulator {
     this.maxPolls = options.maxPollsPerWait ?? 220;
     this.handlers = options.handlers ?? handlers;
     this.nativeResources = options.nativeResources ?? {};
+    this.reverseIndependent = options.reverseIndependent ?? false;
   }
 
   /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
@@ -167,7 +175,7 @@ export class CfnSimulator {
 
   public async deleteStack(): Promise<DeployResult> {
     this.setStatus('DELETE_IN_PROGRESS');
-    for (const logicalId of order(this.template).reverse()) {
+    for (const logicalId of order(this.template, this.reverseIndependent).reverse()) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
       const result = await this.remove(logicalId, resource, 'delete');
@@ -193,7 +201,7 @@ export class CfnSimulator {
     this.template = template;
     this.recordPolicies(template);
     this.setStatus('CREATE_IN_PROGRESS');
-    for (const logicalId of order(template)) {
+    for (const logicalId of order(template, this.reverseIndependent)) {
       const def = template.Resources[logicalId];
       const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
       if (!result.ok) {
@@ -217,7 +225,7 @@ export class CfnSimulator {
     const replaced: [string, LiveResource][] = [];
     let failure: DeployResult | undefined;
 
-    for (const logicalId of order(template)) {
+    for (const logicalId of order(template, this.reverseIndependent)) {
       const def = template.Resources[logicalId];
       const props = this.resolveProps(def);
       const old = this.live.get(logicalId);
@@ -243,7 +251,7 @@ export class CfnSimulator {
       for (const [logicalId, old] of replaced.reverse()) {
         await this.remove(logicalId, old, 'replace');
       }
-      const removed = order(previous).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
+      const removed = order(previous, this.reverseIndependent).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
       await this.deleteAll(removed, 'delete');
       this.setStatus('UPDATE_COMPLETE');
       return { ok: true };
@@ -479,9 +487,10 @@ export function frameworkReason(err: unknown): string {
   return [error.message, '', 'Logs: /aws/lambda/cdk-ami-provider', '', ...trace.slice(1)].join('\n').trimEnd();
 }
 
-/** Resources in an order that respects Ref, Fn::GetAtt and DependsOn. */
-function order(template: StackTemplate): string[] {
+/** Resources in an order that respects Ref, Fn::GetAtt and DependsOn (independent ones in template order, or its reverse). */
+function order(template: StackTemplate, reverseIndependent = false): string[] {
   const ids = Object.keys(template.Resources);
+  if (reverseIndependent) ids.reverse();
   const deps = new Map(ids.map((id) => [id, dependencies(template.Resources[id], ids)]));
   const result: string[] = [];
   const visit = (id: string, path: Set<string>) => {
