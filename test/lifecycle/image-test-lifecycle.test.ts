@@ -66,6 +66,8 @@ interface Setup {
   readonly commands?: string[];
   readonly options?: (stack: Stack) => ImageTestOptions;
   readonly windows?: boolean;
+  /** No test at all. */
+  readonly untested?: boolean;
 }
 
 function template(setup: Setup) {
@@ -79,7 +81,7 @@ function template(setup: Setup) {
       parameterName: '/golden/latest',
       launchPermissions: [LaunchPermission.account(GRANTEE)],
       removalPolicy: RemovalPolicy.DESTROY,
-      test: ImageTest.script(check, setup.options?.(stack) ?? { vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }) }),
+      test: setup.untested ? undefined : ImageTest.script(check, setup.options?.(stack) ?? { vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }) }),
     });
   }, {}, [INSTANCE, TEMPLATE, PARAMETER]);
 }
@@ -213,6 +215,29 @@ describe('an image\'s test against the local EC2 endpoint', () => {
     expect(s.testInstances).toHaveLength(2);
     expect(instance(s.testInstances[1].instanceId)).toMatchObject({ imageId, state: 'terminated' });
     expect(outputImageId(s)).toBe(imageId);
+    expect(launchPermissions(imageId)).toEqual([GRANTEE]);
+  });
+
+  test('a test added to an existing image runs on it without taking its settings away; removing the test keeps them too', async () => {
+    const s = sim();
+    const source = h.ec2.addInstance({ region: REGION });
+    await s.deploy(template({ source, untested: true }));
+    const imageId = outputImageId(s);
+    expect(launchPermissions(imageId)).toEqual([GRANTEE]);
+
+    // The launch permission is modified once, by the hand-over link (adding what is there): never taken away in between.
+    const modifications = () => h.ec2.calls.filter((c) => c.action === 'ModifyImageAttribute').length;
+    let before = modifications();
+    expect(await s.deploy(template({ source }))).toEqual({ ok: true });
+    expect(outputImageId(s)).toBe(imageId);
+    expect(instance(s.testInstances[0].instanceId)).toMatchObject({ imageId, state: 'terminated' });
+    expect(modifications() - before).toBe(1);
+    expect(launchPermissions(imageId)).toEqual([GRANTEE]);
+
+    before = modifications();
+    expect(await s.deploy(template({ source, untested: true }))).toEqual({ ok: true });
+    expect(outputImageId(s)).toBe(imageId);
+    expect(modifications() - before).toBe(1);
     expect(launchPermissions(imageId)).toEqual([GRANTEE]);
   });
 
