@@ -95,7 +95,6 @@ export interface ImageTestOptions {
  *
  * @example
  * declare const vpc: ec2.IVpc;
- * const check = ec2.UserData.forLinux();
  * declare const setup: ec2.UserData;
  * const check = ec2.UserData.forLinux();
  * check.addCommands('systemctl is-active nginx', 'curl -fsS http://localhost/');
