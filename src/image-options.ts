@@ -6,6 +6,7 @@ import { DeregistrationProtection } from './enums';
 import { FastLaunchOptions } from './fast-launch';
 import { LaunchPermission } from './governance';
 import { ImageRetention } from './image-retention';
+import { ImageTest } from './image-test';
 
 /**
  * Properties shared by every image construct of this library.
@@ -261,6 +262,19 @@ export interface ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html
    */
   readonly retention?: ImageRetention;
+   * A test the image must pass before anything uses it
+   * (`ImageTest.script(userData, { vpc })` or `{ launchTemplate }`): once the
+   * image is available, an instance launched from it runs the test and is
+   * terminated. `imageId`, the output, the SSM parameter, copies, stored
+   * objects and the launch permissions and other settings wait for the test
+   * to pass; a failed or timed-out test fails the deployment, which rolls
+   * back to the previous image. A new image is always tested; a changed test
+   * runs again on the same image.
+   *
+   * @default - no test: the image is handed out once it is available
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+   */
+  readonly test?: ImageTest;
 }
 
 /**

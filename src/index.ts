@@ -15,3 +15,4 @@ export * from './cross-account-copy-role';
 export * from './registration';
 export * from './ami-from-disks';
 export * from './image-retention';
+export * from './image-test';

@@ -55,18 +55,30 @@ export interface SimulatorOptions {
    * or image changed: the stand-in creates a new one, and deletes the old one in the cleanup phase.
    */
   readonly nativeResources?: Record<string, NativeResource>;
+  /**
+   * Takes resources that do not depend on each other in the reverse of their template order.
+   * CloudFormation runs such resources in parallel, in no set order: with this, a test passes only
+   * if Ref, Fn::GetAtt and DependsOn alone put the resources in the order it expects.
+   */
+  readonly reverseIndependent?: boolean;
 }
 
 /** How a test stands in for CloudFormation's own handling of a resource type. */
 export interface NativeResource {
-  /** Creates the resource; returns its physical ID (the value of its Ref). */
-  create(logicalId: string, props: Record<string, unknown>): string;
+  /** Creates the resource; returns its physical ID (the value of its Ref), or that and its `Fn::GetAtt` attributes. */
+  create(logicalId: string, props: Record<string, unknown>): string | NativeOutcome;
   /**
    * Applies a change: returns the same physical ID (in place) or a new one (replacement);
    * throws to fail the update. Default: a replacement, through `create`.
    */
-  update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string;
+  update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string | NativeOutcome;
   delete(physicalId: string): void;
+}
+
+/** A native resource's physical ID and attributes. */
+export interface NativeOutcome {
+  readonly physicalId: string;
+  readonly attributes: Record<string, string>;
 }
 
 export interface ResourceEvent {
@@ -115,6 +127,7 @@ export class CfnSimulator {
   private readonly maxPolls: number;
   private readonly handlers: Handlers;
   private readonly nativeResources: Record<string, NativeResource>;
+  private readonly reverseIndependent: boolean;
   private dateSpy?: jest.SpyInstance;
 
   constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
@@ -125,6 +138,7 @@ export class CfnSimulator {
     this.maxPolls = options.maxPollsPerWait ?? 220;
     this.handlers = options.handlers ?? handlers;
     this.nativeResources = options.nativeResources ?? {};
+    this.reverseIndependent = options.reverseIndependent ?? false;
   }
 
   /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
@@ -161,7 +175,7 @@ export class CfnSimulator {
 
   public async deleteStack(): Promise<DeployResult> {
     this.setStatus('DELETE_IN_PROGRESS');
-    for (const logicalId of order(this.template).reverse()) {
+    for (const logicalId of order(this.template, this.reverseIndependent).reverse()) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
       const result = await this.remove(logicalId, resource, 'delete');
@@ -187,7 +201,7 @@ export class CfnSimulator {
     this.template = template;
     this.recordPolicies(template);
     this.setStatus('CREATE_IN_PROGRESS');
-    for (const logicalId of order(template)) {
+    for (const logicalId of order(template, this.reverseIndependent)) {
       const def = template.Resources[logicalId];
       const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
       if (!result.ok) {
@@ -211,7 +225,7 @@ export class CfnSimulator {
     const replaced: [string, LiveResource][] = [];
     let failure: DeployResult | undefined;
 
-    for (const logicalId of order(template)) {
+    for (const logicalId of order(template, this.reverseIndependent)) {
       const def = template.Resources[logicalId];
       const props = this.resolveProps(def);
       const old = this.live.get(logicalId);
@@ -237,7 +251,7 @@ export class CfnSimulator {
       for (const [logicalId, old] of replaced.reverse()) {
         await this.remove(logicalId, old, 'replace');
       }
-      const removed = order(previous).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
+      const removed = order(previous, this.reverseIndependent).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
       await this.deleteAll(removed, 'delete');
       this.setStatus('UPDATE_COMPLETE');
       return { ok: true };
@@ -321,10 +335,11 @@ export class CfnSimulator {
         if (requestType === 'Delete') {
           native.delete(physicalId!);
         } else {
-          const id = requestType === 'Update' && native.update
+          const outcome = requestType === 'Update' && native.update
             ? native.update(logicalId, physicalId!, props, oldProps ?? {})
             : native.create(logicalId, props);
-          this.live.set(logicalId, { type, props, physicalId: id, data: {} });
+          const [id, data] = typeof outcome === 'string' ? [outcome, {}] : [outcome.physicalId, outcome.attributes];
+          this.live.set(logicalId, { type, props, physicalId: id, data });
         }
       } catch (err) {
         return this.record(logicalId, requestType, false, (err as Error).message);
@@ -472,9 +487,10 @@ export function frameworkReason(err: unknown): string {
   return [error.message, '', 'Logs: /aws/lambda/cdk-ami-provider', '', ...trace.slice(1)].join('\n').trimEnd();
 }
 
-/** Resources in an order that respects Ref, Fn::GetAtt and DependsOn. */
-function order(template: StackTemplate): string[] {
+/** Resources in an order that respects Ref, Fn::GetAtt and DependsOn (independent ones in template order, or its reverse). */
+function order(template: StackTemplate, reverseIndependent = false): string[] {
   const ids = Object.keys(template.Resources);
+  if (reverseIndependent) ids.reverse();
   const deps = new Map(ids.map((id) => [id, dependencies(template.Resources[id], ids)]));
   const result: string[] = [];
   const visit = (id: string, path: Set<string>) => {
