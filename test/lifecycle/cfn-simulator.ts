@@ -67,6 +67,8 @@ export interface NativeResource {
    */
   update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string;
   delete(physicalId: string): void;
+  /** What `Fn::GetAtt` of the resource returns (e.g. a launch template's LatestVersionNumber). Default: none. */
+  attributes?(physicalId: string): Record<string, string>;
 }
 
 export interface ResourceEvent {
@@ -324,7 +326,7 @@ export class CfnSimulator {
           const id = requestType === 'Update' && native.update
             ? native.update(logicalId, physicalId!, props, oldProps ?? {})
             : native.create(logicalId, props);
-          this.live.set(logicalId, { type, props, physicalId: id, data: {} });
+          this.live.set(logicalId, { type, props, physicalId: id, data: native.attributes?.(id) ?? {} });
         }
       } catch (err) {
         return this.record(logicalId, requestType, false, (err as Error).message);
