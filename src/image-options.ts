@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { DeregistrationProtection } from './enums';
 import { FastLaunchOptions } from './fast-launch';
 import { LaunchPermission } from './governance';
+import { ImageTest } from './image-test';
 
 /**
  * Properties shared by every image construct of this library.
@@ -243,6 +244,21 @@ export interface ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableFastLaunch.html
    */
   readonly fastLaunch?: FastLaunchOptions;
+
+  /**
+   * A test the image must pass before anything uses it
+   * (`ImageTest.script(userData, { vpc })` or `{ launchTemplate }`): once the
+   * image is available, an instance launched from it runs the test and is
+   * terminated. `imageId`, the output, the SSM parameter, copies, stored
+   * objects and the launch permissions and other settings wait for the test
+   * to pass; a failed or timed-out test fails the deployment, which rolls
+   * back to the previous image. A new image is always tested; a changed test
+   * runs again on the same image.
+   *
+   * @default - no test: the image is handed out once it is available
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+   */
+  readonly test?: ImageTest;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { CfnOutput, IResource, ITaggable, RemovalPolicy, Resource, ResourceProps, Stack, TagManager } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -188,6 +189,15 @@ export abstract class ImageBase extends Resource implements IImage, ITaggable {
    */
   public get parameter(): ssm.IStringParameter | undefined {
     return this.state.parameter;
+  }
+
+  /**
+   * The role of the image's test instance (the `test` prop), as the
+   * principal of grants: `bucket.grantRead(image.testGrantPrincipal!)` lets
+   * the test read the bucket. Undefined for an image without a test.
+   */
+  public get testGrantPrincipal(): iam.IPrincipal | undefined {
+    return this.state.testGrantPrincipal;
   }
 
   /**

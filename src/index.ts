@@ -14,3 +14,4 @@ export * from './fast-launch';
 export * from './cross-account-copy-role';
 export * from './registration';
 export * from './ami-from-disks';
+export * from './image-test';

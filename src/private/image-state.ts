@@ -1,5 +1,6 @@
 import { CfnOutput, RemovalPolicy, TagManager } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct } from 'constructs';
@@ -24,6 +25,8 @@ export interface ImageState {
   readonly snapshotsTagged?: boolean;
   /** The customer managed key of the image's snapshots, where this library knows it. */
   readonly encryptionKey?: kms.IKey;
+  /** The test instance's role, when the image has a test. */
+  readonly testGrantPrincipal?: iam.IPrincipal;
   /** The `ec2.IMachineImage` view of the image. */
   machineImage(): ec2.MachineImageConfig;
   /** Adds launch permissions; only images this library manages can. */

@@ -148,6 +148,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         ],
       });
     }
+    props.test?._bind(scope);
     const start = resources.beforeWaiters?.(this.operation, timeout);
     this.waiters = new WaiterChain(scope, 'Wait', {
       serviceToken: provider.waiterServiceToken,
