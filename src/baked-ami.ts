@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Aws, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,14 +7,14 @@ import { BeforeImaging, InstanceAction } from './enums';
 import { ImageProps } from './image-options';
 import { validateBlockDevices } from './private/block-devices';
 import { builderScript, setupBody } from './private/builder-scripts';
-import { ResourceTypes, StopBy, Tags } from './private/contract';
+import { ResourceTypes, StopBy } from './private/contract';
 import { AmiValidationError } from './private/errors';
-import { grantImageOfInstance, grantStopInstance, instanceArn } from './private/instance-grants';
+import { grantImageOfInstance, grantStopInstance } from './private/instance-grants';
 import { ManagedImage } from './private/managed-image';
-import { suppressNag } from './private/nag';
-import { AmiProvider } from './private/provider';
-import { tagList, validateTags, validateTimeout } from './private/validation';
-import { WaiterChain } from './private/waiter-chain';
+import {
+  BUILDER, grantReportWait, launchReporting, Recipe, reportingRole, reportWait, suppressReportingNag,
+} from './private/reporting-instance';
+import { validateTags, validateTimeout } from './private/validation';
 
 /**
  * Properties of a `BakedAmi`.
@@ -255,52 +254,31 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     validateTimeout(this, setupTimeout, 'setupTimeout');
     validateRecipe(this, props, windows);
 
-    const role = props.role ?? new iam.Role(this, 'BuilderRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: `cdk-ami builder of ${this.node.path}`,
-    });
     const ssm = props.ssmSessionPermissions ?? true;
-    if (ssm) role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
-    const builderMark = createHash('sha256').update(this.node.path).digest('hex').slice(0, 16);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ReportSetupResult',
-      actions: ['ec2:CreateTags'],
-      resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: {
-        'StringEquals': { [`aws:ResourceTag/${Tags.BUILDER}`]: builderMark },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.SETUP] },
-      },
-    }));
+    const { role, mark } = reportingRole(this, BUILDER, props.role, (r) => {
+      if (ssm) r.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
+    });
     this.role = role;
     this.grantPrincipal = role.grantPrincipal;
 
     const userData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
     const recipe = new Recipe();
     this.recipeHash = Lazy.string({ produce: () => recipe.hash() });
-    this.builder = new ec2.Instance(this, 'Builder', {
+    const launched = launchReporting(this, BUILDER, {
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: props.vpcSubnets,
       instanceType: props.instanceType ?? new ec2.InstanceType('t3.medium'),
       machineImage: props.machineImage,
       securityGroup: props.securityGroup,
       role,
       userData,
-      userDataCausesReplacement: true,
       blockDevices: props.blockDevices,
+      tags: props.builderTags,
+      mark,
     });
-    const cfnBuilder = this.builder.instance;
-    // IMDSv2 only, through an unnamed launch template: Instance's requireImdsv2 names its template after
-    // the construct ID, and launch template names are unique in a Region.
-    const metadataOnly = new ec2.LaunchTemplate(this, 'BuilderMetadataOptions', { requireImdsv2: true });
-    cfnBuilder.launchTemplate = { launchTemplateId: metadataOnly.launchTemplateId, version: metadataOnly.latestVersionNumber };
-    // The builder's tags are only its own: a tag applied from outside (Tags.of(app)) would otherwise have to rebake
-    // (CloudFormation cannot retag a terminated instance). The image and its snapshots take those tags in place.
-    const builderTags = tagList({ Name: this.builder.node.path, ...props.builderTags, [Tags.BUILDER]: builderMark })!;
-    cfnBuilder.addPropertyOverride('Tags', builderTags);
-    // The launch template's tags would reach its new version, which the builder names: the same as a builder tag.
-    const cfnMetadataOnly = metadataOnly.node.defaultChild as ec2.CfnLaunchTemplate;
-    cfnMetadataOnly.addPropertyDeletionOverride('TagSpecifications');
-    cfnMetadataOnly.addPropertyDeletionOverride('LaunchTemplateData.TagSpecifications');
+    this.builder = launched.instance!;
+    const cfnBuilder = launched.cfn;
+    const builderTags = launched.tags;
 
     // cfn-init's metadata and its role grant; the commands are ours, to read cfn-init's exit code.
     const initUserData = windows ? ec2.UserData.forWindows() : ec2.UserData.forLinux();
@@ -340,16 +318,7 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     userData.addCommands(...builderScript(windows, script));
 
     // The wait for the setup: the builder reports, then is brought to the state it is imaged in.
-    const provider = AmiProvider.of(this);
-    const setupWait = new WaiterChain(this, 'Setup', {
-      serviceToken: provider.waiterServiceToken,
-      region: this.region,
-      imageId: this.builder.instanceId,
-      timeout: setupTimeout,
-      resourceType: ResourceTypes.BUILDER_SETUP,
-      subjectProperty: 'InstanceId',
-      allLinkProperties: { StopBy: stopBy },
-    });
+    const setupWait = reportWait(this, 'Setup', { instanceId: this.builder.instanceId, region: this.region, timeout: setupTimeout }, { StopBy: stopBy });
 
     const managed = new ManagedImage(this, { ...props, osType: props.osType ?? platform }, {
       resourceType: ResourceTypes.AMI_FROM_INSTANCE,
@@ -369,49 +338,22 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     this._attach(managed);
 
     this.grantProvider(action, stopBy);
-    suppressNag(role, [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (ssmSessionPermissions: false removes it).',
-      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
-    }, {
-      id: 'AwsSolutions-IAM5',
-      reason: 'The builder\'s instance ID is unknown to its own role (the instance depends on the role): CreateTags is limited to the '
-        + `${Tags.SETUP} tag key (aws:TagKeys) on instances tagged as this construct's builders (aws:ResourceTag/${Tags.BUILDER}).`,
-      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:.*:instance\\/\\*$/' }],
-    }]);
-    suppressNag(this.builder, [
+    suppressReportingNag(BUILDER, role, this.builder, [
       { id: 'AwsSolutions-EC26', reason: 'The builder\'s volumes are encrypted as the base image\'s (or by the account\'s EBS encryption by default), which the baked image inherits; copyTo({ encrypted: true }) makes encrypted copies.' },
       { id: 'AwsSolutions-EC28', reason: 'The builder runs for one bake and is terminated; its setup\'s output is in the stack event and the console.' },
       { id: 'AwsSolutions-EC29', reason: 'The builder is meant to be terminated once its image is available: termination protection would block that.' },
-    ]);
+    ], [{
+      id: 'AwsSolutions-IAM4',
+      reason: 'AmazonSSMManagedInstanceCore lets Session Manager reach the builder to debug a setup (ssmSessionPermissions: false removes it).',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
+    }]);
   }
 
   /** The waiter role reads the builder and its console, and stops it; the image grants are AmiFromInstance's. */
   private grantProvider(action: InstanceAction, stopBy: string): void {
-    const provider = AmiProvider.of(this);
-    const arn = instanceArn(this, this.builder.instanceId);
-    provider.grantWaiter('describe-instances', {
-      sid: 'DescribeInstances',
-      actions: ['ec2:DescribeInstances'],
-      resources: ['*'],
-    });
-    provider.addResourceToWaiterStatement('builder-console', {
-      sid: 'ReadBuilderConsoles',
-      actions: ['ec2:GetConsoleOutput'],
-    }, arn);
+    const arn = grantReportWait(this, this.builder.instanceId);
     if (stopBy === StopBy.HANDLER) grantStopInstance(this, arn);
     grantImageOfInstance(this, this.builder.instanceId, action);
-  }
-}
-
-/** Collects the recipe's inputs; hashed lazily, once tags and every other input are final. */
-class Recipe {
-  private readonly parts: (() => unknown)[] = [];
-  public add(part: () => unknown): void {
-    this.parts.push(part);
-  }
-  public hash(): string {
-    return createHash('sha256').update(JSON.stringify(this.parts.map((p) => p()))).digest('hex').slice(0, 32);
   }
 }
 

@@ -8,24 +8,36 @@ export const LINUX_DELIMITER = 'CDK_AMI_SETUP_EOF';
 /** EC2Launch v2's command line, on every Windows AMI that Amazon publishes. */
 const EC2LAUNCH = '& "$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe"';
 
-/** The user's script as it is written to a file on the builder, checked against the script that carries it. */
-export function setupBody(scope: Construct, setup: ec2.UserData, windows: boolean): string {
+/** How validation messages name the script and the image it runs on. */
+export interface ScriptField {
+  /** The prop that holds the script, e.g. `setup`. */
+  readonly field: string;
+  /** The image it runs on, e.g. `the base image`. */
+  readonly image: string;
+  /** The instance it is carried to, e.g. `the builder`. */
+  readonly instance: string;
+}
+
+const SETUP_FIELD: ScriptField = { field: 'setup', image: 'the base image', instance: 'the builder' };
+
+/** The user's script as it is written to a file on the instance, checked against the script that carries it. */
+export function setupBody(scope: Construct, setup: ec2.UserData, windows: boolean, what: ScriptField = SETUP_FIELD): string {
   const rendered = setup.render();
   if (windows) {
     const match = /^<powershell>([\s\S]*)<\/powershell>/.exec(rendered);
     if (!match) {
-      throw new AmiValidationError('setup must be an ec2.UserData.forWindows() for a Windows base image: its commands run in PowerShell.', scope);
+      throw new AmiValidationError(`${what.field} must be an ec2.UserData.forWindows() for a Windows ${what.image.replace(/^the /, '')}: its commands run in PowerShell.`, scope);
     }
     if (/^'@/m.test(match[1])) {
-      throw new AmiValidationError('setup has a line starting with \'@, which ends the PowerShell here-string that carries it to the builder: indent that line.', scope);
+      throw new AmiValidationError(`${what.field} has a line starting with '@, which ends the PowerShell here-string that carries it to ${what.instance}: indent that line.`, scope);
     }
     return match[1];
   }
   if (rendered.startsWith('<powershell>')) {
-    throw new AmiValidationError('setup is an ec2.UserData.forWindows(), but the base image is Linux: use ec2.UserData.forLinux().', scope);
+    throw new AmiValidationError(`${what.field} is an ec2.UserData.forWindows(), but ${what.image} is Linux: use ec2.UserData.forLinux().`, scope);
   }
   if (new RegExp(`^${LINUX_DELIMITER}$`, 'm').test(rendered)) {
-    throw new AmiValidationError(`setup has a line "${LINUX_DELIMITER}", which ends the here-document that carries it to the builder: rename it.`, scope);
+    throw new AmiValidationError(`${what.field} has a line "${LINUX_DELIMITER}", which ends the here-document that carries it to ${what.instance}: rename it.`, scope);
   }
   return rendered.startsWith('#!') ? rendered : `#!/bin/bash\n${rendered}`;
 }
@@ -44,6 +56,8 @@ export interface ScriptParts {
   readonly clean: boolean;
   /** Windows: generalize with sysprep after reporting, which shuts the builder down. */
   readonly sysprep?: boolean;
+  /** An image's test instance, not a builder: it reports `Tags.TEST`, and its second line names the test. */
+  readonly test?: boolean;
 }
 
 /** The commands of the builder's user data, for bash under cloud-init or PowerShell under EC2Launch v2. */
@@ -52,8 +66,15 @@ export function builderScript(windows: boolean, parts: ScriptParts): string[] {
 }
 
 /** The user data's second line: a comment in both bash and PowerShell, which changes with the recipe. */
-function recipeLine(hash: string): string {
-  return `# cdk-ami recipe ${hash}: a change to the recipe replaces this builder and bakes a new image.`;
+function recipeLine(p: ScriptParts): string {
+  return p.test
+    ? `# cdk-ami test ${p.recipeHash}: a change to the test or its settings replaces this test instance and tests the image again.`
+    : `# cdk-ami recipe ${p.recipeHash}: a change to the recipe replaces this builder and bakes a new image.`;
+}
+
+/** The tag (and console line) the instance reports its result with. */
+function resultKey(p: ScriptParts): string {
+  return p.test ? Tags.TEST : Tags.SETUP;
 }
 
 /**
@@ -63,18 +84,19 @@ function recipeLine(hash: string): string {
  */
 function linuxScript(p: ScriptParts): string[] {
   const lines = [
-    recipeLine(p.recipeHash),
+    recipeLine(p),
     'CDK_AMI_DIR=/var/lib/cdk-ami',
     'mkdir -p "$CDK_AMI_DIR" && chmod 700 "$CDK_AMI_DIR"',
     'cdk_ami_report() {',
-    '  # The last step: the stack images the builder once it reads "succeeded".',
+    p.test ? '  # The last step: the stack hands the image over once it reads "succeeded".'
+      : '  # The last step: the stack images the builder once it reads "succeeded".',
     '  local token id',
     '  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
     '  id=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)',
     '  if command -v aws >/dev/null 2>&1; then',
-    `    aws ec2 create-tags --region ${p.region} --resources "$id" --tags "Key=${Tags.SETUP},Value=$1" || echo "cdk-ami: could not tag $id; the console line reports the result"`,
+    `    aws ec2 create-tags --region ${p.region} --resources "$id" --tags "Key=${resultKey(p)},Value=$1" || echo "cdk-ami: could not tag $id; the console line reports the result"`,
     '  fi',
-    `  echo "${Tags.SETUP}=$1" | tee /dev/console`,
+    `  echo "${resultKey(p)}=$1" | tee /dev/console`,
     '}',
   ];
   if (p.init) {
@@ -114,7 +136,7 @@ function linuxScript(p: ScriptParts): string[] {
  */
 function windowsScript(p: ScriptParts): string[] {
   const lines = [
-    recipeLine(p.recipeHash),
+    recipeLine(p),
     '$CdkAmiDir = Join-Path $env:ProgramData "cdk-ami"',
     'New-Item -ItemType Directory -Force -Path $CdkAmiDir | Out-Null',
     'function Write-CdkAmiConsole([string]$Line) {',
@@ -124,9 +146,9 @@ function windowsScript(p: ScriptParts): string[] {
     '  try {',
     '    $token = Invoke-RestMethod -Method Put -Uri "http://169.254.169.254/latest/api/token" -Headers @{ "X-aws-ec2-metadata-token-ttl-seconds" = "300" }',
     '    $id = Invoke-RestMethod -Uri "http://169.254.169.254/latest/meta-data/instance-id" -Headers @{ "X-aws-ec2-metadata-token" = $token }',
-    `    New-EC2Tag -Region "${p.region}" -Resource $id -Tag @{ Key = "${Tags.SETUP}"; Value = $Result }`,
+    `    New-EC2Tag -Region "${p.region}" -Resource $id -Tag @{ Key = "${resultKey(p)}"; Value = $Result }`,
     '  } catch { Write-CdkAmiConsole "cdk-ami: could not tag the instance: $_" }',
-    `  Write-CdkAmiConsole "${Tags.SETUP}=$Result"`,
+    `  Write-CdkAmiConsole "${resultKey(p)}=$Result"`,
     '}',
   ];
   if (p.init) {

@@ -62,6 +62,10 @@ export const Tags = {
   SETUP: `${TAG_PREFIX}setup`,
   /** On a BakedAmi's builder: which construct it builds for. */
   BUILDER: `${TAG_PREFIX}builder`,
+  /** Written by an image's test instance on itself: `succeeded` or `failed:<exit code>`. */
+  TEST: `${TAG_PREFIX}test`,
+  /** On an image's test instance: which construct's image it tests. */
+  TESTER: `${TAG_PREFIX}tester`,
   /** On a copy made by another account: what its create shared of the source, withdrawn by its delete. */
   SOURCE_SHARE: `${TAG_PREFIX}source-share`,
 } as const;
@@ -297,6 +301,8 @@ export const Schemas = {
     ImportFailure: text,
     // A copy owned by another account: every link follows it as this role.
     RoleArn: text,
+    // An image with a test: false on the links before the test (the image's settings wait for the hand-over link after it).
+    HandOver: flag,
   },
   [ResourceTypes.PARAMETER]: {
     Region: createOnly(required),
@@ -312,6 +318,8 @@ export const Schemas = {
     ...LINK,
     InstanceId: required,
     StopBy: oneOf(StopBy.HANDLER, StopBy.INSTANCE, StopBy.NONE),
+    // An image's test instance, not a builder: the path of the image it tests (the result is Tags.TEST; the handler terminates it).
+    TestOf: text,
   },
 } as const satisfies Record<ResourceType, Schema>;
 
