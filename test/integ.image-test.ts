@@ -13,6 +13,7 @@ import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, publicVpc } from './integ-helpers';
 import { BakedAmi, ImageTest } from '../src';
 
@@ -53,7 +54,8 @@ const image = new BakedAmi(stack, 'Web', {
 });
 
 const userData = ec2.UserData.forLinux();
-const template = new ec2.LaunchTemplate(stack, 'WebTemplate', { ...settings, machineImage: image, userData });
+const role = new iam.Role(stack, 'WebRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+const template = new ec2.LaunchTemplate(stack, 'WebTemplate', { ...settings, machineImage: image, userData, role });
 const group = new autoscaling.AutoScalingGroup(stack, 'WebGroup', {
   vpc,
   vpcSubnets,

@@ -118,7 +118,7 @@ describe('README: Rolling out a tested image', () => {
     // The group's own template names the image the test gates: the test cannot launch from it.
     expect(testTemplate).not.toBe(groupTemplate);
     const settings = (id: string) => {
-      const { ImageId: _image, UserData: _userData, TagSpecifications: _tags, ...rest } = resources[id].Properties.LaunchTemplateData;
+      const { ImageId: _image, UserData: _userData, IamInstanceProfile: _profile, TagSpecifications: _tags, ...rest } = resources[id].Properties.LaunchTemplateData;
       return rest;
     };
     expect(settings(testTemplate)).toEqual(settings(groupTemplate));

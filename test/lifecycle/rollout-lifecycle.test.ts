@@ -10,6 +10,7 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AutoScalingGroups, GroupInstance, GroupPolicies, LaunchTemplates, autoScalingGroupStandIn, launchTemplateStandIn } from './auto-scaling';
 import { StackTemplate } from './cfn-simulator';
 import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
@@ -40,7 +41,9 @@ function template(instanceId: string, removalPolicy = RemovalPolicy.DESTROY): St
     });
     new autoscaling.AutoScalingGroup(stack, 'WebGroup', {
       vpc,
-      launchTemplate: new ec2.LaunchTemplate(stack, 'WebTemplate', { ...settings, machineImage: image }),
+      launchTemplate: new ec2.LaunchTemplate(stack, 'WebTemplate', {
+        ...settings, machineImage: image, role: new iam.Role(stack, 'WebRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }),
+      }),
       minCapacity: 2,
       maxCapacity: 4,
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ maxBatchSize: 1, minInstancesInService: 2 }),
