@@ -1,4 +1,6 @@
-import { DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand, EC2Client, GetConsoleOutputCommand, Instance, StopInstancesCommand, TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { declareCalls } from './shared/calls';
 import { ec2 } from './shared/clients';
 import { AmiError, errorCode, errorMessage, isNotFound, isThrottling, toAmiError } from './shared/errors';
@@ -18,6 +20,7 @@ export const CALLS = declareCalls(
   'ec2:DescribeInstances',
   'ec2:GetConsoleOutput',
   'ec2:StopInstances',
+  'ec2:TerminateInstances',
 );
 
 /**
@@ -28,9 +31,12 @@ export const CALLS = declareCalls(
  * code>`, and writes the same as a marker line on the console (for images
  * without the AWS CLI). A failed or timed-out setup fails with the last lines
  * of the builder's console output, which is what the stack event shows.
+ *
+ * With `TestOf`, the instance is an image's test instance instead: it
+ * reports `cdk-ami:test` the same way, and the link terminates it once it
+ * reported (passed or failed) or its time is up, so it lives only while the
+ * test runs.
  */
-
-/** The tag the builder sets on itself, and the console marker's prefix. */
 
 /** Who brings the builder to `stopped` before it is imaged. */
 type StopByValue = typeof StopBy[keyof typeof StopBy];
@@ -38,7 +44,35 @@ type StopByValue = typeof StopBy[keyof typeof StopBy];
 /** How much of the console the stack event shows: enough to see the error, short enough for the event. */
 const CONSOLE_LINES = 15;
 const CONSOLE_CHARS = 1500;
-const MARKER = new RegExp(`${Tags.SETUP}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g');
+
+/** How a link names what it waits for, and the key the instance reports under. */
+interface Subject {
+  readonly resultKey: string;
+  /** The subject of the event's sentences, e.g. `The setup of builder instance i-…`. */
+  readonly run: string;
+  /** The instance, e.g. `Builder instance i-…`. */
+  readonly instance: string;
+  /** What reports: `setup` or `test`. */
+  readonly noun: string;
+  /** The prop that sets the wait's length. */
+  readonly timeoutField: string;
+  /** Test instances are terminated once they reported. */
+  readonly terminates: boolean;
+}
+
+function subjectOf(props: Props, instanceId: string): Subject {
+  const testOf = str(props.TestOf);
+  if (testOf) {
+    return {
+      resultKey: Tags.TEST, run: `The test of ${testOf} (instance ${instanceId})`, instance: `Test instance ${instanceId} of ${testOf}`,
+      noun: 'test', timeoutField: 'test.timeout', terminates: true,
+    };
+  }
+  return {
+    resultKey: Tags.SETUP, run: `The setup of builder instance ${instanceId}`, instance: `Builder instance ${instanceId}`,
+    noun: 'setup', timeoutField: 'setupTimeout', terminates: false,
+  };
+}
 
 export async function setupOnEvent(event: CustomResourceEvent): Promise<OnEventResponse<Setup>> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
@@ -67,34 +101,45 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
     instance = await describeInstance(client, instanceId);
   } catch (err) {
     if (isThrottling(err)) return pendingOrBudgetSpent(client, s, 'pending (throttled)');
-    throw toAmiError(err, `Reading builder instance ${instanceId} in ${s.region}`);
+    throw toAmiError(err, `Reading ${s.subject.instance.replace(/^\w/, (c) => c.toLowerCase())} in ${s.region}`);
   }
   if (!instance) {
     if (s.elapsedMs < NOT_FOUND_GRACE_MS) return pendingOrBudgetSpent(client, s, 'not visible yet');
-    throw new AmiError(`Builder instance ${instanceId} does not exist in ${s.region}.`);
+    throw new AmiError(`${s.subject.instance} does not exist in ${s.region}.`);
   }
 
   const state = instance.State?.Name ?? 'unknown';
-  let result = tagValue(instance, Tags.SETUP);
+  let result = tagValue(instance, s.subject.resultKey);
   let output: ConsoleOutput | undefined;
   if (!result) {
-    output = await readConsole(client, instanceId);
+    output = await readConsole(client, instanceId, s.subject.resultKey);
     result = output.marker;
   }
-  log('info', 'setup poll', { instanceId, state, result: result ?? 'running', elapsedSeconds: s.elapsedSeconds, link: s.linkLabel });
+  log('info', `${s.subject.noun} poll`, { instanceId, state, result: result ?? 'running', elapsedSeconds: s.elapsedSeconds, link: s.linkLabel });
 
   if (result && result !== SETUP_SUCCEEDED) {
     const exitCode = result.replace(/^failed:/, '');
-    throw new AmiError(`The setup of builder instance ${instanceId} failed with exit code ${exitCode}. ${(output ?? await readConsole(client, instanceId)).tail}`);
+    const tail = (output ?? await readConsole(client, instanceId, s.subject.resultKey)).tail;
+    await terminateAfterReport(client, s);
+    throw new AmiError(`${s.subject.run} failed with exit code ${exitCode}. ${tail}`);
   }
-  if (state === 'terminated' || state === 'shutting-down') {
-    throw new AmiError(`Builder instance ${instanceId} is ${state} before its setup reported a result. ${(output ?? await readConsole(client, instanceId)).tail}`);
+  // A passed test whose instance is ending (an earlier poll's terminate, answered too late) is done below.
+  if ((state === 'terminated' || state === 'shutting-down') && !(result && s.subject.terminates)) {
+    throw new AmiError(`${s.subject.instance} is ${state} before its ${s.subject.noun} reported a result. ${(output ?? await readConsole(client, instanceId, s.subject.resultKey)).tail}`);
   }
   if (!result) {
     if (state === 'stopped' || state === 'stopping') {
-      throw new AmiError(`Builder instance ${instanceId} is ${state} before its setup reported a result. ${(output ?? await readConsole(client, instanceId)).tail}`);
+      const tail = (output ?? await readConsole(client, instanceId, s.subject.resultKey)).tail;
+      await terminateAfterReport(client, s);
+      throw new AmiError(`${s.subject.instance} is ${state} before its ${s.subject.noun} reported a result. ${tail}`);
     }
-    return pendingOrBudgetSpent(client, s, 'setup running');
+    return pendingOrBudgetSpent(client, s, `${s.subject.noun} running`);
+  }
+
+  // A test passed: its instance has done its work.
+  if (s.subject.terminates) {
+    if (!await terminateAfterReport(client, s)) return pendingOrBudgetSpent(client, s, 'test passed, terminating the instance (throttled)');
+    return done(instanceId, SETUP_SUCCEEDED);
   }
 
   // Setup succeeded: the builder is imaged once it is in the state the recipe asks for.
@@ -138,6 +183,27 @@ async function stopBuilder(client: EC2Client, instanceId: string, region: string
   }
 }
 
+/**
+ * Terminates a test instance once it reported (or its time is up). True once
+ * EC2 accepted (or the instance is gone already); false when throttled, for
+ * the next poll to try again. After a failure the deployment fails anyway
+ * (and CloudFormation deletes the instance in the rollback): an error is
+ * logged, not thrown, so the event shows the test's result.
+ */
+async function terminateAfterReport(client: EC2Client, s: SetupLink): Promise<boolean> {
+  if (!s.subject.terminates) return true;
+  try {
+    await client.send(new TerminateInstancesCommand({ InstanceIds: [s.instanceId] }));
+    log('info', 'test instance terminated', { instanceId: s.instanceId, region: s.region });
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'InvalidInstanceID.NotFound' || errorCode(err) === 'IncorrectInstanceState') return true;
+    if (isThrottling(err)) return false;
+    log('warn', 'the test instance could not be terminated; CloudFormation deletes it with the test', { instanceId: s.instanceId, region: s.region, error: errorMessage(err) });
+    return true;
+  }
+}
+
 interface ConsoleOutput {
   /** The last result marker on the console, if any. */
   readonly marker?: string;
@@ -150,7 +216,7 @@ interface ConsoleOutput {
  * `Latest` asks Nitro instances for the most recent output rather than the
  * buffer captured at the last boot.
  */
-export async function readConsole(client: EC2Client, instanceId: string): Promise<ConsoleOutput> {
+export async function readConsole(client: EC2Client, instanceId: string, resultKey: string = Tags.SETUP): Promise<ConsoleOutput> {
   let text: string;
   try {
     const out = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
@@ -159,11 +225,11 @@ export async function readConsole(client: EC2Client, instanceId: string): Promis
     log('warn', 'console output unavailable', { instanceId, error: errorMessage(err) });
     return { tail: `Its console output could not be read (${errorCode(err) ?? 'error'}: ${errorMessage(err)}); connect with Session Manager to look at the setup's log.` };
   }
-  return { marker: lastMarker(text), tail: consoleTail(text) };
+  return { marker: lastMarker(text, resultKey), tail: consoleTail(text) };
 }
 
-function lastMarker(text: string): string | undefined {
-  const markers = [...text.matchAll(MARKER)];
+function lastMarker(text: string, resultKey: string): string | undefined {
+  const markers = [...text.matchAll(new RegExp(`${resultKey}=(${SETUP_SUCCEEDED}|failed:-?\\d+)`, 'g'))];
   return markers.length ? markers[markers.length - 1][1] : undefined;
 }
 
@@ -189,6 +255,7 @@ interface SetupLink extends LinkTiming {
   readonly region: string;
   readonly instanceId: string;
   readonly stopBy: StopByValue;
+  readonly subject: Subject;
 }
 
 function readSetup(props: Props, startedAt: number | undefined): SetupLink {
@@ -197,6 +264,7 @@ function readSetup(props: Props, startedAt: number | undefined): SetupLink {
     region: required(props, 'Region'),
     instanceId: required(props, 'InstanceId'),
     stopBy: stopBy as StopByValue,
+    subject: subjectOf(props, required(props, 'InstanceId')),
     ...readLinkTiming(props, startedAt),
   };
 }
@@ -211,8 +279,10 @@ async function pendingOrBudgetSpent(client: EC2Client, s: SetupLink, state: stri
     log('info', 'link budget spent; the next link keeps waiting', { instanceId: s.instanceId, state, link: s.linkLabel });
     return done(s.instanceId, 'pending');
   }
-  const output = await readConsole(client, s.instanceId);
+  const output = await readConsole(client, s.instanceId, s.subject.resultKey);
+  await terminateAfterReport(client, s);
+  const within = s.subject.terminates ? `${s.subject.timeoutField} of` : 'the setup timeout of';
   throw new AmiError(
-    `The setup of builder instance ${s.instanceId} did not finish within the setup timeout of ${formatDuration(s.totalTimeoutSeconds)} (${state}); raise setupTimeout if it needs longer. ${output.tail}`,
+    `${s.subject.run} did not finish within ${within} ${formatDuration(s.totalTimeoutSeconds)} (${state}); raise ${s.subject.timeoutField} if it needs longer. ${output.tail}`,
   );
 }

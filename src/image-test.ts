@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { AmiValidationError } from './private/errors';
+import { BoundTest, launchImageTest, TestedImage } from './private/image-test-instance';
 
 /**
  * Where and how the test instance of an `ImageTest` runs.
@@ -124,23 +124,21 @@ export abstract class ImageTest {
     return new ScriptTest(userData, options);
   }
 
-  /** The test's commands. @internal */
-  public abstract readonly _userData: ec2.UserData;
-  /** Where and how the test runs. @internal */
-  public abstract readonly _options: ImageTestOptions;
-
   /**
-   * Makes the test's resources in `scope`, the image construct.
+   * Makes the test's resources in `scope`, the image construct, once its
+   * image is available: what hands the image over waits for the result.
    *
    * @internal
    */
-  public _bind(scope: Construct): void {
-    throw new AmiValidationError(`The test of ${scope.node.path} is not implemented yet.`, scope);
-  }
+  public abstract _bind(scope: Construct, image: TestedImage): BoundTest;
 }
 
 class ScriptTest extends ImageTest {
-  constructor(public readonly _userData: ec2.UserData, public readonly _options: ImageTestOptions) {
+  constructor(private readonly userData: ec2.UserData, private readonly options: ImageTestOptions) {
     super();
+  }
+
+  public _bind(scope: Construct, image: TestedImage): BoundTest {
+    return launchImageTest(scope, this.userData, this.options, image);
   }
 }

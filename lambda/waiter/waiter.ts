@@ -140,7 +140,8 @@ export async function waiterIsComplete(event: CustomResourceEvent): Promise<IsCo
     case 'available':
     case 'disabled':
       for (const unnamed of leftovers) await removeUnnamed(client, unnamed, w.region);
-      if (w.isLastLink) {
+      // An image with a test: its settings wait for the hand-over link after the test (HandOver false before it).
+      if (w.isLastLink && str(props.HandOver) !== 'false') {
         try {
           await applyGovernance(client, image, readGovernance(governedBefore(event)), readGovernance(props), w.region);
         } catch (err) {

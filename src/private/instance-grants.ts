@@ -22,12 +22,15 @@ export function grantImageOfInstance(scope: IConstruct, instanceId: string, acti
   }, arn);
   provider.grantCreateTagged('CreateImage');
   if (action === InstanceAction.STOP) grantStopInstance(scope, arn);
-  if (action === InstanceAction.TERMINATE) {
-    provider.addResourceToWaiterStatement('instance-terminate', {
-      sid: 'TerminateSourceInstances',
-      actions: ['ec2:TerminateInstances'],
-    }, arn);
-  }
+  if (action === InstanceAction.TERMINATE) grantTerminateInstance(scope, arn);
+}
+
+/** TerminateInstances on one instance, for the isComplete role (the waiter links). */
+export function grantTerminateInstance(scope: IConstruct, arn: string): void {
+  AmiProvider.of(scope).addResourceToWaiterStatement('instance-terminate', {
+    sid: 'TerminateSourceInstances',
+    actions: ['ec2:TerminateInstances'],
+  }, arn);
 }
 
 /** StopInstances on one instance, for the isComplete role (the waiter links). */

@@ -1,12 +1,13 @@
 import { Annotations, CfnOutput, Duration, Lazy, RemovalPolicy, Resource, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { IConstruct, IDependable } from 'constructs';
 import { DeregistrationProtection } from '../enums';
 import { LaunchPermission } from '../governance';
 import { ImageProps } from '../image-options';
-import { OperationType, RenderedProperties, ResourceTypes, V2 } from './contract';
+import { OperationType, RenderedProperties, ResourceTypes, Timing, V2 } from './contract';
 import { AmiValidationError } from './errors';
 import { renderFastLaunch } from './fast-launch';
 import { RemoteImageParameter } from './image-parameter';
@@ -91,6 +92,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
   public readonly waiters: WaiterChain;
   public readonly output?: CfnOutput;
   public readonly parameter?: ssm.IStringParameter;
+  public readonly testGrantPrincipal?: iam.IPrincipal;
   private removalPolicy: RemovalPolicy;
   private readonly shareSnapshots: boolean;
   /** When the image was disabled, if `disableAt` had passed at synth. */
@@ -148,34 +150,52 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
         ],
       });
     }
-    props.test?._bind(scope);
     const start = resources.beforeWaiters?.(this.operation, timeout);
+    // Sharing, deprecation and protection are applied by the last link once the
+    // image is available, and re-applied in place when they change.
+    const handOver: RenderedProperties<typeof ResourceTypes.WAITER> = {
+      ...resources.lastWaiterProperties,
+      // Set once the image is available, before the last link hands out its ID.
+      ImdsSupport: imdsSupport(props),
+      DisableAt: this.disabledAt,
+      LaunchPermissions: Lazy.any({ produce: () => this.launchPermissions.map((p) => p._render()) }, { omitEmptyArray: true }),
+      Public: props.dangerouslyMakePublic || undefined,
+      ShareSnapshots: props.shareSnapshots || undefined,
+      DeprecateAt: deprecationTime(scope, props.deprecateAt),
+      DeprecateAfterSeconds: deprecationDelaySeconds(scope, props.deprecateAfter, props.deprecateAt),
+      DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
+      // Enabled last, once everything else is set; the link completes when EC2 reports it enabled.
+      FastLaunch: fastLaunch,
+    };
+    if (props.test) validateTestedImage(scope, resources.account);
     this.waiters = new WaiterChain(scope, 'Wait', {
       serviceToken: provider.waiterServiceToken,
       region: scope.region,
       imageId: start?.imageId ?? this.operation.ref,
       timeout: start?.timeout ?? timeout,
-      // Sharing, deprecation and protection are applied by the last link once the
-      // image is available, and re-applied in place when they change.
       allLinkProperties: { ...resources.allWaiterProperties, ...start?.properties },
-      lastLinkProperties: {
-        ...resources.lastWaiterProperties,
-        // Set once the image is available, before the last link hands out its ID.
-        ImdsSupport: imdsSupport(props),
-        DisableAt: this.disabledAt,
-        LaunchPermissions: Lazy.any({ produce: () => this.launchPermissions.map((p) => p._render()) }, { omitEmptyArray: true }),
-        Public: props.dangerouslyMakePublic || undefined,
-        ShareSnapshots: props.shareSnapshots || undefined,
-        DeprecateAt: deprecationTime(scope, props.deprecateAt),
-        DeprecateAfterSeconds: deprecationDelaySeconds(scope, props.deprecateAfter, props.deprecateAt),
-        DeregistrationProtection: props.deregistrationProtection === DeregistrationProtection.DISABLED ? undefined : props.deregistrationProtection,
-        // Enabled last, once everything else is set; the link completes when EC2 reports it enabled.
-        FastLaunch: fastLaunch,
-      },
+      // With a test, the image's settings wait for the hand-over link, after the test.
+      lastLinkProperties: props.test ? { HandOver: false } : handOver,
     });
     for (const dependency of start?.dependencies ?? []) this.waiters.links[0].node.addDependency(dependency);
-    this.imageId = this.waiters.imageId;
-    this.imageName = this.waiters.lastAttribute('ImageName');
+    let handedOver = this.waiters;
+    let testCost = { resources: 0, waiterLinks: 0 };
+    if (props.test) {
+      const test = props.test._bind(scope, { imageId: this.waiters.imageId, region: scope.region, windows: knownPlatform(props, resources)[0] === true });
+      this.testGrantPrincipal = test.grantPrincipal;
+      // One link: the image is available already; only fast launch may take a while.
+      handedOver = new WaiterChain(scope, 'HandOver', {
+        serviceToken: provider.waiterServiceToken,
+        region: scope.region,
+        imageId: this.waiters.imageId,
+        timeout: Duration.seconds(Math.min(timeout.toSeconds(), Timing.LINK_BUDGET_SECONDS)),
+        lastLinkProperties: handOver,
+      });
+      handedOver.links[0].node.addDependency(test.result);
+      testCost = { resources: test.resources + 1, waiterLinks: test.waiterLinks + 1 };
+    }
+    this.imageId = handedOver.imageId;
+    this.imageName = handedOver.lastAttribute('ImageName');
 
     if (props.output ?? true) {
       this.output = new CfnOutput(scope, 'ImageIdOutput', {
@@ -211,8 +231,8 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       }
     }
     recordImageCost(scope, {
-      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0) + (start?.resources ?? 0),
-      waiterLinks: this.waiters.links.length + (start?.waiterLinks ?? 0),
+      resources: 1 + this.waiters.links.length + (this.parameter ? 1 : 0) + (start?.resources ?? 0) + testCost.resources,
+      waiterLinks: this.waiters.links.length + (start?.waiterLinks ?? 0) + testCost.waiterLinks,
       outputs: this.output ? 1 : 0,
     });
   }
@@ -256,6 +276,19 @@ function knownPlatform(props: ImageProps, resources: ManagedImageResources<Opera
   if (resources.platform) return [resources.platform.windows, resources.platform.knownFrom];
   if (props.osType === undefined) return [undefined, 'the image'];
   return [props.osType === ec2.OperatingSystemType.WINDOWS, `the image (osType ${ec2.OperatingSystemType[props.osType]})`];
+}
+
+/**
+ * The test instance is an AWS::EC2::Instance of the stack: it can only test
+ * an image of the stack's Region and account.
+ */
+function validateTestedImage(scope: Resource & { readonly region: string }, account: string | undefined): void {
+  const stack = Stack.of(scope);
+  const where = account && account !== stack.account ? `account ${account}`
+    : !Token.isUnresolved(scope.region) && scope.region !== stack.region ? `Region ${scope.region}` : undefined;
+  if (!where) return;
+  throw new AmiValidationError(`test is set on an image in ${where}, outside the stack's: the test instance is a resource of the stack, which launches only in its own Region and account; `
+    + 'test the source image instead, or copy the image with a stack of that Region and account and test it there.', scope);
 }
 
 function imdsSupport(props: ImageProps): string | undefined {

@@ -1,4 +1,6 @@
-import { DescribeInstancesCommand, GetConsoleOutputCommand, Instance, InstanceStateName, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand, GetConsoleOutputCommand, Instance, InstanceStateName, StopInstancesCommand, TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import 'aws-sdk-client-mock-jest';
 import {
   INSTANCE_ID, SERVICE_TOKEN, awsError, captureLogs, createEvent, deleteEvent, expectOneLine, mockedClients, rejectionOf, reservationOf, updateEvent,
@@ -189,6 +191,93 @@ describe('Custom::AmiBuilderSetup rollback', () => {
     const started = await onEvent(event);
     expect(started).toEqual({ PhysicalResourceId: `${INSTANCE_ID}/setup-1`, WaitStartedAt: NOW, RollingBack: true });
     expect(await isComplete({ ...event, ...started } as never)).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'rolled back' } });
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('Custom::AmiBuilderSetup of an image\'s test instance (TestOf)', () => {
+  const PATH = 'Stack/Web';
+  const testProps = (overrides: Record<string, unknown> = {}) => setupProps({ StopBy: undefined, TestOf: PATH, Links: '1', TimeoutSeconds: '1800', ...overrides });
+  const tester = (state: InstanceStateName, result?: string): Instance => ({
+    InstanceId: INSTANCE_ID,
+    State: { Name: state },
+    Tags: [{ Key: 'Name', Value: 'Stack/Web/Test' }, ...(result ? [{ Key: 'cdk-ami:test', Value: result }] : [])],
+  });
+  beforeEach(() => {
+    ec2Mock.on(TerminateInstancesCommand).resolves({});
+  });
+
+  test('while the test runs: pending, nothing terminated; a builder\'s setup tag is not a test result', async () => {
+    givenBuilder({ ...tester('running'), Tags: [{ Key: 'cdk-ami:setup', Value: 'succeeded' }] });
+    givenConsole('cdk-ami:setup=succeeded\nrunning the test\n');
+    expect(await isComplete(poll(testProps()))).toEqual({ IsComplete: false });
+    expect(ec2Mock).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  test('passed (tag or console line): terminates the test instance and hands over; never stops it', async () => {
+    givenBuilder(tester('running', 'succeeded'));
+    expect(await isComplete(poll(testProps()))).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'succeeded' } });
+    expect(ec2Mock).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+    expect(ec2Mock).not.toHaveReceivedCommand(StopInstancesCommand);
+
+    ec2Mock.resetHistory();
+    givenBuilder(tester('running'));
+    givenConsole('ok\ncdk-ami:test=succeeded\n');
+    expect(await isComplete(poll(testProps()))).toMatchObject({ IsComplete: true });
+    expect(ec2Mock).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1);
+  });
+
+  test('passed, but the terminate is throttled: polls again; an instance already gone is done', async () => {
+    givenBuilder(tester('running', 'succeeded'), tester('shutting-down', 'succeeded'));
+    ec2Mock.on(TerminateInstancesCommand).rejectsOnce(awsError('RequestLimitExceeded')).rejectsOnce(awsError('IncorrectInstanceState'));
+    expect(await isComplete(poll(testProps()))).toEqual({ IsComplete: false });
+    expect(await isComplete(poll(testProps()))).toMatchObject({ IsComplete: true });
+  });
+
+  test('failed: the event names the image, the exit code and the console\'s last lines, read before the instance is terminated', async () => {
+    givenBuilder(tester('running', 'failed:7'));
+    givenConsole('curl: (7) Failed to connect to localhost port 80\ncdk-ami:test=failed:7\n');
+    const err = await rejectionOf(isComplete(poll(testProps())));
+    expectOneLine(err);
+    expect(err.message).toBe(`The test of ${PATH} (instance ${INSTANCE_ID}) failed with exit code 7. `
+      + 'Last lines of its console output: curl: (7) Failed to connect to localhost port 80 | cdk-ami:test=failed:7');
+    const order = ec2Mock.calls().map((c) => c.args[0].constructor.name);
+    expect(order.indexOf('TerminateInstancesCommand')).toBeGreaterThan(order.indexOf('GetConsoleOutputCommand'));
+  });
+
+  test('failed, and the terminate is refused: the event still shows the test\'s result (CloudFormation deletes the instance)', async () => {
+    givenBuilder(tester('running', 'failed:1'));
+    ec2Mock.on(TerminateInstancesCommand).rejects(awsError('UnauthorizedOperation', 'not authorized'));
+    expect((await rejectionOf(isComplete(poll(testProps())))).message).toMatch(/^The test of Stack\/Web \(instance i-[0-9a-f]+\) failed with exit code 1\./);
+    expect(logs.find('the test instance could not be terminated; CloudFormation deletes it with the test')).toHaveLength(1);
+  });
+
+  test('timed out: the last link terminates the instance and fails naming test.timeout; an earlier link hands over and keeps it', async () => {
+    givenBuilder(tester('running'), tester('running'));
+    givenConsole('waiting for port 80\n');
+    expect(await isComplete(poll(testProps({ Links: '2', TimeoutSeconds: '3600' }), 30))).toEqual({ IsComplete: true, Data: { InstanceId: INSTANCE_ID, Setup: 'pending' } });
+    expect(ec2Mock).not.toHaveReceivedCommand(TerminateInstancesCommand);
+    const err = await rejectionOf(isComplete(poll(testProps({ Link: '2', Links: '2', TimeoutSeconds: '3600' }), 30)));
+    expect(err.message).toBe(`The test of ${PATH} (instance ${INSTANCE_ID}) did not finish within test.timeout of 1 h (test running); raise test.timeout if it needs longer. `
+      + 'Last lines of its console output: waiting for port 80');
+    expect(ec2Mock).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+  });
+
+  test('an instance that stopped or ended before reporting fails, naming the test', async () => {
+    givenBuilder(tester('stopped'));
+    givenConsole('Kernel panic\n');
+    expect((await rejectionOf(isComplete(poll(testProps())))).message)
+      .toBe(`Test instance ${INSTANCE_ID} of ${PATH} is stopped before its test reported a result. Last lines of its console output: Kernel panic`);
+    expect(ec2Mock).toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  test('an update with the same instance, and a rollback, are done at once without a call', async () => {
+    const same = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, testProps({ TimeoutSeconds: '3000' }), testProps());
+    expect(await isComplete(same)).toMatchObject({ IsComplete: true, Data: { Setup: 'unchanged' } });
+    stackIs('UPDATE_ROLLBACK_IN_PROGRESS');
+    const back = updateEvent(ResourceTypes.BUILDER_SETUP, `${INSTANCE_ID}/setup-1`, testProps(), testProps({ InstanceId: 'i-0fffffffffffffff0' }));
+    const started = await onEvent(back);
+    expect(await isComplete({ ...back, ...started } as never)).toMatchObject({ IsComplete: true, Data: { Setup: 'rolled back' } });
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 });

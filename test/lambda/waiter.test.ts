@@ -209,6 +209,15 @@ describe('isComplete: available', () => {
     expect(logs.find('instance stop requested')).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, region: 'us-east-1' })]);
   });
 
+  test('the last link before an image\'s test (HandOver false) neither applies nor undoes the settings: the hand-over link does', async () => {
+    imageIs({ State: 'available' });
+    const settings = { ImdsSupport: 'v2.0', LaunchPermissions: [{ UserId: '111111111111' }], DeprecateAfterSeconds: '86400', InstanceAction: 'terminate', InstanceId: INSTANCE_ID };
+    // A test added to an existing image: the link's settings move to the hand-over link.
+    const event = updateEvent(WAITER, `${IMAGE_ID}/wait-1`, waiterProps({ Link: '1', Links: '1', HandOver: 'false' }), waiterProps({ Link: '1', Links: '1', ...settings }));
+    await expect(isComplete({ ...event, WaitStartedAt: NOW } as never)).resolves.toMatchObject({ IsComplete: true, Data: { ImageId: IMAGE_ID } });
+    expect(ec2Mock.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual(['DescribeImagesCommand']);
+  });
+
   test('the last link terminates the instance', async () => {
     imageIs({ State: 'available' });
     ec2Mock.on(TerminateInstancesCommand).resolves({});
