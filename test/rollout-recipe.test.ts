@@ -56,12 +56,12 @@ function references(resources: Resources, id: string): string[] {
   return [...found];
 }
 
-/** Whether `from` depends on `to`, directly or transitively, without passing through `avoid`. */
-function dependsOn(resources: Resources, from: string, to: string, avoid?: string): boolean {
+/** Whether `from` is `to` or depends on it, directly or transitively. */
+function dependsOn(resources: Resources, from: string, to: string): boolean {
   const seen = new Set<string>();
   const visit = (id: string): boolean => {
     if (id === to) return true;
-    if (id === avoid || seen.has(id)) return false;
+    if (seen.has(id)) return false;
     seen.add(id);
     return references(resources, id).some(visit);
   };
@@ -101,18 +101,26 @@ describe('README: Rolling out a tested image', () => {
     expect(attribute).toBe('ImageId');
   });
 
-  test('the group reaches the new image only through the test: every path passes its last link', () => {
+  test('the hand-over link, whose ID the group launches, waits for the test of the new image', () => {
+    const [handOver] = getAtt(resources[groupTemplate].Properties.LaunchTemplateData.ImageId);
     const [operation] = ofType(resources, ResourceTypes.AMI_FROM_INSTANCE);
-    const testLinks = ofType(resources, ResourceTypes.BUILDER_SETUP).filter((id) => dependsOn(resources, id, operation));
-    expect(testLinks.length).toBeGreaterThan(0);
-    const last = testLinks.find((id) => testLinks.every((other) => other === id || dependsOn(resources, id, other)))!;
+    // The test instance launches the new image, from a link of the image's availability chain.
+    const [testInstance] = ofType(resources, 'AWS::EC2::Instance').filter((id) => {
+      const image = resources[id].Properties.ImageId?.['Fn::GetAtt'];
+      return image && resources[image[0]].Type === ResourceTypes.WAITER;
+    });
+    expect(testInstance).toBeDefined();
+    expect(dependsOn(resources, testInstance, operation)).toBe(true);
+    // Its result links wait for its report; the hand-over link waits for the last of them.
+    const results = ofType(resources, ResourceTypes.BUILDER_SETUP).filter((id) => dependsOn(resources, id, testInstance));
+    expect(results.length).toBeGreaterThan(0);
+    const last = results.find((id) => results.every((other) => dependsOn(resources, id, other)));
     expect(last).toBeDefined();
-    expect(dependsOn(resources, group, operation)).toBe(true);
-    expect(dependsOn(resources, group, operation, last)).toBe(false);
+    expect(dependsOn(resources, handOver, last!)).toBe(true);
   });
 
-  test('the test launches from a template of its own with the group\'s settings, from the new image', () => {
-    const testInstances = ofType(resources, 'AWS::EC2::Instance').filter((id) => resources[id].Properties.LaunchTemplate);
+  test('the test launches from a template of its own, made from the group\'s settings', () => {
+    const testInstances = ofType(resources, 'AWS::EC2::Instance').filter((id) => resources[id].Properties.ImageId?.['Fn::GetAtt']);
     expect(testInstances).toHaveLength(1);
     const testTemplate = resources[testInstances[0]].Properties.LaunchTemplate.LaunchTemplateId.Ref;
     // The group's own template names the image the test gates: the test cannot launch from it.
