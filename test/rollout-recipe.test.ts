@@ -125,8 +125,9 @@ describe('README: Rolling out a tested image', () => {
     const testTemplate = resources[testInstances[0]].Properties.LaunchTemplate.LaunchTemplateId.Ref;
     // The group's own template names the image the test gates: the test cannot launch from it.
     expect(testTemplate).not.toBe(groupTemplate);
+    // What the test instance sets itself (image, user data, profile) and the tags naming each template aside.
     const settings = (id: string) => {
-      const { ImageId: _image, UserData: _userData, IamInstanceProfile: _profile, TagSpecifications: _tags, ...rest } = resources[id].Properties.LaunchTemplateData;
+      const { ImageId: _i, UserData: _u, IamInstanceProfile: _p, TagSpecifications: _t, ...rest } = resources[id].Properties.LaunchTemplateData;
       return rest;
     };
     expect(settings(testTemplate)).toEqual(settings(groupTemplate));
