@@ -64,13 +64,21 @@ function subjectOf(props: Props, instanceId: string): Subject {
   const testOf = str(props.TestOf);
   if (testOf) {
     return {
-      resultKey: Tags.TEST, run: `The test of ${testOf} (instance ${instanceId})`, instance: `Test instance ${instanceId} of ${testOf}`,
-      noun: 'test', timeoutField: 'test.timeout', terminates: true,
+      resultKey: Tags.TEST,
+      run: `The test of ${testOf} (instance ${instanceId})`,
+      instance: `Test instance ${instanceId} of ${testOf}`,
+      noun: 'test',
+      timeoutField: 'test.timeout',
+      terminates: true,
     };
   }
   return {
-    resultKey: Tags.SETUP, run: `The setup of builder instance ${instanceId}`, instance: `Builder instance ${instanceId}`,
-    noun: 'setup', timeoutField: 'setupTimeout', terminates: false,
+    resultKey: Tags.SETUP,
+    run: `The setup of builder instance ${instanceId}`,
+    instance: `Builder instance ${instanceId}`,
+    noun: 'setup',
+    timeoutField: 'setupTimeout',
+    terminates: false,
   };
 }
 
@@ -138,7 +146,7 @@ export async function setupIsComplete(event: CustomResourceEvent): Promise<IsCom
 
   // A test passed: its instance has done its work.
   if (s.subject.terminates) {
-    if (!await terminateAfterReport(client, s)) return pendingOrBudgetSpent(client, s, 'test passed, terminating the instance (throttled)');
+    if (!await terminateAfterReport(client, s, true)) return pendingOrBudgetSpent(client, s, 'test passed, terminating the instance (throttled)');
     return done(instanceId, SETUP_SUCCEEDED);
   }
 
@@ -186,11 +194,13 @@ async function stopBuilder(client: EC2Client, instanceId: string, region: string
 /**
  * Terminates a test instance once it reported (or its time is up). True once
  * EC2 accepted (or the instance is gone already); false when throttled, for
- * the next poll to try again. After a failure the deployment fails anyway
- * (and CloudFormation deletes the instance in the rollback): an error is
- * logged, not thrown, so the event shows the test's result.
+ * the next poll to try again. After a failure the deployment fails anyway,
+ * and CloudFormation deletes the instance in the rollback: an error is only
+ * logged, so that the event shows the test's result. After a pass, an
+ * instance that cannot be terminated fails the deployment (whose rollback
+ * deletes it) rather than run on unnoticed.
  */
-async function terminateAfterReport(client: EC2Client, s: SetupLink): Promise<boolean> {
+async function terminateAfterReport(client: EC2Client, s: SetupLink, passed = false): Promise<boolean> {
   if (!s.subject.terminates) return true;
   try {
     await client.send(new TerminateInstancesCommand({ InstanceIds: [s.instanceId] }));
@@ -199,6 +209,7 @@ async function terminateAfterReport(client: EC2Client, s: SetupLink): Promise<bo
   } catch (err) {
     if (errorCode(err) === 'InvalidInstanceID.NotFound' || errorCode(err) === 'IncorrectInstanceState') return true;
     if (isThrottling(err)) return false;
+    if (passed) throw toAmiError(err, `${s.subject.run} passed, but terminating the instance`);
     log('warn', 'the test instance could not be terminated; CloudFormation deletes it with the test', { instanceId: s.instanceId, region: s.region, error: errorMessage(err) });
     return true;
   }

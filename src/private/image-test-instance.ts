@@ -4,9 +4,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IDependable } from 'constructs';
 import { builderScript, ScriptField, setupBody } from './builder-scripts';
 import { AmiValidationError } from './errors';
-import { grantTerminateInstance } from './instance-grants';
+import { instanceArn } from './instance-grants';
+import { AmiProvider } from './provider';
 import {
-  grantReportWait, launchReporting, Recipe, reportingRole, reportWait, suppressReportingNag, TEST_INSTANCE,
+  grantDescribeInstances, launchReporting, Recipe, reportingRole, reportWait, suppressReportingNag, TEST_INSTANCE,
 } from './reporting-instance';
 import { validateTimeout } from './validation';
 
@@ -97,7 +98,7 @@ export function launchImageTest(scope: Construct, userData: ec2.UserData, option
   }));
 
   const wait = reportWait(scope, 'TestResult', { instanceId: launched.instanceId, region: image.region, timeout }, { TestOf: scope.node.path });
-  grantTerminateInstance(scope, grantReportWait(scope, launched.instanceId));
+  grantTestInstance(scope, launched.instanceId, wait.links);
   suppressReportingNag(TEST_INSTANCE, role, launched.instance ?? cfn, [
     { id: 'AwsSolutions-EC26', reason: 'The test instance\'s volumes are the image\'s (or the launch template\'s), encrypted as they are: it tests the image its consumers launch.' },
     { id: 'AwsSolutions-EC28', reason: 'The test instance runs for one test and is terminated once it reports; its output is in the stack event and the console.' },
@@ -109,6 +110,26 @@ export function launchImageTest(scope: Construct, userData: ec2.UserData, option
     resources: countResources(scope) - before,
     waiterLinks: wait.links.length,
   };
+}
+
+/**
+ * The waiter role reads the test instance's console and terminates it: a
+ * policy of its own under the image, naming exactly that instance, which the
+ * result links wait for. In the provider's default policy, the instance's ID
+ * would make the provider wait for the instance, which waits for the image,
+ * which waits for the provider (a cycle).
+ */
+function grantTestInstance(scope: Construct, instanceId: string, links: readonly Construct[]): void {
+  grantDescribeInstances(scope);
+  const policy = new iam.Policy(scope, 'TestInstancePolicy', {
+    roles: [AmiProvider.of(scope).waiterRole],
+    statements: [new iam.PolicyStatement({
+      sid: 'ReadAndTerminateTestInstance',
+      actions: ['ec2:GetConsoleOutput', 'ec2:TerminateInstances'],
+      resources: [instanceArn(scope, instanceId)],
+    })],
+  });
+  for (const link of links) link.node.addDependency(policy);
 }
 
 /** The template's instance type unless it is known to have none. */

@@ -181,7 +181,8 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
     let handedOver = this.waiters;
     let testCost = { resources: 0, waiterLinks: 0 };
     if (props.test) {
-      const test = props.test._bind(scope, { imageId: this.waiters.imageId, region: scope.region, windows: knownPlatform(props, resources)[0] === true });
+      const windows = knownPlatform(props, resources)[0] === true;
+      const test = props.test._bind(scope, { imageId: this.waiters.imageId, region: scope.region, windows });
       this.testGrantPrincipal = test.grantPrincipal;
       // One link: the image is available already; only fast launch may take a while.
       handedOver = new WaiterChain(scope, 'HandOver', {

@@ -182,18 +182,22 @@ export function reportWait(
 
 /** The waiter role reads the instance (DescribeInstances has no resource type) and its console. */
 export function grantReportWait(scope: Construct, instanceId: string): string {
-  const provider = AmiProvider.of(scope);
+  grantDescribeInstances(scope);
   const arn = instanceArn(scope, instanceId);
-  provider.grantWaiter('describe-instances', {
-    sid: 'DescribeInstances',
-    actions: ['ec2:DescribeInstances'],
-    resources: ['*'],
-  });
-  provider.addResourceToWaiterStatement('builder-console', {
+  AmiProvider.of(scope).addResourceToWaiterStatement('builder-console', {
     sid: 'ReadBuilderConsoles',
     actions: ['ec2:GetConsoleOutput'],
   }, arn);
   return arn;
+}
+
+/** DescribeInstances, which takes no resource (`*`), for the waiter role. */
+export function grantDescribeInstances(scope: Construct): void {
+  AmiProvider.of(scope).grantWaiter('describe-instances', {
+    sid: 'DescribeInstances',
+    actions: ['ec2:DescribeInstances'],
+    resources: ['*'],
+  });
 }
 
 /**

@@ -252,6 +252,15 @@ describe('Custom::AmiBuilderSetup of an image\'s test instance (TestOf)', () => 
     expect(logs.find('the test instance could not be terminated; CloudFormation deletes it with the test')).toHaveLength(1);
   });
 
+  test('passed, but the terminate is refused: fails in one sentence (the rollback deletes the instance) rather than leave it running', async () => {
+    givenBuilder(tester('running', 'succeeded'));
+    ec2Mock.on(TerminateInstancesCommand).rejects(awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'));
+    const err = await rejectionOf(isComplete(poll(testProps())));
+    expectOneLine(err);
+    expect(err.message).toBe(`The test of ${PATH} (instance ${INSTANCE_ID}) passed, but terminating the instance failed: `
+      + 'UnauthorizedOperation: You are not authorized to perform this operation.');
+  });
+
   test('timed out: the last link terminates the instance and fails naming test.timeout; an earlier link hands over and keeps it', async () => {
     givenBuilder(tester('running'), tester('running'));
     givenConsole('waiting for port 80\n');
