@@ -233,10 +233,17 @@ async function main(): Promise<void> {
   add({ section, name: 'EC2 calls added beyond the test itself', value: ec2Added || 'none', target: '' });
   add({
     section,
-    name: 'Time added beyond the test itself (virtual)',
+    name: 'Time added beyond the test itself, observed (virtual)',
     value: `${seconds(testCost.pollsBeyondTest * interval)} = ${polls(testCost.pollsBeyondTest)}`,
     target: `<= 1 poll (${seconds(interval)})`,
     met: withTest.ok && testCost.pollsBeyondTest <= 1,
+  });
+  add({
+    section,
+    name: 'Time added beyond the test itself, worst case (observed + 1 interval)',
+    value: `${seconds((testCost.pollsBeyondTest + 1) * interval)} = ${polls(testCost.pollsBeyondTest + 1)}`,
+    target: `<= 1 poll (${seconds(interval)})`,
+    met: withTest.ok && testCost.pollsBeyondTest + 1 <= 1,
   });
 
   // Report ------------------------------------------------------------------------
