@@ -14,7 +14,7 @@ import { App, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, publicVpc } from './integ-helpers';
+import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, NGINX_PAGE, nginxSetup, publicVpc } from './integ-helpers';
 import { BakedAmi, ImageTest } from '../src';
 
 const app = new App();
@@ -29,15 +29,9 @@ const settings: ec2.LaunchTemplateProps = {
   requireImdsv2: true,
 };
 
-const setup = ec2.UserData.forLinux();
-setup.addCommands(
-  'set -euo pipefail',
-  'dnf install -y nginx',
-  'systemctl enable nginx',
-  'echo "baked by cdk-ami" > /usr/share/nginx/html/index.html',
-);
+const setup = nginxSetup();
 const check = ec2.UserData.forLinux();
-check.addCommands('set -euo pipefail', 'systemctl is-active nginx', 'curl -fsS --retry 5 --retry-connrefused http://localhost/ | grep -q "baked by cdk-ami"');
+check.addCommands('set -euo pipefail', 'systemctl is-active nginx', `curl -fsS --retry 5 --retry-connrefused http://localhost/ | grep -q "${NGINX_PAGE}"`);
 
 const image = new BakedAmi(stack, 'Web', {
   machineImage: ec2.MachineImage.latestAmazonLinux2023(),
@@ -67,7 +61,7 @@ const group = new autoscaling.AutoScalingGroup(stack, 'WebGroup', {
 });
 const groupId = stack.getLogicalId(group.node.defaultChild as autoscaling.CfnAutoScalingGroup);
 userData.addCommands(
-  'curl -fsS --retry 10 --retry-connrefused http://localhost/ | grep -q "baked by cdk-ami"; status=$?',
+  `curl -fsS --retry 10 --retry-connrefused http://localhost/ | grep -q "${NGINX_PAGE}"; status=$?`,
   `/opt/aws/bin/cfn-signal --exit-code $status --stack ${Aws.STACK_NAME} --resource ${groupId} --region ${Aws.REGION}`,
 );
 
