@@ -26,24 +26,21 @@ const INSTANCE = 'AWS::EC2::Instance';
 /** Polls the image stays pending in both deployments (it does not change what the test adds). */
 const PENDING_POLLS = 8;
 
-/** One image, `withTest` or not, in a VPC that exists already (so the VPC's own resources are not counted). */
-function addImage(stack: Stack, n: number, withTest: boolean): void {
-  const vpc = ec2.Vpc.fromVpcAttributes(stack, `Vpc${n}`, {
+/** One image of `instanceId`, `withTest` or not, in a VPC that exists already (so no VPC resources are counted). */
+function addImage(stack: Stack, id: string, instanceId: string, withTest: boolean): void {
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, `${id}Vpc`, {
     vpcId: 'vpc-0123456789abcdef0',
     availabilityZones: ['us-east-1a'],
     privateSubnetIds: ['subnet-0123456789abcdef0'],
   });
   const check = ec2.UserData.forLinux();
   check.addCommands('systemctl is-active nginx');
-  new AmiFromInstance(stack, `Image${n}`, {
-    instanceId: `i-${n.toString(16).padStart(17, '0')}`,
-    ...(withTest ? { test: ImageTest.script(check, { vpc }) } : {}),
-  });
+  new AmiFromInstance(stack, id, { instanceId, ...(withTest ? { test: ImageTest.script(check, { vpc }) } : {}) });
 }
 
 function countByType(images: number, withTest: boolean): Record<string, number> {
   const stack = newStack('BenchStack');
-  for (let n = 0; n < images; n++) addImage(stack, n, withTest);
+  for (let n = 0; n < images; n++) addImage(stack, `Image${n}`, `i-${n.toString(16).padStart(17, '0')}`, withTest);
   const counts: Record<string, number> = {};
   for (const resource of Object.values(Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string }>)) {
     counts[resource.Type] = (counts[resource.Type] ?? 0) + 1;
@@ -122,14 +119,7 @@ async function deploy(ec2Endpoint: LocalEc2, withTest: boolean): Promise<Deploym
   Date.now = () => sim.now;
   try {
     const instanceId = ec2Endpoint.addInstance({ region: REGION });
-    const template = lifecycleTemplate((stack) => {
-      const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-        vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'],
-      });
-      const check = ec2.UserData.forLinux();
-      check.addCommands('systemctl is-active nginx');
-      new AmiFromInstance(stack, 'Image', { instanceId, ...(withTest ? { test: ImageTest.script(check, { vpc }) } : {}) });
-    }, {}, [INSTANCE]);
+    const template = lifecycleTemplate((stack) => addImage(stack, 'Image', instanceId, withTest), {}, [INSTANCE]);
     const start = sim.now;
     const result = await sim.deploy(template);
     const ec2Calls: Record<string, number> = {};
