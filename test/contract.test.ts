@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
   Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BootMode, CopiedAmi, DeregistrationProtection, DiskImageFormat, ImageArchitecture,
-  AmiFromDisks, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
+  AmiFromDisks, ImageTest, ImportDisk, ImportedAmi, ImportLicenseType, ImportPlatform, InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../src';
 import { newStack } from './util';
 import { Attributes, checkProperties, ResourceTypes, Schemas } from '../src/private/contract';
@@ -133,6 +133,8 @@ function everythingStack(): Stack {
     vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
     setup,
     setupTimeout: Duration.hours(2),
+    // Tested before it is handed over: HandOver on the link before the test, TestOf on the test's links.
+    test: ImageTest.script(setup, { vpc: ec2.Vpc.fromVpcAttributes(stack, 'TestVpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }) }),
   });
   return stack;
 }

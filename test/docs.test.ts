@@ -34,6 +34,8 @@ const NO_EC2_PARAMETER: Record<string, string> = {
   'ImageAttributes.userData': 'what getImage() tells CDK, not sent to AWS',
   'BakedAmiProps.vpc': 'where the builder runs; its subnet (vpcSubnets) is the RunInstances parameter',
   'BakedAmiProps.setupTimeout': 'a cdk-ami wait, no EC2 parameter',
+  'ImageTestOptions.vpc': 'where the test instance runs; its subnet (vpcSubnets) is the RunInstances parameter',
+  'ImageTestOptions.timeout': 'a cdk-ami wait, no EC2 parameter',
   'Ami.fromImageId': 'a reference to an existing image, no EC2 call',
   'Ami.fromImageAttributes': 'a reference to an existing image, no EC2 call',
   'ImageBase.isImage': 'a type check',

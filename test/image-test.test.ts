@@ -186,7 +186,8 @@ describe('IAM of a test', () => {
     const { template } = tested();
     const [roleId] = resourcesOfType(template, 'AWS::IAM::Role').find(([id]) => id.startsWith('GoldenTestRole'))!;
     const policies = resourcesOfType(template, 'AWS::IAM::Policy');
-    const own = policies.filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId)).flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const own = policies.filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
     expect(own).toEqual([expect.objectContaining({
       Sid: 'ReportTestResult',
       Action: 'ec2:CreateTags',

@@ -1,11 +1,13 @@
 import { App, CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cdk from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import IAMNoWildcardPermissions from 'cdk-nag/lib/rules/iam/IAMNoWildcardPermissions';
 import {
-  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi, StoredAmi,
+  Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, CopiedAmi, DiskImageFormat, ImageTest, ImportDisk, ImportedAmi, LaunchPermission, RestoredAmi,
+  StoredAmi,
 } from '../src';
 import { ENV, NAG_MAJOR, nagFindings, nagPlugin, newStack, snapshotDevices } from './util';
 import { iamWildcardFindings, suppressNag } from '../src/private/nag';
@@ -40,7 +42,13 @@ function everyConstruct(app = new App()): Stack {
   const source = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0');
   new StoredAmi(stack, 'StoredShared', { image: source, bucket: importedBucket, removalPolicy: RemovalPolicy.DESTROY });
   new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
-  new AmiFromSnapshot(stack, 'Registered', { blockDevices: snapshotDevices('snap-0123456789abcdef0') });
+  // Tested in the consumers' launch template: a test instance, its role, profile and the waiter's policy on it.
+  const check = ec2.UserData.forLinux();
+  check.addCommands('curl -fsS http://localhost/');
+  new AmiFromSnapshot(stack, 'Registered', {
+    blockDevices: snapshotDevices('snap-0123456789abcdef0'),
+    test: ImageTest.script(check, { launchTemplate: ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'Consumers', { launchTemplateId: 'lt-0123456789abcdef0', versionNumber: '1' }) }),
+  });
   new ImportedAmi(stack, 'Appliance', {
     disks: [
       ImportDisk.fromBucket(bucket, 'appliance/boot.vmdk', DiskImageFormat.VMDK),

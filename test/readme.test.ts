@@ -225,6 +225,7 @@ const DECLARED: Record<string, (scope: Construct, id: string) => unknown> = {
     privateSubnetIds: ['subnet-0000000000000000c', 'subnet-0000000000000000d'],
   }),
   's3.IBucket': (scope, id) => s3.Bucket.fromBucketName(scope, id, `readme-${id.toLowerCase()}`),
+  'ec2.LaunchTemplate': (scope, id) => new ec2.LaunchTemplate(scope, id, { instanceType: new ec2.InstanceType('t3.small'), requireImdsv2: true }),
   'AmiFromInstance': (scope, id) => new cdkAmi.AmiFromInstance(scope, id, { instanceId: 'i-0123456789abcdef0' }),
 };
 

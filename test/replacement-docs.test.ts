@@ -58,6 +58,8 @@ const PROPS: Record<string, { readonly types: readonly ResourceType[]; readonly 
       disableAt: [],
       fastLaunch: ['FastLaunch'],
       imageName: ['ImageName'],
+      // A test gates the image's hand-over; it never changes the image.
+      test: [],
     },
   },
   AmiFromInstanceProps: {

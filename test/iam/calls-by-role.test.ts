@@ -22,7 +22,9 @@ import {
   ACCOUNT, COPY_ACCOUNT, decide, FOREIGN_IMAGE, FOREIGN_SNAPSHOT, NEW_IMAGE, NEW_SNAPSHOT, OTHER_ACCOUNT, REGION, Request, resolve, roleId, sendsKey,
   SynthesizedStack, synthesized,
 } from './simulator';
-import { AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImportDisk, ImportedAmi, LaunchPermission, StoredAmi } from '../../src';
+import {
+  AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImageTest, ImportDisk, ImportedAmi, LaunchPermission, StoredAmi,
+} from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';
 
 type Principal = 'operation' | 'waiter' | 'copy';
@@ -77,8 +79,8 @@ const SPECIFIC: Record<string, string> = {
   'ec2:CreateRestoreImageTask': 'provider-permissions: from the named object',
   'ec2:CreateStoreImageTask': 'provider-permissions: of the named image',
   'ec2:StopInstances': 'provider-permissions: of the declared instance or builder',
-  'ec2:TerminateInstances': 'provider-permissions: of the declared instance',
-  'ec2:GetConsoleOutput': 'provider-permissions: of the builder',
+  'ec2:TerminateInstances': 'provider-permissions: of the declared instance, or an image\'s test instance (by its exact ARN)',
+  'ec2:GetConsoleOutput': 'provider-permissions: of the builder or an image\'s test instance',
   's3:DeleteObject': 'provider-permissions: of the stored object',
   'sts:AssumeRole': 'provider-permissions: of the copy role, against its trust policy',
   'cloudformation:DescribeStacks': 'provider-permissions: of its own stack',
@@ -122,6 +124,13 @@ function stacks(): { source: SynthesizedStack; target: SynthesizedStack } {
     vpc: ec2.Vpc.fromVpcAttributes(source, 'Vpc', { vpcId: 'vpc-12345678', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-12345678'] }),
     setup: ec2.UserData.forLinux(),
     ssmSessionPermissions: false,
+  });
+  // An image with a test: builder-setup.ts also reads and terminates its test instance.
+  new AmiFromInstance(source, 'Tested', {
+    instanceId: 'i-0ccccccccccccccc0',
+    test: ImageTest.script(ec2.UserData.forLinux(), {
+      launchTemplate: ec2.LaunchTemplate.fromLaunchTemplateAttributes(source, 'Consumers', { launchTemplateId: 'lt-0123456789abcdef0', versionNumber: '1' }),
+    }),
   });
   return { source: synthesized(source), target: synthesized(target) };
 }

@@ -19,6 +19,7 @@ import {
 } from './simulator';
 import {
   Ami, AmiFromDisks, AmiFromInstance, AmiFromSnapshot, BakedAmi, CopiedAmi, CrossAccountCopyRole, DeregistrationProtection, DiskImageFormat,
+  ImageTest,
   ImportDisk, ImportedAmi,
   InstanceAction, LaunchPermission, RestoredAmi, StoredAmi,
 } from '../../src';
@@ -158,6 +159,16 @@ function unnamedImportStack(): Stack {
   return stack;
 }
 
+/** An image tested with the consumers' launch template before it is handed over. */
+function testedStack(): Stack {
+  const stack = newStack('Tested');
+  const check = ec2.UserData.forLinux();
+  check.addCommands('curl -fsS http://localhost/');
+  const launchTemplate = ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'Consumers', { launchTemplateId: LAUNCH_TEMPLATE, versionNumber: '3' });
+  new AmiFromInstance(stack, 'Golden', { instanceId: INSTANCE, test: ImageTest.script(check, { launchTemplate }) });
+  return stack;
+}
+
 /** An AmiFromDisks with a root and a data disk, encrypted with a key of the stack. */
 function disksStack(): Stack {
   const stack = newStack('Disks');
@@ -174,7 +185,7 @@ function disksStack(): Stack {
   return stack;
 }
 
-type Role = 'operation' | 'waiter' | 'vmimport' | 'builder';
+type Role = 'operation' | 'waiter' | 'vmimport' | 'builder' | 'tester';
 interface Case {
   readonly reason: string;
   readonly role: Role;
@@ -609,9 +620,16 @@ function waiterCases(s: SynthesizedStack): Case[] {
       },
     });
   }
-  const builders = resourcesOf(s, 'Custom::AmiBuilderSetup').filter(([, p]) => p.Link === 1);
-  if (builders.length > 0) cases.push(wildcard('waiter', 'builder-setup.ts', 'ec2:DescribeInstances', 'to read a builder\'s setup result and state'));
-  for (const [, p] of builders) {
+  const waits = resourcesOf(s, 'Custom::AmiBuilderSetup').filter(([, p]) => p.Link === 1);
+  if (waits.length > 0) cases.push(wildcard('waiter', 'builder-setup.ts', 'ec2:DescribeInstances', 'to read a builder\'s setup result or a test\'s, and the instance\'s state'));
+  for (const [, p] of waits.filter(([, w]) => w.TestOf)) {
+    const tester = { resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) };
+    cases.push(
+      { reason: `GetConsoleOutput of the test instance ${p.InstanceId}`, role: 'waiter', request: { action: call('builder-setup.ts', 'ec2:GetConsoleOutput'), ...tester } },
+      { reason: `TerminateInstances of the test instance ${p.InstanceId} once it reported`, role: 'waiter', request: { action: call('builder-setup.ts', 'ec2:TerminateInstances'), ...tester } },
+    );
+  }
+  for (const [, p] of waits.filter(([, w]) => !w.TestOf)) {
     const builder = { resource: `arn:aws:ec2:${p.Region}:${s.account}:instance/${p.InstanceId}`, resourceType: 'instance', context: inRegion(p.Region) };
     cases.push(
       { reason: `GetConsoleOutput of the builder ${p.InstanceId}`, role: 'waiter', request: { action: call('builder-setup.ts', 'ec2:GetConsoleOutput'), ...builder } },
@@ -906,7 +924,7 @@ function denyCases(s: SynthesizedStack, hasImport: boolean): Case[] {
 
 /** What a BakedAmi builder's own role may do: report its setup result on itself, nothing more. */
 function builderCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
-  const [id, builder] = Object.entries(s.resources).find(([, r]) => r.Type === 'AWS::EC2::Instance')!;
+  const [id, builder] = markedInstance(s, 'cdk-ami:builder')!;
   const mark = builder.Properties.Tags.find((t: any) => t.Key === 'cdk-ami:builder').Value;
   const self = { action: 'ec2:CreateTags', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${id}`, resourceType: 'instance' };
   return {
@@ -923,6 +941,49 @@ function builderCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
       reason: 'CreateTags cdk-ami:setup on an instance that is not one of its builders',
       role: 'builder',
       request: { ...self, resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${INSTANCE}`, context: { 'aws:TagKeys': ['cdk-ami:setup'], ...inRegion(REGION) } },
+    }],
+  };
+}
+
+function markedInstance(s: SynthesizedStack, mark: string): [string, any] | undefined {
+  return Object.entries(s.resources).find(([, r]) => r.Type === 'AWS::EC2::Instance' && r.Properties.Tags.some((t: any) => t.Key === mark));
+}
+
+/**
+ * What an image's test instance may do: report its result on itself, nothing more; and the waiter role
+ * reads and terminates that instance, no other.
+ */
+function testCases(s: SynthesizedStack): { allow: Case[]; deny: Case[] } {
+  const [id, instance] = markedInstance(s, 'cdk-ami:tester')!;
+  const mark = instance.Properties.Tags.find((t: any) => t.Key === 'cdk-ami:tester').Value;
+  const self = { action: 'ec2:CreateTags', resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${id}`, resourceType: 'instance' };
+  const other = { resource: `arn:aws:ec2:${REGION}:${s.account}:instance/${INSTANCE}`, resourceType: 'instance', context: inRegion(REGION) };
+  return {
+    allow: [{
+      reason: 'CreateTags cdk-ami:test on its own test instance',
+      role: 'tester',
+      request: { ...self, context: { 'aws:ResourceTag/cdk-ami:tester': mark, 'aws:RequestTag/cdk-ami:test': 'succeeded', 'aws:TagKeys': ['cdk-ami:test'], ...inRegion(REGION) } },
+    }],
+    deny: [{
+      reason: 'CreateTags of another key on its own test instance',
+      role: 'tester',
+      request: { ...self, context: { 'aws:ResourceTag/cdk-ami:tester': mark, 'aws:RequestTag/cdk-ami:setup': 'succeeded', 'aws:TagKeys': ['cdk-ami:setup'], ...inRegion(REGION) } },
+    }, {
+      reason: 'CreateTags cdk-ami:test on an instance that is not this image\'s test instance',
+      role: 'tester',
+      request: { ...self, resource: other.resource, context: { 'aws:ResourceTag/cdk-ami:tester': '0000000000000000', 'aws:TagKeys': ['cdk-ami:test'], ...inRegion(REGION) } },
+    }, {
+      reason: 'TerminateInstances of an instance that is not the test instance',
+      role: 'waiter',
+      request: { action: 'ec2:TerminateInstances', ...other },
+    }, {
+      reason: 'GetConsoleOutput of an instance that is not the test instance',
+      role: 'waiter',
+      request: { action: 'ec2:GetConsoleOutput', ...other },
+    }, {
+      reason: 'StopInstances of the test instance (only a builder is stopped)',
+      role: 'waiter',
+      request: { action: 'ec2:StopInstances', resource: self.resource, resourceType: 'instance', context: inRegion(REGION) },
     }],
   };
 }
@@ -997,7 +1058,9 @@ function disksScenario(): Scenario {
   return {
     name: 'an image from disks',
     s,
-    roles: { operation: roleId(s, 'CdkAmiProviderOperationRole'), waiter: roleId(s, 'CdkAmiProviderWaiterRole'), vmimport: roleId(s, 'NixOSServiceRole'), builder: undefined },
+    roles: {
+      operation: roleId(s, 'CdkAmiProviderOperationRole'), waiter: roleId(s, 'CdkAmiProviderWaiterRole'), vmimport: roleId(s, 'NixOSServiceRole'), builder: undefined, tester: undefined,
+    },
     allow: cases.allow,
     deny: cases.deny,
   };
@@ -1017,20 +1080,24 @@ function scenario(name: string, stack: Stack, options: { rename: boolean; vmImpo
     operation: roleId(s, 'CdkAmiProviderOperationRole'),
     waiter: roleId(s, 'CdkAmiProviderWaiterRole'),
     vmimport: options.vmImport ? roleId(s, 'ApplianceServiceRole') : undefined,
-    builder: Object.values(s.resources).some((r) => r.Type === 'AWS::EC2::Instance') ? roleId(s, 'BakedBuilderRole') : undefined,
+    builder: markedInstance(s, 'cdk-ami:builder') ? roleId(s, 'BakedBuilderRole') : undefined,
+    tester: markedInstance(s, 'cdk-ami:tester') ? roleId(s, 'GoldenTestRole') : undefined,
   };
   const builder = roles.builder ? builderCases(s) : { allow: [], deny: [] };
+  const tester = roles.tester ? testCases(s) : { allow: [], deny: [] };
   const allow = [
     ...(name === 'every construct and option' ? operationCases(s) : []),
     ...waiterCases(s),
     ...(options.rename ? renameCases(s) : []),
     ...(options.vmImport ? vmImportCases(s) : []),
     ...builder.allow,
+    ...tester.allow,
   ];
   const deny = [
     ...denyCases(s, options.hasImport),
     ...crossAccountDenyCases(s),
     ...builder.deny,
+    ...tester.deny,
     ...importsOf(s).filter((imp) => !imp.imageName).map((imp) => ({
       reason: 'CopyImage by the waiter of the import\'s own image when the ImportedAmi has no name to copy it under',
       role: 'waiter' as Role,
@@ -1044,6 +1111,7 @@ const SCENARIOS: Scenario[] = [
   scenario('every construct and option', everythingStack(), { rename: true, vmImport: true, hasImport: true }),
   scenario('an image from an instance only', plainStack(), { rename: false, vmImport: false, hasImport: false }),
   scenario('an import without a name', unnamedImportStack(), { rename: false, vmImport: false, hasImport: true }),
+  scenario('an image with a test', testedStack(), { rename: false, vmImport: false, hasImport: false }),
   disksScenario(),
 ];
 

@@ -1,65 +1,24 @@
 /**
- * Stand-ins for two resource types CloudFormation handles itself, as a rollout
- * uses them: AWS::EC2::LaunchTemplate (an update adds a version; `Fn::GetAtt
- * LatestVersionNumber`) and AWS::AutoScaling::AutoScalingGroup with an
- * AutoScalingRollingUpdate policy that waits on signals (each new instance
- * must signal success, or the update fails and CloudFormation rolls back).
- * Instances are launched in the local endpoint from the image the group's
- * template version names; as RunInstances, a launch fails when that image is
- * not available.
+ * A stand-in for CloudFormation's AWS::AutoScaling::AutoScalingGroup as a
+ * rollout uses it: one launch template (the harness's `launchTemplateStandIn`
+ * keeps its versions in the local endpoint) and an AutoScalingRollingUpdate
+ * policy that waits on signals (each new instance must signal success, or the
+ * update fails and CloudFormation rolls back). Instances are launched in the
+ * local endpoint from the image the group's template version names; as
+ * RunInstances, a launch fails when that image is not available.
  */
 import { NativeResource } from './cfn-simulator';
 import { Harness } from './harness';
 
-/** One version of a launch template, as CloudFormation made it. */
+/** A launch template version: its number and the image it launches. */
 export interface TemplateVersion {
-  readonly version: number;
+  readonly version: string;
   readonly imageId: string;
-}
-
-/** A launch template stand-in and what it holds. */
-export interface LaunchTemplates extends NativeResource {
-  /** The versions of a template, oldest first. */
-  versions(templateId: string): readonly TemplateVersion[];
-}
-
-/**
- * AWS::EC2::LaunchTemplate: a create makes version 1 (also its default version,
- * which CloudFormation never changes); an update adds a version with the new
- * data and leaves the others, also in a rollback (which updates it back to the
- * previous data: one more version). A new LaunchTemplateName replaces it.
- */
-export function launchTemplateStandIn(h: Harness, region: string): LaunchTemplates {
-  const byId = new Map<string, TemplateVersion[]>();
-  const imageOf = (props: Record<string, unknown>): string => String((props.LaunchTemplateData as Record<string, unknown> | undefined)?.ImageId ?? '');
-  return {
-    versions: (templateId) => byId.get(templateId) ?? [],
-    create(_logicalId, props) {
-      const imageId = imageOf(props);
-      const templateId = h.ec2.addLaunchTemplate({ region, imageId });
-      byId.set(templateId, [{ version: 1, imageId }]);
-      return templateId;
-    },
-    update(logicalId, templateId, props, oldProps) {
-      if (props.LaunchTemplateName !== oldProps.LaunchTemplateName) return this.create(logicalId, props);
-      const versions = byId.get(templateId)!;
-      versions.push({ version: versions.length + 1, imageId: imageOf(props) });
-      return templateId;
-    },
-    delete(templateId) {
-      byId.delete(templateId);
-    },
-    attributes(templateId) {
-      return { LatestVersionNumber: String(byId.get(templateId)?.length ?? 0), DefaultVersionNumber: '1' };
-    },
-  };
 }
 
 /** An instance of the group: the template version it was launched from. */
-export interface GroupInstance {
+export interface GroupInstance extends TemplateVersion {
   readonly instanceId: string;
-  readonly version: number;
-  readonly imageId: string;
 }
 
 /** What a group stand-in needs from the template besides the properties CloudFormation resolves. */
@@ -94,17 +53,15 @@ export interface AutoScalingGroups extends NativeResource {
  * available fails as RunInstances does, and then sends no signal.
  */
 export function autoScalingGroupStandIn(
-  h: Harness, region: string, templates: LaunchTemplates, policies: GroupPolicies,
-  signals: (instance: GroupInstance) => boolean,
+  h: Harness, region: string, policies: GroupPolicies, signals: (instance: GroupInstance) => boolean,
 ): AutoScalingGroups {
   let members: GroupInstance[] = [];
   const launches: Launch[] = [];
 
   const templateOf = (props: Record<string, unknown>): TemplateVersion => {
     const spec = props.LaunchTemplate as { LaunchTemplateId: string; Version: string };
-    const found = templates.versions(spec.LaunchTemplateId).find((v) => v.version === Number(spec.Version));
-    if (!found) throw new Error(`The specified launch template, with template ID ${spec.LaunchTemplateId}, version ${spec.Version}, does not exist.`);
-    return found;
+    const data = h.ec2.launchTemplateVersion(region, spec.LaunchTemplateId, spec.Version);
+    return { version: spec.Version, imageId: data.imageId ?? '' };
   };
 
   /** RunInstances of one instance (none when its image cannot be launched), and whether it signals success. */

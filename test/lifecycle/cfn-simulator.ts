@@ -59,16 +59,20 @@ export interface SimulatorOptions {
 
 /** How a test stands in for CloudFormation's own handling of a resource type. */
 export interface NativeResource {
-  /** Creates the resource; returns its physical ID (the value of its Ref). */
-  create(logicalId: string, props: Record<string, unknown>): string;
+  /** Creates the resource; returns its physical ID (the value of its Ref), or that and its `Fn::GetAtt` attributes. */
+  create(logicalId: string, props: Record<string, unknown>): string | NativeOutcome;
   /**
    * Applies a change: returns the same physical ID (in place) or a new one (replacement);
    * throws to fail the update. Default: a replacement, through `create`.
    */
-  update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string;
+  update?(logicalId: string, physicalId: string, props: Record<string, unknown>, oldProps: Record<string, unknown>): string | NativeOutcome;
   delete(physicalId: string): void;
-  /** What `Fn::GetAtt` of the resource returns (e.g. a launch template's LatestVersionNumber). Default: none. */
-  attributes?(physicalId: string): Record<string, string>;
+}
+
+/** A native resource's physical ID and attributes. */
+export interface NativeOutcome {
+  readonly physicalId: string;
+  readonly attributes: Record<string, string>;
 }
 
 export interface ResourceEvent {
@@ -323,10 +327,11 @@ export class CfnSimulator {
         if (requestType === 'Delete') {
           native.delete(physicalId!);
         } else {
-          const id = requestType === 'Update' && native.update
+          const outcome = requestType === 'Update' && native.update
             ? native.update(logicalId, physicalId!, props, oldProps ?? {})
             : native.create(logicalId, props);
-          this.live.set(logicalId, { type, props, physicalId: id, data: native.attributes?.(id) ?? {} });
+          const [id, data] = typeof outcome === 'string' ? [outcome, {}] : [outcome.physicalId, outcome.attributes];
+          this.live.set(logicalId, { type, props, physicalId: id, data });
         }
       } catch (err) {
         return this.record(logicalId, requestType, false, (err as Error).message);

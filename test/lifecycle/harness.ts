@@ -4,7 +4,7 @@ import { resetClients } from '../../lambda/shared/clients';
 import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
 import { CfnSimulator, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
-import { LocalEc2, LocalImage, fastRetryStrategy, withEndpointEnv } from './local-ec2';
+import { LaunchTemplateData, LocalEc2, LocalImage, fastRetryStrategy, withEndpointEnv } from './local-ec2';
 import { AmiFromInstance } from '../../src';
 
 /**
@@ -29,7 +29,7 @@ export function lifecycleTemplate(
 /** AWS::EC2::Instance properties whose change replaces the instance (the others update it in place). */
 const INSTANCE_REPLACED_ON = new Set(['ImageId', 'SubnetId', 'AvailabilityZone', 'BlockDeviceMappings', 'KeyName', 'LaunchTemplate', 'NetworkInterfaces', 'PrivateIpAddress']);
 
-/** A builder instance as CloudFormation created it in the local endpoint: its ID, tags and user data. */
+/** A builder or test instance as CloudFormation created it in the local endpoint: its ID, tags and user data. */
 export interface StandInInstance {
   readonly instanceId: string;
   readonly logicalId: string;
@@ -40,7 +40,10 @@ export interface StandInInstance {
 /**
  * Stands in for CloudFormation's AWS::EC2::Instance: creates the instance in the local endpoint
  * (running, with the template's tags and root volume size), hands it to `boot` (which scripts what
- * its user data does), and terminates it on delete.
+ * its user data does), and terminates it on delete. An instance of a launch template the endpoint
+ * knows (`launchTemplateStandIn`) is launched as RunInstances does: what the instance gives
+ * (image, type, subnet, groups, user data, profile, tags) over the version's settings; an unknown
+ * template or version fails the create with EC2's error.
  */
 export function instanceStandIn(
   h: Harness, region: string, boot: (instance: StandInInstance) => void,
@@ -59,15 +62,35 @@ export function instanceStandIn(
       return physicalId;
     },
     create(logicalId, props) {
-      const tags = Object.fromEntries(((props.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+      const userData = (props.UserData as { 'Fn::Base64'?: string } | undefined)?.['Fn::Base64'] ?? '';
+      const spec = props.LaunchTemplate as { LaunchTemplateId?: string; Version?: string } | undefined;
+      let template: LaunchTemplateData | undefined;
+      try {
+        template = spec?.LaunchTemplateId ? h.ec2.launchTemplateVersion(region, spec.LaunchTemplateId, spec.Version ?? '1') : undefined;
+      } catch (err) {
+        throw new Error(`Resource handler returned message: "${(err as Error).message}"`);
+      }
+      const tags = {
+        ...template?.instanceTags,
+        ...Object.fromEntries(((props.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])),
+      };
       const mappings = (props.BlockDeviceMappings ?? []) as { DeviceName: string; Ebs?: { VolumeSize?: string } }[];
       const root = mappings[0];
       const instanceId = h.ec2.addInstance({
         region,
         tags,
+        imageId: (props.ImageId as string | undefined) ?? template?.imageId,
         ...(root ? { rootDeviceName: root.DeviceName, volumes: [{ deviceName: root.DeviceName, sizeGiB: Number(root.Ebs?.VolumeSize ?? 8) }] } : {}),
+        launch: {
+          instanceType: (props.InstanceType as string | undefined) ?? template?.instanceType,
+          subnetId: props.SubnetId as string | undefined,
+          securityGroupIds: (props.SecurityGroupIds as string[] | undefined) ?? template?.securityGroupIds,
+          httpTokens: template?.httpTokens,
+          iamInstanceProfile: props.IamInstanceProfile as string | undefined,
+          userData,
+          launchTemplate: template ? { launchTemplateId: spec!.LaunchTemplateId!, version: spec!.Version ?? '1' } : undefined,
+        },
       });
-      const userData = (props.UserData as { 'Fn::Base64'?: string } | undefined)?.['Fn::Base64'] ?? '';
       const instance = { instanceId, logicalId, userData, tags };
       created.push(instance);
       boot(instance);
@@ -75,6 +98,43 @@ export function instanceStandIn(
     },
     delete(physicalId) {
       h.ec2.setInstanceState(region, physicalId, 'terminated');
+    },
+  };
+}
+
+/**
+ * Stands in for CloudFormation's AWS::EC2::LaunchTemplate: a template in the local endpoint with
+ * what `LaunchTemplateData` launches; an update adds a version (as CloudFormation does), which
+ * `Fn::GetAtt LatestVersionNumber` then names.
+ */
+export function launchTemplateStandIn(h: Harness, region: string): NativeResource {
+  const dataOf = (props: Record<string, unknown>): LaunchTemplateData => {
+    const data = (props.LaunchTemplateData ?? {}) as {
+      ImageId?: string;
+      InstanceType?: string;
+      SecurityGroupIds?: string[];
+      MetadataOptions?: { HttpTokens?: 'required' | 'optional' };
+      TagSpecifications?: { ResourceType: string; Tags: { Key: string; Value: string }[] }[];
+    };
+    const instanceTags = data.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags;
+    return {
+      imageId: data.ImageId,
+      instanceType: data.InstanceType,
+      securityGroupIds: data.SecurityGroupIds,
+      httpTokens: data.MetadataOptions?.HttpTokens,
+      instanceTags: instanceTags ? Object.fromEntries(instanceTags.map((t) => [t.Key, t.Value])) : undefined,
+    };
+  };
+  return {
+    create(_logicalId, props) {
+      const physicalId = h.ec2.addLaunchTemplate({ region, data: dataOf(props) });
+      return { physicalId, attributes: { LatestVersionNumber: '1' } };
+    },
+    update(_logicalId, physicalId, props) {
+      return { physicalId, attributes: { LatestVersionNumber: h.ec2.addLaunchTemplateVersion(region, physicalId, dataOf(props)) } };
+    },
+    delete() {
+      // Nothing to do: the endpoint keeps templates until its reset, and nothing lists them.
     },
   };
 }

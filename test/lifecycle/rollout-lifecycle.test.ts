@@ -11,9 +11,9 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { AutoScalingGroups, GroupInstance, GroupPolicies, LaunchTemplates, autoScalingGroupStandIn, launchTemplateStandIn } from './auto-scaling';
+import { AutoScalingGroups, GroupInstance, GroupPolicies, autoScalingGroupStandIn } from './auto-scaling';
 import { StackTemplate } from './cfn-simulator';
-import { instanceStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
+import { instanceStandIn, launchTemplateStandIn, lifecycleTemplate, outputImageId, StandInInstance, useLocalEc2 } from './harness';
 import { AmiFromInstance, ImageTest } from '../../src';
 import { ResourceTypes, Tags } from '../../src/private/contract';
 
@@ -72,31 +72,28 @@ function runTest(instance: StandInInstance): void {
 interface Rollout {
   readonly sim: ReturnType<typeof h.sim>;
   readonly group: AutoScalingGroups;
-  readonly templates: LaunchTemplates;
   readonly testInstances: StandInInstance[];
 }
 
 /** A simulator whose CloudFormation runs the test instance, the launch templates and the group. */
 function rollout(first: StackTemplate): Rollout {
-  const templates = launchTemplateStandIn(h, REGION);
   const [groupId] = Object.keys(first.Resources).filter((id) => first.Resources[id].Type === GROUP);
   const policies = first.Resources[groupId] as GroupPolicies;
-  const group = autoScalingGroupStandIn(h, REGION, templates, policies, (instance) => {
+  const group = autoScalingGroupStandIn(h, REGION, policies, (instance) => {
     imagesAtLaunch.push(Object.fromEntries(h.ec2.images(REGION).map((i) => [i.imageId, i.state])));
     return serves(instance);
   });
   const testInstances = instanceStandIn(h, REGION, runTest);
-  const sim = h.sim({ nativeResources: { [INSTANCE]: testInstances, [LAUNCH_TEMPLATE]: templates, [GROUP]: group } });
-  return { sim, group, templates, testInstances: testInstances.created };
+  const sim = h.sim({ nativeResources: { [INSTANCE]: testInstances, [LAUNCH_TEMPLATE]: launchTemplateStandIn(h, REGION), [GROUP]: group } });
+  return { sim, group, testInstances: testInstances.created };
 }
 
 /** The image the group's launch template version names (what a scale-out would launch). */
 function groupImage(r: Rollout, stackTemplate: StackTemplate): string {
   const [groupId] = r.sim.logicalIdsOfType(GROUP);
-  const spec = (stackTemplate.Resources[groupId].Properties!.LaunchTemplate as { LaunchTemplateId: { Ref: string } });
-  const templateId = r.sim.physicalId(spec.LaunchTemplateId.Ref)!;
-  const version = Number(r.sim.attribute(spec.LaunchTemplateId.Ref, 'LatestVersionNumber'));
-  return r.templates.versions(templateId).find((v) => v.version === version)!.imageId;
+  const template = (stackTemplate.Resources[groupId].Properties!.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+  const version = r.sim.attribute(template, 'LatestVersionNumber')!;
+  return h.ec2.launchTemplateVersion(REGION, r.sim.physicalId(template)!, version).imageId!;
 }
 
 const state = (imageId: string) => h.ec2.image(imageId)?.state;

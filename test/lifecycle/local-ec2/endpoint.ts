@@ -16,7 +16,7 @@ import { cfnDocument, cfnErrorDocument, credentialScope, ec2Document, ec2ErrorDo
 import { S3Api, s3ErrorDocument } from './s3';
 import { Json, SsmApi, ssmErrorDocument } from './ssm';
 import { StsApi } from './sts';
-import { ACCOUNT_ID, AddInstanceOptions, AddLaunchTemplateOptions, AddSnapshotOptions, FastLaunchBehaviour, FaultKind, FaultSpec, ImageBehaviour, ImageBlockPublicAccessState, ImageScript, ImportBehaviour, InstanceScript, InstanceStateName, LocalImage, LocalImportTask, LocalInstance, LocalParameter, LocalSnapshot, LocalStack, LocalStoreTask, RecordedCall, S3StoredObject, StoreBehaviour, StoredImage } from './types';
+import { ACCOUNT_ID, AddInstanceOptions, AddLaunchTemplateOptions, AddSnapshotOptions, FastLaunchBehaviour, FaultKind, FaultSpec, ImageBehaviour, ImageBlockPublicAccessState, ImageScript, ImportBehaviour, InstanceScript, InstanceStateName, LaunchTemplateData, LocalImage, LocalImportTask, LocalInstance, LocalLaunchTemplate, LocalParameter, LocalSnapshot, LocalStack, LocalStoreTask, RecordedCall, S3StoredObject, StoreBehaviour, StoredImage } from './types';
 import { DEFAULT_FAST_LAUNCH_BEHAVIOUR, s3ObjectId, World } from './world';
 
 /**
@@ -154,9 +154,33 @@ export class LocalEc2 {
     this.ec2.instances.instanceIn(region, instanceId).state = state;
   }
 
-  /** Adds a launch template that launches `imageId`; returns its ID. */
+  /** Adds a launch template (version 1 launches `imageId` with `data`); returns its ID. */
   addLaunchTemplate(options: AddLaunchTemplateOptions): string {
     return this.ec2.imageSettings.addLaunchTemplate(options);
+  }
+
+  /** Adds a version to a launch template (as CreateLaunchTemplateVersion); returns its number. */
+  addLaunchTemplateVersion(region: string, launchTemplateId: string, data: LaunchTemplateData): string {
+    const template = this.launchTemplateIn(region, launchTemplateId);
+    template.versions.push({ ...data });
+    return String(template.versions.length);
+  }
+
+  /**
+   * What a version of a launch template launches with, as RunInstances reads it; an unknown template
+   * or version fails as EC2 answers RunInstances (InvalidLaunchTemplateId.NotFound, InvalidLaunchTemplateId.VersionNotFound).
+   */
+  launchTemplateVersion(region: string, launchTemplateId: string, version: string): LaunchTemplateData {
+    const data = this.launchTemplateIn(region, launchTemplateId).versions[Number(version) - 1];
+    // Best knowledge: the code is in the EC2 error code list; the message is ours.
+    if (!data) throw new ApiError('InvalidLaunchTemplateId.VersionNotFound', `Could not find launch template version ${version} for template ${launchTemplateId}.`);
+    return { ...data };
+  }
+
+  private launchTemplateIn(region: string, launchTemplateId: string): LocalLaunchTemplate {
+    const template = this.world.region(region).launchTemplates.get(launchTemplateId);
+    if (!template) throw new ApiError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${launchTemplateId}, does not exist.`);
+    return template;
   }
 
   /** Adds a snapshot (default: completed, 8 GiB, unencrypted), e.g. for RegisterImage; returns its ID. */

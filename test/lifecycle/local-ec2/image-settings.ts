@@ -193,8 +193,8 @@ export class ImageSettingActions extends Ec2Area {
         }
       }
       if (wants('ec2:LaunchTemplate')) {
-        for (const [templateId, launched] of region.launchTemplates) {
-          if (launched === imageId) references.push(reference(imageId, 'ec2:LaunchTemplate', `arn:aws:ec2:${region.name}:${ACCOUNT_ID}:launch-template/${templateId}`));
+        for (const [templateId, template] of region.launchTemplates) {
+          if (template.versions[0].imageId === imageId) references.push(reference(imageId, 'ec2:LaunchTemplate', `arn:aws:ec2:${region.name}:${ACCOUNT_ID}:launch-template/${templateId}`));
         }
       }
     }
@@ -203,7 +203,8 @@ export class ImageSettingActions extends Ec2Area {
 
   addLaunchTemplate(options: AddLaunchTemplateOptions): string {
     const templateId = newId('lt');
-    this.world.region(options.region).launchTemplates.set(templateId, options.imageId);
+    const versions = [{ imageId: options.imageId, ...options.data }];
+    this.world.region(options.region).launchTemplates.set(templateId, { launchTemplateId: templateId, versions });
     return templateId;
   }
 

@@ -55,6 +55,35 @@ describe('instances', () => {
   });
 });
 
+describe('launch settings and launch templates', () => {
+  test('DescribeInstances reports the type, subnet, groups and metadata options an instance was launched with', async () => {
+    const instanceId = server.addInstance({
+      region: 'us-east-1',
+      launch: { instanceType: 'c7i.large', subnetId: 'subnet-0123456789abcdef0', securityGroupIds: ['sg-0123456789abcdef0'], httpTokens: 'required' },
+    });
+    const { Reservations } = await ec2().send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    expect(Reservations![0].Instances![0]).toMatchObject({
+      InstanceType: 'c7i.large',
+      SubnetId: 'subnet-0123456789abcdef0',
+      SecurityGroups: [{ GroupId: 'sg-0123456789abcdef0' }],
+      MetadataOptions: { HttpTokens: 'required' },
+    });
+    const plain = server.addInstance({ region: 'us-east-1' });
+    const other = (await ec2().send(new DescribeInstancesCommand({ InstanceIds: [plain] }))).Reservations![0].Instances![0];
+    expect(other).toMatchObject({ InstanceType: 't3.micro', MetadataOptions: { HttpTokens: 'optional' } });
+    expect(other.SubnetId).toBeUndefined();
+  });
+
+  test('a launch template\'s versions are numbered from 1; an unknown template or version fails as RunInstances does', () => {
+    const templateId = server.addLaunchTemplate({ region: 'us-east-1', data: { instanceType: 'c7i.large', httpTokens: 'required' } });
+    expect(server.addLaunchTemplateVersion('us-east-1', templateId, { instanceType: 'm7i.large' })).toBe('2');
+    expect(server.launchTemplateVersion('us-east-1', templateId, '1')).toEqual({ imageId: undefined, instanceType: 'c7i.large', httpTokens: 'required' });
+    expect(server.launchTemplateVersion('us-east-1', templateId, '2')).toEqual({ instanceType: 'm7i.large' });
+    expect(() => server.launchTemplateVersion('us-east-1', templateId, '3')).toThrow(expect.objectContaining({ code: 'InvalidLaunchTemplateId.VersionNotFound' }));
+    expect(() => server.launchTemplateVersion('us-west-2', templateId, '1')).toThrow(expect.objectContaining({ code: 'InvalidLaunchTemplateId.NotFound' }));
+  });
+});
+
 describe('GetConsoleOutput and scripted instances', () => {
   test('returns the console base64-encoded, and nothing before the instance wrote any', async () => {
     const client = ec2();

@@ -38,7 +38,7 @@ function renderInstance(instance: LocalInstance): string {
     leaf('instanceId', instance.instanceId),
     leaf('imageId', instance.imageId),
     node('instanceState', renderInstanceState(instance.state)),
-    leaf('instanceType', 't3.micro'),
+    leaf('instanceType', instance.launch.instanceType ?? 't3.micro'),
     leaf('launchTime', instance.launchTime),
     leaf('architecture', 'x86_64'),
     leaf('rootDeviceType', 'ebs'),
@@ -46,6 +46,9 @@ function renderInstance(instance: LocalInstance): string {
     itemSet('blockDeviceMapping', mappings),
     leaf('virtualizationType', 'hvm'),
     leaf('hypervisor', 'xen'),
+    instance.launch.subnetId ? leaf('subnetId', instance.launch.subnetId) : '',
+    itemSet('groupSet', (instance.launch.securityGroupIds ?? []).map((id) => leaf('groupId', id))),
+    node('metadataOptions', leaf('httpTokens', instance.launch.httpTokens ?? 'optional')),
     renderTags(instance.tags),
   ].join('');
 }
@@ -100,6 +103,7 @@ export class InstanceActions extends Ec2Area {
       tags: newTags(Object.entries(options.tags ?? {})),
       consoleOutput: '',
       imageId: options.imageId,
+      launch: { ...options.launch },
     };
     this.world.region(options.region).instances.set(instance.instanceId, instance);
     return instance;

@@ -83,12 +83,50 @@ export interface AddInstanceOptions {
   readonly imageId?: string;
   /** `windows` for a Windows instance (its images are Windows); default Linux. */
   readonly platform?: 'windows';
+  /** Launch settings as RunInstances applied them (CloudFormation's AWS::EC2::Instance stand-in sets these). */
+  readonly launch?: InstanceLaunch;
+}
+
+/** What an instance was launched with. */
+export interface InstanceLaunch {
+  /** Default `t3.micro`. */
+  readonly instanceType?: string;
+  readonly subnetId?: string;
+  readonly securityGroupIds?: readonly string[];
+  readonly httpTokens?: 'required' | 'optional';
+  readonly iamInstanceProfile?: string;
+  readonly userData?: string;
+  /** The launch template and version it was launched from. */
+  readonly launchTemplate?: { readonly launchTemplateId: string; readonly version: string };
 }
 
 /** A launch template whose default version launches `imageId` (for DescribeImageReferences). */
 export interface AddLaunchTemplateOptions {
   readonly region: string;
-  readonly imageId: string;
+  /** The image its (first) version launches; default none. */
+  readonly imageId?: string;
+  /** What its first version launches with. */
+  readonly data?: LaunchTemplateData;
+}
+
+/**
+ * What one version of a launch template launches with (the parts RunInstances takes from it
+ * unless the call gives its own: EC2 API reference, RunInstances `LaunchTemplate`).
+ */
+export interface LaunchTemplateData {
+  readonly imageId?: string;
+  readonly instanceType?: string;
+  readonly securityGroupIds?: readonly string[];
+  /** `MetadataOptions.HttpTokens`. */
+  readonly httpTokens?: 'required' | 'optional';
+  /** The `instance` tags of its `TagSpecifications`. */
+  readonly instanceTags?: Readonly<Record<string, string>>;
+}
+
+/** A launch template: its versions, numbered from 1 in order. */
+export interface LocalLaunchTemplate {
+  readonly launchTemplateId: string;
+  readonly versions: LaunchTemplateData[];
 }
 
 /**
@@ -134,6 +172,7 @@ export interface LocalInstance {
   readonly volumes: InstanceVolume[];
   readonly imageId?: string;
   readonly platform?: 'windows';
+  readonly launch: InstanceLaunch;
   state: InstanceStateName;
   tags: Tags;
   /** What GetConsoleOutput returns (decoded). */

@@ -3,7 +3,7 @@
  * stacks, parameters), and the account's S3 objects, which are global; plus the behaviours tests set.
  */
 import type { SnapshotImportBehaviour } from './import-snapshot';
-import { ACCOUNT_ID, FastLaunchBehaviour, ImageBehaviour, ImageBlockPublicAccessState, ImportBehaviour, LocalImage, LocalImportTask, LocalInstance, LocalParameter, LocalSnapshot, LocalStack, LocalStoreTask, S3StoredObject, StoreBehaviour } from './types';
+import { ACCOUNT_ID, FastLaunchBehaviour, ImageBehaviour, ImageBlockPublicAccessState, ImportBehaviour, LocalImage, LocalImportTask, LocalInstance, LocalLaunchTemplate, LocalParameter, LocalSnapshot, LocalStack, LocalStoreTask, S3StoredObject, StoreBehaviour } from './types';
 
 const DEFAULT_BEHAVIOUR: ImageBehaviour = { pendingPolls: 2, finalState: 'available' };
 
@@ -33,8 +33,8 @@ export class RegionState {
   /** ImportImage ClientToken → the task it started and a fingerprint of the request. */
   readonly importTokens = new Map<string, { readonly importTaskId: string; readonly fingerprint: string }>();
   imageBlockPublicAccess: ImageBlockPublicAccessState = 'unblocked';
-  /** Launch template ID → the image its default version launches. */
-  readonly launchTemplates = new Map<string, string>();
+  /** Launch templates by ID, with their versions (the default version is 1). */
+  readonly launchTemplates = new Map<string, LocalLaunchTemplate>();
   /** Parameter Store, by name. */
   readonly parameters = new Map<string, LocalParameter>();
   /** aws:ec2:image writes SSM has accepted but not validated yet, by name. */
