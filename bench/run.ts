@@ -268,6 +268,9 @@ async function main(): Promise<void> {
       + "adaptive mode's exponential backoff and client-side rate limiting. So the figure shows that throttled calls are retried "
       + 'and that waits survive 30% throttling; it does not show how much real time backing off would cost, nor the adaptive '
       + 'rate limiter. Retries do not cost virtual time.',
+    'Image test: the test instance reports success the first time the provider describes it, so the test itself takes no virtual '
+      + 'time; the time added counts the provider\'s polls only, not what CloudFormation takes to launch the test instance and '
+      + 'create the extra resources.',
   ];
 
   const table = renderTable(figures);
