@@ -23,11 +23,8 @@ const stack = new Stack(app, 'cdk-ami-integ-image-test');
 const vpc = publicVpc(stack);
 const vpcSubnets = { subnetType: ec2.SubnetType.PUBLIC };
 // What the group's instances launch with, but the image: the test launches with the same.
-const settings: ec2.LaunchTemplateProps = {
-  instanceType: new ec2.InstanceType('t3.micro'),
-  securityGroup: new ec2.SecurityGroup(stack, 'WebSg', { vpc }),
-  requireImdsv2: true,
-};
+const securityGroup = new ec2.SecurityGroup(stack, 'WebSg', { vpc });
+const settings: ec2.LaunchTemplateProps = { instanceType: new ec2.InstanceType('t3.micro'), securityGroup, requireImdsv2: true };
 
 const setup = nginxSetup();
 const check = ec2.UserData.forLinux();
@@ -42,6 +39,7 @@ const image = new BakedAmi(stack, 'Web', {
     launchTemplate: new ec2.LaunchTemplate(stack, 'TestTemplate', settings),
     vpc,
     vpcSubnets,
+    securityGroup,
   }),
   removalPolicy: RemovalPolicy.DESTROY,
   tags: INTEG_TAGS,

@@ -119,7 +119,7 @@ describe('README: Rolling out a tested image', () => {
     expect(dependsOn(resources, handOver, last!)).toBe(true);
   });
 
-  test('the test launches from a template of its own, made from the group\'s settings', () => {
+  test('the test launches from a template of its own, made from the group\'s settings, in the group\'s subnets and security group', () => {
     const testInstances = ofType(resources, 'AWS::EC2::Instance').filter((id) => resources[id].Properties.ImageId?.['Fn::GetAtt']);
     expect(testInstances).toHaveLength(1);
     const testTemplate = resources[testInstances[0]].Properties.LaunchTemplate.LaunchTemplateId.Ref;
@@ -132,6 +132,11 @@ describe('README: Rolling out a tested image', () => {
     };
     expect(settings(testTemplate)).toEqual(settings(groupTemplate));
     expect(Object.keys(settings(groupTemplate))).toEqual(expect.arrayContaining(['InstanceType', 'SecurityGroupIds', 'MetadataOptions']));
+    // What the test instance sets over its template is the group's too: the group's subnets and security groups.
+    const instance = resources[testInstances[0]].Properties;
+    expect(instance.SecurityGroupIds ?? resources[testTemplate].Properties.LaunchTemplateData.SecurityGroupIds)
+      .toEqual(resources[groupTemplate].Properties.LaunchTemplateData.SecurityGroupIds);
+    expect(resources[group].Properties.VPCZoneIdentifier).toContainEqual(instance.SubnetId);
   });
 
   test('a rolling update replaces one instance at a time, keeps the group in service and waits for each new instance\'s signal', () => {
