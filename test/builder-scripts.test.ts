@@ -25,6 +25,8 @@ function variants(): [string, ScriptParts][] {
       }
     }
   }
+  // An image's test: the commands only, reported as cdk-ami:test.
+  out.push(['an image\'s test', { recipeHash: HASH, region: 'us-east-1', setup: '#!/bin/bash\ncurl -fsS http://localhost/\n', clean: false, test: true }]);
   return out;
 }
 
@@ -33,6 +35,17 @@ function linuxUserData(parts: ScriptParts): string {
   userData.addCommands(...builderScript(false, parts));
   return userData.render();
 }
+
+describe('an image\'s test instance: the same wrapping, its own result tag', () => {
+  const testParts: ScriptParts = { recipeHash: HASH, region: 'us-east-1', setup: 'curl -fsS http://localhost/', clean: false, test: true };
+  test.each([false, true])('windows %s: reports cdk-ami:test (tag and console), never cdk-ami:setup, and names the test on the second line', (windows) => {
+    const script = builderScript(windows, testParts).join('\n');
+    expect(script.split('\n')[0]).toBe(`# cdk-ami test ${HASH}: a change to the test or its settings replaces this test instance and tests the image again.`);
+    expect(script).toContain(Tags.TEST);
+    expect(script).not.toContain(Tags.SETUP);
+    expect(script).not.toMatch(/sysprep|cloud-init clean/);
+  });
+});
 
 describe('the builder\'s bash user data', () => {
   // CI installs shellcheck (.ci/run): a missing one fails here rather than skipping the check.

@@ -166,6 +166,8 @@ describe('the test instance', () => {
     expect(data).not.toContain('sysprep');
     expect(() => tested(undefined, { osType: ec2.OperatingSystemType.WINDOWS })).toThrow(
       'The test\'s userData must be an ec2.UserData.forWindows() for a Windows image: its commands run in PowerShell.');
+    expect(() => tested(undefined, {}, windows)).toThrow('The test\'s userData is an ec2.UserData.forWindows(), but the image is Linux: '
+      + 'use ec2.UserData.forLinux(), or set the image\'s osType to ec2.OperatingSystemType.WINDOWS if it is Windows.');
   });
 
   test('a new test script is a new test instance (logical ID); the image\'s settings and app-wide tags are not', () => {
@@ -280,6 +282,11 @@ describe('validation', () => {
     ['securityGroup without vpc', (stack) => ({
       launchTemplate: new ec2.LaunchTemplate(stack, 'Lt'), securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123456789abcdef0'),
     }), 'The test\'s securityGroup is set without vpc: the launch template gives the network; give vpc too, or remove securityGroup.'],
+    ['vpcSubnets that select nothing, with a launch template', (stack) => ({
+      launchTemplate: new ec2.LaunchTemplate(stack, 'Lt'),
+      vpc: vpcOf(stack),
+      vpcSubnets: { availabilityZones: ['eu-west-1a'] },
+    }), 'The test instance\'s vpcSubnets select no subnet of the VPC: give vpcSubnets that match one (e.g. { subnetType: ec2.SubnetType.PUBLIC }).'],
     ['a timeout out of range', (stack) => ({ vpc: vpcOf(stack), timeout: Duration.hours(49) }), 'test.timeout 2 days 1 hour is out of range: it must be between 1 minute and 48 hours.'],
     ['a template without a version number', (stack) => ({ launchTemplate: ec2.LaunchTemplate.fromLaunchTemplateAttributes(stack, 'Lt', { launchTemplateName: 'web' }) }),
       'The test\'s launchTemplate has version "$Default": the test instance (AWS::EC2::Instance) takes a version number, and a new number is what runs the test again; '

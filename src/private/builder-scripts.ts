@@ -16,6 +16,8 @@ export interface ScriptField {
   readonly image: string;
   /** The instance it is carried to, e.g. `the builder`. */
   readonly instance: string;
+  /** How to fix a Windows script on a Linux image. @default 'use ec2.UserData.forLinux()' */
+  readonly linuxFix?: string;
 }
 
 const SETUP_FIELD: ScriptField = { field: 'setup', image: 'the base image', instance: 'the builder' };
@@ -34,7 +36,7 @@ export function setupBody(scope: Construct, setup: ec2.UserData, windows: boolea
     return match[1];
   }
   if (rendered.startsWith('<powershell>')) {
-    throw new AmiValidationError(`${what.field} is an ec2.UserData.forWindows(), but ${what.image} is Linux: use ec2.UserData.forLinux().`, scope);
+    throw new AmiValidationError(`${what.field} is an ec2.UserData.forWindows(), but ${what.image} is Linux: ${what.linuxFix ?? 'use ec2.UserData.forLinux()'}.`, scope);
   }
   if (new RegExp(`^${LINUX_DELIMITER}$`, 'm').test(rendered)) {
     throw new AmiValidationError(`${what.field} has a line "${LINUX_DELIMITER}", which ends the here-document that carries it to ${what.instance}: rename it.`, scope);

@@ -7,20 +7,16 @@ import { AmiValidationError } from './errors';
 import { instanceArn } from './instance-grants';
 import { AmiProvider } from './provider';
 import {
-  grantDescribeInstances, launchReporting, Recipe, reportingRole, reportWait, suppressReportingNag, TEST_INSTANCE,
+  grantDescribeInstances, launchReporting, Recipe, ReportingLaunch, reportingRole, reportWait, suppressReportingNag, TEST_INSTANCE,
 } from './reporting-instance';
 import { validateTimeout } from './validation';
 
-/** Where and how the test instance runs: `ImageTestOptions` (documented there), which this module cannot import (a cycle). */
-export interface TestSettings {
-  readonly launchTemplate?: ec2.ILaunchTemplate;
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroup?: ec2.ISecurityGroup;
-  readonly instanceType?: ec2.InstanceType;
-  readonly role?: iam.IRole;
-  readonly timeout?: Duration;
-}
+/**
+ * Where and how the test instance runs (`ImageTestOptions`, documented there, which this module
+ * cannot import: a cycle): the network and type of a reporting instance, its role and the wait.
+ */
+export type TestSettings = Pick<ReportingLaunch, 'launchTemplate' | 'vpc' | 'vpcSubnets' | 'securityGroup' | 'instanceType'>
+& { readonly role?: iam.IRole; readonly timeout?: Duration };
 
 /** What a test knows of the image it tests. */
 export interface TestedImage {
@@ -40,7 +36,12 @@ export interface BoundTest {
   readonly waiterLinks: number;
 }
 
-const TEST_FIELD: ScriptField = { field: 'The test\'s userData', image: 'the image', instance: 'the test instance' };
+const TEST_FIELD: ScriptField = {
+  field: 'The test\'s userData',
+  image: 'the image',
+  instance: 'the test instance',
+  linuxFix: 'use ec2.UserData.forLinux(), or set the image\'s osType to ec2.OperatingSystemType.WINDOWS if it is Windows',
+};
 
 /**
  * The test of one image: an instance launched from the available image (the

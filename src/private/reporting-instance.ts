@@ -4,6 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { RenderedProperties, ResourceTypes, Tags } from './contract';
+import { AmiValidationError } from './errors';
 import { instanceArn } from './instance-grants';
 import { NagSuppression, suppressNag } from './nag';
 import { AmiProvider } from './provider';
@@ -133,6 +134,9 @@ function launchFromTemplate(scope: Construct, kind: ReportingKind, launch: Repor
   let network: Pick<ec2.CfnInstanceProps, 'subnetId' | 'securityGroupIds'> = {};
   if (launch.vpc) {
     const subnet = launch.vpc.selectSubnets(launch.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets[0];
+    if (!subnet) {
+      throw new AmiValidationError(`The ${kind.noun}'s vpcSubnets select no subnet of the VPC: give vpcSubnets that match one (e.g. { subnetType: ec2.SubnetType.PUBLIC }).`, scope);
+    }
     const group = launch.securityGroup ?? new ec2.SecurityGroup(scope, `${kind.id}SecurityGroup`, { vpc: launch.vpc, allowAllOutbound: true });
     network = { subnetId: subnet.subnetId, securityGroupIds: [group.securityGroupId] };
   }
