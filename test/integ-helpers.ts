@@ -25,6 +25,21 @@ export function publicVpc(stack: Stack): ec2.Vpc {
   });
 }
 
+/** The page the nginx of NGINX_SETUP serves: what a test of the image looks for. */
+export const NGINX_PAGE = 'baked by cdk-ami';
+
+/** BakedAmi's setup of the integ tests: nginx on Amazon Linux 2023, serving NGINX_PAGE. */
+export function nginxSetup(): ec2.UserData {
+  const setup = ec2.UserData.forLinux();
+  setup.addCommands(
+    'set -euo pipefail',
+    'dnf install -y nginx',
+    'systemctl enable nginx',
+    `echo "${NGINX_PAGE}" > /usr/share/nginx/html/index.html`,
+  );
+  return setup;
+}
+
 /** A t3.micro Amazon Linux 2023 instance with IMDSv2 only: what these tests image. */
 export function smallInstance(
   stack: Stack, id: string, vpc: ec2.IVpc, machineImage: ec2.IMachineImage = ec2.MachineImage.latestAmazonLinux2023(),

@@ -8,20 +8,14 @@
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, publicVpc, smallInstance } from './integ-helpers';
+import { expectAvailable, HAS_INTEG_TAGS, INTEG_TAGS, nginxSetup, publicVpc, smallInstance } from './integ-helpers';
 import { BakedAmi } from '../src';
 
 const app = new App();
 const stack = new Stack(app, 'cdk-ami-integ-baked');
 
 const vpc = publicVpc(stack);
-const setup = ec2.UserData.forLinux();
-setup.addCommands(
-  'set -euo pipefail',
-  'dnf install -y nginx',
-  'systemctl enable nginx',
-  'echo "baked by cdk-ami" > /usr/share/nginx/html/index.html',
-);
+const setup = nginxSetup();
 const image = new BakedAmi(stack, 'Web', {
   machineImage: ec2.MachineImage.latestAmazonLinux2023(),
   vpc,
