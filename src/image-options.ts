@@ -262,6 +262,8 @@ export interface ImageProps {
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html
    */
   readonly retention?: ImageRetention;
+
+  /**
    * A test the image must pass before anything uses it
    * (`ImageTest.script(userData, { vpc })` or `{ launchTemplate }`): once the
    * image is available, an instance launched from it runs the test and is
