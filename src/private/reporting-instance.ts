@@ -7,7 +7,7 @@ import { RenderedProperties, ResourceTypes, Tags } from './contract';
 import { AmiValidationError } from './errors';
 import { instanceArn } from './instance-grants';
 import { NagSuppression, suppressNag } from './nag';
-import { AmiProvider } from './provider';
+import { AmiProvider, GrantedResource } from './provider';
 import { tagList } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -184,15 +184,16 @@ export function reportWait(
   });
 }
 
-/** The waiter role reads the instance (DescribeInstances has no resource type) and its console. */
-export function grantReportWait(scope: Construct, instanceId: string): string {
+/**
+ * The waiter role reads the instance (DescribeInstances has no resource type)
+ * and its console, before `of.firstUser` (the first link) waits for it.
+ */
+export function grantReportWait(scope: Construct, of: GrantedResource): void {
   grantDescribeInstances(scope);
-  const arn = instanceArn(scope, instanceId);
   AmiProvider.of(scope).addResourceToWaiterStatement('builder-console', {
     sid: 'ReadBuilderConsoles',
     actions: ['ec2:GetConsoleOutput'],
-  }, arn);
-  return arn;
+  }, instanceArn(scope, of.id), of);
 }
 
 /** DescribeInstances, which takes no resource (`*`), for the waiter role. */
