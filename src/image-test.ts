@@ -44,7 +44,8 @@ export interface ImageTestOptions {
   /**
    * The test instance's security group. Only with `vpc`.
    *
-   * @default - a new group that allows all outbound traffic and no inbound traffic
+   * @default - with `launchTemplate`, the template's security groups; without
+   *            one, a new group that allows all outbound traffic and no inbound traffic
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly securityGroup?: ec2.ISecurityGroup;
