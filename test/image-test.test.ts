@@ -290,7 +290,7 @@ describe('every kind of image takes a test', () => {
 describe('validation', () => {
   const vpcOf = (stack: Stack) => new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 });
   test.each<[string, (stack: Stack) => ImageTestOptions, string]>([
-    ['no network', () => ({}), 'The test has neither vpc nor launchTemplate: give the consumers\' launch template (launchTemplate), or the VPC the test instance runs in (vpc).'],
+    ['no network', () => ({}), 'The test has neither vpc nor launchTemplate: give a launch template with the consumers\' settings (launchTemplate), or the VPC the test instance runs in (vpc).'],
     ['vpcSubnets without vpc', (stack) => ({ launchTemplate: new ec2.LaunchTemplate(stack, 'Lt'), vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }),
       'The test\'s vpcSubnets is set without vpc: the launch template gives the network; give vpc too, or remove vpcSubnets.'],
     ['securityGroup without vpc', (stack) => ({
