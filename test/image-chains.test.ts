@@ -13,8 +13,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import {
-  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BeforeImaging, CopiedAmi, IImage, ImageTest, ImportDisk, ImportedAmi, InstanceAction,
-  RestoredAmi, StoredAmi,
+  Ami, AmiFromInstance, AmiFromSnapshot, BakedAmi, BeforeImaging, CopiedAmi, CopyableImageBase, IImage, ImageTest, ImportDisk, ImportedAmi,
+  InstanceAction, RestoredAmi, StoredAmi,
 } from '../src';
 import { newStack, resourcesOfType, snapshotDevices } from './util';
 import { ResourceTypes } from '../src/private/contract';
@@ -39,7 +39,7 @@ function snapshotOf(stack: Stack, image: IImage): string {
   }).getAttString('SnapshotId');
 }
 
-type Chain = (stack: Stack, source: IImage, vpc: ec2.IVpc) => void;
+type Chain = (stack: Stack, source: CopyableImageBase, vpc: ec2.IVpc) => void;
 
 /** Every kind that takes another image, or a resource made from one, as its source. */
 const CHAINS: Record<string, Chain> = {
@@ -58,12 +58,12 @@ const CHAINS: Record<string, Chain> = {
     new AmiFromInstance(s, 'B', { instance: launchedFrom(s, a, vpc), instanceAction: InstanceAction.TERMINATE });
   },
   'CopiedAmi': (s, a) => { new CopiedAmi(s, 'B', { source: a, region: 'eu-west-1' }); },
-  'copyTo': (s, a) => { (a as AmiFromInstance).copyTo('B', 'eu-west-1'); },
+  'copyTo': (_s, a) => { a.copyTo('B', 'eu-west-1'); },
   'StoredAmi, and a RestoredAmi of its object': (s, a) => {
     const stored = new StoredAmi(s, 'B', { image: a, bucket: new s3.Bucket(s, 'Bucket') });
     new RestoredAmi(s, 'C', { bucket: stored.bucket, objectKey: stored.objectKey });
   },
-  'storeTo': (s, a) => { (a as AmiFromInstance).storeTo('B', s3.Bucket.fromBucketName(s, 'Bucket', 'stored-images')); },
+  'storeTo': (s, a) => { a.storeTo('B', s3.Bucket.fromBucketName(s, 'Bucket', 'stored-images')); },
   'a test whose launch template names it': (s, a, vpc) => {
     const template = new ec2.LaunchTemplate(s, 'Template', { machineImage: a, instanceType: new ec2.InstanceType('t3.micro') });
     new AmiFromInstance(s, 'B', { instanceId: 'i-0123456789abcdef1', test: ImageTest.script(commands('true'), { launchTemplate: template, vpc }) });
@@ -77,7 +77,7 @@ const CHAINS: Record<string, Chain> = {
 };
 
 /** Each source kind whose image ID is a resource of the stack. */
-const SOURCES: Record<string, (stack: Stack, vpc: ec2.IVpc) => IImage> = {
+const SOURCES: Record<string, (stack: Stack, vpc: ec2.IVpc) => CopyableImageBase> = {
   AmiFromInstance: (s) => new AmiFromInstance(s, 'A', { instanceId: 'i-0123456789abcdef0' }),
   BakedAmi: (s, vpc) => new BakedAmi(s, 'A', { machineImage: Ami.fromImageId(s, 'Base', LINUX_BASE), vpc, setup: commands('true') }),
 };
