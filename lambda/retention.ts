@@ -40,6 +40,8 @@ type Response = OnEventResponse<typeof ResourceTypes.RETENTION>;
 
 /** Image states of a finished generation; one still pending (or failed) belongs to a deployment in progress. */
 const GENERATION_STATES = new Set(['available', 'disabled']);
+/** When a generation kept for now is looked at again: the sweep runs only on this resource's events. */
+const NEXT_SWEEP = 'the next sweep (a deployment that hands over a new generation, or changes the retention or the removal policy)';
 
 interface Sweep {
   readonly ec2: EC2Client;
@@ -64,7 +66,7 @@ export async function handleRetention(event: CustomResourceEvent): Promise<Respo
     case 'Create':
     case 'Update': {
       if (event.RequestType === 'Update' && await isRollingBack(event.StackId)) {
-        log('info', 'rollback: the retention sweep waits for the next deployment', { imageId: sweep.imageId, region });
+        log('info', `rollback: no retention sweep; ${NEXT_SWEEP} runs it`, { imageId: sweep.imageId, region });
         return { PhysicalResourceId: physicalId, Data: { Retired: '', Kept: '' } };
       }
       const previous = event.RequestType === 'Update' ? str(event.OldResourceProperties.ImageId) : undefined;
@@ -121,7 +123,7 @@ interface Outcome {
 }
 
 async function sweepGenerations(sweep: Sweep, props: Props, previous: string | undefined): Promise<Outcome> {
-  const images = await generationsOrWarn(sweep, 'retention sweep skipped: the generations could not be listed; the next deployment tries again');
+  const images = await generationsOrWarn(sweep, `retention sweep skipped: the generations could not be listed; ${NEXT_SWEEP} tries again`);
   if (!images) return { retired: [], kept: [] };
   const keep = keptByPolicy(images, sweep.imageId, previous, props);
   const action = required(props, 'Action') as RetiredImageAction;
@@ -192,7 +194,7 @@ async function retire(sweep: Sweep, image: Image, action: RetiredImageAction): P
     log('info', 'generation deregistered', { imageId, region: sweep.region });
     return undefined;
   } catch (err) {
-    log('warn', `kept: retiring it failed (${errorMessage(err)}); the next deployment tries again`, { imageId, region: sweep.region, action });
+    log('warn', `kept: retiring it failed (${errorMessage(err)}); ${NEXT_SWEEP} tries again`, { imageId, region: sweep.region, action });
     return `retiring it failed: ${errorMessage(err)}`;
   }
 }

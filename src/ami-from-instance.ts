@@ -132,13 +132,8 @@ export class AmiFromInstance extends CopyableImageBase {
     });
     this._attach(managed);
 
-    this.grantProvider(action);
+    grantImageOfInstance(this, this.instanceId, action, managed.operation);
     if (props.instance instanceof ec2.Instance) warnIfUserDataUpdatesInPlace(this, props.instance);
-  }
-
-  /** Least privilege: CreateImage only of these instances, tagged as ours. */
-  private grantProvider(action: InstanceAction): void {
-    grantImageOfInstance(this, this.instanceId, action);
   }
 }
 

@@ -74,7 +74,9 @@ export class AmiFromSnapshot extends CopyableImageBase {
       provider.addResourceToOperationStatement('register-image-snapshots', {
         sid: 'RegisterImageOfSourceSnapshots',
         actions: ['ec2:RegisterImage'],
-      }, Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)));
+      }, Arn.format({ service: 'ec2', account: '', resource: 'snapshot', resourceName: snapshotId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, Stack.of(this)),
+      // A snapshot of this stack may be made from an image of this stack.
+      { id: snapshotId, owner: this, firstUser: managed.operation });
     }
   }
 }

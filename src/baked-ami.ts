@@ -1,7 +1,7 @@
 import { Aws, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { CopyableImageBase } from './copied-ami';
 import { BeforeImaging, InstanceAction } from './enums';
 import { ImageProps } from './image-options';
@@ -337,7 +337,7 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     });
     this._attach(managed);
 
-    this.grantProvider(action, stopBy);
+    this.grantProvider(action, stopBy, setupWait.links[0], managed.operation);
     suppressReportingNag(BUILDER, role, this.builder, [
       { id: 'AwsSolutions-EC26', reason: 'The builder\'s volumes are encrypted as the base image\'s (or by the account\'s EBS encryption by default), which the baked image inherits; copyTo({ encrypted: true }) makes encrypted copies.' },
       { id: 'AwsSolutions-EC28', reason: 'The builder runs for one bake and is terminated; its setup\'s output is in the stack event and the console.' },
@@ -349,11 +349,16 @@ export class BakedAmi extends CopyableImageBase implements iam.IGrantable {
     }]);
   }
 
-  /** The waiter role reads the builder and its console, and stops it; the image grants are AmiFromInstance's. */
-  private grantProvider(action: InstanceAction, stopBy: string): void {
-    const arn = grantReportWait(this, this.builder.instanceId);
-    if (stopBy === StopBy.HANDLER) grantStopInstance(this, arn);
-    grantImageOfInstance(this, this.builder.instanceId, action);
+  /**
+   * The waiter role reads the builder and its console, and stops it, from the
+   * first setup link on; the image grants are AmiFromInstance's. The builder is
+   * a resource of this stack: these grants are policies of this image's own.
+   */
+  private grantProvider(action: InstanceAction, stopBy: string, firstSetupLink: IConstruct, operation: IConstruct): void {
+    const builder = { id: this.builder.instanceId, owner: this, firstUser: firstSetupLink };
+    grantReportWait(this, builder);
+    if (stopBy === StopBy.HANDLER) grantStopInstance(this, builder);
+    grantImageOfInstance(this, this.builder.instanceId, action, operation);
   }
 }
 

@@ -12,7 +12,10 @@ export interface ImageRetentionOptions {
    * What happens to a generation beyond the policy. `DISABLE` and
    * `DEREGISTER` act only on a generation that DescribeImageReferences finds
    * no instance or launch template of the account referring to; one still in
-   * use is kept, and a later deployment tries again.
+   * use is kept, and tried again by the next sweep. The sweep runs only in a
+   * deployment that hands over a new generation of the image or changes its
+   * `retention` or `removalPolicy`: a deployment that changes none of them
+   * leaves a kept generation as it is.
    *
    * @default RetiredImageAction.DEREGISTER
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html
@@ -25,8 +28,9 @@ const MIN_AGE = Duration.days(1);
 
 /**
  * Which earlier generations of an image to keep. Every replacement of an
- * image (a new recipe, a new source) makes a new generation; after each
- * deployment that hands one over, cdk-ami finds the construct's generations by
+ * image (a new recipe, a new source) makes a new generation; in each
+ * deployment that hands one over (or changes the image's `retention` or
+ * `removalPolicy`), cdk-ami finds the construct's generations by
  * their ownership tags (in the image's Region and account) and retires those
  * beyond the policy. It always keeps the current generation and the one before
  * it (the image a rollback of that deployment returns to).

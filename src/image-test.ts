@@ -9,12 +9,18 @@ import { BoundTest, launchImageTest, TestedImage } from './private/image-test-in
  */
 export interface ImageTestOptions {
   /**
-   * The launch template the image's consumers use: the test instance is
-   * launched with it (its network interfaces, security groups, instance
-   * type, metadata options, block devices, key pair, tags...), so the test
-   * sees what the consumers will. cdk-ami sets the image (the new image's
-   * ID), the user data (the test) and the instance profile (the test role)
-   * on the instance itself, which take precedence over the template's.
+   * A launch template with the settings the image's consumers launch with:
+   * the test instance is launched with it (its network interfaces, security
+   * groups, instance type, metadata options, block devices, key pair,
+   * tags...), so the test sees what the consumers will. cdk-ami sets the
+   * image (the new image's ID), the user data (the test) and the instance
+   * profile (the test role) on the instance itself, which take precedence
+   * over the template's.
+   *
+   * It cannot be the template that launches the consumers from this image:
+   * that template names the image's `imageId`, which exists only once the
+   * test passed. Make a second template from the same settings (see the
+   * README recipe "Rolling out a tested image").
    * A new version of the template (its `latestVersionNumber` changes) runs
    * the test again. Give this, `vpc`, or both (then `vpc` and `vpcSubnets`
    * give the subnet, and the template the rest).
@@ -44,7 +50,8 @@ export interface ImageTestOptions {
   /**
    * The test instance's security group. Only with `vpc`.
    *
-   * @default - a new group that allows all outbound traffic and no inbound traffic
+   * @default - with `launchTemplate`, the template's security groups; without
+   *            one, a new group that allows all outbound traffic and no inbound traffic
    * @see https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
    */
   readonly securityGroup?: ec2.ISecurityGroup;
@@ -86,8 +93,8 @@ export interface ImageTestOptions {
 
 /**
  * A test an image must pass before anything uses it: once the image is
- * available, an instance is launched from it (with the consumers' launch
- * template or network), runs the test, reports its exit code and is
+ * available, an instance is launched from it (with a launch template of the
+ * consumers' settings, or a network), runs the test, reports its exit code and is
  * terminated. The image's ID (`imageId`, `getImage()`, its output, SSM
  * parameter, copies, stored objects and launch permissions) is handed out
  * only after the test passed; a failed or timed-out test fails the

@@ -2,7 +2,7 @@ import { Aws, Duration, Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { CopyableImageBase } from './copied-ami';
 import { BootMode, DiskImageFormat, ImageArchitecture, ImportLicenseType, ImportPlatform } from './enums';
 import { ImageProps } from './image-options';
@@ -257,7 +257,7 @@ export class ImportedAmi extends CopyableImageBase {
       beforeWaiters: (operation, timeout) => this.importStage(operation, timeout, props.imageName !== undefined),
     });
     this._attach(managed);
-    this.grantProvider(props);
+    this.grantProvider(props, managed.operation);
   }
 
   /**
@@ -295,7 +295,7 @@ export class ImportedAmi extends CopyableImageBase {
       (role) => props.disks.forEach((d) => d._grantRead(role)), props.encryptionKey);
   }
 
-  private grantProvider(props: ImportedAmiProps): void {
+  private grantProvider(props: ImportedAmiProps, operation: IConstruct): void {
     const provider = AmiProvider.of(this);
     const taskArns = `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:import-image-task/*`;
     // EC2 evaluates the new image and the task with the request's tags (only the task can be tagged).
@@ -310,7 +310,7 @@ export class ImportedAmi extends CopyableImageBase {
       provider.addResourceToOperationStatement('import-image-snapshots', {
         sid: 'ImportImageOfSourceSnapshots',
         actions: ['ec2:ImportImage'],
-      }, snapshotArn(Aws.REGION, snapshotId));
+      }, snapshotArn(Aws.REGION, snapshotId), { id: snapshotId, owner: this, firstUser: operation });
     }
     provider.grantOperation('import-image-tag-on-create', {
       sid: 'TagOnImportImage',

@@ -128,12 +128,26 @@ describe('the test instance', () => {
     expect(instance.Properties.IamInstanceProfile).toEqual({ Ref: profileId });
   });
 
-  test('a launch template without an instance type gets the default; with a VPC, the VPC gives subnet and group', () => {
-    const { template } = tested((stack) => ({ launchTemplate: new ec2.LaunchTemplate(stack, 'Consumers', {}), vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }) }));
+  test('a launch template without an instance type gets the default; with a VPC, the VPC gives the subnet and the template the security groups', () => {
+    const { template } = tested((stack) => {
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 });
+      return { launchTemplate: new ec2.LaunchTemplate(stack, 'Consumers', { securityGroup: new ec2.SecurityGroup(stack, 'ConsumersSg', { vpc }) }), vpc };
+    });
     const [, instance] = one(template, 'AWS::EC2::Instance');
     expect(instance.Properties.InstanceType).toBe('t3.micro');
     expect(JSON.stringify(instance.Properties.SubnetId)).toMatch(/PrivateSubnet/);
-    expect(instance.Properties.SecurityGroupIds).toHaveLength(1);
+    expect(instance.Properties.SecurityGroupIds).toBeUndefined();
+    // The consumers' group only: no group of the test's own.
+    expect(resourcesOfType(template, 'AWS::EC2::SecurityGroup').map(([id]) => id)).toEqual([expect.stringMatching(/^ConsumersSg/)]);
+  });
+
+  test('with a launch template, a VPC and a security group: that group, instead of the template\'s', () => {
+    const { template } = tested((stack) => ({
+      launchTemplate: new ec2.LaunchTemplate(stack, 'Consumers', {}),
+      vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 }),
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123456789abcdef0'),
+    }));
+    expect(one(template, 'AWS::EC2::Instance')[1].Properties.SecurityGroupIds).toEqual(['sg-0123456789abcdef0']);
   });
 
   test('a template imported with a version number is named by ID and that version', () => {
@@ -276,7 +290,7 @@ describe('every kind of image takes a test', () => {
 describe('validation', () => {
   const vpcOf = (stack: Stack) => new ec2.Vpc(stack, 'Vpc', { maxAzs: 1 });
   test.each<[string, (stack: Stack) => ImageTestOptions, string]>([
-    ['no network', () => ({}), 'The test has neither vpc nor launchTemplate: give the consumers\' launch template (launchTemplate), or the VPC the test instance runs in (vpc).'],
+    ['no network', () => ({}), 'The test has neither vpc nor launchTemplate: give a launch template with the consumers\' settings (launchTemplate), or the VPC the test instance runs in (vpc).'],
     ['vpcSubnets without vpc', (stack) => ({ launchTemplate: new ec2.LaunchTemplate(stack, 'Lt'), vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }),
       'The test\'s vpcSubnets is set without vpc: the launch template gives the network; give vpc too, or remove vpcSubnets.'],
     ['securityGroup without vpc', (stack) => ({

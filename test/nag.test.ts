@@ -42,7 +42,7 @@ function everyConstruct(app = new App()): Stack {
   const source = Ami.fromImageId(stack, 'Source', 'ami-0123456789abcdef0');
   new StoredAmi(stack, 'StoredShared', { image: source, bucket: importedBucket, removalPolicy: RemovalPolicy.DESTROY });
   new CopiedAmi(stack, 'Copy', { source, region: 'eu-west-1' });
-  // Tested in the consumers' launch template: a test instance, its role, profile and the waiter's policy on it.
+  // Tested with a launch template of the consumers' settings: a test instance, its role, profile and the waiter's policy on it.
   const check = ec2.UserData.forLinux();
   check.addCommands('curl -fsS http://localhost/');
   new AmiFromSnapshot(stack, 'Registered', {

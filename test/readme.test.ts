@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Fn, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
@@ -268,9 +269,23 @@ else __synth(typeof app === 'undefined' ? undefined : app);
   } catch (e) {
     return [`README.md:${block.line}: ${(e as Error).message}`];
   }
-  return assembly!.stacks.flatMap((stack) => stack.messages
+  const errors = assembly!.stacks.flatMap((stack) => stack.messages
     .filter((m) => m.level === cxapi.SynthesisMessageLevel.ERROR)
     .map((m) => `README.md:${block.line}: ${m.id}: ${m.entry.data}`));
+  return [...errors, ...assembly!.stacks.flatMap((stack) => undeployable(block, stack))];
+}
+
+/**
+ * What CloudFormation refuses that synth lets through: a dependency cycle
+ * (aws-cdk-lib's assertions check each template for one, as a deployment would fail on it).
+ */
+function undeployable(block: Block, stack: cxapi.CloudFormationStackArtifact): string[] {
+  try {
+    Template.fromJSON(stack.template);
+    return [];
+  } catch (e) {
+    return [`README.md:${block.line}: stack ${stack.stackName}: ${(e as Error).message.split('\n')[0]}`];
+  }
 }
 
 // An example that type-checks but throws at synth, as issue #22's setupTimeout did.
@@ -287,6 +302,23 @@ const THROWS: Block = {
 
 test('an example that throws at synth fails, with its message', () => {
   expect(synthesize(THROWS)).toEqual(['README.md:0: timeout 3 days is out of range: it must be between 1 minute and 48 hours.']);
+});
+
+// An example that synthesizes a template CloudFormation refuses, as the layered BakedAmi example did.
+const CYCLE: Block = {
+  line: 0,
+  heading: 'canary',
+  fixture: 'bare',
+  lines: [
+    "import { CfnResource } from 'aws-cdk-lib';",
+    "const first = new CfnResource(this, 'First', { type: 'AWS::SNS::Topic' });",
+    "const second = new CfnResource(this, 'Second', { type: 'AWS::SNS::Topic', properties: { TopicName: first.ref } });",
+    'first.addDependency(second);',
+  ],
+};
+
+test('an example whose template has a dependency cycle fails, naming the stack and the cycle', () => {
+  expect(synthesize(CYCLE)).toEqual([expect.stringMatching(/^README\.md:0: stack Example: Template is undeployable, these resources have a dependency cycle: .*First.*Second/)]);
 });
 
 describe(`README.md TypeScript examples synthesize (${against})`, () => {

@@ -1,4 +1,5 @@
 import { Aws, Resource, Stack, Token } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
 import { FastLaunchOptions } from '../fast-launch';
 import { AmiValidationError } from './errors';
 import { AmiProvider } from './provider';
@@ -7,8 +8,8 @@ import { AmiProvider } from './provider';
 export const MIN_PARALLEL_LAUNCHES = 6;
 
 /**
- * Checks `fastLaunch` against EC2's rules, lets the provider name its launch
- * template in EnableFastLaunch, and renders it for the last waiter link.
+ * Checks `fastLaunch` against EC2's rules, and renders it for the last waiter
+ * link (`grantFastLaunchTemplate` lets the provider name its launch template).
  *
  * @param windows whether the image is Windows, where synth knows it (undefined: EC2 tells at deploy time)
  * @param what how the image's operating system is known, for the message
@@ -37,12 +38,6 @@ export function renderFastLaunch(
       throw new AmiValidationError(`fastLaunch.launchTemplate is in ${templateRegion}, and the image in ${scope.region}: EC2 Fast Launch uses a launch template of the image's Region.`, scope);
     }
     templateId = template.launchTemplateId;
-    const account = Token.isUnresolved(template.env.account) ? Stack.of(scope).account : template.env.account;
-    // EnableFastLaunch authorizes the launch template as a second resource (Service Authorization Reference).
-    AmiProvider.of(scope).addResourceToWaiterStatement('fast-launch-templates', {
-      sid: 'FastLaunchTemplates',
-      actions: ['ec2:EnableFastLaunch'],
-    }, `arn:${Aws.PARTITION}:ec2:${scope.region}:${account}:launch-template/${templateId}`);
   }
   return {
     TargetResourceCount: options.targetResourceCount,
@@ -50,6 +45,27 @@ export function renderFastLaunch(
     LaunchTemplateId: templateId,
     LaunchTemplateVersion: template ? options.launchTemplateVersion ?? template.versionNumber : undefined,
   };
+}
+
+/**
+ * EnableFastLaunch authorizes the launch template as a second resource
+ * (Service Authorization Reference): the waiter role may name this one, from
+ * `operation` on (the waiter links follow it). A template of this stack may
+ * name an image of this stack: its grant is then a policy of the image's own.
+ */
+export function grantFastLaunchTemplate(
+  scope: Resource & { readonly region: string }, options: FastLaunchOptions | undefined, operation: IConstruct,
+): void {
+  const template = options?.launchTemplate;
+  const templateId = template?.launchTemplateId;
+  if (!template || !templateId) return;
+  const templateAccount = template.env.account;
+  const account = Token.isUnresolved(templateAccount) ? Stack.of(scope).account : templateAccount;
+  AmiProvider.of(scope).addResourceToWaiterStatement('fast-launch-templates', {
+    sid: 'FastLaunchTemplates',
+    actions: ['ec2:EnableFastLaunch'],
+  }, `arn:${Aws.PARTITION}:ec2:${scope.region}:${account}:launch-template/${templateId}`,
+  { id: templateId, owner: scope, firstUser: operation });
 }
 
 function wholeAtLeast(scope: Resource, field: string, value: number | undefined, min: number): void {

@@ -44,8 +44,8 @@ const TEST_FIELD: ScriptField = {
 };
 
 /**
- * The test of one image: an instance launched from the available image (the
- * consumers' launch template, or the given network), whose user data runs the
+ * The test of one image: an instance launched from the available image (a
+ * launch template of the consumers' settings, or the given network), whose user data runs the
  * test and reports its exit code as a builder reports its setup; then
  * `Custom::AmiBuilderSetup` links that wait for the report and terminate the
  * instance. A new image is a new `ImageId`, which CloudFormation replaces the
@@ -141,7 +141,7 @@ function defaultInstanceType(template: ec2.ILaunchTemplate | undefined, windows:
 
 function validateNetwork(scope: Construct, options: TestSettings): void {
   if (!options.vpc && !options.launchTemplate) {
-    throw new AmiValidationError('The test has neither vpc nor launchTemplate: give the consumers\' launch template (launchTemplate), or the VPC the test instance runs in (vpc).', scope);
+    throw new AmiValidationError('The test has neither vpc nor launchTemplate: give a launch template with the consumers\' settings (launchTemplate), or the VPC the test instance runs in (vpc).', scope);
   }
   if (!options.vpc && options.vpcSubnets) {
     throw new AmiValidationError('The test\'s vpcSubnets is set without vpc: the launch template gives the network; give vpc too, or remove vpcSubnets.', scope);

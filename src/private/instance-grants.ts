@@ -1,7 +1,7 @@
 import { Arn, Stack } from 'aws-cdk-lib';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { InstanceAction } from '../enums';
-import { AmiProvider } from './provider';
+import { AmiProvider, GrantedResource } from './provider';
 
 /** The ARN of an instance of the stack's account and Region, e.g. for a resource-level grant. */
 export function instanceArn(scope: IConstruct, instanceId: string): string {
@@ -11,32 +11,31 @@ export function instanceArn(scope: IConstruct, instanceId: string): string {
 /**
  * Least privilege for imaging an instance: CreateImage only of this instance,
  * tagged as ours, and the stop or terminate the last waiter link applies once
- * the image is available.
+ * the image is available. `operation` calls CreateImage (and the waiter links
+ * follow it): an instance of this stack, which may be launched from an image
+ * of this stack, is granted in policies of the image's own that it waits for.
  */
-export function grantImageOfInstance(scope: IConstruct, instanceId: string, action: InstanceAction): void {
+export function grantImageOfInstance(scope: Construct, instanceId: string, action: InstanceAction, operation: IConstruct): void {
   const provider = AmiProvider.of(scope);
-  const arn = instanceArn(scope, instanceId);
+  const of: GrantedResource = { id: instanceId, owner: scope, firstUser: operation };
   provider.addResourceToOperationStatement('create-image-instances', {
     sid: 'CreateImageOfSourceInstances',
     actions: ['ec2:CreateImage'],
-  }, arn);
+  }, instanceArn(scope, instanceId), of);
   provider.grantCreateTagged('CreateImage');
-  if (action === InstanceAction.STOP) grantStopInstance(scope, arn);
-  if (action === InstanceAction.TERMINATE) grantTerminateInstance(scope, arn);
+  if (action === InstanceAction.STOP) grantStopInstance(scope, of);
+  if (action === InstanceAction.TERMINATE) {
+    provider.addResourceToWaiterStatement('instance-terminate', {
+      sid: 'TerminateSourceInstances',
+      actions: ['ec2:TerminateInstances'],
+    }, instanceArn(scope, instanceId), of);
+  }
 }
 
-/** TerminateInstances on one instance, for the isComplete role (the waiter links). */
-export function grantTerminateInstance(scope: IConstruct, arn: string): void {
-  AmiProvider.of(scope).addResourceToWaiterStatement('instance-terminate', {
-    sid: 'TerminateSourceInstances',
-    actions: ['ec2:TerminateInstances'],
-  }, arn);
-}
-
-/** StopInstances on one instance, for the isComplete role (the waiter links). */
-export function grantStopInstance(scope: IConstruct, arn: string): void {
+/** StopInstances on one instance, for the isComplete role (the waiter links, a builder's setup links). */
+export function grantStopInstance(scope: Construct, of: GrantedResource): void {
   AmiProvider.of(scope).addResourceToWaiterStatement('instance-stop', {
     sid: 'StopSourceInstances',
     actions: ['ec2:StopInstances'],
-  }, arn);
+  }, instanceArn(scope, of.id), of);
 }

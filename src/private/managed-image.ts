@@ -10,7 +10,7 @@ import { ImageProps } from '../image-options';
 import { ImageRetention } from '../image-retention';
 import { OperationType, RenderedProperties, ResourceTypes, Timing, V2 } from './contract';
 import { AmiValidationError } from './errors';
-import { renderFastLaunch } from './fast-launch';
+import { grantFastLaunchTemplate, renderFastLaunch } from './fast-launch';
 import { followImageRemovalPolicy, RemoteImageParameter } from './image-parameter';
 import { ImageState } from './image-state';
 import { shareKeyWith, warnDefaultKeyNotShareable } from './key-sharing';
@@ -138,6 +138,7 @@ export class ManagedImage<T extends OperationType = OperationType> implements Im
       ...resources.properties,
     });
     this.operation.onRemovalPolicy((policy) => this.applyRemovalPolicy(scope, policy));
+    grantFastLaunchTemplate(scope, props.fastLaunch, this.operation);
 
     this.disabledAt = disableTime(scope, props.disableAt);
     this.shareSnapshots = (props.shareSnapshots ?? false) && !props.dangerouslyMakePublic;

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Aws, CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -31,6 +31,19 @@ const REGION_IN_NAG = '(\\*|<AWS::Region>|[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\\d{
 const ASSET_DIR = path.join(__dirname, '..', '..', 'assets', 'provider');
 
 /**
+ * A resource a grant names, which may be a resource of this stack: then the
+ * grant goes in a policy of `owner`'s own (see `addResourceToOperationStatement`).
+ */
+export interface GrantedResource {
+  /** The resource's ID (an instance, a snapshot, a launch template): a token is a resource of this stack. */
+  readonly id: string;
+  /** The image construct the policy belongs to. */
+  readonly owner: Construct;
+  /** The first resource whose handler makes the call: it waits for the policy. */
+  readonly firstUser: IConstruct;
+}
+
+/**
  * The stack's one provider, created on first use however many images the
  * stack declares. Two Lambda functions run our code: `onEvent` (starts,
  * changes and deletes images; one role with the write permissions) and
@@ -55,6 +68,8 @@ export class AmiProvider extends Construct {
 
   private readonly operationStatements: StatementRegistry;
   private readonly waiterStatements: StatementRegistry;
+  /** The policies of images' own that hold grants on resources of this stack, by owner path and role. */
+  private readonly ownPolicies = new Map<string, { readonly policy: iam.Policy; readonly statements: StatementRegistry }>();
 
   private constructor(scope: Stack, id: string) {
     super(scope, id);
@@ -65,8 +80,8 @@ export class AmiProvider extends Construct {
 
     this.operationRole = this.lambdaRole('OperationRole', logGroup, 'cdk-ami onEvent: creates, updates and deletes images');
     this.waiterRole = this.lambdaRole('WaiterRole', logGroup, 'cdk-ami isComplete: polls images until they are available');
-    this.operationStatements = new StatementRegistry(this.operationRole, 'onEvent (operation)');
-    this.waiterStatements = new StatementRegistry(this.waiterRole, 'isComplete (waiter)');
+    this.operationStatements = new StatementRegistry((st) => this.operationRole.addToPrincipalPolicy(st), 'onEvent (operation)');
+    this.waiterStatements = new StatementRegistry((st) => this.waiterRole.addToPrincipalPolicy(st), 'isComplete (waiter)');
     // The framework's onEvent functions start the waiter state machine, which
     // calls the isComplete function: separate roles keep that out of a cycle.
     const frameworkOnEventRole = this.lambdaRole('FrameworkOnEventRole', logGroup, 'cdk-ami provider framework onEvent (aws-cdk-lib custom-resources)');
@@ -306,14 +321,38 @@ export class AmiProvider extends Construct {
   /**
    * A statement shared by all images of a kind, growing one resource per image
    * (e.g. each source instance ARN), instead of one statement per image.
+   *
+   * A resource whose ID (`of.id`) is a token is a resource of this stack, which
+   * may wait for an image of this stack (an instance or a builder launched from
+   * it, a launch template naming it). Named in the role's default policy, it
+   * would make the provider's functions wait for that resource, which waits for
+   * the image, which waits for the provider: a cycle CloudFormation refuses.
+   * Its statement goes in a policy of `of.owner`'s own instead, attached to the
+   * same role, which `of.firstUser` waits for: the grant is in effect before the call.
    */
-  public addResourceToOperationStatement(name: StatementName, shape: StatementShape, resource: string): void {
-    this.operationStatements.grow(name, shape, resource);
+  public addResourceToOperationStatement(name: StatementName, shape: StatementShape, resource: string, of?: GrantedResource): void {
+    this.statementsFor('operation', of).grow(name, shape, resource);
   }
 
   /** The same, on the isComplete role. */
-  public addResourceToWaiterStatement(name: StatementName, shape: StatementShape, resource: string): void {
-    this.waiterStatements.grow(name, shape, resource);
+  public addResourceToWaiterStatement(name: StatementName, shape: StatementShape, resource: string, of?: GrantedResource): void {
+    this.statementsFor('waiter', of).grow(name, shape, resource);
+  }
+
+  /** The role's shared statements, or, for a resource of this stack, those of the owner's policy (made on first use). */
+  private statementsFor(role: 'operation' | 'waiter', of: GrantedResource | undefined): StatementRegistry {
+    if (!of || !Token.isUnresolved(of.id)) return role === 'operation' ? this.operationStatements : this.waiterStatements;
+    const key = `${of.owner.node.path}:${role}`;
+    let own = this.ownPolicies.get(key);
+    if (!own) {
+      const policy = new iam.Policy(of.owner, role === 'operation' ? 'ProviderOperationPolicy' : 'ProviderWaiterPolicy', {
+        roles: [role === 'operation' ? this.operationRole : this.waiterRole],
+      });
+      own = { policy, statements: new StatementRegistry((st) => policy.addStatements(st), role === 'operation' ? 'onEvent (operation)' : 'isComplete (waiter)') };
+      this.ownPolicies.set(key, own);
+    }
+    of.firstUser.node.addDependency(own.policy);
+    return own.statements;
   }
 
   private lambdaRole(id: string, logGroup: logs.LogGroup, description: string): iam.Role {

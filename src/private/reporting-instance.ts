@@ -7,7 +7,7 @@ import { RenderedProperties, ResourceTypes, Tags } from './contract';
 import { AmiValidationError } from './errors';
 import { instanceArn } from './instance-grants';
 import { NagSuppression, suppressNag } from './nag';
-import { AmiProvider } from './provider';
+import { AmiProvider, GrantedResource } from './provider';
 import { tagList } from './validation';
 import { WaiterChain } from './waiter-chain';
 
@@ -126,8 +126,8 @@ export function launchReporting(scope: Construct, kind: ReportingKind, launch: R
 
 /**
  * An `AWS::EC2::Instance` of the consumer's launch template: only the image,
- * the user data, the instance profile (and the subnet and security group
- * when a VPC is given, the instance type when one is given) are its own.
+ * the user data, the instance profile (and the subnet when a VPC is given,
+ * the security group and the instance type when one is given) are its own.
  */
 function launchFromTemplate(scope: Construct, kind: ReportingKind, launch: ReportingLaunch, template: ec2.ILaunchTemplate): ReportingInstance {
   const profile = new iam.CfnInstanceProfile(scope, `${kind.id}InstanceProfile`, { roles: [launch.role.roleName] });
@@ -137,8 +137,8 @@ function launchFromTemplate(scope: Construct, kind: ReportingKind, launch: Repor
     if (!subnet) {
       throw new AmiValidationError(`The ${kind.noun}'s vpcSubnets select no subnet of the VPC: give vpcSubnets that match one (e.g. { subnetType: ec2.SubnetType.PUBLIC }).`, scope);
     }
-    const group = launch.securityGroup ?? new ec2.SecurityGroup(scope, `${kind.id}SecurityGroup`, { vpc: launch.vpc, allowAllOutbound: true });
-    network = { subnetId: subnet.subnetId, securityGroupIds: [group.securityGroupId] };
+    // The template's security groups unless one is given: `vpc` only says where the instance runs.
+    network = { subnetId: subnet.subnetId, securityGroupIds: launch.securityGroup ? [launch.securityGroup.securityGroupId] : undefined };
   }
   const path = `${scope.node.path}/${kind.id}`;
   const tags = tagList({ Name: path, ...launch.tags, [kind.markKey]: launch.mark })!;
@@ -184,15 +184,16 @@ export function reportWait(
   });
 }
 
-/** The waiter role reads the instance (DescribeInstances has no resource type) and its console. */
-export function grantReportWait(scope: Construct, instanceId: string): string {
+/**
+ * The waiter role reads the instance (DescribeInstances has no resource type)
+ * and its console, before `of.firstUser` (the first link) waits for it.
+ */
+export function grantReportWait(scope: Construct, of: GrantedResource): void {
   grantDescribeInstances(scope);
-  const arn = instanceArn(scope, instanceId);
   AmiProvider.of(scope).addResourceToWaiterStatement('builder-console', {
     sid: 'ReadBuilderConsoles',
     actions: ['ec2:GetConsoleOutput'],
-  }, arn);
-  return arn;
+  }, instanceArn(scope, of.id), of);
 }
 
 /** DescribeInstances, which takes no resource (`*`), for the waiter role. */

@@ -38,15 +38,15 @@ export type StatementName =
 export type StatementShape = Omit<iam.PolicyStatementProps, 'resources'>;
 
 /**
- * The statements of one role, by name: each is built once, however many
- * images ask for it (synth time grows with images), and added to the role.
+ * The statements of one role (or of one policy of a role), by name: each is built once, however many
+ * images ask for it (synth time grows with images), and added by `addStatement`.
  * Asking again with another shape (Sid, actions, effect, conditions) is a
  * conflict and throws; a growing statement only gains resources.
  */
 export class StatementRegistry {
   private readonly statements = new Map<StatementName, { readonly statement: iam.PolicyStatement; readonly shape: string }>();
 
-  constructor(private readonly role: iam.Role, private readonly roleName: string) {}
+  constructor(private readonly addStatement: (statement: iam.PolicyStatement) => void, private readonly roleName: string) {}
 
   /** Adds the statement unless it is there; returns it. */
   public add(name: StatementName, props: iam.PolicyStatementProps): iam.PolicyStatement {
@@ -71,7 +71,7 @@ export class StatementRegistry {
     }
     const statement = create();
     this.statements.set(name, { statement, shape: fingerprint });
-    this.role.addToPrincipalPolicy(statement);
+    this.addStatement(statement);
     return statement;
   }
 }

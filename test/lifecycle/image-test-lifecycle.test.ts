@@ -202,6 +202,26 @@ describe('an image\'s test against the local EC2 endpoint', () => {
     expect(h.ec2.callCount('CreateImage')).toBe(1);
   });
 
+  test('the consumers\' launch template and a VPC: the VPC\'s subnet, the template\'s security group', async () => {
+    const s = sim();
+    const source = h.ec2.addInstance({ region: REGION });
+    expect(await s.deploy(template({
+      source,
+      options: (stack) => ({
+        launchTemplate: new ec2.LaunchTemplate(stack, 'Consumers', {
+          instanceType: new ec2.InstanceType('c7i.large'),
+          securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Web', 'sg-0123456789abcdef0'),
+        }),
+        vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+          vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'],
+        }),
+      }),
+    }))).toEqual({ ok: true });
+    expect(instance(s.testInstances[0].instanceId).launch).toMatchObject({
+      subnetId: 'subnet-0123456789abcdef0', securityGroupIds: ['sg-0123456789abcdef0'],
+    });
+  });
+
   test('an unchanged stack tests nothing again; a new test script does, on the same image', async () => {
     const s = sim();
     const source = h.ec2.addInstance({ region: REGION });

@@ -155,17 +155,21 @@ describe('each action', () => {
   });
 });
 
-test('a generation in use is kept and logged, then retired by a later deployment once it is free', async () => {
+test('a generation in use is kept and logged; once it is free, an unchanged deployment does not sweep, the next generation\'s does', async () => {
   const sim = h.sim();
   const options = { retention: keep(1) };
   const [a] = await generations(sim, 2, options);
   const instance = h.ec2.addInstance({ region: HOME, imageId: a });
-  await generations(sim, 1, options);
+  const third = template(h.ec2.addInstance({ region: HOME }), options);
+  expect(await sim.deploy(third)).toEqual({ ok: true });
   expect(live()).toContain(a);
   expect(retained()).toContain(a);
   expect(h.logs).toContainEqual(expect.objectContaining({ message: expect.stringMatching(new RegExp(`^kept: in use by .*instance/${instance}`)), imageId: a }));
 
   h.ec2.setInstanceState(HOME, instance, 'terminated');
+  // The retention resource gets no event from a deployment that changes nothing of it.
+  expect(await sim.deploy(third)).toEqual({ ok: true });
+  expect(live()).toContain(a);
   const [d] = await generations(sim, 1, options);
   expect(live()).not.toContain(a);
   expect(live()).toHaveLength(2);
@@ -289,7 +293,7 @@ describe('changes between deployments', () => {
 
 describe('faults on the sweep\'s calls end in success, with nothing lost that the policy keeps', () => {
   test.each(['DescribeImageReferences', 'DeregisterImage', 'DescribeImages'])(
-    '%s failing past the SDK\'s retries: the deployment succeeds, the generation stays, and the next deployment retires it', async (action) => {
+    '%s failing past the SDK\'s retries: the deployment succeeds, the generation stays, and the next generation\'s sweep retires it', async (action) => {
       const sim = h.sim();
       const options = { retention: keep(1) };
       const [a, b] = await generations(sim, 2, options);
@@ -316,7 +320,7 @@ describe('faults on the sweep\'s calls end in success, with nothing lost that th
   test.each([
     ['DisableImage', RetiredImageAction.DISABLE, 'disabled'],
     ['EnableImageDeprecation', RetiredImageAction.DEPRECATE, 'deprecated'],
-  ] as const)('%s failing past the SDK\'s retries: logged, and the next deployment retires the generation', async (action, retired, state) => {
+  ] as const)('%s failing past the SDK\'s retries: logged, and the next generation\'s sweep retires it', async (action, retired, state) => {
     const sim = h.sim();
     const options = { retention: keep(1, { action: retired }) };
     const [a] = await generations(sim, 2, options);
