@@ -23,7 +23,8 @@ import {
   SynthesizedStack, synthesized,
 } from './simulator';
 import {
-  AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImageRetention, ImageTest, ImportDisk, ImportedAmi, LaunchPermission,
+  AmiFromDisks, AmiFromInstance, BakedAmi, CrossAccountCopyRole, DiskImageFormat, ImageRetention, ImageTest, ImportDisk, ImportedAmi,
+  LaunchPermission,
   StoredAmi,
 } from '../../src';
 import { DECLARED_CALLS } from '../lambda/declared-calls';

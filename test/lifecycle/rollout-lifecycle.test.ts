@@ -91,7 +91,8 @@ function rollout(first: StackTemplate): Rollout {
 /** The image the group's launch template version names (what a scale-out would launch). */
 function groupImage(r: Rollout, stackTemplate: StackTemplate): string {
   const [groupId] = r.sim.logicalIdsOfType(GROUP);
-  const templateLogicalId = (stackTemplate.Resources[groupId].Properties!.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+  const groupTemplate = stackTemplate.Resources[groupId].Properties!.LaunchTemplate as { LaunchTemplateId: { Ref: string } };
+  const templateLogicalId = groupTemplate.LaunchTemplateId.Ref;
   const version = r.sim.attribute(templateLogicalId, 'LatestVersionNumber')!;
   return h.ec2.launchTemplateVersion(REGION, r.sim.physicalId(templateLogicalId)!, version).imageId!;
 }
