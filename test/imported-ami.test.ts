@@ -100,6 +100,13 @@ describe('ImportedAmi', () => {
     expect(JSON.stringify(statements)).not.toContain('s3:*');
   });
 
+  test('the import waits for its service role\'s policy, not only the role: VM Import reads the disks as soon as the task starts', () => {
+    const template = Template.fromStack(importStack());
+    const [, operation] = resourcesOfType(template, 'Custom::ImportedAmi')[0];
+    const [policyId] = resourcesOfType(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('ApplianceServiceRoleDefaultPolicy'))!;
+    expect(operation.DependsOn).toEqual(expect.arrayContaining([policyId]));
+  });
+
   test('the provider may pass exactly that role and import only with this stack\'s tags', () => {
     const stack = importStack();
     const op = policies(stack, 'OperationRole');
