@@ -6,14 +6,15 @@ import { checkRolesWaitForPolicies, lifecycleTemplate, useLocalEc2 } from './har
 const h = useLocalEc2();
 const NATIVE = 'Test::Native';
 
-/** A native resource type that records the order of its creates and deletes. */
+/** A native resource type that records the order of its creates and deletes; a replacement of A is A'. */
 function recorder(): NativeResource & { log: string[] } {
   const log: string[] = [];
   return {
     log,
     create: (logicalId) => {
-      log.push(`create ${logicalId}`);
-      return logicalId;
+      const physicalId = log.includes(`create ${logicalId}`) ? `${logicalId}'` : logicalId;
+      log.push(`create ${physicalId}`);
+      return physicalId;
     },
     delete: (physicalId) => {
       log.push(`delete ${physicalId}`);
@@ -57,6 +58,14 @@ describe('the order the CloudFormation simulator takes resources in', () => {
     expect(await run()).toEqual(inTemplateOrder);
     delete process.env[ORDER_ENV];
     expect(await run({ independentOrder: 'template' })).toEqual(inTemplateOrder);
+  });
+
+  test.each(['template', 'reverse'] as const)('in %s order, the cleanup removes a dropped resource before the replaced one it used', async (independentOrder) => {
+    const native = recorder();
+    const sim = h.sim({ independentOrder, nativeResources: { [NATIVE]: native } });
+    expect(await sim.deploy({ Resources: { A: { Type: NATIVE }, B: { Type: NATIVE, Properties: { Uses: { Ref: 'A' } } } } })).toEqual({ ok: true });
+    expect(await sim.deploy({ Resources: { A: { Type: NATIVE, Properties: { Changed: 'yes' } } } })).toEqual({ ok: true });
+    expect(native.log).toEqual(['create A', 'create B', "create A'", 'delete B', 'delete A']);
   });
 
   test('an unknown CFN_SIM_ORDER is refused with the values it takes', () => {

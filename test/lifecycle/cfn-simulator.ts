@@ -5,7 +5,8 @@
  * handlers returned, scalar properties arrive as strings, a waiter's
  * isComplete is called every poll interval until done or out of attempts,
  * failures roll the stack back (with the stack status the handlers can read
- * through DescribeStacks), replaced resources are deleted in the cleanup phase,
+ * through DescribeStacks), replaced and dropped resources are deleted in the
+ * cleanup phase (together, in reverse dependency order),
  * and a resource's DeletionPolicy / UpdateReplacePolicy decide, as
  * CloudFormation's do, whether its Delete is sent at all.
  *
@@ -23,6 +24,8 @@
  * suite in template order instead: the lifecycle suites pass in both orders,
  * so only Ref, Fn::GetAtt and DependsOn decide what happens first. A test that
  * proves an order-specific behaviour sets `independentOrder` on its simulator.
+ * IAM is not run here: `lifecycleTemplate` (harness.ts) checks instead that a
+ * resource handing a role to AWS waits for that role's policies.
  */
 import { randomUUID } from 'node:crypto';
 import { LocalEc2 } from './local-ec2';
@@ -276,12 +279,16 @@ export class CfnSimulator {
     }
 
     if (!failure) {
+      // The cleanup removes what was replaced and what the template dropped together, in the
+      // reverse dependency order of the previous template: a dropped resource that used a
+      // replaced one goes before it.
       this.setStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
-      for (const [logicalId, old] of replaced.reverse()) {
-        await this.remove(logicalId, old, 'replace');
+      const replacedOld = new Map(replaced);
+      for (const logicalId of order(previous, this.independentOrder).reverse()) {
+        const old = replacedOld.get(logicalId);
+        if (old) await this.remove(logicalId, old, 'replace');
+        else if (!template.Resources[logicalId]) await this.deleteAll([logicalId], 'delete');
       }
-      const removed = order(previous, this.independentOrder).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
-      await this.deleteAll(removed, 'delete');
       this.setStatus('UPDATE_COMPLETE');
       return { ok: true };
     }
