@@ -1,6 +1,6 @@
 import { CfnResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { NativeResource, ORDER_ENV, StackTemplate } from './cfn-simulator';
+import { FAILING_RESOURCE, NativeResource, ORDER_ENV, StackTemplate } from './cfn-simulator';
 import { checkRolesWaitForPolicies, lifecycleTemplate, useLocalEc2 } from './harness';
 
 const h = useLocalEc2();
@@ -66,6 +66,22 @@ describe('the order the CloudFormation simulator takes resources in', () => {
     expect(await sim.deploy({ Resources: { A: { Type: NATIVE }, B: { Type: NATIVE, Properties: { Uses: { Ref: 'A' } } } } })).toEqual({ ok: true });
     expect(await sim.deploy({ Resources: { A: { Type: NATIVE, Properties: { Changed: 'yes' } } } })).toEqual({ ok: true });
     expect(native.log).toEqual(['create A', 'create B', "create A'", 'delete B', 'delete A']);
+  });
+
+  test.each(['template', 'reverse'] as const)('in %s order, a rolled-back update removes a new resource before the replacement it used', async (independentOrder) => {
+    const native = recorder();
+    const sim = h.sim({ independentOrder, nativeResources: { [NATIVE]: native } });
+    expect(await sim.deploy({ Resources: { A: { Type: NATIVE } } })).toEqual({ ok: true });
+    const failing = await sim.deploy({
+      Resources: {
+        A: { Type: NATIVE, Properties: { Changed: 'yes' } },
+        B: { Type: NATIVE, Properties: { Uses: { Ref: 'A' } } },
+        Later: { Type: FAILING_RESOURCE, DependsOn: 'B' },
+      },
+    });
+    expect(failing).toMatchObject({ ok: false, failedResource: 'Later' });
+    expect(native.log).toEqual(['create A', "create A'", 'create B', 'delete B', "delete A'"]);
+    expect(sim.physicalId('A')).toBe('A');
   });
 
   test('an unknown CFN_SIM_ORDER is refused with the values it takes', () => {

@@ -5,8 +5,9 @@
  * handlers returned, scalar properties arrive as strings, a waiter's
  * isComplete is called every poll interval until done or out of attempts,
  * failures roll the stack back (with the stack status the handlers can read
- * through DescribeStacks), replaced and dropped resources are deleted in the
- * cleanup phase (together, in reverse dependency order),
+ * through DescribeStacks), replaced and dropped resources (or, in a rollback,
+ * replacements and new resources) are deleted in the cleanup phase, together,
+ * in reverse dependency order,
  * and a resource's DeletionPolicy / UpdateReplacePolicy decide, as
  * CloudFormation's do, whether its Delete is sent at all.
  *
@@ -313,11 +314,14 @@ export class CfnSimulator {
       this.live.set(logicalId, old);
     }
     this.template = previous;
+    // As the update's cleanup: replacements and new resources together, in reverse dependency order.
     this.setStatus('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
-    for (const [logicalId, replacement] of replacements) {
-      await this.remove(logicalId, replacement, 'rollback');
+    const replacementOf = new Map(replacements);
+    for (const logicalId of order(template, this.independentOrder).reverse()) {
+      const replacement = replacementOf.get(logicalId);
+      if (replacement) await this.remove(logicalId, replacement, 'rollback');
+      else if (created.includes(logicalId)) await this.deleteAll([logicalId], 'rollback');
     }
-    await this.deleteAll(created.reverse(), 'rollback');
     this.setStatus('UPDATE_ROLLBACK_COMPLETE');
     return failure;
   }
