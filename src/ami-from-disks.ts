@@ -165,6 +165,8 @@ export class AmiFromDisks extends CopyableImageBase {
       SnapshotTags: tagList(props.snapshotTags),
       RemovalPolicy: Lazy.string({ produce: () => removalProperty(this.snapshotRemoval) }),
     });
+    // ImportSnapshot checks what the role may read when it is called: the Ref of RoleName waits for the role only, not its policy.
+    imports.node.addDependency(this.role);
     // A removal policy applied to the resource (the RemovalPolicies aspect) reaches the snapshots too.
     imports.onRemovalPolicy((policy) => {
       this.snapshotRemoval = validateRemovalPolicy(this, policy, SNAPSHOT_REMOVAL);

@@ -257,6 +257,8 @@ export class ImportedAmi extends CopyableImageBase {
       beforeWaiters: (operation, timeout) => this.importStage(operation, timeout, props.imageName !== undefined),
     });
     this._attach(managed);
+    // ImportImage checks what the role may read when it is called: the Ref of RoleName waits for the role only, not its policy.
+    managed.operation.node.addDependency(this.role);
     this.grantProvider(props, managed.operation);
   }
 

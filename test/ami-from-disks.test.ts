@@ -113,6 +113,13 @@ describe('AmiFromDisks', () => {
     template.hasResourceProperties('Custom::ImportedSnapshots', { Encrypted: true, KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
   });
 
+  test('the import waits for its service role\'s policy, not only the role: VM Import reads the disks as soon as the task starts', () => {
+    const template = Template.fromStack(disksStack());
+    const [, imports] = resourcesOfType(template, 'Custom::ImportedSnapshots')[0];
+    const [policyId] = resourcesOfType(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('NixOSServiceRoleDefaultPolicy'))!;
+    expect(imports.DependsOn).toEqual(expect.arrayContaining([policyId]));
+  });
+
   test('reuses a given VM Import role and passes only it', () => {
     const stack = newStack();
     const role = iam.Role.fromRoleName(stack, 'VmImport', 'vmimport');

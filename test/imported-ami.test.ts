@@ -100,6 +100,23 @@ describe('ImportedAmi', () => {
     expect(JSON.stringify(statements)).not.toContain('s3:*');
   });
 
+  test('the import waits for its service role\'s policy, not only the role: VM Import reads the disks as soon as the task starts', () => {
+    const template = Template.fromStack(importStack());
+    const [, operation] = resourcesOfType(template, 'Custom::ImportedAmi')[0];
+    const [policyId] = resourcesOfType(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('ApplianceServiceRoleDefaultPolicy'))!;
+    expect(operation.DependsOn).toEqual(expect.arrayContaining([policyId]));
+  });
+
+  test('a role of your own in the stack is waited for with the grants you gave it', () => {
+    const stack = newStack();
+    const role = new iam.Role(stack, 'VmImport', { assumedBy: new iam.ServicePrincipal('vmie.amazonaws.com') });
+    s3.Bucket.fromBucketName(stack, 'Disks', 'vm-disks').grantRead(role);
+    new ImportedAmi(stack, 'Appliance', { disks: [ImportDisk.fromSnapshot('snap-0123456789abcdef0')], role });
+    const template = Template.fromStack(stack);
+    const [policyId] = resourcesOfType(template, 'AWS::IAM::Policy').find(([id]) => id.startsWith('VmImportDefaultPolicy'))!;
+    expect(resourcesOfType(template, 'Custom::ImportedAmi')[0][1].DependsOn).toEqual(expect.arrayContaining([policyId]));
+  });
+
   test('the provider may pass exactly that role and import only with this stack\'s tags', () => {
     const stack = importStack();
     const op = policies(stack, 'OperationRole');

@@ -5,13 +5,28 @@
  * handlers returned, scalar properties arrive as strings, a waiter's
  * isComplete is called every poll interval until done or out of attempts,
  * failures roll the stack back (with the stack status the handlers can read
- * through DescribeStacks), replaced resources are deleted in the cleanup phase,
+ * through DescribeStacks), replaced and dropped resources (or, in a rollback,
+ * replacements and new resources) are deleted in the cleanup phase, together,
+ * in reverse dependency order,
  * and a resource's DeletionPolicy / UpdateReplacePolicy decide, as
  * CloudFormation's do, whether its Delete is sent at all.
  *
  * Time is virtual: `Date.now()` returns the simulator's clock, which advances
  * by one poll interval between isComplete calls, so an hour-long wait runs in
  * milliseconds and the handlers' link budgets and timeouts behave as deployed.
+ *
+ * Order: CloudFormation creates and updates resources that do not depend on
+ * each other in parallel, in no set order, and deletes in reverse dependency
+ * order only. The simulator runs one resource at a time, so it must pick an
+ * order for independent ones: by default the REVERSE of their template order
+ * (the order a construct adds its resources in is the order its author had in
+ * mind, so taking them backwards exposes a missing DependsOn that template
+ * order would hide). `CFN_SIM_ORDER=template` in the environment runs every
+ * suite in template order instead: the lifecycle suites pass in both orders,
+ * so only Ref, Fn::GetAtt and DependsOn decide what happens first. A test that
+ * proves an order-specific behaviour sets `independentOrder` on its simulator.
+ * IAM is not run here: `lifecycleTemplate` (harness.ts) checks instead that a
+ * resource handing a role to AWS waits for that role's policies.
  */
 import { randomUUID } from 'node:crypto';
 import { LocalEc2 } from './local-ec2';
@@ -56,11 +71,28 @@ export interface SimulatorOptions {
    */
   readonly nativeResources?: Record<string, NativeResource>;
   /**
-   * Takes resources that do not depend on each other in the reverse of their template order.
-   * CloudFormation runs such resources in parallel, in no set order: with this, a test passes only
-   * if Ref, Fn::GetAtt and DependsOn alone put the resources in the order it expects.
+   * The order of resources that do not depend on each other, for creates, updates and deletes.
+   * Set it only in a test that proves what happens in one particular order CloudFormation may take.
+   * Default: `CFN_SIM_ORDER` from the environment, else `reverse`.
    */
-  readonly reverseIndependent?: boolean;
+  readonly independentOrder?: IndependentOrder;
+}
+
+/**
+ * How the simulator orders resources that do not depend on each other: in their template order,
+ * or its reverse (deletes go in the reverse of the create order either way, as CloudFormation's).
+ */
+export type IndependentOrder = 'template' | 'reverse';
+
+/** The environment variable that picks the default `IndependentOrder` of every simulator. */
+export const ORDER_ENV = 'CFN_SIM_ORDER';
+
+/** The default order: `CFN_SIM_ORDER` when it names one, `reverse` when unset; anything else is a mistake. */
+export function defaultIndependentOrder(): IndependentOrder {
+  const value = process.env[ORDER_ENV];
+  if (value === undefined || value === '') return 'reverse';
+  if (value === 'template' || value === 'reverse') return value;
+  throw new Error(`${ORDER_ENV}=${value}: must be 'template' or 'reverse'`);
 }
 
 /** How a test stands in for CloudFormation's own handling of a resource type. */
@@ -127,7 +159,8 @@ export class CfnSimulator {
   private readonly maxPolls: number;
   private readonly handlers: Handlers;
   private readonly nativeResources: Record<string, NativeResource>;
-  private readonly reverseIndependent: boolean;
+  /** The order of independent resources this simulator takes. */
+  public readonly independentOrder: IndependentOrder;
   private dateSpy?: jest.SpyInstance;
 
   constructor(private readonly ec2: LocalEc2, options: SimulatorOptions = {}) {
@@ -138,7 +171,7 @@ export class CfnSimulator {
     this.maxPolls = options.maxPollsPerWait ?? 220;
     this.handlers = options.handlers ?? handlers;
     this.nativeResources = options.nativeResources ?? {};
-    this.reverseIndependent = options.reverseIndependent ?? false;
+    this.independentOrder = options.independentOrder ?? defaultIndependentOrder();
   }
 
   /** Makes `Date.now()` follow the virtual clock; call `stopClock()` after. */
@@ -175,7 +208,7 @@ export class CfnSimulator {
 
   public async deleteStack(): Promise<DeployResult> {
     this.setStatus('DELETE_IN_PROGRESS');
-    for (const logicalId of order(this.template, this.reverseIndependent).reverse()) {
+    for (const logicalId of order(this.template, this.independentOrder).reverse()) {
       const resource = this.live.get(logicalId);
       if (!resource) continue;
       const result = await this.remove(logicalId, resource, 'delete');
@@ -201,7 +234,7 @@ export class CfnSimulator {
     this.template = template;
     this.recordPolicies(template);
     this.setStatus('CREATE_IN_PROGRESS');
-    for (const logicalId of order(template, this.reverseIndependent)) {
+    for (const logicalId of order(template, this.independentOrder)) {
       const def = template.Resources[logicalId];
       const result = await this.invoke(logicalId, 'Create', def.Type, this.resolveProps(def));
       if (!result.ok) {
@@ -225,7 +258,7 @@ export class CfnSimulator {
     const replaced: [string, LiveResource][] = [];
     let failure: DeployResult | undefined;
 
-    for (const logicalId of order(template, this.reverseIndependent)) {
+    for (const logicalId of order(template, this.independentOrder)) {
       const def = template.Resources[logicalId];
       const props = this.resolveProps(def);
       const old = this.live.get(logicalId);
@@ -247,12 +280,16 @@ export class CfnSimulator {
     }
 
     if (!failure) {
+      // The cleanup removes what was replaced and what the template dropped together, in the
+      // reverse dependency order of the previous template: a dropped resource that used a
+      // replaced one goes before it.
       this.setStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
-      for (const [logicalId, old] of replaced.reverse()) {
-        await this.remove(logicalId, old, 'replace');
+      const replacedOld = new Map(replaced);
+      for (const logicalId of order(previous, this.independentOrder).reverse()) {
+        const old = replacedOld.get(logicalId);
+        if (old) await this.remove(logicalId, old, 'replace');
+        else if (!template.Resources[logicalId]) await this.deleteAll([logicalId], 'delete');
       }
-      const removed = order(previous, this.reverseIndependent).reverse().filter((id) => !template.Resources[id] && this.live.has(id));
-      await this.deleteAll(removed, 'delete');
       this.setStatus('UPDATE_COMPLETE');
       return { ok: true };
     }
@@ -277,11 +314,14 @@ export class CfnSimulator {
       this.live.set(logicalId, old);
     }
     this.template = previous;
+    // As the update's cleanup: replacements and new resources together, in reverse dependency order.
     this.setStatus('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
-    for (const [logicalId, replacement] of replacements) {
-      await this.remove(logicalId, replacement, 'rollback');
+    const replacementOf = new Map(replacements);
+    for (const logicalId of order(template, this.independentOrder).reverse()) {
+      const replacement = replacementOf.get(logicalId);
+      if (replacement) await this.remove(logicalId, replacement, 'rollback');
+      else if (created.includes(logicalId)) await this.deleteAll([logicalId], 'rollback');
     }
-    await this.deleteAll(created.reverse(), 'rollback');
     this.setStatus('UPDATE_ROLLBACK_COMPLETE');
     return failure;
   }
@@ -488,9 +528,9 @@ export function frameworkReason(err: unknown): string {
 }
 
 /** Resources in an order that respects Ref, Fn::GetAtt and DependsOn (independent ones in template order, or its reverse). */
-function order(template: StackTemplate, reverseIndependent = false): string[] {
+function order(template: StackTemplate, independentOrder: IndependentOrder): string[] {
   const ids = Object.keys(template.Resources);
-  if (reverseIndependent) ids.reverse();
+  if (independentOrder === 'reverse') ids.reverse();
   const deps = new Map(ids.map((id) => [id, dependencies(template.Resources[id], ids)]));
   const result: string[] = [];
   const visit = (id: string, path: Set<string>) => {
@@ -505,7 +545,8 @@ function order(template: StackTemplate, reverseIndependent = false): string[] {
   return result;
 }
 
-function dependencies(def: TemplateResource, ids: string[]): string[] {
+/** The resources among `ids` that `def` names in DependsOn, Ref or Fn::GetAtt. */
+export function dependencies(def: TemplateResource, ids: readonly string[]): string[] {
   // DependsOn may name resources the simulator does not run (an IAM policy a copy waits for).
   const found = new Set<string>([def.DependsOn ?? []].flat().filter((id) => ids.includes(id)));
   const walk = (v: unknown) => {

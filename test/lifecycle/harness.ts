@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { resetClients } from '../../lambda/shared/clients';
 import { setLogSink } from '../../lambda/shared/log';
 import { newStack } from '../util';
-import { CfnSimulator, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
+import { CfnSimulator, dependencies, NativeResource, SimulatorOptions, StackTemplate, TemplateResource } from './cfn-simulator';
 import { LaunchTemplateData, LocalEc2, LocalImage, fastRetryStrategy, withEndpointEnv } from './local-ec2';
 import { AmiFromInstance } from '../../src';
 
@@ -17,13 +17,69 @@ export function lifecycleTemplate(
   const stack = newStack('LifecycleStack');
   build(stack);
   const full = Template.fromStack(stack).toJSON() as StackTemplate;
+  checkRolesWaitForPolicies(full);
   const kept = Object.entries(full.Resources).filter(([, r]) => r.Type.startsWith('Custom::') || nativeTypes.includes(r.Type));
   const ids = new Set(kept.map(([id]) => id));
-  // DependsOn may name resources left out (an instance's role): only the kept ones order the simulation.
-  const resources = Object.fromEntries(kept.map(([id, r]) => [id, r.DependsOn === undefined ? r : {
-    ...r, DependsOn: [r.DependsOn].flat().filter((dep) => ids.has(dep)),
-  }]));
+  const all = Object.keys(full.Resources);
+  // What a resource waits for through resources left out (a link that DependsOn a policy that
+  // names an instance waits for the instance): CloudFormation keeps that order, so must the simulation.
+  const keptDependencies = (id: string, seen = new Set<string>()): string[] => dependencies(full.Resources[id], all).flatMap((dep) => {
+    if (ids.has(dep)) return [dep];
+    if (seen.has(dep)) return [];
+    seen.add(dep);
+    return keptDependencies(dep, seen);
+  });
+  const resources = Object.fromEntries(kept.map(([id, r]) => {
+    const { DependsOn: _declared, ...rest } = r;
+    const waitsFor = [...new Set(keptDependencies(id))];
+    return [id, waitsFor.length === 0 ? rest : { ...rest, DependsOn: waitsFor }];
+  }));
   return { Resources: { ...resources, ...extra }, Outputs: full.Outputs };
+}
+
+/**
+ * The simulator does not run IAM, so the order a role's policies are created in is checked here:
+ * a resource that hands a role of the stack to AWS (VM Import's service role, the role of an instance's
+ * profile, given itself or by its launch template) must wait for every policy attached to that role, or CloudFormation may create the policy
+ * in parallel with the call that needs it (and delete it while the resource still uses it).
+ */
+export function checkRolesWaitForPolicies(template: StackTemplate): void {
+  const all = Object.keys(template.Resources);
+  const closure = new Map<string, Set<string>>();
+  const dependsOn = (id: string): Set<string> => {
+    let found = closure.get(id);
+    if (found) return found;
+    found = new Set<string>();
+    closure.set(id, found);
+    for (const dep of dependencies(template.Resources[id], all)) {
+      found.add(dep);
+      dependsOn(dep).forEach((d) => found!.add(d));
+    }
+    return found;
+  };
+  const ofType = (type: string) => all.filter((id) => template.Resources[id].Type === type);
+  const rolesOf = (resource: TemplateResource) => [((resource.Properties?.Roles ?? []) as { Ref?: string }[])].flat().map((r) => r.Ref);
+  // The provider's functions need not wait for one image's policies: that image's resources do.
+  const handers = Object.entries(template.Resources).filter(([, r]) => r.Type.startsWith('Custom::') || r.Type === 'AWS::EC2::Instance');
+  // The roles a resource's properties name: directly, through an instance profile, or through a launch template's profile.
+  const handedRoles = (resource: TemplateResource): string[] => {
+    const { ServiceToken: _token, ...properties } = resource.Properties ?? {};
+    return dependencies({ Type: resource.Type, Properties: properties }, all).flatMap((dep) => {
+      const named = template.Resources[dep];
+      if (named.Type === 'AWS::IAM::Role') return [dep];
+      if (named.Type === 'AWS::IAM::InstanceProfile') return rolesOf(named).filter((r): r is string => r !== undefined);
+      return named.Type === 'AWS::EC2::LaunchTemplate' ? handedRoles(named) : [];
+    });
+  };
+  for (const [id, resource] of handers) {
+    const roles = new Set(handedRoles(resource));
+    for (const policy of ofType('AWS::IAM::Policy')) {
+      const role = rolesOf(template.Resources[policy]).find((r) => r !== undefined && roles.has(r));
+      // A policy that names the resource (an instance's own ID) cannot come first: it follows it, and its user must wait for it.
+      if (!role || dependsOn(policy).has(id) || dependsOn(id).has(policy)) continue;
+      throw new Error(`${id} (${resource.Type}) hands role ${role} to AWS without waiting for its policy ${policy}: add a DependsOn`);
+    }
+  }
 }
 
 /** AWS::EC2::Instance properties whose change replaces the instance (the others update it in place). */

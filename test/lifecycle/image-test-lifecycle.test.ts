@@ -52,9 +52,7 @@ function parameterStandIn(values: Map<string, string>): NativeResource {
 function sim() {
   const instances = instanceStandIn(h, REGION, play);
   const parameters = new Map<string, string>();
-  // Only the template's dependencies order the resources: the hand-over must wait for the test by DependsOn, not by luck.
   const s = h.sim({
-    reverseIndependent: true,
     nativeResources: { [INSTANCE]: instances, [TEMPLATE]: launchTemplateStandIn(h, REGION), [PARAMETER]: parameterStandIn(parameters) },
   });
   return Object.assign(s, { testInstances: instances.created, parameters });
