@@ -1,5 +1,5 @@
 import {
-  CreateTagsCommand, DeleteTagsCommand, DescribeImageReferencesCommand, DescribeImagesCommand, DisableImageCommand, EC2Client,
+  CreateTagsCommand, DeleteTagsCommand, DescribeImagesCommand, DisableImageCommand, EC2Client,
   EnableImageDeprecationCommand, Image,
 } from '@aws-sdk/client-ec2';
 import { declareCalls } from './shared/calls';
@@ -10,7 +10,7 @@ import { destroyImage } from './shared/images';
 import { log } from './shared/log';
 import { isOwnedBy, Ownership, ownershipOf, tagValue } from './shared/ownership';
 import { num, required, str } from './shared/props';
-import { warnIfReferenced } from './shared/references';
+import { imageReferences, warnIfReferenced } from './shared/references';
 import { isRollingBack } from './shared/removal';
 import { CustomResourceEvent, OnEventResponse } from './shared/types';
 import { earliestDeprecationTime } from './waiter/governance';
@@ -28,7 +28,6 @@ import { ReceivedProperties, Removal, ResourceTypes, RetiredImageAction, Tags } 
  */
 export const CALLS = declareCalls(
   'ec2:DescribeImages',
-  'ec2:DescribeImageReferences',
   'ec2:EnableImageDeprecation',
   'ec2:DisableImage',
   'ec2:CreateTags',
@@ -178,7 +177,7 @@ async function retire(sweep: Sweep, image: Image, action: RetiredImageAction): P
       await mark(sweep, image, false);
       return undefined;
     }
-    const users = await referencesTo(sweep, imageId);
+    const users = await imageReferences(sweep.ec2, imageId);
     if (users.length > 0) {
       log('info', `kept: in use by ${users.join(', ')}`, { imageId, region: sweep.region, users });
       return `in use by ${users.join(', ')}`;
@@ -197,26 +196,6 @@ async function retire(sweep: Sweep, image: Image, action: RetiredImageAction): P
     log('warn', `kept: retiring it failed (${errorMessage(err)}); ${NEXT_SWEEP} tries again`, { imageId, region: sweep.region, action });
     return `retiring it failed: ${errorMessage(err)}`;
   }
-}
-
-/**
- * The instances and launch templates of the account that refer to the image
- * (ARNs). SSM parameters are not asked for: EC2 checks them with the caller's
- * own Parameter Store read permissions, which the provider does not have.
- */
-async function referencesTo(sweep: Sweep, imageId: string): Promise<string[]> {
-  const users: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const out = await sweep.ec2.send(new DescribeImageReferencesCommand({
-      ImageIds: [imageId],
-      ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
-      NextToken: nextToken,
-    }));
-    users.push(...(out.ImageReferences ?? []).map((r) => r.Arn ?? r.ResourceType ?? 'a resource'));
-    nextToken = out.NextToken;
-  } while (nextToken);
-  return users;
 }
 
 /** Puts on (`retained`) or takes off the `cdk-ami:retained` mark, when it differs; a failure is logged. */

@@ -12,30 +12,42 @@ export const CALLS = declareCalls(
 const MAX_PAGES = 5;
 
 /**
+ * The instances and launch templates of the account that refer to the image,
+ * by ARN (EC2 DescribeImageReferences), reading at most `maxPages` pages. SSM
+ * parameters are not asked for: EC2 checks them with the caller's own
+ * Parameter Store read permissions, which the provider does not have.
+ */
+export async function imageReferences(ec2: EC2Client, imageId: string, maxPages = Infinity): Promise<string[]> {
+  const references: ImageReference[] = [];
+  let nextToken: string | undefined;
+  let pages = 0;
+  do {
+    const out = await ec2.send(new DescribeImageReferencesCommand({
+      ImageIds: [imageId],
+      ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
+      NextToken: nextToken,
+    }));
+    references.push(...(out.ImageReferences ?? []));
+    nextToken = out.NextToken;
+  } while (nextToken && ++pages < maxPages);
+  return references.map((r) => r.Arn ?? r.ResourceType ?? 'a resource');
+}
+
+/**
  * Logs a warning naming the instances and launch templates that still refer to
- * an image about to be deregistered (EC2 DescribeImageReferences). Deleting is
- * what the user asked for, so this never blocks it: a failed check is logged too.
+ * an image about to be deregistered. Deleting is what the user asked for, so
+ * this never blocks it: a failed check is logged too.
  */
 export async function warnIfReferenced(ec2: EC2Client, imageId: string, region: string): Promise<void> {
-  const references: ImageReference[] = [];
+  let users: string[];
   try {
-    let nextToken: string | undefined;
-    let pages = 0;
-    do {
-      const out = await ec2.send(new DescribeImageReferencesCommand({
-        ImageIds: [imageId],
-        ResourceTypes: [{ ResourceType: 'ec2:Instance' }, { ResourceType: 'ec2:LaunchTemplate' }],
-        NextToken: nextToken,
-      }));
-      references.push(...(out.ImageReferences ?? []));
-      nextToken = out.NextToken;
-    } while (nextToken && ++pages < MAX_PAGES);
+    users = await imageReferences(ec2, imageId, MAX_PAGES);
   } catch (err) {
     log('info', 'could not check whether the image is still in use; deregistering it anyway', { imageId, region, error: errorMessage(err) });
     return;
   }
-  if (references.length === 0) return;
+  if (users.length === 0) return;
   log('warn', 'image is still in use; deregistering it as removalPolicy DESTROY says: running instances keep running, new launches through these references fail', {
-    imageId, region, users: references.map((r) => r.Arn ?? `${r.ResourceType ?? 'resource'}`),
+    imageId, region, users,
   });
 }

@@ -304,7 +304,7 @@ function retentionCases(s: SynthesizedStack): Case[] {
   const mark = { 'aws:RequestTag/cdk-ami:retained': 'true', 'aws:TagKeys': ['cdk-ami:retained'] };
   return [
     wildcard('operation', 'retention.ts', 'ec2:DescribeImages', 'to find the generations by their owner and stack tags'),
-    wildcard('operation', 'retention.ts', 'ec2:DescribeImageReferences', 'to keep the generations still in use'),
+    wildcard('operation', 'shared/references.ts', 'ec2:DescribeImageReferences', 'to keep the generations still in use (retention.ts)'),
     ...(['ec2:EnableImageDeprecation', 'ec2:DisableImage'] as const).map((action) => ({
       reason: `${action} of a generation of this stack beyond the policy`, role: 'operation' as Role, request: { action: call('retention.ts', action), ...image, context: own },
     })),
